@@ -1,0 +1,173 @@
+"""Degradation operators with implicit SVDs, and the registry of named tasks.
+
+Every operator is an :class:`SVDOperator`. ``OPERATORS`` maps a task name to a builder
+``build(input_shape, *, generator=None, dtype=None, **params)`` with the DDRM paper's defaults; the CLI,
+the tests and the benchmarks all go through it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import torch
+from torch import Tensor
+
+from .base import SVDOperator, randn
+from .compose import compose
+from .fourier import CircularConvolution
+from .hadamard import WalshHadamardCS, fwht
+from .kernels import ddrm_anisotropic_kernels, ddrm_gaussian_kernel_1d, motion_kernel, uniform_kernel_1d
+from .kronecker import (
+    BlockSuperResolution,
+    Kronecker,
+    bicubic_matrix_1d,
+    bicubic_super_resolution,
+    block_average_matrix_1d,
+    colorization,
+    conv_matrix_1d,
+    gaussian_kernel_1d,
+    separable_blur,
+)
+from .simple import DenseOperator, Denoising, Inpainting
+
+__all__ = [
+    "SVDOperator",
+    "Denoising",
+    "Inpainting",
+    "DenseOperator",
+    "Kronecker",
+    "BlockSuperResolution",
+    "CircularConvolution",
+    "WalshHadamardCS",
+    "compose",
+    "fwht",
+    "randn",
+    "separable_blur",
+    "bicubic_super_resolution",
+    "colorization",
+    "conv_matrix_1d",
+    "bicubic_matrix_1d",
+    "block_average_matrix_1d",
+    "gaussian_kernel_1d",
+    "uniform_kernel_1d",
+    "ddrm_gaussian_kernel_1d",
+    "ddrm_anisotropic_kernels",
+    "motion_kernel",
+    "random_mask",
+    "OperatorSpec",
+    "OPERATORS",
+    "build_operator",
+]
+
+
+def random_mask(
+    input_shape: tuple[int, int, int], missing: float = 0.5, generator: Optional[torch.Generator] = None
+) -> Tensor:
+    """A (H, W) boolean mask with ``round(missing * H * W)`` pixels missing, chosen uniformly (one ``randperm``)."""
+    if not 0.0 <= missing < 1.0:
+        raise ValueError(f"missing fraction must lie in [0, 1), got {missing}")
+    _, h, w = input_shape
+    gen_device = generator.device if generator is not None else "cpu"
+    order = torch.randperm(h * w, generator=generator, device=gen_device).cpu()
+    mask = torch.ones(h * w, dtype=torch.bool)
+    mask[order[: round(missing * h * w)]] = False
+    return mask.reshape(h, w)
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """A named task: how to build its operator, and the parameters it accepts (with defaults)."""
+
+    name: str
+    build: Callable[..., SVDOperator]
+    description: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _inpaint(shape, *, generator=None, dtype=None, mask=None, missing=0.5):
+    if mask is None:
+        mask = random_mask(shape, missing, generator)
+    return Inpainting(shape, mask, dtype=dtype)
+
+
+def _motion(shape, *, generator=None, dtype=None, kernel=None, size=None, intensity=0.5):
+    if kernel is None:
+        limit = min(shape[1], shape[2])
+        size = size or min(31, limit - 1 + limit % 2)
+        kernel = motion_kernel(size, intensity, generator)
+    return CircularConvolution(shape, kernel, dtype=dtype)
+
+
+def _aniso(shape, *, generator=None, dtype=None):
+    rows, cols = ddrm_anisotropic_kernels()
+    return separable_blur(shape, rows, cols, dtype=dtype)
+
+
+OPERATORS: dict[str, OperatorSpec] = {
+    spec.name: spec
+    for spec in [
+        OperatorSpec("denoise", lambda shape, generator=None, dtype=None: Denoising(shape, dtype=dtype), "H = I"),
+        OperatorSpec("inpaint", _inpaint, "missing pixels (mask, or a random fraction missing)", {"mask": None, "missing": 0.5}),
+        OperatorSpec(
+            "sr",
+            lambda shape, generator=None, dtype=None, factor=4: BlockSuperResolution(shape, factor, dtype=dtype),
+            "super-resolution: average of factor x factor blocks",
+            {"factor": 4},
+        ),
+        OperatorSpec(
+            "sr_bicubic",
+            lambda shape, generator=None, dtype=None, factor=4: bicubic_super_resolution(shape, factor, dtype=dtype),
+            "super-resolution: antialiased bicubic downsampling (a = -0.5)",
+            {"factor": 4},
+        ),
+        OperatorSpec(
+            "deblur_uni",
+            lambda shape, generator=None, dtype=None, size=9: separable_blur(shape, uniform_kernel_1d(size), dtype=dtype),
+            "separable uniform blur (9 taps), zero boundary",
+            {"size": 9},
+        ),
+        OperatorSpec(
+            "deblur_gauss",
+            lambda shape, generator=None, dtype=None: separable_blur(shape, ddrm_gaussian_kernel_1d(), dtype=dtype),
+            "separable Gaussian blur (std 10, 5 taps, as DDRM), zero boundary",
+        ),
+        OperatorSpec("deblur_aniso", _aniso, "anisotropic Gaussian blur (std 1 rows, std 20 columns, 9 taps)"),
+        OperatorSpec(
+            "deblur_motion",
+            _motion,
+            "any 2-D kernel (random motion blur by default), circular boundary",
+            {"kernel": None, "size": None, "intensity": 0.5},
+        ),
+        OperatorSpec(
+            "color", lambda shape, generator=None, dtype=None: colorization(shape, dtype=dtype), "grayscale: mean of channels"
+        ),
+        OperatorSpec(
+            "cs",
+            lambda shape, generator=None, dtype=None, ratio=4, permutation=None: WalshHadamardCS(
+                shape, ratio, permutation=permutation, generator=generator, dtype=dtype
+            ),
+            "compressed sensing: permuted Walsh-Hadamard, keep 1/ratio",
+            {"ratio": 4, "permutation": None},
+        ),
+    ]
+}
+
+
+def build_operator(
+    name: str,
+    input_shape: tuple[int, int, int],
+    *,
+    generator: Optional[torch.Generator] = None,
+    dtype: Optional[torch.dtype] = None,
+    **params: Any,
+) -> SVDOperator:
+    """Build the registered operator ``name`` for images of shape (C, H, W)."""
+    try:
+        spec = OPERATORS[name]
+    except KeyError:
+        raise ValueError(f"unknown operator {name!r}; choose from {', '.join(OPERATORS)}") from None
+    unknown = set(params) - set(spec.params)
+    if unknown:
+        raise ValueError(f"operator {name!r} takes no parameter(s) {', '.join(sorted(unknown))}")
+    return spec.build(tuple(input_shape), generator=generator, dtype=dtype, **params)

@@ -1,0 +1,7 @@
+"""Priors: denoisers ``D(x, sigma) -> x0_hat`` on images in [-1, 1], and noise schedules."""
+
+from .analytic import GaussianMixturePrior, GaussianPrior, gaussian_posterior
+from .base import NetworkPrior, Prior, sigma_tensor
+from .schedule import VPSchedule
+
+__all__ = ["Prior", "NetworkPrior", "GaussianPrior", "GaussianMixturePrior", "gaussian_posterior", "VPSchedule", "sigma_tensor"]

@@ -1,0 +1,107 @@
+"""The prior interface: every prior is a denoiser ``D(x, sigma) -> x0_hat``.
+
+``x = x0 + sigma * eps`` is in the VE parameterisation (DDRM Sec. 3.2) and in the data range [-1, 1].
+Network priors hide everything else behind this call: the eps / x0 / v parameterisation, the VP input
+scaling ``sqrt(abar_t) = 1 / sqrt(1 + sigma^2)``, the timestep lookup and any learned-variance channels
+(the denoiser view of k-diffusion's ``DiscreteEpsDDPMDenoiser`` and EDM's ``iDDPMPrecond``).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .schedule import VPSchedule
+
+__all__ = ["Prior", "NetworkPrior", "sigma_tensor"]
+
+
+def sigma_tensor(sigma: Tensor | float, batch: int) -> Tensor:
+    """Noise levels as a float64 tensor of shape (batch,)."""
+    sigma = torch.as_tensor(sigma, dtype=torch.float64).detach().cpu()
+    if sigma.ndim == 0:
+        sigma = sigma.expand(batch)
+    if sigma.shape != (batch,):
+        raise ValueError(f"sigma must be a scalar or have shape ({batch},), got {tuple(sigma.shape)}")
+    if (sigma < 0).any() or not torch.isfinite(sigma).all():
+        raise ValueError("sigma must be finite and >= 0")
+    return sigma
+
+
+class Prior(nn.Module):
+    """A denoiser on images in [-1, 1]. Subclasses implement :meth:`denoise`.
+
+    ``schedule`` gives the noise levels a sampler should visit (the ones a network was trained on);
+    analytic priors accept any level and default to DDPM's linear schedule.
+    ``image_size`` is the native (H, W) or ``None`` when the prior takes any size; ``stride`` is the
+    size multiple the prior needs.
+    """
+
+    channels: int = 3
+    image_size: Optional[tuple[int, int]] = None
+    stride: int = 1
+
+    def __init__(self, schedule: Optional[VPSchedule] = None):
+        super().__init__()
+        self.schedule = schedule or VPSchedule.linear()
+
+    def denoise(self, x: Tensor, sigma: Tensor | float) -> Tensor:
+        """MMSE estimate ``E[x0 | x0 + sigma eps = x]`` (or a network's approximation of it)."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, sigma: Tensor | float) -> Tensor:
+        return self.denoise(x, sigma)
+
+
+class NetworkPrior(Prior):
+    """Wrap a discrete-time diffusion network ``net(x_t, t)`` (t in 0..T-1) as a denoiser.
+
+    ``prediction`` is ``"epsilon"`` (DDPM/ADM), ``"sample"`` (x0) or ``"v_prediction"``. Output channels beyond
+    ``channels`` (ADM's learned variance) are dropped. ``compute_dtype`` (e.g. ``torch.float16`` on a GPU)
+    runs the network in that precision while inputs and outputs keep theirs. Images whose sides are not
+    multiples of ``stride`` are reflect-padded for the network and cropped back.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        schedule: Optional[VPSchedule] = None,
+        *,
+        prediction: str = "epsilon",
+        channels: int = 3,
+        image_size: Optional[tuple[int, int]] = None,
+        stride: int = 1,
+        compute_dtype: Optional[torch.dtype] = None,
+    ):
+        super().__init__(schedule)
+        if prediction not in ("epsilon", "sample", "v_prediction"):
+            raise ValueError(f"unknown prediction type {prediction!r}")
+        self.net = net
+        self.prediction = prediction
+        self.channels = channels
+        self.image_size = image_size
+        self.stride = stride
+        self.compute_dtype = compute_dtype
+
+    def denoise(self, x: Tensor, sigma: Tensor | float) -> Tensor:
+        b, _, h, w = x.shape
+        sig64 = sigma_tensor(sigma, b)
+        t = self.schedule.sigma_to_t(sig64).to(device=x.device, dtype=torch.float32)
+        sig = sig64.to(device=x.device, dtype=x.dtype).view(b, 1, 1, 1)
+        scale = (1.0 + sig * sig).rsqrt()  # sqrt(abar_t)
+        x_t = x * scale
+        pad_h, pad_w = (-h) % self.stride, (-w) % self.stride
+        if pad_h or pad_w:
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            x_t = F.pad(x_t, (0, pad_w, 0, pad_h), mode=mode)
+        dtype = self.compute_dtype or x.dtype
+        out = self.net(x_t.to(dtype), t)[:, : self.channels, :h, :w].to(x.dtype)
+        if self.prediction == "epsilon":
+            return x - sig * out
+        if self.prediction == "sample":
+            return out
+        # v = sqrt(abar) eps - sqrt(1 - abar) x0  =>  x0 = sqrt(abar) x_t - sqrt(1 - abar) v
+        return scale * x_t[:, :, :h, :w] - sig * scale * out

@@ -1,0 +1,185 @@
+"""DDRM checked with Gaussian priors, whose denoisers and posteriors are closed-form."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ddrm import GaussianPrior, VPSchedule, build_operator, ddrm
+from ddrm.operators import OPERATORS
+from ddrm.priors import GaussianMixturePrior, gaussian_posterior
+from ddrm.samplers import posterior_eta_b
+
+DT = torch.float64
+SHAPE = (3, 8, 12)
+SHAPES = {"cs": (3, 8, 16)}
+PARAMS = {"sr": {"factor": 2}, "sr_bicubic": {"factor": 2}, "deblur_motion": {"size": 5}}
+
+
+def make(name, shape=None, seed=0):
+    shape = shape or SHAPES.get(name, SHAPE)
+    return build_operator(name, shape, generator=torch.Generator().manual_seed(seed), dtype=DT, **PARAMS.get(name, {}))
+
+
+def dense_h(op):
+    n = op.n
+    return op.H(torch.eye(n, dtype=DT).reshape(n, *op.input_shape)).reshape(n, -1).T
+
+
+def ddrm_moments(op, prior_mean, a, y, sigma_y, steps, eta, eta_b):
+    """Mean and variance of DDRM's output in spectral coordinates, by iterating Eq. 7-8 in closed form.
+
+    With a white prior N(mu, a I) the prior is diagonal in every orthonormal basis, so the DDRM chain splits
+    into independent scalar linear-Gaussian recursions, one per spectral coordinate.
+    """
+    s = op.singulars()[0]
+    obs = op.support()[0]
+    ut_y = op.Ut(y)[0]
+    s_safe = torch.where(obs, s, torch.ones_like(s))
+    ybar = torch.where(obs, ut_y / s_safe, torch.zeros_like(s))
+    nu = torch.where(obs, sigma_y / s_safe, torch.full_like(s, math.inf))
+    mu = op.Vt(prior_mean[None])[0]
+    sig = VPSchedule.linear().sigma_grid(steps).tolist()
+    init = nu <= sig[0]
+    M = torch.where(init, ybar, torch.zeros_like(s))
+    S = torch.where(init, sig[0] ** 2 - nu.clamp(max=sig[0]) ** 2, torch.full_like(s, sig[0] ** 2))
+    for i in range(steps):
+        sg, sn = sig[i], sig[i + 1]
+        k = a / (a + sg * sg)
+        c = math.sqrt(1 - eta**2) * sn
+        eb = eta_b(sn, sigma_y, s) if callable(eta_b) else torch.full_like(s, eta_b)
+        # case 1: xbar0 + c (x - xbar0) / sigma + eta sn z ; case 2: xbar0 + c (U^T y - s xbar0) / sigma_y + eta sn z
+        g1 = c / sg
+        A1, B1 = (1 - g1) * k + g1, (1 - g1) * (1 - k) * mu
+        g2 = c * s / max(sigma_y, 1e-300)
+        A2, B2 = (1 - g2) * k, (1 - g2) * (1 - k) * mu + c * ut_y / max(sigma_y, 1e-300)
+        # case 3: (1 - eb) xbar0 + eb ybar + sqrt(sn^2 - nu^2 eb^2) z
+        A3, B3 = (1 - eb) * k, (1 - eb) * (1 - k) * mu + eb * ybar
+        V3 = (sn**2 - (nu.clamp(max=sn) * eb) ** 2).clamp_min(0)
+        case3 = obs & (nu <= sn)
+        A = torch.where(case3, A3, torch.where(obs, A2, A1))
+        B = torch.where(case3, B3, torch.where(obs, B2, B1))
+        noise = torch.where(case3, V3, torch.full_like(s, (eta * sn) ** 2))
+        M, S = A * M + B, A * A * S + noise
+    return M, S
+
+
+@pytest.mark.parametrize("name", sorted(OPERATORS))
+@pytest.mark.parametrize("setting", ["default", "theorem1"])
+def test_ddrm_follows_eq7_exactly(name, setting):
+    """Empirical moments of 1024 DDRM samples equal the closed-form moments of the Eq. 7-8 chain."""
+    op = make(name)
+    a, steps = 0.3, 12
+    mean = torch.full(op.input_shape, 0.2, dtype=DT)
+    prior = GaussianPrior(mean, torch.full(op.input_shape, a, dtype=DT))
+    g = torch.Generator().manual_seed(5)
+    x = prior.sample(1, g)
+    sigma_y = 0.1
+    y = op.measure(x, sigma_y, g)
+    eta, eta_b = (0.85, 1.0) if setting == "default" else (1.0, posterior_eta_b)
+    M, S = ddrm_moments(op, mean, a, y, sigma_y, steps, eta, eta_b)
+    N = 1024
+    out = ddrm(prior, op, y.expand(N, *y.shape[1:]), sigma_y, steps=steps, eta=eta, eta_b=eta_b, generator=g)
+    spec = op.Vt(out)
+    emp_m, emp_v = spec.mean(0), spec.var(0)
+    assert ((emp_m - M).abs() <= 5 * (S / N).sqrt() + 1e-9).all()
+    assert ((emp_v - S).norm() / S.norm()).item() < 0.1
+
+
+@pytest.mark.parametrize("name", sorted(OPERATORS))
+def test_noiseless_measurements_are_matched(name):
+    """sigma_y = 0: the output satisfies H x0 = y on the row space (eta_b = 1 puts ybar on every observed coordinate)."""
+    op = make(name)
+    prior = GaussianPrior.stationary(op.input_shape)
+    g = torch.Generator().manual_seed(2)
+    x = prior.sample(2, g)
+    y = op.H(x)
+    out = ddrm(prior, op, y, 0.0, steps=20, generator=g)
+    torch.testing.assert_close(op.H(out), y, atol=1e-4, rtol=0)
+
+
+POSTERIOR_OPS = ["sr", "deblur_gauss", "inpaint", "color"]
+
+
+@pytest.mark.parametrize("name", POSTERIOR_OPS)
+def test_against_exact_gaussian_posterior(name):
+    """Compare DDRM with the exact posterior of a correlated Gaussian prior.
+
+    DDRM is not an exact posterior sampler (its denoiser ignores y, and with eta = 1 case 2 ignores y too), so
+    no setting reaches the exact posterior; see the closing figures printed here. We assert what DDRM must
+    achieve: its sample mean is far closer to the posterior mean than the prior mean is, and with eta = 1 its
+    spread is within a factor 3 of the posterior's.
+    """
+    op = make(name)
+    prior = GaussianPrior.stationary(op.input_shape)
+    g = torch.Generator().manual_seed(0)
+    x = prior.sample(1, g)
+    sigma_y = 0.1
+    y = op.measure(x, sigma_y, g)
+    post_mean, post_cov = gaussian_posterior(prior.mean.reshape(-1), prior.covariance(), dense_h(op), y.reshape(1, -1), sigma_y)
+    post_mean, post_var = post_mean[0], post_cov.diagonal()
+    N = 1024
+    rel = lambda v: ((v - post_mean).norm() / post_mean.norm()).item()  # noqa: E731
+    prior_err = rel(prior.mean.reshape(-1))
+    for label, eta, eta_b, steps in [("eta=1, eta_b=Thm.1", 1.0, posterior_eta_b, 20), ("default eta=0.85", 0.85, 1.0, 20)]:
+        out = ddrm(prior, op, y.expand(N, *y.shape[1:]), sigma_y, steps=steps, eta=eta, eta_b=eta_b, generator=g).reshape(N, -1)
+        err = rel(out.mean(0))
+        ratio = (out.var(0).mean() / post_var.mean()).item()
+        var_err = ((out.var(0) - post_var).norm() / post_var.norm()).item()
+        print(f"{name:13s} {label:18s} mean rel-L2 {err:.3f} (prior mean {prior_err:.3f})  variance ratio {ratio:.3f}  var rel-L2 {var_err:.3f}")
+        assert err < 0.35 * prior_err
+        if eta == 1.0:  # the default eta = 0.85 under-disperses by design: its ratio is reported, not asserted
+            assert 1 / 3 < ratio < 3
+
+
+def test_same_seed_same_output_and_inputs_untouched():
+    op = make("sr")
+    prior = GaussianPrior.stationary(op.input_shape)
+    y = op.H(prior.sample(2, torch.Generator().manual_seed(0)))
+    y_before = y.clone()
+    a = ddrm(prior, op, y, 0.05, generator=torch.Generator().manual_seed(7))
+    b = ddrm(prior, op, y, 0.05, generator=torch.Generator().manual_seed(7))
+    c = ddrm(prior, op, y, 0.05, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(y, y_before)
+
+
+def test_callback_float32_and_mixture_prior():
+    op = build_operator("inpaint", (3, 8, 8), generator=torch.Generator().manual_seed(0))
+    means = torch.stack([torch.full((3, 8, 8), -0.5), torch.full((3, 8, 8), 0.5)])
+    prior = GaussianMixturePrior(torch.tensor([0.5, 0.5]), means, torch.tensor([0.05, 0.05]))
+    x = prior.sample(4, torch.Generator().manual_seed(1))
+    y = op.measure(x, 0.05, torch.Generator().manual_seed(2))
+    seen = []
+    out = ddrm(prior, op, y, 0.05, steps=10, generator=torch.Generator().manual_seed(3), callback=seen.append)
+    assert out.dtype == torch.float32 and out.shape == x.shape
+    assert [s.index for s in seen] == list(range(10)) and seen[-1].sigma_next == 0.0
+    # with half the pixels seen, every image is assigned to its own mixture component
+    assert torch.equal(out.mean((1, 2, 3)).sign(), x.mean((1, 2, 3)).sign())
+
+
+def test_bad_inputs():
+    op = make("sr")
+    prior = GaussianPrior.stationary(op.input_shape)
+    y = torch.zeros(1, *op.measurement_shape, dtype=DT)
+    with pytest.raises(ValueError, match="sigma_y"):
+        ddrm(prior, op, y, -0.1)
+    with pytest.raises(ValueError, match="shape"):
+        ddrm(prior, op, torch.zeros(1, 3, 5, 5, dtype=DT), 0.1)
+    with pytest.raises(ValueError, match="NaN"):
+        ddrm(prior, op, torch.full_like(y, float("nan")), 0.1)
+    with pytest.raises(ValueError, match="steps"):
+        ddrm(prior, op, y, 0.1, steps=0)
+
+
+def test_schedule():
+    lin = VPSchedule.linear()
+    assert lin.timesteps(20).tolist() == list(range(950, -1, -50))
+    t = torch.tensor([0.0, 10.0, 999.0])
+    torch.testing.assert_close(lin.sigma_to_t(lin.sigmas[t.long()]), t.double())
+    cos = VPSchedule.cosine()
+    assert cos.sigmas.shape == (1000,) and bool((cos.sigmas.diff() > 0).all())
+    grid = lin.sigma_grid(7)
+    assert grid.shape == (8,) and grid[-1] == 0 and bool((grid.diff() < 0).all())
