@@ -249,3 +249,15 @@ def test_dense_operator_and_errors():
         build_operator("sr5", (3, 8, 8))
     with pytest.raises(ValueError, match="shape"):
         BlockSuperResolution((3, 8, 8), 2).H(torch.zeros(1, 3, 8, 12))
+
+
+def test_metrics_match_scikit_image():
+    skm = pytest.importorskip("skimage.metrics")
+    from ddrm.metrics import psnr, ssim
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(3, 40, 50, generator=g)
+    b = (a + 0.1 * torch.randn(3, 40, 50, generator=g)).clamp(0, 1)
+    ref = skm.structural_similarity(a.double().numpy(), b.double().numpy(), channel_axis=0, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    assert abs(ssim(b, a) - ref) < 1e-6
+    assert abs(psnr(b, a) - skm.peak_signal_noise_ratio(a.double().numpy(), b.double().numpy(), data_range=1.0)) < 1e-9

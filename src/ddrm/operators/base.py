@@ -16,20 +16,31 @@ which task it is solving.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["SVDOperator", "randn"]
+__all__ = ["SVDOperator", "randn", "Generators"]
 
 
-def randn(shape, *, generator: Optional[torch.Generator], like: Tensor) -> Tensor:
-    """Standard normal noise drawn from ``generator`` (on the generator's device), placed like ``like``."""
+Generators = Union[torch.Generator, Sequence[torch.Generator], None]
+
+
+def randn(shape, *, generator: Generators, like: Tensor) -> Tensor:
+    """Standard normal noise drawn from ``generator`` (on the generator's device), placed like ``like``.
+
+    A sequence of generators draws each row of the batch from its own generator, so an image's result does
+    not depend on which other images share its batch.
+    """
     if generator is None:
         return torch.randn(shape, device=like.device, dtype=like.dtype)
-    out = torch.randn(shape, generator=generator, device=generator.device, dtype=like.dtype)
-    return out.to(like.device)
+    if isinstance(generator, torch.Generator):
+        out = torch.randn(shape, generator=generator, device=generator.device, dtype=like.dtype)
+        return out.to(like.device)
+    if len(generator) != shape[0]:
+        raise ValueError(f"got {len(generator)} generators for a batch of {shape[0]}")
+    return torch.cat([randn((1, *shape[1:]), generator=g, like=like) for g in generator])
 
 
 class SVDOperator(nn.Module):
@@ -120,7 +131,7 @@ class SVDOperator(nn.Module):
             rho = rho.reshape(-1, 1).to(s)
         return self.V((s * self.Ut(y) + rho * self.Vt(z)) / (s * s + rho))
 
-    def measure(self, x: Tensor, sigma_y: float, generator: Optional[torch.Generator] = None) -> Tensor:
+    def measure(self, x: Tensor, sigma_y: float, generator: Generators = None) -> Tensor:
         """Simulate a measurement ``y = H x + sigma_y z`` with ``z ~ N(0, I_m)``."""
         if sigma_y < 0:
             raise ValueError(f"sigma_y must be >= 0, got {sigma_y}")
@@ -129,7 +140,7 @@ class SVDOperator(nn.Module):
             y = y + sigma_y * self.measurement_noise(y, generator)
         return y
 
-    def measurement_noise(self, y: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+    def measurement_noise(self, y: Tensor, generator: Generators) -> Tensor:
         """White noise in measurement space (an operator whose ``y`` carries placeholder entries overrides this)."""
         return randn(y.shape, generator=generator, like=y)
 

@@ -7,7 +7,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .base import SVDOperator, randn
+from .base import Generators, SVDOperator, randn
 
 __all__ = ["Denoising", "Inpainting", "DenseOperator"]
 
@@ -67,7 +67,7 @@ class Inpainting(Denoising):
     def singulars(self) -> Tensor:
         return self.mask.reshape(self.mask.shape[0], -1).to(self._anchor.dtype)
 
-    def measurement_noise(self, y: Tensor, generator: Optional[torch.Generator]) -> Tensor:
+    def measurement_noise(self, y: Tensor, generator: Generators) -> Tensor:
         # Missing pixels hold zeros in y, not noise: only observed pixels are measured.
         return randn(y.shape, generator=generator, like=y) * self.mask
 

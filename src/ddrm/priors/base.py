@@ -60,8 +60,8 @@ class NetworkPrior(Prior):
     """Wrap a discrete-time diffusion network ``net(x_t, t)`` (t in 0..T-1) as a denoiser.
 
     ``prediction`` is ``"epsilon"`` (DDPM/ADM), ``"sample"`` (x0) or ``"v_prediction"``. Output channels beyond
-    ``channels`` (ADM's learned variance) are dropped. ``compute_dtype`` (e.g. ``torch.float16`` on a GPU)
-    runs the network in that precision while inputs and outputs keep theirs. Images whose sides are not
+    ``channels`` (ADM's learned variance) are dropped. ``compute_dtype`` (``torch.float16`` or ``torch.bfloat16``,
+    for GPUs) runs the network under autocast in that precision; weights, inputs and outputs keep theirs. Images whose sides are not
     multiples of ``stride`` are reflect-padded for the network and cropped back.
     """
 
@@ -97,8 +97,9 @@ class NetworkPrior(Prior):
         if pad_h or pad_w:
             mode = "reflect" if pad_h < h and pad_w < w else "replicate"
             x_t = F.pad(x_t, (0, pad_w, 0, pad_h), mode=mode)
-        dtype = self.compute_dtype or x.dtype
-        out = self.net(x_t.to(dtype), t)[:, : self.channels, :h, :w].to(x.dtype)
+        with torch.autocast(x.device.type, dtype=self.compute_dtype, enabled=self.compute_dtype is not None):
+            out = self.net(x_t, t)
+        out = out[:, : self.channels, :h, :w].to(x.dtype)
         if self.prediction == "epsilon":
             return x - sig * out
         if self.prediction == "sample":

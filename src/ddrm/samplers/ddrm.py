@@ -13,7 +13,7 @@ from typing import Callable, Optional, Union
 import torch
 from torch import Tensor
 
-from ..operators.base import SVDOperator, randn
+from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
 from ..priors.schedule import VPSchedule
 from .common import StepInfo, check_inputs, progress
@@ -41,7 +41,7 @@ def ddrm(
     eta: float = 0.85,
     eta_b: EtaB = 1.0,
     schedule: Optional[VPSchedule] = None,
-    generator: Optional[torch.Generator] = None,
+    generator: Generators = None,
     callback: Optional[Callable[[StepInfo], None]] = None,
     progress_bar: bool = False,
 ) -> Tensor:

@@ -1,0 +1,79 @@
+"""The ``ddrm`` command line: ``models``, ``degrade``, ``restore``, ``prepare-data``, ``train-prior``.
+
+Every user error (bad file, bad parameter, missing checkpoint) ends with one line on stderr and exit code 2
+(set ``DDRM_DEBUG=1`` to see the traceback instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Optional, Sequence
+
+__all__ = ["main", "UsageError"]
+
+
+class UsageError(ValueError):
+    """A problem with the user's input, reported as one line."""
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from .loading import BUILTIN_DIR, builtin_manifest
+    from .models import PRESETS, count_parameters
+
+    rows = []
+    for p in PRESETS.values():
+        rows.append((p.name, f"{p.image_size}x{p.image_size}", f"{count_parameters(p.build) / 1e6:.1f}M", ", ".join(p.files), p.source))
+    try:
+        meta = builtin_manifest()
+        size = meta.get("train_size", "any")
+        rows.append(("builtin", f"any (trained {size}x{size})", f"{meta['parameters'] / 1e6:.1f}M", f"shipped ({meta['weights']})", meta["source"]))
+    except ValueError:
+        rows.append(("builtin", "-", "-", f"not installed ({BUILTIN_DIR})", "ddrm's own prior"))
+    rows.append(("hf:ORG/NAME", "from config", "-", "diffusers folder or hub id", "diffusers UNet2DModel (ddrm[diffusers])"))
+    head = ("name", "image size", "params", "checkpoint file", "source")
+    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]
+    line = "  ".join(f"{{:{w}s}}" for w in widths) + "  {}"
+    print(line.format(*head))
+    for r in rows:
+        print(line.format(*r))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ddrm", description="Zero-shot image restoration with diffusion priors (DDRM).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("models", help="list the prior presets and the built-in prior")
+    p.set_defaults(func=cmd_models)
+    from . import cli_restore
+
+    cli_restore.add_commands(sub)
+    try:
+        from . import training
+    except ImportError:  # pragma: no cover - training is part of the package
+        training = None
+    if training is not None:
+        training.add_commands(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except KeyboardInterrupt:
+        print("ddrm: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as exc:  # CheckpointError and UsageError are ValueErrors
+        if os.environ.get("DDRM_DEBUG"):
+            raise
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"ddrm: error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

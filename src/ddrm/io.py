@@ -1,0 +1,103 @@
+"""Reading and writing images and arrays: clear errors, atomic writes (temp file, then rename)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["read_image", "read_array", "write_image", "write_array", "write_text", "atomic_write", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+PathLike = Union[str, Path]
+
+
+def atomic_write(path: PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+    return path
+
+
+def read_image(path: PathLike) -> Tensor:
+    """An image file as a float32 tensor (C, H, W) in [0, 1], C = 3 (RGB) or 1 (grey)."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                mode = im.mode
+            if mode in ("RGBA", "LA"):
+                alpha = np.asarray(im.getchannel("A"))
+                if alpha.min() < 255:
+                    raise ValueError(f"{path}: image has transparent pixels; save it without an alpha channel")
+                im = im.convert("RGB" if mode == "RGBA" else "L")
+                mode = im.mode
+            if mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im, dtype=np.float64)
+                arr = arr / (65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0)
+                return torch.from_numpy(arr[None].astype(np.float32))
+            if mode not in ("RGB", "L", "1"):
+                raise ValueError(f"{path}: unsupported image mode {mode} (use RGB or greyscale)")
+            arr = np.asarray(im.convert("L") if mode == "1" else im, dtype=np.float32) / 255.0
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise ValueError(f"{path}: cannot read the image ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+    if arr.ndim == 2:
+        arr = arr[None]
+    else:
+        arr = arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def read_array(path: PathLike) -> Tensor:
+    """A ``.npy`` file (no pickles) as a float tensor."""
+    path = Path(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"{path}: cannot read the array ({str(exc).splitlines()[0][:120]})") from None
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{path}: array of type {arr.dtype} is not numeric")
+    return torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32 if arr.dtype != np.float64 else np.float64))
+
+
+def write_image(img: Tensor, path: PathLike) -> Path:
+    """Save a (C, H, W) tensor in [0, 1] as an 8-bit image (clipped), atomically."""
+    from PIL import Image
+
+    arr = (img.detach().float().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+    arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
+    return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format=fmt))
+
+
+def write_array(arr: Tensor, path: PathLike) -> Path:
+    def _save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, arr.detach().cpu().numpy())
+
+    return atomic_write(path, _save)
+
+
+def write_text(text: str, path: PathLike) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text))

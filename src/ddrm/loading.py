@@ -1,0 +1,218 @@
+"""One entry point for priors: ``load_prior(name, checkpoint=...)``.
+
+* a preset name (``ddrm models`` lists them) with ``checkpoint=PATH`` (``.safetensors``, or ``.pt``/``.ckpt``/``.pth``
+  read with ``torch.load(weights_only=True)``: files that need code to be unpickled are refused);
+* ``"hf:ORG/NAME"`` or ``"hf:/local/folder"``: a diffusers ``UNet2DModel`` with its scheduler (extra ``ddrm[diffusers]``);
+* ``"builtin"``: the small natural-image prior shipped in the package (SHA-256 checked at load).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from .models import PRESETS, ADMConfig, ADMUNet
+from .priors import NetworkPrior, VPSchedule
+
+__all__ = ["CheckpointError", "load_prior", "read_state_dict", "load_network", "BUILTIN_DIR"]
+
+BUILTIN_DIR = Path(__file__).parent / "weights"
+PathLike = Union[str, Path]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read or does not fit its architecture."""
+
+
+def _unwrap(obj: Any, path: Path) -> dict[str, Tensor]:
+    """Find the tensor dict inside common checkpoint layouts and drop a DataParallel ``module.`` prefix."""
+    for _ in range(3):
+        if isinstance(obj, (list, tuple)) and obj and isinstance(obj[0], dict):
+            obj = obj[0]  # DDIM-style [model_state, optimizer_state, ...]
+        elif isinstance(obj, dict) and not all(isinstance(v, Tensor) for v in obj.values()):
+            for key in ("ema", "state_dict", "model", "params_ema", "net"):
+                if isinstance(obj.get(key), dict):
+                    obj = obj[key]
+                    break
+            else:
+                break
+        else:
+            break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path}: no state dict of tensors found in the checkpoint")
+    if all(k.startswith("module.") for k in obj):
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
+    return obj
+
+
+def read_state_dict(path: PathLike) -> dict[str, Tensor]:
+    """Read weights safely: safetensors, or a torch pickle restricted to tensors (``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # safetensors raises several types for corrupt files
+            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    try:
+        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported object"
+        raise CheckpointError(
+            f"{path}: refused to load, the file needs arbitrary code to be unpickled ({first[:200]}); "
+            "convert it to safetensors or a plain state dict"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({str(exc).splitlines()[0][:200]})") from None
+    return _unwrap(obj, path)
+
+
+def load_network(net: nn.Module, state: dict[str, Tensor], name: str = "network") -> nn.Module:
+    """Strictly load ``state`` into ``net``; mismatches name the first missing/unexpected keys."""
+    want = net.state_dict()
+    missing = [k for k in want if k not in state]
+    unexpected = [k for k in state if k not in want]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (first: {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (first: {', '.join(unexpected[:3])})")
+        raise CheckpointError(f"checkpoint does not match {name}: " + "; ".join(parts))
+    bad = [k for k, v in want.items() if tuple(state[k].shape) != tuple(v.shape)]
+    if bad:
+        k = bad[0]
+        raise CheckpointError(
+            f"checkpoint does not match {name}: {len(bad)} tensors of the wrong shape "
+            f"(first: {k} is {tuple(state[k].shape)}, expected {tuple(want[k].shape)})"
+        )
+    net.load_state_dict({k: v.to(want[k].dtype) for k, v in state.items()}, strict=True)
+    return net.eval().requires_grad_(False)
+
+
+def _load_preset(name: str, checkpoint: Optional[PathLike], **kw) -> NetworkPrior:
+    preset = PRESETS[name]
+    if checkpoint is None:
+        raise CheckpointError(f"preset {name!r} needs checkpoint=PATH (expected file: {', '.join(preset.files)})")
+    state = read_state_dict(checkpoint)
+    net = load_network(preset.build(), state, name)
+    return NetworkPrior(
+        net,
+        VPSchedule.from_name(preset.schedule),
+        prediction=preset.prediction,
+        channels=preset.channels,
+        image_size=(preset.image_size, preset.image_size),
+        stride=net.stride,
+        **kw,
+    )
+
+
+class DiffusersUNet(nn.Module):
+    """Adapter: a diffusers ``UNet2DModel`` as ``net(x_t, t) -> output tensor``."""
+
+    def __init__(self, unet: nn.Module):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, x: Tensor, t: Tensor) -> Tensor:
+        return self.unet(x, t).sample
+
+
+def _load_diffusers(source: str, **kw) -> NetworkPrior:
+    try:
+        from diffusers import DDPMScheduler, UNet2DModel
+    except ImportError:
+        raise CheckpointError("hf: priors need the optional dependency: pip install 'ddrm[diffusers]'") from None
+    local = Path(source)
+    if local.exists() and not local.is_dir():
+        raise CheckpointError(f"{source}: a diffusers model is a folder (config.json + weights)")
+    try:
+        if local.is_dir():
+            unet_dir = local / "unet" if (local / "unet" / "config.json").is_file() else local
+            if not (unet_dir / "config.json").is_file():
+                raise CheckpointError(f"{source}: no config.json for a UNet2DModel (in the folder or its unet/)")
+            unet = UNet2DModel.from_pretrained(str(unet_dir))
+            sched_dir = next((d for d in (local / "scheduler", local) if (d / "scheduler_config.json").is_file()), None)
+            scheduler = DDPMScheduler.from_pretrained(str(sched_dir)) if sched_dir else None
+        else:
+            try:
+                unet = UNet2DModel.from_pretrained(source, subfolder="unet")
+            except Exception:
+                unet = UNet2DModel.from_pretrained(source)
+            try:
+                scheduler = DDPMScheduler.from_pretrained(source, subfolder="scheduler")
+            except Exception:
+                scheduler = DDPMScheduler.from_pretrained(source)
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(f"could not load diffusers model {source!r}: {str(exc).splitlines()[0][:200]}") from None
+    schedule = VPSchedule(scheduler.betas.double(), "diffusers") if scheduler is not None else VPSchedule.linear()
+    prediction = scheduler.config.prediction_type if scheduler is not None else "epsilon"
+    size = unet.config.sample_size
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    stride = 2 ** sum(1 for b in unet.config.down_block_types[:-1])
+    net = DiffusersUNet(unet.eval().requires_grad_(False))
+    return NetworkPrior(net, schedule, prediction=prediction, channels=unet.config.in_channels, image_size=size, stride=stride, **kw)
+
+
+def builtin_manifest() -> dict:
+    path = BUILTIN_DIR / "builtin.json"
+    if not path.is_file():
+        raise CheckpointError(f"the built-in prior is not installed ({path} is missing)")
+    return json.loads(path.read_text())
+
+
+def _load_builtin(**kw) -> NetworkPrior:
+    meta = builtin_manifest()
+    weights = BUILTIN_DIR / meta["weights"]
+    if not weights.is_file():
+        raise CheckpointError(f"the built-in prior's weights are missing: {weights}")
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    if digest != meta["sha256"]:
+        raise CheckpointError(f"{weights}: SHA-256 {digest[:12]}... differs from the recorded {meta['sha256'][:12]}...")
+    cfg = meta["config"]
+    net = load_network(ADMUNet(ADMConfig(**cfg)), read_state_dict(weights), "builtin")
+    return NetworkPrior(
+        net,
+        VPSchedule.from_name(meta.get("schedule", "linear"), meta.get("num_timesteps", 1000)),
+        prediction="epsilon",
+        channels=cfg.get("in_channels", 3),
+        image_size=None,
+        stride=net.stride,
+        **kw,
+    )
+
+
+def load_prior(
+    name: str,
+    checkpoint: Optional[PathLike] = None,
+    *,
+    device: Union[str, torch.device] = "cpu",
+    compute_dtype: Optional[torch.dtype] = None,
+) -> NetworkPrior:
+    """Load a prior by preset name (with ``checkpoint``), ``"hf:ORG/NAME"`` / ``"hf:FOLDER"``, or ``"builtin"``.
+
+    ``compute_dtype`` (``torch.float16`` / ``torch.bfloat16``) runs the network under autocast, for GPUs;
+    the default is float32. The prior is moved to ``device`` explicitly (nothing moves by itself).
+    """
+    kw = {"compute_dtype": compute_dtype}
+    if name == "builtin":
+        prior = _load_builtin(**kw)
+    elif name.startswith("hf:"):
+        prior = _load_diffusers(name[3:], **kw)
+    elif name in PRESETS:
+        prior = _load_preset(name, checkpoint, **kw)
+    else:
+        choices = ", ".join(["builtin", "hf:ORG/NAME", *PRESETS])
+        raise CheckpointError(f"unknown prior {name!r}; choose from {choices}")
+    return prior.to(device)

@@ -1,0 +1,151 @@
+"""End-to-end tests of the real ``ddrm`` console script, in subprocesses, on small generated images."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+DDRM = str(Path(sys.executable).parent / "ddrm")
+
+
+def run(*args, cwd=None, ok=True):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([DDRM, *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
+    if ok:
+        assert res.returncode == 0, res.stderr
+    return res
+
+
+def make_photo(path: Path, h=24, w=40, seed=0):
+    """A smooth random RGB image (low-pass noise), like a tiny photo."""
+    rng = np.random.default_rng(seed)
+    small = rng.random((h // 4 + 2, w // 4 + 2, 3))
+    img = Image.fromarray((small * 255).astype(np.uint8)).resize((w + 8, h + 8), Image.Resampling.BICUBIC)
+    img.crop((4, 4, w + 4, h + 4)).save(path)
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def psnr(a: Path, b: Path) -> float:
+    x = np.asarray(Image.open(a), dtype=float)
+    y = np.asarray(Image.open(b), dtype=float)
+    return 10 * np.log10(255**2 / np.mean((x - y) ** 2))
+
+
+@pytest.mark.parametrize("task", ["sr4", "sr_bicubic2", "deblur_gauss", "deblur_aniso", "deblur_motion", "inpaint", "color", "denoise"])
+def test_degrade_then_restore_from_sidecar(tmp_path, task):
+    clean = make_photo(tmp_path / "clean.png")
+    before = digest(clean)
+    extra = ["--kernel-size", "7"] if task == "deblur_motion" else []
+    run("degrade", clean, "-o", tmp_path / "y.png", "--task", task, "--sigma-y", "0.02", "--seed", "3", *extra)
+    meta = json.loads((tmp_path / "y.json").read_text())
+    assert meta["sigma_y"] == 0.02 and meta["image_shape"] == [3, 24, 40]
+    res = run("restore", tmp_path / "y.png", "--prior", "gaussian", "--steps", "10", "-o", tmp_path / "x.png", "--reference", clean, "--save-grid")
+    assert "PSNR" in res.stdout
+    out = Image.open(tmp_path / "x.png")
+    assert out.size == (40, 24) and out.mode == "RGB"
+    grid = Image.open(tmp_path / "x_grid.png")
+    assert grid.size == (4 * 40 + 3 * 4, 24)
+    assert digest(clean) == before  # inputs are never modified
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
+
+
+def test_restore_is_deterministic_and_beats_the_measurement(tmp_path):
+    clean = make_photo(tmp_path / "clean.png", 32, 48, seed=1)
+    run("degrade", clean, "-o", tmp_path / "y.png", "--task", "denoise", "--sigma-y", "0.1", "--seed", "0")
+    for name, seed in (("a.png", 5), ("b.png", 5), ("c.png", 6)):
+        run("restore", tmp_path / "y.png", "--prior", "gaussian", "--steps", "20", "--seed", seed, "-o", tmp_path / name, "--quiet")
+    assert digest(tmp_path / "a.png") == digest(tmp_path / "b.png") != digest(tmp_path / "c.png")
+    assert psnr(tmp_path / "a.png", clean) > psnr(tmp_path / "y.png", clean) + 1.0
+
+
+def test_super_resolution_from_a_low_resolution_image(tmp_path):
+    lr = make_photo(tmp_path / "lr.png", 9, 13)  # odd sizes, no sidecar
+    run("restore", lr, "--task", "sr4", "--sigma-y", "0.01", "--prior", "gaussian", "--steps", "8", "-o", tmp_path / "hr.png")
+    assert Image.open(tmp_path / "hr.png").size == (52, 36)
+    # compressed sensing needs its sidecar (the permutation and image size)
+    clean = make_photo(tmp_path / "sq.png", 16, 32)
+    run("degrade", clean, "-o", tmp_path / "cs.npy", "--task", "cs2", "--sigma-y", "0.01")
+    assert (tmp_path / "cs.perm.npy").is_file()
+    run("restore", tmp_path / "cs.npy", "--prior", "gaussian", "--steps", "8", "-o", tmp_path / "cs_x.png")
+    assert Image.open(tmp_path / "cs_x.png").size == (32, 16)
+    bad = run("restore", tmp_path / "cs.npy", "--task", "cs2", "--sigma-y", "0.01", "--prior", "gaussian", ok=False)
+    assert bad.returncode == 2 and "--from SIDECAR" in bad.stderr
+
+
+def test_folder_batching_and_resume(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    mask = np.ones((24, 40), np.uint8) * 255
+    mask[8:16, 10:30] = 0
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    for i in range(3):
+        run("degrade", make_photo(tmp_path / f"c{i}.png", seed=i), "-o", src / f"img{i}.png", "--task", "inpaint", "--mask", tmp_path / "mask.png", "--sigma-y", "0.05", "--quiet")
+    # restore one image alone first (as if an earlier run was interrupted after it)
+    single = tmp_path / "single.png"
+    run("restore", src / "img1.png", "--prior", "gaussian", "--steps", "6", "-o", single, "--quiet")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "img1.png").write_bytes(single.read_bytes())
+    stamp = (out / "img1.png").stat().st_mtime_ns
+    res = run("restore", src, "--prior", "gaussian", "--steps", "6", "-o", out, "--batch-size", "3")
+    assert "1 image(s) already restored" in res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["img0.png", "img1.png", "img2.png"]
+    assert (out / "img1.png").stat().st_mtime_ns == stamp  # finished work is not redone
+    # an image's result does not depend on the batch it was in (per-image generators)
+    run("restore", src / "img2.png", "--prior", "gaussian", "--steps", "6", "-o", tmp_path / "alone2.png", "--quiet")
+    assert digest(tmp_path / "alone2.png") == digest(out / "img2.png")
+
+
+def bad_inputs(tmp_path: Path) -> dict:
+    clean = make_photo(tmp_path / "clean.png")
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    Image.fromarray(np.zeros((24, 40, 4), np.uint8)).save(tmp_path / "rgba.png")
+    Image.fromarray(np.full((5, 5), 255, np.uint8)).save(tmp_path / "small_mask.png")
+    np.save(tmp_path / "k.npy", np.ones((3, 3)))
+    nan = np.zeros((3, 24, 40), np.float32)
+    nan[0, 1, 1] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    return {
+        "corrupt": ["degrade", tmp_path / "corrupt.png", "-o", tmp_path / "o.png", "--task", "sr4"],
+        "mode": ["degrade", tmp_path / "rgba.png", "-o", tmp_path / "o.png", "--task", "sr4"],
+        "mask size": ["degrade", clean, "-o", tmp_path / "o.png", "--task", "inpaint", "--mask", tmp_path / "small_mask.png"],
+        "kernel sum": ["degrade", clean, "-o", tmp_path / "o.png", "--task", "deblur_motion", "--kernel", tmp_path / "k.npy"],
+        "factor": ["degrade", clean, "-o", tmp_path / "o.png", "--task", "sr7"],
+        "sigma": ["degrade", clean, "-o", tmp_path / "o.png", "--task", "denoise", "--sigma-y", "-0.1"],
+        "nan": ["restore", tmp_path / "nan.npy", "--task", "denoise", "--sigma-y", "0.1", "--prior", "gaussian", "-o", tmp_path / "o.png"],
+        "checkpoint": ["restore", clean, "--task", "denoise", "--sigma-y", "0.1", "--prior", "adm-ffhq256", "--checkpoint", tmp_path / "none.pt", "-o", tmp_path / "o.png"],
+        "unknown prior": ["restore", clean, "--task", "denoise", "--sigma-y", "0.1", "--prior", "nope", "-o", tmp_path / "o.png"],
+    }
+
+
+BAD_CASES = ["corrupt", "mode", "mask size", "kernel sum", "factor", "sigma", "nan", "checkpoint", "unknown prior"]
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, case):
+    args = bad_inputs(tmp_path)[case]
+    res = run(*args, ok=False)
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ddrm: error: "), res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.json").exists()  # no partial output
+
+
+def test_models_lists_presets():
+    res = run("models")
+    for name in ("adm-imagenet256-uncond", "adm-ffhq256", "ddpm-celebahq256", "builtin", "hf:ORG/NAME"):
+        assert name in res.stdout
+    assert "552.8M" in res.stdout and "256x256_diffusion_uncond.pt" in res.stdout

@@ -1,0 +1,205 @@
+"""Checkpoint compatibility of our ADM and DDPM architectures against recorded fixtures (tests/data,
+copied from shared/fixtures: key manifests of the public checkpoints and tiny random models with I/O)."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ddrm.loading import CheckpointError, load_network, load_prior, read_state_dict
+from ddrm.models import PRESETS, ADMConfig, ADMUNet, DDPMConfig, DDPMUNet, Preset, count_parameters
+from ddrm.priors import NetworkPrior, VPSchedule
+
+DATA = Path(__file__).parent / "data"
+
+MANIFESTS = {
+    "adm-imagenet256-uncond": "adm_imagenet256_uncond_keys.json",
+    "adm-ffhq256": "adm_ffhq256_dps_keys.json",
+    "ddpm-celebahq256": "ddpm_celebahq256_keys.json",
+}
+
+
+def tiny_net(stem: str) -> torch.nn.Module:
+    """Build the tiny fixture architecture from its recorded config."""
+    cfg = json.loads((DATA / f"{stem}_config.json").read_text())
+    if "resolved" in cfg:
+        r, c = cfg["resolved"], cfg["config"]
+        return ADMUNet(
+            ADMConfig(
+                image_size=r["image_size"],
+                model_channels=r["model_channels"],
+                out_channels=r["out_channels"],
+                num_res_blocks=r["num_res_blocks"],
+                attention_ds=tuple(r["attention_resolutions_ds"]),
+                channel_mult=tuple(r["channel_mult"]),
+                num_heads=r["num_heads"],
+                num_head_channels=r["num_head_channels"],
+                num_heads_upsample=r["num_heads_upsample"],
+                use_scale_shift_norm=c["use_scale_shift_norm"],
+                resblock_updown=c["resblock_updown"],
+            )
+        )
+    m = cfg["config"]["model"]
+    return DDPMUNet(
+        DDPMConfig(
+            image_size=cfg["config"]["data"]["image_size"],
+            ch=m["ch"],
+            ch_mult=tuple(m["ch_mult"]),
+            num_res_blocks=m["num_res_blocks"],
+            attn_resolutions=tuple(m["attn_resolutions"]),
+        )
+    )
+
+
+@pytest.mark.parametrize("preset", sorted(MANIFESTS))
+def test_preset_keys_and_shapes_equal_manifest(preset):
+    manifest = json.loads((DATA / MANIFESTS[preset]).read_text())
+    with torch.device("meta"):
+        net = PRESETS[preset].build()
+    got = [[k, list(v.shape)] for k, v in net.state_dict().items()]
+    assert got == manifest["params"]  # same keys, same shapes, same order
+    assert count_parameters(PRESETS[preset].build) == manifest["total_params"]
+
+
+@pytest.mark.parametrize("stem", ["adm_tiny", "adm_tiny_plain", "ddpm_tiny"])
+def test_tiny_models_reproduce_reference_outputs(stem):
+    net = load_network(tiny_net(stem), read_state_dict(DATA / f"{stem}.safetensors"), stem)
+    io = load_file(str(DATA / f"{stem}_io.safetensors"))
+    with torch.no_grad():
+        out = net(io["x"], io["t"])
+        low = net(io["x_lowamp"], io["t"])
+        out_float_t = net(io["x"], io["t"].float())
+    assert out.shape == io["out"].shape
+    assert (out - io["out"]).abs().max() <= 1e-5
+    assert (low - io["out_lowamp"]).abs().max() <= 5e-5
+    assert (out_float_t - out).abs().max() <= 1e-6
+    # in float64 (fp32 casts bypassed) the same formulas match the float64 references to 1e-9
+    net64 = net.double()
+    with torch.no_grad():
+        out64 = net64(io["x"].double(), io["t"])
+        low64 = net64(io["x_lowamp"].double(), io["t"])
+    assert (out64 - io["out_f64"]).abs().max() <= 1e-9
+    assert (low64 - io["out_lowamp_f64"]).abs().max() <= 1e-9
+
+
+def test_timestep_embeddings_match_recorded():
+    from ddrm.models.adm import adm_timestep_embedding
+    from ddrm.models.ddpm import ddpm_timestep_embedding
+
+    for stem, fn in [("adm_tiny", adm_timestep_embedding), ("adm_tiny_plain", adm_timestep_embedding), ("ddpm_tiny", ddpm_timestep_embedding)]:
+        io = load_file(str(DATA / f"{stem}_io.safetensors"))
+        torch.testing.assert_close(fn(io["t"], 32), io["t_emb_sinusoidal"], atol=1e-6, rtol=0)
+
+
+def test_safe_loading(tmp_path):
+    sd = load_file(str(DATA / "ddpm_tiny.safetensors"))
+    # a plain .pt state dict, a DataParallel-prefixed one, and a DDIM-style list all load
+    torch.save(sd, tmp_path / "plain.pt")
+    torch.save({"module." + k: v for k, v in sd.items()}, tmp_path / "dp.ckpt")
+    torch.save([sd, {"step": torch.tensor(3)}], tmp_path / "list.pth")
+    for name in ("plain.pt", "dp.ckpt", "list.pth"):
+        got = read_state_dict(tmp_path / name)
+        assert set(got) == set(sd)
+    # a pickle that needs code is refused with a clear error
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump({"x": Evil()}, f)
+    with pytest.raises(CheckpointError, match="refused"):
+        read_state_dict(tmp_path / "evil.pt")
+    (tmp_path / "junk.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(CheckpointError, match="safetensors"):
+        read_state_dict(tmp_path / "junk.safetensors")
+    with pytest.raises(CheckpointError, match="not found"):
+        read_state_dict(tmp_path / "missing.pt")
+    # wrong architecture: the error names the first missing and unexpected keys
+    with pytest.raises(CheckpointError, match=r"missing \(first: time_embed\.0\.weight.*unexpected \(first: conv_in\.bias"):
+        load_network(tiny_net("adm_tiny_plain"), sd, "adm-tiny-plain")
+
+
+def test_load_prior_with_preset(tmp_path, monkeypatch):
+    """load_prior(preset, checkpoint=...) wires the network, schedule and eps parameterisation together."""
+    monkeypatch.setitem(
+        PRESETS, "adm-tiny", Preset("adm-tiny", lambda: tiny_net("adm_tiny"), "fixture", ("adm_tiny.pt",), 32)
+    )
+    torch.save(load_file(str(DATA / "adm_tiny.safetensors")), tmp_path / "adm_tiny.pt")
+    prior = load_prior("adm-tiny", checkpoint=tmp_path / "adm_tiny.pt")
+    io = load_file(str(DATA / "adm_tiny_io.safetensors"))
+    sched = VPSchedule.linear()
+    t = io["t"]
+    sigma = sched.sigmas[t]
+    abar = sched.alphas_cumprod[t].float().view(-1, 1, 1, 1)
+    x_ve = io["x"] / abar.sqrt()  # the fixture input read as a VP sample x_t at timestep t
+    with torch.no_grad():
+        x0 = torch.cat([prior.denoise(x_ve[i : i + 1], sigma[i]) for i in range(2)])
+    expected = x_ve - sigma.float().view(-1, 1, 1, 1) * io["out"][:, :3]
+    torch.testing.assert_close(x0, expected, atol=1e-3, rtol=1e-4)
+    with pytest.raises(CheckpointError, match="needs checkpoint"):
+        load_prior("adm-tiny")
+    with pytest.raises(CheckpointError, match="unknown prior"):
+        load_prior("adm-nonexistent")
+
+
+def test_fp16_autocast_option():
+    net = load_network(tiny_net("ddpm_tiny"), read_state_dict(DATA / "ddpm_tiny.safetensors"))
+    prior32 = NetworkPrior(net, stride=2)
+    prior16 = NetworkPrior(net, stride=2, compute_dtype=torch.bfloat16)
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = prior32.denoise(x, 0.5), prior16.denoise(x, 0.5)
+    assert b.dtype == torch.float32
+    assert (a - b).abs().max() < 0.1 and not torch.equal(a, b)
+
+
+def test_any_size_is_padded_to_the_stride():
+    net = load_network(tiny_net("adm_tiny_plain"), read_state_dict(DATA / "adm_tiny_plain.safetensors"))
+    prior = NetworkPrior(net, stride=net.stride)
+    x = torch.randn(2, 3, 13, 22, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        out = prior.denoise(x, 0.3)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_diffusers_adapter(tmp_path):
+    diffusers = pytest.importorskip("diffusers")
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DModel(
+        sample_size=16,
+        in_channels=3,
+        out_channels=3,
+        layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
+    )
+    with torch.no_grad():
+        for p in unet.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    unet.save_pretrained(tmp_path / "unet")
+    diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", prediction_type="epsilon").save_pretrained(
+        tmp_path / "scheduler"
+    )
+    prior = load_prior(f"hf:{tmp_path}")
+    sched = VPSchedule.linear()
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+    for t in (0, 137, 999):
+        sigma = sched.sigmas[t].item()
+        with torch.no_grad():
+            got = prior.denoise(x, sigma)
+            eps = unet(x / math.sqrt(1 + sigma**2), torch.full((2,), float(t))).sample
+        torch.testing.assert_close(got, x - sigma * eps, atol=1e-4 * max(1.0, sigma), rtol=1e-5)
+    assert prior.image_size == (16, 16) and prior.stride == 2
+    # v-prediction is read from the scheduler
+    diffusers.DDPMScheduler(prediction_type="v_prediction").save_pretrained(tmp_path / "scheduler")
+    assert load_prior(f"hf:{tmp_path}").prediction == "v_prediction"
+    with pytest.raises(CheckpointError, match="config.json"):
+        load_prior(f"hf:{tmp_path / 'scheduler'}")
