@@ -60,6 +60,7 @@ def ddrm(
     ut_y = operator.Ut(y)
     ybar = torch.where(observed, ut_y / s_safe, torch.zeros_like(ut_y))  # ybar = S^+ U^T y
     nu2 = torch.where(observed, (sigma_y / s_safe) ** 2, torch.full_like(s, float("inf")))  # (sigma_y / s_i)^2
+    nu2_obs = torch.where(observed, nu2, torch.zeros_like(nu2))  # finite copy for arithmetic
     shape = ut_y.shape
     # Float masks and y-terms computed once; the loop below then needs only cheap fused arithmetic.
     # (with sigma_y = 0 every observed coordinate is in case 3, so the case-2 terms stay zero)
@@ -91,7 +92,7 @@ def ddrm(
         #   (1 - eta_b) xbar0 + eta_b ybar + sqrt(sigma_t^2 - sigma_y^2 eta_b^2 / s_i^2) z
         eb = eta_b(sig_next, sigma_y, s) if callable(eta_b) else eta_b
         case3 = (nu2 <= sig_next**2).to(y.dtype)
-        std3 = (sig_next**2 - nu2.clamp(max=sig_next**2) * (eb * eb)).clamp_min(0.0).sqrt()
+        std3 = (sig_next**2 - nu2_obs * (eb * eb)).clamp_min(0.0).sqrt()  # only used where case3 = 1
         std = torch.addcmul(torch.full_like(std3, eta * sig_next), case3, std3 - eta * sig_next)
         d.mul_(1.0 - case3)  # masks by multiplication: cheaper than torch.where, and d is finite everywhere
         xbar = torch.add(x0bar, d, alpha=keep)
