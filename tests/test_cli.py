@@ -149,3 +149,15 @@ def test_models_lists_presets():
     for name in ("adm-imagenet256-uncond", "adm-ffhq256", "ddpm-celebahq256", "builtin", "hf:ORG/NAME"):
         assert name in res.stdout
     assert "552.8M" in res.stdout and "256x256_diffusion_uncond.pt" in res.stdout
+
+
+BUILTIN = Path(__file__).resolve().parents[1] / "src" / "ddrm" / "weights" / "builtin.json"
+
+
+@pytest.mark.skipif(not BUILTIN.is_file(), reason="the built-in prior is not shipped in this checkout")
+def test_restore_with_the_builtin_prior(tmp_path):
+    clean = make_photo(tmp_path / "clean.png", 30, 44, seed=4)  # not a multiple of the network's stride
+    run("degrade", clean, "-o", tmp_path / "y.png", "--task", "denoise", "--sigma-y", "0.1", "--seed", "1")
+    run("restore", tmp_path / "y.png", "--steps", "8", "-o", tmp_path / "x.png", "--quiet")
+    assert Image.open(tmp_path / "x.png").size == (44, 30)
+    assert psnr(tmp_path / "x.png", clean) > psnr(tmp_path / "y.png", clean)

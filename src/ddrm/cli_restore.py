@@ -350,10 +350,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
     jobs = []
     skipped = 0
     for f, target in targets:
-        if target.exists() and not args.overwrite:
+        if folder and target.exists() and not args.overwrite:  # resume an interrupted folder run
             skipped += 1
             continue
         y = _read_measurement(f)
+        if args.task and parse_task(args.task)[0] == "color" and y.ndim == 3 and y.shape[0] == 3:
+            if (y - y.mean(0, keepdim=True)).abs().max() > 2 / 255:
+                _fail(f"{f}: colorization needs a greyscale image, this one has colours")
+            y = y.mean(0, keepdim=True)  # a grey image saved as RGB
         spec, sigma_y = _resolve(args, f, y)
         jobs.append((f, target, y, spec, sigma_y))
     if skipped and not args.quiet:
@@ -455,6 +459,6 @@ def add_commands(sub) -> None:
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="network precision (GPU)")
     p.add_argument("--save-grid", action="store_true", help="also write measurement | pinv | restored | reference")
     p.add_argument("--reference", default=None, help="clean image (or folder) to report PSNR/SSIM against")
-    p.add_argument("--overwrite", action="store_true", help="redo images whose output exists")
+    p.add_argument("--overwrite", action="store_true", help="folder runs: redo images whose output exists")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_restore)

@@ -210,8 +210,9 @@ def train(
     """Epsilon-prediction training on the linear VP schedule; resumes from ``out/checkpoint.pt`` if present."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)  # initial weights only; all data randomness uses explicit generators
-    net = ADMUNet(config).to(device)
+    with torch.random.fork_rng(devices=[]):  # seeded initial weights, without touching the caller's global RNG
+        torch.manual_seed(seed)
+        net = ADMUNet(config).to(device)
     ema = ADMUNet(config).to(device)
     ema.load_state_dict(net.state_dict())
     ema.requires_grad_(False)
