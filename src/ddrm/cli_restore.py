@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from .io import IMAGE_SUFFIXES, atomic_write, read_array, read_image, write_array, write_image, write_text
-from .operators import OPERATORS, SVDOperator, build_operator, motion_kernel, random_mask
+from .operators import OPERATORS, SVDOperator, build_operator, default_motion_size, motion_kernel, random_mask
 
 __all__ = ["add_commands", "parse_task", "TaskSpec", "load_kernel", "load_mask"]
 
@@ -189,7 +189,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
         if args.kernel:
             params["kernel"] = load_kernel(Path(args.kernel))
         else:
-            size = params.pop("size", None) or min(31, min(shape[1:]) - 1 + min(shape[1:]) % 2)
+            size = params.pop("size", None) or default_motion_size(shape)
             params["kernel"] = motion_kernel(size, params.pop("intensity", 0.5), g)
         params.pop("size", None)
         params.pop("intensity", None)

@@ -206,8 +206,17 @@ def train(
     save_every: int = 500,
     progress: bool = True,
     max_minutes: Optional[float] = None,
+    t_sampling: str = "lognormal",
 ) -> Path:
-    """Epsilon-prediction training on the linear VP schedule; resumes from ``out/checkpoint.pt`` if present."""
+    """Epsilon-prediction training on the linear VP schedule; resumes from ``out/checkpoint.pt`` if present.
+
+    ``t_sampling="uniform"`` draws integer timesteps uniformly (DDPM); ``"lognormal"`` draws the noise level
+    ``log sigma ~ N(-1.2, 1.2^2)`` (EDM's training distribution, clipped to the schedule) for three quarters of
+    the batch and uniform timesteps for the rest, with the matching fractional timestep, which spends the small network's capacity on the levels that shape image detail.
+    Either way the loss is the epsilon MSE, whose minimiser at each level is the same MMSE denoiser.
+    """
+    if t_sampling not in ("uniform", "lognormal"):
+        raise ValueError(f"t_sampling must be 'uniform' or 'lognormal', got {t_sampling!r}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, without touching the caller's global RNG
@@ -220,7 +229,7 @@ def train(
     gen = torch.Generator().manual_seed(seed + 1)
     sampler = PatchSampler(Path(data), crop, generator=torch.Generator().manual_seed(seed + 2))
     sched = VPSchedule.linear()
-    abar = sched.alphas_cumprod.float().to(device)
+    sig_min, sig_max = sched.sigmas[0].item(), sched.sigmas[-1].item()
     ckpt = out / "checkpoint.pt"
     step = 0
     if ckpt.is_file():
@@ -253,14 +262,21 @@ def train(
     try:
         while step < steps:
             x0 = sampler.batch(batch).to(device)
-            t = torch.randint(0, sched.num_timesteps, (batch,), generator=gen).to(device)
+            if t_sampling == "uniform":
+                t = torch.randint(0, sched.num_timesteps, (batch,), generator=gen)
+                sigma = sched.sigmas[t]
+            else:  # EDM's log-normal levels, with a quarter of the batch uniform in t to cover the high levels
+                sigma = torch.exp(-1.2 + 1.2 * torch.randn(batch, generator=gen, dtype=torch.float64)).clamp(sig_min, sig_max)
+                uniform = torch.rand(batch, generator=gen) < 0.25
+                sigma = torch.where(uniform, sched.sigmas[torch.randint(0, sched.num_timesteps, (batch,), generator=gen)], sigma)
+            t = sched.sigma_to_t(sigma).float().to(device)
             eps = torch.randn(x0.shape, generator=gen).to(device)
-            a = abar[t].view(-1, 1, 1, 1)
-            x_t = a.sqrt() * x0 + (1 - a).sqrt() * eps
+            sig = sigma.float().to(device).view(-1, 1, 1, 1)
+            x_t = (x0 + sig * eps) / (1 + sig * sig).sqrt()  # = sqrt(abar) x0 + sqrt(1 - abar) eps
             cur_lr = lr * min(1.0, (step + 1) / 500)  # linear warm-up
             for group in opt.param_groups:
                 group["lr"] = cur_lr
-            loss = F.mse_loss(net(x_t, t.float()), eps)
+            loss = F.mse_loss(net(x_t, t), eps)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -331,7 +347,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         ckpt = train(
             Path(args.data), Path(args.out), steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
             ema_decay=args.ema, device=args.device, seed=args.seed, save_every=args.save_every,
-            progress=not args.quiet, max_minutes=args.max_minutes,
+            progress=not args.quiet, max_minutes=args.max_minutes, t_sampling=args.t_sampling,
         )
     if args.export:
         path = export_builtin(ckpt, Path(args.export))
@@ -357,6 +373,7 @@ def add_commands(sub) -> None:
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this long")
+    p.add_argument("--t-sampling", default="lognormal", choices=["lognormal", "uniform"], help="noise-level distribution")
     p.add_argument("--export", default=None, help="folder to write builtin.safetensors + builtin.json into")
     p.add_argument("--export-only", action="store_true", help="only export the checkpoint in --out")
     p.add_argument("--quiet", action="store_true")

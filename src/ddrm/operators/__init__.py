@@ -55,6 +55,7 @@ __all__ = [
     "ddrm_anisotropic_kernels",
     "motion_kernel",
     "random_mask",
+    "default_motion_size",
     "OperatorSpec",
     "OPERATORS",
     "build_operator",
@@ -91,11 +92,15 @@ def _inpaint(shape, *, generator=None, dtype=None, mask=None, missing=0.5):
     return Inpainting(shape, mask, dtype=dtype)
 
 
+def default_motion_size(input_shape: tuple[int, int, int]) -> int:
+    """31, or the largest odd size that fits a smaller image."""
+    limit = min(input_shape[1], input_shape[2])
+    return min(31, limit - 1 + limit % 2)
+
+
 def _motion(shape, *, generator=None, dtype=None, kernel=None, size=None, intensity=0.5):
     if kernel is None:
-        limit = min(shape[1], shape[2])
-        size = size or min(31, limit - 1 + limit % 2)
-        kernel = motion_kernel(size, intensity, generator)
+        kernel = motion_kernel(size or default_motion_size(shape), intensity, generator)
     return CircularConvolution(shape, kernel, dtype=dtype)
 
 
