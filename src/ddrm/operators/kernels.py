@@ -33,7 +33,7 @@ def motion_kernel(size: int = 31, intensity: float = 0.5, generator: Optional[to
 
     The trajectory has constant speed and a heading that turns by random increments whose spread grows
     with ``intensity`` (0: a straight line, 1: strongly curved). The kernel is centred on its centre of
-    mass, lies inside a ``size x size`` square (odd ``size``) and sums to 1.
+    mass (up to the border clipping), lies inside a ``size x size`` square (odd ``size``) and sums to 1.
     """
     if size < 3 or size % 2 == 0:
         raise ValueError(f"motion kernel size must be odd and >= 3, got {size}")
