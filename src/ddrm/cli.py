@@ -11,11 +11,7 @@ import os
 import sys
 from typing import Callable, Optional, Sequence
 
-__all__ = ["main", "UsageError"]
-
-
-class UsageError(ValueError):
-    """A problem with the user's input, reported as one line."""
+__all__ = ["main"]
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -67,7 +63,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("ddrm: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, OSError, RuntimeError) as exc:  # CheckpointError and UsageError are ValueErrors
+    except (ValueError, OSError, RuntimeError) as exc:  # user errors (incl. CheckpointError) are ValueErrors
         if os.environ.get("DDRM_DEBUG"):
             raise
         msg = " ".join(str(exc).split()) or type(exc).__name__

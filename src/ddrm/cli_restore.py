@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .io import IMAGE_SUFFIXES, atomic_write, read_array, read_image, write_array, write_image, write_text
+from .io import IMAGE_SUFFIXES, read_array, read_image, write_array, write_image, write_text
 from .operators import OPERATORS, SVDOperator, build_operator, default_motion_size, motion_kernel, random_mask
 
 __all__ = ["add_commands", "parse_task", "TaskSpec", "load_kernel", "load_mask"]

@@ -93,7 +93,7 @@ def ddrm(
         eb = eta_b(sig_next, sigma_y, s) if callable(eta_b) else eta_b
         case3 = (nu2 <= sig_next**2).to(y.dtype)
         std3 = (sig_next**2 - nu2_obs * (eb * eb)).clamp_min(0.0).sqrt()  # only used where case3 = 1
-        std = torch.addcmul(torch.full_like(std3, eta * sig_next), case3, std3 - eta * sig_next)
+        std = (std3 - eta * sig_next).mul_(case3).add_(eta * sig_next)  # eta sigma_t outside case 3
         d.mul_(1.0 - case3)  # masks by multiplication: cheaper than torch.where, and d is finite everywhere
         xbar = torch.add(x0bar, d, alpha=keep)
         xbar.addcmul_(case3 * eb, ybar - x0bar)
