@@ -13,7 +13,7 @@ from PIL import Image
 import ddrm.loading as loading
 from ddrm.loading import CheckpointError, load_prior
 from ddrm.models import ADMConfig
-from ddrm.training import PatchSampler, export_builtin, train
+from ddrm.training import PatchSampler, export_builtin, learning_rate, train
 
 TINY = ADMConfig(image_size=32, model_channels=32, out_channels=3, channel_mult=(1, 2), num_res_blocks=1,
                  attention_ds=(), middle_attention=False, num_head_channels=32)
@@ -28,6 +28,17 @@ def photos(tmp_path):
         small = (rng.random((12, 16, 3)) * 255).astype(np.uint8)
         Image.fromarray(small).resize((160, 120), Image.Resampling.BICUBIC).save(folder / f"p{i}.png")
     return folder
+
+
+def test_learning_rate_schedule():
+    lr = [learning_rate(s, 1e-3, 2000, decay_from=1000) for s in range(2000)]
+    assert lr[0] == pytest.approx(1e-3 / 500) and lr[499] == pytest.approx(1e-3)  # linear warm-up
+    assert lr[999] == lr[1000] == pytest.approx(1e-3)  # constant until the decay starts
+    assert lr[1500] == pytest.approx(0.5e-3)  # half-way down the cosine
+    assert all(a >= b for a, b in zip(lr[1000:], lr[1001:])) and lr[-1] < 1e-8
+    assert learning_rate(1500, 1e-3, 2000) == 1e-3  # no decay asked
+    with pytest.raises(ValueError, match="decay_from"):
+        train(None, None, steps=100, decay_from=100)
 
 
 def test_patch_sampler(photos):

@@ -14,6 +14,7 @@ import argparse
 import csv
 import hashlib
 import json
+import math
 import subprocess
 import tempfile
 import time
@@ -191,6 +192,14 @@ class PatchSampler:
 
 
 # ---------------------------------------------------------------------- training
+def learning_rate(step: int, lr: float, steps: int, decay_from: Optional[int] = None, warmup: int = 500) -> float:
+    """Linear warm-up over ``warmup`` steps, then constant, or a cosine to 0 between ``decay_from`` and ``steps``."""
+    cur = lr * min(1.0, (step + 1) / warmup)
+    if decay_from is not None and step >= decay_from:
+        cur *= 0.5 * (1 + math.cos(math.pi * min(1.0, (step - decay_from) / (steps - decay_from))))
+    return cur
+
+
 def train(
     data: Path,
     out: Path,
@@ -207,6 +216,7 @@ def train(
     progress: bool = True,
     max_minutes: Optional[float] = None,
     t_sampling: str = "lognormal",
+    decay_from: Optional[int] = None,
 ) -> Path:
     """Epsilon-prediction training on the linear VP schedule; resumes from ``out/checkpoint.pt`` if present.
 
@@ -214,7 +224,11 @@ def train(
     ``log sigma ~ N(-1.2, 1.2^2)`` (EDM's training distribution, clipped to the schedule) for three quarters of
     the batch and uniform timesteps for the rest, with the matching fractional timestep, which spends the small network's capacity on the levels that shape image detail.
     Either way the loss is the epsilon MSE, whose minimiser at each level is the same MMSE denoiser.
+    The learning rate warms up linearly over 500 steps; with ``decay_from`` it then follows a cosine from ``lr``
+    at that step down to 0 at ``steps`` (the schedule is a function of the step, so resuming keeps it).
     """
+    if decay_from is not None and not 0 <= decay_from < steps:
+        raise ValueError(f"decay_from must lie in [0, steps), got {decay_from} with steps={steps}")
     if t_sampling not in ("uniform", "lognormal"):
         raise ValueError(f"t_sampling must be 'uniform' or 'lognormal', got {t_sampling!r}")
     out = Path(out)
@@ -273,7 +287,7 @@ def train(
             eps = torch.randn(x0.shape, generator=gen).to(device)
             sig = sigma.float().to(device).view(-1, 1, 1, 1)
             x_t = (x0 + sig * eps) / (1 + sig * sig).sqrt()  # = sqrt(abar) x0 + sqrt(1 - abar) eps
-            cur_lr = lr * min(1.0, (step + 1) / 500)  # linear warm-up
+            cur_lr = learning_rate(step, lr, steps, decay_from)
             for group in opt.param_groups:
                 group["lr"] = cur_lr
             loss = F.mse_loss(net(x_t, t), eps)
@@ -348,9 +362,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             Path(args.data), Path(args.out), steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
             ema_decay=args.ema, device=args.device, seed=args.seed, save_every=args.save_every,
             progress=not args.quiet, max_minutes=args.max_minutes, t_sampling=args.t_sampling,
+            decay_from=args.decay_from,
         )
     if args.export:
-        path = export_builtin(ckpt, Path(args.export))
+        path = export_builtin(ckpt, Path(args.export), {"licence": args.licence} if args.licence else None)
         print(f"exported EMA weights to {path}")
     return 0
 
@@ -372,9 +387,12 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--decay-from", type=int, default=None, help="cosine learning-rate decay from this step to 0 at --steps")
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this long")
     p.add_argument("--t-sampling", default="lognormal", choices=["lognormal", "uniform"], help="noise-level distribution")
     p.add_argument("--export", default=None, help="folder to write builtin.safetensors + builtin.json into")
     p.add_argument("--export-only", action="store_true", help="only export the checkpoint in --out")
+    p.add_argument("--licence", default="GPL-2.0-or-later (trained on GPL-2+ wallpapers)",
+                   help="licence recorded with the exported weights (default: that of 'ddrm prepare-data's photos)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)
