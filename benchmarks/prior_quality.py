@@ -4,7 +4,8 @@
 
 1. One call of ``denoise`` at sigma = 25/255 vs a Gaussian blur and scikit-image's ``denoise_tv_chambolle``
    (both with their parameter tuned per image on the clean image: an oracle, so the bar is conservative).
-2. DDRM (50 steps by default, `--steps`; eta 0.85, eta_b 1) on SR x4 (block averaging) at sigma_y = 0.05 vs bicubic upsampling of y.
+2. DDRM (50 steps by default, ``--steps``; eta 0.85, eta_b 1) on SR x4 (block averaging) at sigma_y = 0.05 vs
+   bicubic upsampling of y.
 3. DDRM on Gaussian deblurring (DDRM's kernel) at sigma_y = 0.05 vs Wiener / Tikhonov (oracle-tuned) and the
    pseudo-inverse.
 4. Per-call denoise time at 256x256 on this CPU.
