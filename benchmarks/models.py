@@ -1,6 +1,6 @@
 """Forward time of each preset network at its native size on CPU, random weights, batch 1, as a table.
 
-    python benchmarks/models.py [--reps 2] [--presets adm-ffhq256 ...]
+python benchmarks/models.py [--reps 2] [--presets adm-ffhq256 ...]
 """
 
 from __future__ import annotations

@@ -48,8 +48,12 @@ def main() -> None:
     shape = (3, args.size, args.size)
     x = torch.rand(1, *shape) * 2 - 1
     prior = ZeroCostPrior()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, image 1x{shape[0]}x{shape[1]}x{shape[2]}, float32")
-    print(f"{'operator':14s} {'build ms':>9s} {'H ms':>8s} {'Ht ms':>8s} {'V ms':>8s} {'Vt ms':>8s} {'ddrm ms/step':>13s}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, image 1x{shape[0]}x{shape[1]}x{shape[2]}, float32"
+    )
+    print(
+        f"{'operator':14s} {'build ms':>9s} {'H ms':>8s} {'Ht ms':>8s} {'V ms':>8s} {'Vt ms':>8s} {'ddrm ms/step':>13s}"
+    )
     for name in OPERATORS:
         build_ms = timeit(lambda: build_operator(name, shape, generator=torch.Generator().manual_seed(0)), 3)
         op = build_operator(name, shape, generator=torch.Generator().manual_seed(0))

@@ -110,7 +110,9 @@ def main() -> None:
         t0 = time.perf_counter()
         for _ in range(5):
             prior.denoise(x, 0.5)
-    print(f"\ndenoise call at 256x256 on CPU ({torch.get_num_threads()} threads): {(time.perf_counter() - t0) / 5 * 1e3:.0f} ms")
+    print(
+        f"\ndenoise call at 256x256 on CPU ({torch.get_num_threads()} threads): {(time.perf_counter() - t0) / 5 * 1e3:.0f} ms"
+    )
     print("(* = parameter tuned per image on the clean image)")
 
 

@@ -43,7 +43,9 @@ def psnr(a: Path, b: Path) -> float:
     return 10 * np.log10(255**2 / np.mean((x - y) ** 2))
 
 
-@pytest.mark.parametrize("task", ["sr4", "sr_bicubic2", "deblur_gauss", "deblur_aniso", "deblur_motion", "inpaint", "color", "denoise"])
+@pytest.mark.parametrize(
+    "task", ["sr4", "sr_bicubic2", "deblur_gauss", "deblur_aniso", "deblur_motion", "inpaint", "color", "denoise"]
+)
 def test_degrade_then_restore_from_sidecar(tmp_path, task):
     clean = make_photo(tmp_path / "clean.png")
     before = digest(clean)
@@ -51,7 +53,19 @@ def test_degrade_then_restore_from_sidecar(tmp_path, task):
     run("degrade", clean, "-o", tmp_path / "y.png", "--task", task, "--sigma-y", "0.02", "--seed", "3", *extra)
     meta = json.loads((tmp_path / "y.json").read_text())
     assert meta["sigma_y"] == 0.02 and meta["image_shape"] == [3, 24, 40]
-    res = run("restore", tmp_path / "y.png", "--prior", "gaussian", "--steps", "10", "-o", tmp_path / "x.png", "--reference", clean, "--save-grid")
+    res = run(
+        "restore",
+        tmp_path / "y.png",
+        "--prior",
+        "gaussian",
+        "--steps",
+        "10",
+        "-o",
+        tmp_path / "x.png",
+        "--reference",
+        clean,
+        "--save-grid",
+    )
     assert "PSNR" in res.stdout
     out = Image.open(tmp_path / "x.png")
     assert out.size == (40, 24) and out.mode == "RGB"
@@ -65,14 +79,39 @@ def test_restore_is_deterministic_and_beats_the_measurement(tmp_path):
     clean = make_photo(tmp_path / "clean.png", 32, 48, seed=1)
     run("degrade", clean, "-o", tmp_path / "y.png", "--task", "denoise", "--sigma-y", "0.1", "--seed", "0")
     for name, seed in (("a.png", 5), ("b.png", 5), ("c.png", 6)):
-        run("restore", tmp_path / "y.png", "--prior", "gaussian", "--steps", "20", "--seed", seed, "-o", tmp_path / name, "--quiet")
+        run(
+            "restore",
+            tmp_path / "y.png",
+            "--prior",
+            "gaussian",
+            "--steps",
+            "20",
+            "--seed",
+            seed,
+            "-o",
+            tmp_path / name,
+            "--quiet",
+        )
     assert digest(tmp_path / "a.png") == digest(tmp_path / "b.png") != digest(tmp_path / "c.png")
     assert psnr(tmp_path / "a.png", clean) > psnr(tmp_path / "y.png", clean) + 1.0
 
 
 def test_super_resolution_from_a_low_resolution_image(tmp_path):
     lr = make_photo(tmp_path / "lr.png", 9, 13)  # odd sizes, no sidecar
-    run("restore", lr, "--task", "sr4", "--sigma-y", "0.01", "--prior", "gaussian", "--steps", "8", "-o", tmp_path / "hr.png")
+    run(
+        "restore",
+        lr,
+        "--task",
+        "sr4",
+        "--sigma-y",
+        "0.01",
+        "--prior",
+        "gaussian",
+        "--steps",
+        "8",
+        "-o",
+        tmp_path / "hr.png",
+    )
     assert Image.open(tmp_path / "hr.png").size == (52, 36)
     # compressed sensing needs its sidecar (the permutation and image size)
     clean = make_photo(tmp_path / "sq.png", 16, 32)
@@ -91,7 +130,19 @@ def test_folder_batching_and_resume(tmp_path):
     mask[8:16, 10:30] = 0
     Image.fromarray(mask).save(tmp_path / "mask.png")
     for i in range(3):
-        run("degrade", make_photo(tmp_path / f"c{i}.png", seed=i), "-o", src / f"img{i}.png", "--task", "inpaint", "--mask", tmp_path / "mask.png", "--sigma-y", "0.05", "--quiet")
+        run(
+            "degrade",
+            make_photo(tmp_path / f"c{i}.png", seed=i),
+            "-o",
+            src / f"img{i}.png",
+            "--task",
+            "inpaint",
+            "--mask",
+            tmp_path / "mask.png",
+            "--sigma-y",
+            "0.05",
+            "--quiet",
+        )
     # restore one image alone first (as if an earlier run was interrupted after it)
     single = tmp_path / "single.png"
     run("restore", src / "img1.png", "--prior", "gaussian", "--steps", "6", "-o", single, "--quiet")
@@ -120,13 +171,66 @@ def bad_inputs(tmp_path: Path) -> dict:
     return {
         "corrupt": ["degrade", tmp_path / "corrupt.png", "-o", tmp_path / "o.png", "--task", "sr4"],
         "mode": ["degrade", tmp_path / "rgba.png", "-o", tmp_path / "o.png", "--task", "sr4"],
-        "mask size": ["degrade", clean, "-o", tmp_path / "o.png", "--task", "inpaint", "--mask", tmp_path / "small_mask.png"],
-        "kernel sum": ["degrade", clean, "-o", tmp_path / "o.png", "--task", "deblur_motion", "--kernel", tmp_path / "k.npy"],
+        "mask size": [
+            "degrade",
+            clean,
+            "-o",
+            tmp_path / "o.png",
+            "--task",
+            "inpaint",
+            "--mask",
+            tmp_path / "small_mask.png",
+        ],
+        "kernel sum": [
+            "degrade",
+            clean,
+            "-o",
+            tmp_path / "o.png",
+            "--task",
+            "deblur_motion",
+            "--kernel",
+            tmp_path / "k.npy",
+        ],
         "factor": ["degrade", clean, "-o", tmp_path / "o.png", "--task", "sr7"],
         "sigma": ["degrade", clean, "-o", tmp_path / "o.png", "--task", "denoise", "--sigma-y", "-0.1"],
-        "nan": ["restore", tmp_path / "nan.npy", "--task", "denoise", "--sigma-y", "0.1", "--prior", "gaussian", "-o", tmp_path / "o.png"],
-        "checkpoint": ["restore", clean, "--task", "denoise", "--sigma-y", "0.1", "--prior", "adm-ffhq256", "--checkpoint", tmp_path / "none.pt", "-o", tmp_path / "o.png"],
-        "unknown prior": ["restore", clean, "--task", "denoise", "--sigma-y", "0.1", "--prior", "nope", "-o", tmp_path / "o.png"],
+        "nan": [
+            "restore",
+            tmp_path / "nan.npy",
+            "--task",
+            "denoise",
+            "--sigma-y",
+            "0.1",
+            "--prior",
+            "gaussian",
+            "-o",
+            tmp_path / "o.png",
+        ],
+        "checkpoint": [
+            "restore",
+            clean,
+            "--task",
+            "denoise",
+            "--sigma-y",
+            "0.1",
+            "--prior",
+            "adm-ffhq256",
+            "--checkpoint",
+            tmp_path / "none.pt",
+            "-o",
+            tmp_path / "o.png",
+        ],
+        "unknown prior": [
+            "restore",
+            clean,
+            "--task",
+            "denoise",
+            "--sigma-y",
+            "0.1",
+            "--prior",
+            "nope",
+            "-o",
+            tmp_path / "o.png",
+        ],
     }
 
 

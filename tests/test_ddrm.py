@@ -118,17 +118,26 @@ def test_against_exact_gaussian_posterior(name):
     x = prior.sample(1, g)
     sigma_y = 0.1
     y = op.measure(x, sigma_y, g)
-    post_mean, post_cov = gaussian_posterior(prior.mean.reshape(-1), prior.covariance(), dense_h(op), y.reshape(1, -1), sigma_y)
+    post_mean, post_cov = gaussian_posterior(
+        prior.mean.reshape(-1), prior.covariance(), dense_h(op), y.reshape(1, -1), sigma_y
+    )
     post_mean, post_var = post_mean[0], post_cov.diagonal()
     N = 1024
     rel = lambda v: ((v - post_mean).norm() / post_mean.norm()).item()  # noqa: E731
     prior_err = rel(prior.mean.reshape(-1))
-    for label, eta, eta_b, steps in [("eta=1, eta_b=Thm.1", 1.0, posterior_eta_b, 20), ("default eta=0.85", 0.85, 1.0, 20)]:
-        out = ddrm(prior, op, y.expand(N, *y.shape[1:]), sigma_y, steps=steps, eta=eta, eta_b=eta_b, generator=g).reshape(N, -1)
+    for label, eta, eta_b, steps in [
+        ("eta=1, eta_b=Thm.1", 1.0, posterior_eta_b, 20),
+        ("default eta=0.85", 0.85, 1.0, 20),
+    ]:
+        out = ddrm(
+            prior, op, y.expand(N, *y.shape[1:]), sigma_y, steps=steps, eta=eta, eta_b=eta_b, generator=g
+        ).reshape(N, -1)
         err = rel(out.mean(0))
         ratio = (out.var(0).mean() / post_var.mean()).item()
         var_err = ((out.var(0) - post_var).norm() / post_var.norm()).item()
-        print(f"{name:13s} {label:18s} mean rel-L2 {err:.3f} (prior mean {prior_err:.3f})  variance ratio {ratio:.3f}  var rel-L2 {var_err:.3f}")
+        print(
+            f"{name:13s} {label:18s} mean rel-L2 {err:.3f} (prior mean {prior_err:.3f})  variance ratio {ratio:.3f}  var rel-L2 {var_err:.3f}"
+        )
         assert err < 0.35 * prior_err
         if eta == 1.0:  # the default eta = 0.85 under-disperses by design: its ratio is reported, not asserted
             assert 1 / 3 < ratio < 3

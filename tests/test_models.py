@@ -92,7 +92,11 @@ def test_timestep_embeddings_match_recorded():
     from ddrm.models.adm import adm_timestep_embedding
     from ddrm.models.ddpm import ddpm_timestep_embedding
 
-    for stem, fn in [("adm_tiny", adm_timestep_embedding), ("adm_tiny_plain", adm_timestep_embedding), ("ddpm_tiny", ddpm_timestep_embedding)]:
+    for stem, fn in [
+        ("adm_tiny", adm_timestep_embedding),
+        ("adm_tiny_plain", adm_timestep_embedding),
+        ("ddpm_tiny", ddpm_timestep_embedding),
+    ]:
         io = load_file(str(DATA / f"{stem}_io.safetensors"))
         torch.testing.assert_close(fn(io["t"], 32), io["t_emb_sinusoidal"], atol=1e-6, rtol=0)
 
@@ -106,6 +110,7 @@ def test_safe_loading(tmp_path):
     for name in ("plain.pt", "dp.ckpt", "list.pth"):
         got = read_state_dict(tmp_path / name)
         assert set(got) == set(sd)
+
     # a pickle that needs code is refused with a clear error
     class Evil:
         def __reduce__(self):
@@ -121,7 +126,9 @@ def test_safe_loading(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         read_state_dict(tmp_path / "missing.pt")
     # wrong architecture: the error names the first missing and unexpected keys
-    with pytest.raises(CheckpointError, match=r"missing \(first: time_embed\.0\.weight.*unexpected \(first: conv_in\.bias"):
+    with pytest.raises(
+        CheckpointError, match=r"missing \(first: time_embed\.0\.weight.*unexpected \(first: conv_in\.bias"
+    ):
         load_network(tiny_net("adm_tiny_plain"), sd, "adm-tiny-plain")
 
 
@@ -185,9 +192,9 @@ def test_diffusers_adapter(tmp_path):
         for p in unet.parameters():
             p.add_(0.02 * torch.randn_like(p))
     unet.save_pretrained(tmp_path / "unet")
-    diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="linear", prediction_type="epsilon").save_pretrained(
-        tmp_path / "scheduler"
-    )
+    diffusers.DDPMScheduler(
+        num_train_timesteps=1000, beta_schedule="linear", prediction_type="epsilon"
+    ).save_pretrained(tmp_path / "scheduler")
     prior = load_prior(f"hf:{tmp_path}")
     sched = VPSchedule.linear()
     x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))

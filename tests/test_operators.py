@@ -160,7 +160,11 @@ def test_separable_blur_is_zero_padded_convolution(name):
 def test_anisotropic_kernels_follow_ddrm():
     rows, cols = ddrm_anisotropic_kernels()
     assert rows.numel() == cols.numel() == 9
-    torch.testing.assert_close(rows, torch.exp(-0.5 * torch.arange(-4, 5, dtype=DT) ** 2) / torch.exp(-0.5 * torch.arange(-4, 5, dtype=DT) ** 2).sum())
+    torch.testing.assert_close(
+        rows,
+        torch.exp(-0.5 * torch.arange(-4, 5, dtype=DT) ** 2)
+        / torch.exp(-0.5 * torch.arange(-4, 5, dtype=DT) ** 2).sum(),
+    )
     assert cols.max() / cols.min() < 1.05  # std 20 over 9 taps is nearly flat
 
 
@@ -176,7 +180,11 @@ def test_circular_convolution_matches_wrap_convolve():
     k4 = torch.rand(4, 3, generator=torch.Generator().manual_seed(5), dtype=DT)
     op = CircularConvolution((2, 7, 9), k4, dtype=DT)
     x = _img((2, 7, 9))
-    ref = np.real(np.fft.ifft2(np.fft.fft2(x.numpy()) * np.fft.fft2(np.roll(np.pad(k4.numpy(), ((0, 3), (0, 6))), (-2, -1), (0, 1)))))
+    ref = np.real(
+        np.fft.ifft2(
+            np.fft.fft2(x.numpy()) * np.fft.fft2(np.roll(np.pad(k4.numpy(), ((0, 3), (0, 6))), (-2, -1), (0, 1)))
+        )
+    )
     torch.testing.assert_close(op.H(x), torch.from_numpy(ref), atol=1e-10, rtol=0)
     Hm, Vm, Vtm, Um, Utm, s = matrices(op)
     torch.testing.assert_close(Vm.T @ Vm, torch.eye(op.n, dtype=DT), atol=1e-10, rtol=0)
@@ -228,7 +236,9 @@ def test_compose_separable():
     gray_small = compose(colorization(sr.measurement_shape, dtype=DT), sr)
     torch.testing.assert_close(gray_small.H(x), F.avg_pool2d(x, 2).mean(1, keepdim=True), atol=1e-12, rtol=0)
     with pytest.raises(ValueError):
-        compose(Inpainting(shape, torch.ones(16, 24, dtype=torch.bool)), CircularConvolution(shape, torch.ones(3, 3) / 9))
+        compose(
+            Inpainting(shape, torch.ones(16, 24, dtype=torch.bool)), CircularConvolution(shape, torch.ones(3, 3) / 9)
+        )
 
 
 def test_dense_operator_and_errors():
@@ -258,6 +268,14 @@ def test_metrics_match_scikit_image():
     g = torch.Generator().manual_seed(0)
     a = torch.rand(3, 40, 50, generator=g)
     b = (a + 0.1 * torch.randn(3, 40, 50, generator=g)).clamp(0, 1)
-    ref = skm.structural_similarity(a.double().numpy(), b.double().numpy(), channel_axis=0, data_range=1.0, gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+    ref = skm.structural_similarity(
+        a.double().numpy(),
+        b.double().numpy(),
+        channel_axis=0,
+        data_range=1.0,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+    )
     assert abs(ssim(b, a) - ref) < 1e-6
     assert abs(psnr(b, a) - skm.peak_signal_noise_ratio(a.double().numpy(), b.double().numpy(), data_range=1.0)) < 1e-9

@@ -15,8 +15,16 @@ from ddrm.loading import CheckpointError, load_prior
 from ddrm.models import ADMConfig
 from ddrm.training import PatchSampler, export_builtin, learning_rate, train
 
-TINY = ADMConfig(image_size=32, model_channels=32, out_channels=3, channel_mult=(1, 2), num_res_blocks=1,
-                 attention_ds=(), middle_attention=False, num_head_channels=32)
+TINY = ADMConfig(
+    image_size=32,
+    model_channels=32,
+    out_channels=3,
+    channel_mult=(1, 2),
+    num_res_blocks=1,
+    attention_ds=(),
+    middle_attention=False,
+    num_head_channels=32,
+)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = ["main"]
 
@@ -20,14 +20,32 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     rows = []
     for p in PRESETS.values():
-        rows.append((p.name, f"{p.image_size}x{p.image_size}", f"{count_parameters(p.build) / 1e6:.1f}M", ", ".join(p.files), p.source))
+        rows.append(
+            (
+                p.name,
+                f"{p.image_size}x{p.image_size}",
+                f"{count_parameters(p.build) / 1e6:.1f}M",
+                ", ".join(p.files),
+                p.source,
+            )
+        )
     try:
         meta = builtin_manifest()
         size = meta.get("train_size", "any")
-        rows.append(("builtin", f"any (trained {size}x{size})", f"{meta['parameters'] / 1e6:.1f}M", f"shipped ({meta['weights']})", meta["source"]))
+        rows.append(
+            (
+                "builtin",
+                f"any (trained {size}x{size})",
+                f"{meta['parameters'] / 1e6:.1f}M",
+                f"shipped ({meta['weights']})",
+                meta["source"],
+            )
+        )
     except ValueError:
         rows.append(("builtin", "-", "-", f"not installed ({BUILTIN_DIR})", "ddrm's own prior"))
-    rows.append(("hf:ORG/NAME", "from config", "-", "diffusers folder or hub id", "diffusers UNet2DModel (ddrm[diffusers])"))
+    rows.append(
+        ("hf:ORG/NAME", "from config", "-", "diffusers folder or hub id", "diffusers UNet2DModel (ddrm[diffusers])")
+    )
     head = ("name", "image size", "params", "checkpoint file", "source")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(4)]
     line = "  ".join(f"{{:{w}s}}" for w in widths) + "  {}"
@@ -38,7 +56,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ddrm", description="Zero-shot image restoration with diffusion priors (DDRM).")
+    parser = argparse.ArgumentParser(
+        prog="ddrm", description="Zero-shot image restoration with diffusion priors (DDRM)."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("models", help="list the prior presets and the built-in prior")
     p.set_defaults(func=cmd_models)
@@ -54,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func

@@ -13,7 +13,7 @@ import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -92,7 +92,7 @@ class TaskSpec:
         parts = {k: (zlib.crc32(v.numpy().tobytes()) if isinstance(v, Tensor) else v) for k, v in self.params.items()}
         return json.dumps([self.name, self.image_shape, parts], sort_keys=True, default=str)
 
-    def to_sidecar(self, stem: Path, sigma_y: float, seed: Optional[int], measurement: str) -> dict[str, Any]:
+    def to_sidecar(self, stem: Path, sigma_y: float, seed: int | None, measurement: str) -> dict[str, Any]:
         """The JSON record, plus the side files ``{suffix: tensor}`` it refers to."""
         scalars, files = {}, {}
         for k, v in self.params.items():
@@ -113,7 +113,7 @@ class TaskSpec:
         }
 
     @classmethod
-    def from_sidecar(cls, path: Path) -> tuple["TaskSpec", dict]:
+    def from_sidecar(cls, path: Path) -> tuple[TaskSpec, dict]:
         try:
             meta = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:
@@ -140,7 +140,13 @@ class TaskSpec:
 def _task_params(args: argparse.Namespace, name: str, params: dict) -> dict:
     """Merge explicit flags into the task's parameters, refusing flags the task does not take."""
     accepted = OPERATORS[name].params
-    for flag, key in (("factor", "factor"), ("ratio", "ratio"), ("missing", "missing"), ("intensity", "intensity"), ("kernel_size", "size")):
+    for flag, key in (
+        ("factor", "factor"),
+        ("ratio", "ratio"),
+        ("missing", "missing"),
+        ("intensity", "intensity"),
+        ("kernel_size", "size"),
+    ):
         value = getattr(args, flag, None)
         if value is None:
             continue
@@ -181,7 +187,9 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     g = torch.Generator().manual_seed(args.seed)
     # resolve every random choice into an explicit tensor, so the sidecar rebuilds H exactly
     if name == "inpaint":
-        params["mask"] = load_mask(Path(args.mask), shape) if args.mask else random_mask(shape, params.pop("missing", 0.5), g)
+        params["mask"] = (
+            load_mask(Path(args.mask), shape) if args.mask else random_mask(shape, params.pop("missing", 0.5), g)
+        )
         params.pop("missing", None)
     elif args.mask:
         _fail(f"--mask does not apply to task {name}")
@@ -306,7 +314,9 @@ class _Priors:
             if shape not in self.cache:
                 from .priors import GaussianPrior
 
-                self.cache[shape] = GaussianPrior.stationary(shape, variance=0.25, length=2.0, mean=torch.zeros(shape), dtype=torch.float32)
+                self.cache[shape] = GaussianPrior.stationary(
+                    shape, variance=0.25, length=2.0, mean=torch.zeros(shape), dtype=torch.float32
+                )
             return self.cache[shape].to(args.device)
         if "net" not in self.cache:
             from .loading import load_prior
@@ -382,20 +392,37 @@ def cmd_restore(args: argparse.Namespace) -> int:
             _fail(f"the prior works on {prior.channels}-channel images, the task on {spec.image_shape[0]}")
         y01 = torch.stack([b[2] for b in batch]).to(args.device)
         if tuple(y01.shape[1:]) != tuple(op.measurement_shape):
-            _fail(f"{batch[0][0]}: measurement shape {tuple(y01.shape[1:])} does not fit the task ({tuple(op.measurement_shape)})")
+            _fail(
+                f"{batch[0][0]}: measurement shape {tuple(y01.shape[1:])} does not fit the task ({tuple(op.measurement_shape)})"
+            )
         sigma_y = batch[0][4]
         ones = torch.ones(1, *spec.image_shape, device=args.device)
         y = 2 * y01 - op.H(ones)  # to the prior's [-1, 1] range
         gens = [torch.Generator().manual_seed(args.seed + zlib.crc32(b[0].name.encode())) for b in batch]
         with torch.no_grad():
-            x = sampler(prior, op, y, 2 * sigma_y, steps=args.steps, eta=args.eta, eta_b=args.eta_b, generator=gens,
-                        progress_bar=not args.quiet)
+            x = sampler(
+                prior,
+                op,
+                y,
+                2 * sigma_y,
+                steps=args.steps,
+                eta=args.eta,
+                eta_b=args.eta_b,
+                generator=gens,
+                progress_bar=not args.quiet,
+            )
         x01 = ((x + 1) / 2).clamp(0, 1).cpu()
-        for (f, target, yi, _, _), xi, yb in zip(batch, x01, y01.cpu()):
+        for (f, target, _yi, _, _), xi, yb in zip(batch, x01, y01.cpu()):
             write_image(xi, target)
             ref = None
             if ref_root is not None:
-                ref_path = ref_root if ref_root.is_file() else next((ref_root / (f.stem + s) for s in IMAGE_SUFFIXES if (ref_root / (f.stem + s)).is_file()), None)
+                ref_path = (
+                    ref_root
+                    if ref_root.is_file()
+                    else next(
+                        (ref_root / (f.stem + s) for s in IMAGE_SUFFIXES if (ref_root / (f.stem + s)).is_file()), None
+                    )
+                )
                 if ref_path is None:
                     print(f"ddrm: warning: no reference for {f.name} in {ref_root}", file=sys.stderr)
                 else:
@@ -413,7 +440,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         bar.update(len(batch))
     bar.close()
     if len(scores) > 1:
-        print(f"mean over {len(scores)} images: PSNR {np.mean([s[0] for s in scores]):.2f} dB  SSIM {np.mean([s[1] for s in scores]):.4f}")
+        print(
+            f"mean over {len(scores)} images: PSNR {np.mean([s[0] for s in scores]):.2f} dB  SSIM {np.mean([s[1] for s in scores]):.4f}"
+        )
     if not args.quiet:
         print(f"restored {len(jobs)} image(s) into {out_root}")
     return 0
@@ -456,7 +485,9 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="network precision (GPU)")
+    p.add_argument(
+        "--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="network precision (GPU)"
+    )
     p.add_argument("--save-grid", action="store_true", help="also write measurement | pinv | restored | reference")
     p.add_argument("--reference", default=None, help="clean image (or folder) to report PSNR/SSIM against")
     p.add_argument("--overwrite", action="store_true", help="folder runs: redo images whose output exists")

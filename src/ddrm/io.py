@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Union
 
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ from torch import Tensor
 __all__ = ["read_image", "read_array", "write_image", "write_array", "write_text", "atomic_write", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 def atomic_write(path: PathLike, write: Callable[[Path], None]) -> Path:
@@ -61,7 +61,9 @@ def read_image(path: PathLike) -> Tensor:
                 raise ValueError(f"{path}: unsupported image mode {mode} (use RGB or greyscale)")
             arr = np.asarray(im.convert("L") if mode == "1" else im, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"{path}: cannot read the image ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+        raise ValueError(
+            f"{path}: cannot read the image ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
+        ) from None
     if arr.ndim == 2:
         arr = arr[None]
     else:

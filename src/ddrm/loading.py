@@ -12,7 +12,7 @@ import hashlib
 import json
 import pickle
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -23,7 +23,7 @@ from .priors import NetworkPrior, VPSchedule
 __all__ = ["CheckpointError", "load_prior", "read_state_dict", "load_network", "BUILTIN_DIR"]
 
 BUILTIN_DIR = Path(__file__).parent / "weights"
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
 class CheckpointError(ValueError):
@@ -99,7 +99,7 @@ def load_network(net: nn.Module, state: dict[str, Tensor], name: str = "network"
     return net.eval().requires_grad_(False)
 
 
-def _load_preset(name: str, checkpoint: Optional[PathLike], **kw) -> NetworkPrior:
+def _load_preset(name: str, checkpoint: PathLike | None, **kw) -> NetworkPrior:
     preset = PRESETS[name]
     if checkpoint is None:
         raise CheckpointError(f"preset {name!r} needs checkpoint=PATH (expected file: {', '.join(preset.files)})")
@@ -162,7 +162,9 @@ def _load_diffusers(source: str, **kw) -> NetworkPrior:
     size = (size, size) if isinstance(size, int) else tuple(size)
     stride = 2 ** sum(1 for b in unet.config.down_block_types[:-1])
     net = DiffusersUNet(unet.eval().requires_grad_(False))
-    return NetworkPrior(net, schedule, prediction=prediction, channels=unet.config.in_channels, image_size=size, stride=stride, **kw)
+    return NetworkPrior(
+        net, schedule, prediction=prediction, channels=unet.config.in_channels, image_size=size, stride=stride, **kw
+    )
 
 
 def builtin_manifest() -> dict:
@@ -195,10 +197,10 @@ def _load_builtin(**kw) -> NetworkPrior:
 
 def load_prior(
     name: str,
-    checkpoint: Optional[PathLike] = None,
+    checkpoint: PathLike | None = None,
     *,
-    device: Union[str, torch.device] = "cpu",
-    compute_dtype: Optional[torch.dtype] = None,
+    device: str | torch.device = "cpu",
+    compute_dtype: torch.dtype | None = None,
 ) -> NetworkPrior:
     """Load a prior by preset name (with ``checkpoint``), ``"hf:ORG/NAME"`` / ``"hf:FOLDER"``, or ``"builtin"``.
 

@@ -20,7 +20,6 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import torch
@@ -30,7 +29,15 @@ from PIL import Image
 from .models import ADMConfig, ADMUNet
 from .priors import VPSchedule
 
-__all__ = ["TRAIN_PHOTOS", "HELDOUT_PHOTOS", "BUILTIN_CONFIG", "prepare_data", "train", "export_builtin", "add_commands"]
+__all__ = [
+    "TRAIN_PHOTOS",
+    "HELDOUT_PHOTOS",
+    "BUILTIN_CONFIG",
+    "prepare_data",
+    "train",
+    "export_builtin",
+    "add_commands",
+]
 
 # Photographs among the Plasma wallpapers (the others are illustrations); all 2560x1600 but MilkyWay (5120x2880).
 TRAIN_PHOTOS = (
@@ -82,7 +89,7 @@ def _save_png(array: np.ndarray, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------- data
-def prepare_data(out: Path, work: Optional[Path] = None, max_side: int = 2560) -> dict:
+def prepare_data(out: Path, work: Path | None = None, max_side: int = 2560) -> dict:
     """Download the wallpaper package with ``apt-get download``, extract the photographs, and export the held-out
     sample photos. Writes ``out/train/*.png``, ``out/heldout/*.png`` and ``out/manifest.json``."""
     out = Path(out)
@@ -94,7 +101,9 @@ def prepare_data(out: Path, work: Optional[Path] = None, max_side: int = 2560) -
         work.mkdir(parents=True, exist_ok=True)
         debs = list(work.glob("plasma-workspace-wallpapers_*.deb"))
         if not debs:
-            res = subprocess.run(["apt-get", "download", "plasma-workspace-wallpapers"], cwd=work, capture_output=True, text=True)
+            res = subprocess.run(
+                ["apt-get", "download", "plasma-workspace-wallpapers"], cwd=work, capture_output=True, text=True
+            )
             debs = list(work.glob("plasma-workspace-wallpapers_*.deb"))
             if res.returncode != 0 or not debs:
                 raise RuntimeError(
@@ -119,14 +128,21 @@ def prepare_data(out: Path, work: Optional[Path] = None, max_side: int = 2560) -
             dst = out / "train" / f"{name}.png"
             _save_png(arr, dst)
             manifest["train"].append(
-                {"name": name, "source": f"{deb.name}:{src.relative_to(extracted)}", "licence": "GPL-2+ (KDE Visual Design Group)",
-                 "size": list(arr.shape[:2]), "sha256": _sha256(dst)}
+                {
+                    "name": name,
+                    "source": f"{deb.name}:{src.relative_to(extracted)}",
+                    "licence": "GPL-2+ (KDE Visual Design Group)",
+                    "size": list(arr.shape[:2]),
+                    "sha256": _sha256(dst),
+                }
             )
     for origin, name in HELDOUT_PHOTOS:
         arr = _heldout_image(origin, name)
         dst = out / "heldout" / f"{Path(name).stem}.png"
         _save_png(arr, dst)
-        manifest["heldout"].append({"name": Path(name).stem, "source": f"{origin}:{name}", "size": list(arr.shape[:2]), "sha256": _sha256(dst)})
+        manifest["heldout"].append(
+            {"name": Path(name).stem, "source": f"{origin}:{name}", "size": list(arr.shape[:2]), "sha256": _sha256(dst)}
+        )
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
@@ -157,7 +173,9 @@ class PatchSampler:
     """Random crops with horizontal flips from photos kept in memory at several scales (real photos at
     2560 px are much smoother per pixel than the 256-512 px images the prior restores)."""
 
-    def __init__(self, folder: Path, crop: int, scales=(0.5, 0.35, 0.25, 0.18), generator: Optional[torch.Generator] = None):
+    def __init__(
+        self, folder: Path, crop: int, scales=(0.5, 0.35, 0.25, 0.18), generator: torch.Generator | None = None
+    ):
         files = sorted(Path(folder).glob("*.png"))
         if not files:
             raise RuntimeError(f"no training photos (*.png) in {folder}; run 'ddrm prepare-data' first")
@@ -192,7 +210,7 @@ class PatchSampler:
 
 
 # ---------------------------------------------------------------------- training
-def learning_rate(step: int, lr: float, steps: int, decay_from: Optional[int] = None, warmup: int = 500) -> float:
+def learning_rate(step: int, lr: float, steps: int, decay_from: int | None = None, warmup: int = 500) -> float:
     """Linear warm-up over ``warmup`` steps, then constant, or a cosine to 0 between ``decay_from`` and ``steps``."""
     cur = lr * min(1.0, (step + 1) / warmup)
     if decay_from is not None and step >= decay_from:
@@ -214,9 +232,9 @@ def train(
     seed: int = 0,
     save_every: int = 500,
     progress: bool = True,
-    max_minutes: Optional[float] = None,
+    max_minutes: float | None = None,
     t_sampling: str = "lognormal",
-    decay_from: Optional[int] = None,
+    decay_from: int | None = None,
 ) -> Path:
     """Epsilon-prediction training on the linear VP schedule; resumes from ``out/checkpoint.pt`` if present.
 
@@ -267,8 +285,15 @@ def train(
     running = None
 
     def save() -> None:
-        state = {"model": net.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
-                 "sampler_gen": sampler.g.get_state(), "step": torch.tensor(step), "config": json.dumps(asdict(config))}
+        state = {
+            "model": net.state_dict(),
+            "ema": ema.state_dict(),
+            "opt": opt.state_dict(),
+            "gen": gen.get_state(),
+            "sampler_gen": sampler.g.get_state(),
+            "step": torch.tensor(step),
+            "config": json.dumps(asdict(config)),
+        }
         tmp = ckpt.with_name(ckpt.name + ".tmp")
         torch.save(state, tmp)
         tmp.replace(ckpt)
@@ -280,9 +305,13 @@ def train(
                 t = torch.randint(0, sched.num_timesteps, (batch,), generator=gen)
                 sigma = sched.sigmas[t]
             else:  # EDM's log-normal levels, with a quarter of the batch uniform in t to cover the high levels
-                sigma = torch.exp(-1.2 + 1.2 * torch.randn(batch, generator=gen, dtype=torch.float64)).clamp(sig_min, sig_max)
+                sigma = torch.exp(-1.2 + 1.2 * torch.randn(batch, generator=gen, dtype=torch.float64)).clamp(
+                    sig_min, sig_max
+                )
                 uniform = torch.rand(batch, generator=gen) < 0.25
-                sigma = torch.where(uniform, sched.sigmas[torch.randint(0, sched.num_timesteps, (batch,), generator=gen)], sigma)
+                sigma = torch.where(
+                    uniform, sched.sigmas[torch.randint(0, sched.num_timesteps, (batch,), generator=gen)], sigma
+                )
             t = sched.sigma_to_t(sigma).float().to(device)
             eps = torch.randn(x0.shape, generator=gen).to(device)
             sig = sigma.float().to(device).view(-1, 1, 1, 1)
@@ -316,7 +345,7 @@ def train(
     return ckpt
 
 
-def export_builtin(checkpoint: Path, dest_dir: Path, notes: Optional[dict] = None) -> Path:
+def export_builtin(checkpoint: Path, dest_dir: Path, notes: dict | None = None) -> Path:
     """Write the EMA weights of a training checkpoint as ``builtin.safetensors`` plus ``builtin.json``."""
     from safetensors.torch import save_file
 
@@ -359,9 +388,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         torch.set_num_threads(args.threads) if args.threads else None
         ckpt = train(
-            Path(args.data), Path(args.out), steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
-            ema_decay=args.ema, device=args.device, seed=args.seed, save_every=args.save_every,
-            progress=not args.quiet, max_minutes=args.max_minutes, t_sampling=args.t_sampling,
+            Path(args.data),
+            Path(args.out),
+            steps=args.steps,
+            batch=args.batch,
+            crop=args.crop,
+            lr=args.lr,
+            ema_decay=args.ema,
+            device=args.device,
+            seed=args.seed,
+            save_every=args.save_every,
+            progress=not args.quiet,
+            max_minutes=args.max_minutes,
+            t_sampling=args.t_sampling,
             decay_from=args.decay_from,
         )
     if args.export:
@@ -387,12 +426,19 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--decay-from", type=int, default=None, help="cosine learning-rate decay from this step to 0 at --steps")
+    p.add_argument(
+        "--decay-from", type=int, default=None, help="cosine learning-rate decay from this step to 0 at --steps"
+    )
     p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this long")
-    p.add_argument("--t-sampling", default="lognormal", choices=["lognormal", "uniform"], help="noise-level distribution")
+    p.add_argument(
+        "--t-sampling", default="lognormal", choices=["lognormal", "uniform"], help="noise-level distribution"
+    )
     p.add_argument("--export", default=None, help="folder to write builtin.safetensors + builtin.json into")
     p.add_argument("--export-only", action="store_true", help="only export the checkpoint in --out")
-    p.add_argument("--licence", default="GPL-2.0-or-later (trained on GPL-2+ wallpapers)",
-                   help="licence recorded with the exported weights (default: that of 'ddrm prepare-data's photos)")
+    p.add_argument(
+        "--licence",
+        default="GPL-2.0-or-later (trained on GPL-2+ wallpapers)",
+        help="licence recorded with the exported weights (default: that of 'ddrm prepare-data's photos)",
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)

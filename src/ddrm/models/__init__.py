@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -40,7 +40,9 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "adm-ffhq256",
-            lambda: ADMUNet(ADMConfig(model_channels=128, num_res_blocks=1, attention_ds=(16,), num_heads=4, num_head_channels=64)),
+            lambda: ADMUNet(
+                ADMConfig(model_channels=128, num_res_blocks=1, attention_ds=(16,), num_heads=4, num_head_channels=64)
+            ),
             "DPS / DiffPIR FFHQ 256x256 ADM",
             ("ffhq_10m.pt",),
             256,

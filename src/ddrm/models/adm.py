@@ -9,8 +9,8 @@ in the priors and samplers.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +48,9 @@ def _at_least_float32(dtype: torch.dtype) -> torch.dtype:
     return torch.promote_types(dtype, torch.float32)
 
 
-def adm_timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0, dtype: torch.dtype = torch.float32) -> Tensor:
+def adm_timestep_embedding(
+    t: Tensor, dim: int, max_period: float = 10000.0, dtype: torch.dtype = torch.float32
+) -> Tensor:
     """``[cos(t f), sin(t f)]`` with ``f_i = max_period^(-i / half)``, cos first (ADM convention).
 
     Computed in float32 (or float64 when ``dtype`` asks for it)."""
@@ -85,27 +87,27 @@ class _Resample(nn.Module):
 
 
 class Upsample(nn.Module):
-    def __init__(self, channels: int, use_conv: bool, out_channels: Optional[int] = None):
+    def __init__(self, channels: int, use_conv: bool, out_channels: int | None = None):
         super().__init__()
         out_channels = out_channels or channels
         self.use_conv = use_conv
         if use_conv:
             self.conv = nn.Conv2d(channels, out_channels, 3, padding=1)
 
-    def forward(self, x: Tensor, emb: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, emb: Tensor | None = None) -> Tensor:
         x = F.interpolate(x, scale_factor=2, mode="nearest")
         return self.conv(x) if self.use_conv else x
 
 
 class Downsample(nn.Module):
-    def __init__(self, channels: int, use_conv: bool, out_channels: Optional[int] = None):
+    def __init__(self, channels: int, use_conv: bool, out_channels: int | None = None):
         super().__init__()
         out_channels = out_channels or channels
         self.use_conv = use_conv
         if use_conv:
             self.op = nn.Conv2d(channels, out_channels, 3, stride=2, padding=1)
 
-    def forward(self, x: Tensor, emb: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, emb: Tensor | None = None) -> Tensor:
         return self.op(x) if self.use_conv else F.avg_pool2d(x, 2, 2)
 
 
@@ -117,7 +119,7 @@ class ResBlock(nn.Module):
         channels: int,
         emb_channels: int,
         dropout: float,
-        out_channels: Optional[int] = None,
+        out_channels: int | None = None,
         use_scale_shift_norm: bool = False,
         up: bool = False,
         down: bool = False,
@@ -125,14 +127,21 @@ class ResBlock(nn.Module):
         super().__init__()
         out_channels = out_channels or channels
         self.use_scale_shift_norm = use_scale_shift_norm
-        self.in_layers = nn.Sequential(GroupNorm32(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1))
+        self.in_layers = nn.Sequential(
+            GroupNorm32(channels), nn.SiLU(), nn.Conv2d(channels, out_channels, 3, padding=1)
+        )
         self.updown = up or down
         if self.updown:
             self.h_upd = _Resample(up)
             self.x_upd = _Resample(up)
-        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm else out_channels))
+        self.emb_layers = nn.Sequential(
+            nn.SiLU(), nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm else out_channels)
+        )
         self.out_layers = nn.Sequential(
-            GroupNorm32(out_channels), nn.SiLU(), nn.Dropout(dropout), nn.Conv2d(out_channels, out_channels, 3, padding=1)
+            GroupNorm32(out_channels),
+            nn.SiLU(),
+            nn.Dropout(dropout),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1),
         )
         self.skip_connection = nn.Identity() if out_channels == channels else nn.Conv2d(channels, out_channels, 1)
 
@@ -168,7 +177,7 @@ class AttentionBlock(nn.Module):
         self.qkv = nn.Conv1d(channels, 3 * channels, 1)
         self.proj_out = nn.Conv1d(channels, channels, 1)
 
-    def forward(self, x: Tensor, emb: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, emb: Tensor | None = None) -> Tensor:
         b, c, *spatial = x.shape
         flat = x.reshape(b, c, -1)
         qkv = self.qkv(self.norm(flat))
@@ -208,9 +217,7 @@ class ADMUNet(nn.Module):
         ds = 1
         for level, mult in enumerate(cfg.channel_mult):
             for _ in range(cfg.num_res_blocks):
-                layers: list[nn.Module] = [
-                    ResBlock(ch, emb_dim, cfg.dropout, int(mult * mc), cfg.use_scale_shift_norm)
-                ]
+                layers: list[nn.Module] = [ResBlock(ch, emb_dim, cfg.dropout, int(mult * mc), cfg.use_scale_shift_norm)]
                 ch = int(mult * mc)
                 if ds in cfg.attention_ds:
                     layers.append(AttentionBlock(ch, cfg.num_heads, cfg.num_head_channels))

@@ -8,8 +8,8 @@ before the stride-2 convolution).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -197,7 +197,7 @@ class DDPMUNet(nn.Module):
         temb = ddpm_timestep_embedding(t, self.config.ch, dtype=x.dtype).to(x.dtype)
         temb = self.temb.dense[1](_swish(self.temb.dense[0](temb)))
         hs = [self.conv_in(x)]
-        for i, level in enumerate(self.down):
+        for _i, level in enumerate(self.down):
             for j, block in enumerate(level.block):
                 h = block(hs[-1], temb)
                 if len(level.attn):

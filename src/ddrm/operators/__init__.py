@@ -7,8 +7,9 @@ the tests and the benchmarks all go through it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -29,7 +30,7 @@ from .kronecker import (
     gaussian_kernel_1d,
     separable_blur,
 )
-from .simple import DenseOperator, Denoising, Inpainting
+from .simple import Denoising, DenseOperator, Inpainting
 
 __all__ = [
     "SVDOperator",
@@ -63,7 +64,7 @@ __all__ = [
 
 
 def random_mask(
-    input_shape: tuple[int, int, int], missing: float = 0.5, generator: Optional[torch.Generator] = None
+    input_shape: tuple[int, int, int], missing: float = 0.5, generator: torch.Generator | None = None
 ) -> Tensor:
     """A (H, W) boolean mask with ``round(missing * H * W)`` pixels missing, chosen uniformly (one ``randperm``)."""
     if not 0.0 <= missing < 1.0:
@@ -113,7 +114,9 @@ OPERATORS: dict[str, OperatorSpec] = {
     spec.name: spec
     for spec in [
         OperatorSpec("denoise", lambda shape, generator=None, dtype=None: Denoising(shape, dtype=dtype), "H = I"),
-        OperatorSpec("inpaint", _inpaint, "missing pixels (mask, or a random fraction missing)", {"mask": None, "missing": 0.5}),
+        OperatorSpec(
+            "inpaint", _inpaint, "missing pixels (mask, or a random fraction missing)", {"mask": None, "missing": 0.5}
+        ),
         OperatorSpec(
             "sr",
             lambda shape, generator=None, dtype=None, factor=4: BlockSuperResolution(shape, factor, dtype=dtype),
@@ -128,7 +131,9 @@ OPERATORS: dict[str, OperatorSpec] = {
         ),
         OperatorSpec(
             "deblur_uni",
-            lambda shape, generator=None, dtype=None, size=9: separable_blur(shape, uniform_kernel_1d(size), dtype=dtype),
+            lambda shape, generator=None, dtype=None, size=9: separable_blur(
+                shape, uniform_kernel_1d(size), dtype=dtype
+            ),
             "separable uniform blur (9 taps), zero boundary",
             {"size": 9},
         ),
@@ -145,7 +150,9 @@ OPERATORS: dict[str, OperatorSpec] = {
             {"kernel": None, "size": None, "intensity": 0.5},
         ),
         OperatorSpec(
-            "color", lambda shape, generator=None, dtype=None: colorization(shape, dtype=dtype), "grayscale: mean of channels"
+            "color",
+            lambda shape, generator=None, dtype=None: colorization(shape, dtype=dtype),
+            "grayscale: mean of channels",
         ),
         OperatorSpec(
             "cs",
@@ -163,8 +170,8 @@ def build_operator(
     name: str,
     input_shape: tuple[int, int, int],
     *,
-    generator: Optional[torch.Generator] = None,
-    dtype: Optional[torch.dtype] = None,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
     **params: Any,
 ) -> SVDOperator:
     """Build the registered operator ``name`` for images of shape (C, H, W)."""

@@ -16,7 +16,7 @@ which task it is solving.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Union
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -24,7 +24,7 @@ from torch import Tensor, nn
 __all__ = ["SVDOperator", "randn", "Generators"]
 
 
-Generators = Union[torch.Generator, Sequence[torch.Generator], None]
+Generators = torch.Generator | Sequence[torch.Generator] | None
 
 
 def randn(shape, *, generator: Generators, like: Tensor) -> Tensor:
@@ -101,7 +101,7 @@ class SVDOperator(nn.Module):
         """Apply the adjoint: ``H^T y = V (s * U^T y)``."""
         return self.V(self.singulars() * self.Ut(y))
 
-    def support(self, rtol: Optional[float] = None) -> Tensor:
+    def support(self, rtol: float | None = None) -> Tensor:
         """Boolean mask of the spectral coordinates whose singular value counts as non-zero.
 
         The threshold is ``rtol * max(s)`` with ``rtol`` defaulting to ``n * eps(dtype)`` (as NumPy's
@@ -113,7 +113,7 @@ class SVDOperator(nn.Module):
         smax = s.amax(dim=-1, keepdim=True)
         return s > rtol * smax
 
-    def pinv(self, y: Tensor, rtol: Optional[float] = None) -> Tensor:
+    def pinv(self, y: Tensor, rtol: float | None = None) -> Tensor:
         """Moore-Penrose pseudo-inverse ``H^+ y = V (S^+ U^T y)``."""
         s = self.singulars()
         keep = self.support(rtol)
@@ -147,7 +147,9 @@ class SVDOperator(nn.Module):
     # ------------------------------------------------------------------ helpers for subclasses
     def _check_image(self, x: Tensor) -> None:
         if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"expected images of shape (B, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected images of shape (B, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}"
+            )
 
     def _check_measurement(self, y: Tensor) -> None:
         if tuple(y.shape[1:]) != tuple(self.measurement_shape):

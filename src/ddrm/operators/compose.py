@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from torch import Tensor
 
 from .base import SVDOperator
@@ -13,7 +11,7 @@ from .simple import Denoising, Inpainting
 __all__ = ["compose"]
 
 
-def _mul(outer: Optional[Tensor], inner: Optional[Tensor]) -> Optional[Tensor]:
+def _mul(outer: Tensor | None, inner: Tensor | None) -> Tensor | None:
     if outer is None:
         return inner
     if inner is None:

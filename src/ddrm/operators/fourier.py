@@ -10,7 +10,6 @@ rotated by the phase of ``K``, and the singular values are ``|K|``.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -27,7 +26,7 @@ class CircularConvolution(SVDOperator):
     operation is a true convolution (``out[i] = sum_t k[t] x[i + c - t]``, indices modulo the image size).
     """
 
-    def __init__(self, input_shape: tuple[int, int, int], kernel: Tensor, *, dtype: Optional[torch.dtype] = None):
+    def __init__(self, input_shape: tuple[int, int, int], kernel: Tensor, *, dtype: torch.dtype | None = None):
         super().__init__(input_shape)
         dtype = dtype or torch.get_default_dtype()
         c, h, w = self.input_shape
@@ -40,7 +39,9 @@ class CircularConvolution(SVDOperator):
         padded = torch.roll(padded, shifts=(-(k.shape[0] // 2), -(k.shape[1] // 2)), dims=(0, 1))
         spectrum = torch.fft.fft2(padded)
         mag = spectrum.abs()
-        phase = torch.where(mag > 0, spectrum / torch.where(mag > 0, mag, torch.ones_like(mag)), torch.ones_like(spectrum))
+        phase = torch.where(
+            mag > 0, spectrum / torch.where(mag > 0, mag, torch.ones_like(mag)), torch.ones_like(spectrum)
+        )
         # Which frequencies carry the real part (P), which the imaginary part (N), which are self-conjugate (S).
         idx = torch.arange(h * w).reshape(h, w)
         partner = torch.roll(torch.flip(idx, (0, 1)), shifts=(1, 1), dims=(0, 1))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -53,9 +52,9 @@ class WalshHadamardCS(SVDOperator):
         input_shape: tuple[int, int, int],
         ratio: int,
         *,
-        permutation: Optional[Tensor] = None,
-        generator: Optional[torch.Generator] = None,
-        dtype: Optional[torch.dtype] = None,
+        permutation: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        dtype: torch.dtype | None = None,
     ):
         super().__init__(input_shape)
         dtype = dtype or torch.get_default_dtype()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -28,7 +27,7 @@ def ddrm_anisotropic_kernels() -> tuple[Tensor, Tensor]:
     return gaussian_kernel_1d(1.0, 4), gaussian_kernel_1d(20.0, 4)
 
 
-def motion_kernel(size: int = 31, intensity: float = 0.5, generator: Optional[torch.Generator] = None) -> Tensor:
+def motion_kernel(size: int = 31, intensity: float = 0.5, generator: torch.Generator | None = None) -> Tensor:
     """A random camera-shake kernel: a smooth random trajectory rasterised with bilinear weights.
 
     The trajectory has constant speed and a heading that turns by random increments whose spread grows

@@ -9,7 +9,7 @@ needed, and applying ``V^T`` costs one small matrix product per axis.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -29,7 +29,7 @@ __all__ = [
     "colorization",
 ]
 
-Factors = tuple[Optional[Tensor], Optional[Tensor], Optional[Tensor]]
+Factors = tuple[Tensor | None, Tensor | None, Tensor | None]
 
 
 # ---------------------------------------------------------------------- 1-D building blocks
@@ -97,7 +97,7 @@ def _svd_full(a: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return u, s, vh.T.contiguous()
 
 
-def _apply_axes(x: Tensor, mats: Sequence[Optional[Tensor]]) -> Tensor:
+def _apply_axes(x: Tensor, mats: Sequence[Tensor | None]) -> Tensor:
     """Multiply the channel, row and column axes of ``x`` (B, c, h, w) by ``mats`` (None = identity)."""
     mc, mh, mw = mats
     if mw is not None:
@@ -120,11 +120,11 @@ class Kronecker(SVDOperator):
     def __init__(
         self,
         input_shape: tuple[int, int, int],
-        channel: Optional[Tensor] = None,
-        rows: Optional[Tensor] = None,
-        cols: Optional[Tensor] = None,
+        channel: Tensor | None = None,
+        rows: Tensor | None = None,
+        cols: Tensor | None = None,
         *,
-        dtype: Optional[torch.dtype] = None,
+        dtype: torch.dtype | None = None,
     ):
         super().__init__(input_shape)
         dtype = dtype or torch.get_default_dtype()
@@ -141,7 +141,9 @@ class Kronecker(SVDOperator):
                 continue
             a = torch.as_tensor(a, dtype=torch.float64)
             if a.ndim != 2 or a.shape[1] != axis_len:
-                raise ValueError(f"{name} factor of shape {tuple(a.shape)} does not act on an axis of length {axis_len}")
+                raise ValueError(
+                    f"{name} factor of shape {tuple(a.shape)} does not act on an axis of length {axis_len}"
+                )
             u, s, v = _svd_full(a)
             self.register_buffer(f"u_{name}", u.to(dtype))
             self.register_buffer(f"v_{name}", v.to(dtype))
@@ -154,7 +156,7 @@ class Kronecker(SVDOperator):
         grid[:mc, :mh, :mw] = svals[0][:, None, None] * svals[1][None, :, None] * svals[2][None, None, :]
         self.register_buffer("s", grid.reshape(1, -1).to(dtype))
 
-    def _mats(self, kind: str, transpose: bool) -> list[Optional[Tensor]]:
+    def _mats(self, kind: str, transpose: bool) -> list[Tensor | None]:
         out = []
         for name in ("channel", "rows", "cols"):
             m = getattr(self, f"{kind}_{name}")
@@ -198,7 +200,7 @@ class BlockSuperResolution(SVDOperator):
     measured coordinates are ``[:, 0, 0]``. Cost per call: two tiny ``r x r`` products per pixel.
     """
 
-    def __init__(self, input_shape: tuple[int, int, int], factor: int, *, dtype: Optional[torch.dtype] = None):
+    def __init__(self, input_shape: tuple[int, int, int], factor: int, *, dtype: torch.dtype | None = None):
         super().__init__(input_shape)
         dtype = dtype or torch.get_default_dtype()
         c, h, w = self.input_shape
@@ -253,12 +255,16 @@ class BlockSuperResolution(SVDOperator):
     def kron_factors(self) -> Factors:
         _, h, w = self.input_shape
         dtype = self.q.dtype
-        return (None, block_average_matrix_1d(h, self.factor).to(dtype), block_average_matrix_1d(w, self.factor).to(dtype))
+        return (
+            None,
+            block_average_matrix_1d(h, self.factor).to(dtype),
+            block_average_matrix_1d(w, self.factor).to(dtype),
+        )
 
 
 # ---------------------------------------------------------------------- named constructors
 def separable_blur(
-    input_shape: tuple[int, int, int], kernel_rows: Tensor, kernel_cols: Optional[Tensor] = None, *, dtype=None
+    input_shape: tuple[int, int, int], kernel_rows: Tensor, kernel_cols: Tensor | None = None, *, dtype=None
 ) -> Kronecker:
     """Blur with the separable kernel ``k_rows k_cols^T`` and a zero boundary ('same' output size)."""
     _, h, w = input_shape
@@ -266,7 +272,9 @@ def separable_blur(
     return Kronecker(input_shape, None, conv_matrix_1d(kernel_rows, h), conv_matrix_1d(kernel_cols, w), dtype=dtype)
 
 
-def bicubic_super_resolution(input_shape: tuple[int, int, int], factor: int, a: float = -0.5, *, dtype=None) -> Kronecker:
+def bicubic_super_resolution(
+    input_shape: tuple[int, int, int], factor: int, a: float = -0.5, *, dtype=None
+) -> Kronecker:
     """Antialiased bicubic downsampling by ``factor`` (matches ``F.interpolate(..., antialias=True)``)."""
     _, h, w = input_shape
     return Kronecker(input_shape, None, bicubic_matrix_1d(h, factor, a), bicubic_matrix_1d(w, factor, a), dtype=dtype)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor
 
@@ -15,10 +13,12 @@ __all__ = ["Denoising", "Inpainting", "DenseOperator"]
 class Denoising(SVDOperator):
     """``H = I``: U = V = I and every singular value is 1."""
 
-    def __init__(self, input_shape: tuple[int, int, int], *, dtype: Optional[torch.dtype] = None):
+    def __init__(self, input_shape: tuple[int, int, int], *, dtype: torch.dtype | None = None):
         super().__init__(input_shape)
         self.measurement_shape = self.input_shape
-        self.register_buffer("_anchor", torch.zeros((), dtype=dtype or torch.get_default_dtype()), persistent=False)  # carries device/dtype
+        self.register_buffer(
+            "_anchor", torch.zeros((), dtype=dtype or torch.get_default_dtype()), persistent=False
+        )  # carries device/dtype
 
     def Vt(self, x: Tensor) -> Tensor:  # noqa: N802
         self._check_image(x)
@@ -48,7 +48,7 @@ class Inpainting(Denoising):
     (B, 1 or C, H, W) for a different mask per image. Building it costs one ``expand``.
     """
 
-    def __init__(self, input_shape: tuple[int, int, int], mask: Tensor, *, dtype: Optional[torch.dtype] = None):
+    def __init__(self, input_shape: tuple[int, int, int], mask: Tensor, *, dtype: torch.dtype | None = None):
         super().__init__(input_shape, dtype=dtype)
         c, h, w = self.input_shape
         mask = torch.as_tensor(mask)
@@ -78,7 +78,7 @@ class DenseOperator(SVDOperator):
     The matrix acts on images flattened in (C, H, W) order; ``measurement_shape`` defaults to ``(m,)``.
     """
 
-    def __init__(self, matrix: Tensor, input_shape: tuple[int, int, int], measurement_shape: Optional[tuple] = None):
+    def __init__(self, matrix: Tensor, input_shape: tuple[int, int, int], measurement_shape: tuple | None = None):
         super().__init__(input_shape)
         matrix = torch.as_tensor(matrix)
         m, n = matrix.shape

@@ -4,4 +4,12 @@ from .analytic import GaussianMixturePrior, GaussianPrior, gaussian_posterior
 from .base import NetworkPrior, Prior, sigma_tensor
 from .schedule import VPSchedule
 
-__all__ = ["Prior", "NetworkPrior", "GaussianPrior", "GaussianMixturePrior", "gaussian_posterior", "VPSchedule", "sigma_tensor"]
+__all__ = [
+    "Prior",
+    "NetworkPrior",
+    "GaussianPrior",
+    "GaussianMixturePrior",
+    "gaussian_posterior",
+    "VPSchedule",
+    "sigma_tensor",
+]

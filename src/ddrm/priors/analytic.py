@@ -6,7 +6,6 @@ They make every sampler testable against the exact posterior and let the pipelin
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 from torch import Tensor
@@ -24,7 +23,7 @@ class GaussianPrior(Prior):
     Its MMSE denoiser is the Wiener filter ``mu + F^* (p / (p + sigma^2)) F (x - mu)``.
     """
 
-    def __init__(self, mean: Tensor, spectrum: Tensor, schedule: Optional[VPSchedule] = None):
+    def __init__(self, mean: Tensor, spectrum: Tensor, schedule: VPSchedule | None = None):
         super().__init__(schedule)
         mean = torch.as_tensor(mean)
         spectrum = torch.as_tensor(spectrum, dtype=mean.dtype)
@@ -47,9 +46,9 @@ class GaussianPrior(Prior):
         variance: float = 0.2,
         length: float = 1.5,
         nugget: float = 0.02,
-        mean: Optional[Tensor] = None,
+        mean: Tensor | None = None,
         dtype: torch.dtype = torch.float64,
-    ) -> "GaussianPrior":
+    ) -> GaussianPrior:
         """Smooth random images: a Gaussian-shaped power spectrum (correlation ``length`` pixels) plus a
         white ``nugget``, scaled so each pixel has variance ``variance``."""
         c, h, w = shape
@@ -73,7 +72,7 @@ class GaussianPrior(Prior):
         gain = self.spectrum / (self.spectrum + sig * sig)
         return self.mean + self._filter(x - self.mean, gain)
 
-    def sample(self, batch: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> Tensor:
         noise = torch.randn(batch, *self.mean.shape, generator=generator, dtype=self.mean.dtype)
         return self.mean + self._filter(noise.to(self.mean.device), self.spectrum.sqrt())
 
@@ -88,7 +87,7 @@ class GaussianMixturePrior(Prior):
     """``x ~ sum_k w_k N(mu_k, diag(v_k))``; the MMSE denoiser weighs each component's Wiener estimate
     by its responsibility ``w_k N(x; mu_k, diag(v_k) + sigma^2 I)``."""
 
-    def __init__(self, weights: Tensor, means: Tensor, variances: Tensor, schedule: Optional[VPSchedule] = None):
+    def __init__(self, weights: Tensor, means: Tensor, variances: Tensor, schedule: VPSchedule | None = None):
         super().__init__(schedule)
         means = torch.as_tensor(means)
         weights = torch.as_tensor(weights, dtype=means.dtype)
@@ -116,7 +115,7 @@ class GaussianMixturePrior(Prior):
         est = self.means.reshape(1, self.means.shape[0], -1) + var / tot * d
         return (resp.unsqueeze(-1) * est).sum(1).reshape_as(x)
 
-    def sample(self, batch: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, batch: int, generator: torch.Generator | None = None) -> Tensor:
         k = torch.multinomial(self.log_weights.exp().cpu(), batch, replacement=True, generator=generator)
         noise = torch.randn(batch, *self.means.shape[1:], generator=generator, dtype=self.means.dtype)
         return self.means[k] + self.variances[k].sqrt() * noise.to(self.means.device)

@@ -8,8 +8,6 @@ scaling ``sqrt(abar_t) = 1 / sqrt(1 + sigma^2)``, the timestep lookup and any le
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -41,10 +39,10 @@ class Prior(nn.Module):
     """
 
     channels: int = 3
-    image_size: Optional[tuple[int, int]] = None
+    image_size: tuple[int, int] | None = None
     stride: int = 1
 
-    def __init__(self, schedule: Optional[VPSchedule] = None):
+    def __init__(self, schedule: VPSchedule | None = None):
         super().__init__()
         self.schedule = schedule or VPSchedule.linear()
 
@@ -68,13 +66,13 @@ class NetworkPrior(Prior):
     def __init__(
         self,
         net: nn.Module,
-        schedule: Optional[VPSchedule] = None,
+        schedule: VPSchedule | None = None,
         *,
         prediction: str = "epsilon",
         channels: int = 3,
-        image_size: Optional[tuple[int, int]] = None,
+        image_size: tuple[int, int] | None = None,
         stride: int = 1,
-        compute_dtype: Optional[torch.dtype] = None,
+        compute_dtype: torch.dtype | None = None,
     ):
         super().__init__(schedule)
         if prediction not in ("epsilon", "sample", "v_prediction"):

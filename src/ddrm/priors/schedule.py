@@ -33,12 +33,12 @@ class VPSchedule:
         return self.betas.numel()
 
     @classmethod
-    def linear(cls, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> "VPSchedule":
+    def linear(cls, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> VPSchedule:
         """DDPM's linear betas (Ho et al. 2020), used by every checkpoint DDRM evaluates."""
         return cls(torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64), "linear")
 
     @classmethod
-    def cosine(cls, num_timesteps: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> "VPSchedule":
+    def cosine(cls, num_timesteps: int = 1000, s: float = 0.008, max_beta: float = 0.999) -> VPSchedule:
         """Nichol & Dhariwal's cosine schedule, ``abar(t) = cos^2((t/T + s)/(1 + s) pi/2)``, betas clipped."""
         t = torch.arange(num_timesteps + 1, dtype=torch.float64) / num_timesteps
         f = torch.cos((t + s) / (1 + s) * math.pi / 2) ** 2
@@ -46,7 +46,7 @@ class VPSchedule:
         return cls(betas, "cosine")
 
     @classmethod
-    def from_name(cls, name: str, num_timesteps: int = 1000) -> "VPSchedule":
+    def from_name(cls, name: str, num_timesteps: int = 1000) -> VPSchedule:
         if name == "linear":
             return cls.linear(num_timesteps)
         if name == "cosine":

@@ -8,7 +8,7 @@ or with less (``sigma_t >= sigma_y / s_i``). The chain starts from Eq. 8 and end
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -20,7 +20,7 @@ from .common import StepInfo, check_inputs, progress
 
 __all__ = ["ddrm", "posterior_eta_b"]
 
-EtaB = Union[float, Callable[[float, float, Tensor], Tensor]]
+EtaB = float | Callable[[float, float, Tensor], Tensor]
 
 
 def posterior_eta_b(sigma_t: float, sigma_y: float, s: Tensor) -> Tensor:
@@ -40,9 +40,9 @@ def ddrm(
     steps: int = 20,
     eta: float = 0.85,
     eta_b: EtaB = 1.0,
-    schedule: Optional[VPSchedule] = None,
+    schedule: VPSchedule | None = None,
     generator: Generators = None,
-    callback: Optional[Callable[[StepInfo], None]] = None,
+    callback: Callable[[StepInfo], None] | None = None,
     progress_bar: bool = False,
 ) -> Tensor:
     """Sample ``x0 ~ p(x | y)`` approximately with DDRM; returns images (B, C, H, W) in [-1, 1] units.
