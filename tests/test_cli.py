@@ -168,6 +168,18 @@ def bad_inputs(tmp_path: Path) -> dict:
     nan = np.zeros((3, 24, 40), np.float32)
     nan[0, 1, 1] = np.nan
     np.save(tmp_path / "nan.npy", nan)
+    restore = [
+        "restore",
+        clean,
+        "--task",
+        "denoise",
+        "--sigma-y",
+        "0.1",
+        "--prior",
+        "gaussian",
+        "-o",
+        tmp_path / "o.png",
+    ]
     return {
         "corrupt": ["degrade", tmp_path / "corrupt.png", "-o", tmp_path / "o.png", "--task", "sr4"],
         "mode": ["degrade", tmp_path / "rgba.png", "-o", tmp_path / "o.png", "--task", "sr4"],
@@ -231,10 +243,36 @@ def bad_inputs(tmp_path: Path) -> dict:
             "-o",
             tmp_path / "o.png",
         ],
+        "unknown solver": [*restore, "--solver", "nope"],
+        "solver arg key": [*restore, "--solver", "ddnm", "--solver-arg", "nope=1"],
+        "solver arg value": [*restore, "--solver", "dps", "--solver-arg", "scale=abc"],
+        "solver arg bound": [*restore, "--solver", "diffpir", "--solver-arg", "zeta=1.5"],
+        "solver arg form": [*restore, "--solver", "dps", "--solver-arg", "scale"],
+        "eta for dps": [*restore, "--solver", "dps", "--eta", "0.5"],
+        "steps": [*restore, "--steps", "0"],
+        "unsupported task": [*restore, "--solver", "repaint"],
     }
 
 
-BAD_CASES = ["corrupt", "mode", "mask size", "kernel sum", "factor", "sigma", "nan", "checkpoint", "unknown prior"]
+BAD_CASES = [
+    "corrupt",
+    "mode",
+    "mask size",
+    "kernel sum",
+    "factor",
+    "sigma",
+    "nan",
+    "checkpoint",
+    "unknown prior",
+    "unknown solver",
+    "solver arg key",
+    "solver arg value",
+    "solver arg bound",
+    "solver arg form",
+    "eta for dps",
+    "steps",
+    "unsupported task",
+]
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
@@ -246,6 +284,50 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, case):
     assert len(lines) == 1 and lines[0].startswith("ddrm: error: "), res.stderr
     assert "Traceback" not in res.stderr
     assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.json").exists()  # no partial output
+
+
+def test_solvers_are_listed_and_described():
+    from ddrm.samplers import SAMPLERS
+
+    res = run("solvers")
+    for name, spec in SAMPLERS.items():
+        line = next(ln for ln in res.stdout.splitlines() if ln.split()[:1] == [name])
+        assert f" {spec.count_nfe()} " in line and (" yes " if spec.needs_grad else " no ") in line
+    assert "2410" in res.stdout and "Inpainting" in res.stdout  # RePaint's NFE and its one operator
+    res = run("solvers", "diffpir")
+    assert "lam = 1.75 in [0, inf]" in res.stdout and "defaults for inpaint: steps=20, lam=0.25, zeta=1.0" in res.stdout
+    assert "Zhu" in res.stdout
+
+
+@pytest.mark.parametrize(
+    "solver, extra",
+    [
+        ("ddnm", ["--solver-arg", "eta=0.5", "--solver-arg", "travel_length=2", "--solver-arg", "travel-repeat=2"]),
+        ("dps", ["--solver-arg", "scale=0.5", "--solver-arg", "clip=false"]),  # backpropagates under the CLI's no_grad
+        ("diffpir", ["--solver-arg", "lam=0"]),
+        ("repaint", ["--solver-arg", "jump_length=2", "--solver-arg", "jump_n_sample=2"]),
+    ],
+)
+def test_restore_with_a_peer_solver(tmp_path, solver, extra):
+    clean = make_photo(tmp_path / "clean.png")
+    run("degrade", clean, "-o", tmp_path / "y.png", "--task", "inpaint", "--sigma-y", "0", "--seed", "2")
+    args = [
+        "restore",
+        tmp_path / "y.png",
+        "--prior",
+        "gaussian",
+        "--solver",
+        solver,
+        "--steps",
+        "12",
+        "-o",
+        tmp_path / "x.png",
+    ]
+    run(*args, *extra, "--quiet")
+    assert psnr(tmp_path / "x.png", clean) > psnr(tmp_path / "y.png", clean) + 3  # the holes are filled
+    again = tmp_path / "x2.png"
+    run(*args[:-1], again, *extra, "--quiet")
+    assert digest(again) == digest(tmp_path / "x.png")  # seeded
 
 
 def test_models_lists_presets():

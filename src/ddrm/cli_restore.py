@@ -21,6 +21,7 @@ from torch import Tensor
 
 from .io import IMAGE_SUFFIXES, read_array, read_image, write_array, write_image, write_text
 from .operators import OPERATORS, SVDOperator, build_operator, default_motion_size, motion_kernel, random_mask
+from .samplers import SAMPLERS, SamplerSpec
 
 __all__ = ["add_commands", "parse_task", "TaskSpec", "load_kernel", "load_mask"]
 
@@ -330,16 +331,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from .metrics import psnr, ssim
-    from .samplers import SAMPLERS
 
     if args.sigma_y is not None and not (args.sigma_y >= 0 and np.isfinite(args.sigma_y)):
         _fail(f"--sigma-y must be >= 0, got {args.sigma_y}")
-    if args.solver not in SAMPLERS:
-        _fail(f"unknown solver {args.solver!r}; choose from {', '.join(SAMPLERS)}")
-    if args.steps < 1:
-        _fail("--steps must be >= 1")
-    if not 0 <= args.eta <= 1:
-        _fail("--eta must lie in [0, 1]")
+    solver, solver_args = solver_settings(args)
     src = Path(args.input)
     files = _list_inputs(src)
     folder = src.is_dir()
@@ -372,8 +367,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
         jobs.append((f, target, y, spec, sigma_y))
     if skipped and not args.quiet:
         print(f"{skipped} image(s) already restored; skipping them (use --overwrite to redo)", file=sys.stderr)
+    operators: dict[str, SVDOperator] = {}
+    for job in jobs:  # every task is checked against the solver before the prior is loaded
+        if job[3].key() not in operators:
+            operators[job[3].key()] = op = job[3].operator()
+            solver.check_operator(op)
     priors = _Priors(args)
-    sampler = SAMPLERS[args.solver]
     scores = []
     bar = tqdm(total=len(jobs), desc="images", disable=args.quiet or len(jobs) < 2)
     i = 0
@@ -386,7 +385,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 break
             batch.append(nxt)
         i += len(batch)
-        op = spec.operator(args.device)
+        op = operators[spec.key()].to(args.device)
         prior = priors.get(spec.image_shape)
         if getattr(prior, "channels", 3) != spec.image_shape[0]:
             _fail(f"the prior works on {prior.channels}-channel images, the task on {spec.image_shape[0]}")
@@ -399,17 +398,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         ones = torch.ones(1, *spec.image_shape, device=args.device)
         y = 2 * y01 - op.H(ones)  # to the prior's [-1, 1] range
         gens = [torch.Generator().manual_seed(args.seed + zlib.crc32(b[0].name.encode())) for b in batch]
-        with torch.no_grad():
-            x = sampler(
-                prior,
-                op,
-                y,
-                2 * sigma_y,
-                steps=args.steps,
-                eta=args.eta,
-                eta_b=args.eta_b,
-                generator=gens,
-                progress_bar=not args.quiet,
+        with torch.no_grad():  # gradient methods enable autograd themselves, around the network only
+            x = solver.run(
+                prior, op, y, 2 * sigma_y, task=spec.name, generator=gens, progress_bar=not args.quiet, **solver_args
             )
         x01 = ((x + 1) / 2).clamp(0, 1).cpu()
         for (f, target, _yi, _, _), xi, yb in zip(batch, x01, y01.cpu()):
@@ -448,6 +439,84 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def solver_settings(args: argparse.Namespace) -> tuple[SamplerSpec, dict[str, Any]]:
+    """The solver chosen on the command line and the parameters given for it, typed and checked."""
+    if args.solver not in SAMPLERS:
+        _fail(f"unknown solver {args.solver!r}; choose from {', '.join(SAMPLERS)} (see 'ddrm solvers')")
+    solver = SAMPLERS[args.solver]
+    given: dict[str, Any] = {}
+    for item in args.solver_arg:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key or not value.strip():
+            _fail(f"--solver-arg takes KEY=VALUE, got {item!r}")
+        if key == "steps":
+            _fail("give the number of steps with --steps")
+        given[key] = solver.parse(key, value.strip())
+    for flag, key in (("eta", "eta"), ("eta_b", "eta_b")):
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        if key not in {p.name for p in solver.params}:
+            _fail(
+                f"--{flag.replace('_', '-')} does not apply to solver {solver.name} (see 'ddrm solvers {solver.name}')"
+            )
+        solver.check({key: value})
+        given[key] = value
+    if args.steps is not None:
+        solver.check({"steps": args.steps})
+        given["steps"] = args.steps
+    return solver, given
+
+
+def cmd_solvers(args: argparse.Namespace) -> int:
+    """List the solvers, or describe one (parameters, bounds, official defaults per task)."""
+    if args.name is None:
+        rows = [("name", "steps", "NFE", "grad", "operators", "summary")]
+        for spec in SAMPLERS.values():
+            ops = "all" if spec.operators is None else ", ".join(t.__name__ for t in spec.operators)
+            rows.append(
+                (
+                    spec.name,
+                    str(spec.steps),
+                    str(spec.count_nfe()),
+                    "yes" if spec.needs_grad else "no",
+                    ops,
+                    spec.summary,
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for r in rows:
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[5])
+        print("\nNFE = network evaluations per run at the default steps; grad = backpropagates through the network.")
+        print("'ddrm solvers NAME' shows a solver's parameters; set them with --solver-arg KEY=VALUE.")
+        return 0
+    if args.name not in SAMPLERS:
+        _fail(f"unknown solver {args.name!r}; choose from {', '.join(SAMPLERS)}")
+    spec = SAMPLERS[args.name]
+    defaults = spec.defaults()
+    print(f"{spec.name}: {spec.summary}")
+    print(f"paper: {spec.paper}")
+    print(
+        f"steps: {spec.steps} (network evaluations: {spec.count_nfe()}); gradients through the network: {'yes' if spec.needs_grad else 'no'}"
+    )
+    print(f"operators: {'all' if spec.operators is None else ', '.join(t.__name__ for t in spec.operators)}")
+    print(f"measurement noise: {spec.noise}")
+    print(f"H x = y when sigma_y = 0: {spec.consistency}")
+    if spec.params:
+        print("parameters (--solver-arg KEY=VALUE):")
+        for p in spec.params:
+            bounds = ""
+            if p.low is not None or p.high is not None:
+                bounds = (
+                    f" in [{'-inf' if p.low is None else f'{p.low:g}'}, {'inf' if p.high is None else f'{p.high:g}'}]"
+                )
+            print(f"  {p.name} = {defaults[p.name]!r}{bounds}: {p.help}")
+    for task, values in spec.task_defaults.items():
+        print(f"defaults for {task}: " + ", ".join(f"{k}={v!r}" for k, v in values.items()))
+    return 0
+
+
 def add_commands(sub) -> None:
     tasks = "sr4|sr_bicubic4|deblur_gauss|deblur_uni|deblur_aniso|deblur_motion|inpaint|color|cs4|denoise"
     p = sub.add_parser("degrade", help="make a measurement y = H x + noise from a clean image, with a sidecar")
@@ -478,10 +547,17 @@ def add_commands(sub) -> None:
     p.add_argument("--ratio", type=int, default=None)
     p.add_argument("--prior", default="builtin", help="builtin | gaussian | a preset (see 'ddrm models') | hf:ORG/NAME")
     p.add_argument("--checkpoint", default=None, help="checkpoint file for a preset prior")
-    p.add_argument("--solver", default="ddrm")
-    p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--eta", type=float, default=0.85)
-    p.add_argument("--eta-b", type=float, default=1.0)
+    p.add_argument("--solver", default="ddrm", help="ddrm (default) or a peer; see 'ddrm solvers'")
+    p.add_argument(
+        "--solver-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the solver (repeatable), e.g. --solver-arg scale=0.5; see 'ddrm solvers NAME'",
+    )
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the solver's, for the task)")
+    p.add_argument("--eta", type=float, default=None, help="shorthand for --solver-arg eta=VALUE")
+    p.add_argument("--eta-b", type=float, default=None, help="shorthand for --solver-arg eta_b=VALUE")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--device", default="cpu")
@@ -493,3 +569,7 @@ def add_commands(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="folder runs: redo images whose output exists")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("solvers", help="list the solvers (DDRM and its peers), or show one solver's parameters")
+    p.add_argument("name", nargs="?", default=None, help="a solver to describe")
+    p.set_defaults(func=cmd_solvers)

@@ -123,6 +123,17 @@ class DiffusersUNet(nn.Module):
         super().__init__()
         self.unet = unet
 
+    @property
+    def gradient_checkpointing(self) -> bool:
+        return bool(getattr(self.unet, "gradient_checkpointing", False))
+
+    @gradient_checkpointing.setter
+    def gradient_checkpointing(self, enabled: bool) -> None:
+        # diffusers models that support it expose enable/disable_gradient_checkpointing()
+        method = "enable_gradient_checkpointing" if enabled else "disable_gradient_checkpointing"
+        if getattr(self.unet, "_supports_gradient_checkpointing", False) and hasattr(self.unet, method):
+            getattr(self.unet, method)()
+
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         return self.unet(x, t).sample
 

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checkpointing import run_block
+
 __all__ = ["ADMConfig", "ADMUNet", "adm_timestep_embedding"]
 
 
@@ -201,7 +203,12 @@ class TimestepSequential(nn.Sequential):
 
 
 class ADMUNet(nn.Module):
-    """ADM UNet; ``forward(x, t)`` takes VP-scaled images and (possibly fractional) timesteps 0..T-1."""
+    """ADM UNet; ``forward(x, t)`` takes VP-scaled images and (possibly fractional) timesteps 0..T-1.
+
+    ``gradient_checkpointing = True`` recomputes each block's activations in the backward pass.
+    """
+
+    gradient_checkpointing: bool = False
 
     def __init__(self, config: ADMConfig):
         super().__init__()
@@ -269,10 +276,11 @@ class ADMUNet(nn.Module):
         emb = self.time_embed(adm_timestep_embedding(t, self.config.model_channels, dtype=x.dtype).to(x.dtype))
         hs = []
         h = x
+        ckpt = self.gradient_checkpointing
         for block in self.input_blocks:
-            h = block(h, emb)
+            h = run_block(ckpt, block, h, emb)
             hs.append(h)
-        h = self.middle_block(h, emb)
+        h = run_block(ckpt, self.middle_block, h, emb)
         for block in self.output_blocks:
-            h = block(torch.cat([h, hs.pop()], dim=1), emb)
+            h = run_block(ckpt, block, torch.cat([h, hs.pop()], dim=1), emb)
         return self.out(h)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .checkpointing import run_block
+
 __all__ = ["DDPMConfig", "DDPMUNet", "ddpm_timestep_embedding"]
 
 
@@ -140,7 +142,12 @@ class _Mid(nn.Module):
 
 
 class DDPMUNet(nn.Module):
-    """DDPM UNet; ``forward(x, t)`` returns eps for VP-scaled images and timesteps 0..T-1."""
+    """DDPM UNet; ``forward(x, t)`` returns eps for VP-scaled images and timesteps 0..T-1.
+
+    ``gradient_checkpointing = True`` recomputes each block's activations in the backward pass.
+    """
+
+    gradient_checkpointing: bool = False
 
     def __init__(self, config: DDPMConfig):
         super().__init__()
@@ -196,21 +203,23 @@ class DDPMUNet(nn.Module):
             t = t.expand(x.shape[0])
         temb = ddpm_timestep_embedding(t, self.config.ch, dtype=x.dtype).to(x.dtype)
         temb = self.temb.dense[1](_swish(self.temb.dense[0](temb)))
+        ckpt = self.gradient_checkpointing
         hs = [self.conv_in(x)]
-        for _i, level in enumerate(self.down):
+        for level in self.down:
             for j, block in enumerate(level.block):
-                h = block(hs[-1], temb)
+                h = run_block(ckpt, block, hs[-1], temb)
                 if len(level.attn):
-                    h = level.attn[j](h)
+                    h = run_block(ckpt, level.attn[j], h)
                 hs.append(h)
             if hasattr(level, "downsample"):
                 hs.append(level.downsample(hs[-1]))
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(hs[-1], temb)), temb)
+        h = run_block(ckpt, self.mid.block_1, hs[-1], temb)
+        h = run_block(ckpt, self.mid.block_2, run_block(ckpt, self.mid.attn_1, h), temb)
         for level in reversed(self.up):
             for j, block in enumerate(level.block):
-                h = block(torch.cat([h, hs.pop()], dim=1), temb)
+                h = run_block(ckpt, block, torch.cat([h, hs.pop()], dim=1), temb)
                 if len(level.attn):
-                    h = level.attn[j](h)
+                    h = run_block(ckpt, level.attn[j], h)
             if hasattr(level, "upsample"):
                 h = level.upsample(h)
         return self.conv_out(_swish(self.norm_out(h)))

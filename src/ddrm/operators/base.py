@@ -124,12 +124,18 @@ class SVDOperator(nn.Module):
         """``argmin_x ||y - H x||^2 + rho ||x - z||^2``, solved exactly in the spectral basis.
 
         ``(H^T H + rho I) x = H^T y + rho z``  becomes  ``V^T x = (s U^T y + rho V^T z) / (s^2 + rho)``.
-        ``rho`` may be a float or a per-sample tensor of shape (B,).
+        ``rho`` may be a float or a per-sample tensor of shape (B,). At ``rho = 0`` this is the limit
+        ``H^+ y + (I - H^+ H) z``: the projection of ``z`` onto ``{x : H x = y}`` (round-off singular values count
+        as zero, as in :meth:`pinv`).
         """
-        s = self.singulars()
+        sv = self.singulars()
+        s = torch.where(self.support(), sv, torch.zeros_like(sv))
         if isinstance(rho, Tensor) and rho.ndim > 0:
             rho = rho.reshape(-1, 1).to(s)
-        return self.V((s * self.Ut(y) + rho * self.Vt(z)) / (s * s + rho))
+        zbar = self.Vt(z)
+        den = s * s + rho
+        solved = (s * self.Ut(y) + rho * zbar) / torch.where(den > 0, den, torch.ones_like(den))
+        return self.V(torch.where(den > 0, solved, zbar))
 
     def measure(self, x: Tensor, sigma_y: float, generator: Generators = None) -> Tensor:
         """Simulate a measurement ``y = H x + sigma_y z`` with ``z ~ N(0, I_m)``."""

@@ -125,10 +125,14 @@ def gaussian_posterior(mean: Tensor, cov: Tensor, H: Tensor, y: Tensor, sigma_y:
     """Exact ``p(x | y)`` for ``x ~ N(mean, cov)`` and ``y = H x + sigma_y z`` (dense, small problems).
 
     Kalman form: ``K = cov H^T (H cov H^T + sigma_y^2 I)^{-1}``, mean ``mean + K (y - H mean)``,
-    covariance ``cov - K H cov``. ``mean`` is (n,), ``y`` is (B, m); returns ((B, n), (n, n)).
+    covariance ``cov - K H cov`` (with a pseudo-inverse when ``sigma_y = 0``). ``mean`` is (n,), ``y`` is (B, m);
+    returns ((B, n), (n, n)).
     """
     s = H @ cov @ H.T + sigma_y**2 * torch.eye(H.shape[0], dtype=cov.dtype, device=cov.device)
-    gain = torch.linalg.solve(s, H @ cov).T
+    if sigma_y > 0:
+        gain = torch.linalg.solve(s, H @ cov).T
+    else:  # noiseless: rows of H that measure nothing (inpainting's missing pixels) make s singular
+        gain = (torch.linalg.pinv(s, hermitian=True) @ (H @ cov)).T
     post_mean = mean + (y - mean @ H.T) @ gain.T
     post_cov = cov - gain @ H @ cov
     return post_mean, 0.5 * (post_cov + post_cov.T)

@@ -8,6 +8,9 @@ scaling ``sqrt(abar_t) = 1 / sqrt(1 + sigma^2)``, the timestep lookup and any le
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -53,6 +56,12 @@ class Prior(nn.Module):
     def forward(self, x: Tensor, sigma: Tensor | float) -> Tensor:
         return self.denoise(x, sigma)
 
+    @contextmanager
+    def gradient_checkpointing(self, enabled: bool = True) -> Iterator[bool]:
+        """Within the block, backpropagation through :meth:`denoise` recomputes activations instead of storing
+        them, where the prior supports it (yields whether it does); analytic priors store nothing to begin with."""
+        yield False
+
 
 class NetworkPrior(Prior):
     """Wrap a discrete-time diffusion network ``net(x_t, t)`` (t in 0..T-1) as a denoiser.
@@ -83,6 +92,18 @@ class NetworkPrior(Prior):
         self.image_size = image_size
         self.stride = stride
         self.compute_dtype = compute_dtype
+
+    @contextmanager
+    def gradient_checkpointing(self, enabled: bool = True) -> Iterator[bool]:
+        supported = hasattr(self.net, "gradient_checkpointing")
+        before = getattr(self.net, "gradient_checkpointing", False)
+        if supported:
+            self.net.gradient_checkpointing = enabled
+        try:
+            yield supported
+        finally:
+            if supported:
+                self.net.gradient_checkpointing = before
 
     def denoise(self, x: Tensor, sigma: Tensor | float) -> Tensor:
         b, _, h, w = x.shape

@@ -1,9 +1,47 @@
-"""Samplers for linear inverse problems. Each takes ``(prior, operator, y, sigma_y, *, steps, generator,
-callback, ...)`` and returns restored images in the prior's data range."""
+"""Samplers for linear inverse problems: DDRM and its peers on one interface.
+
+Each is ``fn(prior, operator, y, sigma_y, *, steps, generator, callback, progress_bar, **params)`` with ``y`` and
+``sigma_y`` in the prior's [-1, 1] units, returning images in that range. ``SAMPLERS`` maps a name to its
+:class:`SamplerSpec` (callable like the function; ``spec.run(..., task=...)`` fills in the official defaults for
+a task); ``ddrm solvers`` lists them.
+"""
 
 from .common import StepInfo
+from .daps import daps
+from .ddim import ddim
+from .ddnm import ddnm, ddnm_plus
 from .ddrm import ddrm, posterior_eta_b
+from .diffpir import diffpir
+from .dmps import dmps
+from .dps import dps
+from .ilvr import ilvr
+from .mcg import ddrm_mcg, mcg
+from .pigdm import pigdm
+from .reddiff import red_diff
+from .registry import REGISTRY, Param, SamplerSpec
+from .repaint import repaint
 
-SAMPLERS = {"ddrm": ddrm}
+_ORDER = ("ddrm", "ddrm+mcg", "ddnm", "ddnm+", "diffpir", "pigdm", "dps", "mcg", "dmps", "ilvr", "repaint", "daps")
+SAMPLERS: dict[str, SamplerSpec] = {name: REGISTRY[name] for name in _ORDER} | REGISTRY  # DDRM first, then its peers
 
-__all__ = ["ddrm", "posterior_eta_b", "StepInfo", "SAMPLERS"]
+__all__ = [
+    "SAMPLERS",
+    "SamplerSpec",
+    "Param",
+    "StepInfo",
+    "ddrm",
+    "posterior_eta_b",
+    "ddim",
+    "ddnm",
+    "ddnm_plus",
+    "diffpir",
+    "pigdm",
+    "dps",
+    "mcg",
+    "ddrm_mcg",
+    "repaint",
+    "ilvr",
+    "dmps",
+    "daps",
+    "red_diff",
+]

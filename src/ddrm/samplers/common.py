@@ -1,17 +1,41 @@
-"""Pieces every sampler shares: input checks, the per-step callback record and the progress bar."""
+"""Pieces every sampler shares, written once.
+
+Samplers work in the variance-exploding (VE) coordinates of DDRM Sec. 3.2: ``x = x0 + sigma * eps`` with
+``sigma = sqrt((1 - abar) / abar)``, which is the VP iterate divided by ``sqrt(abar)``. Papers written in VP form
+convert with ``x_vp = sqrt(abar) * x_ve`` and ``grad_{x_vp} = grad_{x_ve} / sqrt(abar)``; each sampler's comments
+say where that conversion enters. Here: the DDIM / DDPM step, VE forward noising (RePaint's "undo", DDNM's time
+travel), the jump and DiffPIR time schedules, and the vector-Jacobian product through the denoiser.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from ..operators.base import SVDOperator
+from ..operators.base import Generators, SVDOperator, randn
+from ..priors.base import Prior
+from ..priors.schedule import VPSchedule
 
-__all__ = ["StepInfo", "check_inputs", "progress"]
+__all__ = [
+    "StepInfo",
+    "check_inputs",
+    "progress",
+    "abar",
+    "ddim_step",
+    "renoise",
+    "noise_like",
+    "jump_schedule",
+    "level_sigmas",
+    "quad_sigmas",
+    "denoise_vjp",
+    "batch_norm",
+    "per_image",
+    "pinv_start",
+]
 
 
 @dataclass(frozen=True)
@@ -41,9 +65,149 @@ def check_inputs(operator: SVDOperator, y: Tensor, sigma_y: float) -> None:
         raise ValueError("y contains NaN or infinite values")
 
 
-def progress(it: Iterable, *, enabled: bool, desc: str) -> Iterable:
+def progress(it: Iterable, *, enabled: bool, desc: str, total: int | None = None) -> Iterable:
     if not enabled:
         return it
     from tqdm.auto import tqdm
 
-    return tqdm(it, desc=desc, leave=False)
+    return tqdm(it, desc=desc, leave=False, total=total)
+
+
+# ---------------------------------------------------------------------- noise levels
+def abar(sigma: float) -> float:
+    """``abar = 1 / (1 + sigma^2)``: the VP signal level of a VE noise level."""
+    return 1.0 / (1.0 + sigma * sigma)
+
+
+def noise_like(x: Tensor, generator: Generators) -> Tensor:
+    """Standard normal noise shaped like ``x``, one generator per image when given a list."""
+    return randn(x.shape, generator=generator, like=x)
+
+
+def ddim_step(
+    x0: Tensor,
+    eps: Tensor,
+    z: Tensor | None,
+    sigma: float,
+    sigma_next: float,
+    eta: float,
+    *,
+    ddrm_variance: bool = False,
+) -> Tensor:
+    """One DDIM step (Song et al. 2021, Eq. 12) from level ``sigma`` to ``sigma_next``, in VE form.
+
+    VP: ``x_s = sqrt(abar_s) x0 + c2 eps + c1 z`` with DDIM's ``c1 = eta sqrt((1 - abar_s) / (1 - abar_t))
+    sqrt(1 - abar_t / abar_s)`` (Eq. 16) and ``c2 = sqrt(1 - abar_s - c1^2)``. Divided by ``sqrt(abar_s)`` the noise
+    std is ``eta sigma_s sqrt(1 - sigma_s^2 / sigma_t^2)`` and the eps weight ``sqrt(sigma_s^2 - std^2)``; ``eta = 1``
+    is DDPM's ancestral step with the posterior variance ``beta_tilde``. ``ddrm_variance`` uses DDRM's and DDNM's
+    ``c1 = eta sqrt(1 - abar_s)`` instead (std ``eta sigma_s``, eps weight ``sqrt(1 - eta^2) sigma_s``).
+    """
+    if sigma_next == 0.0:
+        return x0
+    if ddrm_variance:
+        std = eta * sigma_next
+    else:
+        std = eta * sigma_next * math.sqrt(max(0.0, 1.0 - (sigma_next / sigma) ** 2))
+    out = x0 + math.sqrt(max(0.0, sigma_next**2 - std**2)) * eps
+    if std > 0:
+        out = out + std * z
+    return out
+
+
+def renoise(x: Tensor, sigma: float, sigma_up: float, z: Tensor) -> Tensor:
+    """Forward diffusion ``q(x_up | x)`` from ``sigma`` up to ``sigma_up`` in VE form: add ``sqrt(up^2 - sigma^2) z``.
+
+    (VP: ``x_up = sqrt(abar_up / abar) x + sqrt(1 - abar_up / abar) z``, RePaint's "undo" step.)"""
+    return x + math.sqrt(max(0.0, sigma_up**2 - sigma**2)) * z
+
+
+def pinv_start(operator: SVDOperator, y: Tensor, sigma_y: float) -> Tensor:
+    """``H^+ y`` truncated at the noise level: singular values ``s_i <= sigma_y`` count as zero (RED-diff's and
+    PiGDM's starting point).
+
+    The reference implementations start from ``H^+ y`` on DDRM's operators, which drop singular values below 3e-2
+    for deblurring; with all of them kept, noise in ``y`` would be amplified by up to ``1 / s_min`` (1e8 for DDRM's
+    Gaussian kernel on small images). Cutting where a coordinate's noise ``sigma_y / s_i`` exceeds the image range
+    keeps every coordinate of a noiseless ``y``."""
+    if sigma_y <= 0:
+        return operator.pinv(y)
+    smax = operator.singulars().amax().item()
+    return operator.pinv(y, rtol=sigma_y / smax if smax > 0 else None)
+
+
+# ---------------------------------------------------------------------- schedules
+def level_sigmas(schedule: VPSchedule, steps: int) -> list[float]:
+    """Noise level of each sampling level ``i = 0..steps-1`` (timestep ``floor(i T / steps)``), plus ``0.0`` last.
+
+    Indexing with ``-1`` gives 0: level ``-1`` is the clean image (DDIM/DDRM's ``t = -1``, ``abar = 1``).
+    """
+    return schedule.sigma_grid(steps).flip(0)[1:].tolist() + [0.0]
+
+
+def jump_schedule(steps: int, length: int = 1, repeat: int = 1, interval: int | None = None) -> list[int]:
+    """Levels a sampler visits: ``steps - 1`` down to ``-1``, going back ``length`` levels ``repeat - 1`` times at
+    every ``interval``-th level (``interval = length`` by default).
+
+    This is RePaint's resampling schedule (jump length j, jump count r; Lugmayr et al. 2022, Sec. 4.2) and DDNM's
+    time travel (L, s, r; Wang et al. 2023, Sec. 3.4). ``length = repeat = 1`` is the plain descent. Consecutive
+    levels differ by one: a decrease is a denoising step (one network evaluation), an increase a forward-noising step.
+    """
+    if steps < 1 or length < 1 or repeat < 1:
+        raise ValueError("steps, travel/jump length and repeat count must be >= 1")
+    interval = length if interval is None else interval
+    if interval < 1:
+        raise ValueError("the travel interval must be >= 1")
+    remaining = {level: repeat - 1 for level in range(0, steps - length, interval)}
+    t = steps
+    out = []
+    while t >= 1:
+        t -= 1
+        out.append(t)
+        if remaining.get(t, 0) > 0:
+            remaining[t] -= 1
+            for _ in range(length):
+                t += 1
+                out.append(t)
+    out.append(-1)
+    return out
+
+
+def quad_sigmas(schedule: VPSchedule, steps: int) -> list[float]:
+    """DiffPIR's "quad" grid (Zhu et al. 2023, code ``skip_type='quad'``): timesteps ``T - 1 - floor(sqrt(u))`` for
+    ``u`` evenly spaced in ``[0, T^2]`` (the last one moved to 0), dense near ``t = 0``; then the clean level 0."""
+    if not 1 <= steps <= schedule.num_timesteps:
+        raise ValueError(f"steps must lie in 1..{schedule.num_timesteps}, got {steps}")
+    big_t = schedule.num_timesteps
+    seq = torch.linspace(0, big_t**2, steps, dtype=torch.float64).sqrt().floor().long()
+    if steps > 1:
+        seq[-1] -= 1
+    t = (big_t - 1 - seq).clamp(0, big_t - 1)
+    return schedule.sigmas[t].tolist() + [0.0]
+
+
+# ---------------------------------------------------------------------- gradients through the denoiser
+def denoise_vjp(prior: Prior, x: Tensor, sigma: float, cotangent: Callable[[Tensor], Tensor]) -> tuple[Tensor, Tensor]:
+    """``x0 = D(x, sigma)`` and the vector-Jacobian product ``(dx0/dx)^T c`` with ``c = cotangent(x0)``.
+
+    ``cotangent`` sees the detached ``x0`` and returns ``dL/dx0`` of the guidance loss, so ``L`` itself is never
+    differentiated through the operator: one backward pass through the network per step, whatever the loss.
+    Gradients are taken w.r.t. the VE input; runs under ``torch.no_grad`` callers too. The network's own
+    parameters get no ``.grad``.
+    """
+    with torch.enable_grad():
+        xg = x.detach().requires_grad_(True)
+        x0 = prior.denoise(xg, sigma)
+        c = cotangent(x0.detach())
+        (grad,) = torch.autograd.grad(x0, xg, grad_outputs=c)
+    return x0.detach(), grad
+
+
+def batch_norm(r: Tensor) -> Tensor:
+    """Per-image Euclidean norm, shaped to broadcast against ``r`` (DPS issue #12: never over the whole batch)."""
+    return r.reshape(r.shape[0], -1).norm(dim=1).reshape(-1, *([1] * (r.ndim - 1)))
+
+
+def per_image(values: Sequence[float] | Tensor, like: Tensor) -> Tensor:
+    """A (B,) vector shaped ``(B, 1, 1, ...)`` to scale images like ``like``."""
+    v = torch.as_tensor(values, dtype=like.dtype, device=like.device)
+    return v.reshape(-1, *([1] * (like.ndim - 1)))

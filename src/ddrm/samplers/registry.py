@@ -1,0 +1,203 @@
+"""The sampler registry: one :class:`SamplerSpec` per method, built by the :func:`sampler` decorator.
+
+A sampler is a function ``fn(prior, operator, y, sigma_y, *, steps, generator, callback, progress_bar, **params)``.
+Its keyword defaults are the official configuration's values and the single source of them; the spec adds what a
+front end needs: the paper, a help line and bounds per parameter, per-task defaults where the official code differs
+per task, the network evaluations (NFE) a run costs, whether it back-propagates through the network, and which
+operators it accepts. The decorator checks the common inputs, the operator and every parameter before the method
+runs, so a bad value is one clear ``ValueError`` from the library and from every front end alike.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor
+
+from ..operators.base import SVDOperator
+from .common import check_inputs
+
+__all__ = ["Param", "SamplerSpec", "sampler", "REGISTRY", "COMMON_ARGS"]
+
+COMMON_ARGS = ("steps", "generator", "callback", "progress_bar")
+REGISTRY: dict[str, SamplerSpec] = {}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """A method parameter a user may set: help text and inclusive bounds (its default lives in the signature)."""
+
+    name: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A registered sampler: call it like the function it wraps."""
+
+    name: str
+    fn: Callable[..., Tensor]
+    paper: str
+    summary: str
+    steps: int
+    params: tuple[Param, ...] = ()
+    task_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    nfe: Callable[..., int] | None = None
+    needs_grad: bool = False
+    operators: tuple[type, ...] | None = None
+    consistency: str = "approximate"  # "exact": H x = y when sigma_y = 0; "approximate"; "none"
+    noise: str = ""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
+        return self.fn(*args, **kwargs)
+
+    def run(
+        self, prior: Any, operator: SVDOperator, y: Tensor, sigma_y: float, *, task: str | None = None, **kwargs: Any
+    ) -> Tensor:
+        """Call the method with the official defaults for ``task`` (see :meth:`defaults`), overridden by ``kwargs``
+        (method parameters, ``steps``, ``generator``, ``callback``, ``progress_bar``; ``None`` keeps a default)."""
+        values = self.defaults(task)
+        values.update({k: v for k, v in kwargs.items() if v is not None})
+        return self.fn(prior, operator, y, sigma_y, **values)
+
+    # ------------------------------------------------------------------ parameters
+    @property
+    def signature_defaults(self) -> dict[str, Any]:
+        sig = inspect.signature(self.fn).parameters
+        return {p.name: sig[p.name].default for p in self.params} | {"steps": sig["steps"].default}
+
+    def defaults(self, task: str | None = None) -> dict[str, Any]:
+        """Parameters (and ``steps``) of the official configuration, for ``task`` when it has its own."""
+        out = self.signature_defaults
+        out.update(self.task_defaults.get(task or "", {}))
+        return out
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        keys = ", ".join(p.name for p in self.params) or "none"
+        raise ValueError(f"solver {self.name} has no parameter {name!r} (its parameters: {keys})")
+
+    def parse(self, name: str, text: str) -> Any:
+        """Convert ``text`` to the type of the parameter's default and check its bounds."""
+        if name == "steps":
+            kind: type = int
+        else:
+            self.param(name)
+            kind = type(self.signature_defaults[name])
+        value: Any
+        try:
+            if kind is bool:
+                low = text.strip().lower()
+                if low not in _TRUE | _FALSE:
+                    raise ValueError
+                value = low in _TRUE
+            elif kind is int:
+                value = int(text)
+            else:
+                value = float(text)
+        except ValueError:
+            raise ValueError(f"solver {self.name}: {name}={text!r} is not a valid {kind.__name__}") from None
+        self.check({name: value})
+        return value
+
+    def check(self, values: dict[str, Any]) -> None:
+        """Refuse unknown parameters, non-finite numbers and values outside the declared bounds."""
+        for name, value in values.items():
+            if name == "steps":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ValueError(f"solver {self.name}: steps must be an integer >= 1, got {value!r}")
+                continue
+            p = self.param(name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue  # booleans and library-only objects (callables) carry no bounds
+            if not math.isfinite(value):
+                raise ValueError(f"solver {self.name}: {name} must be finite, got {value}")
+            if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
+                lo = "-inf" if p.low is None else f"{p.low:g}"
+                hi = "inf" if p.high is None else f"{p.high:g}"
+                raise ValueError(f"solver {self.name}: {name} must lie in [{lo}, {hi}], got {value:g}")
+
+    # ------------------------------------------------------------------ operators and cost
+    def accepts(self, operator: SVDOperator) -> bool:
+        return self.operators is None or isinstance(operator, self.operators)
+
+    def check_operator(self, operator: SVDOperator) -> None:
+        if not self.accepts(operator):
+            kinds = ", ".join(t.__name__ for t in self.operators or ())
+            raise ValueError(f"solver {self.name} does not support {type(operator).__name__} operators (only {kinds})")
+
+    def count_nfe(self, steps: int | None = None, task: str | None = None, **params: Any) -> int:
+        """Network evaluations of one run with these settings (defaults filled in for ``task``)."""
+        values = self.defaults(task) | params
+        if steps is not None:
+            values["steps"] = steps
+        if self.nfe is None:
+            return int(values["steps"])
+        return int(self.nfe(**values))
+
+
+def sampler(
+    name: str,
+    *,
+    paper: str,
+    summary: str,
+    params: tuple[Param, ...] = (),
+    task_defaults: dict[str, dict[str, Any]] | None = None,
+    nfe: Callable[..., int] | None = None,
+    needs_grad: bool = False,
+    operators: tuple[type, ...] | None = None,
+    consistency: str = "approximate",
+    noise: str = "",
+) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
+    """Register ``fn`` under ``name``; the returned function checks its inputs and parameters, then runs ``fn``."""
+
+    def wrap(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+        sig = inspect.signature(fn)
+        declared = {p.name for p in params}
+        keywords = [p.name for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        missing = [k for k in COMMON_ARGS if k not in keywords]
+        unknown = declared - set(keywords)
+        if missing or unknown:
+            raise TypeError(f"sampler {name}: missing common arguments {missing} or unknown parameters {unknown}")
+
+        @functools.wraps(fn)
+        def run(prior, operator, y, sigma_y, **kwargs):
+            check_inputs(operator, y, sigma_y)
+            spec.check_operator(operator)
+            bound = sig.bind(prior, operator, y, sigma_y, **kwargs)
+            bound.apply_defaults()
+            spec.check({k: v for k, v in bound.arguments.items() if k in declared or k == "steps"})
+            return fn(*bound.args, **bound.kwargs)
+
+        spec = SamplerSpec(
+            name=name,
+            fn=run,
+            paper=paper,
+            summary=summary,
+            steps=sig.parameters["steps"].default,
+            params=params,
+            task_defaults=dict(task_defaults or {}),
+            nfe=nfe,
+            needs_grad=needs_grad,
+            operators=operators,
+            consistency=consistency,
+            noise=noise,
+        )
+        if name in REGISTRY:
+            raise ValueError(f"sampler {name!r} is registered twice")
+        REGISTRY[name] = spec
+        run.spec = spec  # type: ignore[attr-defined]
+        return run
+
+    return wrap
