@@ -201,6 +201,41 @@ def test_ddim_step_eta1_is_the_ddpm_posterior():
     assert (renoise(x, sig_next, sig, torch.ones(1)) - x).item() == pytest.approx(math.sqrt(sig**2 - sig_next**2))
 
 
+@pytest.mark.parametrize("sigma_y", [0.0, 0.2])
+def test_ddnm_plus_update_written_in_vp_form_equals_the_shared_spectral_step(sigma_y):
+    """DDNM+'s Eq. 17/19 per singular value, in the official code's VP form (``a = sqrt(abar_s)``,
+    ``sigma_t = sqrt(1 - abar_s)``: ``lambda_i = 1`` and fresh noise ``sqrt(sigma_t^2 - a^2 sigma_y^2 / s_i^2)`` above
+    ``a sigma_y / s_i``; ``lambda_i = s_i sigma_t sqrt(1 - eta^2) / (a sigma_y)`` and noise ``eta sigma_t`` below;
+    DDIM on the null space) equals ``Spectral.ddrm_step`` with ``eta_b = 1`` in VE form."""
+    from ddrm.samplers.spectral import Spectral
+
+    op = make_op("deblur_aniso")  # singular values spread over (0, 1]
+    y = op.measure(torch.randn(1, *SHAPE, generator=gen(0), dtype=DT), sigma_y, gen(1))
+    meas = Spectral(op, y, sigma_y)
+    sig_t, sig_s, eta = 1.3, 0.4, 0.85
+    xbar = torch.randn(meas.shape, generator=gen(2), dtype=DT) * 1.5
+    x0bar = torch.randn(meas.shape, generator=gen(3), dtype=DT) * 0.5
+    z = torch.randn(meas.shape, generator=gen(4), dtype=DT)
+    a = math.sqrt(abar(sig_s))
+    st = math.sqrt(1 - abar(sig_s))
+    s, obs = meas.s[0], meas.observed[0]
+    eps = (xbar - x0bar) / sig_t  # the network's eps, VE form of (x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t)
+    expected = torch.empty_like(xbar)
+    for i in range(op.n):
+        if not obs[i]:
+            v = a * x0bar[0, i] + eta * st * z[0, i] + math.sqrt(1 - eta**2) * st * eps[0, i]
+        else:
+            ybar = meas.ybar[0, i]
+            if st >= a * sigma_y / s[i]:
+                lam, d1 = 1.0, math.sqrt(max(0.0, st**2 - (a * sigma_y / s[i]) ** 2))
+            else:
+                lam, d1 = s[i] * st * math.sqrt(1 - eta**2) / (a * sigma_y), eta * st
+            v = a * (x0bar[0, i] - lam * (x0bar[0, i] - ybar)) + d1 * z[0, i]
+        expected[0, i] = v / a  # VP -> VE
+    got = meas.ddrm_step(xbar, x0bar, sig_t, sig_s, eta, 1.0, z)
+    torch.testing.assert_close(got, expected)
+
+
 def test_prox_at_rho_zero_is_the_projection():
     op = make_op("deblur_gauss")
     x, z = torch.randn(2, *SHAPE, generator=gen(0), dtype=DT), torch.randn(2, *SHAPE, generator=gen(1), dtype=DT)

@@ -35,6 +35,7 @@ __all__ = [
     "batch_norm",
     "per_image",
     "pinv_start",
+    "noise_level_rtol",
 ]
 
 
@@ -121,18 +122,19 @@ def renoise(x: Tensor, sigma: float, sigma_up: float, z: Tensor) -> Tensor:
     return x + math.sqrt(max(0.0, sigma_up**2 - sigma**2)) * z
 
 
-def pinv_start(operator: SVDOperator, y: Tensor, sigma_y: float) -> Tensor:
-    """``H^+ y`` truncated at the noise level: singular values ``s_i <= sigma_y`` count as zero (RED-diff's and
-    PiGDM's starting point).
-
-    The reference implementations start from ``H^+ y`` on DDRM's operators, which drop singular values below 3e-2
-    for deblurring; with all of them kept, noise in ``y`` would be amplified by up to ``1 / s_min`` (1e8 for DDRM's
-    Gaussian kernel on small images). Cutting where a coordinate's noise ``sigma_y / s_i`` exceeds the image range
-    keeps every coordinate of a noiseless ``y``."""
-    if sigma_y <= 0:
-        return operator.pinv(y)
+def noise_level_rtol(operator: SVDOperator, sigma_y: float) -> float | None:
+    """The ``rtol`` of ``operator.support`` / ``operator.pinv`` that keeps only singular values above the noise
+    level, ``s_i > sigma_y`` (``None``, the round-off default, when ``sigma_y = 0``): where ``H^+`` can be applied to a
+    noisy ``y`` without amplifying its noise beyond the image range. The reference implementations get a similar
+    cut from DDRM's operators, which drop singular values below 3e-2 for deblurring; with all kept, ``H^+ y``
+    amplifies the noise by up to ``1 / s_min`` (1e8 for DDRM's Gaussian kernel on small images)."""
     smax = operator.singulars().amax().item()
-    return operator.pinv(y, rtol=sigma_y / smax if smax > 0 else None)
+    return sigma_y / smax if sigma_y > 0 and smax > 0 else None
+
+
+def pinv_start(operator: SVDOperator, y: Tensor, sigma_y: float) -> Tensor:
+    """``H^+ y`` above the noise level (:func:`noise_level_rtol`): RED-diff's and PiGDM's starting point."""
+    return operator.pinv(y, rtol=noise_level_rtol(operator, sigma_y))
 
 
 # ---------------------------------------------------------------------- schedules
