@@ -3,6 +3,7 @@
     python benchmarks/solvers.py overhead [--size 256] [--task sr]
     python benchmarks/solvers.py memory   [--size 256] [--device cpu|cuda]
     python benchmarks/solvers.py quality  [--steps recommended|20|N] [--size 256] [--images 6] [--out results.json]
+                                          [--solvers "ddrm dps ddrm+mcg:w=0.1"]
     python benchmarks/solvers.py table    --out results.json [--out more.json ...]
 
 overhead: seconds of solver arithmetic per network evaluation, with a zero-cost prior (the exact MMSE denoiser of
@@ -178,8 +179,8 @@ def restore_row(prior, name, task_key, x01, seed, steps) -> dict:
             out01 = (op.pinv(y)[0] + 1) / 2
         nfe, seconds = 0, time.perf_counter() - t0
     else:
-        spec = SAMPLERS[name]
-        kw = {"steps": int(steps.rstrip("*"))}
+        spec, overrides = solver_variant(name)
+        kw = {"steps": int(steps.rstrip("*")), **overrides}
         nfe = spec.count_nfe(task=task, **kw)
         t0 = time.perf_counter()
         with torch.no_grad():
@@ -196,9 +197,20 @@ def restore_row(prior, name, task_key, x01, seed, steps) -> dict:
     }
 
 
+def solver_variant(text: str) -> tuple:
+    """``"ddrm+mcg:w=0.1,eta=1"`` -> (the spec, {"w": 0.1, "eta": 1.0}): a solver with some parameters changed."""
+    name, _, rest = text.partition(":")
+    spec = SAMPLERS[name]
+    overrides = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        overrides[key] = spec.parse(key, value)
+    return spec, overrides
+
+
 def resolved_steps(name: str, task_key: str, steps: str) -> str:
     """The step count a quality row runs at, marked ``*`` when it is the solver's recommendation for the task."""
-    recommended = SAMPLERS[name].defaults(TASKS[task_key][0])["steps"]
+    recommended = solver_variant(name)[0].defaults(TASKS[task_key][0])["steps"]
     n = recommended if steps == "recommended" else int(steps)
     return f"{n}*" if n == recommended else str(n)
 
@@ -211,15 +223,15 @@ def cmd_quality(args) -> None:
     photos = heldout_photos(args.heldout, args.size, args.images)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {}
-    solvers = args.solvers.split(",") if args.solvers else SOLVERS
+    solvers = args.solvers.split() if args.solvers else SOLVERS
     tasks = args.tasks.split(",")
     for task_key in tasks:
         for name in ["bicubic", "pinv", *solvers] if task_key == "sr4" else ["pinv", *solvers]:
-            if name in SAMPLERS and not SAMPLERS[name].accepts(
-                build_operator(TASKS[task_key][0], (3, 8, 8), **TASKS[task_key][1])
-            ):
+            baseline = name in ("bicubic", "pinv")
+            probe = build_operator(TASKS[task_key][0], (3, 8, 8), **TASKS[task_key][1])
+            if not baseline and not solver_variant(name)[0].accepts(probe):
                 continue
-            steps = "-" if name not in SAMPLERS else resolved_steps(name, task_key, args.steps)
+            steps = "-" if baseline else resolved_steps(name, task_key, args.steps)
             for i, (img, x01) in enumerate(photos):
                 key = f"{task_key}|{name}|{steps}|{args.size}|{img}"
                 if key in results:
@@ -244,14 +256,17 @@ def print_table(results: dict) -> None:
         task, name, steps, size, _ = key.split("|")
         cells.setdefault((name, steps, size), {}).setdefault(task, []).append(row)
     tasks = [t for t in TASKS if any(t in v for v in cells.values())]
-    head = f"{'solver':10s} {'steps':>6s} {'size':>4s} " + " ".join(
+    head = f"{'solver':16s} {'steps':>6s} {'size':>4s} " + " ".join(
         f"{t + ' PSNR/SSIM (n, NFE, s)':>34s}" for t in tasks
     )
     print(head)
     order = {n: i for i, n in enumerate(["bicubic", "pinv", *SOLVERS])}
-    for (name, steps, size), per_task in sorted(
-        cells.items(), key=lambda kv: (kv[0][2], order.get(kv[0][0], 99), kv[0][1])
-    ):
+
+    def rank(kv):
+        (name, steps, size), _ = kv
+        return (size, order.get(name.partition(":")[0], 99), name, int(steps.rstrip("*-") or 0))
+
+    for (name, steps, size), per_task in sorted(cells.items(), key=rank):
         parts = []
         for t in tasks:
             rows = per_task.get(t)
@@ -263,7 +278,7 @@ def print_table(results: dict) -> None:
             sec = statistics.mean(r["seconds"] for r in rows)
             cell = f"{p:6.2f}/{s:.3f} ({len(rows)}, {rows[0]['nfe']}, {sec:.0f})" if math.isfinite(p) else "diverged"
             parts.append(f"{cell:>34s}")
-        print(f"{name:10s} {steps:>6s} {size:>4s} " + " ".join(parts))
+        print(f"{name:16s} {steps:>6s} {size:>4s} " + " ".join(parts))
 
 
 def cmd_table(args) -> None:
@@ -292,7 +307,9 @@ def main() -> None:
     p.add_argument("--steps", default="recommended", help="'recommended' (each solver's default for the task) or N")
     p.add_argument("--heldout", default="data/photos/heldout")
     p.add_argument("--images", type=int, default=6)
-    p.add_argument("--solvers", default=None, help="comma-separated (default: all but ddim)")
+    p.add_argument(
+        "--solvers", default=None, help="space-separated; NAME:KEY=VALUE,... for a variant (default: all but ddim)"
+    )
     p.add_argument("--tasks", default=",".join(TASKS))
     p.add_argument("--out", default="runs/solvers.json")
     p = sub.add_parser("table")
