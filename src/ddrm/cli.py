@@ -11,7 +11,48 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-__all__ = ["main"]
+import numpy as np
+
+__all__ = ["main", "number", "SEED"]
+
+
+def number(kind: type = float, low: float | None = None, high: float | None = None, *, below_high: bool = False):
+    """An argparse type: a finite ``kind`` in ``[low, high]`` (``[low, high)`` with ``below_high``)."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if not np.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be finite, got {text!r}") from None
+        too_high = high is not None and (value >= high if below_high else value > high)
+        if (low is not None and value < low) or too_high:
+            lo = "-inf" if low is None else f"{low:g}"
+            hi = "inf" if high is None else f"{high:g}"
+            raise argparse.ArgumentTypeError(
+                f"must lie in [{lo}, {hi}{')' if below_high else ']'}, got {text!r}"
+            ) from None
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+SEED = number(int, 0, 2**62)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (``ddrm: error: ...``) and exit code 2."""
+
+    def error(self, message: str):
+        print(
+            f"ddrm: error: {self.prog.removeprefix('ddrm').strip() or 'ddrm'}: {' '.join(message.split())}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -56,9 +97,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="ddrm", description="Zero-shot image restoration with diffusion priors (DDRM)."
-    )
+    parser = _Parser(prog="ddrm", description="Zero-shot image restoration with diffusion priors (DDRM).")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("models", help="list the prior presets and the built-in prior")
     p.set_defaults(func=cmd_models)

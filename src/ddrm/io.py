@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
 from collections.abc import Callable
@@ -11,26 +12,59 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["read_image", "read_array", "write_image", "write_array", "write_text", "atomic_write", "IMAGE_SUFFIXES"]
+__all__ = [
+    "read_image",
+    "read_array",
+    "write_image",
+    "write_array",
+    "write_text",
+    "atomic_write",
+    "remove_stale_temporaries",
+    "IMAGE_SUFFIXES",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 PathLike = str | Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    The file gets the permissions a plain ``open()`` would give it (``0o666`` less the umask), not the temporary
+    file's ``0o600``; the temporary file is removed whatever happens, an interruption included (see
+    :func:`remove_stale_temporaries` for one a killed process left behind)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        tmp_path = Path(tmp)
+        os.close(fd)
         write(tmp_path)
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, path)
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
     return path
+
+
+def remove_stale_temporaries(path: PathLike) -> int:
+    """Remove the temporary files an interrupted :func:`atomic_write` of ``path`` left (``.NAME.XXXX.tmp``)."""
+    path = Path(path)
+    removed = 0
+    if path.parent.is_dir():
+        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+            if tmp.is_file():
+                tmp.unlink()
+                removed += 1
+    return removed
 
 
 def read_image(path: PathLike) -> Tensor:
@@ -78,8 +112,8 @@ def read_array(path: PathLike) -> Tensor:
         arr = np.load(path, allow_pickle=False)
     except (ValueError, OSError) as exc:
         raise ValueError(f"{path}: cannot read the array ({str(exc).splitlines()[0][:120]})") from None
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{path}: array of type {arr.dtype} is not numeric")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise ValueError(f"{path}: array of type {arr.dtype} is not real-valued numbers")
     return torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32 if arr.dtype != np.float64 else np.float64))
 
 

@@ -71,8 +71,11 @@ def read_state_dict(path: PathLike) -> dict[str, Tensor]:
             f"{path}: refused to load, the file needs arbitrary code to be unpickled ({first[:200]}); "
             "convert it to safetensors or a plain state dict"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({str(exc).splitlines()[0][:200]})") from None
+    except Exception as exc:  # a text or truncated file raises KeyError, EOFError, RuntimeError, ... in the unpickler
+        detail = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}{': ' + detail if detail else ''})"
+        ) from None
     return _unwrap(obj, path)
 
 

@@ -383,6 +383,9 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from .restore import resolve_device
+
+    resolve_device(args.device)
     if args.export_only:
         ckpt = Path(args.out) / "checkpoint.pt"
     else:
@@ -410,6 +413,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
+    from .cli import SEED, number
+
     p = sub.add_parser("prepare-data", help="build the training and held-out photo sets (offline sources)")
     p.add_argument("--out", default="data/photos", help="output folder (default: data/photos)")
     p.add_argument("--work", default=None, help="folder for the downloaded .deb (default: a temporary one)")
@@ -417,19 +422,22 @@ def add_commands(sub) -> None:
     p = sub.add_parser("train-prior", help="train the built-in diffusion prior (CPU or GPU)")
     p.add_argument("--data", default="data/photos/train")
     p.add_argument("--out", default="runs/prior", help="checkpoint, loss log (resumes from here)")
-    p.add_argument("--steps", type=int, default=20000)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--crop", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--steps", type=number(int, 1), default=20000)
+    p.add_argument("--batch", type=number(int, 1), default=16)
+    p.add_argument("--crop", type=number(int, 8), default=64)
+    p.add_argument("--lr", type=number(float, 0), default=2e-4)
+    p.add_argument("--ema", type=number(float, 0, 1, below_high=True), default=0.999)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=500)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--save-every", type=number(int, 1), default=500)
+    p.add_argument("--threads", type=number(int, 1), default=None)
     p.add_argument(
-        "--decay-from", type=int, default=None, help="cosine learning-rate decay from this step to 0 at --steps"
+        "--decay-from",
+        type=number(int, 0),
+        default=None,
+        help="cosine learning-rate decay from this step to 0 at --steps",
     )
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this long")
+    p.add_argument("--max-minutes", type=number(float, 0), default=None, help="stop (and save) after this long")
     p.add_argument(
         "--t-sampling", default="lognormal", choices=["lognormal", "uniform"], help="noise-level distribution"
     )

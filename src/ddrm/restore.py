@@ -1,0 +1,278 @@
+"""Restoring measurements: one batch in memory (:func:`restore_batch`), or files and folders on disk
+(:func:`plan_restore`, :func:`run_restore`), the path the CLI, the evaluation harness and the web app share.
+
+Every image gets its own generator, seeded from the run's seed and the input's file name, so a result does not
+depend on the batch it was restored in nor on an interrupted run being resumed. Outputs are written atomically; a
+folder run skips inputs whose output exists (resume) unless told to overwrite.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .io import IMAGE_SUFFIXES, read_array, read_image, write_image
+from .operators import SVDOperator
+from .priors import Prior
+from .samplers import SamplerSpec
+from .tasks import SIDE_FILE_SUFFIXES, TaskError, TaskSpec, to_model_range
+
+__all__ = [
+    "RestoreJob",
+    "PriorLoader",
+    "restore_batch",
+    "list_inputs",
+    "read_measurement",
+    "plan_outputs",
+    "find_reference",
+    "run_restore",
+    "image_generator",
+]
+
+
+def image_generator(seed: int, name: str) -> torch.Generator:
+    """The generator of one image: the run's seed plus the CRC-32 of its file name."""
+    return torch.Generator().manual_seed(seed + zlib.crc32(name.encode()))
+
+
+def restore_batch(
+    prior: Prior,
+    solver: SamplerSpec,
+    task: TaskSpec,
+    op: SVDOperator,
+    y01: Tensor,
+    sigma_y: float,
+    generators: Sequence[torch.Generator],
+    solver_args: dict[str, Any] | None = None,
+    *,
+    progress_bar: bool = False,
+) -> Tensor:
+    """Restore a batch of measurements ``y01`` (B, *measurement_shape) in [0, 1] units with noise ``sigma_y`` (also
+    [0, 1] units) of one task; returns images in [0, 1] on the measurements' device."""
+    if tuple(y01.shape[1:]) != tuple(op.measurement_shape):
+        raise TaskError(
+            f"measurement shape {tuple(y01.shape[1:])} does not fit the task ({tuple(op.measurement_shape)})"
+        )
+    if getattr(prior, "channels", task.image_shape[0]) != task.image_shape[0]:
+        raise TaskError(f"the prior works on {prior.channels}-channel images, the task on {task.image_shape[0]}")
+    y = to_model_range(op, y01)
+    with torch.no_grad():  # gradient methods enable autograd themselves, around the network only
+        x = solver.run(
+            prior,
+            op,
+            y,
+            2 * sigma_y,
+            task=task.name,
+            generator=list(generators),
+            progress_bar=progress_bar,
+            **(solver_args or {}),
+        )
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+class PriorLoader:
+    """Loads the chosen prior once (the analytic ``"gaussian"`` prior is built per image shape)."""
+
+    def __init__(
+        self,
+        name: str,
+        checkpoint: str | None = None,
+        device: str | torch.device = "cpu",
+        compute_dtype: torch.dtype | None = None,
+    ):
+        self.name, self.checkpoint, self.device, self.compute_dtype = name, checkpoint, device, compute_dtype
+        self.cache: dict = {}
+
+    def __call__(self, shape: tuple[int, int, int]) -> Prior:
+        if self.name == "gaussian":
+            if shape not in self.cache:
+                from .priors import GaussianPrior
+
+                self.cache[shape] = GaussianPrior.stationary(
+                    shape, variance=0.25, length=2.0, mean=torch.zeros(shape), dtype=torch.float32
+                ).to(self.device)
+            return self.cache[shape]
+        if "net" not in self.cache:
+            from .loading import load_prior
+
+            self.cache["net"] = load_prior(
+                self.name, self.checkpoint, device=self.device, compute_dtype=self.compute_dtype
+            )
+        return self.cache["net"]
+
+
+# ---------------------------------------------------------------------------------------------- files
+def list_inputs(path: Path) -> list[Path]:
+    """The measurements in a folder (images and ``.npy``, side files excluded), or the one file given."""
+    if path.is_dir():
+        files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + (".npy",)]
+        files = [p for p in files if not any(p.name.endswith(s) for s in SIDE_FILE_SUFFIXES.values())]
+        if not files:
+            raise TaskError(f"{path}: no images or .npy measurements in the folder")
+        return files
+    if not path.is_file():
+        raise TaskError(f"{path}: no such file or folder")
+    return [path]
+
+
+def read_measurement(path: Path) -> Tensor:
+    """A measurement file (image or ``.npy``) as float32, refusing NaN / infinite values."""
+    y = read_array(path) if path.suffix.lower() == ".npy" else read_image(path)
+    if not torch.isfinite(y).all():
+        raise TaskError(f"{path}: measurement contains NaN or infinite values")
+    return y.float()
+
+
+def plan_outputs(src: Path, output: Path | None) -> tuple[list[tuple[Path, Path]], Path, bool]:
+    """``([(input, output file)], output root, is_folder)`` for restoring ``src`` (a file or a folder)."""
+    files = list_inputs(src)
+    folder = src.is_dir()
+    if output is not None:
+        out_root = Path(output)
+    else:
+        out_root = src.with_name(src.name + "_restored") if folder else src.with_name(src.stem + "_restored.png")
+    if folder and out_root.suffix:
+        raise TaskError(f"{out_root}: restoring a folder needs an output folder")
+    if not folder and out_root.suffix.lower() not in IMAGE_SUFFIXES:
+        out_root = out_root / (src.stem + ".png")
+    return [(f, (out_root / (f.stem + ".png")) if folder else out_root) for f in files], out_root, folder
+
+
+def find_reference(ref_root: Path, source: Path) -> Path | None:
+    """The clean image for ``source``: ``ref_root`` itself if a file, else the image of the same stem in it."""
+    if ref_root.is_file():
+        return ref_root
+    return next(
+        (ref_root / (source.stem + s) for s in IMAGE_SUFFIXES if (ref_root / (source.stem + s)).is_file()), None
+    )
+
+
+@dataclass
+class RestoreJob:
+    """One measurement to restore: where it comes from and goes, its task and noise level ([0, 1] units)."""
+
+    source: Path
+    target: Path
+    y01: Tensor
+    task: TaskSpec
+    sigma_y: float
+
+
+def _display(op: SVDOperator, y01: Tensor, shape) -> Tensor:
+    """The measurement drawn at the image's size (nearest upsampling; grey replicated), or grey if not an image."""
+    c, h, w = shape
+    if y01.ndim != 3:
+        return torch.full(shape, 0.5)
+    img = torch.nn.functional.interpolate(y01[None], size=(h, w), mode="nearest")[0]
+    return img.expand(c, h, w) if img.shape[0] == 1 else img
+
+
+def _grid(panels: list[Tensor]) -> Tensor:
+    gap = torch.ones(panels[0].shape[0], panels[0].shape[1], 4)
+    parts = []
+    for p in panels:
+        parts += [p.clamp(0, 1), gap]
+    return torch.cat(parts[:-1], dim=2)
+
+
+def run_restore(
+    jobs: list[RestoreJob],
+    solver: SamplerSpec,
+    solver_args: dict[str, Any],
+    prior_for: Callable[[tuple[int, int, int]], Prior],
+    *,
+    seed: int = 0,
+    batch_size: int = 4,
+    device: str | torch.device = "cpu",
+    only: set[Path] | None = None,
+    references: dict[Path, Tensor] | None = None,
+    save_grid: bool = False,
+    progress_bar: bool = False,
+    report: Callable[[str], None] | None = None,
+) -> list[tuple[float, float]]:
+    """Restore the jobs and write their outputs (and grids).
+
+    Consecutive jobs sharing an operator and a noise level go in one batch of up to ``batch_size``. With ``only``,
+    just those sources are written, but the batches are still formed over all ``jobs`` (a batch holding none of them
+    is skipped, one holding some is computed whole): a resumed run then gives the very bytes of an uninterrupted
+    one, since batched network calls may round differently from single ones. ``references`` maps a job's source to
+    its clean image: PSNR / SSIM are reported and returned."""
+    from tqdm.auto import tqdm
+
+    from .metrics import psnr, ssim
+
+    wanted = [j for j in jobs if only is None or j.source in only]
+    operators: dict[str, SVDOperator] = {}
+    for job in wanted:  # every task is checked against the solver before the prior is loaded
+        if job.task.key() not in operators:
+            operators[job.task.key()] = op = job.task.operator()
+            solver.check_operator(op)
+    scores = []
+    bar = tqdm(total=len(wanted), desc="images", disable=not progress_bar or len(wanted) < 2)
+    i = 0
+    while i < len(jobs):
+        batch = [jobs[i]]
+        while len(batch) < batch_size and i + len(batch) < len(jobs):
+            nxt = jobs[i + len(batch)]
+            if nxt.task.key() != jobs[i].task.key() or nxt.sigma_y != jobs[i].sigma_y:
+                break
+            batch.append(nxt)
+        i += len(batch)
+        if only is not None and not any(b.source in only for b in batch):
+            continue
+        task = batch[0].task
+        op = operators[task.key()].to(device)
+        try:
+            y01 = torch.stack([b.y01 for b in batch]).to(device)
+        except RuntimeError:
+            raise TaskError(f"{batch[0].source}: measurement shape does not fit the task") from None
+        gens = [image_generator(seed, b.source.name) for b in batch]
+        x01 = restore_batch(
+            prior_for(task.image_shape), solver, task, op, y01, batch[0].sigma_y, gens, solver_args,
+            progress_bar=progress_bar,
+        ).cpu()  # fmt: skip
+        for job, xi, yb in zip(batch, x01, y01.cpu()):
+            if only is not None and job.source not in only:
+                continue
+            write_image(xi, job.target)
+            ref = (references or {}).get(job.source)
+            if ref is not None:
+                p, s = psnr(xi, ref), ssim(xi, ref)
+                scores.append((p, s))
+                if report is not None:
+                    report(f"{job.source.name}: PSNR {p:.2f} dB  SSIM {s:.4f}")
+            if save_grid:
+                with torch.no_grad():
+                    pinv = ((op.pinv(to_model_range(op, yb[None].to(device))) + 1) / 2).clamp(0, 1)[0].cpu()
+                panels = [_display(op, yb, task.image_shape), pinv, xi] + ([ref] if ref is not None else [])
+                write_image(_grid(panels), job.target.with_name(job.target.stem + "_grid.png"))
+        bar.update(sum(1 for b in batch if only is None or b.source in only))
+    bar.close()
+    return scores
+
+
+def resolve_device(text: str | torch.device) -> torch.device:
+    """A device the user named, checked to exist here (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
+    try:
+        device = torch.device(text)
+    except (RuntimeError, TypeError):
+        raise TaskError(f"unknown device {text!r}; use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TaskError(
+                f"device {text!r}: CUDA is not available here (no GPU, or a CPU-only PyTorch); use --device cpu"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise TaskError(f"device {text!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif device.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise TaskError(f"device {text!r}: MPS is not available here; use --device cpu")
+    elif device.type != "cpu":
+        raise TaskError(f"device {text!r} is not supported; use cpu, cuda, cuda:N or mps")
+    return device

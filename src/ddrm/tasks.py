@@ -1,0 +1,300 @@
+"""Degradation tasks as data: parse a task name, resolve its random choices, read and write sidecars.
+
+One path for the CLI (``ddrm degrade`` / ``ddrm restore``), the evaluation harness and the web app. A
+:class:`TaskSpec` holds everything that rebuilds ``H`` exactly (the mask, the kernel, the permutation are tensors, not
+seeds); a sidecar is its JSON record beside a measurement, with the tensors in side files.
+
+Values in files are in image units ([0, 1]); the solvers work in [-1, 1]. For a linear ``H``,
+``y01 = H x01 + n`` becomes ``y = 2 y01 - H 1`` with noise ``2 sigma_y`` (:func:`to_model_range`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .io import read_array, read_image, write_array, write_image, write_text
+from .operators import OPERATORS, SVDOperator, build_operator, default_motion_size, motion_kernel, random_mask
+
+__all__ = [
+    "TaskError",
+    "TaskSpec",
+    "SIDECAR_VERSION",
+    "SIDE_FILE_SUFFIXES",
+    "parse_task",
+    "load_kernel",
+    "load_mask",
+    "merge_task_params",
+    "image_shape_for_measurement",
+    "make_task",
+    "to_model_range",
+    "validate_sidecar",
+]
+
+SIDECAR_VERSION = 1
+NUMERIC_SUFFIX = {"sr": "factor", "sr_bicubic": "factor", "cs": "ratio"}  # "sr4" = task sr with factor 4
+SIDE_FILE_SUFFIXES = {"mask": ".mask.png", "kernel": ".kernel.npy", "permutation": ".perm.npy"}
+
+
+class TaskError(ValueError):
+    """A task, a sidecar or a task file that cannot be used; the message is one line for the user."""
+
+
+def parse_task(text: str) -> tuple[str, dict]:
+    """``"sr4"`` -> ``("sr", {"factor": 4})``; a registered name maps to itself."""
+    if text in OPERATORS:
+        return text, {}
+    m = re.fullmatch(r"([a-z_]+?)(\d+)", text)
+    if m and m.group(1) in NUMERIC_SUFFIX:
+        return m.group(1), {NUMERIC_SUFFIX[m.group(1)]: int(m.group(2))}
+    examples = ", ".join(["sr4", "sr_bicubic4", "cs4", *[n for n in OPERATORS if n not in NUMERIC_SUFFIX]])
+    raise TaskError(f"unknown task {text!r}; choose from {examples}")
+
+
+def load_kernel(path: str | Path) -> Tensor:
+    """A blur kernel from ``.npy`` (must sum to 1 within 1%) or an image (normalised by its sum)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        k = read_array(path).double()
+        if k.ndim != 2 or min(k.shape) < 1:
+            raise TaskError(f"{path}: a kernel must be a non-empty 2-D array, got shape {tuple(k.shape)}")
+        total = k.sum().item()
+        if not np.isfinite(total) or abs(total - 1.0) > 0.01:
+            raise TaskError(f"{path}: kernel sums to {total:.4g}, expected 1 (normalise it)")
+    else:
+        k = read_image(path).double()
+        k = k.mean(0) if k.shape[0] != 1 else k[0]
+        total = k.sum().item()
+        if total <= 0:
+            raise TaskError(f"{path}: kernel image is black")
+        k = k / total
+    if (k < 0).any():
+        raise TaskError(f"{path}: kernel has negative entries")
+    return k
+
+
+def load_mask(path: str | Path, shape: tuple[int, int, int]) -> Tensor:
+    """A mask image: white (>= 0.5) = observed, black = missing; must match the image size."""
+    m = read_image(path)
+    if tuple(m.shape[-2:]) != tuple(shape[-2:]):
+        raise TaskError(f"{path}: mask is {m.shape[-1]}x{m.shape[-2]} but the image is {shape[-1]}x{shape[-2]}")
+    return (m.mean(0) >= 0.5) if m.shape[0] > 1 else (m[0] >= 0.5)
+
+
+def merge_task_params(name: str, params: dict, given: dict[str, Any]) -> dict:
+    """Add the parameters the user gave (``None`` = not given) to a task's, refusing those it does not take."""
+    accepted = OPERATORS[name].params
+    out = dict(params)
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key not in accepted:
+            raise TaskError(f"{key} does not apply to task {name}")
+        out[key] = value
+    return out
+
+
+def image_shape_for_measurement(name: str, params: dict, y_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The shape of the image behind a measurement of shape ``y_shape`` (image-like tasks only)."""
+    if name == "cs":
+        raise TaskError("a compressed-sensing measurement does not tell the image size: restore it with a sidecar")
+    if len(y_shape) != 3:
+        raise TaskError(f"expected an image measurement, got an array of shape {tuple(y_shape)}")
+    c, h, w = y_shape
+    if name == "color":
+        if c != 1:
+            raise TaskError(f"colorization restores from a greyscale image, got {c} channels")
+        return (3, h, w)
+    if c != 3:
+        raise TaskError(f"task {name} expects an RGB measurement, got {c} channel(s)")
+    if name in ("sr", "sr_bicubic"):
+        f = params.get("factor", OPERATORS[name].params["factor"])
+        return (c, h * f, w * f)
+    return (c, h, w)
+
+
+@dataclass
+class TaskSpec:
+    """A degradation, fully resolved: task name, parameters (tensors included) and image shape."""
+
+    name: str
+    image_shape: tuple[int, int, int]
+    params: dict = field(default_factory=dict)
+
+    def operator(self, device: str | torch.device = "cpu") -> SVDOperator:
+        return build_operator(self.name, self.image_shape, dtype=torch.float32, **self.params).to(device)
+
+    def key(self) -> str:
+        """Identity of the operator (images that share it can be restored in one batch)."""
+        parts = {
+            k: (zlib.crc32(v.cpu().numpy().tobytes()) if isinstance(v, Tensor) else v) for k, v in self.params.items()
+        }
+        return json.dumps([self.name, self.image_shape, parts], sort_keys=True, default=str)
+
+    def to_sidecar(self, stem: Path, sigma_y: float, seed: int | None, measurement: str) -> dict[str, Any]:
+        """The JSON record; tensors go to side files named after ``stem`` (see :meth:`write`)."""
+        scalars, files = {}, {}
+        for k, v in self.params.items():
+            if isinstance(v, Tensor):
+                files[k] = Path(stem).name + SIDE_FILE_SUFFIXES[k]
+            elif v is not None:
+                scalars[k] = v
+        return {
+            "ddrm_sidecar": SIDECAR_VERSION,
+            "task": self.name,
+            "params": scalars,
+            "param_files": files,
+            "image_shape": list(self.image_shape),
+            "sigma_y": sigma_y,
+            "value_range": [0, 1],
+            "seed": seed,
+            "measurement": measurement,
+        }
+
+    def side_files(self, sidecar: dict[str, Any], folder: Path) -> list[tuple[Path, Tensor]]:
+        """``(path, tensor)`` for each side file a sidecar record names."""
+        return [(folder / sidecar["param_files"][k], v) for k, v in self.params.items() if isinstance(v, Tensor)]
+
+    def write_sidecar(self, sidecar: dict[str, Any], path: Path) -> None:
+        """Write the side files, then the JSON: a sidecar never points at a missing file."""
+        for fpath, v in self.side_files(sidecar, path.parent):
+            write_image(v.float()[None], fpath) if fpath.name.endswith(".png") else write_array(v, fpath)
+        write_text(json.dumps(sidecar, indent=1), path)
+
+    @classmethod
+    def from_sidecar(cls, path: str | Path) -> tuple[TaskSpec, dict]:
+        """Read and validate a sidecar, and load its side files."""
+        path = Path(path)
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise TaskError(f"{path}: not a readable sidecar ({str(exc).splitlines()[0][:100]})") from None
+        problems = validate_sidecar(meta)
+        if problems:
+            raise TaskError(f"{path}: bad sidecar: " + "; ".join(problems))
+        shape = tuple(int(v) for v in meta["image_shape"])
+        params = dict(meta.get("params", {}))
+        for k, fname in meta.get("param_files", {}).items():
+            fpath = path.parent / fname
+            if k == "mask":
+                params[k] = load_mask(fpath, shape)
+            elif k == "kernel":
+                params[k] = load_kernel(fpath)
+            else:
+                perm = read_array(fpath)
+                n = shape[1] * shape[2]
+                if perm.shape != (n,) or not torch.equal(torch.sort(perm.long()).values, torch.arange(n)):
+                    raise TaskError(f"{fpath}: not a permutation of the {n} pixel positions")
+                params[k] = perm.long()
+        return cls(meta["task"], shape, params), meta
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def validate_sidecar(meta: Any) -> list[str]:
+    """Every problem of a sidecar record, one short phrase each (empty: the record is usable)."""
+    if not isinstance(meta, dict):
+        return ["not a JSON object"]
+    if meta.get("ddrm_sidecar") != SIDECAR_VERSION:
+        return [f"not a ddrm sidecar (ddrm_sidecar must be {SIDECAR_VERSION})"]
+    problems = []
+    task = meta.get("task")
+    if task not in OPERATORS:
+        problems.append(f"unknown task {task!r}" if "task" in meta else "task missing")
+    shape = meta.get("image_shape")
+    if shape is None:
+        problems.append("image_shape missing")
+    elif not (
+        isinstance(shape, list)
+        and len(shape) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)
+    ):
+        problems.append(f"image_shape must be three positive integers [C, H, W], got {shape!r}")
+    if "sigma_y" not in meta:
+        problems.append("sigma_y missing")
+    elif not (_is_number(meta["sigma_y"]) and meta["sigma_y"] >= 0):
+        problems.append(f"sigma_y must be a finite number >= 0, got {meta['sigma_y']!r}")
+    accepted = OPERATORS[task].params if task in OPERATORS else {}
+    params = meta.get("params", {})
+    if not isinstance(params, dict):
+        problems.append("params must be an object")
+    else:
+        for k, v in params.items():
+            if task in OPERATORS and k not in accepted:
+                problems.append(f"task {task} takes no parameter {k!r}")
+            elif k in SIDE_FILE_SUFFIXES:
+                problems.append(f"parameter {k!r} belongs in param_files")
+            elif not _is_number(v):
+                problems.append(f"parameter {k!r} must be a finite number, got {v!r}")
+            elif isinstance(accepted.get(k), int) and not (isinstance(v, int) and v > 0):
+                problems.append(f"parameter {k!r} must be a positive integer, got {v!r}")
+    files = meta.get("param_files", {})
+    if not isinstance(files, dict):
+        problems.append(f"param_files must be an object mapping a parameter to a file name, got {type(files).__name__}")
+    else:
+        for k, fname in files.items():
+            if k not in SIDE_FILE_SUFFIXES:
+                problems.append(f"unknown parameter file {k!r}")
+            elif task in OPERATORS and k not in accepted:
+                problems.append(f"task {task} takes no {k}")
+            elif not isinstance(fname, str) or not fname or Path(fname).name != fname:
+                problems.append(f"param_files[{k!r}] must be a file name beside the sidecar, got {fname!r}")
+    if meta.get("value_range", [0, 1]) != [0, 1]:
+        problems.append(f"value_range must be [0, 1], got {meta['value_range']!r}")
+    seed = meta.get("seed")
+    if seed is not None and not (isinstance(seed, int) and not isinstance(seed, bool)):
+        problems.append(f"seed must be an integer or null, got {seed!r}")
+    return problems
+
+
+def make_task(
+    name: str,
+    image_shape: tuple[int, int, int],
+    params: dict,
+    generator: torch.Generator,
+    *,
+    mask: str | Path | None = None,
+    kernel: str | Path | None = None,
+) -> TaskSpec:
+    """Resolve a task's random choices into explicit tensors (random mask, motion kernel, CS permutation), so that
+    its sidecar rebuilds ``H`` exactly; ``mask`` / ``kernel`` files replace the random ones."""
+    params = dict(params)
+    shape = tuple(image_shape)
+    if mask is not None and name != "inpaint":
+        raise TaskError(f"a mask does not apply to task {name}")
+    if kernel is not None and name != "deblur_motion":
+        raise TaskError(f"a kernel does not apply to task {name}")
+    if name == "inpaint":
+        missing = params.pop("missing", 0.5)
+        params["mask"] = load_mask(mask, shape) if mask is not None else random_mask(shape, missing, generator)
+    elif name == "deblur_motion":
+        size, intensity = params.pop("size", None), params.pop("intensity", 0.5)
+        if kernel is not None:
+            params["kernel"] = load_kernel(kernel)
+        else:
+            limit = min(shape[1], shape[2])
+            if size is not None and not (1 <= size <= limit):
+                raise TaskError(f"the motion kernel size must lie in [1, {limit}] for this image, got {size}")
+            if not 0.0 <= intensity <= 1.0:
+                raise TaskError(f"the motion kernel intensity must lie in [0, 1], got {intensity}")
+            params["kernel"] = motion_kernel(size or default_motion_size(shape), intensity, generator)
+    elif name == "cs":
+        params["permutation"] = torch.randperm(shape[1] * shape[2], generator=generator)
+    return TaskSpec(name, shape, params)
+
+
+def to_model_range(op: SVDOperator, y01: Tensor) -> Tensor:
+    """A measurement of a [0, 1] image -> the measurement of the same image in [-1, 1]: ``2 y01 - H 1``."""
+    ones = torch.ones(1, *op.input_shape, device=y01.device, dtype=y01.dtype)
+    return 2 * y01 - op.H(ones)
