@@ -7,11 +7,12 @@ Every user error (bad file, bad parameter, missing checkpoint) ends with one lin
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
-
-import numpy as np
 
 __all__ = ["main", "number", "SEED"]
 
@@ -26,7 +27,7 @@ def number(kind: type = float, low: float | None = None, high: float | None = No
             raise argparse.ArgumentTypeError(
                 f"expected {'an integer' if kind is int else 'a number'}, got {text!r}"
             ) from None
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be finite, got {text!r}") from None
         too_high = high is not None and (value >= high if below_high else value > high)
         if (low is not None and value < low) or too_high:
@@ -114,20 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    func: Callable[[argparse.Namespace], int] = args.func
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)  # clean up (temporary files) as for Ctrl-C
     try:
+        args = build_parser().parse_args(argv)  # inside: an interruption while torch is imported is quiet too
+        func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
     except KeyboardInterrupt:
         print("ddrm: interrupted", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("ddrm: terminated", file=sys.stderr)
+        return 143
     except (ValueError, OSError, RuntimeError) as exc:  # user errors (incl. CheckpointError) are ValueErrors
         if os.environ.get("DDRM_DEBUG"):
             raise
         msg = " ".join(str(exc).split()) or type(exc).__name__
         print(f"ddrm: error: {msg}", file=sys.stderr)
         return 2
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that ``finally`` blocks (atomic writes) clean up."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -355,7 +355,7 @@ def add_commands(sub) -> None:
         help="fraction of missing pixels of a random mask (0.5)",
     )
     p.add_argument("--kernel", default=None, help="blur kernel for deblur_motion (.npy summing to 1, or an image)")
-    p.add_argument("--kernel-size", type=number(int, 1), default=None, help="size of the random motion kernel")
+    p.add_argument("--kernel-size", type=number(int, 3), default=None, help="size of the random motion kernel")
     p.add_argument(
         "--intensity", type=number(float, 0, 1), default=None, help="curvature of the random motion kernel, 0..1"
     )

@@ -105,13 +105,21 @@ def read_image(path: PathLike) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr))
 
 
-def read_array(path: PathLike) -> Tensor:
-    """A ``.npy`` file (no pickles) as a float tensor."""
+def read_array(path: PathLike, *, integer: bool = False) -> Tensor:
+    """A ``.npy`` file (no pickles) of real numbers as a float tensor (int64 with ``integer``, which refuses
+    floating-point arrays)."""
     path = Path(path)
     try:
         arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"{path}: cannot read the array ({str(exc).splitlines()[0][:120]})") from None
+    except Exception as exc:  # ValueError, OSError, EOFError (empty file), ... for a broken file
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
+        raise ValueError(f"{path}: cannot read the array ({detail})") from None
+    if not isinstance(arr, np.ndarray):
+        raise ValueError(f"{path}: not a single .npy array")
+    if integer:
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{path}: expected an array of integers, got {arr.dtype}")
+        return torch.from_numpy(np.ascontiguousarray(arr).astype(np.int64))
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
         raise ValueError(f"{path}: array of type {arr.dtype} is not real-valued numbers")
     return torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32 if arr.dtype != np.float64 else np.float64))

@@ -190,11 +190,11 @@ class TaskSpec:
             elif k == "kernel":
                 params[k] = load_kernel(fpath)
             else:
-                perm = read_array(fpath)
+                perm = read_array(fpath, integer=True)
                 n = shape[1] * shape[2]
-                if perm.shape != (n,) or not torch.equal(torch.sort(perm.long()).values, torch.arange(n)):
+                if perm.shape != (n,) or not torch.equal(torch.sort(perm).values, torch.arange(n)):
                     raise TaskError(f"{fpath}: not a permutation of the {n} pixel positions")
-                params[k] = perm.long()
+                params[k] = perm
         return cls(meta["task"], shape, params), meta
 
 
@@ -284,8 +284,8 @@ def make_task(
             params["kernel"] = load_kernel(kernel)
         else:
             limit = min(shape[1], shape[2])
-            if size is not None and not (1 <= size <= limit):
-                raise TaskError(f"the motion kernel size must lie in [1, {limit}] for this image, got {size}")
+            if size is not None and not (3 <= size <= limit and size % 2 == 1):
+                raise TaskError(f"the motion kernel size must be odd and in [3, {limit}] for this image, got {size}")
             if not 0.0 <= intensity <= 1.0:
                 raise TaskError(f"the motion kernel intensity must lie in [0, 1], got {intensity}")
             params["kernel"] = motion_kernel(size or default_motion_size(shape), intensity, generator)
