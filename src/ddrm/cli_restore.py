@@ -20,6 +20,8 @@ from .operators import OPERATORS
 from .restore import (
     PriorLoader,
     RestoreJob,
+    check_outputs,
+    check_writable,
     find_reference,
     plan_outputs,
     read_measurement,
@@ -63,41 +65,6 @@ def _task_params(args: argparse.Namespace, name: str, params: dict) -> dict:
             _fail(f"--{flag.replace('_', '-')} does not apply to task {name}")
         given[key] = value
     return merge_task_params(name, params, given)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    if a.exists() and b.exists():
-        return a.samefile(b)
-    return a.resolve() == b.resolve()
-
-
-def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
-    """Refuse an output that would replace an input, or two outputs of the same name (one line naming both)."""
-    for out in outputs:
-        for inp in inputs:
-            if _same_file(out, inp):
-                _fail(f"{out}: the output would overwrite the input {inp}; choose another output name")
-    seen: dict[Path, Path] = {}
-    for out in outputs:
-        key = out.resolve()
-        if key in seen:
-            _fail(f"two outputs would be written to {out}; rename one of the inputs")
-        seen[key] = out
-
-
-def check_writable(path: Path) -> None:
-    """The output's folder exists and is writable, or can be created (checked before any work)."""
-    parent = path.parent
-    while not parent.exists():
-        if parent.parent == parent:
-            break
-        parent = parent.parent
-    if not parent.is_dir():
-        _fail(f"{path}: cannot create the output, {parent} is not a folder")
-    import os
-
-    if not os.access(parent, os.W_OK | os.X_OK):
-        _fail(f"{path}: cannot write the output, {parent} is not writable")
 
 
 # ---------------------------------------------------------------------------------------------- degrade
@@ -203,9 +170,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
         spec, sigma_y, task_files = _resolve(args, f, y)
         if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):
             _fail(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
-        op_shape = tuple(spec.operator().measurement_shape)
-        if tuple(y.shape) != op_shape:
-            _fail(f"{f}: measurement shape {tuple(y.shape)} does not fit the task ({op_shape})")
         inputs += [f, *task_files]
         if ref_root is not None:
             ref_path = find_reference(ref_root, f)

@@ -8,6 +8,7 @@ folder run skips inputs whose output exists (resume) unless told to overwrite.
 
 from __future__ import annotations
 
+import os
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ __all__ = [
     "list_inputs",
     "read_measurement",
     "plan_outputs",
+    "check_outputs",
+    "check_writable",
     "find_reference",
     "run_restore",
     "image_generator",
@@ -156,6 +159,36 @@ def find_reference(ref_root: Path, source: Path) -> Path | None:
     )
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return a.samefile(b)
+    return a.resolve() == b.resolve()
+
+
+def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
+    """Refuse an output that would replace an input, or two outputs of the same name."""
+    for out in outputs:
+        for inp in inputs:
+            if _same_file(out, inp):
+                raise TaskError(f"{out}: the output would overwrite the input {inp}; choose another output name")
+    seen: set[Path] = set()
+    for out in outputs:
+        if out.resolve() in seen:
+            raise TaskError(f"two outputs would be written to {out}; rename one of the inputs")
+        seen.add(out.resolve())
+
+
+def check_writable(path: Path) -> None:
+    """The output's folder exists and is writable, or can be created (checked before any work)."""
+    parent = path.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise TaskError(f"{path}: cannot create the output, {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise TaskError(f"{path}: cannot write the output, {parent} is not writable")
+
+
 @dataclass
 class RestoreJob:
     """One measurement to restore: where it comes from and goes, its task and noise level ([0, 1] units)."""
@@ -210,39 +243,41 @@ def run_restore(
 
     from .metrics import psnr, ssim
 
-    wanted = [j for j in jobs if only is None or j.source in only]
-    operators: dict[str, SVDOperator] = {}
-    for job in wanted:  # every task is checked against the solver before the prior is loaded
-        if job.task.key() not in operators:
-            operators[job.task.key()] = op = job.task.operator()
-            solver.check_operator(op)
-    batches: list[list[RestoreJob]] = []
+    keys = [j.task.key() for j in jobs]
+    batches: list[tuple[str, list[RestoreJob]]] = []
     i = 0
     while i < len(jobs):
-        batch = [jobs[i]]
-        while len(batch) < batch_size and i + len(batch) < len(jobs):
-            nxt = jobs[i + len(batch)]
-            if nxt.task.key() != jobs[i].task.key() or nxt.sigma_y != jobs[i].sigma_y:
-                break
-            batch.append(nxt)
-        i += len(batch)
-        if only is None or any(b.source in only for b in batch):
-            batches.append(batch)
-    checked: set = set()
-    for batch in batches:  # the prior is loaded, and every batch checked to fit in memory, before any work
+        n = 1
+        while (
+            n < batch_size and i + n < len(jobs) and keys[i + n] == keys[i] and jobs[i + n].sigma_y == jobs[i].sigma_y
+        ):
+            n += 1
+        if only is None or any(j.source in only for j in jobs[i : i + n]):
+            batches.append((keys[i], jobs[i : i + n]))
+        i += n
+    # before any work: each operator built once and checked against the solver (before the prior is loaded), each
+    # measurement against its operator; then the prior loaded and every batch checked to fit in memory
+    operators: dict[str, SVDOperator] = {}
+    for key, batch in batches:
+        if key not in operators:
+            operators[key] = op = batch[0].task.operator()
+            solver.check_operator(op)
+        for job in batch:
+            if tuple(job.y01.shape) != tuple(operators[key].measurement_shape):
+                raise TaskError(
+                    f"{job.source}: measurement shape {tuple(job.y01.shape)} does not fit the task "
+                    f"({tuple(operators[key].measurement_shape)})"
+                )
+    for batch in {(k, len(b)): b for k, b in batches}.values():
         task = batch[0].task
-        if (task.key(), len(batch)) not in checked:
-            check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch), device, solver_args)
-            checked.add((task.key(), len(batch)))
+        check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch), device, solver_args)
+    wanted = sum(1 for _, batch in batches for j in batch if only is None or j.source in only)
     scores = []
-    bar = tqdm(total=len(wanted), desc="images", disable=not progress_bar or len(wanted) < 2)
-    for batch in batches:
+    bar = tqdm(total=wanted, desc="images", disable=not progress_bar or wanted < 2)
+    for key, batch in batches:
         task = batch[0].task
-        op = operators[task.key()].to(device)
-        try:
-            y01 = torch.stack([b.y01 for b in batch]).to(device)
-        except RuntimeError:
-            raise TaskError(f"{batch[0].source}: measurement shape does not fit the task") from None
+        op = operators[key].to(device)
+        y01 = torch.stack([b.y01 for b in batch]).to(device)
         gens = [image_generator(seed, b.source.name) for b in batch]
         prior = prior_for(task.image_shape)
         x01 = restore_batch(
