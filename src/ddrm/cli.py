@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_restore
 
     cli_restore.add_commands(sub)
+    from . import cli_bench
+
+    cli_bench.add_commands(sub)
     try:
         from . import training
     except ImportError:  # pragma: no cover - training is part of the package

@@ -252,9 +252,13 @@ def run_restore(
             n < batch_size and i + n < len(jobs) and keys[i + n] == keys[i] and jobs[i + n].sigma_y == jobs[i].sigma_y
         ):
             n += 1
-        if only is None or any(j.source in only for j in jobs[i : i + n]):
-            batches.append((keys[i], jobs[i : i + n]))
+        batches.append((keys[i], jobs[i : i + n]))
         i += n
+    # under torchrun each process takes every world-th batch, counted over all jobs (so the files are those of a
+    # single-process run, and a resumed process keeps its share)
+    from .bench.dist import shard, world
+
+    batches = [(k, b) for k, b in shard(batches, *world()) if only is None or any(j.source in only for j in b)]
     # before any work: each operator built once and checked against the solver (before the prior is loaded), each
     # measurement against its operator; then the prior loaded and every batch checked to fit in memory
     operators: dict[str, SVDOperator] = {}

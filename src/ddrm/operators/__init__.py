@@ -7,6 +7,7 @@ the tests and the benchmarks all go through it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,6 +106,19 @@ def _motion(shape, *, generator=None, dtype=None, kernel=None, size=None, intens
     return CircularConvolution(shape, kernel, dtype=dtype)
 
 
+def _gauss(shape, *, generator=None, dtype=None, size=None, std=None):
+    if size is None and std is None:
+        kernel = ddrm_gaussian_kernel_1d()
+    else:  # e.g. DiffPIR's protocol: 61 taps, std 3
+        size = 5 if size is None else int(size)
+        if size < 1 or size % 2 == 0:
+            raise ValueError(f"the Gaussian kernel size must be a positive odd number, got {size}")
+        if std is not None and not (math.isfinite(std) and std > 0):
+            raise ValueError(f"the Gaussian kernel std must be positive, got {std}")
+        kernel = gaussian_kernel_1d(10.0 if std is None else float(std), size // 2)
+    return separable_blur(shape, kernel, dtype=dtype)
+
+
 def _aniso(shape, *, generator=None, dtype=None):
     rows, cols = ddrm_anisotropic_kernels()
     return separable_blur(shape, rows, cols, dtype=dtype)
@@ -139,8 +153,9 @@ OPERATORS: dict[str, OperatorSpec] = {
         ),
         OperatorSpec(
             "deblur_gauss",
-            lambda shape, generator=None, dtype=None: separable_blur(shape, ddrm_gaussian_kernel_1d(), dtype=dtype),
-            "separable Gaussian blur (std 10, 5 taps, as DDRM), zero boundary",
+            _gauss,
+            "separable Gaussian blur (std 10, 5 taps, as DDRM; or size/std), zero boundary",
+            {"size": None, "std": None},
         ),
         OperatorSpec("deblur_aniso", _aniso, "anisotropic Gaussian blur (std 1 rows, std 20 columns, 9 taps)"),
         OperatorSpec(

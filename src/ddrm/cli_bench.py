@@ -1,0 +1,71 @@
+"""``ddrm bench``: run an evaluation protocol into a run folder (a thin front end over :mod:`ddrm.bench`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["add_commands"]
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import load_protocol, run_protocol, shipped_protocols
+    from .restore import resolve_device
+
+    if args.list:
+        from .bench import load_protocol as _load
+
+        for name, path in shipped_protocols().items():
+            p = _load(path)
+            first = (p.description.strip().splitlines() or [""])[0]
+            print(f"{name:22s} {first}")
+        return 0
+    if args.protocol is None or args.output is None:
+        print(
+            "ddrm: error: bench: give a PROTOCOL (a .toml file or a shipped name, see --list) and -o RUN_DIR",
+            file=sys.stderr,
+        )
+        return 2
+    data = {}
+    for item in args.data:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            print(f"ddrm: error: bench: --data takes NAME=FOLDER, got {item!r}", file=sys.stderr)
+            return 2
+        data[name] = path
+    protocol = load_protocol(args.protocol)
+    device = resolve_device(args.device)
+
+    def report(line: str) -> None:
+        if not args.quiet or line.startswith(("LPIPS", "FID", "plots", "tuning")):
+            print(line, file=sys.stderr if not line.startswith("bench") else sys.stdout, flush=True)
+
+    run_protocol(
+        protocol, args.output, device=device, data=data, limit=args.limit, progress_bar=not args.quiet, report=report
+    )
+    from .bench.dist import world
+
+    if world()[0] == 0:
+        print(f"tables: {args.output}/summary.md, {args.output}/summary.csv; rows: {args.output}/rows.jsonl")
+        if not args.quiet:
+            print((__import__("pathlib").Path(args.output) / "summary.md").read_text())
+    return 0
+
+
+def add_commands(sub) -> None:
+    from .cli import number
+
+    p = sub.add_parser(
+        "bench",
+        help="run an evaluation protocol (datasets x tasks x methods) into a run folder",
+        description="Run a benchmark protocol; an interrupted run resumes where it stopped. Under torchrun the "
+        "images are shared among the processes (rows do not depend on their number).",
+    )
+    p.add_argument("protocol", nargs="?", help="a protocol .toml file, or the name of a shipped one (see --list)")
+    p.add_argument("-o", "--output", help="the run folder (created; rerun to resume)")
+    p.add_argument("--list", action="store_true", help="list the shipped protocols")
+    p.add_argument("--data", action="append", default=[], metavar="NAME=FOLDER", help="replace a dataset's folder")
+    p.add_argument("--limit", type=number(int, 1), help="evaluate at most N images per dataset")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
+    p.set_defaults(func=cmd_bench)
