@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 __all__ = ["add_commands"]
 
@@ -13,10 +14,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from .restore import resolve_device
 
     if args.list:
-        from .bench import load_protocol as _load
-
         for name, path in shipped_protocols().items():
-            p = _load(path)
+            p = load_protocol(path)
             first = (p.description.strip().splitlines() or [""])[0]
             print(f"{name:22s} {first}")
         return 0
@@ -48,7 +47,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if world()[0] == 0:
         print(f"tables: {args.output}/summary.md, {args.output}/summary.csv; rows: {args.output}/rows.jsonl")
         if not args.quiet:
-            print((__import__("pathlib").Path(args.output) / "summary.md").read_text())
+            print((Path(args.output) / "summary.md").read_text())
     return 0
 
 

@@ -134,7 +134,7 @@ def _measurement(op: SVDOperator, y01: Tensor, task: str, **_) -> Tensor:
 
 
 def _bicubic(op: SVDOperator, y01: Tensor, task: str, **_) -> Tensor:
-    c, h, w = op.input_shape
+    _, h, w = op.input_shape
     return F.interpolate(y01, size=(h, w), mode="bicubic", align_corners=False)
 
 

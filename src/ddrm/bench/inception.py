@@ -187,10 +187,9 @@ def find_weights() -> Path | None:
         candidates.append(Path(os.environ["DDRM_FID_WEIGHTS"]))
     if os.environ.get("DDRM_HOME"):
         candidates.append(Path(os.environ["DDRM_HOME"]) / "inception" / WEIGHTS_FILE)
-    torch_home = Path(
-        os.environ.get("TORCH_HOME", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "torch")
-    )
-    candidates.append(torch_home / "hub" / "checkpoints" / WEIGHTS_FILE)
+    from .perceptual import torch_home
+
+    candidates.append(torch_home() / "hub" / "checkpoints" / WEIGHTS_FILE)
     return next((c for c in candidates if c.is_file()), None)
 
 

@@ -21,7 +21,7 @@ ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 _CHANNELS = (64, 192, 384, 256, 256)
 
 
-def _torch_home() -> Path:
+def torch_home() -> Path:
     return Path(os.environ.get("TORCH_HOME", Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "torch"))
 
 
@@ -32,7 +32,7 @@ def _package_dir(name: str) -> Path | None:
 
 def find_weights() -> tuple[Path | None, Path | None]:
     """(AlexNet backbone file, LPIPS heads file), each None when not found on this machine."""
-    backbone = _torch_home() / "hub" / "checkpoints" / ALEXNET_FILE
+    backbone = torch_home() / "hub" / "checkpoints" / ALEXNET_FILE
     heads = []
     if os.environ.get("DDRM_HOME"):
         heads.append(Path(os.environ["DDRM_HOME"]) / "lpips" / "alex.pth")
@@ -95,7 +95,7 @@ def lpips_model(report=print) -> LPIPS | None:
     backbone, head = find_weights()
     model = None
     if backbone is None or head is None:
-        missing = [] if backbone else [f"{ALEXNET_FILE} in {_torch_home() / 'hub' / 'checkpoints'}"]
+        missing = [] if backbone else [f"{ALEXNET_FILE} in {torch_home() / 'hub' / 'checkpoints'}"]
         missing += [] if head else ["the LPIPS heads alex.pth (pip install lpips, or put it in $DDRM_HOME/lpips)"]
         report(f"LPIPS skipped: weights not found ({'; '.join(missing)})")
     else:

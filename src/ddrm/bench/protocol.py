@@ -138,6 +138,12 @@ class _Reader:
             self.fail(key, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
         return d
 
+    def array(self, data: dict, key: str) -> list:
+        raw = data.get(key)
+        if not isinstance(raw, list) or not raw:
+            self.fail(key, f"must be a non-empty array of tables ([[{key}]])")
+        return raw
+
     def string(self, d: dict, key: str, where: str, default: Any = ..., choices: tuple | None = None) -> Any:
         if key not in d:
             if default is ...:
@@ -218,9 +224,7 @@ def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
         r.fail("description", "must be a string")
 
     datasets = []
-    raw = data.get("datasets")
-    if not isinstance(raw, list) or not raw:
-        r.fail("datasets", "must be a non-empty array of tables ([[datasets]])")
+    raw = r.array(data, "datasets")
     for i, d in enumerate(raw):
         key = f"datasets[{i}]"
         r.table(d, key, {"name", "path", "size", "resize", "files", "limit", "tune", "tune_path", "grey"})
@@ -244,9 +248,7 @@ def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
         r.fail("datasets", "names must be distinct")
 
     tasks = []
-    raw = data.get("tasks")
-    if not isinstance(raw, list) or not raw:
-        r.fail("tasks", "must be a non-empty array of tables ([[tasks]])")
+    raw = r.array(data, "tasks")
     for i, t in enumerate(raw):
         key = f"tasks[{i}]"
         r.table(t, key, {"name", "label", "params", "sigma_y", "units"})
@@ -274,9 +276,7 @@ def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
 
     default_prior = _prior(r, data.get("prior", {"name": "builtin"}), "prior")
     methods = []
-    raw = data.get("methods")
-    if not isinstance(raw, list) or not raw:
-        r.fail("methods", "must be a non-empty array of tables ([[methods]])")
+    raw = r.array(data, "methods")
     labels = {t.label for t in tasks}
     for i, m in enumerate(raw):
         key = f"methods[{i}]"

@@ -156,14 +156,9 @@ def set_metrics(protocol: Protocol, rows: list[dict], run_dir: Path, report: Cal
 
 
 def ds_folder(row: dict) -> Path:
-    from .runner import _safe
+    from .runner import row_folder
 
-    steps = "" if row["steps"] is None else f"_s{row['steps']}"
-    return (
-        Path(_safe(row["dataset"]))
-        / _safe(f"{row['task']}_sy{row['sigma_y']:g}")
-        / _safe(f"{row['method']}{steps}_seed{row['seed']}")
-    )
+    return row_folder(row["dataset"], row["task"], row["sigma_y"], row["method"], row["steps"], row["seed"])
 
 
 def plots(summary: list[dict], run_dir: Path, report: Callable[[str], None]) -> list[Path]:

@@ -69,12 +69,13 @@ class Group:
 
     @property
     def folder(self) -> Path:
-        steps = "" if self.steps is None else f"_s{self.steps}"
-        return (
-            Path(_safe(self.dataset.name))
-            / _safe(f"{self.task.label}_sy{self.sigma_y:g}")
-            / _safe(f"{self.method.label}{steps}_seed{self.seed}")
-        )
+        return row_folder(self.dataset.name, self.task.label, self.sigma_y, self.method.label, self.steps, self.seed)
+
+
+def row_folder(dataset: str, task: str, sigma_y: float, method: str, steps: int | None, seed: int) -> Path:
+    """Where a group's restored images go, under ``RUN_DIR/images``."""
+    tail = "" if steps is None else f"_s{steps}"
+    return Path(_safe(dataset)) / _safe(f"{task}_sy{sigma_y:g}") / _safe(f"{method}{tail}_seed{seed}")
 
 
 # ------------------------------------------------------------------------------------------------ methods
@@ -131,7 +132,6 @@ class _Methods:
 
     def run(self, group: Group, op: SVDOperator, y01: Tensor, gens: list[torch.Generator]) -> tuple[Tensor, int, float]:
         m, task = group.method, group.task
-        op = op.to(self.device)
         y01 = y01.to(self.device)
         self._sync()
         t0 = time.perf_counter()
@@ -176,6 +176,7 @@ def tune_baselines(groups: list[Group], tune_files: dict[str, list[Path]], known
     evaluation images); without a split the baseline's default is used and said once."""
     out = dict(known)
     told = set()
+    images: dict[str, list[Tensor]] = {}
     for g in groups:
         b = BASELINES.get(g.method.method) if g.method.kind == "baseline" else None
         if b is None or not b.tuned or b.tuned in g.method.params or tuning_key(g) in out:
@@ -186,7 +187,9 @@ def tune_baselines(groups: list[Group], tune_files: dict[str, list[Path]], known
                 report(f"tuning: dataset {g.dataset.name} has no tuning split; classical baselines use their defaults")
                 told.add(g.dataset.name)
             continue
-        xs = [load_image(f, g.dataset) for f in files]
+        if g.dataset.name not in images:
+            images[g.dataset.name] = [load_image(f, g.dataset) for f in files]
+        xs = images[g.dataset.name]
         op = task_operator(g.task, tuple(xs[0].shape), g.seed)
         ys = torch.stack([measure(op, x, g, "tune|" + f.name) for x, f in zip(xs, files)])
         best, best_value = -float("inf"), b.default
@@ -336,7 +339,7 @@ def run_protocol(
             shape = tuple(xs[0].shape)
             okey = (g.task.label, shape, g.seed)
             if okey not in ops:
-                ops[okey] = task_operator(g.task, shape, g.seed)
+                ops[okey] = task_operator(g.task, shape, g.seed).to(device)
             op = ops[okey]
             img_names = [names[g.dataset.name][f] for f in batch]
             ys = torch.stack([measure(op, x, g, n) for x, n in zip(xs, img_names)])
@@ -349,7 +352,7 @@ def run_protocol(
             warm = wkey not in warmed
             warmed.add(wkey)
             peak = _peak_mib(device)
-            cons = consistency(op, x01, ys) if "consistency" in protocol.metrics else None
+            cons = consistency(op.cpu(), x01, ys) if "consistency" in protocol.metrics else None
             rows = []
             for j, (n, x, xr) in enumerate(zip(img_names, xs, x01)):
                 write_image(xr, run_dir / "images" / g.folder / f"{n}.png")
@@ -358,7 +361,8 @@ def run_protocol(
                     write_image(x, ref)
                 meas = run_dir / "measurements" / g.folder.parent / f"{n}.png"
                 if not meas.exists():
-                    write_image(BASELINES["measurement"].run(op, ys[j : j + 1], g.task.name)[0].clamp(0, 1), meas)
+                    shown = BASELINES["measurement"].run(op, ys[j : j + 1].to(device), g.task.name)[0]
+                    write_image(shown.clamp(0, 1).cpu(), meas)
                 ok = bool(torch.isfinite(xr).all())
                 row = {
                     "id": g.row_id(n),
