@@ -75,6 +75,23 @@ def test_degrade_then_restore_from_sidecar(tmp_path, task):
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
 
 
+@pytest.mark.parametrize("name", ["photo.y", "my photo.v2 final", "a.b.c"])
+def test_sidecars_pair_with_any_file_name(tmp_path, name):
+    """Dots and spaces in names: the sidecar of NAME.png is NAME.json, found by restore and by --from."""
+    folder = tmp_path / "with space.d"
+    folder.mkdir()
+    clean = make_photo(folder / f"{name}.clean.png")
+    y = folder / f"{name}.png"
+    run("degrade", clean, "-o", y, "--task", "inpaint", "--sigma-y", "0.02", "--seed", "1")
+    sidecar = folder / f"{name}.json"
+    meta = json.loads(sidecar.read_text())
+    assert meta["measurement"] == y.name and all((folder / f).is_file() for f in meta["param_files"].values())
+    for extra in ([], ["--from", sidecar]):
+        out = folder / f"{name}.{len(extra)}.restored.png"
+        run("restore", y, *extra, "--prior", "gaussian", "--steps", "3", "-o", out, "--quiet")
+        assert Image.open(out).size == (40, 24)
+
+
 def test_restore_is_deterministic_and_beats_the_measurement(tmp_path):
     clean = make_photo(tmp_path / "clean.png", 32, 48, seed=1)
     run("degrade", clean, "-o", tmp_path / "y.png", "--task", "denoise", "--sigma-y", "0.1", "--seed", "0")

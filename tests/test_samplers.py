@@ -109,7 +109,7 @@ def test_registry_metadata(name):
     assert all(k in sig for k in COMMON_ARGS)
     assert spec.paper and spec.summary and spec.noise and spec.consistency in ("exact", "approximate", "none")
     declared = {p.name for p in spec.params}
-    library_only = {"schedule"}  # non-scalar keyword arguments, for library callers
+    library_only = {"schedule", "x_init"}  # non-scalar keyword arguments, for library callers
     assert declared == set(sig) - {"prior", "operator", "y", "sigma_y", *COMMON_ARGS} - library_only
     for task, values in [(None, {})] + list(spec.task_defaults.items()):
         assert task is None or task in OPERATORS

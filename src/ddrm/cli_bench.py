@@ -65,6 +65,6 @@ def add_commands(sub) -> None:
     p.add_argument("--list", action="store_true", help="list the shipped protocols")
     p.add_argument("--data", action="append", default=[], metavar="NAME=FOLDER", help="replace a dataset's folder")
     p.add_argument("--limit", type=number(int, 1), help="evaluate at most N images per dataset")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (default cpu)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
     p.set_defaults(func=cmd_bench)

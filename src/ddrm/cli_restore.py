@@ -22,6 +22,7 @@ from .restore import (
     RestoreJob,
     check_outputs,
     check_writable,
+    describe_device,
     find_reference,
     plan_outputs,
     read_measurement,
@@ -38,6 +39,7 @@ from .tasks import (
     make_task,
     merge_task_params,
     parse_task,
+    sidecar_path,
 )
 
 __all__ = ["add_commands"]
@@ -88,9 +90,8 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     image_like = len(op.measurement_shape) == 3 and op.measurement_shape[0] in (1, 3)
     if suffix != ".npy" and not image_like:
         _fail(f"a {name} measurement is not an image; write it as .npy")
-    stem = out.with_suffix("")
-    meta = spec.to_sidecar(stem, args.sigma_y, args.seed, out.name)
-    sidecar = stem.with_suffix(".json")
+    sidecar = sidecar_path(out)
+    meta = spec.to_sidecar(sidecar.with_suffix(""), args.sigma_y, args.seed, out.name)
     outputs = [out, sidecar, *(p for p, _ in spec.side_files(meta, out.parent))]
     check_outputs(outputs, [src, *(Path(f) for f in (args.mask, args.kernel) if f)])
     for path in outputs:
@@ -117,7 +118,7 @@ def _resolve(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[Tas
     """The task and noise level of one measurement, and the files they were read from."""
     sidecar = Path(args.from_sidecar) if args.from_sidecar else None
     if sidecar is None and args.task is None:
-        auto = path.with_suffix(".json")
+        auto = sidecar_path(path)
         if not auto.is_file():
             _fail(f"{path}: give --task (or --from SIDECAR); no sidecar {auto.name} found")
         sidecar = auto
@@ -152,6 +153,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.dtype != "float32" and device.type == "cpu":
         _fail(f"--dtype {args.dtype} needs a GPU (--device cuda); the CPU runs float32")
+    if not args.quiet:
+        print(describe_device(device), file=sys.stderr)
     solver, solver_args = solver_settings(args)
     src = Path(args.input)
     pairs, out_root, folder = plan_outputs(src, Path(args.output) if args.output else None)
@@ -360,7 +363,7 @@ def add_commands(sub) -> None:
     p.add_argument("--eta-b", type=number(float), default=None, help="shorthand for --solver-arg eta_b=VALUE")
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--batch-size", type=number(int, 1), default=4)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
     p.add_argument(
         "--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="network precision (GPU)"
     )

@@ -37,6 +37,7 @@ __all__ = [
     "run_restore",
     "image_generator",
     "resolve_device",
+    "describe_device",
     "estimate_peak_bytes",
     "check_memory",
 ]
@@ -57,10 +58,12 @@ def restore_batch(
     generators: Sequence[torch.Generator],
     solver_args: dict[str, Any] | None = None,
     *,
+    x_init01: Tensor | None = None,
     progress_bar: bool = False,
 ) -> Tensor:
     """Restore a batch of measurements ``y01`` (B, *measurement_shape) in [0, 1] units with noise ``sigma_y`` (also
-    [0, 1] units) of one task; returns images in [0, 1] on the measurements' device."""
+    [0, 1] units) of one task; returns images in [0, 1] on the measurements' device. ``x_init01`` (images in [0, 1])
+    starts the chain of a solver that can start from an image (``solver.starts_from_image``)."""
     if tuple(y01.shape[1:]) != tuple(op.measurement_shape):
         raise TaskError(
             f"measurement shape {tuple(y01.shape[1:])} does not fit the task ({tuple(op.measurement_shape)})"
@@ -68,6 +71,11 @@ def restore_batch(
     if getattr(prior, "channels", task.image_shape[0]) != task.image_shape[0]:
         raise TaskError(f"the prior works on {prior.channels}-channel images, the task on {task.image_shape[0]}")
     y = to_model_range(op, y01)
+    extra = {}
+    if x_init01 is not None:
+        if not solver.starts_from_image:
+            raise TaskError(f"solver {solver.name} cannot start from an image")
+        extra["x_init"] = x_init01.to(y) * 2 - 1
     with torch.no_grad():  # gradient methods enable autograd themselves, around the network only
         x = solver.run(
             prior,
@@ -78,6 +86,7 @@ def restore_batch(
             generator=list(generators),
             progress_bar=progress_bar,
             **(solver_args or {}),
+            **extra,
         )
     return ((x + 1) / 2).clamp(0, 1)
 
@@ -308,8 +317,14 @@ def run_restore(
     return scores
 
 
-def resolve_device(text: str | torch.device) -> torch.device:
-    """A device the user named, checked to exist here (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
+def resolve_device(text: str | torch.device = "auto") -> torch.device:
+    """A device the user named, checked to exist here (``cpu``, ``cuda``, ``cuda:1``, ``mps``); ``auto`` takes CUDA,
+    then MPS, then the CPU."""
+    if text == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
     try:
         device = torch.device(text)
     except (RuntimeError, TypeError):
@@ -327,6 +342,16 @@ def resolve_device(text: str | torch.device) -> torch.device:
     elif device.type != "cpu":
         raise TaskError(f"device {text!r} is not supported; use cpu, cuda, cuda:N or mps")
     return device
+
+
+def describe_device(device: torch.device) -> str:
+    """One line naming the device a run uses (printed once by the front ends)."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"device: cuda:{index} ({torch.cuda.get_device_name(index)})"
+    if device.type == "cpu":
+        return f"device: cpu ({torch.get_num_threads()} threads)"
+    return f"device: {device.type}"
 
 
 # ---------------------------------------------------------------------------------------------- memory

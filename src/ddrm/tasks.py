@@ -38,6 +38,7 @@ __all__ = [
     "make_task",
     "to_model_range",
     "validate_sidecar",
+    "sidecar_path",
 ]
 
 SIDECAR_VERSION = 1
@@ -200,6 +201,13 @@ class TaskSpec:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def sidecar_path(measurement: str | Path) -> Path:
+    """The sidecar of a measurement file: its name with the last suffix replaced by ``.json`` (``photo.y.png`` ->
+    ``photo.y.json``; dots and spaces elsewhere in the name are kept)."""
+    path = Path(measurement)
+    return path.with_name(path.stem + ".json")
 
 
 def validate_sidecar(meta: Any) -> list[str]:

@@ -228,7 +228,7 @@ def train(
     lr: float = 2e-4,
     ema_decay: float = 0.999,
     config: ADMConfig = BUILTIN_CONFIG,
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
     seed: int = 0,
     save_every: int = 500,
     progress: bool = True,
@@ -383,13 +383,15 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .restore import resolve_device
+    from .restore import describe_device, resolve_device
 
-    resolve_device(args.device)
+    device = resolve_device(args.device)
     if args.export_only:
         ckpt = Path(args.out) / "checkpoint.pt"
     else:
         torch.set_num_threads(args.threads) if args.threads else None
+        if not args.quiet:
+            print(describe_device(device))
         ckpt = train(
             Path(args.data),
             Path(args.out),
@@ -398,7 +400,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             crop=args.crop,
             lr=args.lr,
             ema_decay=args.ema,
-            device=args.device,
+            device=device,
             seed=args.seed,
             save_every=args.save_every,
             progress=not args.quiet,
@@ -427,7 +429,7 @@ def add_commands(sub) -> None:
     p.add_argument("--crop", type=number(int, 8), default=64)
     p.add_argument("--lr", type=number(float, 0), default=2e-4)
     p.add_argument("--ema", type=number(float, 0, 1, below_high=True), default=0.999)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--save-every", type=number(int, 1), default=500)
     p.add_argument("--threads", type=number(int, 1), default=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +81,8 @@ class PriorEntry:
 @dataclass(frozen=True)
 class MethodEntry:
     """``kind``: ``solver`` (a registered diffusion sampler), ``baseline`` (a classical method) or ``srldm``.
-    ``steps``: a list; ``None`` stands for the method's recommended count."""
+    ``steps``: a list; ``None`` stands for the method's recommended count. ``init``: another method whose output
+    starts this solver's chain (``x_init``; e.g. DDRM from an SRLDM result noised to the level ``params.start``)."""
 
     label: str
     kind: str
@@ -91,6 +92,7 @@ class MethodEntry:
     prior: PriorEntry | None = None
     tasks: tuple[str, ...] | None = None
     model: str | None = None  # SRLDM: hub id or local folder
+    init: MethodEntry | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,38 @@ def _steps(r: _Reader, value: Any, key: str) -> tuple[int | None, ...]:
     return tuple(out)
 
 
+def _link_inits(r: _Reader, raw: list, methods: list[MethodEntry]) -> list[MethodEntry]:
+    """Resolve each ``init = "LABEL"`` to that method's entry (one level: a started method starts nothing)."""
+    from ..samplers import SAMPLERS
+
+    by_label = {m.label: m for m in methods}
+    named = {m.label: raw_m.get("init") for m, raw_m in zip(methods, raw)}
+    out = []
+    for i, m in enumerate(methods):
+        label = named[m.label]
+        if label is None:
+            out.append(m)
+            continue
+        key = f"methods[{i}].init"
+        if not isinstance(label, str) or label not in by_label or label == m.label:
+            r.fail(key, f"must name another method's label ({', '.join(sorted(by_label))})")
+        if named[label] is not None:
+            r.fail(key, f"{label} is itself started from another method; chains are one level deep")
+        if m.kind != "solver" or not SAMPLERS[m.method].starts_from_image:
+            r.fail(key, f"{m.method} cannot start from an image (solvers that can: {', '.join(_starters())})")
+        first = by_label[label]
+        if len(first.steps) != 1:
+            r.fail(key, f"the starting method {label} must have a single step count")
+        out.append(replace(m, init=first))
+    return out
+
+
+def _starters() -> list[str]:
+    from ..samplers import SAMPLERS
+
+    return [name for name, spec in SAMPLERS.items() if spec.starts_from_image]
+
+
 def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
     """Check a protocol's parsed TOML and resolve it (units converted, task names parsed, methods classified)."""
     from ..samplers import SAMPLERS
@@ -280,7 +314,7 @@ def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
     labels = {t.label for t in tasks}
     for i, m in enumerate(raw):
         key = f"methods[{i}]"
-        r.table(m, key, {"method", "label", "steps", "params", "prior", "tasks", "model"})
+        r.table(m, key, {"method", "label", "steps", "params", "prior", "tasks", "model", "init"})
         method = r.string(m, "method", key)
         if method in SAMPLERS:
             kind = "solver"
@@ -327,6 +361,7 @@ def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
         )
     if len({m.label for m in methods}) != len(methods):
         r.fail("methods", "labels must be distinct (give 'label' to tell two variants of a method apart)")
+    methods = _link_inits(r, raw, methods)
 
     seeds = data.get("seeds", [0])
     if (

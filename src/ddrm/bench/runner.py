@@ -14,7 +14,7 @@ import resource
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,8 @@ def measure(op: SVDOperator, x01: Tensor, group: Group, image: str) -> Tensor:
 def applies(method: MethodEntry, task: TaskEntry, op: SVDOperator) -> bool:
     if method.tasks is not None and task.label not in method.tasks:
         return False
+    if method.init is not None and not applies(method.init, task, op):
+        return False
     if method.kind == "solver":
         from ..samplers import SAMPLERS
 
@@ -133,6 +135,11 @@ class _Methods:
     def run(self, group: Group, op: SVDOperator, y01: Tensor, gens: list[torch.Generator]) -> tuple[Tensor, int, float]:
         m, task = group.method, group.task
         y01 = y01.to(self.device)
+        x_init01, nfe0, seconds0 = None, 0, 0.0
+        if m.init is not None:  # the starting method draws from copies: its part equals its own rows
+            first = replace(group, method=m.init, steps=resolved_steps(m.init, task)[0])
+            copies = [torch.Generator().set_state(g.get_state()) for g in gens]
+            x_init01, nfe0, seconds0 = self.run(first, op, y01, copies)
         self._sync()
         t0 = time.perf_counter()
         if m.kind == "baseline":
@@ -161,10 +168,10 @@ class _Methods:
             prior = self.priors[key](op.input_shape)
             args = {**m.params, "steps": group.steps}
             spec_task = TaskSpec(task.name, tuple(op.input_shape), task.params)
-            x01 = restore_batch(prior, spec, spec_task, op, y01, group.sigma_y, gens, args)
+            x01 = restore_batch(prior, spec, spec_task, op, y01, group.sigma_y, gens, args, x_init01=x_init01)
             nfe = spec.count_nfe(task=task.name, **args)
         self._sync()
-        return x01.float(), nfe, time.perf_counter() - t0
+        return x01.float(), nfe0 + nfe, seconds0 + time.perf_counter() - t0
 
 
 def tuning_key(group: Group) -> str:

@@ -62,19 +62,26 @@ class VPSchedule:
         w = ((log_sigma.reshape(-1) - lo) / (hi - lo)).clamp(0, 1)
         return ((idx - 1).double() + w).reshape(sigma.shape)
 
-    def timesteps(self, steps: int) -> Tensor:
-        """``steps`` indices ``floor(i T / steps)``, descending (DDRM's ``range(0, T, T // steps)`` when it divides)."""
-        if not 1 <= steps <= self.num_timesteps:
-            raise ValueError(f"steps must lie in 1..{self.num_timesteps}, got {steps}")
+    def timesteps(self, steps: int, start: float = 1.0) -> Tensor:
+        """``steps`` indices ``floor(i T0 / steps)``, descending, with ``T0 = round(start T)`` (DDRM's
+        ``range(0, T0, T0 // steps)`` when it divides). ``start < 1`` runs only the low-noise part of the diffusion,
+        for a chain started from an image noised to the first level (SDEdit, Meng et al. 2022; DDRM-JPEG's
+        ``init_timestep``)."""
+        if not (isinstance(start, (int, float)) and 0 < start <= 1):
+            raise ValueError(f"start must lie in (0, 1], got {start!r}")
+        top = round(start * self.num_timesteps)
+        if not 1 <= steps <= top:
+            raise ValueError(f"steps must lie in 1..{top} (start {start:g} of {self.num_timesteps}), got {steps}")
         i = torch.arange(steps, dtype=torch.float64)
-        return torch.floor(i * self.num_timesteps / steps).long().flip(0)
+        return torch.floor(i * top / steps).long().flip(0)
 
-    def sigma_grid(self, steps: int) -> Tensor:
-        """Descending VE noise levels ``sigma_{t_N} > ... > sigma_{t_1} > 0`` for a sampler with ``steps`` steps.
+    def sigma_grid(self, steps: int, start: float = 1.0) -> Tensor:
+        """Descending VE noise levels ``sigma_{t_N} > ... > sigma_{t_1} > 0`` for a sampler with ``steps`` steps
+        over the first ``start`` of the timesteps (:meth:`timesteps`).
 
         The trailing 0 is the clean level reached by the last step (DDIM/DDRM's ``t = -1``, ``abar = 1``).
         """
-        return torch.cat([self.sigmas[self.timesteps(steps)], torch.zeros(1, dtype=torch.float64)])
+        return torch.cat([self.sigmas[self.timesteps(steps, start)], torch.zeros(1, dtype=torch.float64)])
 
     def __repr__(self) -> str:
         return f"VPSchedule({self.name}, T={self.num_timesteps})"

@@ -37,6 +37,7 @@ def posterior_eta_b(sigma_t: float, sigma_y: float, s: Tensor) -> Tensor:
     params=(
         Param("eta", "noise of the unobserved / noisier-than-measured coordinates (Eq. 7)", 0.0, 1.0),
         Param("eta_b", "weight of the measurement where it is cleaner than the current level (Eq. 7)", 0.0, 2.0),
+        Param("start", "share of the diffusion run when starting from x_init (SDEdit); 1 = the full chain", 1e-3, 1.0),
     ),
     consistency="exact",
     noise="modelled per singular value (Eq. 7); sigma_y in [-1, 1] units = 2 x the paper's [0, 1] value",
@@ -51,6 +52,8 @@ def ddrm(
     steps: int = 20,
     eta: float = 0.85,
     eta_b: EtaB = 1.0,
+    start: float = 1.0,
+    x_init: Tensor | None = None,
     schedule: VPSchedule | None = None,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,
@@ -60,10 +63,23 @@ def ddrm(
 
     ``y`` and ``sigma_y`` are in the prior's data range ([-1, 1]). ``eta_b`` is a float or a function
     ``(sigma_t, sigma_y, s) -> tensor`` (e.g. :func:`posterior_eta_b`). ``y`` is never modified.
+
+    ``x_init`` (B, C, H, W) in [-1, 1] starts the chain from an image instead of noise: Eq. 8 with ``V^T x_init`` as
+    the mean of the coordinates ``y`` does not fix, at the level of timestep ``start T``, and the ``steps`` steps
+    spread over the timesteps below it (e.g. DDRM started from a supervised super-resolver's output).
     """
-    sigmas = (schedule or prior.schedule).sigma_grid(steps).tolist()
+    sigmas = (schedule or prior.schedule).sigma_grid(steps, start).tolist()
     meas = Spectral(operator, y, sigma_y)
-    xbar = meas.ddrm_init(sigmas[0], randn(meas.shape, generator=generator, like=meas.ut_y))
+    mean = None
+    if x_init is not None:
+        if tuple(x_init.shape) != (y.shape[0], *operator.input_shape):
+            raise ValueError(
+                f"x_init has shape {tuple(x_init.shape)}, expected (B, {', '.join(map(str, operator.input_shape))})"
+            )
+        mean = meas.to_spec(x_init.to(y.dtype))
+    elif start < 1:
+        raise ValueError("ddrm: start < 1 needs x_init, the image the shortened chain starts from")
+    xbar = meas.ddrm_init(sigmas[0], randn(meas.shape, generator=generator, like=meas.ut_y), mean)
     for i in progress(range(steps), enabled=progress_bar, desc="ddrm"):
         sig, sig_next = sigmas[i], sigmas[i + 1]
         x = meas.to_image(xbar)  # x_t in VE form, x0 + sigma_t eps

@@ -128,6 +128,11 @@ class SamplerSpec:
                 hi = "inf" if p.high is None else f"{p.high:g}"
                 raise ValueError(f"solver {self.name}: {name} must lie in [{lo}, {hi}], got {value:g}")
 
+    @property
+    def starts_from_image(self) -> bool:
+        """Whether the method takes ``x_init`` (a chain started from an image noised to an intermediate level)."""
+        return "x_init" in inspect.signature(self.fn).parameters
+
     # ------------------------------------------------------------------ operators and cost
     def accepts(self, operator: SVDOperator) -> bool:
         return self.operators is None or isinstance(operator, self.operators)

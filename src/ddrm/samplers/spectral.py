@@ -86,12 +86,15 @@ class Spectral:
             "uty_sy": self.ut_y * inv_sy,
         }
 
-    def ddrm_init(self, sigma: float, z: Tensor) -> Tensor:
+    def ddrm_init(self, sigma: float, z: Tensor, mean: Tensor | None = None) -> Tensor:
         """Eq. 8: ``xbar_T ~ N(ybar, sigma_T^2 - sigma_y^2 / s_i^2)`` where ``sigma_T >= sigma_y / s_i``, else
-        ``N(0, sigma_T^2)``."""
+        ``N(0, sigma_T^2)``. With ``mean`` (spectral coordinates of a starting image) the second case is
+        ``N(mean, sigma_T^2)``: the start image noised to ``sigma_T`` (SDEdit) wherever ``y`` does not pin the
+        coordinate down better."""
         nu2 = self._ddrm["nu2"]
         init_obs = nu2 <= sigma**2
-        return torch.where(init_obs, self.ybar + (sigma**2 - nu2.clamp(max=sigma**2)).sqrt() * z, sigma * z)
+        free = sigma * z if mean is None else mean + sigma * z
+        return torch.where(init_obs, self.ybar + (sigma**2 - nu2.clamp(max=sigma**2)).sqrt() * z, free)
 
     def ddrm_step(
         self, xbar: Tensor, x0bar: Tensor, sigma: float, sigma_next: float, eta: float, eta_b: EtaB, z: Tensor
