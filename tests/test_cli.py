@@ -389,3 +389,24 @@ def test_folder_restore_is_sharded_under_torchrun(tmp_path):
         assert len(list(two.glob("*.png"))) == (2 if rank == 0 else 4)
     for f in one.glob("*.png"):
         assert digest(f) == digest(two / f.name)
+
+
+def test_demo_runs_offline_and_is_the_degrade_restore_path(tmp_path):
+    """`ddrm demo`: the bundled photo degraded, restored and scored; its files are those `ddrm degrade` and
+    `ddrm restore` write for the same settings (one library path)."""
+    out = tmp_path / "demo"
+    res = run("demo", "-o", out, "--steps", "2", "--quiet")
+    assert "restored PSNR" in res.stdout and "pseudo-inverse" in res.stdout
+    for name, size in [("original", (256, 256)), ("measurement", (64, 64)), ("restored", (256, 256))]:
+        assert Image.open(out / f"{name}.png").size == size
+    assert Image.open(out / "restored_grid.png").size == (4 * 256 + 3 * 4, 256)
+    assert json.loads((out / "measurement.json").read_text())["sigma_y"] == 0.05
+    again = tmp_path / "again"
+    again.mkdir()
+    y = again / "measurement.png"
+    run("degrade", out / "original.png", "-o", y, "--task", "sr4", "--sigma-y", "0.05", "--seed", "0", "--quiet")
+    assert digest(y) == digest(out / "measurement.png")
+    run("restore", y, "-o", again / "restored.png", "--steps", "2", "--quiet")
+    assert digest(again / "restored.png") == digest(out / "restored.png")
+    bad = run("demo", "-o", out, "--image", tmp_path / "missing.png", ok=False)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

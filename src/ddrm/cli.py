@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import cli_bench
 
     cli_bench.add_commands(sub)
+    from . import cli_app
+
+    cli_app.add_commands(sub)
     try:
         from . import training
     except ImportError:  # pragma: no cover - training is part of the package

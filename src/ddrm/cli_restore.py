@@ -15,13 +15,14 @@ import numpy as np
 import torch
 
 from .cli import SEED, number
-from .io import IMAGE_SUFFIXES, read_image, remove_stale_temporaries, write_array, write_image
+from .io import read_image, remove_stale_temporaries
 from .operators import OPERATORS
 from .restore import (
     PriorLoader,
     RestoreJob,
     check_outputs,
     check_writable,
+    degrade_to_files,
     describe_device,
     find_reference,
     plan_outputs,
@@ -73,11 +74,6 @@ def _task_params(args: argparse.Namespace, name: str, params: dict) -> dict:
 def cmd_degrade(args: argparse.Namespace) -> int:
     src = Path(args.input)
     out = Path(args.output)
-    suffix = out.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES + (".npy",):
-        _fail(f"{out}: output must be .png or .npy")
-    if suffix in (".jpg", ".jpeg"):
-        _fail("JPEG would add compression artefacts to the measurement; use .png or .npy")
     name, params = parse_task(args.task)
     params = _task_params(args, name, params)
     x = read_image(src)
@@ -86,28 +82,8 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     g = torch.Generator().manual_seed(args.seed)
     # every random choice becomes an explicit tensor, so the sidecar rebuilds H exactly
     spec = make_task(name, tuple(x.shape), params, g, mask=args.mask, kernel=args.kernel)
-    op = spec.operator()
-    image_like = len(op.measurement_shape) == 3 and op.measurement_shape[0] in (1, 3)
-    if suffix != ".npy" and not image_like:
-        _fail(f"a {name} measurement is not an image; write it as .npy")
-    sidecar = sidecar_path(out)
-    meta = spec.to_sidecar(sidecar.with_suffix(""), args.sigma_y, args.seed, out.name)
-    outputs = [out, sidecar, *(p for p, _ in spec.side_files(meta, out.parent))]
-    check_outputs(outputs, [src, *(Path(f) for f in (args.mask, args.kernel) if f)])
-    for path in outputs:
-        check_writable(path)
-    y = op.measure(x[None], args.sigma_y, g)[0]
-    written: list[Path] = []
-    try:
-        for path in outputs:
-            if not path.exists():
-                written.append(path)
-        spec.write_sidecar(meta, sidecar)  # the side files, then the JSON
-        write_image(y, out) if suffix != ".npy" else write_array(y.float(), out)  # the measurement last
-    except BaseException:
-        for path in written:  # nothing half-made is left behind
-            path.unlink(missing_ok=True)
-        raise
+    inputs = [src, *(Path(f) for f in (args.mask, args.kernel) if f)]
+    _, sidecar = degrade_to_files(x, spec, args.sigma_y, out, g, args.seed, inputs)
     if not args.quiet:
         print(f"wrote {out} ({name}, sigma_y={args.sigma_y}) and {sidecar.name}")
     return 0
@@ -153,8 +129,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.dtype != "float32" and device.type == "cpu":
         _fail(f"--dtype {args.dtype} needs a GPU (--device cuda); the CPU runs float32")
-    if not args.quiet:
-        print(describe_device(device), file=sys.stderr)
     solver, solver_args = solver_settings(args)
     src = Path(args.input)
     pairs, out_root, folder = plan_outputs(src, Path(args.output) if args.output else None)
@@ -202,6 +176,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     for path in outputs + grids:
         remove_stale_temporaries(path)
     dtype = {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[args.dtype]
+    if not args.quiet:
+        print(describe_device(device), file=sys.stderr)
     scores = run_restore(
         jobs,
         solver,

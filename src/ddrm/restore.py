@@ -26,6 +26,7 @@ from .tasks import SIDE_FILE_SUFFIXES, TaskError, TaskSpec, to_model_range
 
 __all__ = [
     "RestoreJob",
+    "degrade_to_files",
     "PriorLoader",
     "restore_batch",
     "list_inputs",
@@ -196,6 +197,51 @@ def check_writable(path: Path) -> None:
         raise TaskError(f"{path}: cannot create the output, {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise TaskError(f"{path}: cannot write the output, {parent} is not writable")
+
+
+def degrade_to_files(
+    x01: Tensor,
+    spec: TaskSpec,
+    sigma_y: float,
+    out: Path,
+    generator: torch.Generator,
+    seed: int | None = None,
+    inputs: Sequence[Path] = (),
+) -> tuple[Tensor, Path]:
+    """``y = H x + sigma_y z`` (noise from ``generator``; ``seed``, recorded in the sidecar, is the one that drew the
+    task's random choices) written to ``out`` (an image, or ``.npy``) with its sidecar and side files; returns
+    ``(y, sidecar)``.
+
+    Outputs never replace ``inputs``; the side files and the JSON are written before the measurement, and all are
+    removed again if writing fails, so nothing half-made is left behind."""
+    from .io import write_array
+    from .tasks import sidecar_path
+
+    suffix = out.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES + (".npy",):
+        raise TaskError(f"{out}: output must be .png or .npy")
+    if suffix in (".jpg", ".jpeg"):
+        raise TaskError("JPEG would add compression artefacts to the measurement; use .png or .npy")
+    op = spec.operator()
+    image_like = len(op.measurement_shape) == 3 and op.measurement_shape[0] in (1, 3)
+    if suffix != ".npy" and not image_like:
+        raise TaskError(f"a {spec.name} measurement is not an image; write it as .npy")
+    sidecar = sidecar_path(out)
+    meta = spec.to_sidecar(sidecar.with_suffix(""), sigma_y, seed, out.name)
+    outputs = [out, sidecar, *(p for p, _ in spec.side_files(meta, out.parent))]
+    check_outputs(outputs, list(inputs))
+    for path in outputs:
+        check_writable(path)
+    y = op.measure(x01[None], sigma_y, generator)[0]
+    written = [path for path in outputs if not path.exists()]
+    try:
+        spec.write_sidecar(meta, sidecar)  # the side files, then the JSON
+        write_image(y, out) if suffix != ".npy" else write_array(y.float(), out)  # the measurement last
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return y, sidecar
 
 
 @dataclass

@@ -1,0 +1,57 @@
+"""``ddrm demo`` (the first run), ``ddrm serve`` (the web app) and ``ddrm download`` (public checkpoints): thin
+front ends over :mod:`ddrm.demo`, :mod:`ddrm.webapp` and :mod:`ddrm.download`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .cli import SEED, number
+
+__all__ = ["add_commands"]
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import time
+
+    from .demo import example_credit, run_demo
+    from .io import read_image
+    from .restore import describe_device, resolve_device
+
+    device = resolve_device(args.device)
+    if args.image is not None:
+        read_image(Path(args.image))  # a bad photo is one line, before anything is printed or written
+    if not args.quiet:
+        print(describe_device(device), file=sys.stderr)
+        if args.image is None:
+            print(f"example photo: {example_credit()}", file=sys.stderr)
+    t0 = time.perf_counter()
+    res = run_demo(
+        Path(args.output), args.image, args.task, args.sigma_y, args.solver, args.steps, args.seed, args.prior,
+        args.checkpoint, device, progress_bar=not args.quiet,
+    )  # fmt: skip
+    print(
+        f"{args.task}, sigma_y {args.sigma_y:g}: restored PSNR {res.psnr:.2f} dB, SSIM {res.ssim:.4f} "
+        f"(pseudo-inverse of the measurement: {res.psnr_pinv:.2f} dB) in {time.perf_counter() - t0:.0f} s"
+    )
+    print(f"files in {args.output}: {res.original.name}, {res.measurement.name}, {res.restored.name}, {res.grid.name}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser(
+        "demo", help="degrade the bundled example photo, restore it with the built-in prior, and score it (offline)"
+    )
+    p.add_argument("-o", "--output", default="ddrm-demo", help="folder for the files (default ./ddrm-demo)")
+    p.add_argument("--image", default=None, help="your own RGB photo instead of the bundled example")
+    p.add_argument("--task", default="sr4", help="degradation (default sr4; see 'ddrm degrade --help')")
+    p.add_argument("--sigma-y", type=number(float, 0, 1), default=0.05, help="noise std in [0, 1] units (0.05)")
+    p.add_argument("--solver", default="ddrm")
+    p.add_argument("--steps", type=number(int, 1), default=None)
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--prior", default="builtin")
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
