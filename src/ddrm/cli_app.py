@@ -55,3 +55,22 @@ def add_commands(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
+    add_download(sub)
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from .download import cache_dir, download_checkpoint
+
+    home = Path(args.dir) if args.dir else cache_dir()
+    path = download_checkpoint(args.name, home, url=args.url, progress=not args.quiet)
+    print(f"{args.name}: {path} (sha256 recorded in {path.name}.sha256.json)")
+    return 0
+
+
+def add_download(sub) -> None:
+    p = sub.add_parser("download", help="fetch a preset's public checkpoint into the cache (DDRM_HOME)")
+    p.add_argument("name", help="a preset (see 'ddrm models')")
+    p.add_argument("--dir", default=None, help="cache folder (default $DDRM_HOME or the user cache dir + /ddrm)")
+    p.add_argument("--url", default=None, help="a mirror of the file instead of the preset's address")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_download)

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .models import PRESETS, ADMConfig, ADMUNet
 from .priors import NetworkPrior, VPSchedule
 
-__all__ = ["CheckpointError", "load_prior", "read_state_dict", "load_network", "BUILTIN_DIR"]
+__all__ = ["CheckpointError", "load_prior", "read_state_dict", "load_network", "check_state_dict", "BUILTIN_DIR"]
 
 BUILTIN_DIR = Path(__file__).parent / "weights"
 PathLike = str | Path
@@ -79,9 +79,9 @@ def read_state_dict(path: PathLike) -> dict[str, Tensor]:
     return _unwrap(obj, path)
 
 
-def load_network(net: nn.Module, state: dict[str, Tensor], name: str = "network") -> nn.Module:
-    """Strictly load ``state`` into ``net``; mismatches name the first missing/unexpected keys."""
-    want = net.state_dict()
+def check_state_dict(want: dict[str, Tensor], state: dict[str, Tensor], name: str = "network") -> None:
+    """Refuse ``state`` unless it has exactly the keys of ``want`` with the same shapes (``want`` may live on the
+    meta device); the error names the first missing/unexpected keys or the first wrong shape."""
     missing = [k for k in want if k not in state]
     unexpected = [k for k in state if k not in want]
     if missing or unexpected:
@@ -98,6 +98,12 @@ def load_network(net: nn.Module, state: dict[str, Tensor], name: str = "network"
             f"checkpoint does not match {name}: {len(bad)} tensors of the wrong shape "
             f"(first: {k} is {tuple(state[k].shape)}, expected {tuple(want[k].shape)})"
         )
+
+
+def load_network(net: nn.Module, state: dict[str, Tensor], name: str = "network") -> nn.Module:
+    """Strictly load ``state`` into ``net``; mismatches name the first missing/unexpected keys."""
+    want = net.state_dict()
+    check_state_dict(want, state, name)
     net.load_state_dict({k: v.to(want[k].dtype) for k, v in state.items()}, strict=True)
     return net.eval().requires_grad_(False)
 
@@ -105,7 +111,9 @@ def load_network(net: nn.Module, state: dict[str, Tensor], name: str = "network"
 def _load_preset(name: str, checkpoint: PathLike | None, **kw) -> NetworkPrior:
     preset = PRESETS[name]
     if checkpoint is None:
-        raise CheckpointError(f"preset {name!r} needs checkpoint=PATH (expected file: {', '.join(preset.files)})")
+        from .download import cached_checkpoint
+
+        checkpoint = cached_checkpoint(preset)
     state = read_state_dict(checkpoint)
     net = load_network(preset.build(), state, name)
     return NetworkPrior(

@@ -26,6 +26,7 @@ class Preset:
     schedule: str = "linear"
     prediction: str = "epsilon"
     channels: int = 3
+    url: str | None = None  # where ``ddrm download`` fetches ``files[0]`` (None: by hand only; see ``source``)
 
 
 PRESETS: dict[str, Preset] = {
@@ -37,13 +38,14 @@ PRESETS: dict[str, Preset] = {
             "OpenAI guided-diffusion, ImageNet 256x256 unconditional (used by DDRM, DDNM, DiffPIR, DPS)",
             ("256x256_diffusion_uncond.pt",),
             256,
+            url="https://openaipublic.blob.core.windows.net/diffusion/jul-2021/256x256_diffusion_uncond.pt",
         ),
         Preset(
             "adm-ffhq256",
             lambda: ADMUNet(
                 ADMConfig(model_channels=128, num_res_blocks=1, attention_ds=(16,), num_heads=4, num_head_channels=64)
             ),
-            "DPS / DiffPIR FFHQ 256x256 ADM",
+            "DPS / DiffPIR FFHQ 256x256 ADM (Google Drive only: file id 1BGwhRWUoguF-D8wlZ65tf227gp3cDUDh)",
             ("ffhq_10m.pt",),
             256,
         ),
@@ -53,6 +55,7 @@ PRESETS: dict[str, Preset] = {
             "DDPM CelebA-HQ 256x256 as used by DDRM (ermongroup/ddim Model)",
             ("celeba_hq.ckpt",),
             256,
+            url="https://image-editing-test-12345.s3-us-west-2.amazonaws.com/checkpoints/celeba_hq.ckpt",
         ),
     ]
 }
