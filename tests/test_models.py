@@ -210,3 +210,69 @@ def test_diffusers_adapter(tmp_path):
     assert load_prior(f"hf:{tmp_path}").prediction == "v_prediction"
     with pytest.raises(CheckpointError, match="config.json"):
         load_prior(f"hf:{tmp_path / 'scheduler'}")
+
+
+class _Pointwise(torch.nn.Module):
+    """A denoiser with no spatial context: tiles must reproduce it exactly (the blend is a partition of unity)."""
+
+    channels, image_size, stride = 3, None, 1
+
+    def __init__(self):
+        super().__init__()
+        from ddrm.priors import VPSchedule
+
+        self.schedule = VPSchedule.linear()
+
+    def denoise(self, x, sigma):
+        from ddrm.priors import sigma_tensor
+
+        s = sigma_tensor(sigma, x.shape[0]).to(x).view(-1, 1, 1, 1)
+        return x / (1 + s * s) + 0.1 * s
+
+
+def test_tiled_denoiser_blends_to_the_untiled_one():
+    from ddrm.priors import TiledPrior
+    from ddrm.priors.tiled import tile_starts
+
+    assert tile_starts(100, 40, 10) == [0, 30, 60] and tile_starts(30, 40, 10) == [0]
+    inner = _Pointwise()
+    x = torch.randn(2, 3, 77, 101, dtype=torch.float64, requires_grad=True)
+    sigma = torch.tensor([0.3, 2.0], dtype=torch.float64)
+    tiled = TiledPrior(inner, tile=32, overlap=8, batch=3)
+    out = tiled.denoise(x, sigma)
+    torch.testing.assert_close(out, inner.denoise(x, sigma), rtol=0, atol=1e-12)
+    (grad,) = torch.autograd.grad(out.sum(), x)  # differentiable, for the gradient solvers
+    torch.testing.assert_close(grad, torch.ones_like(x) / (1 + sigma.view(-1, 1, 1, 1) ** 2))
+    small = torch.randn(1, 3, 20, 30)
+    assert torch.equal(tiled.denoise(small, 0.5), inner.denoise(small, 0.5))  # below a tile: passed through
+
+
+def test_tiled_builtin_prior_agrees_with_the_untiled_call():
+    """The built-in prior at 192x256 in 128 px tiles (overlap 32): the tiles see less context and their own
+    GroupNorm statistics; measured rms differences 0.002 / 0.008 / 0.031 at sigma 0.1 / 0.5 / 2, against the
+    denoiser's own rms error of 0.055 / 0.17 / 0.37 on this image."""
+    from ddrm.priors import TiledPrior
+
+    prior = load_prior("builtin")
+    g = torch.Generator().manual_seed(0)
+    low = torch.rand(1, 3, 24, 32, generator=g) * 2 - 1
+    x0 = torch.nn.functional.interpolate(low, size=(192, 256), mode="bicubic").clamp(-1, 1)
+    for sigma, bound in [(0.1, 0.005), (0.5, 0.015), (2.0, 0.05)]:
+        x = x0 + sigma * torch.randn(x0.shape, generator=g)
+        with torch.no_grad():
+            full = prior.denoise(x, sigma)
+            tiled = TiledPrior(prior, 128, 32).denoise(x, sigma)
+        diff = (tiled - full).pow(2).mean().sqrt().item()
+        assert diff < bound and diff < 0.15 * (full - x0).pow(2).mean().sqrt().item()
+
+
+def test_restore_tiles_large_images_by_default():
+    from ddrm.priors import TiledPrior
+    from ddrm.restore import PriorLoader
+
+    auto = PriorLoader("builtin")
+    assert not isinstance(auto((3, 512, 512)), TiledPrior)
+    big = auto((3, 1536, 2048))
+    assert isinstance(big, TiledPrior) and big.tile == 256 and big.overlap == 64
+    assert not isinstance(PriorLoader("builtin", tile=0)((3, 1536, 2048)), TiledPrior)
+    assert PriorLoader("builtin", tile=64)((3, 100, 100)).tile == 64

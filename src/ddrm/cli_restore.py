@@ -182,7 +182,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         jobs,
         solver,
         solver_args,
-        PriorLoader(args.prior, args.checkpoint, device, dtype),
+        PriorLoader(args.prior, args.checkpoint, device, dtype, tile=0 if args.no_tile else args.tile),
         seed=args.seed,
         batch_size=args.batch_size,
         device=device,
@@ -343,6 +343,14 @@ def add_commands(sub) -> None:
     p.add_argument(
         "--dtype", default="float32", choices=["float32", "float16", "bfloat16"], help="network precision (GPU)"
     )
+    tiling = p.add_mutually_exclusive_group()
+    tiling.add_argument(
+        "--tile",
+        type=number(int, 16),
+        default=None,
+        help="denoise in overlapping tiles of this many pixels (default: 256 px tiles above 1024x1024 images)",
+    )
+    tiling.add_argument("--no-tile", action="store_true", help="never tile the denoiser")
     p.add_argument("--save-grid", action="store_true", help="also write measurement | pinv | restored | reference")
     p.add_argument("--reference", default=None, help="clean image (or folder) to report PSNR/SSIM against")
     p.add_argument("--overwrite", action="store_true", help="folder runs: redo images whose output exists")

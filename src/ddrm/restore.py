@@ -92,6 +92,10 @@ def restore_batch(
     return ((x + 1) / 2).clamp(0, 1)
 
 
+AUTO_TILE_PIXELS = 1024 * 1024  # above this many pixels per image the denoiser is tiled unless told otherwise
+DEFAULT_TILE = 256
+
+
 class PriorLoader:
     """Loads the chosen prior once (the analytic ``"gaussian"`` prior is built per image shape)."""
 
@@ -101,8 +105,14 @@ class PriorLoader:
         checkpoint: str | None = None,
         device: str | torch.device = "cpu",
         compute_dtype: torch.dtype | None = None,
+        tile: int | None = None,
     ):
+        """``tile``: ``None`` tiles the denoiser (:class:`~ddrm.priors.TiledPrior`, 256 px tiles) for images above
+        ``AUTO_TILE_PIXELS``; ``0`` never tiles; ``N`` always tiles with N px tiles."""
         self.name, self.checkpoint, self.device, self.compute_dtype = name, checkpoint, device, compute_dtype
+        if tile is not None and (tile < 0 or 0 < tile < 16):
+            raise TaskError(f"tile size must be 0 (off) or >= 16 pixels, got {tile}")
+        self.tile = tile
         self.cache: dict = {}
 
     def __call__(self, shape: tuple[int, int, int]) -> Prior:
@@ -120,7 +130,16 @@ class PriorLoader:
             self.cache["net"] = load_prior(
                 self.name, self.checkpoint, device=self.device, compute_dtype=self.compute_dtype
             )
-        return self.cache["net"]
+        tile = self.tile
+        if tile is None:
+            tile = DEFAULT_TILE if shape[1] * shape[2] > AUTO_TILE_PIXELS else 0
+        if not tile:
+            return self.cache["net"]
+        if ("tiled", tile) not in self.cache:
+            from .priors import TiledPrior
+
+            self.cache["tiled", tile] = TiledPrior(self.cache["net"], tile, overlap=tile // 4)
+        return self.cache["tiled", tile]
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -442,15 +461,20 @@ def estimate_peak_bytes(
     prior: Prior, solver: SamplerSpec, image_shape: tuple[int, int, int], batch: int, checkpointing: bool = False
 ) -> int | None:
     """Bytes a restoration needs beyond the loaded weights (``None``: small, or not estimable)."""
-    per_pixel = _layer_bytes_per_pixel(prior)
+    per_pixel = _layer_bytes_per_pixel(getattr(prior, "inner", prior))
     if per_pixel is None:
         return None
     c, h, w = image_shape
     stride = getattr(prior, "stride", 1)
-    pixels = (-(-h // stride) * stride) * (-(-w // stride) * stride)
+    pixels = batch * (-(-h // stride) * stride) * (-(-w // stride) * stride)
+    tiled = getattr(prior, "tile_pixels", None)
+    if tiled is not None and (h > prior.tile or w > prior.tile):
+        pixels = min(pixels, tiled)  # a tiled denoiser sees a few tiles per call
     fraction = _GRAD_FRACTION if solver.needs_grad and not checkpointing else _LIVE_FRACTION
     workspace = 40 * c * h * w * 4  # the solvers' own image-sized tensors (spectral copies, noise, estimates)
-    return int(batch * (fraction * per_pixel * pixels + workspace))
+    if tiled is not None and solver.needs_grad and not checkpointing:  # every tile's graph is kept for backward
+        pixels = batch * h * w
+    return int(fraction * per_pixel * pixels + batch * workspace)
 
 
 def available_bytes(device: torch.device) -> int | None:

@@ -3,6 +3,7 @@
 from .analytic import GaussianMixturePrior, GaussianPrior, gaussian_posterior
 from .base import NetworkPrior, Prior, sigma_tensor
 from .schedule import VPSchedule
+from .tiled import TiledPrior
 
 __all__ = [
     "Prior",
@@ -11,5 +12,6 @@ __all__ = [
     "GaussianMixturePrior",
     "gaussian_posterior",
     "VPSchedule",
+    "TiledPrior",
     "sigma_tensor",
 ]
