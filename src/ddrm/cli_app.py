@@ -16,20 +16,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import time
 
     from .demo import example_credit, run_demo
-    from .io import read_image
     from .restore import describe_device, resolve_device
 
     device = resolve_device(args.device)
-    if args.image is not None:
-        read_image(Path(args.image))  # a bad photo is one line, before anything is printed or written
-    if not args.quiet:
+
+    def start() -> None:
         print(describe_device(device), file=sys.stderr)
         if args.image is None:
             print(f"example photo: {example_credit()}", file=sys.stderr)
+
     t0 = time.perf_counter()
     res = run_demo(
         Path(args.output), args.image, args.task, args.sigma_y, args.solver, args.steps, args.seed, args.prior,
-        args.checkpoint, device, progress_bar=not args.quiet,
+        args.checkpoint, device, progress_bar=not args.quiet, on_start=None if args.quiet else start,
     )  # fmt: skip
     print(
         f"{args.task}, sigma_y {args.sigma_y:g}: restored PSNR {res.psnr:.2f} dB, SSIM {res.ssim:.4f} "

@@ -176,13 +176,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
     for path in outputs + grids:
         remove_stale_temporaries(path)
     dtype = {"float32": None, "float16": torch.float16, "bfloat16": torch.bfloat16}[args.dtype]
-    if not args.quiet:
-        print(describe_device(device), file=sys.stderr)
+    loader = PriorLoader(args.prior, args.checkpoint, device, dtype, tile=0 if args.no_tile else args.tile)
     scores = run_restore(
         jobs,
         solver,
         solver_args,
-        PriorLoader(args.prior, args.checkpoint, device, dtype, tile=0 if args.no_tile else args.tile),
+        loader,
         seed=args.seed,
         batch_size=args.batch_size,
         device=device,
@@ -191,6 +190,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         save_grid=args.save_grid,
         progress_bar=not args.quiet,
         report=print,
+        on_start=None if args.quiet else lambda: print(describe_device(device), file=sys.stderr),
     )
     if len(scores) > 1:
         print(

@@ -65,6 +65,7 @@ def run_demo(
     device: str | torch.device = "auto",
     progress_bar: bool = True,
     report: Callable[[str], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> DemoResult:
     """Degrade ``image`` (default: the bundled photo) by ``task`` with noise ``sigma_y`` ([0, 1] units), restore it
     with ``solver`` and the prior, and write ``original.png``, ``measurement.png`` (+ sidecar), ``restored.png`` and
@@ -93,7 +94,7 @@ def run_demo(
     job = RestoreJob(measurement, restored, y, spec, sigma_y)
     scores = run_restore(
         [job], SAMPLERS[solver], args, PriorLoader(prior, checkpoint, device), seed=seed, device=device,
-        references={measurement: x}, save_grid=True, progress_bar=progress_bar, report=report,
+        references={measurement: x}, save_grid=True, progress_bar=progress_bar, report=report, on_start=on_start,
     )  # fmt: skip
     ((p, s),) = scores
     return DemoResult(original, measurement, restored, restored.with_name("restored_grid.png"), p, psnr(pinv, x), s)

@@ -305,6 +305,7 @@ def run_restore(
     save_grid: bool = False,
     progress_bar: bool = False,
     report: Callable[[str], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> list[tuple[float, float]]:
     """Restore the jobs and write their outputs (and grids).
 
@@ -312,7 +313,8 @@ def run_restore(
     just those sources are written, but the batches are still formed over all ``jobs`` (a batch holding none of them
     is skipped, one holding some is computed whole): a resumed run then gives the very bytes of an uninterrupted
     one, since batched network calls may round differently from single ones. ``references`` maps a job's source to
-    its clean image: PSNR / SSIM are reported and returned."""
+    its clean image: PSNR / SSIM are reported and returned. ``on_start`` is called once every input, operator,
+    the prior and the memory estimate have been checked, before the first batch (the CLI prints the device there)."""
     from tqdm.auto import tqdm
 
     from .metrics import psnr, ssim
@@ -349,6 +351,8 @@ def run_restore(
     for batch in {(k, len(b)): b for k, b in batches}.values():
         task = batch[0].task
         check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch), device, solver_args)
+    if on_start is not None:
+        on_start()
     wanted = sum(1 for _, batch in batches for j in batch if only is None or j.source in only)
     scores = []
     bar = tqdm(total=wanted, desc="images", disable=not progress_bar or wanted < 2)
