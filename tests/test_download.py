@@ -106,6 +106,15 @@ def test_a_part_file_left_by_a_killed_run_is_resumed(served, tmp_path):
     assert served.requests == ["bytes=1000-"] and (tmp_path / "adm_tiny.pt").read_bytes() == data
 
 
+def test_a_complete_part_file_is_not_fetched_again(served, tmp_path):
+    """A run killed between the last byte and the rename: the server answers 416 with the full size, and the file is
+    checked and renamed without a second transfer."""
+    data = served.files["adm_tiny.pt"]
+    (tmp_path / "adm_tiny.pt.part").write_bytes(data)
+    download_checkpoint(tiny_preset(served.url + "adm_tiny.pt"), tmp_path, progress=False)
+    assert served.requests == [f"bytes={len(data)}-"] and (tmp_path / "adm_tiny.pt").read_bytes() == data
+
+
 def test_a_server_without_ranges_restarts_the_file(served, tmp_path):
     data = served.files["adm_tiny.pt"]
     served.ranges = False

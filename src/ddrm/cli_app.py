@@ -1,5 +1,5 @@
-"""``ddrm demo`` (the first run), ``ddrm serve`` (the web app) and ``ddrm download`` (public checkpoints): thin
-front ends over :mod:`ddrm.demo`, :mod:`ddrm.webapp` and :mod:`ddrm.download`."""
+"""``ddrm demo`` (the first run) and ``ddrm download`` (public checkpoints): thin front ends over :mod:`ddrm.demo`
+and :mod:`ddrm.download`."""
 
 from __future__ import annotations
 

@@ -17,9 +17,17 @@ from torch import Tensor
 
 from .io import read_image, write_image
 from .metrics import psnr
-from .restore import PriorLoader, RestoreJob, degrade_to_files, read_measurement, resolve_device, run_restore
+from .restore import (
+    PriorLoader,
+    RestoreJob,
+    degrade_to_files,
+    pinv_image,
+    read_measurement,
+    resolve_device,
+    run_restore,
+)
 from .samplers import SAMPLERS
-from .tasks import TaskError, make_task, parse_task, to_model_range
+from .tasks import TaskError, make_task, parse_task
 
 __all__ = ["EXAMPLE_IMAGE", "example_credit", "centre_crop", "run_demo", "DemoResult"]
 
@@ -87,9 +95,7 @@ def run_demo(
     write_image(x, original)
     degrade_to_files(x, spec, sigma_y, measurement, g, seed, [source])
     y = read_measurement(measurement)  # restored from the file, as written (8-bit), like `ddrm restore` does
-    op = spec.operator()
-    with torch.no_grad():
-        pinv = ((op.pinv(to_model_range(op, y[None])) + 1) / 2).clamp(0, 1)[0]
+    pinv = pinv_image(spec.operator(), y[None])[0]
     args = {} if steps is None else {"steps": steps}
     job = RestoreJob(measurement, restored, y, spec, sigma_y)
     scores = run_restore(

@@ -27,7 +27,7 @@ import torch
 from .loading import CheckpointError, check_state_dict, read_state_dict
 from .models import PRESETS, Preset
 
-__all__ = ["cache_dir", "cached_checkpoint", "download_checkpoint", "fetch", "sha256_file", "DownloadError"]
+__all__ = ["cache_dir", "download_checkpoint", "fetch", "sha256_file", "DownloadError"]
 
 CHUNK = 1 << 20
 
@@ -101,8 +101,9 @@ def fetch(
         try:
             resp = urllib.request.urlopen(req, timeout=timeout)
         except urllib.error.HTTPError as exc:
-            if exc.code == 416 and have and total == have:
-                break  # already complete
+            whole = (exc.headers.get("Content-Range") or "").rpartition("/")[2] if exc.code == 416 else ""
+            if exc.code == 416 and have and (total == have or (whole.isdigit() and int(whole) == have)):
+                break  # already complete (e.g. a run killed between the last byte and the rename)
             if exc.code == 416:  # the partial file does not fit the server's: start again
                 part.unlink()
                 continue
@@ -197,8 +198,3 @@ def download_checkpoint(
         fetch(url, dest, progress=progress, check=_architecture_check(preset))
     _verify(dest)
     return dest
-
-
-def cached_checkpoint(preset: Preset) -> Path:
-    """What ``load_prior(NAME)`` uses without ``checkpoint=``: the cached file, downloaded when missing."""
-    return download_checkpoint(preset, progress=True)

@@ -111,9 +111,9 @@ def load_network(net: nn.Module, state: dict[str, Tensor], name: str = "network"
 def _load_preset(name: str, checkpoint: PathLike | None, **kw) -> NetworkPrior:
     preset = PRESETS[name]
     if checkpoint is None:
-        from .download import cached_checkpoint
+        from .download import download_checkpoint
 
-        checkpoint = cached_checkpoint(preset)
+        checkpoint = download_checkpoint(preset)  # the cached file, fetched first when missing
     state = read_state_dict(checkpoint)
     net = load_network(preset.build(), state, name)
     return NetworkPrior(

@@ -29,6 +29,7 @@ __all__ = [
     "degrade_to_files",
     "PriorLoader",
     "restore_batch",
+    "pinv_image",
     "list_inputs",
     "read_measurement",
     "plan_outputs",
@@ -90,6 +91,12 @@ def restore_batch(
             **extra,
         )
     return ((x + 1) / 2).clamp(0, 1)
+
+
+def pinv_image(op: SVDOperator, y01: Tensor) -> Tensor:
+    """``H^+ y`` shown as images in [0, 1], computed in the model range (the null space comes out mid-grey)."""
+    with torch.no_grad():
+        return ((op.pinv(to_model_range(op, y01)) + 1) / 2).clamp(0, 1)
 
 
 AUTO_TILE_PIXELS = 1024 * 1024  # above this many pixels per image the denoiser is tiled unless told otherwise
@@ -377,8 +384,7 @@ def run_restore(
                 if report is not None:
                     report(f"{job.source.name}: PSNR {p:.2f} dB  SSIM {s:.4f}")
             if save_grid:
-                with torch.no_grad():
-                    pinv = ((op.pinv(to_model_range(op, yb[None].to(device))) + 1) / 2).clamp(0, 1)[0].cpu()
+                pinv = pinv_image(op, yb[None].to(device))[0].cpu()
                 panels = [_display(op, yb, task.image_shape), pinv, xi] + ([ref] if ref is not None else [])
                 write_image(_grid(panels), job.target.with_name(job.target.stem + "_grid.png"))
         bar.update(sum(1 for b in batch if only is None or b.source in only))
