@@ -55,6 +55,7 @@ def add_commands(sub) -> None:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
     add_download(sub)
+    add_serve(sub)
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -73,3 +74,35 @@ def add_download(sub) -> None:
     p.add_argument("--url", default=None, help="a mirror of the file instead of the preset's address")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_download)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from .restore import describe_device, resolve_device
+    from .tasks import TaskError
+    from .webapp import AppSettings, serve
+
+    if importlib.util.find_spec("gradio") is None:
+        raise TaskError("ddrm serve needs the web-app extra: pip install 'ddrm[demo]'")
+    device = resolve_device(args.device)
+    settings = AppSettings(args.prior, args.checkpoint, str(device), args.max_side, args.workdir)
+
+    def ready(url: str) -> None:  # once the prior is loaded and the page listens: a refusal stays one line
+        print(describe_device(device), file=sys.stderr)
+        print(f"serving on {url} (Ctrl-C stops)", file=sys.stderr)
+
+    serve(settings, args.host, args.port, block=True, on_ready=ready)
+    return 0
+
+
+def add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="a web page to degrade, restore and compare images (needs ddrm[demo])")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=number(int, 1, 65535), default=7860)
+    p.add_argument("--prior", default="builtin", help="builtin, a preset (see 'ddrm models') or a diffusers id")
+    p.add_argument("--checkpoint", default=None)
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
+    p.add_argument("--max-side", type=number(int, 16), default=512, help="clean photos are scaled down to this (512)")
+    p.add_argument("--workdir", default=None, help="folder for the runs' files (default: a temporary folder)")
+    p.set_defaults(func=cmd_serve)

@@ -34,13 +34,12 @@ from .samplers import SAMPLERS, SamplerSpec
 from .tasks import (
     TaskError,
     TaskSpec,
-    image_shape_for_measurement,
-    load_kernel,
-    load_mask,
+    as_measurement,
     make_task,
     merge_task_params,
     parse_task,
     sidecar_path,
+    spec_for_measurement,
 )
 
 __all__ = ["add_commands"]
@@ -107,22 +106,17 @@ def _resolve(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[Tas
     params = _task_params(args, name, params)
     if name == "cs":
         _fail("a compressed-sensing measurement does not tell the image size: restore it with --from SIDECAR")
-    shape = image_shape_for_measurement(name, params, tuple(y.shape))
-    if name == "inpaint":
-        if not args.mask:
-            _fail("inpainting needs --mask FILE (white = observed)")
-        params = {"mask": load_mask(Path(args.mask), shape)}
-    elif args.mask:
-        _fail(f"--mask does not apply to task {name}")
-    if name == "deblur_motion":
-        if not args.kernel:
-            _fail("deblur_motion needs --kernel FILE (.npy or image)")
-        params = {"kernel": load_kernel(Path(args.kernel))}
-    elif args.kernel:
-        _fail(f"--kernel does not apply to task {name}")
+    if name == "inpaint" and not args.mask:
+        _fail("inpainting needs --mask FILE (white = observed)")
+    if name == "deblur_motion" and not args.kernel:
+        _fail("deblur_motion needs --kernel FILE (.npy or image)")
+    for flag, applies in (("mask", name == "inpaint"), ("kernel", name == "deblur_motion")):
+        if getattr(args, flag) and not applies:
+            _fail(f"--{flag} does not apply to task {name}")
     if args.sigma_y is None:
         _fail("--sigma-y is required without a sidecar (noise level in [0, 1] image units)")
-    return TaskSpec(name, shape, params), args.sigma_y, [Path(f) for f in (args.mask, args.kernel) if f]
+    spec = spec_for_measurement(name, params, tuple(y.shape), mask=args.mask, kernel=args.kernel)
+    return spec, args.sigma_y, [Path(f) for f in (args.mask, args.kernel) if f]
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -140,10 +134,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     jobs, inputs, references, missing_refs = [], [], {}, []
     for f, target in pairs:
         y = read_measurement(f)
-        if args.task and parse_task(args.task)[0] == "color" and y.ndim == 3 and y.shape[0] == 3:
-            if (y - y.mean(0, keepdim=True)).abs().max() > 2 / 255:
-                _fail(f"{f}: colorization needs a greyscale image, this one has colours")
-            y = y.mean(0, keepdim=True)  # a grey image saved as RGB
+        if args.task:
+            y = as_measurement(parse_task(args.task)[0], y, str(f))  # e.g. a grey image saved as RGB
         spec, sigma_y, task_files = _resolve(args, f, y)
         if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):
             _fail(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")

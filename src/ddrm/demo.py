@@ -1,6 +1,8 @@
-"""The first run: a bundled photo degraded, restored and scored, end to end on any machine without a network.
+"""The first run and the web app: a photo degraded, restored and scored, or a measurement in hand restored, end to
+end on any machine without a network.
 
-:func:`run_demo` is what ``ddrm demo`` calls. It goes through the library path every front end shares:
+:func:`run_demo` is what ``ddrm demo`` and the web app's "degrade a clean photo" call; :func:`restore_measurement`
+is the web app's "restore a degraded image". It goes through the library path every front end shares:
 :func:`ddrm.restore.degrade_to_files` writes the measurement and its sidecar as ``ddrm degrade`` does, and
 :func:`ddrm.restore.run_restore` restores it as ``ddrm restore`` does.
 """
@@ -9,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .io import read_image, write_image
@@ -21,15 +24,33 @@ from .restore import (
     PriorLoader,
     RestoreJob,
     degrade_to_files,
+    measurement_view,
     pinv_image,
     read_measurement,
     resolve_device,
     run_restore,
 )
 from .samplers import SAMPLERS
-from .tasks import TaskError, make_task, parse_task
+from .tasks import (
+    TaskError,
+    TaskSpec,
+    as_mask,
+    as_measurement,
+    load_mask,
+    make_task,
+    parse_task,
+    spec_for_measurement,
+)
 
-__all__ = ["EXAMPLE_IMAGE", "example_credit", "centre_crop", "run_demo", "DemoResult"]
+__all__ = [
+    "EXAMPLE_IMAGE",
+    "example_credit",
+    "centre_crop",
+    "fit_image",
+    "run_demo",
+    "restore_measurement",
+    "DemoResult",
+]
 
 EXAMPLE_IMAGE = Path(__file__).with_name("data") / "example.png"
 
@@ -49,20 +70,42 @@ def centre_crop(x: Tensor, multiple: int) -> Tensor:
     return x[..., top : top + h, left : left + w]
 
 
+def fit_image(x: Tensor, max_side: int | None) -> Tensor:
+    """``x`` (C, H, W) in [0, 1] scaled down (antialiased bicubic) so that its longer side is at most ``max_side``."""
+    if max_side is None or max(x.shape[-2:]) <= max_side:
+        return x
+    scale = max_side / max(x.shape[-2:])
+    size = (max(1, round(x.shape[-2] * scale)), max(1, round(x.shape[-1] * scale)))
+    return F.interpolate(x[None].float(), size=size, mode="bicubic", antialias=True, align_corners=False)[0].clamp(0, 1)
+
+
 @dataclass(frozen=True)
 class DemoResult:
-    original: Path
+    """What a demo or web-app run wrote (files in its folder) and its scores (``None`` without a reference).
+
+    ``before`` is the measurement drawn at the image's size (the pseudo-inverse when the measurement is not an
+    image), the left side of a before/after comparison with ``restored``."""
+
     measurement: Path
     restored: Path
     grid: Path
-    psnr: float
-    psnr_pinv: float
-    ssim: float
+    before: Path
+    original: Path | None = None
+    psnr: float | None = None
+    psnr_pinv: float | None = None
+    ssim: float | None = None
+
+
+def _photo(image: Path | Tensor | None) -> tuple[Tensor, Path | None]:
+    source = EXAMPLE_IMAGE if image is None else image
+    if isinstance(source, Tensor):
+        return source.float(), None
+    return read_image(source), Path(source)
 
 
 def run_demo(
     out_dir: Path,
-    image: Path | None = None,
+    image: Path | Tensor | None = None,
     task: str = "sr4",
     sigma_y: float = 0.05,
     solver: str = "ddrm",
@@ -74,33 +117,126 @@ def run_demo(
     progress_bar: bool = True,
     report: Callable[[str], None] | None = None,
     on_start: Callable[[], None] | None = None,
+    *,
+    mask: str | Path | Tensor | None = None,
+    kernel: str | Path | Tensor | None = None,
+    max_side: int | None = None,
+    loader: PriorLoader | None = None,
 ) -> DemoResult:
-    """Degrade ``image`` (default: the bundled photo) by ``task`` with noise ``sigma_y`` ([0, 1] units), restore it
-    with ``solver`` and the prior, and write ``original.png``, ``measurement.png`` (+ sidecar), ``restored.png`` and
-    ``restored_grid.png`` (measurement | pseudo-inverse | restored | original) into ``out_dir``."""
+    """Degrade a clean photo ``image`` (a file or a (3, H, W) tensor in [0, 1]; default: the bundled photo) by
+    ``task`` with noise ``sigma_y`` ([0, 1] units), restore it with ``solver`` and the prior, and score it.
+
+    The photo is scaled down to ``max_side`` if larger, then centre-cropped to a multiple of 8 times the task's
+    factor; a ``mask`` (white = observed; the photo's size) and a ``kernel`` go through the same steps as
+    ``ddrm degrade --mask/--kernel``. Writes ``original.png``, ``measurement.png`` (+ sidecar), ``restored.png``,
+    ``before.png`` and ``restored_grid.png`` (measurement | pseudo-inverse | restored | original) into ``out_dir``.
+    ``loader`` reuses a loaded prior (the web app keeps one for all requests)."""
     device = resolve_device(device)
-    if solver not in SAMPLERS:
-        raise TaskError(f"unknown solver {solver!r}; choose from {', '.join(SAMPLERS)}")
+    _check_solver(solver)
     name, params = parse_task(task)
-    source = EXAMPLE_IMAGE if image is None else Path(image)
-    x = read_image(source)
-    if x.shape[0] != 3:
-        raise TaskError(f"{source}: the demo takes an RGB photo, got {x.shape[0]} channel(s)")
-    x = centre_crop(x, int(params.get("factor", 1)) * 8)
+    x, source = _photo(image)
+    if x.ndim != 3 or x.shape[0] != 3:
+        raise TaskError(f"{source or 'image'}: the demo takes an RGB photo, got {x.shape[0]} channel(s)")
+    if mask is not None:
+        if name != "inpaint":
+            raise TaskError(f"a mask does not apply to task {name}")
+        m = (as_mask(mask, tuple(x.shape)) if isinstance(mask, Tensor) else load_mask(mask, tuple(x.shape))).float()
+        mask = centre_crop(F.interpolate(m[None, None], size=fit_image(x, max_side).shape[-2:], mode="nearest")[0], 8)
+    x = centre_crop(fit_image(x, max_side), int(params.get("factor", 1)) * 8)
     g = torch.Generator().manual_seed(seed)
-    spec = make_task(name, tuple(x.shape), params, g)
+    spec = make_task(name, tuple(x.shape), params, g, mask=mask, kernel=kernel)
     out_dir = Path(out_dir)
     original, measurement = out_dir / "original.png", out_dir / "measurement.png"
-    restored = out_dir / "restored.png"
     write_image(x, original)
-    degrade_to_files(x, spec, sigma_y, measurement, g, seed, [source])
+    degrade_to_files(x, spec, sigma_y, measurement, g, seed, [source] if source else [])
     y = read_measurement(measurement)  # restored from the file, as written (8-bit), like `ddrm restore` does
-    pinv = pinv_image(spec.operator(), y[None])[0]
+    res = _restore_and_score(
+        out_dir, measurement, y, spec, sigma_y, x, solver, steps, seed, loader or PriorLoader(prior, checkpoint, device),
+        device, progress_bar, report, on_start,
+    )  # fmt: skip
+    return replace(res, original=original)
+
+
+def restore_measurement(
+    out_dir: Path,
+    y01: Tensor,
+    task: str,
+    sigma_y: float,
+    solver: str = "ddrm",
+    steps: int | None = None,
+    seed: int = 0,
+    *,
+    mask: str | Path | Tensor | None = None,
+    kernel: str | Path | Tensor | None = None,
+    reference: Tensor | None = None,
+    prior: str = "builtin",
+    checkpoint: str | None = None,
+    device: str | torch.device = "auto",
+    loader: PriorLoader | None = None,
+    progress_bar: bool = True,
+    report: Callable[[str], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> DemoResult:
+    """Restore a measurement already in hand (an image in [0, 1], e.g. an uploaded low-resolution photo) of ``task``
+    with noise ``sigma_y`` ([0, 1] units), as ``ddrm restore --task ... --sigma-y ...`` does without a sidecar;
+    scored against ``reference`` (the clean image, at the restored size) when given. Writes ``measurement.png``,
+    ``restored.png``, ``before.png`` and ``restored_grid.png`` into ``out_dir``."""
+    device = resolve_device(device)
+    _check_solver(solver)
+    if not 0 <= sigma_y <= 1:
+        raise TaskError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
+    name, params = parse_task(task)
+    y = as_measurement(name, y01.float())
+    spec = spec_for_measurement(name, params, tuple(y.shape), mask=mask, kernel=kernel)
+    if reference is not None and tuple(reference.shape) != tuple(spec.image_shape):
+        c, h, w = spec.image_shape
+        raise TaskError(
+            f"the reference is {reference.shape[-1]}x{reference.shape[-2]}, the restored image will be {w}x{h}"
+        )
+    out_dir = Path(out_dir)
+    measurement = out_dir / "measurement.png"
+    write_image(y, measurement)
+    return _restore_and_score(
+        out_dir, measurement, y, spec, sigma_y, reference, solver, steps, seed,
+        loader or PriorLoader(prior, checkpoint, device), device, progress_bar, report, on_start,
+    )  # fmt: skip
+
+
+def _check_solver(solver: str) -> None:
+    if solver not in SAMPLERS:
+        raise TaskError(f"unknown solver {solver!r}; choose from {', '.join(SAMPLERS)}")
+
+
+def _restore_and_score(
+    out_dir: Path,
+    measurement: Path,
+    y: Tensor,
+    spec: TaskSpec,
+    sigma_y: float,
+    reference: Tensor | None,
+    solver: str,
+    steps: int | None,
+    seed: int,
+    loader: PriorLoader,
+    device: torch.device,
+    progress_bar: bool,
+    report: Callable[[str], None] | None,
+    on_start: Callable[[], None] | None,
+) -> DemoResult:
+    op = spec.operator()
+    pinv = pinv_image(op, y[None])[0]
+    before = out_dir / "before.png"
+    write_image(pinv if y.ndim != 3 else measurement_view(op, y, spec.image_shape), before)
+    restored = out_dir / "restored.png"
     args = {} if steps is None else {"steps": steps}
     job = RestoreJob(measurement, restored, y, spec, sigma_y)
+    refs = {} if reference is None else {measurement: reference}
     scores = run_restore(
-        [job], SAMPLERS[solver], args, PriorLoader(prior, checkpoint, device), seed=seed, device=device,
-        references={measurement: x}, save_grid=True, progress_bar=progress_bar, report=report, on_start=on_start,
+        [job], SAMPLERS[solver], args, loader, seed=seed, device=device, references=refs, save_grid=True,
+        progress_bar=progress_bar, report=report, on_start=on_start,
     )  # fmt: skip
+    grid = restored.with_name("restored_grid.png")
+    if reference is None:
+        return DemoResult(measurement, restored, grid, before)
     ((p, s),) = scores
-    return DemoResult(original, measurement, restored, restored.with_name("restored_grid.png"), p, psnr(pinv, x), s)
+    return DemoResult(measurement, restored, grid, before, psnr=p, psnr_pinv=psnr(pinv, reference), ssim=s)

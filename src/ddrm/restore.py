@@ -27,6 +27,7 @@ from .tasks import SIDE_FILE_SUFFIXES, TaskError, TaskSpec, to_model_range
 __all__ = [
     "RestoreJob",
     "degrade_to_files",
+    "measurement_view",
     "PriorLoader",
     "restore_batch",
     "pinv_image",
@@ -281,7 +282,7 @@ class RestoreJob:
     sigma_y: float
 
 
-def _display(op: SVDOperator, y01: Tensor, shape) -> Tensor:
+def measurement_view(op: SVDOperator, y01: Tensor, shape) -> Tensor:
     """The measurement drawn at the image's size (nearest upsampling; grey replicated), or grey if not an image."""
     c, h, w = shape
     if y01.ndim != 3:
@@ -385,7 +386,7 @@ def run_restore(
                     report(f"{job.source.name}: PSNR {p:.2f} dB  SSIM {s:.4f}")
             if save_grid:
                 pinv = pinv_image(op, yb[None].to(device))[0].cpu()
-                panels = [_display(op, yb, task.image_shape), pinv, xi] + ([ref] if ref is not None else [])
+                panels = [measurement_view(op, yb, task.image_shape), pinv, xi] + ([ref] if ref is not None else [])
                 write_image(_grid(panels), job.target.with_name(job.target.stem + "_grid.png"))
         bar.update(sum(1 for b in batch if only is None or b.source in only))
     bar.close()

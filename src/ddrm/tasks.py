@@ -33,6 +33,10 @@ __all__ = [
     "parse_task",
     "load_kernel",
     "load_mask",
+    "as_kernel",
+    "as_mask",
+    "as_measurement",
+    "spec_for_measurement",
     "merge_task_params",
     "image_shape_for_measurement",
     "make_task",
@@ -65,29 +69,46 @@ def load_kernel(path: str | Path) -> Tensor:
     """A blur kernel from ``.npy`` (must sum to 1 within 1%) or an image (normalised by its sum)."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
-        k = read_array(path).double()
-        if k.ndim != 2 or min(k.shape) < 1:
-            raise TaskError(f"{path}: a kernel must be a non-empty 2-D array, got shape {tuple(k.shape)}")
-        total = k.sum().item()
-        if not np.isfinite(total) or abs(total - 1.0) > 0.01:
-            raise TaskError(f"{path}: kernel sums to {total:.4g}, expected 1 (normalise it)")
-    else:
-        k = read_image(path).double()
-        k = k.mean(0) if k.shape[0] != 1 else k[0]
-        total = k.sum().item()
-        if total <= 0:
-            raise TaskError(f"{path}: kernel image is black")
-        k = k / total
+        return as_kernel(read_array(path), str(path), normalise=False)
+    k = read_image(path).double()
+    return as_kernel(k.mean(0) if k.shape[0] != 1 else k[0], str(path), normalise=True)
+
+
+def as_kernel(k: Tensor, label: str = "kernel", normalise: bool = False) -> Tensor:
+    """Check a 2-D blur kernel: non-empty, finite, non-negative, and summing to 1 within 1% (or, with ``normalise``,
+    divided by its positive sum, as for a kernel drawn as an image)."""
+    k = torch.as_tensor(k).double()
+    if k.ndim != 2 or min(k.shape) < 1:
+        raise TaskError(f"{label}: a kernel must be a non-empty 2-D array, got shape {tuple(k.shape)}")
+    total = k.sum().item()
+    if not np.isfinite(total):
+        raise TaskError(f"{label}: kernel has non-finite entries")
     if (k < 0).any():
-        raise TaskError(f"{path}: kernel has negative entries")
+        raise TaskError(f"{label}: kernel has negative entries")
+    if normalise:
+        if total <= 0:
+            raise TaskError(f"{label}: kernel image is black")
+        return k / total
+    if abs(total - 1.0) > 0.01:
+        raise TaskError(f"{label}: kernel sums to {total:.4g}, expected 1 (normalise it)")
     return k
 
 
 def load_mask(path: str | Path, shape: tuple[int, int, int]) -> Tensor:
     """A mask image: white (>= 0.5) = observed, black = missing; must match the image size."""
-    m = read_image(path)
+    return as_mask(read_image(path), shape, str(path))
+
+
+def as_mask(m: Tensor, shape: tuple[int, int, int], label: str = "mask") -> Tensor:
+    """A mask given as an (H, W) or (C, H, W) array in [0, 1] -> boolean (H, W), True = observed (>= 0.5); its size
+    must be the image's."""
+    m = torch.as_tensor(m)
+    m = m[None] if m.ndim == 2 else m
+    if m.ndim != 3:
+        raise TaskError(f"{label}: a mask must be an image, got an array of shape {tuple(m.shape)}")
     if tuple(m.shape[-2:]) != tuple(shape[-2:]):
-        raise TaskError(f"{path}: mask is {m.shape[-1]}x{m.shape[-2]} but the image is {shape[-1]}x{shape[-2]}")
+        raise TaskError(f"{label}: mask is {m.shape[-1]}x{m.shape[-2]} but the image is {shape[-1]}x{shape[-2]}")
+    m = m.double()
     return (m.mean(0) >= 0.5) if m.shape[0] > 1 else (m[0] >= 0.5)
 
 
@@ -266,17 +287,20 @@ def validate_sidecar(meta: Any) -> list[str]:
     return problems
 
 
+MaskOrKernel = str | Path | Tensor | None
+
+
 def make_task(
     name: str,
     image_shape: tuple[int, int, int],
     params: dict,
     generator: torch.Generator,
     *,
-    mask: str | Path | None = None,
-    kernel: str | Path | None = None,
+    mask: MaskOrKernel = None,
+    kernel: MaskOrKernel = None,
 ) -> TaskSpec:
     """Resolve a task's random choices into explicit tensors (random mask, motion kernel, CS permutation), so that
-    its sidecar rebuilds ``H`` exactly; ``mask`` / ``kernel`` files replace the random ones."""
+    its sidecar rebuilds ``H`` exactly; ``mask`` / ``kernel`` (files or arrays) replace the random ones."""
     params = dict(params)
     shape = tuple(image_shape)
     if mask is not None and name != "inpaint":
@@ -285,11 +309,11 @@ def make_task(
         raise TaskError(f"a kernel does not apply to task {name}")
     if name == "inpaint":
         missing = params.pop("missing", 0.5)
-        params["mask"] = load_mask(mask, shape) if mask is not None else random_mask(shape, missing, generator)
+        params["mask"] = _mask(mask, shape) if mask is not None else random_mask(shape, missing, generator)
     elif name == "deblur_motion":
         size, intensity = params.pop("size", None), params.pop("intensity", 0.5)
         if kernel is not None:
-            params["kernel"] = load_kernel(kernel)
+            params["kernel"] = _kernel(kernel)
         else:
             limit = min(shape[1], shape[2])
             if size is not None and not (3 <= size <= limit and size % 2 == 1):
@@ -299,6 +323,51 @@ def make_task(
             params["kernel"] = motion_kernel(size or default_motion_size(shape), intensity, generator)
     elif name == "cs":
         params["permutation"] = torch.randperm(shape[1] * shape[2], generator=generator)
+    return TaskSpec(name, shape, params)
+
+
+def _mask(mask: MaskOrKernel, shape: tuple[int, int, int]) -> Tensor:
+    return as_mask(mask, shape) if isinstance(mask, Tensor) else load_mask(mask, shape)
+
+
+def _kernel(kernel: MaskOrKernel) -> Tensor:
+    return as_kernel(kernel) if isinstance(kernel, Tensor) else load_kernel(kernel)
+
+
+def as_measurement(name: str, y: Tensor, label: str = "measurement") -> Tensor:
+    """A measurement image as the task expects it: for colourisation a grey image saved as RGB becomes one channel
+    (an image with colours is refused)."""
+    if name == "color" and y.ndim == 3 and y.shape[0] == 3:
+        if (y - y.mean(0, keepdim=True)).abs().max() > 2 / 255:
+            raise TaskError(f"{label}: colorization needs a greyscale image, this one has colours")
+        return y.mean(0, keepdim=True)
+    return y
+
+
+def spec_for_measurement(
+    name: str,
+    params: dict,
+    y_shape: tuple[int, ...],
+    *,
+    mask: MaskOrKernel = None,
+    kernel: MaskOrKernel = None,
+) -> TaskSpec:
+    """The task behind a measurement given without a sidecar: the image size follows from the measurement's, and
+    inpainting needs its ``mask``, ``deblur_motion`` its ``kernel`` (files or arrays); CS cannot be restored this
+    way (the measurement does not tell the image size)."""
+    shape = image_shape_for_measurement(name, params, tuple(y_shape))
+    if name == "inpaint":
+        if mask is None:
+            raise TaskError("inpainting needs a mask (white = observed)")
+        params = {"mask": _mask(mask, shape)}
+    elif mask is not None:
+        raise TaskError(f"a mask does not apply to task {name}")
+    if name == "deblur_motion":
+        if kernel is None:
+            raise TaskError("deblur_motion needs a kernel (.npy or image)")
+        params = {"kernel": _kernel(kernel)}
+    elif kernel is not None:
+        raise TaskError(f"a kernel does not apply to task {name}")
     return TaskSpec(name, shape, params)
 
 

@@ -1,0 +1,308 @@
+"""The web app (``ddrm serve``): its library path without a browser, then end to end in headless Chromium.
+
+The browser test drives the real page through Playwright with Debian's Chromium (``executable_path``; Playwright's
+own browser download is not reachable offline). ``.ci/run`` installs both; elsewhere the test skips with one line.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import time
+import urllib.request
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ddrm.demo import restore_measurement, run_demo
+from ddrm.io import read_image
+from ddrm.restore import PriorLoader
+from ddrm.tasks import TaskError, as_kernel, as_mask, spec_for_measurement
+
+
+def photo(h: int = 80, w: int = 96) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([128 + 100 * np.sin(xx / 7), 128 + 100 * np.cos(yy / 5), 128 + 60 * np.sin((xx + yy) / 9)], -1)
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def as_tensor(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(a).permute(2, 0, 1).float() / 255
+
+
+# ---------------------------------------------------------------------------------------------- library path
+def test_spec_for_measurement_takes_arrays_and_refuses_what_does_not_fit():
+    spec = spec_for_measurement("sr", {"factor": 4}, (3, 20, 24))
+    assert spec.image_shape == (3, 80, 96)
+    mask = torch.ones(80, 96)
+    mask[10:20, 10:30] = 0
+    spec = spec_for_measurement("inpaint", {}, (3, 80, 96), mask=mask)
+    assert spec.params["mask"].sum().item() == 80 * 96 - 200
+    with pytest.raises(TaskError, match="mask is 10x10 but the image is 96x80"):
+        spec_for_measurement("inpaint", {}, (3, 80, 96), mask=torch.ones(10, 10))
+    with pytest.raises(TaskError, match="needs a mask"):
+        spec_for_measurement("inpaint", {}, (3, 80, 96))
+    with pytest.raises(TaskError, match="does not apply"):
+        spec_for_measurement("sr", {"factor": 4}, (3, 20, 24), mask=mask)
+    with pytest.raises(TaskError, match="does not tell the image size"):
+        spec_for_measurement("cs", {"ratio": 4}, (3, 20, 24))
+    with pytest.raises(TaskError, match="sums to 2"):
+        as_kernel(torch.ones(1, 2))
+    with pytest.raises(TaskError, match="negative"):
+        as_kernel(torch.tensor([[1.5, -0.5]]))
+    assert as_kernel(torch.ones(3, 3) * 5, normalise=True).sum().item() == pytest.approx(1.0)
+    assert as_mask(torch.full((3, 4, 5), 0.7), (3, 4, 5)).all()
+
+
+def test_run_demo_with_a_drawn_mask_and_a_large_photo(tmp_path):
+    """A clean photo above ``max_side`` is scaled down; the mask (the photo's size) follows it through the scaling
+    and the crop; the sidecar records exactly the mask that was applied."""
+    x = as_tensor(photo(160, 200))
+    mask = torch.ones(160, 200)
+    mask[40:80, 60:140] = 0  # the missing region, drawn at the photo's size
+    res = run_demo(tmp_path, x, "inpaint", 0.0, steps=2, mask=mask, max_side=100, device="cpu", progress_bar=False)
+    restored = read_image(res.restored)
+    assert tuple(restored.shape) == (3, 80, 96)  # 200x160 -> 100x80 -> crop to a multiple of 8: 96x80
+    written = read_image(tmp_path / "measurement.mask.png")[0] >= 0.5
+    assert not written[20:40, 28:68].any() and written[:18].all() and written[45:].all()
+    original = read_image(res.original)
+    err = (restored - original)[written.expand(3, -1, -1)].pow(2).mean().sqrt().item()
+    assert err < 0.01  # DDRM keeps the observed pixels when sigma_y = 0 (up to 8-bit rounding)
+    assert res.psnr is not None and res.ssim is not None and res.psnr_pinv is not None
+    with pytest.raises(TaskError, match="mask is 20x10 but the image is 200x160"):
+        run_demo(tmp_path / "b", x, "inpaint", 0.02, steps=1, mask=torch.ones(10, 20), device="cpu")
+    with pytest.raises(TaskError, match="does not apply"):
+        run_demo(tmp_path / "c", x, "sr4", 0.02, steps=1, mask=mask, device="cpu")
+
+
+def test_restore_measurement_matches_the_cli(tmp_path):
+    """Restoring an uploaded measurement is ``ddrm restore --task sr4 --sigma-y ...`` on the same file: same bytes."""
+    from ddrm.cli import main
+
+    x = as_tensor(photo())
+    y = torch.nn.functional.avg_pool2d(x[None], 4)[0]
+    Image.fromarray((y.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(tmp_path / "low.png")
+    y8 = read_image(tmp_path / "low.png")
+    loader = PriorLoader("builtin", device="cpu")
+    res = restore_measurement(tmp_path / "app", y8, "sr4", 0.02, steps=3, seed=5, reference=x, loader=loader,
+                              device="cpu", progress_bar=False)  # fmt: skip
+    assert tuple(read_image(res.restored).shape) == (3, 80, 96) and res.psnr > 15
+    assert read_image(res.before).shape == (3, 80, 96)
+    cli_in = tmp_path / "cli" / "measurement.png"  # the same name: each image's noise is seeded by its file name
+    cli_in.parent.mkdir()
+    shutil.copy(res.measurement, cli_in)
+    rc = main(["restore", str(cli_in), "--task", "sr4", "--sigma-y", "0.02", "--steps", "3", "--seed", "5",
+               "-o", str(tmp_path / "cli.png"), "--device", "cpu", "--quiet"])  # fmt: skip
+    assert rc == 0
+    assert (tmp_path / "cli.png").read_bytes() == res.restored.read_bytes()
+    with pytest.raises(TaskError, match="the reference is 10x10, the restored image will be 96x80"):
+        restore_measurement(tmp_path / "d", y8, "sr4", 0.02, steps=1, reference=torch.zeros(3, 10, 10), loader=loader)
+    with pytest.raises(TaskError, match="has colours"):
+        restore_measurement(tmp_path / "e", x, "color", 0.02, steps=1, loader=loader)
+
+
+def test_page_choices_map_to_tasks():
+    from ddrm.webapp import MODES, editor_mask, task_string
+
+    assert task_string("Super-resolution", 8, "bicubic", "", True) == "sr_bicubic8"
+    assert task_string("Deblurring", 4, "", "Upload a kernel", False) == "deblur_motion"
+    assert task_string("Colourisation", 4, "", "", False) == "color"
+    with pytest.raises(ValueError, match="random motion kernel"):
+        task_string("Deblurring", 4, "", "Random motion", False)
+    with pytest.raises(ValueError, match="not an image"):
+        task_string("Compressed sensing", 4, "", "", MODES[1] == MODES[0])
+    layer = np.zeros((6, 7, 4), np.uint8)
+    assert editor_mask({"layers": [layer]}) is None
+    layer[2:4, 3, 3] = 255
+    m = editor_mask({"layers": [layer]})
+    assert m.shape == (6, 7) and m.sum().item() == 40 and m[2, 3].item() == 0
+
+
+# ---------------------------------------------------------------------------------------------- in a browser
+def _chromium() -> str | None:
+    for cand in (os.environ.get("DDRM_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+                 shutil.which("chromium-browser")):  # fmt: skip
+        if cand and Path(cand).is_file():
+            return cand
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory):
+    missing = [m for m in ("gradio", "playwright") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"web-app test needs {' and '.join(missing)} (pip install 'ddrm[demo]' playwright)")
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("web-app test needs Chromium (apt-get install chromium, or set DDRM_CHROMIUM)")
+    from playwright.sync_api import sync_playwright
+
+    from ddrm.webapp import AppSettings, serve
+
+    work = tmp_path_factory.mktemp("serve")
+    app, url = serve(AppSettings(device="cpu", max_side=128, workdir=work), port=_free_port(), block=False)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1300})
+        page.goto(url)
+        page.wait_for_selector("#run", timeout=60_000)
+        yield page, url, work
+        browser.close()
+    app.close()
+
+
+def _upload(page, elem_id: str, path: Path) -> None:
+    page.locator(f"#{elem_id} input[type=file]").set_input_files(str(path))
+    time.sleep(1.0)
+
+
+def _new_image(page, path: Path) -> None:
+    page.click("#image button[aria-label='Clear canvas']")
+    _upload(page, "image", path)
+
+
+def _choose(page, elem_id: str, option: str) -> None:
+    page.click(f"#{elem_id} input")
+    page.get_by_role("option", name=option, exact=True).click()
+    time.sleep(0.3)
+
+
+def _settings(page, mode: str, task: str, steps: int = 2) -> None:
+    page.locator("#mode").get_by_text(mode, exact=True).click()
+    _choose(page, "task", task)
+    box = page.locator("#steps input[type=number]")
+    box.fill(str(steps))
+    box.press("Enter")
+
+
+def _run(page) -> tuple[list[list[int]], str]:
+    """Press Restore, wait for a new result; return the slider's two image sizes and the summary."""
+    old = page.locator("#result img").evaluate_all("els => els.map(e => e.src).join()")
+    page.click("#run")
+    page.wait_for_function(
+        """old => {
+            const imgs = [...document.querySelectorAll('#result img')];
+            return imgs.length >= 2 && imgs.map(e => e.src).join() !== old && imgs.every(e => e.complete && e.naturalWidth);
+        }""",
+        arg=old,
+        timeout=180_000,
+    )
+    sizes = page.locator("#result img").evaluate_all("els => els.map(e => [e.naturalWidth, e.naturalHeight])")
+    return sizes, page.locator("#summary").inner_text()
+
+
+def _error(page, text: str) -> str:
+    """Wait for an error message containing ``text`` in the page; return the page's text."""
+    page.get_by_text(text).first.wait_for(timeout=60_000)
+    return page.locator("body").inner_text()
+
+
+def test_page_degrades_an_upload_restores_and_offers_the_download(browser_page, tmp_path):
+    page, _url, work = browser_page
+    Image.fromarray(photo()).save(tmp_path / "photo.png")
+    _new_image(page, tmp_path / "photo.png")
+    _settings(page, "Degrade a clean photo, then restore it", "Super-resolution")
+    runs = set(work.iterdir())
+    sizes, summary = _run(page)
+    assert sizes == [[96, 64], [96, 64]]  # 96x80 cropped to a multiple of 8 x 4
+    (new,) = set(work.iterdir()) - runs
+    assert torch.equal(read_image(new / "original.png"), as_tensor(photo())[:, 8:72])  # the upload, exactly
+    assert "PSNR" in summary and "96x64" in summary and "sr4" in summary
+    links = page.locator("#files a").evaluate_all("els => els.map(e => e.href)")
+    assert [Path(h).name for h in links] == ["restored.png", "restored_grid.png", "measurement.png"]
+    with urllib.request.urlopen(links[0], timeout=30) as r:
+        assert Image.open(BytesIO(r.read())).size == (96, 64)
+    page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+
+
+def test_page_inpaints_the_region_drawn_with_the_brush(browser_page, tmp_path):
+    page, _url, work = browser_page
+    Image.fromarray(photo()).save(tmp_path / "photo.png")
+    _new_image(page, tmp_path / "photo.png")
+    _settings(page, "Degrade a clean photo, then restore it", "Inpainting")
+    page.click("#image button[aria-label='Brush']")
+    box = page.locator("#image canvas").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(cx - box["width"] / 4, cy)
+    page.mouse.down()
+    for k in range(11):
+        page.mouse.move(cx - box["width"] / 4 + k * box["width"] / 20, cy, steps=2)
+    page.mouse.up()
+    runs = set(work.iterdir())
+    sizes, summary = _run(page)
+    assert sizes == [[96, 80], [96, 80]] and "inpaint" in summary
+    (new,) = set(work.iterdir()) - runs
+    observed = read_image(new / "measurement.mask.png")[0] >= 0.5
+    assert 0 < (~observed).sum().item() < 0.5 * observed.numel()  # the stroke, and only the stroke, is missing
+    assert observed[0].all() and observed[-1].all() and not observed[38:42].all()
+
+
+def test_page_reports_bad_uploads_in_one_line(browser_page, tmp_path):
+    page, _url, _work = browser_page
+    Image.fromarray(photo()).save(tmp_path / "photo.png")
+    _new_image(page, tmp_path / "photo.png")
+    _settings(page, "Degrade a clean photo, then restore it", "Inpainting")
+    (tmp_path / "notes.png").write_text("not an image at all")
+    _upload(page, "mask-file", tmp_path / "notes.png")
+    page.click("#run")
+    text = _error(page, "notes.png: cannot read the image")
+    assert "Traceback" not in text and 'File "' not in text and "/tmp" not in text
+    page.locator("#mask-file button[aria-label='Clear']").first.click()
+    Image.fromarray(np.full((10, 10), 255, np.uint8)).save(tmp_path / "small.png")
+    _upload(page, "mask-file", tmp_path / "small.png")
+    page.click("#run")
+    assert "Traceback" not in _error(page, "mask is 10x10 but the image is 96x80")
+
+
+def test_page_restores_a_degraded_upload_scored_against_a_reference(browser_page, tmp_path):
+    page, _url, _work = browser_page
+    clean = photo()
+    low = torch.nn.functional.avg_pool2d(as_tensor(clean)[None], 4)[0]
+    Image.fromarray((low.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(tmp_path / "low.png")
+    Image.fromarray(clean).save(tmp_path / "clean.png")
+    _new_image(page, tmp_path / "low.png")
+    _settings(page, "Restore a degraded image", "Super-resolution")
+    _upload(page, "reference", tmp_path / "clean.png")
+    sizes, summary = _run(page)
+    assert sizes == [[96, 80], [96, 80]] and "PSNR" in summary and "sr4" in summary
+
+
+def test_old_runs_are_pruned(tmp_path):
+    from ddrm.webapp import prune_runs
+
+    for i in range(5):
+        (tmp_path / f"run-{i}").mkdir()
+        os.utime(tmp_path / f"run-{i}", (1000 + i, 1000 + i))
+    (tmp_path / "other").mkdir()
+    prune_runs(tmp_path, 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other", "run-3", "run-4"]
+
+
+def test_serve_refuses_in_one_line(monkeypatch, capsys):
+    """``ddrm serve`` without the extra, or with a prior it cannot load, ends with one line and exit 2, before any
+    page is served."""
+    from ddrm.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gradio" else real(name, *a))
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "pip install 'ddrm[demo]'" in err
+    monkeypatch.undo()
+    if importlib.util.find_spec("gradio") is None:
+        pytest.skip("gradio is not installed (pip install 'ddrm[demo]')")
+    assert main(["serve", "--prior", "no-such-prior", "--port", str(_free_port())]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no-such-prior" in err
