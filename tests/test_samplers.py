@@ -17,7 +17,7 @@ import torch
 
 from ddrm import GaussianPrior, build_operator
 from ddrm.models import ADMConfig, ADMUNet, DDPMConfig, DDPMUNet
-from ddrm.operators import OPERATORS
+from ddrm.operators import OPERATORS, SVDOperator
 from ddrm.priors import GaussianMixturePrior, NetworkPrior, Prior, gaussian_posterior
 from ddrm.samplers import SAMPLERS
 from ddrm.samplers.common import (
@@ -38,7 +38,11 @@ SHAPES = {"cs": (3, 8, 16)}
 OP_PARAMS = {"sr": {"factor": 2}, "sr_bicubic": {"factor": 2}, "deblur_motion": {"size": 5}}
 POSTERIOR_OPS = ["sr", "deblur_gauss", "inpaint", "color"]
 NAMES = list(SAMPLERS)
-SOLVERS = [n for n in NAMES if n != "ddim"]  # ddim is the unconditional reference
+# methods for linear operators (all but DDRM-JPEG, whose operator is the codec); ddim is the unconditional reference
+LINEAR = [
+    n for n in NAMES if SAMPLERS[n].operators is None or any(issubclass(t, SVDOperator) for t in SAMPLERS[n].operators)
+]
+SOLVERS = [n for n in LINEAR if n != "ddim"]
 EXACT = [n for n in SOLVERS if SAMPLERS[n].consistency == "exact"]
 # DiffPIR's data step is a projection when lambda -> 0 (rho_t = 0); at lambda > 0 it is approximate.
 PROJECTION = {**{n: {} for n in EXACT}, "diffpir": {"lam": 0.0}}
@@ -81,6 +85,13 @@ def dense_h(op):
 
 def small(name: str) -> dict:
     return SMALL.get(name, {"steps": 8})
+
+
+def op_for(name: str, dtype: torch.dtype = DT):
+    """The operator the determinism / NFE / callback properties run each method on: inpainting, or JPEG for the
+    method that takes only the codec."""
+    op = build_operator("inpaint", SHAPE, dtype=dtype, generator=gen(0))
+    return op if SAMPLERS[name].accepts(op) else build_operator("jpeg", SHAPE, dtype=dtype, quality=30)
 
 
 def gen(seed: int) -> torch.Generator:
@@ -142,7 +153,7 @@ def test_parameter_parsing_and_bounds():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_declared_nfe_equals_network_calls(name):
-    op = make_op("inpaint")
+    op = op_for(name)
     prior = CountingPrior(gauss_prior())
     y = op.H(prior.inner.sample(2, gen(0)))
     settings = small(name)
@@ -392,7 +403,7 @@ def test_posterior_mean_against_the_exact_gaussian_posterior(name, op_name):
 # ---------------------------------------------------------------------- determinism, batching, inputs
 @pytest.mark.parametrize("name", NAMES)
 def test_seeded_batch_independent_and_inputs_untouched(name):
-    op = make_op("inpaint")
+    op = op_for(name)
     prior = gauss_prior()
     y = op.measure(prior.sample(3, gen(0)), 0.05, gen(1))
     y_before = y.clone()
@@ -413,7 +424,7 @@ def test_seeded_batch_independent_and_inputs_untouched(name):
 def test_callback_and_float32(name):
     """float32 in, float32 out; the callback gets consecutive steps, one per network evaluation (per annealing
     level for DAPS)."""
-    op = build_operator("inpaint", SHAPE, dtype=torch.float32, generator=gen(0))
+    op = op_for(name, torch.float32)
     prior = gauss_prior(torch.float32)
     y = op.H(prior.sample(1, gen(0)))
     seen = []

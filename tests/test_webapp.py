@@ -203,6 +203,10 @@ def _run(page) -> tuple[list[list[int]], str]:
     return sizes, page.locator("#summary").inner_text()
 
 
+def _wait_value(page, selector: str, value: str) -> None:
+    page.wait_for_function("([s, v]) => document.querySelector(s).value === v", arg=[selector, value], timeout=10_000)
+
+
 def _error(page, text: str) -> str:
     """Wait for an error message containing ``text`` in the page; return the page's text."""
     page.get_by_text(text).first.wait_for(timeout=60_000)
@@ -264,6 +268,22 @@ def test_page_reports_bad_uploads_in_one_line(browser_page, tmp_path):
     _upload(page, "mask-file", tmp_path / "small.png")
     page.click("#run")
     assert "Traceback" not in _error(page, "mask is 10x10 but the image is 96x80")
+
+
+def test_page_removes_jpeg_artefacts_with_ddrm_jpeg(browser_page, tmp_path):
+    page, _url, work = browser_page
+    Image.fromarray(photo()).save(tmp_path / "photo.png")
+    _new_image(page, tmp_path / "photo.png")
+    _settings(page, "Degrade a clean photo, then restore it", "JPEG artefacts")
+    _wait_value(page, "#solver input", "ddrm-jpeg")  # chosen with the task
+    runs = set(work.iterdir())
+    sizes, summary = _run(page)
+    assert sizes == [[96, 80], [96, 80]] and "jpeg10" in summary and "ddrm-jpeg" in summary
+    (new,) = set(work.iterdir()) - runs
+    with Image.open(new / "measurement.jpg") as im:
+        assert im.format == "JPEG"
+    _choose(page, "task", "Super-resolution")
+    _wait_value(page, "#solver input", "ddrm")
 
 
 def test_page_restores_a_degraded_upload_scored_against_a_reference(browser_page, tmp_path):

@@ -46,7 +46,7 @@ def add_commands(sub) -> None:
     p.add_argument("--image", default=None, help="your own RGB photo instead of the bundled example")
     p.add_argument("--task", default="sr4", help="degradation (default sr4; see 'ddrm degrade --help')")
     p.add_argument("--sigma-y", type=number(float, 0, 1), default=0.05, help="noise std in [0, 1] units (0.05)")
-    p.add_argument("--solver", default="ddrm")
+    p.add_argument("--solver", default=None, help="ddrm (default; ddrm-jpeg for JPEG tasks) or a peer")
     p.add_argument("--steps", type=number(int, 1), default=None)
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--prior", default="builtin")

@@ -16,12 +16,13 @@ import torch
 
 from .cli import SEED, number
 from .io import read_image, remove_stale_temporaries
-from .operators import OPERATORS
+from .operators import NONLINEAR, TASKS
 from .restore import (
     PriorLoader,
     RestoreJob,
     check_outputs,
     check_writable,
+    default_solver,
     degrade_to_files,
     describe_device,
     find_reference,
@@ -63,7 +64,7 @@ def _task_params(args: argparse.Namespace, name: str, params: dict) -> dict:
     given = {}
     for flag, key in TASK_FLAGS.items():
         value = getattr(args, flag, None)
-        if value is not None and key not in OPERATORS[name].params:
+        if value is not None and key not in TASKS[name].params:
             _fail(f"--{flag.replace('_', '-')} does not apply to task {name}")
         given[key] = value
     return merge_task_params(name, params, given)
@@ -113,6 +114,8 @@ def _resolve(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[Tas
     for flag, applies in (("mask", name == "inpaint"), ("kernel", name == "deblur_motion")):
         if getattr(args, flag) and not applies:
             _fail(f"--{flag} does not apply to task {name}")
+    if args.sigma_y is None and name in NONLINEAR:
+        args.sigma_y = 0.0  # JPEG: quantisation is the degradation
     if args.sigma_y is None:
         _fail("--sigma-y is required without a sidecar (noise level in [0, 1] image units)")
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=args.mask, kernel=args.kernel)
@@ -123,7 +126,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.dtype != "float32" and device.type == "cpu":
         _fail(f"--dtype {args.dtype} needs a GPU (--device cuda); the CPU runs float32")
-    solver, solver_args = solver_settings(args)
+    if args.solver is not None:
+        solver_settings(args)  # an unknown solver or a bad parameter fails before any file is read
     src = Path(args.input)
     pairs, out_root, folder = plan_outputs(src, Path(args.output) if args.output else None)
     ref_root = Path(args.reference) if args.reference else None
@@ -151,6 +155,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
                 references[f] = ref
                 inputs.append(ref_path)
         jobs.append(RestoreJob(f, target, y, spec, sigma_y))
+    if args.solver is None:
+        args.solver = default_solver(jobs[0].task.name) if jobs else "ddrm"
+    solver, solver_args = solver_settings(args)
     outputs = [j.target for j in jobs]
     grids = [t.with_name(t.stem + "_grid.png") for t in outputs] if args.save_grid else []
     check_outputs(outputs + grids, inputs)
@@ -316,7 +323,9 @@ def add_commands(sub) -> None:
     p.add_argument("--ratio", type=number(int, 1), default=None)
     p.add_argument("--prior", default="builtin", help="builtin | gaussian | a preset (see 'ddrm models') | hf:ORG/NAME")
     p.add_argument("--checkpoint", default=None, help="checkpoint file for a preset prior")
-    p.add_argument("--solver", default="ddrm", help="ddrm (default) or a peer; see 'ddrm solvers'")
+    p.add_argument(
+        "--solver", default=None, help="ddrm (default; ddrm-jpeg for JPEG tasks) or a peer; see 'ddrm solvers'"
+    )
     p.add_argument(
         "--solver-arg",
         action="append",

@@ -20,9 +20,11 @@ from torch import Tensor
 
 from .io import read_image, write_image
 from .metrics import psnr
+from .operators import NONLINEAR
 from .restore import (
     PriorLoader,
     RestoreJob,
+    default_solver,
     degrade_to_files,
     measurement_view,
     pinv_image,
@@ -108,7 +110,7 @@ def run_demo(
     image: Path | Tensor | None = None,
     task: str = "sr4",
     sigma_y: float = 0.05,
-    solver: str = "ddrm",
+    solver: str | None = None,
     steps: int | None = None,
     seed: int = 0,
     prior: str = "builtin",
@@ -132,8 +134,9 @@ def run_demo(
     ``before.png`` and ``restored_grid.png`` (measurement | pseudo-inverse | restored | original) into ``out_dir``.
     ``loader`` reuses a loaded prior (the web app keeps one for all requests)."""
     device = resolve_device(device)
-    _check_solver(solver)
     name, params = parse_task(task)
+    solver = solver or default_solver(name)
+    _check_solver(solver)
     x, source = _photo(image)
     if x.ndim != 3 or x.shape[0] != 3:
         raise TaskError(f"{source or 'image'}: the demo takes an RGB photo, got {x.shape[0]} channel(s)")
@@ -146,7 +149,8 @@ def run_demo(
     g = torch.Generator().manual_seed(seed)
     spec = make_task(name, tuple(x.shape), params, g, mask=mask, kernel=kernel)
     out_dir = Path(out_dir)
-    original, measurement = out_dir / "original.png", out_dir / "measurement.png"
+    original = out_dir / "original.png"
+    measurement = out_dir / ("measurement.jpg" if name in NONLINEAR else "measurement.png")  # JPEG: the real codec
     write_image(x, original)
     degrade_to_files(x, spec, sigma_y, measurement, g, seed, [source] if source else [])
     y = read_measurement(measurement)  # restored from the file, as written (8-bit), like `ddrm restore` does
@@ -162,7 +166,7 @@ def restore_measurement(
     y01: Tensor,
     task: str,
     sigma_y: float,
-    solver: str = "ddrm",
+    solver: str | None = None,
     steps: int | None = None,
     seed: int = 0,
     *,
@@ -182,10 +186,11 @@ def restore_measurement(
     scored against ``reference`` (the clean image, at the restored size) when given. Writes ``measurement.png``,
     ``restored.png``, ``before.png`` and ``restored_grid.png`` into ``out_dir``."""
     device = resolve_device(device)
-    _check_solver(solver)
     if not 0 <= sigma_y <= 1:
         raise TaskError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
     name, params = parse_task(task)
+    solver = solver or default_solver(name)
+    _check_solver(solver)
     y = as_measurement(name, y01.float())
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=mask, kernel=kernel)
     if reference is not None and tuple(reference.shape) != tuple(spec.image_shape):

@@ -125,12 +125,16 @@ def read_array(path: PathLike, *, integer: bool = False) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32 if arr.dtype != np.float64 else np.float64))
 
 
-def write_image(img: Tensor, path: PathLike) -> Path:
-    """Save a (C, H, W) tensor in [0, 1] as an 8-bit image (clipped), atomically."""
+def write_image(img: Tensor, path: PathLike, jpeg_quality: int | None = None) -> Path:
+    """Save a (C, H, W) tensor in [0, 1] as an 8-bit image (clipped), atomically. ``jpeg_quality`` writes a real
+    baseline JPEG at that quality factor with 4:2:0 chroma subsampling (libjpeg's standard tables)."""
     from PIL import Image
 
     arr = (img.detach().float().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
     arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
+    if jpeg_quality is not None:
+        options = {"format": "JPEG", "quality": int(jpeg_quality), "subsampling": 2}
+        return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, **options))
     fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
     return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format=fmt))
 

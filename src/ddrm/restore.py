@@ -28,6 +28,7 @@ __all__ = [
     "RestoreJob",
     "degrade_to_files",
     "measurement_view",
+    "default_solver",
     "PriorLoader",
     "restore_batch",
     "pinv_image",
@@ -245,11 +246,17 @@ def degrade_to_files(
     from .tasks import sidecar_path
 
     suffix = out.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES + (".npy",):
-        raise TaskError(f"{out}: output must be .png or .npy")
-    if suffix in (".jpg", ".jpeg"):
-        raise TaskError("JPEG would add compression artefacts to the measurement; use .png or .npy")
     op = spec.operator()
+    jpeg = not getattr(op, "linear", True)
+    if jpeg:
+        if suffix not in (".jpg", ".jpeg"):
+            raise TaskError(f"{out}: a {spec.name} measurement is a JPEG file; name it .jpg")
+        if sigma_y > 0:
+            raise TaskError("JPEG artefact removal (DDRM-JPEG) models no Gaussian noise; use --sigma-y 0")
+    elif suffix not in IMAGE_SUFFIXES + (".npy",):
+        raise TaskError(f"{out}: output must be .png or .npy")
+    elif suffix in (".jpg", ".jpeg"):
+        raise TaskError("JPEG would add compression artefacts to the measurement; use .png or .npy")
     image_like = len(op.measurement_shape) == 3 and op.measurement_shape[0] in (1, 3)
     if suffix != ".npy" and not image_like:
         raise TaskError(f"a {spec.name} measurement is not an image; write it as .npy")
@@ -259,16 +266,19 @@ def degrade_to_files(
     check_outputs(outputs, list(inputs))
     for path in outputs:
         check_writable(path)
-    y = op.measure(x01[None], sigma_y, generator)[0]
+    y = x01 if jpeg else op.measure(x01[None], sigma_y, generator)[0]  # JPEG: the real codec (Pillow) below
     written = [path for path in outputs if not path.exists()]
     try:
         spec.write_sidecar(meta, sidecar)  # the side files, then the JSON
-        write_image(y, out) if suffix != ".npy" else write_array(y.float(), out)  # the measurement last
+        if suffix == ".npy":
+            write_array(y.float(), out)  # the measurement last
+        else:
+            write_image(y, out, jpeg_quality=op.quality if jpeg else None)
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
         raise
-    return y, sidecar
+    return (read_image(out) if jpeg else y), sidecar
 
 
 @dataclass
@@ -280,6 +290,14 @@ class RestoreJob:
     y01: Tensor
     task: TaskSpec
     sigma_y: float
+
+
+def default_solver(task: str) -> str:
+    """The solver a front end uses when none is named: DDRM, or DDRM-JPEG for a JPEG task (``jpeg`` or ``jpeg10``)."""
+    from .operators import NONLINEAR
+    from .tasks import parse_task
+
+    return "ddrm-jpeg" if parse_task(task)[0] in NONLINEAR else "ddrm"
 
 
 def measurement_view(op: SVDOperator, y01: Tensor, shape) -> Tensor:

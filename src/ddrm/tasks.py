@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from .io import read_array, read_image, write_array, write_image, write_text
-from .operators import OPERATORS, SVDOperator, build_operator, default_motion_size, motion_kernel, random_mask
+from .operators import TASKS, SVDOperator, build_operator, default_motion_size, motion_kernel, random_mask
 
 __all__ = [
     "TaskError",
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 SIDECAR_VERSION = 1
-NUMERIC_SUFFIX = {"sr": "factor", "sr_bicubic": "factor", "cs": "ratio"}  # "sr4" = task sr with factor 4
+NUMERIC_SUFFIX = {"sr": "factor", "sr_bicubic": "factor", "cs": "ratio", "jpeg": "quality"}  # "sr4": factor 4
 SIDE_FILE_SUFFIXES = {"mask": ".mask.png", "kernel": ".kernel.npy", "permutation": ".perm.npy"}
 
 
@@ -56,12 +56,12 @@ class TaskError(ValueError):
 
 def parse_task(text: str) -> tuple[str, dict]:
     """``"sr4"`` -> ``("sr", {"factor": 4})``; a registered name maps to itself."""
-    if text in OPERATORS:
+    if text in TASKS:
         return text, {}
     m = re.fullmatch(r"([a-z_]+?)(\d+)", text)
     if m and m.group(1) in NUMERIC_SUFFIX:
         return m.group(1), {NUMERIC_SUFFIX[m.group(1)]: int(m.group(2))}
-    examples = ", ".join(["sr4", "sr_bicubic4", "cs4", *[n for n in OPERATORS if n not in NUMERIC_SUFFIX]])
+    examples = ", ".join(["sr4", "sr_bicubic4", "cs4", "jpeg10", *[n for n in TASKS if n not in NUMERIC_SUFFIX]])
     raise TaskError(f"unknown task {text!r}; choose from {examples}")
 
 
@@ -114,7 +114,7 @@ def as_mask(m: Tensor, shape: tuple[int, int, int], label: str = "mask") -> Tens
 
 def merge_task_params(name: str, params: dict, given: dict[str, Any]) -> dict:
     """Add the parameters the user gave (``None`` = not given) to a task's, refusing those it does not take."""
-    accepted = OPERATORS[name].params
+    accepted = TASKS[name].params
     out = dict(params)
     for key, value in given.items():
         if value is None:
@@ -139,7 +139,7 @@ def image_shape_for_measurement(name: str, params: dict, y_shape: tuple[int, ...
     if c != 3:
         raise TaskError(f"task {name} expects an RGB measurement, got {c} channel(s)")
     if name in ("sr", "sr_bicubic"):
-        f = params.get("factor", OPERATORS[name].params["factor"])
+        f = params.get("factor", TASKS[name].params["factor"])
         return (c, h * f, w * f)
     return (c, h, w)
 
@@ -239,7 +239,7 @@ def validate_sidecar(meta: Any) -> list[str]:
         return [f"not a ddrm sidecar (ddrm_sidecar must be {SIDECAR_VERSION})"]
     problems = []
     task = meta.get("task")
-    if task not in OPERATORS:
+    if task not in TASKS:
         problems.append(f"unknown task {task!r}" if "task" in meta else "task missing")
     shape = meta.get("image_shape")
     if shape is None:
@@ -254,13 +254,13 @@ def validate_sidecar(meta: Any) -> list[str]:
         problems.append("sigma_y missing")
     elif not (_is_number(meta["sigma_y"]) and meta["sigma_y"] >= 0):
         problems.append(f"sigma_y must be a finite number >= 0, got {meta['sigma_y']!r}")
-    accepted = OPERATORS[task].params if task in OPERATORS else {}
+    accepted = TASKS[task].params if task in TASKS else {}
     params = meta.get("params", {})
     if not isinstance(params, dict):
         problems.append("params must be an object")
     else:
         for k, v in params.items():
-            if task in OPERATORS and k not in accepted:
+            if task in TASKS and k not in accepted:
                 problems.append(f"task {task} takes no parameter {k!r}")
             elif k in SIDE_FILE_SUFFIXES:
                 problems.append(f"parameter {k!r} belongs in param_files")
@@ -275,7 +275,7 @@ def validate_sidecar(meta: Any) -> list[str]:
         for k, fname in files.items():
             if k not in SIDE_FILE_SUFFIXES:
                 problems.append(f"unknown parameter file {k!r}")
-            elif task in OPERATORS and k not in accepted:
+            elif task in TASKS and k not in accepted:
                 problems.append(f"task {task} takes no {k}")
             elif not isinstance(fname, str) or not fname or Path(fname).name != fname:
                 problems.append(f"param_files[{k!r}] must be a file name beside the sidecar, got {fname!r}")
@@ -372,6 +372,9 @@ def spec_for_measurement(
 
 
 def to_model_range(op: SVDOperator, y01: Tensor) -> Tensor:
-    """A measurement of a [0, 1] image -> the measurement of the same image in [-1, 1]: ``2 y01 - H 1``."""
+    """A measurement of a [0, 1] image -> the measurement of the same image in [-1, 1]: ``2 y01 - H 1`` (a
+    non-linear operator says its own, e.g. JPEG's ``2 y01 - 1``)."""
+    if not getattr(op, "linear", True):
+        return op.model_range(y01)
     ones = torch.ones(1, *op.input_shape, device=y01.device, dtype=y01.dtype)
     return 2 * y01 - op.H(ones)

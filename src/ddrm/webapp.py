@@ -35,7 +35,15 @@ __all__ = [
 ]
 
 MODES = ("Degrade a clean photo, then restore it", "Restore a degraded image")
-TASKS = ("Super-resolution", "Deblurring", "Inpainting", "Colourisation", "Denoising", "Compressed sensing")
+TASKS = (
+    "Super-resolution",
+    "Deblurring",
+    "Inpainting",
+    "Colourisation",
+    "Denoising",
+    "JPEG artefacts",
+    "Compressed sensing",
+)
 KERNELS = {
     "Gaussian (DDRM's)": "deblur_gauss",
     "Uniform 9x9": "deblur_uni",
@@ -69,8 +77,10 @@ def prune_runs(root: Path, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def task_string(task: str, factor: int, downsampling: str, kernel: str, degrading: bool) -> str:
-    """The task name ``ddrm`` knows for the page's choices (``"sr4"``, ``"deblur_gauss"``, ...)."""
+def task_string(task: str, factor: int, downsampling: str, kernel: str, degrading: bool, quality: int = 10) -> str:
+    """The task name ``ddrm`` knows for the page's choices (``"sr4"``, ``"deblur_gauss"``, ``"jpeg10"``, ...)."""
+    if task == "JPEG artefacts":
+        return f"jpeg{int(quality)}"
     if task == "Super-resolution":
         return f"{DOWNSAMPLING[downsampling]}{int(factor)}"
     if task == "Deblurring":
@@ -127,7 +137,7 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
 
     from .demo import EXAMPLE_IMAGE, example_credit, restore_measurement, run_demo
     from .io import read_image
-    from .restore import PriorLoader, describe_device, resolve_device
+    from .restore import PriorLoader, default_solver, describe_device, resolve_device
     from .samplers import SAMPLERS
     from .tasks import load_kernel
 
@@ -137,12 +147,14 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
     root = Path(settings.workdir) if settings.workdir else Path(tempfile.mkdtemp(prefix="ddrm-serve-"))
     root.mkdir(parents=True, exist_ok=True)
 
-    def run(mode, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file, reference, sigma_y,
-            solver, steps, seed, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's progress idiom)  # fmt: skip
+    def run(mode, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file, reference, quality,
+            sigma_y, solver, steps, seed, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's progress idiom)  # fmt: skip
         uploads = [f for f in (kernel_file, mask_file) if f]
         try:
             degrading = mode == MODES[0]
-            name = task_string(task, factor, downsampling, kernel_choice, degrading)
+            name = task_string(task, factor, downsampling, kernel_choice, degrading, quality)
+            if name.startswith("jpeg"):
+                sigma_y = 0.0  # the quantisation is the degradation
             image = editor_image(editor)
             mask = editor_mask(editor) if name == "inpaint" else None
             if name == "inpaint" and mask_file:
@@ -186,7 +198,10 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
 
     def show_options(task, mode, kernel_choice):
         degrading = mode == MODES[0]
+        jpeg = task == "JPEG artefacts"
         return (
+            gr.update(visible=jpeg),
+            gr.update(visible=not jpeg),
             gr.update(visible=task == "Super-resolution"),
             gr.update(visible=task == "Super-resolution"),
             gr.update(visible=task == "Deblurring"),
@@ -217,6 +232,8 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
                 )  # fmt: skip
                 example = gr.Button("Use the example photo", size="sm")
                 task = gr.Dropdown(list(TASKS), value=TASKS[0], label="Task", elem_id="task")
+                quality = gr.Dropdown([5, 10, 20, 30, 50], value=10, label="JPEG quality factor", visible=False,
+                                      elem_id="quality")  # fmt: skip
                 with gr.Row():
                     factor = gr.Dropdown([2, 4, 8], value=4, label="SR factor", elem_id="factor")
                     downsampling = gr.Radio(list(DOWNSAMPLING), value="block average", label="Downsampling")
@@ -241,13 +258,15 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
 
         for trigger in (task.change, mode.change, kernel_choice.change):
             trigger(show_options, [task, mode, kernel_choice],
-                    [factor, downsampling, kernel_choice, kernel_file, mask_file, reference])  # fmt: skip
+                    [quality, sigma_y, factor, downsampling, kernel_choice, kernel_file, mask_file, reference])  # fmt: skip
+        task.change(lambda t: gr.update(value=default_solver(task_string(t, 4, "bicubic", "Gaussian (DDRM's)", True))),
+                    task, solver)  # fmt: skip
         solver.change(solver_info, solver, steps)
         example.click(lambda: str(EXAMPLE_IMAGE), None, editor)
         go.click(
             run,
-            [mode, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file, reference, sigma_y,
-             solver, steps, seed],
+            [mode, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file, reference, quality,
+             sigma_y, solver, steps, seed],
             [slider, summary, files],
             concurrency_limit=1,
         )  # fmt: skip

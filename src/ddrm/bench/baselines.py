@@ -22,7 +22,16 @@ from torch import Tensor
 
 from ..operators import SVDOperator
 
-__all__ = ["Baseline", "BASELINES", "conjugate_gradient", "regularised_least_squares", "tv_denoise", "grad", "div"]
+__all__ = [
+    "Baseline",
+    "BASELINES",
+    "conjugate_gradient",
+    "regularised_least_squares",
+    "tv_denoise",
+    "jpeg_deblock",
+    "grad",
+    "div",
+]
 
 
 def grad(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -107,6 +116,18 @@ def tv_denoise(y: Tensor, lam: float, iters: int = 200) -> Tensor:
         px = (px + tau * gx) / (1 + tau * norm)
         py = (py + tau * gy) / (1 + tau * norm)
     return y - lam * div(px, py)
+
+
+def jpeg_deblock(y01: Tensor, quality: int, lam: float = 0.02, outer: int = 8, tv_iters: int = 40) -> Tensor:
+    """Classical JPEG deblocking by projections onto convex sets: alternate TV smoothing (Chambolle) with the
+    projection onto the images whose DCT coefficients lie in the quantisation cells of ``y01`` (B, 3, H, W)."""
+    from ..operators.jpeg import JPEG
+
+    op = JPEG(tuple(y01.shape[1:]), quality, dtype=y01.dtype).to(y01.device)
+    x = y01.clone()
+    for _ in range(outer):
+        x = op.project(tv_denoise(x, lam, tv_iters).clamp(0, 1), y01)
+    return x
 
 
 @dataclass(frozen=True)

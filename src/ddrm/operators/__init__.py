@@ -1,8 +1,9 @@
 """Degradation operators with implicit SVDs, and the registry of named tasks.
 
-Every operator is an :class:`SVDOperator`. ``OPERATORS`` maps a task name to a builder
+Every operator in ``OPERATORS`` is an :class:`SVDOperator`: it maps a task name to a builder
 ``build(input_shape, *, generator=None, dtype=None, **params)`` with the DDRM paper's defaults; the CLI,
-the tests and the benchmarks all go through it.
+the tests and the benchmarks all go through it. ``NONLINEAR`` holds the tasks whose degradation has no SVD (JPEG);
+``TASKS`` is both, the names a user may give.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .base import SVDOperator, randn
 from .compose import compose
 from .fourier import CircularConvolution
 from .hadamard import WalshHadamardCS, fwht
+from .jpeg import JPEG
 from .kernels import ddrm_anisotropic_kernels, ddrm_gaussian_kernel_1d, motion_kernel, uniform_kernel_1d
 from .kronecker import (
     BlockSuperResolution,
@@ -60,6 +62,9 @@ __all__ = [
     "default_motion_size",
     "OperatorSpec",
     "OPERATORS",
+    "NONLINEAR",
+    "TASKS",
+    "JPEG",
     "build_operator",
 ]
 
@@ -181,6 +186,17 @@ OPERATORS: dict[str, OperatorSpec] = {
 }
 
 
+NONLINEAR: dict[str, OperatorSpec] = {
+    "jpeg": OperatorSpec(
+        "jpeg",
+        lambda shape, generator=None, dtype=None, quality=10: JPEG(shape, int(quality), dtype=dtype),
+        "JPEG compression at a quality factor (YCbCr 4:2:0, IJG tables; DDRM-JPEG only)",
+        {"quality": 10},
+    ),
+}
+TASKS: dict[str, OperatorSpec] = {**OPERATORS, **NONLINEAR}
+
+
 def build_operator(
     name: str,
     input_shape: tuple[int, int, int],
@@ -189,11 +205,11 @@ def build_operator(
     dtype: torch.dtype | None = None,
     **params: Any,
 ) -> SVDOperator:
-    """Build the registered operator ``name`` for images of shape (C, H, W)."""
+    """Build the registered operator ``name`` (of ``TASKS``) for images of shape (C, H, W)."""
     try:
-        spec = OPERATORS[name]
+        spec = TASKS[name]
     except KeyError:
-        raise ValueError(f"unknown operator {name!r}; choose from {', '.join(OPERATORS)}") from None
+        raise ValueError(f"unknown operator {name!r}; choose from {', '.join(TASKS)}") from None
     unknown = set(params) - set(spec.params)
     if unknown:
         raise ValueError(f"operator {name!r} takes no parameter(s) {', '.join(sorted(unknown))}")

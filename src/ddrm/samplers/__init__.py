@@ -11,6 +11,7 @@ from .daps import daps
 from .ddim import ddim
 from .ddnm import ddnm, ddnm_plus
 from .ddrm import ddrm, posterior_eta_b
+from .ddrm_jpeg import ddrm_jpeg
 from .diffpir import diffpir
 from .dmps import dmps
 from .dps import dps
@@ -31,6 +32,7 @@ __all__ = [
     "StepInfo",
     "ddrm",
     "posterior_eta_b",
+    "ddrm_jpeg",
     "ddim",
     "ddnm",
     "ddnm_plus",

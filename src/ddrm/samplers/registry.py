@@ -135,12 +135,16 @@ class SamplerSpec:
 
     # ------------------------------------------------------------------ operators and cost
     def accepts(self, operator: SVDOperator) -> bool:
-        return self.operators is None or isinstance(operator, self.operators)
+        """``operators`` lists the kinds a method takes; ``None``: any linear operator with an SVD."""
+        return isinstance(operator, self.operators or (SVDOperator,))
 
     def check_operator(self, operator: SVDOperator) -> None:
         if not self.accepts(operator):
-            kinds = ", ".join(t.__name__ for t in self.operators or ())
-            raise ValueError(f"solver {self.name} does not support {type(operator).__name__} operators (only {kinds})")
+            kinds = ", ".join(t.__name__ for t in self.operators) if self.operators else "linear operators with an SVD"
+            hint = " (ddrm-jpeg takes JPEG)" if not getattr(operator, "linear", True) else ""
+            raise ValueError(
+                f"solver {self.name} does not support {type(operator).__name__} operators (only {kinds}){hint}"
+            )
 
     def count_nfe(self, steps: int | None = None, task: str | None = None, **params: Any) -> int:
         """Network evaluations of one run with these settings (defaults filled in for ``task``)."""
