@@ -11,57 +11,40 @@ dB and SSIM on [0, 1] images.
 
 from __future__ import annotations
 
-import argparse
-import io
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
+from heldout import photo_arguments, photo_files
 
 from ddrm import build_operator
 from ddrm.bench.baselines import jpeg_deblock
-from ddrm.io import read_image
+from ddrm.bench.data import prepare
+from ddrm.io import read_image, write_image
 from ddrm.loading import load_prior
 from ddrm.metrics import psnr, ssim
 from ddrm.samplers import SAMPLERS
 
 
-def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
-    _, h, w = x.shape
-    s = min(size, h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    return x[:, top : top + s, left : left + s]
-
-
 def pillow_jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
-    arr = (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "JPEG", quality=quality, subsampling=2)
-    return torch.from_numpy(np.array(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))).permute(2, 0, 1) / 255
+    """The JPEG ``ddrm degrade --task jpegQF`` writes (Pillow/libjpeg, 4:2:0), read back."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return read_image(write_image(x, Path(tmp) / "y.jpg", jpeg_quality=quality))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--heldout", default="data/photos/heldout")
-    ap.add_argument("--size", type=int, default=256)
+    ap = photo_arguments(__doc__, size=256, steps=20)
     ap.add_argument("--qf", type=int, nargs="+", default=[10, 20])
-    ap.add_argument("--prior", default="builtin")
-    ap.add_argument("--checkpoint", default=None)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    files = sorted(Path(args.heldout).glob("*.png"))
-    if not files:
-        raise SystemExit(f"no photos in {args.heldout} (see ../shared/DATA.md)")
+    files = photo_files(args)
     prior = load_prior(args.prior, args.checkpoint)
     solver = SAMPLERS["ddrm-jpeg"]
     rows = []
     for qf in args.qf:
         for f in files:
-            x = centre_crop(read_image(f), args.size)
+            x = prepare(read_image(f), args.size, "crop")
             y = pillow_jpeg(x, qf)
             best = max((jpeg_deblock(y[None], qf, lam)[0] for lam in (0.01, 0.02, 0.04)), key=lambda d: psnr(d, x))
             op = build_operator("jpeg", tuple(x.shape), quality=qf, dtype=torch.float32)

@@ -14,25 +14,18 @@ All PSNRs are in dB on [0, 1] images.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from heldout import photo_arguments, photo_files
 
 from ddrm import build_operator, ddrm
+from ddrm.bench.data import prepare
 from ddrm.io import read_image
 from ddrm.loading import load_prior
 from ddrm.metrics import psnr
-
-
-def centre_crop(x: torch.Tensor, size: int) -> torch.Tensor:
-    _, h, w = x.shape
-    s = min(size, h, w)
-    top, left = (h - s) // 2, (w - s) // 2
-    return x[:, top : top + s, left : left + s]
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -47,24 +40,16 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--heldout", default="data/photos/heldout")
-    ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--prior", default="builtin")
-    ap.add_argument("--checkpoint", default=None)
-    ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--seed", type=int, default=0)
+    ap = photo_arguments(__doc__, size=256, steps=50)
     args = ap.parse_args()
     from skimage.restoration import denoise_tv_chambolle
 
-    files = sorted(Path(args.heldout).glob("*.png"))
-    if not files:
-        raise SystemExit(f"no held-out photos in {args.heldout}; run 'ddrm prepare-data' first")
+    files = photo_files(args)
     prior = load_prior(args.prior, args.checkpoint)
     sigma = 25 / 255
     rows = []
     for f in files:
-        x = centre_crop(read_image(f), args.size)
+        x = prepare(read_image(f), args.size, "crop")
         shape = tuple(x.shape)
         g = torch.Generator().manual_seed(args.seed)
         row = {"image": f.stem}

@@ -12,12 +12,16 @@ import torch
 import torch.nn.functional as F
 
 from ddrm.operators import (
+    MATRIX_FREE,
     OPERATORS,
     BlockSuperResolution,
     CircularConvolution,
     DenseOperator,
     Inpainting,
     Kronecker,
+    LinearOperator,
+    SpatiallyVaryingBlur,
+    SVDOperator,
     bicubic_super_resolution,
     build_operator,
     colorization,
@@ -25,6 +29,7 @@ from ddrm.operators import (
     conv_matrix_1d,
     ddrm_anisotropic_kernels,
     fwht,
+    grid_weights,
     motion_kernel,
     separable_blur,
 )
@@ -32,7 +37,7 @@ from ddrm.operators import (
 DT = torch.float64
 SHAPE = (3, 8, 12)
 SHAPES = {"cs": (3, 8, 16)}  # Walsh-Hadamard needs H*W a power of two
-PARAMS = {"sr": {"factor": 4}, "sr_bicubic": {"factor": 2}, "deblur_motion": {"size": 5}}
+PARAMS = {"sr": {"factor": 4}, "sr_bicubic": {"factor": 2}, "deblur_motion": {"size": 5}, "deblur_varying": {"size": 5}}
 
 
 def make(name: str, shape=None, **params):
@@ -85,9 +90,12 @@ def test_svd_contract(name):
     torch.testing.assert_close(torch.sort(s, descending=True).values[: ref.numel()], ref, atol=1e-8, rtol=0)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", ALL + sorted(MATRIX_FREE))
 def test_adjoint_pinv_prox(name):
+    """For every linear operator, with an SVD (exact formulas) or without (conjugate gradients)."""
     op = make(name)
+    if not isinstance(op, SVDOperator):
+        op.cg_iters, op.cg_tol = 2000, 1e-12
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, *op.input_shape, generator=g, dtype=DT)
     y = torch.randn(2, *op.measurement_shape, generator=g, dtype=DT)
@@ -112,12 +120,95 @@ def test_adjoint_pinv_prox(name):
     torch.testing.assert_close(op.prox(y, z, rho).reshape(2, -1), torch.linalg.solve(A, b).T, atol=1e-8, rtol=0)
     # float32 works too (a copy moved with Module.to keeps every buffer meaningful)
     op32 = copy.deepcopy(op).to(torch.float32)
-    for method, arg in (("H", x), ("Ht", y), ("Vt", x), ("Ut", y)):
+    methods = (("H", x), ("Ht", y)) + ((("Vt", x), ("Ut", y)) if isinstance(op, SVDOperator) else ())
+    for method, arg in methods:
         before = arg.clone()
         got = getattr(op32, method)(arg.float()).double()
         want = getattr(op, method)(arg)
         torch.testing.assert_close(got, want, atol=1e-4 * (1 + want.abs().max().item()), rtol=0)
         assert torch.equal(arg, before)  # inputs are never modified
+
+
+# ------------------------------------------------------------ operators without an SVD
+def _kernel_grid(rows=2, cols=2, size=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.stack([motion_kernel(size, 0.5, g) for _ in range(rows * cols)]).reshape(rows, cols, size, size)
+
+
+def test_varying_blur_is_a_sum_of_circular_convolutions_of_masked_images():
+    kernels = _kernel_grid(2, 3)
+    op = SpatiallyVaryingBlur.from_grid(SHAPE, kernels, dtype=DT)
+    weights = grid_weights(SHAPE[1], SHAPE[2], 2, 3)
+    x = _img()
+    want = sum(
+        CircularConvolution(SHAPE, kernels[r, c], dtype=DT).H(x * weights[3 * r + c])
+        for r in range(2)
+        for c in range(3)
+    )
+    torch.testing.assert_close(op.H(x), want, atol=1e-12, rtol=0)
+    # one kernel everywhere is a plain circular convolution, whatever the masks
+    same = SpatiallyVaryingBlur.from_grid(SHAPE, kernels[:1, :1].expand(3, 4, 5, 5), dtype=DT)
+    torch.testing.assert_close(same.H(x), CircularConvolution(SHAPE, kernels[0, 0], dtype=DT).H(x), atol=1e-12, rtol=0)
+    # a point source gets the kernels weighted by the masks at its pixel
+    point = torch.zeros(1, *SHAPE, dtype=DT)
+    point[0, :, 4, 5] = 1
+    psf = torch.roll(op.H(point)[0, 0], shifts=(2 - 4, 2 - 5), dims=(0, 1))[:5, :5]
+    torch.testing.assert_close(psf, op.kernel_at(4, 5), atol=1e-12, rtol=0)
+
+
+def test_grid_weights_are_smooth_masks_summing_to_one():
+    w = grid_weights(40, 60, 3, 4)
+    assert w.shape == (12, 40, 60) and (w >= 0).all()
+    torch.testing.assert_close(w.sum(0), torch.ones(40, 60, dtype=w.dtype), atol=1e-12, rtol=0)
+    # one at each region's centre, and no jump between neighbouring pixels larger than one grid spacing allows
+    assert w[0, 6, 7].item() == pytest.approx(1.0) and w[5, 22 - 2, 22].item() > 1 - 1 / (40 / 3)
+    steps = max(w.diff(dim=1).abs().max().item(), w.diff(dim=2).abs().max().item())
+    assert steps <= 1 / min(40 / 3, 60 / 4) + 1e-12  # linear ramps between neighbouring centres
+    with pytest.raises(ValueError, match="sum to one"):
+        SpatiallyVaryingBlur(SHAPE, torch.ones(2, 3, 3) / 9, torch.full((2, 8, 12), 0.4, dtype=DT))
+
+
+def test_cg_pseudo_inverse_is_the_minimum_norm_solution_of_a_singular_operator():
+    """Box kernels of even width null some frequencies: H^T H is singular; CG from zero (or a warm start in the range
+    of H^T) still gives the minimum-norm least-squares solution, per batch item and per-sample rho."""
+    box = torch.full((2, 2, 2, 2), 0.25, dtype=DT)
+    box[1, 1] = torch.tensor([[0.5, 0.5], [0.0, 0.0]], dtype=DT)
+    op = SpatiallyVaryingBlur.from_grid(SHAPE, box, dtype=DT)
+    op.cg_iters, op.cg_tol = 3000, 1e-13
+    Hm = dense(op.H, op.n, SHAPE)
+    assert torch.linalg.matrix_rank(Hm).item() < op.n
+    y = _img(seed=5)
+    Hp = torch.linalg.pinv(Hm, rtol=1e-10)
+    want = (Hp @ y.reshape(2, -1).T).T
+    torch.testing.assert_close(op.pinv(y).reshape(2, -1), want, atol=1e-7, rtol=0)
+    start = op.Ht(_img(seed=6))  # in the range of H^T
+    torch.testing.assert_close(op.pinv(y, x0=start).reshape(2, -1), want, atol=1e-7, rtol=0)
+    # prox with a per-sample rho, one of them zero (the projection of z onto {H x = H x_true})
+    z, x_true = _img(seed=7), _img(seed=8)
+    yc = op.H(x_true)
+    rho = torch.tensor([0.0, 0.2], dtype=DT)
+    got = op.prox(yc, z, rho)
+    proj = z[0].reshape(-1) + Hp @ (yc[0].reshape(-1) - Hm @ z[0].reshape(-1))
+    torch.testing.assert_close(got[0].reshape(-1), proj, atol=1e-7, rtol=0)
+    A = Hm.T @ Hm + 0.2 * torch.eye(op.n, dtype=DT)
+    torch.testing.assert_close(
+        got[1].reshape(-1), torch.linalg.solve(A, Hm.T @ yc[1].reshape(-1) + 0.2 * z[1].reshape(-1)), atol=1e-8, rtol=0
+    )
+    # the same contract on an operator with an SVD gives its exact formulas
+    svd = CircularConvolution(SHAPE, torch.full((2, 2), 0.25, dtype=DT), dtype=DT)
+    generic = LinearOperator.pinv(svd, y)  # the CG path, on the same H
+    torch.testing.assert_close(generic, svd.pinv(y, rtol=1e-10), atol=1e-6, rtol=0)
+
+
+def test_only_solvers_for_any_linear_operator_take_one_without_an_svd():
+    from ddrm.samplers import SAMPLERS
+
+    op = make("deblur_varying")
+    takers = {n for n, s in SAMPLERS.items() if s.accepts(op)}
+    assert {"dps", "diffpir", "ddnm", "pigdm"} <= takers and "ddrm" not in takers
+    y = op.H(_img(b=1))
+    with pytest.raises(ValueError, match=r"solver ddrm does not support SpatiallyVaryingBlur.*only H and H\^T; use"):
+        SAMPLERS["ddrm"](None, op, y, 0.0)
 
 
 # ------------------------------------------------------------ independent references

@@ -283,21 +283,29 @@ def degrade_to_files(
 
 @dataclass
 class RestoreJob:
-    """One measurement to restore: where it comes from and goes, its task and noise level ([0, 1] units)."""
+    """One measurement to restore: where it comes from and goes, its task and noise level ([0, 1] units).
+
+    ``seed_name`` names the image's generator (default: the source's file name; the frames of a clip share one name
+    to share their noise), ``x_init01`` an image the chain starts from (a warm start, [0, 1] units)."""
 
     source: Path
     target: Path
     y01: Tensor
     task: TaskSpec
     sigma_y: float
+    seed_name: str | None = None
+    x_init01: Tensor | None = None
 
 
 def default_solver(task: str) -> str:
-    """The solver a front end uses when none is named: DDRM, or DDRM-JPEG for a JPEG task (``jpeg`` or ``jpeg10``)."""
-    from .operators import NONLINEAR
+    """The solver a front end uses when none is named: DDRM; DDRM-JPEG for a JPEG task (``jpeg`` or ``jpeg10``);
+    DiffPIR for a linear task without an SVD (``deblur_varying``: DDRM needs the SVD, DiffPIR's data step is a prox
+    that conjugate gradients solve, and it models the noise)."""
+    from .operators import MATRIX_FREE, NONLINEAR
     from .tasks import parse_task
 
-    return "ddrm-jpeg" if parse_task(task)[0] in NONLINEAR else "ddrm"
+    name = parse_task(task)[0]
+    return "ddrm-jpeg" if name in NONLINEAR else "diffpir" if name in MATRIX_FREE else "ddrm"
 
 
 def measurement_view(op: SVDOperator, y01: Tensor, shape) -> Tensor:
@@ -386,11 +394,16 @@ def run_restore(
         task = batch[0].task
         op = operators[key].to(device)
         y01 = torch.stack([b.y01 for b in batch]).to(device)
-        gens = [image_generator(seed, b.source.name) for b in batch]
+        gens = [image_generator(seed, b.seed_name or b.source.name) for b in batch]
         prior = prior_for(task.image_shape)
+        x_init01 = None
+        if any(b.x_init01 is not None for b in batch):
+            if any(b.x_init01 is None for b in batch):
+                raise TaskError("a batch mixes jobs with and without a starting image; restore them apart")
+            x_init01 = torch.stack([b.x_init01 for b in batch]).to(device)
         x01 = restore_batch(
             prior, solver, task, op, y01, batch[0].sigma_y, gens, solver_args,
-            progress_bar=progress_bar,
+            x_init01=x_init01, progress_bar=progress_bar,
         ).cpu()  # fmt: skip
         for job, xi, yb in zip(batch, x01, y01.cpu()):
             if only is not None and job.source not in only:

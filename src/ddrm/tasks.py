@@ -23,7 +23,16 @@ import torch
 from torch import Tensor
 
 from .io import read_array, read_image, write_array, write_image, write_text
-from .operators import TASKS, SVDOperator, build_operator, default_motion_size, motion_kernel, random_mask
+from .operators import (
+    TASKS,
+    LinearOperator,
+    SVDOperator,
+    build_operator,
+    default_motion_size,
+    motion_kernel,
+    random_kernel_grid,
+    random_mask,
+)
 
 __all__ = [
     "TaskError",
@@ -32,8 +41,11 @@ __all__ = [
     "SIDE_FILE_SUFFIXES",
     "parse_task",
     "load_kernel",
+    "load_kernel_grid",
     "load_mask",
     "as_kernel",
+    "as_kernel_grid",
+    "KERNEL_TASKS",
     "as_mask",
     "as_measurement",
     "spec_for_measurement",
@@ -47,7 +59,13 @@ __all__ = [
 
 SIDECAR_VERSION = 1
 NUMERIC_SUFFIX = {"sr": "factor", "sr_bicubic": "factor", "cs": "ratio", "jpeg": "quality"}  # "sr4": factor 4
-SIDE_FILE_SUFFIXES = {"mask": ".mask.png", "kernel": ".kernel.npy", "permutation": ".perm.npy"}
+SIDE_FILE_SUFFIXES = {
+    "mask": ".mask.png",
+    "kernel": ".kernel.npy",
+    "kernels": ".kernels.npy",
+    "permutation": ".perm.npy",
+}
+KERNEL_TASKS = ("deblur_motion", "deblur_varying")  # the tasks a --kernel file applies to
 
 
 class TaskError(ValueError):
@@ -91,6 +109,25 @@ def as_kernel(k: Tensor, label: str = "kernel", normalise: bool = False) -> Tens
         return k / total
     if abs(total - 1.0) > 0.01:
         raise TaskError(f"{label}: kernel sums to {total:.4g}, expected 1 (normalise it)")
+    return k
+
+
+def load_kernel_grid(path: str | Path) -> Tensor:
+    """A grid of blur kernels, one per region of a spatially varying blur: ``.npy`` of shape (rows, cols, kh, kw)."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise TaskError(f"{path}: a grid of kernels is a .npy array of shape (rows, cols, kh, kw)")
+    return as_kernel_grid(read_array(path), str(path))
+
+
+def as_kernel_grid(k: Tensor, label: str = "kernels") -> Tensor:
+    """Check a (rows, cols, kh, kw) grid of kernels, each as :func:`as_kernel` checks one."""
+    k = torch.as_tensor(k).double()
+    if k.ndim != 4 or min(k.shape) < 1:
+        raise TaskError(f"{label}: a grid of kernels has shape (rows, cols, kh, kw), got {tuple(k.shape)}")
+    for r in range(k.shape[0]):
+        for c in range(k.shape[1]):
+            as_kernel(k[r, c], f"{label} [{r}, {c}]")
     return k
 
 
@@ -152,7 +189,7 @@ class TaskSpec:
     image_shape: tuple[int, int, int]
     params: dict = field(default_factory=dict)
 
-    def operator(self, device: str | torch.device = "cpu") -> SVDOperator:
+    def operator(self, device: str | torch.device = "cpu") -> LinearOperator:
         return build_operator(self.name, self.image_shape, dtype=torch.float32, **self.params).to(device)
 
     def key(self) -> str:
@@ -211,6 +248,8 @@ class TaskSpec:
                 params[k] = load_mask(fpath, shape)
             elif k == "kernel":
                 params[k] = load_kernel(fpath)
+            elif k == "kernels":
+                params[k] = load_kernel_grid(fpath)
             else:
                 perm = read_array(fpath, integer=True)
                 n = shape[1] * shape[2]
@@ -305,7 +344,7 @@ def make_task(
     shape = tuple(image_shape)
     if mask is not None and name != "inpaint":
         raise TaskError(f"a mask does not apply to task {name}")
-    if kernel is not None and name != "deblur_motion":
+    if kernel is not None and name not in KERNEL_TASKS:
         raise TaskError(f"a kernel does not apply to task {name}")
     if name == "inpaint":
         missing = params.pop("missing", 0.5)
@@ -321,6 +360,19 @@ def make_task(
             if not 0.0 <= intensity <= 1.0:
                 raise TaskError(f"the motion kernel intensity must lie in [0, 1], got {intensity}")
             params["kernel"] = motion_kernel(size or default_motion_size(shape), intensity, generator)
+    elif name == "deblur_varying":
+        grid, size, intensity = params.pop("grid", 2), params.pop("size", None), params.pop("intensity", 0.5)
+        if kernel is not None:
+            params["kernels"] = _kernel_grid(kernel, shape)
+        else:
+            limit = min(shape[1], shape[2])
+            if size is not None and not (3 <= size <= limit and size % 2 == 1):
+                raise TaskError(f"the kernel size must be odd and in [3, {limit}] for this image, got {size}")
+            if not (isinstance(grid, int) and 1 <= grid <= limit):
+                raise TaskError(f"the grid must have 1 to {limit} regions per side for this image, got {grid}")
+            if not 0.0 <= intensity <= 1.0:
+                raise TaskError(f"the motion kernel intensity must lie in [0, 1], got {intensity}")
+            params["kernels"] = random_kernel_grid(shape, grid, size, intensity, generator)
     elif name == "cs":
         params["permutation"] = torch.randperm(shape[1] * shape[2], generator=generator)
     return TaskSpec(name, shape, params)
@@ -332,6 +384,14 @@ def _mask(mask: MaskOrKernel, shape: tuple[int, int, int]) -> Tensor:
 
 def _kernel(kernel: MaskOrKernel) -> Tensor:
     return as_kernel(kernel) if isinstance(kernel, Tensor) else load_kernel(kernel)
+
+
+def _kernel_grid(kernel: MaskOrKernel, shape: tuple[int, int, int]) -> Tensor:
+    k = as_kernel_grid(kernel) if isinstance(kernel, Tensor) else load_kernel_grid(kernel)
+    if k.shape[0] > shape[1] or k.shape[1] > shape[2] or k.shape[2] > shape[1] or k.shape[3] > shape[2]:
+        raise TaskError(f"a {k.shape[0]}x{k.shape[1]} grid of {k.shape[2]}x{k.shape[3]} kernels does not fit a "
+                        f"{shape[2]}x{shape[1]} image")  # fmt: skip
+    return k
 
 
 def as_measurement(name: str, y: Tensor, label: str = "measurement") -> Tensor:
@@ -353,7 +413,8 @@ def spec_for_measurement(
     kernel: MaskOrKernel = None,
 ) -> TaskSpec:
     """The task behind a measurement given without a sidecar: the image size follows from the measurement's, and
-    inpainting needs its ``mask``, ``deblur_motion`` its ``kernel`` (files or arrays); CS cannot be restored this
+    inpainting needs its ``mask``, ``deblur_motion`` its ``kernel``, ``deblur_varying`` its grid of kernels (files or
+    arrays); CS cannot be restored this
     way (the measurement does not tell the image size)."""
     shape = image_shape_for_measurement(name, params, tuple(y_shape))
     if name == "inpaint":
@@ -366,6 +427,10 @@ def spec_for_measurement(
         if kernel is None:
             raise TaskError("deblur_motion needs a kernel (.npy or image)")
         params = {"kernel": _kernel(kernel)}
+    elif name == "deblur_varying":
+        if kernel is None:
+            raise TaskError("deblur_varying needs its kernels (.npy of shape (rows, cols, kh, kw))")
+        params = {"kernels": _kernel_grid(kernel, shape)}
     elif kernel is not None:
         raise TaskError(f"a kernel does not apply to task {name}")
     return TaskSpec(name, shape, params)

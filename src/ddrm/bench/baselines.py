@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..operators import SVDOperator
+from ..operators.base import conjugate_gradient
 
 __all__ = [
     "Baseline",
@@ -59,31 +60,6 @@ def div(gx: Tensor, gy: Tensor) -> Tensor:
 def _laplacian(x: Tensor) -> Tensor:
     """D^T D x (a positive semi-definite graph Laplacian with Neumann boundary)."""
     return -div(*grad(x))
-
-
-def conjugate_gradient(
-    apply: Callable[[Tensor], Tensor], b: Tensor, x0: Tensor, *, iters: int = 300, tol: float = 1e-6
-) -> Tensor:
-    """Batched conjugate gradients for a symmetric positive definite ``apply``; each batch item stops when its
-    relative residual falls below ``tol`` (its updates are masked from then on)."""
-    dims = tuple(range(1, b.ndim))
-    x = x0.clone()
-    r = b - apply(x)
-    p = r.clone()
-    rs = (r * r).sum(dims, keepdim=True)
-    target = tol**2 * (b * b).sum(dims, keepdim=True).clamp_min(1e-30)
-    for _ in range(iters):
-        active = rs > target
-        if not bool(active.any()):
-            break
-        ap = apply(p)
-        alpha = torch.where(active, rs / (p * ap).sum(dims, keepdim=True).clamp_min(1e-30), torch.zeros_like(rs))
-        x = x + alpha * p
-        r = r - alpha * ap
-        rs_new = (r * r).sum(dims, keepdim=True)
-        p = r + torch.where(active, rs_new / rs.clamp_min(1e-30), torch.zeros_like(rs)) * p
-        rs = rs_new
-    return x
 
 
 def regularised_least_squares(op: SVDOperator, y01: Tensor, lam: float, order: int = 1, iters: int = 300) -> Tensor:

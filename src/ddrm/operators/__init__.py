@@ -1,9 +1,10 @@
-"""Degradation operators with implicit SVDs, and the registry of named tasks.
+"""Degradation operators, and the registry of named tasks.
 
 Every operator in ``OPERATORS`` is an :class:`SVDOperator`: it maps a task name to a builder
 ``build(input_shape, *, generator=None, dtype=None, **params)`` with the DDRM paper's defaults; the CLI,
-the tests and the benchmarks all go through it. ``NONLINEAR`` holds the tasks whose degradation has no SVD (JPEG);
-``TASKS`` is both, the names a user may give.
+the tests and the benchmarks all go through it. ``MATRIX_FREE`` holds the linear tasks known only through ``H`` and
+``H^T`` (:class:`LinearOperator`: pseudo-inverse and prox by conjugate gradients; the spatially varying blur),
+``NONLINEAR`` those whose degradation is not linear (JPEG); ``TASKS`` is all of them, the names a user may give.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .base import SVDOperator, randn
+from .base import LinearOperator, SVDOperator, conjugate_gradient, randn
 from .compose import compose
 from .fourier import CircularConvolution
 from .hadamard import WalshHadamardCS, fwht
@@ -28,21 +29,29 @@ from .kronecker import (
     bicubic_matrix_1d,
     bicubic_super_resolution,
     block_average_matrix_1d,
+    circulant_matrix_1d,
     colorization,
     conv_matrix_1d,
     gaussian_kernel_1d,
     separable_blur,
 )
 from .simple import Denoising, DenseOperator, Inpainting
+from .varying import SpatiallyVaryingBlur, grid_weights
 
 __all__ = [
+    "LinearOperator",
     "SVDOperator",
+    "conjugate_gradient",
     "Denoising",
     "Inpainting",
     "DenseOperator",
     "Kronecker",
     "BlockSuperResolution",
     "CircularConvolution",
+    "SpatiallyVaryingBlur",
+    "grid_weights",
+    "random_kernel_grid",
+    "MATRIX_FREE",
     "WalshHadamardCS",
     "compose",
     "fwht",
@@ -51,6 +60,7 @@ __all__ = [
     "bicubic_super_resolution",
     "colorization",
     "conv_matrix_1d",
+    "circulant_matrix_1d",
     "bicubic_matrix_1d",
     "block_average_matrix_1d",
     "gaussian_kernel_1d",
@@ -109,6 +119,28 @@ def _motion(shape, *, generator=None, dtype=None, kernel=None, size=None, intens
     if kernel is None:
         kernel = motion_kernel(size or default_motion_size(shape), intensity, generator)
     return CircularConvolution(shape, kernel, dtype=dtype)
+
+
+def random_kernel_grid(
+    input_shape: tuple[int, int, int],
+    grid: int = 2,
+    size: int | None = None,
+    intensity: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """(grid, grid, size, size) random motion kernels, one per region of a ``grid x grid`` split of the image (row by
+    row from one generator); ``size`` defaults to :func:`default_motion_size`."""
+    if grid < 1:
+        raise ValueError(f"the grid must have at least one region per side, got {grid}")
+    size = size or default_motion_size(input_shape)
+    kernels = [motion_kernel(size, intensity, generator) for _ in range(grid * grid)]
+    return torch.stack(kernels).reshape(grid, grid, size, size)
+
+
+def _varying(shape, *, generator=None, dtype=None, kernels=None, grid=2, size=None, intensity=0.5):
+    if kernels is None:
+        kernels = random_kernel_grid(shape, int(grid), size, intensity, generator)
+    return SpatiallyVaryingBlur.from_grid(shape, kernels, dtype=dtype)
 
 
 def _gauss(shape, *, generator=None, dtype=None, size=None, std=None):
@@ -194,7 +226,16 @@ NONLINEAR: dict[str, OperatorSpec] = {
         {"quality": 10},
     ),
 }
-TASKS: dict[str, OperatorSpec] = {**OPERATORS, **NONLINEAR}
+MATRIX_FREE: dict[str, OperatorSpec] = {
+    "deblur_varying": OperatorSpec(
+        "deblur_varying",
+        _varying,
+        "spatially varying blur: a grid of kernels blended by smooth masks (product-convolution), circular boundary; "
+        "no SVD (pseudo-inverse and prox by conjugate gradients)",
+        {"kernels": None, "grid": 2, "size": None, "intensity": 0.5},
+    ),
+}
+TASKS: dict[str, OperatorSpec] = {**OPERATORS, **MATRIX_FREE, **NONLINEAR}
 
 
 def build_operator(
@@ -204,7 +245,7 @@ def build_operator(
     generator: torch.Generator | None = None,
     dtype: torch.dtype | None = None,
     **params: Any,
-) -> SVDOperator:
+) -> LinearOperator:
     """Build the registered operator ``name`` (of ``TASKS``) for images of shape (C, H, W)."""
     try:
         spec = TASKS[name]

@@ -1,4 +1,5 @@
-"""The one contract every degradation operator follows: an implicit, full SVD.
+"""The two contracts of linear degradation operators: ``H`` and ``H^T`` only (:class:`LinearOperator`, pseudo-inverse
+and prox by conjugate gradients), or an implicit, full SVD (:class:`SVDOperator`, its subclass, exact formulas).
 
 A linear degradation ``y = H x`` with ``H = U S V^T`` (DDRM, Kawar et al. 2022, Sec. 3.1) is described by
 five methods. Images ``x`` have shape ``(B, C, H, W)``; ``n = C*H*W``. The *spectral* space has length
@@ -16,12 +17,12 @@ which task it is solving.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["SVDOperator", "randn", "Generators"]
+__all__ = ["LinearOperator", "SVDOperator", "randn", "Generators", "conjugate_gradient"]
 
 
 Generators = torch.Generator | Sequence[torch.Generator] | None
@@ -43,15 +44,50 @@ def randn(shape, *, generator: Generators, like: Tensor) -> Tensor:
     return torch.cat([randn((1, *shape[1:]), generator=g, like=like) for g in generator])
 
 
-class SVDOperator(nn.Module):
-    """Base class of degradation operators with an implicit full SVD ``H = U diag(s) V^T``.
+def conjugate_gradient(
+    apply: Callable[[Tensor], Tensor], b: Tensor, x0: Tensor, *, iters: int = 300, tol: float = 1e-6
+) -> Tensor:
+    """Batched conjugate gradients for a symmetric positive (semi-)definite ``apply``, started at ``x0``; each batch
+    item stops when its residual falls below ``tol`` times its right-hand side's norm (its updates are masked from
+    then on), all stop after ``iters`` iterations. On a consistent singular system started in the range of ``apply``
+    the iterates stay there, so they converge to the minimum-norm solution."""
+    dims = tuple(range(1, b.ndim))
+    x = x0.clone()
+    r = b - apply(x)
+    p = r.clone()
+    rs = (r * r).sum(dims, keepdim=True)
+    target = tol**2 * (b * b).sum(dims, keepdim=True).clamp_min(torch.finfo(b.dtype).tiny)
+    for _ in range(iters):
+        active = rs > target
+        if not bool(active.any()):
+            break
+        ap = apply(p)
+        curvature = (p * ap).sum(dims, keepdim=True)
+        active = active & (curvature > 0)
+        alpha = torch.where(active, rs / curvature.clamp_min(torch.finfo(b.dtype).tiny), torch.zeros_like(rs))
+        x = x + alpha * p
+        r = r - alpha * ap
+        rs_new = (r * r).sum(dims, keepdim=True)
+        p = r + torch.where(active, rs_new / rs.clamp_min(torch.finfo(b.dtype).tiny), torch.zeros_like(rs)) * p
+        rs = torch.where(active, rs_new, rs)
+    return x
 
-    Subclasses implement ``V, Vt, U, Ut, singulars`` and set ``input_shape`` (C, H, W) and
-    ``measurement_shape``. Parameters live in buffers, so ``.to(device, dtype)`` moves them.
+
+class LinearOperator(nn.Module):
+    """A linear degradation ``y = H x`` known only through ``H`` and its adjoint ``Ht``.
+
+    Subclasses implement ``H`` and ``Ht`` and set ``input_shape`` (C, H, W) and ``measurement_shape``. The
+    pseudo-inverse and the prox are computed by batched conjugate gradients (``cg_iters`` iterations at most, relative
+    tolerance ``cg_tol``): :meth:`pinv` on the normal equations from zero (the minimum-norm least-squares solution),
+    :meth:`prox` on ``(H^T H + rho I) x = H^T y + rho z`` warm-started at ``z``. Solvers that need only these run on
+    every linear operator; those written in the SVD's coordinates (DDRM) need an :class:`SVDOperator`.
     """
 
     input_shape: tuple[int, int, int]
     measurement_shape: tuple[int, ...]
+    linear = True
+    cg_iters = 200
+    cg_tol = 1e-6
 
     def __init__(self, input_shape: tuple[int, int, int]):
         super().__init__()
@@ -60,25 +96,19 @@ class SVDOperator(nn.Module):
         self.input_shape = tuple(int(v) for v in input_shape)  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ contract
-    def V(self, z: Tensor) -> Tensor:  # noqa: N802 - names follow the paper
+    def H(self, x: Tensor) -> Tensor:  # noqa: N802 - names follow the papers
         raise NotImplementedError
 
-    def Vt(self, x: Tensor) -> Tensor:  # noqa: N802
+    def Ht(self, y: Tensor) -> Tensor:  # noqa: N802
         raise NotImplementedError
 
-    def U(self, z: Tensor) -> Tensor:  # noqa: N802
-        raise NotImplementedError
-
-    def Ut(self, y: Tensor) -> Tensor:  # noqa: N802
-        raise NotImplementedError
-
-    def singulars(self) -> Tensor:
-        raise NotImplementedError
+    def forward(self, x: Tensor) -> Tensor:
+        return self.H(x)
 
     # ------------------------------------------------------------------ sizes
     @property
     def n(self) -> int:
-        """Length of the image (and spectral) vectors, C*H*W."""
+        """Length of the image vectors, C*H*W."""
         return math.prod(self.input_shape)
 
     @property
@@ -89,54 +119,37 @@ class SVDOperator(nn.Module):
     def extra_repr(self) -> str:
         return f"input_shape={self.input_shape}, measurement_shape={self.measurement_shape}"
 
-    # ------------------------------------------------------------------ derived once
-    def H(self, x: Tensor) -> Tensor:  # noqa: N802
-        """Apply the degradation: ``H x = U (s * V^T x)``."""
-        return self.U(self.singulars() * self.Vt(x))
+    # ------------------------------------------------------------------ by conjugate gradients
+    def _normal(self, rho: float | Tensor = 0.0) -> Callable[[Tensor], Tensor]:
+        def apply(x: Tensor) -> Tensor:
+            return self.Ht(self.H(x)) + rho * x
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.H(x)
+        return apply
 
-    def Ht(self, y: Tensor) -> Tensor:  # noqa: N802
-        """Apply the adjoint: ``H^T y = V (s * U^T y)``."""
-        return self.V(self.singulars() * self.Ut(y))
-
-    def support(self, rtol: float | None = None) -> Tensor:
-        """Boolean mask of the spectral coordinates whose singular value counts as non-zero.
-
-        The threshold is ``rtol * max(s)`` with ``rtol`` defaulting to ``n * eps(dtype)`` (as NumPy's
-        ``matrix_rank``), so exact zeros and round-off are treated as the null space.
-        """
-        s = self.singulars()
-        if rtol is None:
-            rtol = self.n * torch.finfo(s.dtype).eps
-        smax = s.amax(dim=-1, keepdim=True)
-        return s > rtol * smax
-
-    def pinv(self, y: Tensor, rtol: float | None = None) -> Tensor:
-        """Moore-Penrose pseudo-inverse ``H^+ y = V (S^+ U^T y)``."""
-        s = self.singulars()
-        keep = self.support(rtol)
-        inv = torch.where(keep, 1.0 / torch.where(keep, s, torch.ones_like(s)), torch.zeros_like(s))
-        return self.V(inv * self.Ut(y))
+    def pinv(self, y: Tensor, rtol: float | None = None, *, x0: Tensor | None = None) -> Tensor:
+        """``H^+ y``: conjugate gradients on ``H^T H x = H^T y`` from ``x0`` (default zero). Started in the range of
+        ``H^T`` (zero, or an earlier ``H^T``-range solution such as the previous step's correction) the iterates stay
+        there, so the limit is the minimum-norm least-squares solution. ``rtol`` overrides ``cg_tol``."""
+        b = self.Ht(y)
+        start = torch.zeros_like(b) if x0 is None else x0.to(b)
+        return conjugate_gradient(self._normal(), b, start, iters=self.cg_iters, tol=rtol or self.cg_tol)
 
     def prox(self, y: Tensor, z: Tensor, rho: float | Tensor) -> Tensor:
-        """``argmin_x ||y - H x||^2 + rho ||x - z||^2``, solved exactly in the spectral basis.
-
-        ``(H^T H + rho I) x = H^T y + rho z``  becomes  ``V^T x = (s U^T y + rho V^T z) / (s^2 + rho)``.
-        ``rho`` may be a float or a per-sample tensor of shape (B,). At ``rho = 0`` this is the limit
-        ``H^+ y + (I - H^+ H) z``: the projection of ``z`` onto ``{x : H x = y}`` (round-off singular values count
-        as zero, as in :meth:`pinv`).
-        """
-        sv = self.singulars()
-        s = torch.where(self.support(), sv, torch.zeros_like(sv))
+        """``argmin_x ||y - H x||^2 + rho ||x - z||^2`` by conjugate gradients warm-started at ``z``; ``rho`` a float or
+        per-sample (B,) tensor. At ``rho = 0``: ``z + H^+ (y - H z)``, the projection of ``z`` onto ``{H x = y}``."""
         if isinstance(rho, Tensor) and rho.ndim > 0:
-            rho = rho.reshape(-1, 1).to(s)
-        zbar = self.Vt(z)
-        den = s * s + rho
-        solved = (s * self.Ut(y) + rho * zbar) / torch.where(den > 0, den, torch.ones_like(den))
-        return self.V(torch.where(den > 0, solved, zbar))
+            rho = rho.reshape(-1, *([1] * (z.ndim - 1))).to(z)
+            if bool((rho == 0).any()):
+                if bool((rho == 0).all()):
+                    return z + self.pinv(y - self.H(z))
+                # mixed batch: each item by its own rule
+                return torch.cat([self.prox(y[i : i + 1], z[i : i + 1], rho[i].reshape(())) for i in range(z.shape[0])])
+        elif float(rho) == 0:
+            return z + self.pinv(y - self.H(z))
+        b = self.Ht(y) + rho * z
+        return conjugate_gradient(self._normal(rho), b, z, iters=self.cg_iters, tol=self.cg_tol)
 
+    # ------------------------------------------------------------------ measurements
     def measure(self, x: Tensor, sigma_y: float, generator: Generators = None) -> Tensor:
         """Simulate a measurement ``y = H x + sigma_y z`` with ``z ~ N(0, I_m)``."""
         if sigma_y < 0:
@@ -163,6 +176,78 @@ class SVDOperator(nn.Module):
                 f"expected measurements of shape (B, {', '.join(map(str, self.measurement_shape))}), got {tuple(y.shape)}"
             )
 
+
+class SVDOperator(LinearOperator):
+    """Base class of degradation operators with an implicit full SVD ``H = U diag(s) V^T``.
+
+    Subclasses implement ``V, Vt, U, Ut, singulars`` and set ``input_shape`` (C, H, W) and
+    ``measurement_shape``. Parameters live in buffers, so ``.to(device, dtype)`` moves them. ``H``, ``Ht``,
+    ``pinv`` and ``prox`` are the exact spectral formulas (no iterations).
+    """
+
+    # ------------------------------------------------------------------ contract
+    def V(self, z: Tensor) -> Tensor:  # noqa: N802 - names follow the paper
+        raise NotImplementedError
+
+    def Vt(self, x: Tensor) -> Tensor:  # noqa: N802
+        raise NotImplementedError
+
+    def U(self, z: Tensor) -> Tensor:  # noqa: N802
+        raise NotImplementedError
+
+    def Ut(self, y: Tensor) -> Tensor:  # noqa: N802
+        raise NotImplementedError
+
+    def singulars(self) -> Tensor:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ derived once
+    def H(self, x: Tensor) -> Tensor:  # noqa: N802
+        """Apply the degradation: ``H x = U (s * V^T x)``."""
+        return self.U(self.singulars() * self.Vt(x))
+
+    def Ht(self, y: Tensor) -> Tensor:  # noqa: N802
+        """Apply the adjoint: ``H^T y = V (s * U^T y)``."""
+        return self.V(self.singulars() * self.Ut(y))
+
+    def support(self, rtol: float | None = None) -> Tensor:
+        """Boolean mask of the spectral coordinates whose singular value counts as non-zero.
+
+        The threshold is ``rtol * max(s)`` with ``rtol`` defaulting to ``n * eps(dtype)`` (as NumPy's
+        ``matrix_rank``), so exact zeros and round-off are treated as the null space.
+        """
+        s = self.singulars()
+        if rtol is None:
+            rtol = self.n * torch.finfo(s.dtype).eps
+        smax = s.amax(dim=-1, keepdim=True)
+        return s > rtol * smax
+
+    def pinv(self, y: Tensor, rtol: float | None = None, *, x0: Tensor | None = None) -> Tensor:
+        """Moore-Penrose pseudo-inverse ``H^+ y = V (S^+ U^T y)``, exact (``x0``, a warm start for the iterative
+        contract, is not needed). ``rtol``: singular values below ``rtol * max(s)`` count as zero."""
+        s = self.singulars()
+        keep = self.support(rtol)
+        inv = torch.where(keep, 1.0 / torch.where(keep, s, torch.ones_like(s)), torch.zeros_like(s))
+        return self.V(inv * self.Ut(y))
+
+    def prox(self, y: Tensor, z: Tensor, rho: float | Tensor) -> Tensor:
+        """``argmin_x ||y - H x||^2 + rho ||x - z||^2``, solved exactly in the spectral basis.
+
+        ``(H^T H + rho I) x = H^T y + rho z``  becomes  ``V^T x = (s U^T y + rho V^T z) / (s^2 + rho)``.
+        ``rho`` may be a float or a per-sample tensor of shape (B,). At ``rho = 0`` this is the limit
+        ``H^+ y + (I - H^+ H) z``: the projection of ``z`` onto ``{x : H x = y}`` (round-off singular values count
+        as zero, as in :meth:`pinv`).
+        """
+        sv = self.singulars()
+        s = torch.where(self.support(), sv, torch.zeros_like(sv))
+        if isinstance(rho, Tensor) and rho.ndim > 0:
+            rho = rho.reshape(-1, 1).to(s)
+        zbar = self.Vt(z)
+        den = s * s + rho
+        solved = (s * self.Ut(y) + rho * zbar) / torch.where(den > 0, den, torch.ones_like(den))
+        return self.V(torch.where(den > 0, solved, zbar))
+
+    # ------------------------------------------------------------------ helpers for subclasses
     def _check_spectral(self, z: Tensor) -> None:
         if z.ndim != 2 or z.shape[1] != self.n:
             raise ValueError(f"expected spectral vectors of shape (B, {self.n}), got {tuple(z.shape)}")

@@ -58,6 +58,17 @@ def conv_matrix_1d(kernel: Tensor, size: int) -> Tensor:
     return torch.where(valid, k[t.clamp(0, k.numel() - 1)], torch.zeros((), dtype=torch.float64))
 
 
+def circulant_matrix_1d(kernel: Tensor, size: int) -> Tensor:
+    """Matrix of the circular 1-D convolution ``out[i] = sum_t k[t] x[(i + c - t) mod size]``, ``c = len(k) // 2``
+    (odd lengths; the kernel must fit in ``size``)."""
+    k = torch.as_tensor(kernel, dtype=torch.float64).flatten()
+    if k.numel() % 2 != 1 or k.numel() > size:
+        raise ValueError(f"1-D circular kernels must have odd length <= {size}, got {k.numel()}")
+    c = k.numel() // 2
+    t = (torch.arange(size)[:, None] + c - torch.arange(size)[None, :]) % size
+    return torch.where(t < k.numel(), k[t.clamp(max=k.numel() - 1)], torch.zeros((), dtype=torch.float64))
+
+
 def bicubic_weight(x: Tensor, a: float = -0.5) -> Tensor:
     """Keys' cubic convolution kernel with parameter ``a`` (a = -0.5 as PIL and antialiased torch)."""
     ax = x.abs()
@@ -264,12 +275,18 @@ class BlockSuperResolution(SVDOperator):
 
 # ---------------------------------------------------------------------- named constructors
 def separable_blur(
-    input_shape: tuple[int, int, int], kernel_rows: Tensor, kernel_cols: Tensor | None = None, *, dtype=None
+    input_shape: tuple[int, int, int],
+    kernel_rows: Tensor,
+    kernel_cols: Tensor | None = None,
+    *,
+    dtype=None,
+    circular: bool = False,
 ) -> Kronecker:
-    """Blur with the separable kernel ``k_rows k_cols^T`` and a zero boundary ('same' output size)."""
+    """Blur with the separable kernel ``k_rows k_cols^T`` ('same' output size), zero boundary (or ``circular``)."""
     _, h, w = input_shape
     kernel_cols = kernel_rows if kernel_cols is None else kernel_cols
-    return Kronecker(input_shape, None, conv_matrix_1d(kernel_rows, h), conv_matrix_1d(kernel_cols, w), dtype=dtype)
+    matrix = circulant_matrix_1d if circular else conv_matrix_1d
+    return Kronecker(input_shape, None, matrix(kernel_rows, h), matrix(kernel_cols, w), dtype=dtype)
 
 
 def bicubic_super_resolution(

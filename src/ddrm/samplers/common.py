@@ -12,15 +12,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from ..operators.base import Generators, SVDOperator, randn
+from ..operators.base import Generators, LinearOperator, SVDOperator, randn
 from ..priors.base import Prior
 from ..priors.schedule import VPSchedule
 
 __all__ = [
+    "OperatorUpdate",
     "StepInfo",
     "check_inputs",
     "progress",
@@ -51,6 +53,10 @@ class StepInfo:
     sigma_next: float
     x: Tensor
     x0: Tensor
+
+
+# a hook a solver calls after each denoising: returns a new operator to continue with, or None (ddrm.blind)
+OperatorUpdate = Callable[[StepInfo, Any], Any]
 
 
 def check_inputs(operator: SVDOperator, y: Tensor, sigma_y: float) -> None:
@@ -132,8 +138,12 @@ def noise_level_rtol(operator: SVDOperator, sigma_y: float) -> float | None:
     return sigma_y / smax if sigma_y > 0 and smax > 0 else None
 
 
-def pinv_start(operator: SVDOperator, y: Tensor, sigma_y: float) -> Tensor:
-    """``H^+ y`` above the noise level (:func:`noise_level_rtol`): RED-diff's and PiGDM's starting point."""
+def pinv_start(operator: LinearOperator, y: Tensor, sigma_y: float) -> Tensor:
+    """``H^+ y`` above the noise level (:func:`noise_level_rtol`): RED-diff's and PiGDM's starting point. Without an
+    SVD, the Tikhonov solution ``(H^T H + sigma_y^2 I)^{-1} H^T y`` damps the same singular values smoothly."""
+    if not isinstance(operator, SVDOperator):
+        return operator.prox(y, torch.zeros(y.shape[0], *operator.input_shape, dtype=y.dtype, device=y.device),
+                             sigma_y**2)  # fmt: skip
     return operator.pinv(y, rtol=noise_level_rtol(operator, sigma_y))
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..operators.base import Generators, SVDOperator, randn
+from ..operators.base import Generators, LinearOperator, randn
 from ..priors.base import Prior
 from .common import StepInfo, ddim_step, noise_like, progress
 from .registry import Param, sampler
@@ -26,11 +26,12 @@ __all__ = ["ddim"]
     params=(Param("eta", "DDIM stochasticity (Eq. 16): 0 deterministic, 1 DDPM ancestral", 0.0, 1.0),),
     consistency="none",
     noise="ignored (unconditional)",
+    operators=(LinearOperator,),
 )
 @torch.no_grad()
 def ddim(
     prior: Prior,
-    operator: SVDOperator,
+    operator: LinearOperator,
     y: Tensor,
     sigma_y: float,
     *,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..operators.base import Generators, SVDOperator, randn
+from ..operators.base import Generators, LinearOperator, SVDOperator, randn
 from ..priors.base import Prior
 from .common import StepInfo, ddim_step, jump_schedule, level_sigmas, noise_like, progress, renoise
 from .registry import Param, sampler
@@ -59,11 +59,12 @@ def _nfe(steps: int, travel_length: int, travel_repeat: int, travel_interval: in
     nfe=_nfe,
     consistency="exact",
     noise="ignored: H x = y is imposed (use ddnm+ for noisy y)",
+    operators=(LinearOperator,),
 )
 @torch.no_grad()
 def ddnm(
     prior: Prior,
-    operator: SVDOperator,
+    operator: LinearOperator,
     y: Tensor,
     sigma_y: float,
     *,
@@ -76,8 +77,9 @@ def ddnm(
     callback: Callable[[StepInfo], None] | None = None,
     progress_bar: bool = False,
 ) -> Tensor:
-    """DDNM (Algorithm 1 with the DDIM step of the official code, and optional time travel)."""
-    meas = Spectral(operator, y, sigma_y)
+    """DDNM (Algorithm 1 with the DDIM step of the official code, and optional time travel). ``H^+`` is exact with an
+    SVD; without one it is conjugate gradients, warm-started from the previous step's correction."""
+    correction = None
     sig = level_sigmas(prior.schedule, steps)
     levels = jump_schedule(steps, travel_length, travel_repeat, travel_interval or None)
     total = jump_nfe(steps, travel_length, travel_repeat, travel_interval)
@@ -89,7 +91,8 @@ def ddnm(
             x = renoise(x, sig[i], sig[j], z)
             continue
         x0 = prior.denoise(x, sig[i])
-        x0_hat = x0 + meas.pinv_residual(x0)  # Eq. 13: H^+ y + (I - H^+ H) x0
+        correction = operator.pinv(y - operator.H(x0), x0=correction)
+        x0_hat = x0 + correction  # Eq. 13: H^+ y + (I - H^+ H) x0
         x_next = ddim_step(x0_hat, (x - x0) / sig[i], z, sig[i], sig[j], eta, ddrm_variance=True)
         if callback is not None:
             callback(StepInfo(done, total, sig[i], sig[j], x, x0))

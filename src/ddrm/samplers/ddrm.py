@@ -16,7 +16,7 @@ from torch import Tensor
 from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
 from ..priors.schedule import VPSchedule
-from .common import StepInfo, progress
+from .common import OperatorUpdate, StepInfo, progress
 from .registry import Param, sampler
 from .spectral import EtaB, Spectral
 
@@ -55,6 +55,7 @@ def ddrm(
     start: float = 1.0,
     x_init: Tensor | None = None,
     schedule: VPSchedule | None = None,
+    operator_update: OperatorUpdate | None = None,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,
     progress_bar: bool = False,
@@ -67,6 +68,10 @@ def ddrm(
     ``x_init`` (B, C, H, W) in [-1, 1] starts the chain from an image instead of noise: Eq. 8 with ``V^T x_init`` as
     the mean of the coordinates ``y`` does not fix, at the level of timestep ``start T``, and the ``steps`` steps
     spread over the timesteps below it (e.g. DDRM started from a supervised super-resolver's output).
+
+    ``operator_update(info, operator)`` (e.g. :class:`ddrm.blind.KernelEstimator`) is called after each denoising
+    with the step's :class:`StepInfo`; when it returns an operator, the chain continues with it: the current ``x_t``
+    is re-expressed in the new spectral basis and Eq. 7 uses the new singular values (blind deblurring).
     """
     sigmas = (schedule or prior.schedule).sigma_grid(steps, start).tolist()
     meas = Spectral(operator, y, sigma_y)
@@ -84,6 +89,11 @@ def ddrm(
         sig, sig_next = sigmas[i], sigmas[i + 1]
         x = meas.to_image(xbar)  # x_t in VE form, x0 + sigma_t eps
         x0 = prior.denoise(x, sig)
+        if operator_update is not None:
+            new = operator_update(StepInfo(i, steps, sig, sig_next, x, x0), operator)
+            if new is not None:
+                operator, meas = new, Spectral(new, y, sigma_y)
+                xbar = meas.to_spec(x)
         z = randn(meas.shape, generator=generator, like=xbar)
         xbar = meas.ddrm_step(xbar, meas.to_spec(x0), sig, sig_next, eta, eta_b, z)
         if callback is not None:

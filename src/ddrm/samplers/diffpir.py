@@ -3,7 +3,7 @@ Restoration", CVPR-W NTIRE 2023).
 
 Half-quadratic splitting inside the diffusion (Algorithm 1): the denoiser is the prior step (Eq. 11), then the
 data step solves ``x0' = argmin ||y - H x||^2 + rho_t ||x - x0||^2`` with ``rho_t = lambda sigma_y^2 / sigma_t^2``
-(Eq. 12-13) exactly through ``operator.prox`` (the SVD; no FFT special cases), then
+(Eq. 12-13) through ``operator.prox`` (exact with an SVD, conjugate gradients without; no FFT special cases), then
 ``x_{t-1} = sqrt(abar_{t-1}) x0' + sqrt(1 - abar_{t-1}) (sqrt(1 - zeta) eps' + sqrt(zeta) z)`` with ``eps'``
 recomputed from the corrected ``x0'`` (Eq. 14-15). Timesteps follow the official "quad" grid.
 
@@ -27,9 +27,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..operators.base import Generators, SVDOperator, randn
+from ..operators.base import Generators, LinearOperator, randn
 from ..priors.base import Prior
-from .common import StepInfo, ddim_step, noise_like, progress, quad_sigmas
+from .common import OperatorUpdate, StepInfo, ddim_step, noise_like, progress, quad_sigmas
 from .registry import Param, sampler
 
 __all__ = ["diffpir"]
@@ -52,17 +52,19 @@ SIGMA_FLOOR = 0.002  # the official max(0.001, sigma_n) in [0, 1] units, here in
     },
     consistency="approximate",
     noise="in rho_t = lam sigma_y^2 / sigma_t^2 (both in [-1, 1] units); exact H x = y with lam = 0",
+    operators=(LinearOperator,),
 )
 @torch.no_grad()
 def diffpir(
     prior: Prior,
-    operator: SVDOperator,
+    operator: LinearOperator,
     y: Tensor,
     sigma_y: float,
     *,
     steps: int = 100,
     lam: float = 1.75,
     zeta: float = 0.3,
+    operator_update: OperatorUpdate | None = None,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,
     progress_bar: bool = False,
@@ -74,6 +76,8 @@ def diffpir(
     for i in progress(range(steps), enabled=progress_bar, desc="diffpir"):
         sig, sig_next = sigmas[i], sigmas[i + 1]
         x0 = prior.denoise(x, sig)  # Eq. 11: prior step
+        if operator_update is not None:  # e.g. a blur kernel re-estimated from x0 (ddrm.blind)
+            operator = operator_update(StepInfo(i, steps, sig, sig_next, x, x0), operator) or operator
         x0_data = operator.prox(y, x0, lam * noise2 / sig**2)  # Eq. 13: data step, rho_t = lambda sigma_n^2 / sigma_t^2
         eps = (x - x0_data) / sig  # Eq. 14: eps recomputed from the corrected estimate
         z = noise_like(x, generator)

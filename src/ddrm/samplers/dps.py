@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..operators.base import Generators, SVDOperator, randn
+from ..operators.base import Generators, LinearOperator, randn
 from ..priors.base import Prior
 from .common import StepInfo, batch_norm, ddim_step, denoise_vjp, noise_like, progress
 from .registry import Param, sampler
@@ -35,7 +35,7 @@ DPS_PARAMS = (
 )
 
 
-def residual_norm_cotangent(operator: SVDOperator, y: Tensor, clip: bool) -> Callable[[Tensor], Tensor]:
+def residual_norm_cotangent(operator: LinearOperator, y: Tensor, clip: bool) -> Callable[[Tensor], Tensor]:
     """``x0 -> d||y - H c(x0)|| / dx0`` per image, ``c`` = clipping to [-1, 1] or the identity."""
 
     def cotangent(x0: Tensor) -> Tensor:
@@ -76,11 +76,12 @@ def guided_ancestral_step(
     needs_grad=True,
     consistency="approximate",
     noise="not modelled (the step size absorbs it); configs use sigma = 0.05 in [-1, 1] units",
+    operators=(LinearOperator,),
 )
 @torch.no_grad()
 def dps(
     prior: Prior,
-    operator: SVDOperator,
+    operator: LinearOperator,
     y: Tensor,
     sigma_y: float,
     *,

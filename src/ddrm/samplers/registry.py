@@ -19,7 +19,7 @@ from typing import Any
 
 from torch import Tensor
 
-from ..operators.base import SVDOperator
+from ..operators.base import LinearOperator, SVDOperator
 from .common import check_inputs
 
 __all__ = ["Param", "SamplerSpec", "sampler", "REGISTRY", "COMMON_ARGS"]
@@ -133,18 +133,41 @@ class SamplerSpec:
         """Whether the method takes ``x_init`` (a chain started from an image noised to an intermediate level)."""
         return "x_init" in inspect.signature(self.fn).parameters
 
+    @property
+    def updates_operator(self) -> bool:
+        """Whether the method takes ``operator_update`` (a new operator during sampling, e.g. blind deblurring)."""
+        return "operator_update" in inspect.signature(self.fn).parameters
+
     # ------------------------------------------------------------------ operators and cost
-    def accepts(self, operator: SVDOperator) -> bool:
+    def accepts(self, operator: Any) -> bool:
         """``operators`` lists the kinds a method takes; ``None``: any linear operator with an SVD."""
         return isinstance(operator, self.operators or (SVDOperator,))
 
-    def check_operator(self, operator: SVDOperator) -> None:
-        if not self.accepts(operator):
-            kinds = ", ".join(t.__name__ for t in self.operators) if self.operators else "linear operators with an SVD"
-            hint = " (ddrm-jpeg takes JPEG)" if not getattr(operator, "linear", True) else ""
-            raise ValueError(
-                f"solver {self.name} does not support {type(operator).__name__} operators (only {kinds}){hint}"
-            )
+    @property
+    def operator_kinds(self) -> str:
+        """The operators a method takes, in words."""
+        if self.operators is None:
+            return "linear operators with an SVD"
+        if self.operators == (LinearOperator,):
+            return "any linear operator (H and H^T; with or without an SVD)"
+        return ", ".join(t.__name__ for t in self.operators)
+
+    def check_operator(self, operator: Any) -> None:
+        if self.accepts(operator):
+            return
+        if not getattr(operator, "linear", True):
+            hint = " (ddrm-jpeg takes JPEG)"
+        elif isinstance(operator, LinearOperator) and not isinstance(operator, SVDOperator):
+            from . import SAMPLERS
+
+            takers = [s.name for s in SAMPLERS.values() if s.accepts(operator) and s.consistency != "none"]
+            hint = f": {type(operator).__name__} has only H and H^T; use {', '.join(takers)}"
+        else:
+            hint = ""
+        raise ValueError(
+            f"solver {self.name} does not support {type(operator).__name__} operators (it needs {self.operator_kinds})"
+            f"{hint}"
+        )
 
     def count_nfe(self, steps: int | None = None, task: str | None = None, **params: Any) -> int:
         """Network evaluations of one run with these settings (defaults filled in for ``task``)."""

@@ -1,0 +1,354 @@
+"""Blind deblurring: the blur kernel re-estimated during sampling (../shared/reference/EXTENSIONS.md section 2).
+
+The kernel-estimation steps are plain functions of an image estimate ``x`` and the measurement ``y`` (both [0, 1]
+units, ``y = k (*) x + noise`` with a circular boundary and ``k`` on the probability simplex), so any solver can call
+them:
+
+- :func:`estimate_separable`: ``k = a b^T`` (rank one) by alternating least squares. With ``b`` fixed,
+  ``y = sum_t a_t S_t z`` where ``z`` is ``x`` blurred along rows by ``b`` and ``S_t`` the vertical circular shift of
+  tap ``t``: an ``L x L`` system ``(Z Z^T + lam I) a = Z y`` (``Z Z^T`` is the autocorrelation of ``z`` at the
+  taps' lags); then ``b`` the same way along columns. The operator is rebuilt from two small 1-D SVDs
+  (:func:`separable_blur`, circular).
+- :func:`estimate_full`: a full 2-D kernel, the same least-squares problem over its ``kh kw`` taps (the Gram matrix
+  is the autocorrelation of ``x`` at the taps' lag differences, by FFT). The operator is the circular FFT convolution.
+
+Both solve on the simplex (``k >= 0``, ``sum k = 1``): the sum-to-one solution by a Lagrange multiplier, taps that
+come out negative fixed at zero and the rest solved again. Each channel's mean is removed first (a kernel summing to
+one maps it to itself), which leaves the systems well scaled. GibbsDDRM's full-kernel update is Langevin on
+``||y - k (*) x||^2 / (2 s^2) + gamma ||k||_1`` with no positivity; on the simplex ``||k||_1 = 1`` is constant and the
+non-negativity itself makes the kernel sparse, so it plays the sparsity term's part here, with a small ridge ``lam``.
+
+:class:`KernelEstimator` wraps either into a solver's ``operator_update`` hook (DDRM and DiffPIR take one): from
+``start`` of the steps on, each step's denoised estimate ``x0`` updates the kernel and the solver continues with the
+new operator. Kernels summing to one with a circular boundary keep ``H 1 = 1``, so the measurement's conversion to
+the model range does not change with the kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .operators import CircularConvolution, SVDOperator, separable_blur
+
+__all__ = [
+    "KERNEL_MODELS",
+    "project_simplex",
+    "estimate_separable",
+    "estimate_full",
+    "gaussian_kernel",
+    "KernelEstimator",
+    "kernel_error",
+    "recentre",
+    "restore_blind",
+]
+
+KERNEL_MODELS = ("separable", "full")
+# default smoothing of the kernel estimates (weight of ||D k||^2 relative to the Gram matrix's mean diagonal), set on
+# the Gaussian-prior test scene of tests/test_blur.py (not on the held-out photos)
+SMOOTH = {"separable": 0.01, "full": 0.1}
+
+
+def project_simplex(v: Tensor) -> Tensor:
+    """Euclidean projection of each row of ``v`` (..., n) onto ``{k >= 0, sum k = 1}`` (sort-based, exact)."""
+    u = torch.sort(v, dim=-1, descending=True).values
+    css = u.cumsum(-1) - 1
+    idx = torch.arange(1, v.shape[-1] + 1, device=v.device, dtype=v.dtype)
+    rho = ((u - css / idx) > 0).to(v.dtype).mul(idx).argmax(-1, keepdim=True)
+    theta = css.gather(-1, rho) / (rho + 1).to(v.dtype)
+    return (v - theta).clamp_min(0)
+
+
+def _difference_penalty(shape: tuple[int, ...], dtype: torch.dtype, device) -> Tensor:
+    """``D^T D`` for ``D`` the first differences of a 1-D or 2-D kernel (flattened), along every axis."""
+    n = 1
+    for s in shape:
+        n *= s
+    idx = torch.arange(n, device=device).reshape(shape)
+    out = torch.zeros(n, n, dtype=dtype, device=device)
+    for dim in range(len(shape)):
+        a = idx.narrow(dim, 0, shape[dim] - 1).flatten()
+        b = idx.narrow(dim, 1, shape[dim] - 1).flatten()
+        d = torch.zeros(a.numel(), n, dtype=dtype, device=device)
+        d[torch.arange(a.numel()), a] = -1
+        d[torch.arange(a.numel()), b] = 1
+        out += d.T @ d
+    return out
+
+
+def _regulariser(gram: Tensor, shape: tuple[int, ...], lam: float, smooth: float) -> Tensor:
+    """``lam I + smooth D^T D``, both relative to the Gram matrix's mean diagonal."""
+    scale = float(gram.diagonal().mean())
+    eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+    return scale * (lam * eye + smooth * _difference_penalty(shape, gram.dtype, gram.device))
+
+
+def _simplex_quadratic(gram: Tensor, rhs: Tensor, reg: Tensor) -> Tensor:
+    """``argmin_a 1/2 a^T (gram + reg) a - rhs^T a`` subject to ``sum a = 1``, ``a >= 0``: the equality-constrained
+    solution on a shrinking free set (taps that come out negative are fixed at zero and the rest solved again), a
+    small dense solve per round."""
+    n = rhs.numel()
+    free = torch.ones(n, dtype=torch.bool, device=rhs.device)
+    system = gram + reg
+    for _ in range(n):
+        idx = free.nonzero().flatten()
+        g = system[idx][:, idx]
+        both = torch.linalg.solve(g, torch.stack([rhs[idx], torch.ones_like(rhs[idx])], 1))
+        nu = (both[:, 0].sum() - 1) / both[:, 1].sum()  # the multiplier of sum(a) = 1
+        sol = both[:, 0] - nu * both[:, 1]
+        if bool((sol >= 0).all()):
+            break
+        free[idx[sol < 0]] = False
+    out = torch.zeros(n, dtype=rhs.dtype, device=rhs.device)
+    out[idx] = sol.clamp_min(0)
+    return out / out.sum()
+
+
+def _blur_1d(x: Tensor, k: Tensor, dim: int) -> Tensor:
+    """Circular 1-D convolution along ``dim``: ``out[i] = sum_t k[t] x[i + c - t]`` (``c = len(k) // 2``), by FFT."""
+    n = x.shape[dim]
+    padded = torch.zeros(n, dtype=x.dtype, device=x.device)
+    padded[: k.numel()] = k.to(x)
+    padded = torch.roll(padded, -(k.numel() // 2))
+    shape = [1] * x.ndim
+    shape[dim] = n // 2 + 1
+    spectrum = torch.fft.rfft(padded).reshape(shape)
+    return torch.fft.irfft(torch.fft.rfft(x, dim=dim) * spectrum, n=n, dim=dim)
+
+
+def _tap_system(z: Tensor, y: Tensor, taps: int, dim: int) -> tuple[Tensor, Tensor]:
+    """``Z Z^T`` and ``Z y`` for ``Z`` the ``taps`` circular shifts of ``z`` along ``dim`` (tap ``t`` shifted by
+    ``t - c``): the autocorrelation of ``z`` at the lag differences and the cross-correlation of ``y`` and ``z``."""
+    n = z.shape[dim]
+    fz, fy = torch.fft.rfft(z, dim=dim), torch.fft.rfft(y, dim=dim)
+    others = [d for d in range(z.ndim) if d != dim % z.ndim]
+    auto = torch.fft.irfft((fz.abs() ** 2).sum(others), n=n)  # sum_i z[i] z[i - d]
+    cross = torch.fft.irfft((fy * fz.conj()).sum(others), n=n)  # sum_i y[i] z[i - s]
+    lags = torch.arange(taps, device=z.device) - taps // 2
+    return auto[(lags[None] - lags[:, None]) % n], cross[lags % n]
+
+
+def estimate_separable(
+    x: Tensor,
+    y: Tensor,
+    a: Tensor,
+    b: Tensor,
+    *,
+    alternations: int = 3,
+    lam: float = 1e-3,
+    smooth: float = 0.0,
+    uncertainty: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """Rank-one kernel ``a b^T`` (odd lengths, on the simplex) fitting ``y ~ (a b^T) (*) x`` by alternating
+    regularised least squares, started from ``(a, b)``; ``lam`` relative to the mean diagonal of each system.
+    ``x`` and ``y`` are (C, H, W) or (B, C, H, W) images of one scene (a batch shares the kernel). ``uncertainty``
+    is the summed variance of ``x``'s error (``tr Cov[x]``, white): the expected Gram matrix of an EM step adds it,
+    times the other factor's squared norm, to the diagonal (see :class:`KernelEstimator`)."""
+    x, y = _centred(x), _centred(y)  # a kernel summing to one maps each channel's mean to itself
+    a, b = a.double().to(x.device), b.double().to(x.device)
+    eye_a = torch.eye(a.numel(), dtype=x.dtype, device=x.device)
+    eye_b = torch.eye(b.numel(), dtype=x.dtype, device=x.device)
+    for _ in range(alternations):
+        gram, rhs = _tap_system(_blur_1d(x, b, -1), y, a.numel(), -2)
+        gram = gram + uncertainty * float((b * b).sum()) * eye_a
+        a = _simplex_quadratic(gram, rhs, _regulariser(gram, (a.numel(),), lam, smooth))
+        gram, rhs = _tap_system(_blur_1d(x, a, -2), y, b.numel(), -1)
+        gram = gram + uncertainty * float((a * a).sum()) * eye_b
+        b = _simplex_quadratic(gram, rhs, _regulariser(gram, (b.numel(),), lam, smooth))
+    return a, b
+
+
+def recentre(k: Tensor) -> Tensor:
+    """Shift a kernel (1-D or 2-D) by whole taps so that its centre of mass lies within half a tap of the middle
+    (taps shifted out are dropped, the rest renormalised): blind estimates can drift together with the image, and
+    the shift is not identifiable from ``y``."""
+    out = k
+    for dim in range(k.ndim):
+        n = k.shape[dim]
+        pos = torch.arange(n, dtype=k.dtype, device=k.device).reshape([-1 if d == dim else 1 for d in range(k.ndim)])
+        shift = -round(float((out * pos).sum() / out.sum()) - n // 2)
+        if shift:
+            out = torch.roll(out, shift, dims=dim)
+            idx = torch.arange(n, device=k.device)
+            dropped = (idx < shift) if shift > 0 else (idx >= n + shift)
+            out = out.masked_fill(dropped.reshape([-1 if d == dim else 1 for d in range(k.ndim)]), 0)
+    return out / out.sum()
+
+
+def _centred(x: Tensor) -> Tensor:
+    x = x.double()
+    return x - x.mean((-2, -1), keepdim=True)
+
+
+def estimate_full(
+    x: Tensor, y: Tensor, k: Tensor | int, *, lam: float = 1e-3, smooth: float = 0.0, uncertainty: float = 0.0
+) -> Tensor:
+    """A full 2-D kernel (odd sides, on the simplex) fitting ``y ~ k (*) x`` (circular): the least-squares problem
+    over its ``kh kw`` taps, ``(G + lam I) k = r`` with ``G`` the autocorrelation of ``x`` at the taps' lag
+    differences and ``r`` the cross-correlation of ``y`` and ``x`` (both by FFT), solved on the simplex. ``k`` is the
+    current kernel (only its shape is used: the solve is direct) or its side; ``lam`` is relative to ``G``'s mean
+    diagonal; ``uncertainty`` (``tr Cov[x]``) is added to ``G``'s diagonal, as an EM step's expected Gram has it."""
+    kh, kw = (k, k) if isinstance(k, int) else tuple(k.shape)
+    x, y = _centred(x), _centred(y)
+    h, w = x.shape[-2:]
+    fx, fy = torch.fft.rfft2(x), torch.fft.rfft2(y)
+    auto = torch.fft.irfft2((fx.abs() ** 2).reshape(-1, *fx.shape[-2:]).sum(0), s=(h, w))  # sum_i x[i] x[i - d]
+    cross = torch.fft.irfft2((fy * fx.conj()).reshape(-1, *fx.shape[-2:]).sum(0), s=(h, w))  # sum_i y[i] x[i - s]
+    dy, dx = torch.meshgrid(torch.arange(kh) - kh // 2, torch.arange(kw) - kw // 2, indexing="ij")
+    dy, dx = dy.flatten().to(x.device), dx.flatten().to(x.device)
+    gram = auto[(dy[None] - dy[:, None]) % h, (dx[None] - dx[:, None]) % w]
+    rhs = cross[dy % h, dx % w]
+    gram = gram + uncertainty * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+    return _simplex_quadratic(gram, rhs, _regulariser(gram, (kh, kw), lam, smooth)).reshape(kh, kw)
+
+
+def gaussian_kernel(size: int, std: float | None = None) -> Tensor:
+    """A normalised 1-D Gaussian of ``size`` taps (std ``size / 6`` by default): the starting guess."""
+    std = size / 6 if std is None else std
+    t = torch.arange(size, dtype=torch.float64) - size // 2
+    g = torch.exp(-0.5 * (t / std) ** 2)
+    return g / g.sum()
+
+
+def kernel_error(estimate: Tensor, truth: Tensor) -> float:
+    """Relative L2 error of a kernel after centring both on a common support (no shift search: both are centred)."""
+    size = (max(estimate.shape[0], truth.shape[0]), max(estimate.shape[1], truth.shape[1]))
+
+    def embed(k: Tensor) -> Tensor:
+        out = torch.zeros(size, dtype=torch.float64)
+        top, left = (size[0] - k.shape[0]) // 2, (size[1] - k.shape[1]) // 2
+        out[top : top + k.shape[0], left : left + k.shape[1]] = k.double().cpu()
+        return out
+
+    e, t = embed(estimate), embed(truth)
+    return float((e - t).norm() / t.norm())
+
+
+class KernelEstimator:
+    """Re-estimates the blur of one measurement during sampling: pass it as a solver's ``operator_update``.
+
+    ``y01`` (1, C, H, W) in [0, 1]; ``size`` odd; ``model`` ``separable`` or ``full``. Updates run at every step from
+    ``start`` of the steps on (before that the solver works with the initial Gaussian guess), each with
+    ``alternations`` ALS rounds (separable) or one direct solve (full). ``lam`` (ridge) and ``smooth`` (first
+    differences) regularise each solve, relative to its Gram matrix's mean diagonal; the estimate is re-centred
+    (:func:`recentre`) after each update.
+
+    The denoiser's ``x0`` is a posterior mean: smoother than the image, the more so the noisier ``x_t``. A kernel
+    fitted to it alone comes out too narrow and, once the chain follows it, stays there (the blurry image and a
+    delta kernel explain ``y``). With ``prior`` given, each update is an EM step instead: the expected Gram matrix
+    adds the trace of ``Cov[x0 | x_t] = sigma_t^2 dx0/dx_t`` (Tweedie; estimated with one Rademacher probe and a
+    finite difference, one more network call per update) to its diagonal, which keeps the kernel wide while ``x0``
+    is uncertain and vanishes as ``sigma_t -> 0``."""
+
+    def __init__(
+        self,
+        y01: Tensor,
+        size: int,
+        model: str = "separable",
+        *,
+        start: float = 0.3,
+        alternations: int = 3,
+        lam: float = 1e-3,
+        smooth: float | None = None,
+        prior: Any = None,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+    ):
+        if model not in KERNEL_MODELS:
+            raise ValueError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
+        _, _, h, w = y01.shape
+        if size < 3 or size % 2 == 0 or size > min(h, w):
+            raise ValueError(f"the kernel size must be odd and in [3, {min(h, w)}] for this image, got {size}")
+        if not 0 <= start < 1:
+            raise ValueError(f"start must lie in [0, 1), got {start}")
+        self.y01, self.size, self.model, self.start = y01, size, model, start
+        if smooth is None:  # first-difference smoothing, relative to the Gram diagonal: more taps need more
+            smooth = SMOOTH[model]
+        self.alternations, self.lam, self.smooth, self.dtype, self.prior = alternations, lam, smooth, dtype, prior
+        self.generator = torch.Generator().manual_seed(seed)
+        g = gaussian_kernel(size)
+        self.a, self.b = g.clone(), g.clone()
+        self.k = torch.outer(g, g)
+        self.updates = 0
+
+    @property
+    def kernel(self) -> Tensor:
+        """The current 2-D kernel estimate (sums to one)."""
+        return torch.outer(self.a, self.b) if self.model == "separable" else self.k
+
+    def operator(self) -> SVDOperator:
+        """The blur of the current kernel (circular boundary) for the measurement's image shape."""
+        shape = tuple(self.y01.shape[1:])
+        if self.model == "separable":
+            return separable_blur(shape, self.a, self.b, dtype=self.dtype, circular=True).to(self.y01.device)
+        return CircularConvolution(shape, self.k, dtype=self.dtype).to(self.y01.device)
+
+    def update(self, x01: Tensor, uncertainty: float = 0.0) -> None:
+        """One estimation step from an image estimate ``x01`` (1, C, H, W) in [0, 1] whose error has summed variance
+        ``uncertainty`` ([0, 1] units)."""
+        if self.model == "separable":
+            a, b = estimate_separable(x01, self.y01, self.a, self.b, alternations=self.alternations, lam=self.lam,
+                                      smooth=self.smooth, uncertainty=uncertainty)  # fmt: skip
+            self.a, self.b = recentre(a.cpu()), recentre(b.cpu())
+        else:
+            self.k = recentre(
+                estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth, uncertainty=uncertainty).cpu()
+            )
+        self.updates += 1
+
+    def posterior_trace(self, x: Tensor, sigma: float, x0: Tensor) -> float:
+        """``tr Cov[x0 | x_t] = sigma^2 tr(dx0/dx_t)`` in [-1, 1] units, by one Rademacher probe (Hutchinson) and a
+        finite difference of the denoiser."""
+        if self.prior is None or sigma <= 0:
+            return 0.0
+        u = torch.randint(0, 2, x.shape, generator=self.generator).to(x) * 2 - 1
+        delta = 1e-2 * sigma
+        with torch.no_grad():
+            moved = self.prior.denoise(x + delta * u, sigma)
+        return max(0.0, sigma**2 * float((u * (moved - x0)).sum()) / delta)
+
+    def __call__(self, info: Any, operator: Any) -> SVDOperator | None:
+        """The ``operator_update`` hook: ``info`` is the solver's :class:`~ddrm.samplers.common.StepInfo`."""
+        if info.index < math.ceil(self.start * info.steps):
+            return None
+        trace = self.posterior_trace(info.x, info.sigma, info.x0) / 4  # [0, 1] units: the error halves
+        self.update(((info.x0 + 1) / 2).clamp(0, 1), trace)
+        return self.operator().to(info.x0.dtype)
+
+
+def restore_blind(
+    prior: Any,
+    solver: Any,
+    y01: Tensor,
+    sigma_y: float,
+    size: int,
+    model: str = "separable",
+    *,
+    solver_args: dict[str, Any] | None = None,
+    generator: torch.Generator | None = None,
+    progress_bar: bool = False,
+    **estimator_args: Any,
+) -> tuple[Tensor, Tensor]:
+    """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
+    ``solver`` (a :class:`~ddrm.samplers.SamplerSpec` that takes ``operator_update``: DDRM, DiffPIR) runs with a
+    :class:`KernelEstimator`; returns the restored image (1, C, H, W) in [0, 1] and the kernel (size, size)."""
+    from .tasks import TaskError
+
+    if not solver.updates_operator:
+        raise TaskError(f"solver {solver.name} cannot re-estimate its operator; blind deblurring runs ddrm or diffpir")
+    estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **estimator_args)
+    with torch.no_grad():
+        x = solver.run(
+            prior,
+            estimator.operator(),
+            2 * y01 - 1,  # H 1 = 1 for every kernel on the simplex (circular boundary)
+            2 * sigma_y,
+            generator=generator,
+            operator_update=estimator,
+            progress_bar=progress_bar,
+            **(solver_args or {}),
+        )
+    return ((x + 1) / 2).clamp(0, 1), estimator.kernel
