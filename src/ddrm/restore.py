@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from .io import IMAGE_SUFFIXES, read_array, read_image, write_image
-from .operators import SVDOperator
+from .operators import LinearOperator
 from .priors import Prior
 from .samplers import SamplerSpec
 from .tasks import SIDE_FILE_SUFFIXES, TaskError, TaskSpec, to_model_range
@@ -56,7 +56,7 @@ def restore_batch(
     prior: Prior,
     solver: SamplerSpec,
     task: TaskSpec,
-    op: SVDOperator,
+    op: LinearOperator,
     y01: Tensor,
     sigma_y: float,
     generators: Sequence[torch.Generator],
@@ -95,7 +95,7 @@ def restore_batch(
     return ((x + 1) / 2).clamp(0, 1)
 
 
-def pinv_image(op: SVDOperator, y01: Tensor) -> Tensor:
+def pinv_image(op: LinearOperator, y01: Tensor) -> Tensor:
     """``H^+ y`` shown as images in [0, 1], computed in the model range (the null space comes out mid-grey)."""
     with torch.no_grad():
         return ((op.pinv(to_model_range(op, y01)) + 1) / 2).clamp(0, 1)
@@ -308,7 +308,7 @@ def default_solver(task: str) -> str:
     return "ddrm-jpeg" if name in NONLINEAR else "diffpir" if name in MATRIX_FREE else "ddrm"
 
 
-def measurement_view(op: SVDOperator, y01: Tensor, shape) -> Tensor:
+def measurement_view(op: LinearOperator, y01: Tensor, shape) -> Tensor:
     """The measurement drawn at the image's size (nearest upsampling; grey replicated), or grey if not an image."""
     c, h, w = shape
     if y01.ndim != 3:
@@ -371,7 +371,7 @@ def run_restore(
     batches = [(k, b) for k, b in shard(batches, *world()) if only is None or any(j.source in only for j in b)]
     # before any work: each operator built once and checked against the solver (before the prior is loaded), each
     # measurement against its operator; then the prior loaded and every batch checked to fit in memory
-    operators: dict[str, SVDOperator] = {}
+    operators: dict[str, LinearOperator] = {}
     for key, batch in batches:
         if key not in operators:
             operators[key] = op = batch[0].task.operator()
