@@ -16,7 +16,8 @@ Both solve on the simplex (``k >= 0``, ``sum k = 1``): the sum-to-one solution b
 come out negative fixed at zero and the rest solved again. Each channel's mean is removed first (a kernel summing to
 one maps it to itself), which leaves the systems well scaled. GibbsDDRM's full-kernel update is Langevin on
 ``||y - k (*) x||^2 / (2 s^2) + gamma ||k||_1`` with no positivity; on the simplex ``||k||_1 = 1`` is constant and the
-non-negativity itself makes the kernel sparse, so it plays the sparsity term's part here, with a small ridge ``lam``.
+non-negativity itself makes the kernel sparse, so it plays the sparsity term's part here, with a small ridge ``lam``
+and first-difference smoothing ``smooth``.
 
 :class:`KernelEstimator` wraps either into a solver's ``operator_update`` hook (DDRM and DiffPIR take one): from
 ``start`` of the steps on, each step's denoised estimate ``x0`` updates the kernel and the solver continues with the
@@ -32,11 +33,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .operators import CircularConvolution, SVDOperator, separable_blur
+from .operators import CircularConvolution, SVDOperator, gaussian_kernel_1d, separable_blur
 
 __all__ = [
     "KERNEL_MODELS",
-    "project_simplex",
     "estimate_separable",
     "estimate_full",
     "gaussian_kernel",
@@ -44,22 +44,13 @@ __all__ = [
     "kernel_error",
     "recentre",
     "restore_blind",
+    "check_solver",
 ]
 
 KERNEL_MODELS = ("separable", "full")
 # default smoothing of the kernel estimates (weight of ||D k||^2 relative to the Gram matrix's mean diagonal), set on
 # the Gaussian-prior test scene of tests/test_blur.py (not on the held-out photos)
 SMOOTH = {"separable": 0.01, "full": 0.1}
-
-
-def project_simplex(v: Tensor) -> Tensor:
-    """Euclidean projection of each row of ``v`` (..., n) onto ``{k >= 0, sum k = 1}`` (sort-based, exact)."""
-    u = torch.sort(v, dim=-1, descending=True).values
-    css = u.cumsum(-1) - 1
-    idx = torch.arange(1, v.shape[-1] + 1, device=v.device, dtype=v.dtype)
-    rho = ((u - css / idx) > 0).to(v.dtype).mul(idx).argmax(-1, keepdim=True)
-    theta = css.gather(-1, rho) / (rho + 1).to(v.dtype)
-    return (v - theta).clamp_min(0)
 
 
 def _difference_penalty(shape: tuple[int, ...], dtype: torch.dtype, device) -> Tensor:
@@ -140,23 +131,17 @@ def estimate_separable(
     alternations: int = 3,
     lam: float = 1e-3,
     smooth: float = 0.0,
-    uncertainty: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """Rank-one kernel ``a b^T`` (odd lengths, on the simplex) fitting ``y ~ (a b^T) (*) x`` by alternating
     regularised least squares, started from ``(a, b)``; ``lam`` relative to the mean diagonal of each system.
-    ``x`` and ``y`` are (C, H, W) or (B, C, H, W) images of one scene (a batch shares the kernel). ``uncertainty``
-    is the summed variance of ``x``'s error (``tr Cov[x]``, white): the expected Gram matrix of an EM step adds it,
-    times the other factor's squared norm, to the diagonal (see :class:`KernelEstimator`)."""
+    ``x`` and ``y`` are (C, H, W) or (B, C, H, W) images of one scene (a batch shares the kernel); ``smooth``
+    weighs first differences of each factor, also relative to the mean diagonal."""
     x, y = _centred(x), _centred(y)  # a kernel summing to one maps each channel's mean to itself
     a, b = a.double().to(x.device), b.double().to(x.device)
-    eye_a = torch.eye(a.numel(), dtype=x.dtype, device=x.device)
-    eye_b = torch.eye(b.numel(), dtype=x.dtype, device=x.device)
     for _ in range(alternations):
         gram, rhs = _tap_system(_blur_1d(x, b, -1), y, a.numel(), -2)
-        gram = gram + uncertainty * float((b * b).sum()) * eye_a
         a = _simplex_quadratic(gram, rhs, _regulariser(gram, (a.numel(),), lam, smooth))
         gram, rhs = _tap_system(_blur_1d(x, a, -2), y, b.numel(), -1)
-        gram = gram + uncertainty * float((a * a).sum()) * eye_b
         b = _simplex_quadratic(gram, rhs, _regulariser(gram, (b.numel(),), lam, smooth))
     return a, b
 
@@ -183,14 +168,12 @@ def _centred(x: Tensor) -> Tensor:
     return x - x.mean((-2, -1), keepdim=True)
 
 
-def estimate_full(
-    x: Tensor, y: Tensor, k: Tensor | int, *, lam: float = 1e-3, smooth: float = 0.0, uncertainty: float = 0.0
-) -> Tensor:
+def estimate_full(x: Tensor, y: Tensor, k: Tensor | int, *, lam: float = 1e-3, smooth: float = 0.0) -> Tensor:
     """A full 2-D kernel (odd sides, on the simplex) fitting ``y ~ k (*) x`` (circular): the least-squares problem
     over its ``kh kw`` taps, ``(G + lam I) k = r`` with ``G`` the autocorrelation of ``x`` at the taps' lag
     differences and ``r`` the cross-correlation of ``y`` and ``x`` (both by FFT), solved on the simplex. ``k`` is the
     current kernel (only its shape is used: the solve is direct) or its side; ``lam`` is relative to ``G``'s mean
-    diagonal; ``uncertainty`` (``tr Cov[x]``) is added to ``G``'s diagonal, as an EM step's expected Gram has it."""
+    diagonal, as is ``smooth`` (first differences of the kernel)."""
     kh, kw = (k, k) if isinstance(k, int) else tuple(k.shape)
     x, y = _centred(x), _centred(y)
     h, w = x.shape[-2:]
@@ -201,16 +184,12 @@ def estimate_full(
     dy, dx = dy.flatten().to(x.device), dx.flatten().to(x.device)
     gram = auto[(dy[None] - dy[:, None]) % h, (dx[None] - dx[:, None]) % w]
     rhs = cross[dy % h, dx % w]
-    gram = gram + uncertainty * torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
     return _simplex_quadratic(gram, rhs, _regulariser(gram, (kh, kw), lam, smooth)).reshape(kh, kw)
 
 
 def gaussian_kernel(size: int, std: float | None = None) -> Tensor:
-    """A normalised 1-D Gaussian of ``size`` taps (std ``size / 6`` by default): the starting guess."""
-    std = size / 6 if std is None else std
-    t = torch.arange(size, dtype=torch.float64) - size // 2
-    g = torch.exp(-0.5 * (t / std) ** 2)
-    return g / g.sum()
+    """A normalised 1-D Gaussian of ``size`` (odd) taps, std ``size / 6`` by default: the starting guess."""
+    return gaussian_kernel_1d(size / 6 if std is None else std, size // 2)
 
 
 def kernel_error(estimate: Tensor, truth: Tensor) -> float:
@@ -234,14 +213,9 @@ class KernelEstimator:
     ``start`` of the steps on (before that the solver works with the initial Gaussian guess), each with
     ``alternations`` ALS rounds (separable) or one direct solve (full). ``lam`` (ridge) and ``smooth`` (first
     differences) regularise each solve, relative to its Gram matrix's mean diagonal; the estimate is re-centred
-    (:func:`recentre`) after each update.
-
-    The denoiser's ``x0`` is a posterior mean: smoother than the image, the more so the noisier ``x_t``. A kernel
-    fitted to it alone comes out too narrow and, once the chain follows it, stays there (the blurry image and a
-    delta kernel explain ``y``). With ``prior`` given, each update is an EM step instead: the expected Gram matrix
-    adds the trace of ``Cov[x0 | x_t] = sigma_t^2 dx0/dx_t`` (Tweedie; estimated with one Rademacher probe and a
-    finite difference, one more network call per update) to its diagonal, which keeps the kernel wide while ``x0``
-    is uncertain and vanishes as ``sigma_t -> 0``."""
+    (:func:`recentre`) after each update. The denoiser's ``x0`` is a posterior mean, smoother than the image while
+    ``x_t`` is noisy: unregularised, the fitted kernel comes out too narrow and jagged and the chain then follows it
+    (see the tests' figures)."""
 
     def __init__(
         self,
@@ -253,8 +227,6 @@ class KernelEstimator:
         alternations: int = 3,
         lam: float = 1e-3,
         smooth: float | None = None,
-        prior: Any = None,
-        seed: int = 0,
         dtype: torch.dtype = torch.float32,
     ):
         if model not in KERNEL_MODELS:
@@ -267,8 +239,7 @@ class KernelEstimator:
         self.y01, self.size, self.model, self.start = y01, size, model, start
         if smooth is None:  # first-difference smoothing, relative to the Gram diagonal: more taps need more
             smooth = SMOOTH[model]
-        self.alternations, self.lam, self.smooth, self.dtype, self.prior = alternations, lam, smooth, dtype, prior
-        self.generator = torch.Generator().manual_seed(seed)
+        self.alternations, self.lam, self.smooth, self.dtype = alternations, lam, smooth, dtype
         g = gaussian_kernel(size)
         self.a, self.b = g.clone(), g.clone()
         self.k = torch.outer(g, g)
@@ -286,37 +257,32 @@ class KernelEstimator:
             return separable_blur(shape, self.a, self.b, dtype=self.dtype, circular=True).to(self.y01.device)
         return CircularConvolution(shape, self.k, dtype=self.dtype).to(self.y01.device)
 
-    def update(self, x01: Tensor, uncertainty: float = 0.0) -> None:
-        """One estimation step from an image estimate ``x01`` (1, C, H, W) in [0, 1] whose error has summed variance
-        ``uncertainty`` ([0, 1] units)."""
+    def update(self, x01: Tensor) -> None:
+        """One estimation step from an image estimate ``x01`` (1, C, H, W) in [0, 1]."""
         if self.model == "separable":
             a, b = estimate_separable(x01, self.y01, self.a, self.b, alternations=self.alternations, lam=self.lam,
-                                      smooth=self.smooth, uncertainty=uncertainty)  # fmt: skip
+                                      smooth=self.smooth)  # fmt: skip
             self.a, self.b = recentre(a.cpu()), recentre(b.cpu())
         else:
-            self.k = recentre(
-                estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth, uncertainty=uncertainty).cpu()
-            )
+            self.k = recentre(estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth).cpu())
         self.updates += 1
-
-    def posterior_trace(self, x: Tensor, sigma: float, x0: Tensor) -> float:
-        """``tr Cov[x0 | x_t] = sigma^2 tr(dx0/dx_t)`` in [-1, 1] units, by one Rademacher probe (Hutchinson) and a
-        finite difference of the denoiser."""
-        if self.prior is None or sigma <= 0:
-            return 0.0
-        u = torch.randint(0, 2, x.shape, generator=self.generator).to(x) * 2 - 1
-        delta = 1e-2 * sigma
-        with torch.no_grad():
-            moved = self.prior.denoise(x + delta * u, sigma)
-        return max(0.0, sigma**2 * float((u * (moved - x0)).sum()) / delta)
 
     def __call__(self, info: Any, operator: Any) -> SVDOperator | None:
         """The ``operator_update`` hook: ``info`` is the solver's :class:`~ddrm.samplers.common.StepInfo`."""
         if info.index < math.ceil(self.start * info.steps):
             return None
-        trace = self.posterior_trace(info.x, info.sigma, info.x0) / 4  # [0, 1] units: the error halves
-        self.update(((info.x0 + 1) / 2).clamp(0, 1), trace)
+        self.update(((info.x0 + 1) / 2).clamp(0, 1))
         return self.operator().to(info.x0.dtype)
+
+
+def check_solver(solver: Any) -> None:
+    """Refuse, in one line naming those that can, a solver that cannot take a new operator during sampling."""
+    from .samplers import SAMPLERS
+    from .tasks import TaskError
+
+    if not solver.updates_operator:
+        takers = ", ".join(n for n, s in SAMPLERS.items() if s.updates_operator)
+        raise TaskError(f"solver {solver.name} cannot re-estimate its operator; blind deblurring runs {takers}")
 
 
 def restore_blind(
@@ -335,10 +301,7 @@ def restore_blind(
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
     ``solver`` (a :class:`~ddrm.samplers.SamplerSpec` that takes ``operator_update``: DDRM, DiffPIR) runs with a
     :class:`KernelEstimator`; returns the restored image (1, C, H, W) in [0, 1] and the kernel (size, size)."""
-    from .tasks import TaskError
-
-    if not solver.updates_operator:
-        raise TaskError(f"solver {solver.name} cannot re-estimate its operator; blind deblurring runs ddrm or diffpir")
+    check_solver(solver)
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **estimator_args)
     with torch.no_grad():
         x = solver.run(

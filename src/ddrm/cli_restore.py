@@ -219,7 +219,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def _restore_blind(args: argparse.Namespace, device: torch.device) -> int:
     """``--task deblur_blind``: the kernel is estimated during sampling (:mod:`ddrm.blind`) and written beside the
     result (``NAME.kernel.npy`` and a picture of it, ``NAME.kernel.png``)."""
-    from .blind import KERNEL_MODELS, restore_blind
+    from .blind import KERNEL_MODELS, check_solver, restore_blind
     from .io import write_array, write_image
     from .metrics import psnr, ssim
     from .restore import image_generator
@@ -237,9 +237,7 @@ def _restore_blind(args: argparse.Namespace, device: torch.device) -> int:
         _fail(f"--kernel-size must be odd, got {size}")
     args.solver = args.solver or "ddrm"
     solver, solver_args = solver_settings(args)
-    if not solver.updates_operator:
-        takers = ", ".join(n for n, s in SAMPLERS.items() if s.updates_operator)
-        _fail(f"solver {solver.name} cannot re-estimate its operator; blind deblurring runs {takers}")
+    check_solver(solver)  # before the device line: a refusal stays one line
     src = Path(args.input)
     pairs, out_root, folder = plan_outputs(src, Path(args.output) if args.output else None)
     ref_root = Path(args.reference) if args.reference else None

@@ -354,28 +354,30 @@ def make_task(
         if kernel is not None:
             params["kernel"] = _kernel(kernel)
         else:
-            limit = min(shape[1], shape[2])
-            if size is not None and not (3 <= size <= limit and size % 2 == 1):
-                raise TaskError(f"the motion kernel size must be odd and in [3, {limit}] for this image, got {size}")
-            if not 0.0 <= intensity <= 1.0:
-                raise TaskError(f"the motion kernel intensity must lie in [0, 1], got {intensity}")
+            _check_motion(shape, size, intensity)
             params["kernel"] = motion_kernel(size or default_motion_size(shape), intensity, generator)
     elif name == "deblur_varying":
         grid, size, intensity = params.pop("grid", 2), params.pop("size", None), params.pop("intensity", 0.5)
         if kernel is not None:
             params["kernels"] = _kernel_grid(kernel, shape)
         else:
+            _check_motion(shape, size, intensity)
             limit = min(shape[1], shape[2])
-            if size is not None and not (3 <= size <= limit and size % 2 == 1):
-                raise TaskError(f"the kernel size must be odd and in [3, {limit}] for this image, got {size}")
             if not (isinstance(grid, int) and 1 <= grid <= limit):
                 raise TaskError(f"the grid must have 1 to {limit} regions per side for this image, got {grid}")
-            if not 0.0 <= intensity <= 1.0:
-                raise TaskError(f"the motion kernel intensity must lie in [0, 1], got {intensity}")
             params["kernels"] = random_kernel_grid(shape, grid, size, intensity, generator)
     elif name == "cs":
         params["permutation"] = torch.randperm(shape[1] * shape[2], generator=generator)
     return TaskSpec(name, shape, params)
+
+
+def _check_motion(shape: tuple[int, int, int], size: int | None, intensity: float) -> None:
+    """The size and curvature of random motion kernels, checked for the image."""
+    limit = min(shape[1], shape[2])
+    if size is not None and not (3 <= size <= limit and size % 2 == 1):
+        raise TaskError(f"the motion kernel size must be odd and in [3, {limit}] for this image, got {size}")
+    if not 0.0 <= intensity <= 1.0:
+        raise TaskError(f"the motion kernel intensity must lie in [0, 1], got {intensity}")
 
 
 def _mask(mask: MaskOrKernel, shape: tuple[int, int, int]) -> Tensor:
@@ -414,8 +416,7 @@ def spec_for_measurement(
 ) -> TaskSpec:
     """The task behind a measurement given without a sidecar: the image size follows from the measurement's, and
     inpainting needs its ``mask``, ``deblur_motion`` its ``kernel``, ``deblur_varying`` its grid of kernels (files or
-    arrays); CS cannot be restored this
-    way (the measurement does not tell the image size)."""
+    arrays); CS cannot be restored this way (the measurement does not tell the image size)."""
     shape = image_shape_for_measurement(name, params, tuple(y_shape))
     if name == "inpaint":
         if mask is None:

@@ -295,9 +295,13 @@ def flicker(frames: Sequence[Tensor], guide: Sequence[Tensor] | None = None) -> 
         raise ValueError(f"{len(frames)} frames but {len(guide)} guide frames")
     if len(frames) < 2:
         raise ValueError("flicker needs at least two frames")
+    return _flicker(frames, [optical_flow(guide[t], guide[t - 1]) for t in range(1, len(guide))])
+
+
+def _flicker(frames: Sequence[Tensor], flows: Sequence[np.ndarray]) -> float:
+    """:func:`flicker` along given flows (``flows[t - 1]`` maps frame t - 1 onto frame t)."""
     total = 0.0
-    for t in range(1, len(frames)):
-        flow = optical_flow(guide[t], guide[t - 1])
+    for t, flow in enumerate(flows, start=1):
         map_x, map_y = _sample_points(flow)
         h, w = flow.shape[:2]
         inside = torch.from_numpy((map_x >= 0) & (map_x <= w - 1) & (map_y >= 0) & (map_y <= h - 1))
@@ -356,7 +360,7 @@ def restore_clip(
         "task": task.key(),
         "sigma_y": sigma_y,
         "solver": solver.name,
-        "solver_args": {k: v for k, v in sorted(solver_args.items())},
+        "solver_args": dict(sorted(solver_args.items())),
         "seed": seed,
         "temporal": temporal,
         **({"warm_level": warm_level} if temporal == "warm-start" else {}),
@@ -368,12 +372,14 @@ def restore_clip(
         try:
             before = json.loads(record_path.read_text())
         except (OSError, ValueError):
+            before = None
+        if not isinstance(before, dict):
             raise TaskError(
                 f"{frames_dir}: holds frames but no readable restore.json, so they cannot be resumed from; "
                 "use --overwrite, or another output"
-            ) from None
+            )
         if before != record:
-            changed = sorted(k for k in set(record) | set(before or {}) if (before or {}).get(k) != record.get(k))
+            changed = sorted(k for k in set(record) | set(before) if before.get(k) != record.get(k))
             raise TaskError(
                 f"{frames_dir}: its frames were restored with other settings ({', '.join(changed)}); "
                 "use --overwrite, or another output"
@@ -465,8 +471,9 @@ def score_clip(frames: Sequence[Path], reference: Clip) -> dict[str, float]:
         "ssim": float(np.mean([ssim(x, r) for x, r in zip(restored, clean)])),
     }
     if len(frames) > 1:
-        out["flicker"] = flicker(restored, clean)
-        out["flicker_clean"] = flicker(clean)
+        flows = [optical_flow(clean[t], clean[t - 1]) for t in range(1, len(clean))]  # once, for both measures
+        out["flicker"] = _flicker(restored, flows)
+        out["flicker_clean"] = _flicker(clean, flows)
     return out
 
 

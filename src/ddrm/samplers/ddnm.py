@@ -78,7 +78,9 @@ def ddnm(
     progress_bar: bool = False,
 ) -> Tensor:
     """DDNM (Algorithm 1 with the DDIM step of the official code, and optional time travel). ``H^+`` is exact with an
-    SVD; without one it is conjugate gradients, warm-started from the previous step's correction."""
+    SVD (with ``U^T y`` computed once); without one it is conjugate gradients, warm-started from the previous step's
+    correction."""
+    meas = Spectral(operator, y, sigma_y) if isinstance(operator, SVDOperator) else None
     correction = None
     sig = level_sigmas(prior.schedule, steps)
     levels = jump_schedule(steps, travel_length, travel_repeat, travel_interval or None)
@@ -91,7 +93,10 @@ def ddnm(
             x = renoise(x, sig[i], sig[j], z)
             continue
         x0 = prior.denoise(x, sig[i])
-        correction = operator.pinv(y - operator.H(x0), x0=correction)
+        if meas is not None:
+            correction = meas.pinv_residual(x0)
+        else:
+            correction = operator.pinv(y - operator.H(x0), x0=correction)
         x0_hat = x0 + correction  # Eq. 13: H^+ y + (I - H^+ H) x0
         x_next = ddim_step(x0_hat, (x - x0) / sig[i], z, sig[i], sig[j], eta, ddrm_variance=True)
         if callback is not None:

@@ -21,21 +21,34 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..operators.base import Generators, LinearOperator, randn
+from ..operators.base import Generators, LinearOperator, SVDOperator, randn
 from ..priors.base import Prior
 from .common import StepInfo, ddim_step, denoise_vjp, noise_like, pinv_start, progress
 from .registry import Param, sampler
+from .spectral import Spectral
 
 __all__ = ["pigdm"]
 
 
-def guidance(operator: LinearOperator, y: Tensor, x0: Tensor, rho: float) -> Tensor:
-    """``r_t^2 H^T (r_t^2 H H^T + sigma_y^2 I)^{-1} (y - H x0)`` (Eq. 7's vector before the Jacobian), written as
-    ``(H^T H + rho I)^{-1} H^T (y - H x0)`` with ``rho = sigma_y^2 / r_t^2`` (push-through identity): the prox of the
-    residual at zero, exact with an SVD (``V diag(s / (s^2 + rho)) U^T``), by conjugate gradients without; at
-    ``sigma_y = 0`` it is ``H^+ (y - H x0)``."""
-    r = y - operator.H(x0)
-    return operator.prox(r, torch.zeros_like(x0), rho)
+def guidance(operator: LinearOperator, y: Tensor, sigma_y: float) -> Callable[[Tensor, float], Tensor]:
+    """``g(x0, r2) = r2 H^T (r2 H H^T + sigma_y^2 I)^{-1} (y - H x0)`` (Eq. 7's vector before the Jacobian). With an
+    SVD it is ``V diag(r2 s / (r2 s^2 + sigma_y^2)) U^T (y - H x0)``, with ``U^T y`` computed once; without one, by the
+    push-through identity, ``(H^T H + rho I)^{-1} H^T (y - H x0)`` with ``rho = sigma_y^2 / r2``: the prox of the
+    residual at zero, by conjugate gradients. At ``sigma_y = 0`` both are ``H^+ (y - H x0)``."""
+    if isinstance(operator, SVDOperator):
+        meas = Spectral(operator, y, sigma_y)
+        s2 = meas.s * meas.s
+
+        def spectral(x0: Tensor, r2: float) -> Tensor:
+            weight = r2 * meas.s / (r2 * s2 + sigma_y**2).clamp_min(torch.finfo(s2.dtype).tiny)
+            return meas.weighted_residual(x0, weight)
+
+        return spectral
+
+    def iterative(x0: Tensor, r2: float) -> Tensor:
+        return operator.prox(y - operator.H(x0), torch.zeros_like(x0), sigma_y**2 / r2)
+
+    return iterative
 
 
 @sampler(
@@ -71,12 +84,12 @@ def pigdm(
     sigmas = prior.schedule.sigma_grid(steps).tolist()
     noise = randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     x = pinv_start(operator, y, sigma_y) + sigmas[0] * noise  # H^+ y noised to the first level
+    weighted = guidance(operator, y, sigma_y)
     with prior.gradient_checkpointing(checkpointing):
         for i in progress(range(steps), enabled=progress_bar, desc="pigdm"):
             sig, sig_next = sigmas[i], sigmas[i + 1]
             r2 = sig**2 / (1.0 + sig**2)  # r_t^2 = 1 - abar_t
-            rho = sigma_y**2 / r2
-            x0, g = denoise_vjp(prior, x, sig, lambda x0: guidance(operator, y, x0, rho))  # noqa: B023
+            x0, g = denoise_vjp(prior, x, sig, lambda x0: weighted(x0, r2))  # noqa: B023
             z = noise_like(x, generator)
             x_next = ddim_step(x0, (x - x0) / sig, z, sig, sig_next, eta) + w * g  # Eq. 8, VE form
             if callback is not None:
