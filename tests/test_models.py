@@ -247,6 +247,56 @@ def test_tiled_denoiser_blends_to_the_untiled_one():
     assert torch.equal(tiled.denoise(small, 0.5), inner.denoise(small, 0.5))  # below a tile: passed through
 
 
+def test_builtin_prior_x0_is_bounded_at_every_level():
+    """Issue 12: the first built-in network (eps prediction) turned an eps error into an x0 error of rms ~6 at
+    sigma_max = 157; the v-prediction network and the shipped experts keep x0 no worse than predicting mid-grey
+    at every level (bundled coffee photo at 64 px: v2 0.62 / 0.63 / 0.51 at sigma 157 / 20 / 5, grey 0.65; v1 5.9)."""
+    from ddrm.io import read_image
+    from ddrm.priors import NoiseLevelExperts
+
+    photo = Path(__file__).resolve().parents[1] / "src" / "ddrm" / "data" / "example.png"
+    x = 2 * torch.nn.functional.interpolate(read_image(photo)[None], size=(64, 64), mode="area") - 1
+    grey = x.pow(2).mean().sqrt().item()
+    for name in ("builtin", "builtin-v2", "builtin-v1"):
+        prior = load_prior(name)
+        g = torch.Generator().manual_seed(0)
+        errors = []
+        for sigma in (float(prior.schedule.sigmas[-1]), 20.0, 5.0):
+            with torch.no_grad():
+                x0 = prior.denoise(x + sigma * torch.randn(x.shape, generator=g), sigma)
+            errors.append((x0 - x).pow(2).mean().sqrt().item())
+        if name == "builtin-v1":
+            assert errors[0] > 5 * grey  # the failure the v2 network fixes
+        else:
+            assert max(errors) < grey, (name, errors)
+    experts = load_prior("builtin")
+    assert isinstance(experts, NoiseLevelExperts) and experts.experts[1].prediction == "v_prediction"
+    assert experts.experts[1].clip_x0 and not experts.experts[0].clip_x0  # as their manifests say
+    assert experts.expert_index(torch.tensor([0.1, 7.99, 8.0, 157.0]), 4).tolist() == [0, 0, 1, 1]
+
+
+def test_noise_level_experts_route_each_sample():
+    from ddrm.priors import GaussianPrior, NoiseLevelExperts
+
+    shape = (3, 4, 4)
+    low = GaussianPrior(torch.zeros(shape, dtype=torch.float64), torch.full(shape, 0.5, dtype=torch.float64))
+    high = GaussianPrior(torch.full(shape, 0.3, dtype=torch.float64), torch.full(shape, 2.0, dtype=torch.float64))
+    experts = NoiseLevelExperts([low, high], [1.0])
+    x = torch.randn(3, 3, 4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    sigma = torch.tensor([0.5, 3.0, 0.2], dtype=torch.float64)
+    out = experts.denoise(x, sigma)
+    torch.testing.assert_close(out[[0, 2]], low.denoise(x[[0, 2]], sigma[[0, 2]]))
+    torch.testing.assert_close(out[1:2], high.denoise(x[1:2], sigma[1:2]))
+    torch.testing.assert_close(experts.denoise(x, 5.0), high.denoise(x, 5.0))
+    with pytest.raises(ValueError, match="boundaries"):
+        NoiseLevelExperts([low, high], [])
+    with pytest.raises(ValueError, match="increasing"):
+        NoiseLevelExperts([low, high, low], [2.0, 1.0])
+    with pytest.raises(ValueError, match="schedule"):
+        other = GaussianPrior(torch.zeros(shape), torch.ones(shape), schedule=VPSchedule.cosine())
+        NoiseLevelExperts([low, other], [1.0])
+
+
 def test_tiled_builtin_prior_agrees_with_the_untiled_call():
     """The built-in prior at 192x256 in 128 px tiles (overlap 32): the tiles see less context and their own
     GroupNorm statistics; measured rms differences 0.002 / 0.008 / 0.031 at sigma 0.1 / 0.5 / 2, against the

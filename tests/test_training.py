@@ -13,7 +13,8 @@ from PIL import Image
 import ddrm.loading as loading
 from ddrm.loading import CheckpointError, load_prior
 from ddrm.models import ADMConfig
-from ddrm.training import PatchSampler, export_builtin, learning_rate, train
+from ddrm.priors import NetworkPrior, VPSchedule
+from ddrm.training import PatchSampler, export_builtin, learning_rate, train, training_target
 
 TINY = ADMConfig(
     image_size=32,
@@ -82,3 +83,76 @@ def test_train_resume_export_and_load(photos, tmp_path, monkeypatch):
     (dest / "builtin.safetensors").write_bytes(bytes(raw))
     with pytest.raises(CheckpointError, match="SHA-256"):
         load_prior("builtin")
+
+
+class Oracle(torch.nn.Module):
+    """A 'network' returning the training target of a known (x0, eps): the wrapper must turn it back into x0."""
+
+    def __init__(self, x0, eps, sigma, prediction):
+        super().__init__()
+        self.target = training_target(x0, eps, sigma.view(-1, 1, 1, 1), prediction)
+
+    def forward(self, x_t, t):
+        return self.target
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
+def test_training_target_inverts_in_the_prior(prediction):
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(3, 3, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
+    eps = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    sigma = torch.tensor([0.01, 1.0, 150.0], dtype=torch.float64)
+    prior = NetworkPrior(Oracle(x0, eps, sigma, prediction), VPSchedule.linear(), prediction=prediction)
+    x = x0 + sigma.view(-1, 1, 1, 1) * eps  # the VE point the sampler holds
+    torch.testing.assert_close(prior.denoise(x, sigma), x0, rtol=0, atol=1e-9 * (1 + 150.0 * (prediction == "epsilon")))
+    if prediction == "v_prediction":  # at sigma_max, v ~ -x0: the target stays O(1) where eps's x0 error is x sigma
+        assert training_target(x0, eps, sigma.view(-1, 1, 1, 1), prediction)[2].abs().max() < 1.1
+    with pytest.raises(ValueError, match="prediction"):
+        training_target(x0, eps, sigma, "score")
+
+
+def test_clip_x0():
+    class Wild(torch.nn.Module):
+        def forward(self, x_t, t):
+            return torch.full_like(x_t, 5.0)
+
+    x = torch.zeros(1, 3, 4, 4)
+    assert NetworkPrior(Wild(), prediction="sample").denoise(x, 1.0).max() == 5.0  # off by default
+    clipped = NetworkPrior(Wild(), prediction="sample", clip_x0=True).denoise(x, 1.0)
+    assert clipped.max() == 1.0 and clipped.min() == 1.0
+
+
+def test_v_prediction_training_init_and_export(photos, tmp_path, monkeypatch):
+    eps_run = tmp_path / "eps"
+    train(photos, eps_run, steps=2, batch=2, crop=32, config=TINY, progress=False, prediction="epsilon")
+    dest = tmp_path / "w1"
+    export_builtin(eps_run / "checkpoint.pt", dest)
+    assert json.loads((dest / "builtin.json").read_text())["prediction"] == "epsilon"
+    # start a v-prediction run from the exported eps weights; lr 0 keeps them, so the init is visible
+    v_run = tmp_path / "v"
+    ckpt = train(
+        photos,
+        v_run,
+        steps=1,
+        batch=2,
+        crop=32,
+        config=TINY,
+        progress=False,
+        prediction="v_prediction",
+        init=dest / "builtin.safetensors",
+        lr=0.0,
+    )
+    state = torch.load(ckpt, weights_only=True)
+    from safetensors.torch import load_file
+
+    init = load_file(dest / "builtin.safetensors")
+    assert state["prediction"] == "v_prediction"
+    assert all(torch.equal(state["model"][k], v) for k, v in init.items())
+    with pytest.raises(ValueError, match="prediction='v_prediction'"):  # resuming must not switch targets
+        train(photos, v_run, steps=2, batch=2, crop=32, config=TINY, progress=False, prediction="epsilon")
+    dest2 = tmp_path / "w2"
+    export_builtin(ckpt, dest2, {"clip_x0": True})
+    monkeypatch.setattr(loading, "BUILTIN_DIR", dest2)
+    prior = load_prior("builtin")
+    assert prior.prediction == "v_prediction" and prior.clip_x0
+    assert not load_prior("builtin", clip_x0=False).clip_x0

@@ -57,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .loading import BUILTIN_DIR, builtin_manifest
+    from .loading import BUILTIN_DIR, BUILTIN_NAMES, builtin_manifest
     from .models import PRESETS, count_parameters
 
     rows = []
@@ -71,20 +71,22 @@ def cmd_models(args: argparse.Namespace) -> int:
                 p.source,
             )
         )
-    try:
-        meta = builtin_manifest()
+    for name in BUILTIN_NAMES:
+        try:
+            meta = builtin_manifest(name)
+        except ValueError:
+            rows.append((name, "-", "-", f"not installed ({BUILTIN_DIR})", "ddrm's own prior"))
+            continue
         size = meta.get("train_size", "any")
         rows.append(
             (
-                "builtin",
+                name,
                 f"any (trained {size}x{size})",
                 f"{meta['parameters'] / 1e6:.1f}M",
                 f"shipped ({meta['weights']})",
-                meta["source"],
+                f"{meta['source']}; {meta.get('prediction', 'epsilon')} prediction",
             )
         )
-    except ValueError:
-        rows.append(("builtin", "-", "-", f"not installed ({BUILTIN_DIR})", "ddrm's own prior"))
     rows.append(
         ("hf:ORG/NAME", "from config", "-", "diffusers folder or hub id", "diffusers UNet2DModel (ddrm[diffusers])")
     )

@@ -3,7 +3,9 @@
 * a preset name (``ddrm models`` lists them) with ``checkpoint=PATH`` (``.safetensors``, or ``.pt``/``.ckpt``/``.pth``
   read with ``torch.load(weights_only=True)``: files that need code to be unpickled are refused);
 * ``"hf:ORG/NAME"`` or ``"hf:/local/folder"``: a diffusers ``UNet2DModel`` with its scheduler (extra ``ddrm[diffusers]``);
-* ``"builtin"``: the small natural-image prior shipped in the package (SHA-256 checked at load).
+* ``"builtin"``: the small natural-image prior shipped in the package (SHA-256 checked at load): two expert
+  networks by noise level, ``"builtin-v1"`` (epsilon prediction) below sigma 8 and ``"builtin-v2"`` (v-prediction,
+  bounded x0) above; each loads on its own too.
 """
 
 from __future__ import annotations
@@ -18,11 +20,21 @@ import torch
 from torch import Tensor, nn
 
 from .models import PRESETS, ADMConfig, ADMUNet
-from .priors import NetworkPrior, VPSchedule
+from .priors import NetworkPrior, NoiseLevelExperts, Prior, VPSchedule
 
-__all__ = ["CheckpointError", "load_prior", "read_state_dict", "load_network", "check_state_dict", "BUILTIN_DIR"]
+__all__ = [
+    "CheckpointError",
+    "load_prior",
+    "read_state_dict",
+    "load_network",
+    "check_state_dict",
+    "BUILTIN_DIR",
+    "BUILTIN_NAMES",
+    "builtin_manifest",
+]
 
 BUILTIN_DIR = Path(__file__).parent / "weights"
+BUILTIN_NAMES = ("builtin", "builtin-v1", "builtin-v2")
 PathLike = str | Path
 
 
@@ -189,15 +201,19 @@ def _load_diffusers(source: str, **kw) -> NetworkPrior:
     )
 
 
-def builtin_manifest() -> dict:
-    path = BUILTIN_DIR / "builtin.json"
+def builtin_manifest(name: str = "builtin") -> dict:
+    """The manifest (``NAME.json``: weights file, SHA-256, network config, prediction, ...) of a shipped prior."""
+    path = BUILTIN_DIR / f"{name}.json"
     if not path.is_file():
         raise CheckpointError(f"the built-in prior is not installed ({path} is missing)")
     return json.loads(path.read_text())
 
 
-def _load_builtin(**kw) -> NetworkPrior:
-    meta = builtin_manifest()
+def _load_builtin(name: str = "builtin", clip_x0: bool | None = None, **kw) -> Prior:
+    meta = builtin_manifest(name)
+    if "experts" in meta:  # noise-level experts (priors.NoiseLevelExperts), each a shipped network
+        experts = [_load_builtin(e, clip_x0, **kw) for e in meta["experts"]]
+        return NoiseLevelExperts(experts, meta["boundaries"])
     weights = BUILTIN_DIR / meta["weights"]
     if not weights.is_file():
         raise CheckpointError(f"the built-in prior's weights are missing: {weights}")
@@ -205,14 +221,15 @@ def _load_builtin(**kw) -> NetworkPrior:
     if digest != meta["sha256"]:
         raise CheckpointError(f"{weights}: SHA-256 {digest[:12]}... differs from the recorded {meta['sha256'][:12]}...")
     cfg = meta["config"]
-    net = load_network(ADMUNet(ADMConfig(**cfg)), read_state_dict(weights), "builtin")
+    net = load_network(ADMUNet(ADMConfig(**cfg)), read_state_dict(weights), name)
     return NetworkPrior(
         net,
         VPSchedule.from_name(meta.get("schedule", "linear"), meta.get("num_timesteps", 1000)),
-        prediction="epsilon",
+        prediction=meta.get("prediction", "epsilon"),
         channels=cfg.get("in_channels", 3),
         image_size=None,
         stride=net.stride,
+        clip_x0=bool(meta.get("clip_x0", False)) if clip_x0 is None else clip_x0,
         **kw,
     )
 
@@ -223,20 +240,26 @@ def load_prior(
     *,
     device: str | torch.device = "cpu",
     compute_dtype: torch.dtype | None = None,
-) -> NetworkPrior:
-    """Load a prior by preset name (with ``checkpoint``), ``"hf:ORG/NAME"`` / ``"hf:FOLDER"``, or ``"builtin"``.
+    clip_x0: bool | None = None,
+) -> Prior:
+    """Load a prior by preset name (with ``checkpoint``), ``"hf:ORG/NAME"`` / ``"hf:FOLDER"``, or ``"builtin"``
+    (``"builtin-v1"``).
 
     ``compute_dtype`` (``torch.float16`` / ``torch.bfloat16``) runs the network under autocast, for GPUs;
-    the default is float32. The prior is moved to ``device`` explicitly (nothing moves by itself).
+    the default is float32. ``clip_x0`` clamps the network's x0 estimate to [-1, 1]; ``None`` keeps the prior's
+    own setting (off for the public checkpoints, as in their papers; the built-in prior's manifest says).
+    The prior is moved to ``device`` explicitly (nothing moves by itself).
     """
     kw = {"compute_dtype": compute_dtype}
-    if name == "builtin":
-        prior = _load_builtin(**kw)
-    elif name.startswith("hf:"):
-        prior = _load_diffusers(name[3:], **kw)
-    elif name in PRESETS:
-        prior = _load_preset(name, checkpoint, **kw)
+    if name in BUILTIN_NAMES:
+        prior = _load_builtin(name, clip_x0, **kw)
     else:
-        choices = ", ".join(["builtin", "hf:ORG/NAME", *PRESETS])
-        raise CheckpointError(f"unknown prior {name!r}; choose from {choices}")
+        if name.startswith("hf:"):
+            prior = _load_diffusers(name[3:], **kw)
+        elif name in PRESETS:
+            prior = _load_preset(name, checkpoint, **kw)
+        else:
+            choices = ", ".join([*BUILTIN_NAMES, "hf:ORG/NAME", *PRESETS])
+            raise CheckpointError(f"unknown prior {name!r}; choose from {choices}")
+        prior.clip_x0 = bool(clip_x0)
     return prior.to(device)

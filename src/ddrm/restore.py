@@ -472,6 +472,10 @@ _PROBE = 64
 
 def _layer_bytes_per_pixel(prior: Prior) -> float | None:
     """Summed bytes of the network's layer outputs per image pixel, from one call on a small probe."""
+    experts = getattr(prior, "experts", None)
+    if experts is not None:  # noise-level experts: one network per call, the largest counts
+        values = [_layer_bytes_per_pixel(e) for e in experts]
+        return None if None in values else max(values)
     net = getattr(prior, "net", None)
     if net is None or getattr(prior, "image_size", None) is not None:
         return None  # analytic priors, or a network pinned to its own (small) size

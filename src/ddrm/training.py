@@ -3,9 +3,10 @@
 ``ddrm prepare-data`` builds a training set of real photographs from Debian's ``plasma-workspace-wallpapers``
 (GPL-2+; only the photographs, listed in ``TRAIN_PHOTOS``) and a held-out set from the sample photos bundled
 with scikit-image and scikit-learn. ``ddrm train-prior`` trains a fully convolutional ADM-style UNet with
-epsilon prediction on the VP linear schedule (T = 1000), random crops with flips, EMA weights, resumable
-checkpoints, a progress bar and a CSV loss log; ``--export`` writes the EMA weights as safetensors with a
-manifest (config + SHA-256) that ``load_prior("builtin")`` checks.
+v-prediction (or epsilon prediction) on the VP linear schedule (T = 1000), random crops with flips, EMA weights,
+resumable checkpoints (``--max-minutes`` for chunks), optionally starting from exported weights (``--init``), a
+progress bar and a CSV loss log; ``--export`` writes the EMA weights as safetensors with a manifest (config,
+prediction, SHA-256) that ``load_prior("builtin")`` checks.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ __all__ = [
     "BUILTIN_CONFIG",
     "prepare_data",
     "train",
+    "training_target",
     "export_builtin",
     "add_commands",
 ]
@@ -210,9 +212,19 @@ class PatchSampler:
 
 
 # ---------------------------------------------------------------------- training
+def training_target(x0: torch.Tensor, eps: torch.Tensor, sigma: torch.Tensor, prediction: str) -> torch.Tensor:
+    """The regression target for ``x_t = (x0 + sigma eps) / sqrt(1 + sigma^2)``: eps, or
+    ``v = sqrt(abar) eps - sqrt(1 - abar) x0`` (Salimans & Ho 2022, Eq. in Sec. 4) with sqrt(abar) = 1/sqrt(1 + sigma^2)."""
+    if prediction == "epsilon":
+        return eps
+    if prediction == "v_prediction":
+        return (eps - sigma * x0) / (1 + sigma * sigma).sqrt()
+    raise ValueError(f"prediction must be 'epsilon' or 'v_prediction', got {prediction!r}")
+
+
 def learning_rate(step: int, lr: float, steps: int, decay_from: int | None = None, warmup: int = 500) -> float:
     """Linear warm-up over ``warmup`` steps, then constant, or a cosine to 0 between ``decay_from`` and ``steps``."""
-    cur = lr * min(1.0, (step + 1) / warmup)
+    cur = lr * min(1.0, (step + 1) / max(1, warmup))
     if decay_from is not None and step >= decay_from:
         cur *= 0.5 * (1 + math.cos(math.pi * min(1.0, (step - decay_from) / (steps - decay_from))))
     return cur
@@ -235,16 +247,32 @@ def train(
     max_minutes: float | None = None,
     t_sampling: str = "lognormal",
     decay_from: int | None = None,
+    prediction: str = "v_prediction",
+    uniform_fraction: float = 0.25,
+    init: Path | None = None,
+    warmup: int = 500,
 ) -> Path:
-    """Epsilon-prediction training on the linear VP schedule; resumes from ``out/checkpoint.pt`` if present.
+    """Denoiser training (v or eps target) on the linear VP schedule; resumes from ``out/checkpoint.pt`` if present.
 
     ``t_sampling="uniform"`` draws integer timesteps uniformly (DDPM); ``"lognormal"`` draws the noise level
-    ``log sigma ~ N(-1.2, 1.2^2)`` (EDM's training distribution, clipped to the schedule) for three quarters of
-    the batch and uniform timesteps for the rest, with the matching fractional timestep, which spends the small network's capacity on the levels that shape image detail.
-    Either way the loss is the epsilon MSE, whose minimiser at each level is the same MMSE denoiser.
-    The learning rate warms up linearly over 500 steps; with ``decay_from`` it then follows a cosine from ``lr``
-    at that step down to 0 at ``steps`` (the schedule is a function of the step, so resuming keeps it).
+    ``log sigma ~ N(-1.2, 1.2^2)`` (EDM's training distribution, clipped to the schedule, with the matching
+    fractional timestep) for most of the batch, which spends a small network's capacity on the levels that shape
+    image detail, and uniform timesteps for a share ``uniform_fraction`` of it, to cover the high levels.
+
+    ``prediction="epsilon"`` regresses eps (DDPM's L_simple); ``"v_prediction"`` regresses
+    ``v = sqrt(abar) eps - sqrt(1 - abar) x0`` (Salimans & Ho 2022, Sec. 4), i.e. EDM's preconditioning with
+    sigma_data = 1: in x0 terms the loss weight is (1 + sigma^2) / sigma^2, which stays >= 1 at the highest levels
+    where eps-prediction's weight 1 / sigma^2 vanishes, so the clean-image estimate x0 = sqrt(abar) x_t -
+    sqrt(1 - abar) v is trained (and bounded) at every level. Every target has the same MMSE denoiser as minimiser.
+    ``init`` starts from the weights of an exported prior (a ``.safetensors`` file with the same architecture);
+    an eps network is a good start for v because v -> eps as sigma -> 0.
+    The learning rate warms up linearly over ``warmup`` steps; with ``decay_from`` it then follows a cosine from
+    ``lr`` at that step down to 0 at ``steps`` (the schedule is a function of the step, so resuming keeps it).
     """
+    if prediction not in ("epsilon", "v_prediction"):
+        raise ValueError(f"prediction must be 'epsilon' or 'v_prediction', got {prediction!r}")
+    if not 0 <= uniform_fraction <= 1:
+        raise ValueError(f"uniform_fraction must lie in [0, 1], got {uniform_fraction}")
     if decay_from is not None and not 0 <= decay_from < steps:
         raise ValueError(f"decay_from must lie in [0, steps), got {decay_from} with steps={steps}")
     if t_sampling not in ("uniform", "lognormal"):
@@ -254,6 +282,10 @@ def train(
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, without touching the caller's global RNG
         torch.manual_seed(seed)
         net = ADMUNet(config).to(device)
+    if init is not None:
+        from .loading import load_network, read_state_dict
+
+        load_network(net, read_state_dict(init), str(init)).train().requires_grad_(True)
     ema = ADMUNet(config).to(device)
     ema.load_state_dict(net.state_dict())
     ema.requires_grad_(False)
@@ -266,6 +298,9 @@ def train(
     step = 0
     if ckpt.is_file():
         state = torch.load(ckpt, map_location=device, weights_only=True)
+        was = state.get("prediction", "epsilon")
+        if was != prediction:
+            raise ValueError(f"{ckpt} was trained with prediction={was!r}, not {prediction!r}; use another --out")
         net.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         opt.load_state_dict(state["opt"])
@@ -293,6 +328,7 @@ def train(
             "sampler_gen": sampler.g.get_state(),
             "step": torch.tensor(step),
             "config": json.dumps(asdict(config)),
+            "prediction": prediction,
         }
         tmp = ckpt.with_name(ckpt.name + ".tmp")
         torch.save(state, tmp)
@@ -304,11 +340,11 @@ def train(
             if t_sampling == "uniform":
                 t = torch.randint(0, sched.num_timesteps, (batch,), generator=gen)
                 sigma = sched.sigmas[t]
-            else:  # EDM's log-normal levels, with a quarter of the batch uniform in t to cover the high levels
+            else:  # EDM's log-normal levels, with a share of the batch uniform in t to cover the high levels
                 sigma = torch.exp(-1.2 + 1.2 * torch.randn(batch, generator=gen, dtype=torch.float64)).clamp(
                     sig_min, sig_max
                 )
-                uniform = torch.rand(batch, generator=gen) < 0.25
+                uniform = torch.rand(batch, generator=gen) < uniform_fraction
                 sigma = torch.where(
                     uniform, sched.sigmas[torch.randint(0, sched.num_timesteps, (batch,), generator=gen)], sigma
                 )
@@ -316,10 +352,10 @@ def train(
             eps = torch.randn(x0.shape, generator=gen).to(device)
             sig = sigma.float().to(device).view(-1, 1, 1, 1)
             x_t = (x0 + sig * eps) / (1 + sig * sig).sqrt()  # = sqrt(abar) x0 + sqrt(1 - abar) eps
-            cur_lr = learning_rate(step, lr, steps, decay_from)
+            cur_lr = learning_rate(step, lr, steps, decay_from, warmup)
             for group in opt.param_groups:
                 group["lr"] = cur_lr
-            loss = F.mse_loss(net(x_t, t), eps)
+            loss = F.mse_loss(net(x_t, t), training_target(x0, eps, sig, prediction))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -364,7 +400,7 @@ def export_builtin(checkpoint: Path, dest_dir: Path, notes: dict | None = None) 
         "config": cfg,
         "schedule": "linear",
         "num_timesteps": 1000,
-        "prediction": "epsilon",
+        "prediction": state.get("prediction", "epsilon"),
         "train_size": cfg["image_size"],
         "train_steps": int(state["step"]),
         "parameters": int(sum(v.numel() for v in tensors.values())),
@@ -407,6 +443,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             max_minutes=args.max_minutes,
             t_sampling=args.t_sampling,
             decay_from=args.decay_from,
+            prediction=args.prediction,
+            uniform_fraction=args.uniform_t,
+            init=Path(args.init) if args.init else None,
+            warmup=args.warmup,
         )
     if args.export:
         path = export_builtin(ckpt, Path(args.export), {"licence": args.licence} if args.licence else None)
@@ -440,6 +480,20 @@ def add_commands(sub) -> None:
         help="cosine learning-rate decay from this step to 0 at --steps",
     )
     p.add_argument("--max-minutes", type=number(float, 0), default=None, help="stop (and save) after this long")
+    p.add_argument(
+        "--prediction",
+        default="v_prediction",
+        choices=["v_prediction", "epsilon"],
+        help="network target (default v_prediction: x0 stays bounded at every noise level)",
+    )
+    p.add_argument(
+        "--uniform-t",
+        type=number(float, 0, 1),
+        default=0.25,
+        help="share of each batch at uniform timesteps (the rest log-normal in sigma; default 0.25)",
+    )
+    p.add_argument("--init", default=None, help="start from these weights (.safetensors of the same network)")
+    p.add_argument("--warmup", type=number(int, 0), default=500, help="learning-rate warm-up steps (default 500)")
     p.add_argument(
         "--t-sampling", default="lognormal", choices=["lognormal", "uniform"], help="noise-level distribution"
     )

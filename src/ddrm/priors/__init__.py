@@ -2,6 +2,7 @@
 
 from .analytic import GaussianMixturePrior, GaussianPrior, gaussian_posterior
 from .base import NetworkPrior, Prior, sigma_tensor
+from .experts import NoiseLevelExperts
 from .schedule import VPSchedule
 from .tiled import TiledPrior
 
@@ -13,5 +14,6 @@ __all__ = [
     "gaussian_posterior",
     "VPSchedule",
     "TiledPrior",
+    "NoiseLevelExperts",
     "sigma_tensor",
 ]

@@ -70,6 +70,8 @@ class NetworkPrior(Prior):
     ``channels`` (ADM's learned variance) are dropped. ``compute_dtype`` (``torch.float16`` or ``torch.bfloat16``,
     for GPUs) runs the network under autocast in that precision; weights, inputs and outputs keep theirs. Images whose sides are not
     multiples of ``stride`` are reflect-padded for the network and cropped back.
+    ``clip_x0`` clamps the clean-image estimate to the data range [-1, 1] (DDPM's ``clip_denoised``); it is off
+    by default, as the papers run the public checkpoints without it (the built-in prior's manifest sets it).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class NetworkPrior(Prior):
         image_size: tuple[int, int] | None = None,
         stride: int = 1,
         compute_dtype: torch.dtype | None = None,
+        clip_x0: bool = False,
     ):
         super().__init__(schedule)
         if prediction not in ("epsilon", "sample", "v_prediction"):
@@ -92,6 +95,7 @@ class NetworkPrior(Prior):
         self.image_size = image_size
         self.stride = stride
         self.compute_dtype = compute_dtype
+        self.clip_x0 = clip_x0
 
     @contextmanager
     def gradient_checkpointing(self, enabled: bool = True) -> Iterator[bool]:
@@ -120,8 +124,9 @@ class NetworkPrior(Prior):
             out = self.net(x_t, t)
         out = out[:, : self.channels, :h, :w].to(x.dtype)
         if self.prediction == "epsilon":
-            return x - sig * out
-        if self.prediction == "sample":
-            return out
-        # v = sqrt(abar) eps - sqrt(1 - abar) x0  =>  x0 = sqrt(abar) x_t - sqrt(1 - abar) v
-        return scale * x_t[:, :, :h, :w] - sig * scale * out
+            x0 = x - sig * out
+        elif self.prediction == "sample":
+            x0 = out
+        else:  # v = sqrt(abar) eps - sqrt(1 - abar) x0  =>  x0 = sqrt(abar) x_t - sqrt(1 - abar) v
+            x0 = scale * x_t[:, :, :h, :w] - sig * scale * out
+        return x0.clamp(-1, 1) if self.clip_x0 else x0
