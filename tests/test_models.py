@@ -273,6 +273,8 @@ def test_builtin_prior_x0_is_bounded_at_every_level():
     assert isinstance(experts, NoiseLevelExperts) and experts.experts[1].prediction == "v_prediction"
     assert experts.experts[1].clip_x0 and not experts.experts[0].clip_x0  # as their manifests say
     assert experts.expert_index(torch.tensor([0.1, 7.99, 8.0, 157.0]), 4).tolist() == [0, 0, 1, 1]
+    shipped = sum(f.stat().st_size for f in photo.parents[1].joinpath("weights").glob("*.safetensors"))
+    assert shipped < 40e6  # issue 12: the shipped weights stay under ~40 MB (now 2 x 10.4 MB)
 
 
 def test_noise_level_experts_route_each_sample():

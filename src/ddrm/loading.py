@@ -253,13 +253,11 @@ def load_prior(
     kw = {"compute_dtype": compute_dtype}
     if name in BUILTIN_NAMES:
         prior = _load_builtin(name, clip_x0, **kw)
+    elif name.startswith("hf:"):
+        prior = _load_diffusers(name[3:], clip_x0=bool(clip_x0), **kw)
+    elif name in PRESETS:
+        prior = _load_preset(name, checkpoint, clip_x0=bool(clip_x0), **kw)
     else:
-        if name.startswith("hf:"):
-            prior = _load_diffusers(name[3:], **kw)
-        elif name in PRESETS:
-            prior = _load_preset(name, checkpoint, **kw)
-        else:
-            choices = ", ".join([*BUILTIN_NAMES, "hf:ORG/NAME", *PRESETS])
-            raise CheckpointError(f"unknown prior {name!r}; choose from {choices}")
-        prior.clip_x0 = bool(clip_x0)
+        choices = ", ".join([*BUILTIN_NAMES, "hf:ORG/NAME", *PRESETS])
+        raise CheckpointError(f"unknown prior {name!r}; choose from {choices}")
     return prior.to(device)

@@ -212,14 +212,21 @@ class PatchSampler:
 
 
 # ---------------------------------------------------------------------- training
+PREDICTIONS = ("v_prediction", "epsilon")
+
+
+def _check_prediction(prediction: str) -> None:
+    if prediction not in PREDICTIONS:
+        raise ValueError(f"prediction must be one of {', '.join(PREDICTIONS)}, got {prediction!r}")
+
+
 def training_target(x0: torch.Tensor, eps: torch.Tensor, sigma: torch.Tensor, prediction: str) -> torch.Tensor:
     """The regression target for ``x_t = (x0 + sigma eps) / sqrt(1 + sigma^2)``: eps, or
     ``v = sqrt(abar) eps - sqrt(1 - abar) x0`` (Salimans & Ho 2022, Eq. in Sec. 4) with sqrt(abar) = 1/sqrt(1 + sigma^2)."""
+    _check_prediction(prediction)
     if prediction == "epsilon":
         return eps
-    if prediction == "v_prediction":
-        return (eps - sigma * x0) / (1 + sigma * sigma).sqrt()
-    raise ValueError(f"prediction must be 'epsilon' or 'v_prediction', got {prediction!r}")
+    return (eps - sigma * x0) / (1 + sigma * sigma).sqrt()
 
 
 def learning_rate(step: int, lr: float, steps: int, decay_from: int | None = None, warmup: int = 500) -> float:
@@ -269,8 +276,7 @@ def train(
     The learning rate warms up linearly over ``warmup`` steps; with ``decay_from`` it then follows a cosine from
     ``lr`` at that step down to 0 at ``steps`` (the schedule is a function of the step, so resuming keeps it).
     """
-    if prediction not in ("epsilon", "v_prediction"):
-        raise ValueError(f"prediction must be 'epsilon' or 'v_prediction', got {prediction!r}")
+    _check_prediction(prediction)
     if not 0 <= uniform_fraction <= 1:
         raise ValueError(f"uniform_fraction must lie in [0, 1], got {uniform_fraction}")
     if decay_from is not None and not 0 <= decay_from < steps:
@@ -483,7 +489,7 @@ def add_commands(sub) -> None:
     p.add_argument(
         "--prediction",
         default="v_prediction",
-        choices=["v_prediction", "epsilon"],
+        choices=PREDICTIONS,
         help="network target (default v_prediction: x0 stays bounded at every noise level)",
     )
     p.add_argument(

@@ -27,7 +27,8 @@ class NoiseLevelExperts(Prior):
             raise ValueError("the experts must share one noise schedule")
         super().__init__(first)
         self.experts = nn.ModuleList(experts)
-        self.register_buffer("boundaries", torch.tensor(list(boundaries), dtype=torch.float64), persistent=False)
+        # compared with sigma_tensor's CPU float64 levels: kept on the CPU (not a buffer), so no transfer per call
+        self.boundaries = torch.tensor(list(boundaries), dtype=torch.float64)
         self.channels = experts[0].channels
         self.stride = max(e.stride for e in experts)
         sizes = {e.image_size for e in experts}
@@ -35,7 +36,7 @@ class NoiseLevelExperts(Prior):
 
     def expert_index(self, sigma: Tensor | float, batch: int) -> Tensor:
         """Which expert denoises each of ``batch`` samples at noise level(s) ``sigma``."""
-        return torch.bucketize(sigma_tensor(sigma, batch).contiguous(), self.boundaries.cpu(), right=True)
+        return torch.bucketize(sigma_tensor(sigma, batch).contiguous(), self.boundaries, right=True)
 
     def denoise(self, x: Tensor, sigma: Tensor | float) -> Tensor:
         b = x.shape[0]
@@ -46,7 +47,8 @@ class NoiseLevelExperts(Prior):
         out = torch.empty_like(x)
         for k in which.unique().tolist():
             rows = (which == k).nonzero().flatten()
-            out[rows.to(x.device)] = self.experts[k].denoise(x[rows.to(x.device)], sig[rows])
+            on_device = rows.to(x.device)
+            out[on_device] = self.experts[k].denoise(x[on_device], sig[rows])
         return out
 
     @contextmanager
