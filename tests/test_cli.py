@@ -351,7 +351,7 @@ def test_models_lists_presets():
     res = run("models")
     for name in ("adm-imagenet256-uncond", "adm-ffhq256", "ddpm-celebahq256", "builtin", "hf:ORG/NAME"):
         assert name in res.stdout
-    assert "builtin-v1" in res.stdout and "v_prediction prediction" in res.stdout
+    assert "builtin-v1" in res.stdout and "builtin-low" in res.stdout and "v_prediction prediction" in res.stdout
     assert "552.8M" in res.stdout and "256x256_diffusion_uncond.pt" in res.stdout
 
 

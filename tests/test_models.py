@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ddrm.loading import CheckpointError, load_network, load_prior, read_state_dict
+from ddrm.loading import CheckpointError, builtin_manifest, load_network, load_prior, read_state_dict
 from ddrm.models import PRESETS, ADMConfig, ADMUNet, DDPMConfig, DDPMUNet, Preset, count_parameters
 from ddrm.priors import NetworkPrior, VPSchedule
 
@@ -257,7 +257,7 @@ def test_builtin_prior_x0_is_bounded_at_every_level():
     photo = Path(__file__).resolve().parents[1] / "src" / "ddrm" / "data" / "example.png"
     x = 2 * torch.nn.functional.interpolate(read_image(photo)[None], size=(64, 64), mode="area") - 1
     grey = x.pow(2).mean().sqrt().item()
-    for name in ("builtin", "builtin-v2", "builtin-v1"):
+    for name in ("builtin", "builtin-v2", "builtin-low", "builtin-v1"):
         prior = load_prior(name)
         g = torch.Generator().manual_seed(0)
         errors = []
@@ -265,16 +265,17 @@ def test_builtin_prior_x0_is_bounded_at_every_level():
             with torch.no_grad():
                 x0 = prior.denoise(x + sigma * torch.randn(x.shape, generator=g), sigma)
             errors.append((x0 - x).pow(2).mean().sqrt().item())
-        if name == "builtin-v1":
+        if name in ("builtin-v1", "builtin-low"):  # eps networks; builtin-low serves only sigma < 8 in builtin
             assert errors[0] > 5 * grey  # the failure the v2 network fixes
         else:
             assert max(errors) < grey, (name, errors)
     experts = load_prior("builtin")
     assert isinstance(experts, NoiseLevelExperts) and experts.experts[1].prediction == "v_prediction"
     assert experts.experts[1].clip_x0 and not experts.experts[0].clip_x0  # as their manifests say
+    assert builtin_manifest("builtin-low")["train_sigma_range"] == [0.01, 10.0]  # the low expert's own levels
     assert experts.expert_index(torch.tensor([0.1, 7.99, 8.0, 157.0]), 4).tolist() == [0, 0, 1, 1]
     shipped = sum(f.stat().st_size for f in photo.parents[1].joinpath("weights").glob("*.safetensors"))
-    assert shipped < 40e6  # issue 12: the shipped weights stay under ~40 MB (now 2 x 10.4 MB)
+    assert shipped < 40e6  # issue 12: the shipped weights stay under ~40 MB (now 3 x 10.4 MB)
 
 
 def test_noise_level_experts_route_each_sample():

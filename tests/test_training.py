@@ -156,3 +156,51 @@ def test_v_prediction_training_init_and_export(photos, tmp_path, monkeypatch):
     prior = load_prior("builtin")
     assert prior.prediction == "v_prediction" and prior.clip_x0
     assert not load_prior("builtin", clip_x0=False).clip_x0
+
+
+def test_sample_levels_range_and_distribution():
+    from ddrm.training import sample_levels
+
+    sched = VPSchedule.linear()
+    lo, hi = 0.05, 10.0
+    gen = torch.Generator().manual_seed(0)
+    s = sample_levels(40000, sched, gen, "lognormal", 0.0, (lo, hi))
+    assert s.min() >= lo and s.max() <= hi
+    # truncated log-normal: the empirical CDF of log sigma matches N(-1.2, 1.2^2) restricted to [log lo, log hi]
+    z = (s.log() + 1.2) / 1.2
+    a, b = [torch.special.ndtr(torch.tensor((np.log(v) + 1.2) / 1.2, dtype=torch.float64)) for v in (lo, hi)]
+    for q in (-1.0, 0.0, 1.0, 2.0):  # inside the range (z from -1.5 to 2.9)
+        expected = ((torch.special.ndtr(torch.tensor(q, dtype=torch.float64)) - a) / (b - a)).item()
+        assert abs((z <= q).double().mean().item() - expected) < 0.01
+    # the uniform share draws grid timesteps whose sigma lies in the range, uniformly among them
+    u = sample_levels(40000, sched, torch.Generator().manual_seed(1), "uniform", sigma_range=(lo, hi))
+    grid = sched.sigmas[(sched.sigmas >= lo) & (sched.sigmas <= hi)]
+    assert torch.isin(u, grid).all() and abs(u.unique().numel() - grid.numel()) <= 2
+    assert abs((u <= grid[len(grid) // 2]).double().mean().item() - 0.5) < 0.02
+    mixed = sample_levels(40000, sched, torch.Generator().manual_seed(2), "lognormal", 0.3, (lo, hi))
+    assert abs(torch.isin(mixed, grid).double().mean().item() - 0.3) < 0.02
+    # same generator seed, same levels; the whole schedule by default
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert torch.equal(sample_levels(64, sched, g1), sample_levels(64, sched, g2))
+    full = sample_levels(40000, sched, torch.Generator().manual_seed(4), "uniform")
+    assert full.min() == sched.sigmas[0] and full.max() == sched.sigmas[-1]
+    top = sample_levels(4000, sched, torch.Generator().manual_seed(5), "lognormal", 0.5, (8.0, 1e4))
+    assert top.min() >= 8.0 and top.max() <= sched.sigmas[-1]  # a range beyond the schedule is cut to it
+    for bad in ((5.0, 2.0), (0.0, 1.0), (200.0, 300.0)):
+        with pytest.raises(ValueError, match="sigma_range"):
+            sample_levels(4, sched, gen, "lognormal", 0.2, bad)
+
+
+def test_expert_training_records_its_range(photos, tmp_path, capsys):
+    from ddrm.cli import main
+
+    run = tmp_path / "expert"
+    ckpt = train(photos, run, steps=1, batch=2, crop=32, config=TINY, progress=False, sigma_range=(0.01, 8.0))
+    dest = tmp_path / "w"
+    export_builtin(ckpt, dest)
+    assert json.loads((dest / "builtin.json").read_text())["train_sigma_range"] == [0.01, 8.0]
+    args = ["train-prior", "--data", str(photos), "--out", str(tmp_path / "bad"), "--sigma-range", "5", "2"]
+    assert main(args + ["--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ddrm: error: sigma_range") and "\n" not in err
+    assert not (tmp_path / "bad").exists()  # refused before anything is written

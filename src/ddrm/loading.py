@@ -4,8 +4,9 @@
   read with ``torch.load(weights_only=True)``: files that need code to be unpickled are refused);
 * ``"hf:ORG/NAME"`` or ``"hf:/local/folder"``: a diffusers ``UNet2DModel`` with its scheduler (extra ``ddrm[diffusers]``);
 * ``"builtin"``: the small natural-image prior shipped in the package (SHA-256 checked at load): two expert
-  networks by noise level, ``"builtin-v1"`` (epsilon prediction) below sigma 8 and ``"builtin-v2"`` (v-prediction,
-  bounded x0) above; each loads on its own too.
+  networks by noise level, ``"builtin-low"`` (epsilon prediction, trained on sigma <= 10) below sigma 8 and
+  ``"builtin-v2"`` (v-prediction, bounded x0) above; each loads on its own too, as does the first network
+  ``"builtin-v1"``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 BUILTIN_DIR = Path(__file__).parent / "weights"
-BUILTIN_NAMES = ("builtin", "builtin-v1", "builtin-v2")
+BUILTIN_NAMES = ("builtin", "builtin-low", "builtin-v2", "builtin-v1")
 PathLike = str | Path
 
 

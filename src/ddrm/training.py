@@ -237,6 +237,39 @@ def learning_rate(step: int, lr: float, steps: int, decay_from: int | None = Non
     return cur
 
 
+def sample_levels(
+    n: int,
+    sched: VPSchedule,
+    gen: torch.Generator,
+    t_sampling: str = "lognormal",
+    uniform_fraction: float = 0.25,
+    sigma_range: tuple[float, float] | None = None,
+) -> torch.Tensor:
+    """``n`` training noise levels (float64 VE sigmas) inside ``sigma_range`` (default: the whole schedule).
+
+    ``"lognormal"``: ``log sigma ~ N(-1.2, 1.2^2)`` (EDM's training distribution, Karras et al. 2022, Sec. 5)
+    truncated to the range by inverse-CDF sampling, with a share ``uniform_fraction`` replaced by timesteps drawn
+    uniformly among those whose sigma lies in the range. ``"uniform"``: only the latter (DDPM). A range narrower
+    than the schedule trains a noise-level expert (eDiff-I, Balaji et al. 2022, Sec. 3.2) on its own levels only.
+    """
+    s_min, s_max = sched.sigmas[0].item(), sched.sigmas[-1].item()
+    lo, hi = (s_min, s_max) if sigma_range is None else map(float, sigma_range)
+    grid = ((sched.sigmas >= lo * (1 - 1e-9)) & (sched.sigmas <= hi * (1 + 1e-9))).nonzero().flatten()
+    if not 0 < lo < hi or grid.numel() == 0:
+        raise ValueError(f"sigma_range must be 0 < low < high and hold a timestep of the schedule, got ({lo}, {hi})")
+    lo, hi = max(lo, s_min), min(hi, s_max)  # the schedule's own levels only
+    t_uniform = grid[torch.randint(0, grid.numel(), (n,), generator=gen)]
+    if t_sampling == "uniform":
+        return sched.sigmas[t_uniform]
+    mean, std = -1.2, 1.2
+    a = torch.special.ndtr(torch.tensor((math.log(lo) - mean) / std, dtype=torch.float64))
+    b = torch.special.ndtr(torch.tensor((math.log(hi) - mean) / std, dtype=torch.float64))
+    u = a + (b - a) * torch.rand(n, generator=gen, dtype=torch.float64)
+    sigma = torch.exp(mean + std * torch.special.ndtri(u)).clamp(lo, hi)
+    uniform = torch.rand(n, generator=gen) < uniform_fraction
+    return torch.where(uniform, sched.sigmas[t_uniform], sigma)
+
+
 def train(
     data: Path,
     out: Path,
@@ -258,6 +291,7 @@ def train(
     uniform_fraction: float = 0.25,
     init: Path | None = None,
     warmup: int = 500,
+    sigma_range: tuple[float, float] | None = None,
 ) -> Path:
     """Denoiser training (v or eps target) on the linear VP schedule; resumes from ``out/checkpoint.pt`` if present.
 
@@ -271,6 +305,7 @@ def train(
     sigma_data = 1: in x0 terms the loss weight is (1 + sigma^2) / sigma^2, which stays >= 1 at the highest levels
     where eps-prediction's weight 1 / sigma^2 vanishes, so the clean-image estimate x0 = sqrt(abar) x_t -
     sqrt(1 - abar) v is trained (and bounded) at every level. Every target has the same MMSE denoiser as minimiser.
+    ``sigma_range=(low, high)`` trains only on those levels (a noise-level expert, see ``sample_levels``).
     ``init`` starts from the weights of an exported prior (a ``.safetensors`` file with the same architecture);
     an eps network is a good start for v because v -> eps as sigma -> 0.
     The learning rate warms up linearly over ``warmup`` steps; with ``decay_from`` it then follows a cosine from
@@ -283,6 +318,8 @@ def train(
         raise ValueError(f"decay_from must lie in [0, steps), got {decay_from} with steps={steps}")
     if t_sampling not in ("uniform", "lognormal"):
         raise ValueError(f"t_sampling must be 'uniform' or 'lognormal', got {t_sampling!r}")
+    sched = VPSchedule.linear()
+    sample_levels(1, sched, torch.Generator(), t_sampling, uniform_fraction, sigma_range)  # a bad range fails here
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with torch.random.fork_rng(devices=[]):  # seeded initial weights, without touching the caller's global RNG
@@ -298,8 +335,6 @@ def train(
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(seed + 1)
     sampler = PatchSampler(Path(data), crop, generator=torch.Generator().manual_seed(seed + 2))
-    sched = VPSchedule.linear()
-    sig_min, sig_max = sched.sigmas[0].item(), sched.sigmas[-1].item()
     ckpt = out / "checkpoint.pt"
     step = 0
     if ckpt.is_file():
@@ -335,6 +370,7 @@ def train(
             "step": torch.tensor(step),
             "config": json.dumps(asdict(config)),
             "prediction": prediction,
+            "sigma_range": json.dumps(sigma_range and [float(v) for v in sigma_range]),
         }
         tmp = ckpt.with_name(ckpt.name + ".tmp")
         torch.save(state, tmp)
@@ -343,17 +379,7 @@ def train(
     try:
         while step < steps:
             x0 = sampler.batch(batch).to(device)
-            if t_sampling == "uniform":
-                t = torch.randint(0, sched.num_timesteps, (batch,), generator=gen)
-                sigma = sched.sigmas[t]
-            else:  # EDM's log-normal levels, with a share of the batch uniform in t to cover the high levels
-                sigma = torch.exp(-1.2 + 1.2 * torch.randn(batch, generator=gen, dtype=torch.float64)).clamp(
-                    sig_min, sig_max
-                )
-                uniform = torch.rand(batch, generator=gen) < uniform_fraction
-                sigma = torch.where(
-                    uniform, sched.sigmas[torch.randint(0, sched.num_timesteps, (batch,), generator=gen)], sigma
-                )
+            sigma = sample_levels(batch, sched, gen, t_sampling, uniform_fraction, sigma_range)
             t = sched.sigma_to_t(sigma).float().to(device)
             eps = torch.randn(x0.shape, generator=gen).to(device)
             sig = sigma.float().to(device).view(-1, 1, 1, 1)
@@ -393,6 +419,7 @@ def export_builtin(checkpoint: Path, dest_dir: Path, notes: dict | None = None) 
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     cfg = json.loads(state["config"])
+    sigma_range = json.loads(state.get("sigma_range", "null"))
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     weights = dest_dir / "builtin.safetensors"
@@ -407,6 +434,7 @@ def export_builtin(checkpoint: Path, dest_dir: Path, notes: dict | None = None) 
         "schedule": "linear",
         "num_timesteps": 1000,
         "prediction": state.get("prediction", "epsilon"),
+        **({"train_sigma_range": sigma_range} if sigma_range else {}),
         "train_size": cfg["image_size"],
         "train_steps": int(state["step"]),
         "parameters": int(sum(v.numel() for v in tensors.values())),
@@ -453,6 +481,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             uniform_fraction=args.uniform_t,
             init=Path(args.init) if args.init else None,
             warmup=args.warmup,
+            sigma_range=tuple(args.sigma_range) if args.sigma_range else None,
         )
     if args.export:
         path = export_builtin(ckpt, Path(args.export), {"licence": args.licence} if args.licence else None)
@@ -500,6 +529,14 @@ def add_commands(sub) -> None:
     )
     p.add_argument("--init", default=None, help="start from these weights (.safetensors of the same network)")
     p.add_argument("--warmup", type=number(int, 0), default=500, help="learning-rate warm-up steps (default 500)")
+    p.add_argument(
+        "--sigma-range",
+        nargs=2,
+        type=number(float, 0),
+        metavar=("LOW", "HIGH"),
+        default=None,
+        help="train only on noise levels in [LOW, HIGH] ([-1, 1] units): a noise-level expert (default: all)",
+    )
     p.add_argument(
         "--t-sampling", default="lognormal", choices=["lognormal", "uniform"], help="noise-level distribution"
     )
