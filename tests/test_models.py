@@ -249,15 +249,15 @@ def test_tiled_denoiser_blends_to_the_untiled_one():
 
 def test_builtin_prior_x0_is_bounded_at_every_level():
     """Issue 12: the first built-in network (eps prediction) turned an eps error into an x0 error of rms ~6 at
-    sigma_max = 157; the v-prediction network and the shipped experts keep x0 no worse than predicting mid-grey
-    at every level (bundled coffee photo at 64 px: v2 0.62 / 0.63 / 0.51 at sigma 157 / 20 / 5, grey 0.65; v1 5.9)."""
+    sigma_max = 157; the v-prediction expert and the shipped experts keep x0 no worse than predicting mid-grey
+    at every level (bundled coffee photo at 64 px: high expert 0.62 / 0.64 / 0.50 at sigma 157 / 20 / 5, grey 0.65; v1 5.9)."""
     from ddrm.io import read_image
     from ddrm.priors import NoiseLevelExperts
 
     photo = Path(__file__).resolve().parents[1] / "src" / "ddrm" / "data" / "example.png"
     x = 2 * torch.nn.functional.interpolate(read_image(photo)[None], size=(64, 64), mode="area") - 1
     grey = x.pow(2).mean().sqrt().item()
-    for name in ("builtin", "builtin-v2", "builtin-low", "builtin-v1"):
+    for name in ("builtin", "builtin-high", "builtin-low", "builtin-v1"):
         prior = load_prior(name)
         g = torch.Generator().manual_seed(0)
         errors = []
@@ -272,7 +272,8 @@ def test_builtin_prior_x0_is_bounded_at_every_level():
     experts = load_prior("builtin")
     assert isinstance(experts, NoiseLevelExperts) and experts.experts[1].prediction == "v_prediction"
     assert experts.experts[1].clip_x0 and not experts.experts[0].clip_x0  # as their manifests say
-    assert builtin_manifest("builtin-low")["train_sigma_range"] == [0.01, 10.0]  # the low expert's own levels
+    assert builtin_manifest("builtin-low")["train_sigma_range"] == [0.01, 10.0]  # each expert's own levels
+    assert builtin_manifest("builtin-high")["train_sigma_range"] == [6.0, 157.5]
     assert experts.expert_index(torch.tensor([0.1, 7.99, 8.0, 157.0]), 4).tolist() == [0, 0, 1, 1]
     shipped = sum(f.stat().st_size for f in photo.parents[1].joinpath("weights").glob("*.safetensors"))
     assert shipped < 40e6  # issue 12: the shipped weights stay under ~40 MB (now 3 x 10.4 MB)
