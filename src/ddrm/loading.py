@@ -5,9 +5,8 @@
 * ``"hf:ORG/NAME"`` or ``"hf:/local/folder"``: a diffusers ``UNet2DModel`` with its scheduler (extra ``ddrm[diffusers]``);
 * ``"builtin"``: the small natural-image prior shipped in the package (SHA-256 checked at load): two expert
   networks by noise level, ``"builtin-low"`` (epsilon prediction, trained on sigma <= 10) below sigma 8 and
-  ``"builtin-high"`` (v-prediction, bounded x0, trained on sigma >= 6) above; each loads on its own too, as does the
-  first network
-  ``"builtin-v1"``.
+  ``"builtin-high"`` (v-prediction, bounded x0, trained on sigma >= 6) above; each loads on its own too, as does
+  the first network ``"builtin-v1"``.
 """
 
 from __future__ import annotations

@@ -250,7 +250,7 @@ def sample_levels(
     ``"lognormal"``: ``log sigma ~ N(-1.2, 1.2^2)`` (EDM's training distribution, Karras et al. 2022, Sec. 5)
     truncated to the range by inverse-CDF sampling, with a share ``uniform_fraction`` replaced by timesteps drawn
     uniformly among those whose sigma lies in the range. ``"uniform"``: only the latter (DDPM). A range narrower
-    than the schedule trains a noise-level expert (eDiff-I, Balaji et al. 2022, Sec. 3.2) on its own levels only.
+    than the schedule trains a noise-level expert (eDiff-I, Balaji et al. 2022, Sec. 4) on its own levels only.
     """
     s_min, s_max = sched.sigmas[0].item(), sched.sigmas[-1].item()
     lo, hi = (s_min, s_max) if sigma_range is None else map(float, sigma_range)
@@ -296,8 +296,8 @@ def train(
     """Denoiser training (v or eps target) on the linear VP schedule; resumes from ``out/checkpoint.pt`` if present.
 
     ``t_sampling="uniform"`` draws integer timesteps uniformly (DDPM); ``"lognormal"`` draws the noise level
-    ``log sigma ~ N(-1.2, 1.2^2)`` (EDM's training distribution, clipped to the schedule, with the matching
-    fractional timestep) for most of the batch, which spends a small network's capacity on the levels that shape
+    ``log sigma ~ N(-1.2, 1.2^2)`` (EDM's training distribution, truncated to the schedule or ``sigma_range``, with
+    the matching fractional timestep; ``sample_levels``) for most of the batch, which spends a small network's capacity on the levels that shape
     image detail, and uniform timesteps for a share ``uniform_fraction`` of it, to cover the high levels.
 
     ``prediction="epsilon"`` regresses eps (DDPM's L_simple); ``"v_prediction"`` regresses
