@@ -19,12 +19,12 @@ import torch
 from heldout import photo_arguments, photo_files
 
 from ddrm.bench.data import prepare
-from ddrm.blind import gaussian_kernel, kernel_error, restore_blind
+from ddrm.checkpoints import load_prior
 from ddrm.io import read_image
-from ddrm.loading import load_prior
 from ddrm.metrics import psnr
 from ddrm.operators import CircularConvolution, motion_kernel
-from ddrm.restore import image_generator
+from ddrm.pipeline import image_generator
+from ddrm.pipeline.blind import gaussian_kernel, kernel_error, restore_blind
 from ddrm.samplers import SAMPLERS
 
 

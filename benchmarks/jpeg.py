@@ -22,8 +22,8 @@ from heldout import photo_arguments, photo_files
 from ddrm import build_operator
 from ddrm.bench.baselines import jpeg_deblock
 from ddrm.bench.data import prepare
+from ddrm.checkpoints import load_prior
 from ddrm.io import read_image, write_image
-from ddrm.loading import load_prior
 from ddrm.metrics import psnr, ssim
 from ddrm.samplers import SAMPLERS
 

@@ -26,8 +26,8 @@ def main() -> None:
     ap.add_argument("--size", default="2048x1536")
     args = ap.parse_args()
     w, h = map(int, args.size.split("x"))
-    from ddrm.demo import EXAMPLE_IMAGE
-    from ddrm.restore import PriorLoader, estimate_peak_bytes
+    from ddrm.app.demo import EXAMPLE_IMAGE
+    from ddrm.pipeline import PriorLoader, estimate_peak_bytes
     from ddrm.samplers import SAMPLERS
 
     ddrm = str(Path(sys.executable).parent / "ddrm")

@@ -38,8 +38,8 @@ from PIL import Image
 from ddrm import build_operator, ddrm
 from ddrm.bench.baselines import BASELINES, regularised_least_squares
 from ddrm.bench.data import prepare
+from ddrm.checkpoints import load_prior
 from ddrm.io import read_image
-from ddrm.loading import load_prior
 from ddrm.metrics import psnr
 
 SIGMA_Y = 0.05  # [0, 1] units

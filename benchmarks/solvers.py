@@ -64,7 +64,7 @@ def heldout_photos(folder: str, size: int, count: int) -> list[tuple[str, torch.
     if files:
         images = [(f.stem, read_image(f)) for f in files]
     else:
-        from ddrm.training import HELDOUT_PHOTOS, _heldout_image
+        from ddrm.training.data import HELDOUT_PHOTOS, _heldout_image
 
         images = [
             (Path(name).stem, torch.from_numpy(_heldout_image(origin, name)).permute(2, 0, 1).float() / 255)
@@ -120,7 +120,7 @@ def _rss_kib(field: str) -> int:
 
 def probe_memory(name: str, args) -> float:
     """Peak memory (MiB) of 3 sampling steps of ``name`` beyond the loaded prior and inputs; run in a fresh process."""
-    from ddrm.loading import load_prior
+    from ddrm.checkpoints import load_prior
 
     torch.set_num_threads(args.threads)
     prior = load_prior(args.prior, args.checkpoint, device=args.device)
@@ -216,7 +216,7 @@ def resolved_steps(name: str, task_key: str, steps: str) -> str:
 
 
 def cmd_quality(args) -> None:
-    from ddrm.loading import load_prior
+    from ddrm.checkpoints import load_prior
 
     torch.set_num_threads(args.threads)
     prior = load_prior(args.prior, args.checkpoint, device="cpu")

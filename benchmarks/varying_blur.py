@@ -20,11 +20,11 @@ import torch
 from heldout import photo_arguments, photo_files
 
 from ddrm.bench.data import prepare
+from ddrm.checkpoints import load_prior
 from ddrm.io import read_image
-from ddrm.loading import load_prior
 from ddrm.metrics import psnr, ssim
 from ddrm.operators import CircularConvolution
-from ddrm.restore import image_generator, restore_batch
+from ddrm.pipeline import image_generator, restore_batch
 from ddrm.samplers import SAMPLERS
 from ddrm.tasks import TaskSpec, make_task
 
@@ -54,7 +54,7 @@ def main() -> None:
             extra = {} if args.steps is None else {"steps": args.steps}
             t0 = time.perf_counter()
             out = restore_batch(prior, SAMPLERS[method], t, o, y, args.sigma_y, [image_generator(args.seed, "x")],
-                                extra)[0]  # fmt: skip
+                                extra).images[0]  # fmt: skip
             scores[f"{method} ({which})"] = (psnr(out, x), ssim(out, x), time.perf_counter() - t0)
         rows.append((f.stem, scores))
         print(f.stem + "  " + "  ".join(f"{k} {v[0]:.2f}" for k, v in scores.items()), flush=True)

@@ -22,7 +22,7 @@ import torch
 from heldout import photo_arguments, photo_files
 
 from ddrm.io import read_image, write_image
-from ddrm.restore import PriorLoader, image_generator
+from ddrm.pipeline import PriorLoader, image_generator
 from ddrm.samplers import SAMPLERS
 from ddrm.tasks import make_task, parse_task
 from ddrm.video import open_clip, restore_clip, score_clip

@@ -272,7 +272,7 @@ def test_cli_bench_errors_exit_2(tmp_path):
 
 @pytest.mark.parametrize("name", sorted(shipped_protocols()))
 def test_shipped_protocols_parse_and_plan(name, tmp_path):
-    from ddrm.bench.runner import plan
+    from ddrm.bench.plan import plan
 
     protocol = load_protocol(name)
     assert protocol.tasks and protocol.methods
@@ -435,7 +435,7 @@ def _tiny_srldm(folder: Path) -> Path:
 
 def test_srldm_offline_seeded_and_in_a_protocol(tmp_path):
     from ddrm.bench.srldm import SRLDM
-    from ddrm.restore import image_generator
+    from ddrm.pipeline import image_generator
 
     model = _tiny_srldm(tmp_path / "srldm")
     sr = SRLDM.load(str(model))

@@ -10,7 +10,7 @@ import torch
 from test_cli import make_photo, psnr, run
 
 from ddrm.io import read_image
-from ddrm.restore import default_solver
+from ddrm.pipeline import default_solver
 
 
 def test_varying_blur_degrade_restore_and_refusals(tmp_path):
@@ -47,13 +47,13 @@ def test_varying_blur_degrade_restore_and_refusals(tmp_path):
 
 
 def test_varying_blur_from_a_sidecar_rebuilds_the_operator(tmp_path):
-    from ddrm.tasks import TaskSpec, make_task
+    from ddrm.tasks import make_task, read_sidecar, sidecar_record, write_sidecar
 
     g = torch.Generator().manual_seed(0)
     spec = make_task("deblur_varying", (3, 16, 20), {"grid": 3, "size": 5}, g)
-    meta = spec.to_sidecar(tmp_path / "m", 0.02, 0, "m.png")
-    spec.write_sidecar(meta, tmp_path / "m.json")
-    back, _ = TaskSpec.from_sidecar(tmp_path / "m.json")
+    meta = sidecar_record(spec, tmp_path / "m", 0.02, 0, "m.png")
+    write_sidecar(spec, meta, tmp_path / "m.json")
+    back, _ = read_sidecar(tmp_path / "m.json")
     x = torch.rand(1, 3, 16, 20, dtype=torch.float32)
     torch.testing.assert_close(back.operator().H(x), spec.operator().H(x))
     assert back.key() == spec.key()
@@ -71,7 +71,7 @@ def scene(h: int, w: int, seed: int = 0) -> torch.Tensor:
 
 
 def test_recentring():
-    from ddrm.blind import recentre
+    from ddrm.pipeline.blind import recentre
 
     k = torch.tensor([0.0, 0.0, 0.0, 0.2, 0.6, 0.2, 0.0], dtype=torch.float64)  # centred one tap right
     torch.testing.assert_close(recentre(k), torch.roll(k, -1))
@@ -84,8 +84,8 @@ def test_kernel_estimation_steps_recover_a_known_kernel_from_a_known_image():
     """The estimation steps any solver can call: given the true image, the separable ALS recovers a separable kernel
     (0.7 % error) and the full solve any kernel (2.6 % / 1.0 %); the separable model cannot fit a motion kernel (its
     error is the rank-one bound)."""
-    from ddrm.blind import estimate_full, estimate_separable, gaussian_kernel, kernel_error
     from ddrm.operators import CircularConvolution, motion_kernel, separable_blur
+    from ddrm.pipeline.blind import estimate_full, estimate_separable, gaussian_kernel, kernel_error
 
     x = scene(64, 64)
     g = torch.Generator().manual_seed(1)
@@ -111,9 +111,9 @@ def test_blind_ddrm_with_a_gaussian_prior_beats_a_wrong_kernel():
     """End to end: DDRM re-estimating the kernel from its x0 after 30 % of the steps. Measured: separable model
     22.12 dB (kernel error 0.33), full model 20.67 dB (0.58); the true kernel gives 22.89 dB, the starting guess
     (an isotropic Gaussian) 21.41 dB, the transposed kernel 13.62 dB."""
-    from ddrm.blind import gaussian_kernel, kernel_error, restore_blind
     from ddrm.metrics import psnr
     from ddrm.operators import CircularConvolution, separable_blur
+    from ddrm.pipeline.blind import gaussian_kernel, kernel_error, restore_blind
     from ddrm.priors import GaussianPrior
     from ddrm.samplers import SAMPLERS
 
@@ -149,9 +149,9 @@ def test_blind_ddrm_with_a_gaussian_prior_beats_a_wrong_kernel():
 
 
 def test_blind_deblurring_from_the_command_line(tmp_path):
-    from ddrm.blind import gaussian_kernel
     from ddrm.io import write_image
     from ddrm.operators import separable_blur
+    from ddrm.pipeline.blind import gaussian_kernel
 
     x = scene(32, 32)[0].float()
     write_image(x, tmp_path / "sharp.png")

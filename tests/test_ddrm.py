@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from ddrm import GaussianPrior, VPSchedule, build_operator, ddrm
-from ddrm.operators import OPERATORS
+from ddrm.operators import OPERATORS, SVDOperator
 from ddrm.priors import GaussianMixturePrior, gaussian_posterior
 from ddrm.samplers import posterior_eta_b
+
+SVD_OPS = sorted(n for n, spec in OPERATORS.items() if spec.contract is SVDOperator)  # what DDRM takes
 
 DT = torch.float64
 SHAPE = (3, 8, 12)
@@ -67,7 +69,7 @@ def ddrm_moments(op, prior_mean, a, y, sigma_y, steps, eta, eta_b, x_init=None, 
     return M, S
 
 
-@pytest.mark.parametrize("name", sorted(OPERATORS))
+@pytest.mark.parametrize("name", SVD_OPS)
 @pytest.mark.parametrize("setting", ["default", "theorem1"])
 def test_ddrm_follows_eq7_exactly(name, setting):
     """Empirical moments of 1024 DDRM samples equal the closed-form moments of the Eq. 7-8 chain."""
@@ -116,7 +118,7 @@ def test_ddrm_started_from_an_image_follows_eq8(name):
 
 def test_ddrm_start_is_checked():
     op = make("sr")
-    prior = GaussianPrior.stationary(op.input_shape)
+    prior = GaussianPrior.stationary(op.input_shape, dtype=DT)
     y = op.H(prior.sample(1, torch.Generator().manual_seed(0)))
     with pytest.raises(ValueError, match="needs x_init"):
         ddrm(prior, op, y, 0.0, start=0.5)
@@ -140,11 +142,11 @@ class CountingPrior:
         return self.inner.denoise(x, sigma)
 
 
-@pytest.mark.parametrize("name", sorted(OPERATORS))
+@pytest.mark.parametrize("name", SVD_OPS)
 def test_noiseless_measurements_are_matched(name):
     """sigma_y = 0: the output satisfies H x0 = y on the row space (eta_b = 1 puts ybar on every observed coordinate)."""
     op = make(name)
-    prior = GaussianPrior.stationary(op.input_shape)
+    prior = GaussianPrior.stationary(op.input_shape, dtype=DT)
     g = torch.Generator().manual_seed(2)
     x = prior.sample(2, g)
     y = op.H(x)
@@ -165,7 +167,7 @@ def test_against_exact_gaussian_posterior(name):
     spread is within a factor 3 of the posterior's.
     """
     op = make(name)
-    prior = GaussianPrior.stationary(op.input_shape)
+    prior = GaussianPrior.stationary(op.input_shape, dtype=DT)
     g = torch.Generator().manual_seed(0)
     x = prior.sample(1, g)
     sigma_y = 0.1
@@ -197,7 +199,7 @@ def test_against_exact_gaussian_posterior(name):
 
 def test_same_seed_same_output_and_inputs_untouched():
     op = make("sr")
-    prior = GaussianPrior.stationary(op.input_shape)
+    prior = GaussianPrior.stationary(op.input_shape, dtype=DT)
     y = op.H(prior.sample(2, torch.Generator().manual_seed(0)))
     y_before = y.clone()
     a = ddrm(prior, op, y, 0.05, generator=torch.Generator().manual_seed(7))
@@ -223,7 +225,7 @@ def test_callback_float32_and_mixture_prior():
 
 def test_bad_inputs():
     op = make("sr")
-    prior = GaussianPrior.stationary(op.input_shape)
+    prior = GaussianPrior.stationary(op.input_shape, dtype=DT)
     y = torch.zeros(1, *op.measurement_shape, dtype=DT)
     with pytest.raises(ValueError, match="sigma_y"):
         ddrm(prior, op, y, -0.1)

@@ -16,8 +16,7 @@ import torch
 from safetensors.torch import load_file
 from test_models import DATA, tiny_net
 
-from ddrm.download import DownloadError, download_checkpoint
-from ddrm.loading import CheckpointError, load_prior
+from ddrm.checkpoints import CheckpointError, DownloadError, download_checkpoint, load_prior
 from ddrm.models import PRESETS, Preset
 
 

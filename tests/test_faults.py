@@ -539,8 +539,8 @@ def test_builtin_prior_batches_agree_within_one_grey_level(work):
 
 @pytest.mark.skipif(not BUILTIN.is_file(), reason="the built-in prior is not shipped in this checkout")
 def test_a_run_that_cannot_fit_in_memory_is_refused_up_front(work, monkeypatch):
-    import ddrm.restore as restore
-    from ddrm.loading import load_prior
+    import ddrm.pipeline.memory as restore
+    from ddrm.checkpoints import load_prior
     from ddrm.samplers import SAMPLERS
 
     prior = load_prior("builtin")

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ddrm.demo import EXAMPLE_IMAGE
+from ddrm.app.demo import EXAMPLE_IMAGE
 from ddrm.io import read_image
 from ddrm.metrics import psnr
 from ddrm.operators import JPEG, build_operator

@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from ddrm.loading import CheckpointError, builtin_manifest, load_network, load_prior, read_state_dict
+from ddrm.checkpoints import CheckpointError, builtin_manifest, load_network, load_prior, read_state_dict
 from ddrm.models import PRESETS, ADMConfig, ADMUNet, DDPMConfig, DDPMUNet, Preset, count_parameters
 from ddrm.priors import NetworkPrior, VPSchedule
 
@@ -321,8 +321,8 @@ def test_tiled_builtin_prior_agrees_with_the_untiled_call():
 
 
 def test_restore_tiles_large_images_by_default():
+    from ddrm.pipeline import PriorLoader
     from ddrm.priors import TiledPrior
-    from ddrm.restore import PriorLoader
 
     auto = PriorLoader("builtin")
     assert not isinstance(auto((3, 512, 512)), TiledPrior)

@@ -17,7 +17,7 @@ import torch
 
 from ddrm import GaussianPrior, build_operator
 from ddrm.models import ADMConfig, ADMUNet, DDPMConfig, DDPMUNet
-from ddrm.operators import MATRIX_FREE, OPERATORS, SVDOperator
+from ddrm.operators import OPERATORS, LinearOperator, SVDOperator
 from ddrm.priors import GaussianMixturePrior, NetworkPrior, Prior, gaussian_posterior
 from ddrm.samplers import SAMPLERS
 from ddrm.samplers.common import (
@@ -45,9 +45,7 @@ OP_PARAMS = {
 POSTERIOR_OPS = ["sr", "deblur_gauss", "inpaint", "color", "deblur_varying"]
 NAMES = list(SAMPLERS)
 # methods for linear operators (all but DDRM-JPEG, whose operator is the codec); ddim is the unconditional reference
-LINEAR = [
-    n for n in NAMES if SAMPLERS[n].operators is None or any(issubclass(SVDOperator, t) for t in SAMPLERS[n].operators)
-]
+LINEAR = [n for n in NAMES if SAMPLERS[n].takes(SVDOperator)]
 SOLVERS = [n for n in LINEAR if n != "ddim"]
 EXACT = [n for n in SOLVERS if SAMPLERS[n].consistency == "exact"]
 # DiffPIR's data step is a projection when lambda -> 0 (rho_t = 0); at lambda > 0 it is approximate.
@@ -122,12 +120,12 @@ class CountingPrior(Prior):
 def test_registry_metadata(name):
     spec = SAMPLERS[name]
     sig = inspect.signature(spec.fn).parameters
-    assert list(sig)[:4] == ["prior", "operator", "y", "sigma_y"]
+    assert list(sig)[:4] == ["prior", "operator", "y", "sigma_y_model"]  # [-1, 1] units, named so
     assert all(k in sig for k in COMMON_ARGS)
     assert spec.paper and spec.summary and spec.noise and spec.consistency in ("exact", "approximate", "none")
     declared = {p.name for p in spec.params}
     library_only = {"schedule", "x_init", "operator_update"}  # non-scalar keyword arguments, for library callers
-    assert declared == set(sig) - {"prior", "operator", "y", "sigma_y", *COMMON_ARGS} - library_only
+    assert declared == set(sig) - {"prior", "operator", "y", "sigma_y_model", *COMMON_ARGS} - library_only
     for task, values in [(None, {})] + list(spec.task_defaults.items()):
         assert task is None or task in OPERATORS
         assert set(values) <= declared | {"steps"}
@@ -337,7 +335,7 @@ def _unconditional_residual(op, prior, y):
     return (op.H(out) - y).norm().item()
 
 
-@pytest.mark.parametrize("op_name", sorted(OPERATORS) + sorted(MATRIX_FREE))
+@pytest.mark.parametrize("op_name", sorted(n for n, s in OPERATORS.items() if issubclass(s.contract, LinearOperator)))
 @pytest.mark.parametrize("name", sorted(PROJECTION))
 def test_projection_methods_match_noiseless_measurements(name, op_name):
     """sigma_y = 0: H x = y to 1e-4 for DDRM, DDRM+MCG, DDNM(+), MCG, RePaint, ILVR and DiffPIR with lambda = 0."""
@@ -345,7 +343,7 @@ def test_projection_methods_match_noiseless_measurements(name, op_name):
     spec = SAMPLERS[name]
     if not spec.accepts(op):
         pytest.skip(f"{name} does not support {op_name}")
-    prior = GaussianPrior.stationary(op.input_shape, variance=0.05)
+    prior = GaussianPrior.stationary(op.input_shape, variance=0.05, dtype=DT)
     y = op.H(prior.sample(2, gen(0)))
     out = spec.run(prior, op, y, 0.0, task=op_name, generator=gen(1), **PROJECTION[name], **SUITE.get(name, {}))
     torch.testing.assert_close(op.H(out), y, atol=1e-4, rtol=0)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-import ddrm.loading as loading
-from ddrm.loading import CheckpointError, load_prior
+import ddrm.checkpoints.loading as loading
+from ddrm.checkpoints import CheckpointError, load_prior
 from ddrm.models import ADMConfig
 from ddrm.priors import NetworkPrior, VPSchedule
 from ddrm.training import PatchSampler, export_builtin, learning_rate, train, training_target

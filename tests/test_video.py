@@ -12,10 +12,11 @@ import pytest
 import torch
 from test_cli import run
 
+from ddrm.errors import DDRMError
 from ddrm.io import read_image, write_image
-from ddrm.restore import PriorLoader
+from ddrm.pipeline import PriorLoader
 from ddrm.samplers import SAMPLERS
-from ddrm.tasks import TaskError, make_task
+from ddrm.tasks import make_task
 
 av = pytest.importorskip("av", reason="video tests need PyAV (pip install 'ddrm[video]')")
 cv2 = pytest.importorskip("cv2", reason="video tests need OpenCV (pip install 'ddrm[video]')")
@@ -103,15 +104,15 @@ def test_open_clip_refuses_what_it_cannot_read(tmp_path, monkeypatch):
     good = make_clip(tmp_path / "clip.mp4", audio=False)
     (tmp_path / "cut.mp4").write_bytes(good.read_bytes()[:2000])
     for name in ("garbage.mp4", "cut.mp4"):
-        with pytest.raises(TaskError, match="cannot read the video"):
+        with pytest.raises(DDRMError, match="cannot read the video"):
             video.open_clip(tmp_path / name)
     frames = tmp_path / "frames"
     write_image(torch.rand(3, 8, 8), frames / "a.png")
     write_image(torch.rand(3, 8, 10), frames / "b.png")
-    with pytest.raises(TaskError, match="frames differ in size"):
+    with pytest.raises(DDRMError, match="frames differ in size"):
         video.open_clip(frames)
     monkeypatch.setitem(__import__("sys").modules, "av", None)
-    with pytest.raises(TaskError, match=r"pip install 'ddrm\[video\]'"):
+    with pytest.raises(DDRMError, match=r"pip install 'ddrm\[video\]'"):
         video.open_clip(good)
 
 
@@ -187,11 +188,11 @@ def test_resume_restores_only_missing_frames_and_matches_a_full_run(tmp_path, te
 def test_resume_refuses_frames_restored_with_other_settings(tmp_path):
     clip = video.open_clip(make_clip(tmp_path / "clip.mp4", frames=2, audio=False))
     _restore(clip, tmp_path / "out", "shared")
-    with pytest.raises(TaskError, match=r"other settings \(temporal\)"):
+    with pytest.raises(DDRMError, match=r"other settings \(temporal\)"):
         _restore(clip, tmp_path / "out", "independent")
     assert json.loads((tmp_path / "out" / "restore.json").read_text())["temporal"] == "shared"
     (tmp_path / "out" / "restore.json").unlink()
-    with pytest.raises(TaskError, match="no readable restore.json"):
+    with pytest.raises(DDRMError, match="no readable restore.json"):
         _restore(clip, tmp_path / "out", "shared")
     _restore(clip, tmp_path / "out", "independent", overwrite=True)
 

@@ -20,10 +20,11 @@ import pytest
 import torch
 from PIL import Image
 
-from ddrm.demo import restore_measurement, run_demo
+from ddrm.app.demo import restore_measurement, run_demo
+from ddrm.errors import DDRMError
 from ddrm.io import read_image
-from ddrm.restore import PriorLoader
-from ddrm.tasks import TaskError, as_kernel, as_mask, spec_for_measurement
+from ddrm.pipeline import PriorLoader
+from ddrm.tasks import as_kernel, as_mask, spec_for_measurement
 
 
 def photo(h: int = 80, w: int = 96) -> np.ndarray:
@@ -44,17 +45,17 @@ def test_spec_for_measurement_takes_arrays_and_refuses_what_does_not_fit():
     mask[10:20, 10:30] = 0
     spec = spec_for_measurement("inpaint", {}, (3, 80, 96), mask=mask)
     assert spec.params["mask"].sum().item() == 80 * 96 - 200
-    with pytest.raises(TaskError, match="mask is 10x10 but the image is 96x80"):
+    with pytest.raises(DDRMError, match="mask is 10x10 but the image is 96x80"):
         spec_for_measurement("inpaint", {}, (3, 80, 96), mask=torch.ones(10, 10))
-    with pytest.raises(TaskError, match="needs a mask"):
+    with pytest.raises(DDRMError, match="needs a mask"):
         spec_for_measurement("inpaint", {}, (3, 80, 96))
-    with pytest.raises(TaskError, match="does not apply"):
+    with pytest.raises(DDRMError, match="does not apply"):
         spec_for_measurement("sr", {"factor": 4}, (3, 20, 24), mask=mask)
-    with pytest.raises(TaskError, match="does not tell the image size"):
+    with pytest.raises(DDRMError, match="does not tell the image size"):
         spec_for_measurement("cs", {"ratio": 4}, (3, 20, 24))
-    with pytest.raises(TaskError, match="sums to 2"):
+    with pytest.raises(DDRMError, match="sums to 2"):
         as_kernel(torch.ones(1, 2))
-    with pytest.raises(TaskError, match="negative"):
+    with pytest.raises(DDRMError, match="negative"):
         as_kernel(torch.tensor([[1.5, -0.5]]))
     assert as_kernel(torch.ones(3, 3) * 5, normalise=True).sum().item() == pytest.approx(1.0)
     assert as_mask(torch.full((3, 4, 5), 0.7), (3, 4, 5)).all()
@@ -75,9 +76,9 @@ def test_run_demo_with_a_drawn_mask_and_a_large_photo(tmp_path):
     err = (restored - original)[written.expand(3, -1, -1)].pow(2).mean().sqrt().item()
     assert err < 0.01  # DDRM keeps the observed pixels when sigma_y = 0 (up to 8-bit rounding)
     assert res.psnr is not None and res.ssim is not None and res.psnr_pinv is not None
-    with pytest.raises(TaskError, match="mask is 20x10 but the image is 200x160"):
+    with pytest.raises(DDRMError, match="mask is 20x10 but the image is 200x160"):
         run_demo(tmp_path / "b", x, "inpaint", 0.02, steps=1, mask=torch.ones(10, 20), device="cpu")
-    with pytest.raises(TaskError, match="does not apply"):
+    with pytest.raises(DDRMError, match="does not apply"):
         run_demo(tmp_path / "c", x, "sr4", 0.02, steps=1, mask=mask, device="cpu")
 
 
@@ -101,14 +102,14 @@ def test_restore_measurement_matches_the_cli(tmp_path):
                "-o", str(tmp_path / "cli.png"), "--device", "cpu", "--quiet"])  # fmt: skip
     assert rc == 0
     assert (tmp_path / "cli.png").read_bytes() == res.restored.read_bytes()
-    with pytest.raises(TaskError, match="the reference is 10x10, the restored image will be 96x80"):
+    with pytest.raises(DDRMError, match="the reference is 10x10, the restored image will be 96x80"):
         restore_measurement(tmp_path / "d", y8, "sr4", 0.02, steps=1, reference=torch.zeros(3, 10, 10), loader=loader)
-    with pytest.raises(TaskError, match="has colours"):
+    with pytest.raises(DDRMError, match="has colours"):
         restore_measurement(tmp_path / "e", x, "color", 0.02, steps=1, loader=loader)
 
 
 def test_page_choices_map_to_tasks():
-    from ddrm.webapp import MODES, editor_mask, task_string
+    from ddrm.app.webapp import MODES, editor_mask, task_string
 
     assert task_string("Super-resolution", 8, "bicubic", "", True) == "sr_bicubic8"
     assert task_string("Deblurring", 4, "", "Upload a kernel", False) == "deblur_motion"
@@ -149,7 +150,7 @@ def browser_page(tmp_path_factory):
         pytest.skip("web-app test needs Chromium (apt-get install chromium, or set DDRM_CHROMIUM)")
     from playwright.sync_api import sync_playwright
 
-    from ddrm.webapp import AppSettings, serve
+    from ddrm.app.webapp import AppSettings, serve
 
     work = tmp_path_factory.mktemp("serve")
     app, url = serve(AppSettings(device="cpu", max_side=128, workdir=work), port=_free_port(), block=False)
@@ -300,7 +301,7 @@ def test_page_restores_a_degraded_upload_scored_against_a_reference(browser_page
 
 
 def test_old_runs_are_pruned(tmp_path):
-    from ddrm.webapp import prune_runs
+    from ddrm.app.webapp import prune_runs
 
     for i in range(5):
         (tmp_path / f"run-{i}").mkdir()

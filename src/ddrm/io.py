@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .errors import InputError
+
 __all__ = [
     "read_image",
     "read_array",
@@ -73,7 +75,7 @@ def read_image(path: PathLike) -> Tensor:
 
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such file")
+        raise InputError(f"{path}: no such file")
     try:
         with Image.open(path) as im:
             im.load()
@@ -84,7 +86,7 @@ def read_image(path: PathLike) -> Tensor:
             if mode in ("RGBA", "LA"):
                 alpha = np.asarray(im.getchannel("A"))
                 if alpha.min() < 255:
-                    raise ValueError(f"{path}: image has transparent pixels; save it without an alpha channel")
+                    raise InputError(f"{path}: image has transparent pixels; save it without an alpha channel")
                 im = im.convert("RGB" if mode == "RGBA" else "L")
                 mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -92,10 +94,10 @@ def read_image(path: PathLike) -> Tensor:
                 arr = arr / (65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0)
                 return torch.from_numpy(arr[None].astype(np.float32))
             if mode not in ("RGB", "L", "1"):
-                raise ValueError(f"{path}: unsupported image mode {mode} (use RGB or greyscale)")
+                raise InputError(f"{path}: unsupported image mode {mode} (use RGB or greyscale)")
             arr = np.asarray(im.convert("L") if mode == "1" else im, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(
+        raise InputError(
             f"{path}: cannot read the image ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
         ) from None
     if arr.ndim == 2:
@@ -113,15 +115,15 @@ def read_array(path: PathLike, *, integer: bool = False) -> Tensor:
         arr = np.load(path, allow_pickle=False)
     except Exception as exc:  # ValueError, OSError, EOFError (empty file), ... for a broken file
         detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-        raise ValueError(f"{path}: cannot read the array ({detail})") from None
+        raise InputError(f"{path}: cannot read the array ({detail})") from None
     if not isinstance(arr, np.ndarray):
-        raise ValueError(f"{path}: not a single .npy array")
+        raise InputError(f"{path}: not a single .npy array")
     if integer:
         if not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{path}: expected an array of integers, got {arr.dtype}")
+            raise InputError(f"{path}: expected an array of integers, got {arr.dtype}")
         return torch.from_numpy(np.ascontiguousarray(arr).astype(np.int64))
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise ValueError(f"{path}: array of type {arr.dtype} is not real-valued numbers")
+        raise InputError(f"{path}: array of type {arr.dtype} is not real-valued numbers")
     return torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32 if arr.dtype != np.float64 else np.float64))
 
 

@@ -19,6 +19,7 @@ try:
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
+from ..errors import ProtocolError
 from ..tasks import TaskError, merge_task_params, parse_task
 
 __all__ = [
@@ -38,10 +39,6 @@ PROTOCOL_DIR = Path(__file__).parent / "protocols"
 METRICS = ("psnr", "ssim", "consistency", "lpips", "fid", "kid")
 RESIZE_POLICIES = ("center-crop", "crop", "resize")
 UNITS = {"[0,1]": 1.0, "[-1,1]": 0.5}  # multiply to get sigma_y in [0, 1] image units
-
-
-class ProtocolError(ValueError):
-    """A protocol that cannot be run; the message is one line for the user."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import torch
 
 from ..io import read_image, write_image, write_text
 from ..metrics import frechet_distance, kernel_inception_distance, mean_ci
+from .layout import row_folder_of, safe_name
 from .protocol import Protocol
 
 __all__ = ["summarise", "write_report"]
@@ -129,8 +130,6 @@ def set_metrics(protocol: Protocol, rows: list[dict], run_dir: Path, report: Cal
     extract = feature_extractor(report, device)
     if extract is None:
         return {}
-    from .runner import _safe
-
     by_group: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
         by_group[_group_key(r)].append(r)
@@ -138,8 +137,8 @@ def set_metrics(protocol: Protocol, rows: list[dict], run_dir: Path, report: Cal
     out = {}
     for key, rs in by_group.items():
         ds = key[0]
-        refs = [run_dir / "refs" / _safe(ds) / f"{r['image']}.png" for r in rs]
-        outs = [run_dir / "images" / ds_folder(r) / f"{r['image']}.png" for r in rs]
+        refs = [run_dir / "refs" / safe_name(ds) / f"{r['image']}.png" for r in rs]
+        outs = [run_dir / "images" / row_folder_of(r) / f"{r['image']}.png" for r in rs]
         if len(rs) < 2 or not all(p.is_file() for p in refs + outs):
             continue
         rkey = ds + "|" + ",".join(sorted(r["image"] for r in rs))
@@ -153,12 +152,6 @@ def set_metrics(protocol: Protocol, rows: list[dict], run_dir: Path, report: Cal
             vals["kid"], vals["kid_std"] = kernel_inception_distance(feats, ref_cache[rkey])
         out[key] = vals
     return out
-
-
-def ds_folder(row: dict) -> Path:
-    from .runner import row_folder
-
-    return row_folder(row["dataset"], row["task"], row["sigma_y"], row["method"], row["steps"], row["seed"])
 
 
 def plots(summary: list[dict], run_dir: Path, report: Callable[[str], None]) -> list[Path]:
@@ -222,8 +215,6 @@ def _save(fig, path: Path) -> Path:
 
 def grids(protocol: Protocol, rows: list[dict], run_dir: Path) -> list[Path]:
     """Per dataset, task and sigma_y: for the first few images, measurement | each method | reference."""
-    from .runner import _safe
-
     written = []
     cells: dict[tuple, dict[tuple, dict]] = defaultdict(dict)
     for r in rows:
@@ -235,12 +226,12 @@ def grids(protocol: Protocol, rows: list[dict], run_dir: Path) -> list[Path]:
         images = list(dict.fromkeys(i for _, _, i in by))[: protocol.grid_images]
         lines = []
         for img in images:
-            meas = run_dir / "measurements" / _safe(ds) / _safe(f"{task}_sy{sy:g}") / f"{img}.png"
-            ref = run_dir / "refs" / _safe(ds) / f"{img}.png"
+            meas = run_dir / "measurements" / safe_name(ds) / safe_name(f"{task}_sy{sy:g}") / f"{img}.png"
+            ref = run_dir / "refs" / safe_name(ds) / f"{img}.png"
             panels = (
                 [meas]
                 + [
-                    run_dir / "images" / ds_folder(by[(m, st, img)]) / f"{img}.png"
+                    run_dir / "images" / row_folder_of(by[(m, st, img)]) / f"{img}.png"
                     for m, st in methods
                     if (m, st, img) in by
                 ]
@@ -257,7 +248,7 @@ def grids(protocol: Protocol, rows: list[dict], run_dir: Path) -> list[Path]:
             gap = torch.ones(lines[0].shape[0], 4, lines[0].shape[2])
             grid = torch.cat([x for line in lines for x in (line, gap)][:-1], dim=1)
             order = " | ".join(["measurement", *[m if st is None else f"{m}({st})" for m, st in methods], "reference"])
-            path = run_dir / "grids" / f"{_safe(ds)}_{_safe(task)}_sy{sy:g}.png"
+            path = run_dir / "grids" / f"{safe_name(ds)}_{safe_name(task)}_sy{sy:g}.png"
             write_image(grid, path)
             write_text(order + "\n", path.with_suffix(".txt"))
             written.append(path)

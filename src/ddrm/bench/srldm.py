@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..errors import CheckpointError, SetupError, TaskError
+
 __all__ = ["SRLDM", "DEFAULT_MODEL"]
 
 DEFAULT_MODEL = "CompVis/ldm-super-resolution-4x-openimages"
@@ -35,12 +37,12 @@ class SRLDM:
                 LDMSuperResolutionPipeline,
             )
         except ImportError:
-            raise ValueError("SRLDM needs diffusers: pip install 'ddrm[diffusers]'") from None
+            raise SetupError("SRLDM needs diffusers: pip install 'ddrm[diffusers]'") from None
         local = Path(source).expanduser()
         try:
             pipe = LDMSuperResolutionPipeline.from_pretrained(str(local) if local.is_dir() else source)
         except (OSError, ValueError) as exc:
-            raise ValueError(f"SRLDM {source}: cannot load ({' '.join(str(exc).split())[:200]})") from None
+            raise CheckpointError(f"SRLDM {source}: cannot load ({' '.join(str(exc).split())[:200]})") from None
         return cls(pipe, torch.device(device))
 
     @torch.no_grad()
@@ -48,7 +50,7 @@ class SRLDM:
         """x4 super-resolution of a batch (B, 3, h, w) in [0, 1] (h, w multiples of 8); returns (B, 3, 4h, 4w)."""
         b, c, h, w = y01.shape
         if c != 3 or h % 8 or w % 8:
-            raise ValueError(f"SRLDM takes RGB inputs with sides divisible by 8, got {c}x{h}x{w}")
+            raise TaskError(f"SRLDM takes RGB inputs with sides divisible by 8, got {c}x{h}x{w}")
         if len(generators) != b:
             raise ValueError("one generator per image")
         lr = (2 * y01 - 1).to(self.device, self.unet.dtype)

@@ -1,5 +1,10 @@
-"""The two contracts of linear degradation operators: ``H`` and ``H^T`` only (:class:`LinearOperator`, pseudo-inverse
-and prox by conjugate gradients), or an implicit, full SVD (:class:`SVDOperator`, its subclass, exact formulas).
+"""The three contracts of degradation operators, each a subclass of the one before (as deepinv's Physics >
+LinearPhysics > DecomposablePhysics):
+
+* :class:`Operator`: any degradation ``y = A(x)`` (JPEG): the forward map, a simulated measurement, and the conversion
+  of a measurement of a [0, 1] image to the model's [-1, 1] range;
+* :class:`LinearOperator`: ``H`` and ``H^T`` only, pseudo-inverse and prox by conjugate gradients;
+* :class:`SVDOperator`: an implicit, full SVD, with the exact spectral formulas.
 
 A linear degradation ``y = H x`` with ``H = U S V^T`` (DDRM, Kawar et al. 2022, Sec. 3.1) is described by
 five methods. Images ``x`` have shape ``(B, C, H, W)``; ``n = C*H*W``. The *spectral* space has length
@@ -22,7 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-__all__ = ["LinearOperator", "SVDOperator", "randn", "Generators", "conjugate_gradient"]
+__all__ = ["Operator", "LinearOperator", "SVDOperator", "randn", "Generators", "conjugate_gradient"]
 
 
 Generators = torch.Generator | Sequence[torch.Generator] | None
@@ -73,21 +78,16 @@ def conjugate_gradient(
     return x
 
 
-class LinearOperator(nn.Module):
-    """A linear degradation ``y = H x`` known only through ``H`` and its adjoint ``Ht``.
+class Operator(nn.Module):
+    """A degradation ``y = A(x)`` of images of shape ``input_shape`` (C, H, W) into ``measurement_shape``.
 
-    Subclasses implement ``H`` and ``Ht`` and set ``input_shape`` (C, H, W) and ``measurement_shape``. The
-    pseudo-inverse and the prox are computed by batched conjugate gradients (``cg_iters`` iterations at most, relative
-    tolerance ``cg_tol``): :meth:`pinv` on the normal equations from zero (the minimum-norm least-squares solution),
-    :meth:`prox` on ``(H^T H + rho I) x = H^T y + rho z`` warm-started at ``z``. Solvers that need only these run on
-    every linear operator; those written in the SVD's coordinates (DDRM) need an :class:`SVDOperator`.
+    Subclasses implement :meth:`H` (the forward map; it works in whatever range ``x`` is in, [-1, 1] for the
+    solvers) and may override :meth:`pinv` (an image-space preimage of a measurement), :meth:`measure` and
+    :meth:`to_model_range`. Parameters live in buffers, so ``.to(device, dtype)`` moves them.
     """
 
     input_shape: tuple[int, int, int]
     measurement_shape: tuple[int, ...]
-    linear = True
-    cg_iters = 200
-    cg_tol = 1e-6
 
     def __init__(self, input_shape: tuple[int, int, int]):
         super().__init__()
@@ -95,15 +95,33 @@ class LinearOperator(nn.Module):
             raise ValueError(f"input_shape must be (C, H, W) with positive sizes, got {tuple(input_shape)}")
         self.input_shape = tuple(int(v) for v in input_shape)  # type: ignore[assignment]
 
-    # ------------------------------------------------------------------ contract
     def H(self, x: Tensor) -> Tensor:  # noqa: N802 - names follow the papers
-        raise NotImplementedError
-
-    def Ht(self, y: Tensor) -> Tensor:  # noqa: N802
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
         return self.H(x)
+
+    def pinv(self, y: Tensor) -> Tensor:
+        """An image whose measurement is (close to) ``y``."""
+        raise NotImplementedError
+
+    def measure(self, x: Tensor, noise_std: float, generator: Generators = None) -> Tensor:
+        """Simulate a measurement ``y = A(x) + noise_std z`` with ``z ~ N(0, I_m)``; ``noise_std`` is in the units of
+        ``x`` (the pipeline measures [0, 1] images with ``sigma_y`` in [0, 1] units)."""
+        if not noise_std >= 0:
+            raise ValueError(f"the noise std must be >= 0, got {noise_std}")
+        y = self.H(x)
+        if noise_std > 0:
+            y = y + noise_std * self.measurement_noise(y, generator)
+        return y
+
+    def measurement_noise(self, y: Tensor, generator: Generators) -> Tensor:
+        """White noise in measurement space (an operator whose ``y`` carries placeholder entries overrides this)."""
+        return randn(y.shape, generator=generator, like=y)
+
+    def to_model_range(self, y01: Tensor) -> Tensor:
+        """The measurement of a [0, 1] image -> the measurement of the same image in the model's [-1, 1] range."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -119,6 +137,45 @@ class LinearOperator(nn.Module):
     def extra_repr(self) -> str:
         return f"input_shape={self.input_shape}, measurement_shape={self.measurement_shape}"
 
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _check_image(self, x: Tensor) -> None:
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(
+                f"expected images of shape (B, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}"
+            )
+
+    def _check_measurement(self, y: Tensor) -> None:
+        if tuple(y.shape[1:]) != tuple(self.measurement_shape):
+            raise ValueError(
+                f"expected measurements of shape (B, {', '.join(map(str, self.measurement_shape))}), got {tuple(y.shape)}"
+            )
+
+
+class LinearOperator(Operator):
+    """A linear degradation ``y = H x`` known only through ``H`` and its adjoint ``Ht``.
+
+    Subclasses implement ``H`` and ``Ht`` and set ``input_shape`` (C, H, W) and ``measurement_shape``. The
+    pseudo-inverse and the prox are computed by batched conjugate gradients (``cg_iters`` iterations at most, relative
+    tolerance ``cg_tol``): :meth:`pinv` on the normal equations from zero (the minimum-norm least-squares solution),
+    :meth:`prox` on ``(H^T H + rho I) x = H^T y + rho z`` warm-started at ``z``. Solvers that need only these run on
+    every linear operator; those written in the SVD's coordinates (DDRM) need an :class:`SVDOperator`.
+    """
+
+    cg_iters = 200
+    cg_tol = 1e-6
+
+    # ------------------------------------------------------------------ contract
+    def H(self, x: Tensor) -> Tensor:  # noqa: N802 - names follow the papers
+        raise NotImplementedError
+
+    def Ht(self, y: Tensor) -> Tensor:  # noqa: N802
+        raise NotImplementedError
+
+    def to_model_range(self, y01: Tensor) -> Tensor:
+        """``y01 = H x01 + n`` -> ``2 y01 - H 1``, the measurement of ``x = 2 x01 - 1`` (noise doubled)."""
+        ones = torch.ones(1, *self.input_shape, device=y01.device, dtype=y01.dtype)
+        return 2 * y01 - self.H(ones)
+
     # ------------------------------------------------------------------ by conjugate gradients
     def _normal(self, rho: float | Tensor = 0.0) -> Callable[[Tensor], Tensor]:
         def apply(x: Tensor) -> Tensor:
@@ -126,13 +183,14 @@ class LinearOperator(nn.Module):
 
         return apply
 
-    def pinv(self, y: Tensor, rtol: float | None = None, *, x0: Tensor | None = None) -> Tensor:
+    def pinv(self, y: Tensor, *, tol: float | None = None, x0: Tensor | None = None) -> Tensor:
         """``H^+ y``: conjugate gradients on ``H^T H x = H^T y`` from ``x0`` (default zero). Started in the range of
         ``H^T`` (zero, or an earlier ``H^T``-range solution such as the previous step's correction) the iterates stay
-        there, so the limit is the minimum-norm least-squares solution. ``rtol`` overrides ``cg_tol``."""
+        there, so the limit is the minimum-norm least-squares solution. ``tol`` (relative residual) overrides
+        ``cg_tol``."""
         b = self.Ht(y)
         start = torch.zeros_like(b) if x0 is None else x0.to(b)
-        return conjugate_gradient(self._normal(), b, start, iters=self.cg_iters, tol=rtol or self.cg_tol)
+        return conjugate_gradient(self._normal(), b, start, iters=self.cg_iters, tol=tol or self.cg_tol)
 
     def prox(self, y: Tensor, z: Tensor, rho: float | Tensor) -> Tensor:
         """``argmin_x ||y - H x||^2 + rho ||x - z||^2`` by conjugate gradients warm-started at ``z``; ``rho`` a float or
@@ -148,33 +206,6 @@ class LinearOperator(nn.Module):
             return z + self.pinv(y - self.H(z))
         b = self.Ht(y) + rho * z
         return conjugate_gradient(self._normal(rho), b, z, iters=self.cg_iters, tol=self.cg_tol)
-
-    # ------------------------------------------------------------------ measurements
-    def measure(self, x: Tensor, sigma_y: float, generator: Generators = None) -> Tensor:
-        """Simulate a measurement ``y = H x + sigma_y z`` with ``z ~ N(0, I_m)``."""
-        if sigma_y < 0:
-            raise ValueError(f"sigma_y must be >= 0, got {sigma_y}")
-        y = self.H(x)
-        if sigma_y > 0:
-            y = y + sigma_y * self.measurement_noise(y, generator)
-        return y
-
-    def measurement_noise(self, y: Tensor, generator: Generators) -> Tensor:
-        """White noise in measurement space (an operator whose ``y`` carries placeholder entries overrides this)."""
-        return randn(y.shape, generator=generator, like=y)
-
-    # ------------------------------------------------------------------ helpers for subclasses
-    def _check_image(self, x: Tensor) -> None:
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(
-                f"expected images of shape (B, {', '.join(map(str, self.input_shape))}), got {tuple(x.shape)}"
-            )
-
-    def _check_measurement(self, y: Tensor) -> None:
-        if tuple(y.shape[1:]) != tuple(self.measurement_shape):
-            raise ValueError(
-                f"expected measurements of shape (B, {', '.join(map(str, self.measurement_shape))}), got {tuple(y.shape)}"
-            )
 
 
 class SVDOperator(LinearOperator):
@@ -210,23 +241,26 @@ class SVDOperator(LinearOperator):
         """Apply the adjoint: ``H^T y = V (s * U^T y)``."""
         return self.V(self.singulars() * self.Ut(y))
 
-    def support(self, rtol: float | None = None) -> Tensor:
+    def support(self, cutoff: float | None = None) -> Tensor:
         """Boolean mask of the spectral coordinates whose singular value counts as non-zero.
 
-        The threshold is ``rtol * max(s)`` with ``rtol`` defaulting to ``n * eps(dtype)`` (as NumPy's
+        The threshold is ``cutoff * max(s)`` with ``cutoff`` defaulting to ``n * eps(dtype)`` (as NumPy's
         ``matrix_rank``), so exact zeros and round-off are treated as the null space.
         """
         s = self.singulars()
-        if rtol is None:
-            rtol = self.n * torch.finfo(s.dtype).eps
+        if cutoff is None:
+            cutoff = self.n * torch.finfo(s.dtype).eps
         smax = s.amax(dim=-1, keepdim=True)
-        return s > rtol * smax
+        return s > cutoff * smax
 
-    def pinv(self, y: Tensor, rtol: float | None = None, *, x0: Tensor | None = None) -> Tensor:
-        """Moore-Penrose pseudo-inverse ``H^+ y = V (S^+ U^T y)``, exact (``x0``, a warm start for the iterative
-        contract, is not needed). ``rtol``: singular values below ``rtol * max(s)`` count as zero."""
+    def pinv(
+        self, y: Tensor, *, cutoff: float | None = None, tol: float | None = None, x0: Tensor | None = None
+    ) -> Tensor:
+        """Moore-Penrose pseudo-inverse ``H^+ y = V (S^+ U^T y)``, exact (``tol`` and ``x0``, the iterative
+        contract's tolerance and warm start, are not needed). ``cutoff``: singular values below ``cutoff * max(s)``
+        count as zero."""
         s = self.singulars()
-        keep = self.support(rtol)
+        keep = self.support(cutoff)
         inv = torch.where(keep, 1.0 / torch.where(keep, s, torch.ones_like(s)), torch.zeros_like(s))
         return self.V(inv * self.Ut(y))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..errors import TaskError
 from .base import SVDOperator
 from .kronecker import Kronecker
 from .simple import Denoising, Inpainting
@@ -26,7 +27,7 @@ def compose(outer: SVDOperator, inner: SVDOperator) -> SVDOperator:
     downsampling, colorization), whose product is again a Kronecker product of 1-D matrices.
     """
     if tuple(inner.measurement_shape) != tuple(outer.input_shape):
-        raise ValueError(
+        raise TaskError(
             f"cannot compose: inner measurement shape {tuple(inner.measurement_shape)} "
             f"differs from outer input shape {tuple(outer.input_shape)}"
         )
@@ -38,7 +39,7 @@ def compose(outer: SVDOperator, inner: SVDOperator) -> SVDOperator:
         factors = [_mul(a, b) for a, b in zip(outer.kron_factors(), inner.kron_factors())]
         dtype = inner.singulars().dtype
         return Kronecker(inner.input_shape, *factors, dtype=dtype)
-    raise ValueError(
+    raise TaskError(
         f"composing {type(outer).__name__} after {type(inner).__name__} has no implicit SVD; "
         "supported: separable operators (blur, super-resolution, colorization) and the identity"
     )

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import Tensor
 
+from ..errors import TaskError
 from .base import SVDOperator
 
 __all__ = ["CircularConvolution"]
@@ -32,7 +33,7 @@ class CircularConvolution(SVDOperator):
         c, h, w = self.input_shape
         k = torch.as_tensor(kernel, dtype=torch.float64)
         if k.ndim != 2 or k.shape[0] > h or k.shape[1] > w:
-            raise ValueError(f"kernel of shape {tuple(k.shape)} must be 2-D and fit in a {h}x{w} image")
+            raise TaskError(f"kernel of shape {tuple(k.shape)} must be 2-D and fit in a {h}x{w} image")
         self.measurement_shape = self.input_shape
         padded = torch.zeros(h, w, dtype=torch.float64)
         padded[: k.shape[0], : k.shape[1]] = k

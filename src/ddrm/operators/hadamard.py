@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from ..errors import TaskError
 from .base import SVDOperator
 
 __all__ = ["WalshHadamardCS", "fwht"]
@@ -29,7 +30,7 @@ def fwht(x: Tensor) -> Tensor:
     n = x.shape[-1]
     bits = int(round(math.log2(n))) if n > 0 else -1
     if n < 1 or 2**bits != n:
-        raise ValueError(f"Walsh-Hadamard transform needs a power-of-two length, got {n}")
+        raise TaskError(f"Walsh-Hadamard transform needs a power-of-two length, got {n}")
     lead = x.shape[:-1]
     chunks = [_CHUNK_BITS] * (bits // _CHUNK_BITS) + ([bits % _CHUNK_BITS] if bits % _CHUNK_BITS else [])
     dims = [2**b for b in chunks]
@@ -61,15 +62,15 @@ class WalshHadamardCS(SVDOperator):
         c, h, w = self.input_shape
         npix = h * w
         if 2 ** int(round(math.log2(npix))) != npix:
-            raise ValueError(f"compressed sensing needs H*W to be a power of two, got {h}x{w}")
+            raise TaskError(f"compressed sensing needs H*W to be a power of two, got {h}x{w}")
         if ratio < 1 or npix % ratio:
-            raise ValueError(f"compression ratio {ratio} must divide the pixel count {npix}")
+            raise TaskError(f"compression ratio {ratio} must divide the pixel count {npix}")
         if permutation is None:
             gen_device = generator.device if generator is not None else "cpu"
             permutation = torch.randperm(npix, generator=generator, device=gen_device).cpu()
         permutation = torch.as_tensor(permutation, dtype=torch.long)
         if permutation.shape != (npix,) or not torch.equal(permutation.sort().values, torch.arange(npix)):
-            raise ValueError("permutation must be a permutation of range(H*W)")
+            raise TaskError("permutation must be a permutation of range(H*W)")
         self.ratio = int(ratio)
         self.kept = npix // ratio
         self.measurement_shape = (c, self.kept)

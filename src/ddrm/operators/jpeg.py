@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Generators, randn
+from ..errors import TaskError
+from .base import Generators, Operator, randn
 
 __all__ = ["JPEG", "quantisation_tables", "dct_matrix", "rgb_to_ycbcr", "ycbcr_to_rgb"]
 
@@ -42,7 +43,7 @@ _CHROMA = (
 def quantisation_tables(quality: int) -> tuple[Tensor, Tensor]:
     """The (8, 8) luminance and chrominance step sizes libjpeg uses at ``quality`` (1..100, baseline: 1..255)."""
     if not (isinstance(quality, int) and 1 <= quality <= 100):
-        raise ValueError(f"JPEG quality must be an integer in 1..100, got {quality!r}")
+        raise TaskError(f"JPEG quality must be an integer in 1..100, got {quality!r}")
     scale = 5000 // quality if quality < 50 else 200 - 2 * quality
     out = []
     for base in (_LUMA, _CHROMA):
@@ -94,35 +95,24 @@ def _unblocks(x: Tensor) -> Tensor:
     return x.permute(0, 1, 3, 2, 4).reshape(b, nh * 8, nw * 8)
 
 
-class JPEG:
+class JPEG(Operator):
     """``J(x)``: JPEG-compress and decompress images of shape ``input_shape`` (3, H, W) at ``quality``.
 
-    Like the linear operators, ``H`` works in the model range [-1, 1] and ``measure`` on [0, 1] images; ``pinv`` is
-    the identity (a decoded JPEG is its own best image-space preimage: ``J(J(x)) ~ J(x)``), which turns DDRM-JPEG's
-    ``x0 - J(x0) + J(y)`` into the shared form ``x0 - pinv(H(x0)) + pinv(H(pinv(y)))``."""
-
-    linear = False
+    An :class:`~ddrm.operators.Operator` that is not linear: ``H`` works in the model range [-1, 1], ``measure`` on
+    [0, 1] images; ``pinv`` is the identity (a decoded JPEG is its own best image-space preimage: ``J(J(x)) ~ J(x)``),
+    which turns DDRM-JPEG's ``x0 - J(x0) + J(y)`` into the shared form ``x0 - pinv(H(x0)) + pinv(H(pinv(y)))``."""
 
     def __init__(self, input_shape: tuple[int, int, int], quality: int = 10, *, dtype: torch.dtype | None = None):
-        if len(input_shape) != 3 or input_shape[0] != 3:
-            raise ValueError(f"JPEG compresses RGB images (3, H, W), got shape {tuple(input_shape)}")
-        self.input_shape = tuple(int(v) for v in input_shape)
+        super().__init__(input_shape)
+        if self.input_shape[0] != 3:
+            raise TaskError(f"JPEG compresses RGB images (3, H, W), got shape {tuple(input_shape)}")
         self.measurement_shape = self.input_shape
         self.quality = int(quality)
-        self.dtype = dtype or torch.get_default_dtype()
+        dtype = dtype or torch.get_default_dtype()
         qy, qc = quantisation_tables(self.quality)
-        self.q_luma, self.q_chroma = qy.to(self.dtype), qc.to(self.dtype)
-        self.d = dct_matrix(8, self.dtype)
-        self.device = torch.device("cpu")
-
-    def to(self, device: str | torch.device | None = None, dtype: torch.dtype | None = None) -> JPEG:
-        out = JPEG.__new__(JPEG)
-        out.__dict__.update(self.__dict__)
-        out.device = torch.device(device) if device is not None else self.device
-        out.dtype = dtype or self.dtype
-        out.q_luma, out.q_chroma = (t.to(out.device, out.dtype) for t in (self.q_luma, self.q_chroma))
-        out.d = self.d.to(out.device, out.dtype)
-        return out
+        self.register_buffer("q_luma", qy.to(dtype))
+        self.register_buffer("q_chroma", qc.to(dtype))
+        self.register_buffer("d", dct_matrix(8, dtype))
 
     # ------------------------------------------------------------------ the codec, on [0, 255]
     def encode(self, x255: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -185,19 +175,19 @@ class JPEG:
         return (ycbcr_to_rgb(ycc)[..., :h, :w] / 255).clamp(0, 1)
 
     # ------------------------------------------------------------------ the operator contract
-    def H(self, x: Tensor) -> Tensor:
+    def H(self, x: Tensor) -> Tensor:  # noqa: N802
         """``J`` in the model range: ``2 J((x + 1) / 2) - 1``."""
         return self.compress((x + 1) / 2) * 2 - 1
 
     def pinv(self, y: Tensor) -> Tensor:
         return y
 
-    def model_range(self, y01: Tensor) -> Tensor:
+    def to_model_range(self, y01: Tensor) -> Tensor:
         """A decoded JPEG in [0, 1] -> the model range [-1, 1]."""
         return 2 * y01 - 1
 
-    def measure(self, x01: Tensor, sigma_y: float = 0.0, generator: Generators = None) -> Tensor:
-        """``J(x + sigma_y z)`` of [0, 1] images: noise (if any) is added before compression, as in a camera."""
-        if sigma_y > 0:
-            x01 = x01 + sigma_y * randn(x01.shape, generator=generator, like=x01)
+    def measure(self, x01: Tensor, noise_std: float = 0.0, generator: Generators = None) -> Tensor:
+        """``J(x + noise_std z)`` of [0, 1] images: noise (if any) is added before compression, as in a camera."""
+        if noise_std > 0:
+            x01 = x01 + noise_std * randn(x01.shape, generator=generator, like=x01)
         return self.compress(x01)

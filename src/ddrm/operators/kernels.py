@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor
 
+from ..errors import TaskError
 from .kronecker import gaussian_kernel_1d
 
 __all__ = ["uniform_kernel_1d", "ddrm_gaussian_kernel_1d", "ddrm_anisotropic_kernels", "motion_kernel"]
@@ -35,9 +36,9 @@ def motion_kernel(size: int = 31, intensity: float = 0.5, generator: torch.Gener
     mass (up to the border clipping), lies inside a ``size x size`` square (odd ``size``) and sums to 1.
     """
     if size < 3 or size % 2 == 0:
-        raise ValueError(f"motion kernel size must be odd and >= 3, got {size}")
+        raise TaskError(f"motion kernel size must be odd and >= 3, got {size}")
     if not 0.0 <= intensity <= 1.0:
-        raise ValueError(f"motion intensity must lie in [0, 1], got {intensity}")
+        raise TaskError(f"motion intensity must lie in [0, 1], got {intensity}")
     steps = 4 * size
     rand = torch.rand(steps + 1, generator=generator, dtype=torch.float64)
     turns = (rand[1:] - 0.5) * 2 * math.pi * intensity * 0.25

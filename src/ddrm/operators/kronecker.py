@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from ..errors import TaskError
 from .base import SVDOperator
 
 __all__ = [
@@ -36,7 +37,7 @@ Factors = tuple[Tensor | None, Tensor | None, Tensor | None]
 def gaussian_kernel_1d(sigma: float, radius: int) -> Tensor:
     """Samples of ``exp(-x^2 / (2 sigma^2))`` at ``x = -radius..radius``, normalised to sum 1."""
     if sigma <= 0 or radius < 0:
-        raise ValueError("gaussian kernel needs sigma > 0 and radius >= 0")
+        raise TaskError("gaussian kernel needs sigma > 0 and radius >= 0")
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     k = torch.exp(-0.5 * (x / sigma) ** 2)
     return k / k.sum()
@@ -49,7 +50,7 @@ def conv_matrix_1d(kernel: Tensor, size: int) -> Tensor:
     """
     k = torch.as_tensor(kernel, dtype=torch.float64).flatten()
     if k.numel() % 2 != 1:
-        raise ValueError(f"1-D blur kernels must have odd length, got {k.numel()}")
+        raise TaskError(f"1-D blur kernels must have odd length, got {k.numel()}")
     c = k.numel() // 2
     i = torch.arange(size)[:, None]
     j = torch.arange(size)[None, :]
@@ -63,7 +64,7 @@ def circulant_matrix_1d(kernel: Tensor, size: int) -> Tensor:
     (odd lengths; the kernel must fit in ``size``)."""
     k = torch.as_tensor(kernel, dtype=torch.float64).flatten()
     if k.numel() % 2 != 1 or k.numel() > size:
-        raise ValueError(f"1-D circular kernels must have odd length <= {size}, got {k.numel()}")
+        raise TaskError(f"1-D circular kernels must have odd length <= {size}, got {k.numel()}")
     c = k.numel() // 2
     t = (torch.arange(size)[:, None] + c - torch.arange(size)[None, :]) % size
     return torch.where(t < k.numel(), k[t.clamp(max=k.numel() - 1)], torch.zeros((), dtype=torch.float64))
@@ -84,7 +85,7 @@ def bicubic_matrix_1d(size: int, factor: int, a: float = -0.5) -> Tensor:
     border and each row renormalised to sum 1, as PIL's and torch's antialiased bicubic resize do.
     """
     if size % factor:
-        raise ValueError(f"bicubic downsampling by {factor} needs sizes divisible by {factor}, got {size}")
+        raise TaskError(f"bicubic downsampling by {factor} needs sizes divisible by {factor}, got {size}")
     out = size // factor
     centre = (torch.arange(out, dtype=torch.float64)[:, None] + 0.5) * factor
     pos = torch.arange(size, dtype=torch.float64)[None, :] + 0.5
@@ -95,7 +96,7 @@ def bicubic_matrix_1d(size: int, factor: int, a: float = -0.5) -> Tensor:
 def block_average_matrix_1d(size: int, factor: int) -> Tensor:
     """Averaging of consecutive blocks of ``factor`` samples."""
     if size % factor:
-        raise ValueError(f"block downsampling by {factor} needs sizes divisible by {factor}, got {size}")
+        raise TaskError(f"block downsampling by {factor} needs sizes divisible by {factor}, got {size}")
     rows = torch.arange(size) // factor
     return (rows[None, :] == torch.arange(size // factor)[:, None]).double() / factor
 
@@ -103,7 +104,7 @@ def block_average_matrix_1d(size: int, factor: int) -> Tensor:
 def _svd_full(a: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     m, n = a.shape
     if m > n:
-        raise ValueError(f"each Kronecker factor needs at most as many rows as columns, got {m}x{n}")
+        raise TaskError(f"each Kronecker factor needs at most as many rows as columns, got {m}x{n}")
     u, s, vh = torch.linalg.svd(a.double(), full_matrices=True)
     return u, s, vh.T.contiguous()
 
@@ -152,9 +153,7 @@ class Kronecker(SVDOperator):
                 continue
             a = torch.as_tensor(a, dtype=torch.float64)
             if a.ndim != 2 or a.shape[1] != axis_len:
-                raise ValueError(
-                    f"{name} factor of shape {tuple(a.shape)} does not act on an axis of length {axis_len}"
-                )
+                raise TaskError(f"{name} factor of shape {tuple(a.shape)} does not act on an axis of length {axis_len}")
             u, s, v = _svd_full(a)
             self.register_buffer(f"u_{name}", u.to(dtype))
             self.register_buffer(f"v_{name}", v.to(dtype))
@@ -216,7 +215,7 @@ class BlockSuperResolution(SVDOperator):
         dtype = dtype or torch.get_default_dtype()
         c, h, w = self.input_shape
         if factor < 1 or h % factor or w % factor:
-            raise ValueError(f"super-resolution factor {factor} must divide the image size {h}x{w}")
+            raise TaskError(f"super-resolution factor {factor} must divide the image size {h}x{w}")
         self.factor = int(factor)
         self.measurement_shape = (c, h // factor, w // factor)
         r = self.factor

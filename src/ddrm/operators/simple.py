@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..errors import TaskError
 from .base import Generators, SVDOperator, randn
 
 __all__ = ["Denoising", "Inpainting", "DenseOperator"]
@@ -54,14 +55,14 @@ class Inpainting(Denoising):
         mask = torch.as_tensor(mask)
         if mask.dtype != torch.bool:
             if not torch.all((mask == 0) | (mask == 1)):
-                raise ValueError("inpainting mask must be boolean (or hold only 0 and 1)")
+                raise TaskError("inpainting mask must be boolean (or hold only 0 and 1)")
             mask = mask.bool()
         if mask.ndim == 2:
             mask = mask[None, None]
         elif mask.ndim == 3:
             mask = mask[None]
         if mask.ndim != 4 or tuple(mask.shape[-2:]) != (h, w) or mask.shape[1] not in (1, c):
-            raise ValueError(f"mask of shape {tuple(mask.shape)} does not fit images of shape {self.input_shape}")
+            raise TaskError(f"mask of shape {tuple(mask.shape)} does not fit images of shape {self.input_shape}")
         self.register_buffer("mask", mask.expand(mask.shape[0], c, h, w).contiguous())
 
     def singulars(self) -> Tensor:
@@ -83,12 +84,12 @@ class DenseOperator(SVDOperator):
         matrix = torch.as_tensor(matrix)
         m, n = matrix.shape
         if n != self.n:
-            raise ValueError(f"matrix has {n} columns but images have {self.n} entries")
+            raise TaskError(f"matrix has {n} columns but images have {self.n} entries")
         if m > n:
-            raise ValueError(f"DenseOperator needs m <= n, got a {m}x{n} matrix")
+            raise TaskError(f"DenseOperator needs m <= n, got a {m}x{n} matrix")
         self.measurement_shape = tuple(measurement_shape) if measurement_shape is not None else (m,)
         if self.m != m:
-            raise ValueError(f"measurement_shape {self.measurement_shape} does not hold {m} entries")
+            raise TaskError(f"measurement_shape {self.measurement_shape} does not hold {m} entries")
         u, s, vh = torch.linalg.svd(matrix.double(), full_matrices=True)
         dtype = matrix.dtype if matrix.is_floating_point() else torch.get_default_dtype()
         s_full = torch.zeros(1, n, dtype=torch.float64)

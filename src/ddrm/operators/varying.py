@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..errors import TaskError
 from .base import LinearOperator
 
 __all__ = ["SpatiallyVaryingBlur", "grid_weights"]
@@ -54,11 +55,11 @@ class SpatiallyVaryingBlur(LinearOperator):
         k = torch.as_tensor(kernels, dtype=torch.float64)
         wts = torch.as_tensor(weights, dtype=torch.float64)
         if k.ndim != 3 or k.shape[1] > h or k.shape[2] > w:
-            raise ValueError(f"kernels of shape {tuple(k.shape)} must be (K, kh, kw) and fit in a {h}x{w} image")
+            raise TaskError(f"kernels of shape {tuple(k.shape)} must be (K, kh, kw) and fit in a {h}x{w} image")
         if tuple(wts.shape) != (k.shape[0], h, w):
-            raise ValueError(f"weights must have shape ({k.shape[0]}, {h}, {w}), got {tuple(wts.shape)}")
+            raise TaskError(f"weights must have shape ({k.shape[0]}, {h}, {w}), got {tuple(wts.shape)}")
         if bool((wts < 0).any()) or not torch.allclose(wts.sum(0), torch.ones(h, w, dtype=torch.float64), atol=1e-6):
-            raise ValueError("weights must be non-negative and sum to one at every pixel")
+            raise TaskError("weights must be non-negative and sum to one at every pixel")
         self.measurement_shape = self.input_shape
         padded = torch.zeros(k.shape[0], h, w, dtype=torch.float64)
         padded[:, : k.shape[1], : k.shape[2]] = k
@@ -77,11 +78,11 @@ class SpatiallyVaryingBlur(LinearOperator):
         """A ``rows x cols`` grid of regions with one kernel each: ``kernels`` (rows, cols, kh, kw)."""
         k = torch.as_tensor(kernels)
         if k.ndim != 4:
-            raise ValueError(f"a grid of kernels has shape (rows, cols, kh, kw), got {tuple(k.shape)}")
+            raise TaskError(f"a grid of kernels has shape (rows, cols, kh, kw), got {tuple(k.shape)}")
         rows, cols = k.shape[:2]
         _, h, w = input_shape
         if rows > h or cols > w:
-            raise ValueError(f"a {rows}x{cols} grid does not fit a {h}x{w} image")
+            raise TaskError(f"a {rows}x{cols} grid does not fit a {h}x{w} image")
         weights = grid_weights(h, w, rows, cols)
         return cls(input_shape, k.reshape(rows * cols, *k.shape[2:]), weights, dtype=dtype)
 

@@ -47,10 +47,12 @@ class GaussianPrior(Prior):
         length: float = 1.5,
         nugget: float = 0.02,
         mean: Tensor | None = None,
-        dtype: torch.dtype = torch.float64,
+        dtype: torch.dtype | None = None,
     ) -> GaussianPrior:
         """Smooth random images: a Gaussian-shaped power spectrum (correlation ``length`` pixels) plus a
-        white ``nugget``, scaled so each pixel has variance ``variance``."""
+        white ``nugget``, scaled so each pixel has variance ``variance``. ``dtype`` defaults to torch's default
+        (float32), as the operators' does, so the two work together; tests comparing with closed forms use float64."""
+        dtype = dtype or torch.get_default_dtype()
         c, h, w = shape
         fy = torch.fft.fftfreq(h, dtype=torch.float64)[:, None]
         fx = torch.fft.fftfreq(w, dtype=torch.float64)[None, :]
@@ -121,15 +123,15 @@ class GaussianMixturePrior(Prior):
         return self.means[k] + self.variances[k].sqrt() * noise.to(self.means.device)
 
 
-def gaussian_posterior(mean: Tensor, cov: Tensor, H: Tensor, y: Tensor, sigma_y: float) -> tuple[Tensor, Tensor]:
-    """Exact ``p(x | y)`` for ``x ~ N(mean, cov)`` and ``y = H x + sigma_y z`` (dense, small problems).
+def gaussian_posterior(mean: Tensor, cov: Tensor, H: Tensor, y: Tensor, noise_std: float) -> tuple[Tensor, Tensor]:
+    """Exact ``p(x | y)`` for ``x ~ N(mean, cov)`` and ``y = H x + noise_std z`` (dense, small problems; ``noise_std`` in the units of ``x``).
 
-    Kalman form: ``K = cov H^T (H cov H^T + sigma_y^2 I)^{-1}``, mean ``mean + K (y - H mean)``,
-    covariance ``cov - K H cov`` (with a pseudo-inverse when ``sigma_y = 0``). ``mean`` is (n,), ``y`` is (B, m);
+    Kalman form: ``K = cov H^T (H cov H^T + noise_std^2 I)^{-1}``, mean ``mean + K (y - H mean)``,
+    covariance ``cov - K H cov`` (with a pseudo-inverse when ``noise_std = 0``). ``mean`` is (n,), ``y`` is (B, m);
     returns ((B, n), (n, n)).
     """
-    s = H @ cov @ H.T + sigma_y**2 * torch.eye(H.shape[0], dtype=cov.dtype, device=cov.device)
-    if sigma_y > 0:
+    s = H @ cov @ H.T + noise_std**2 * torch.eye(H.shape[0], dtype=cov.dtype, device=cov.device)
+    if noise_std > 0:
         gain = torch.linalg.solve(s, H @ cov).T
     else:  # noiseless: rows of H that measure nothing (inpainting's missing pixels) make s singular
         gain = (torch.linalg.pinv(s, hermitian=True) @ (H @ cov)).T

@@ -12,6 +12,8 @@ import math
 import torch
 from torch import Tensor
 
+from ..errors import SolverError
+
 __all__ = ["VPSchedule"]
 
 
@@ -68,10 +70,10 @@ class VPSchedule:
         for a chain started from an image noised to the first level (SDEdit, Meng et al. 2022; DDRM-JPEG's
         ``init_timestep``)."""
         if not (isinstance(start, (int, float)) and 0 < start <= 1):
-            raise ValueError(f"start must lie in (0, 1], got {start!r}")
+            raise SolverError(f"start must lie in (0, 1], got {start!r}")
         top = round(start * self.num_timesteps)
         if not 1 <= steps <= top:
-            raise ValueError(f"steps must lie in 1..{top} (start {start:g} of {self.num_timesteps}), got {steps}")
+            raise SolverError(f"steps must lie in 1..{top} (start {start:g} of {self.num_timesteps}), got {steps}")
         i = torch.arange(steps, dtype=torch.float64)
         return torch.floor(i * top / steps).long().flip(0)
 

@@ -1,7 +1,9 @@
 """Samplers for linear inverse problems: DDRM and its peers on one interface.
 
-Each is ``fn(prior, operator, y, sigma_y, *, steps, generator, callback, progress_bar, **params)`` with ``y`` and
-``sigma_y`` in the prior's [-1, 1] units, returning images in that range. ``SAMPLERS`` maps a name to its
+Each is ``fn(prior, operator, y, sigma_y_model, *, steps, generator, callback, progress_bar, **params)`` with ``y``
+and ``sigma_y_model`` in the prior's [-1, 1] units (``sigma_y_model = 2 sigma_y``, the [0, 1] ``sigma_y`` of
+:func:`ddrm.restore` and the command line), returning images in that range; the equations in the docstrings write
+the noise level ``sigma_y`` as the papers do. ``SAMPLERS`` maps a name to its
 :class:`SamplerSpec` (callable like the function; ``spec.run(..., task=...)`` fills in the official defaults for
 a task); ``ddrm solvers`` lists them.
 """

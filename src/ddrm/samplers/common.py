@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..errors import SolverError
 from ..operators.base import Generators, LinearOperator, SVDOperator, randn
 from ..priors.base import Prior
 from ..priors.schedule import VPSchedule
@@ -37,7 +38,7 @@ __all__ = [
     "batch_norm",
     "per_image",
     "pinv_start",
-    "noise_level_rtol",
+    "noise_level_cutoff",
 ]
 
 
@@ -59,11 +60,11 @@ class StepInfo:
 OperatorUpdate = Callable[[StepInfo, Any], Any]
 
 
-def check_inputs(operator: SVDOperator, y: Tensor, sigma_y: float) -> None:
+def check_inputs(operator: SVDOperator, y: Tensor, sigma_y_model: float) -> None:
     if not isinstance(y, Tensor):
         raise TypeError("y must be a torch.Tensor")
-    if not (isinstance(sigma_y, (int, float)) and math.isfinite(sigma_y) and sigma_y >= 0):
-        raise ValueError(f"sigma_y must be a finite number >= 0, got {sigma_y!r}")
+    if not (isinstance(sigma_y_model, (int, float)) and math.isfinite(sigma_y_model) and sigma_y_model >= 0):
+        raise ValueError(f"sigma_y_model must be a finite number >= 0, got {sigma_y_model!r}")
     if tuple(y.shape[1:]) != tuple(operator.measurement_shape):
         raise ValueError(
             f"y has shape {tuple(y.shape)} but the operator measures (B, {', '.join(map(str, operator.measurement_shape))})"
@@ -128,23 +129,23 @@ def renoise(x: Tensor, sigma: float, sigma_up: float, z: Tensor) -> Tensor:
     return x + math.sqrt(max(0.0, sigma_up**2 - sigma**2)) * z
 
 
-def noise_level_rtol(operator: SVDOperator, sigma_y: float) -> float | None:
-    """The ``rtol`` of ``operator.support`` / ``operator.pinv`` that keeps only singular values above the noise
+def noise_level_cutoff(operator: SVDOperator, sigma_y_model: float) -> float | None:
+    """The ``cutoff`` of ``operator.support`` / ``operator.pinv`` that keeps only singular values above the noise
     level, ``s_i > sigma_y`` (``None``, the round-off default, when ``sigma_y = 0``): where ``H^+`` can be applied to a
     noisy ``y`` without amplifying its noise beyond the image range. The reference implementations get a similar
     cut from DDRM's operators, which drop singular values below 3e-2 for deblurring; with all kept, ``H^+ y``
     amplifies the noise by up to ``1 / s_min`` (1e8 for DDRM's Gaussian kernel on small images)."""
     smax = operator.singulars().amax().item()
-    return sigma_y / smax if sigma_y > 0 and smax > 0 else None
+    return sigma_y_model / smax if sigma_y_model > 0 and smax > 0 else None
 
 
-def pinv_start(operator: LinearOperator, y: Tensor, sigma_y: float) -> Tensor:
-    """``H^+ y`` above the noise level (:func:`noise_level_rtol`): RED-diff's and PiGDM's starting point. Without an
+def pinv_start(operator: LinearOperator, y: Tensor, sigma_y_model: float) -> Tensor:
+    """``H^+ y`` above the noise level (:func:`noise_level_cutoff`): RED-diff's and PiGDM's starting point. Without an
     SVD, the Tikhonov solution ``(H^T H + sigma_y^2 I)^{-1} H^T y`` damps the same singular values smoothly."""
     if not isinstance(operator, SVDOperator):
         return operator.prox(y, torch.zeros(y.shape[0], *operator.input_shape, dtype=y.dtype, device=y.device),
-                             sigma_y**2)  # fmt: skip
-    return operator.pinv(y, rtol=noise_level_rtol(operator, sigma_y))
+                             sigma_y_model**2)  # fmt: skip
+    return operator.pinv(y, cutoff=noise_level_cutoff(operator, sigma_y_model))
 
 
 # ---------------------------------------------------------------------- schedules
@@ -165,10 +166,10 @@ def jump_schedule(steps: int, length: int = 1, repeat: int = 1, interval: int | 
     levels differ by one: a decrease is a denoising step (one network evaluation), an increase a forward-noising step.
     """
     if steps < 1 or length < 1 or repeat < 1:
-        raise ValueError("steps, travel/jump length and repeat count must be >= 1")
+        raise SolverError("steps, travel/jump length and repeat count must be >= 1")
     interval = length if interval is None else interval
     if interval < 1:
-        raise ValueError("the travel interval must be >= 1")
+        raise SolverError("the travel interval must be >= 1")
     remaining = {level: repeat - 1 for level in range(0, steps - length, interval)}
     t = steps
     out = []
@@ -188,7 +189,7 @@ def quad_sigmas(schedule: VPSchedule, steps: int) -> list[float]:
     """DiffPIR's "quad" grid (Zhu et al. 2023, code ``skip_type='quad'``): timesteps ``T - 1 - floor(sqrt(u))`` for
     ``u`` evenly spaced in ``[0, T^2]`` (the last one moved to 0), dense near ``t = 0``; then the clean level 0."""
     if not 1 <= steps <= schedule.num_timesteps:
-        raise ValueError(f"steps must lie in 1..{schedule.num_timesteps}, got {steps}")
+        raise SolverError(f"steps must lie in 1..{schedule.num_timesteps}, got {steps}")
     big_t = schedule.num_timesteps
     seq = torch.linspace(0, big_t**2, steps, dtype=torch.float64).sqrt().floor().long()
     if steps > 1:

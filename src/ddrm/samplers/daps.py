@@ -23,6 +23,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..errors import SolverError
 from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
 from .common import StepInfo, noise_like, progress
@@ -69,7 +70,7 @@ def daps(
     prior: Prior,
     operator: SVDOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 200,
     ode_steps: int = 5,
@@ -85,7 +86,7 @@ def daps(
 ) -> Tensor:
     """DAPS with Langevin dynamics (Algorithm 1); ``steps`` is the number of annealing levels."""
     if sigma_min > sigma_max:
-        raise ValueError(f"solver daps: sigma_min ({sigma_min}) must not exceed sigma_max ({sigma_max})")
+        raise SolverError(f"solver daps: sigma_min ({sigma_min}) must not exceed sigma_max ({sigma_max})")
     anneal = edm_sigmas(sigma_max, sigma_min, steps) + [0.0]
     x = sigma_max * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     for k in progress(range(steps), enabled=progress_bar, desc="daps"):

@@ -33,7 +33,7 @@ def ddim(
     prior: Prior,
     operator: LinearOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 50,
     eta: float = 0.0,

@@ -66,7 +66,7 @@ def ddnm(
     prior: Prior,
     operator: LinearOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 100,
     eta: float = 0.85,
@@ -80,7 +80,7 @@ def ddnm(
     """DDNM (Algorithm 1 with the DDIM step of the official code, and optional time travel). ``H^+`` is exact with an
     SVD (with ``U^T y`` computed once); without one it is conjugate gradients, warm-started from the previous step's
     correction."""
-    meas = Spectral(operator, y, sigma_y) if isinstance(operator, SVDOperator) else None
+    meas = Spectral(operator, y, sigma_y_model) if isinstance(operator, SVDOperator) else None
     correction = None
     sig = level_sigmas(prior.schedule, steps)
     levels = jump_schedule(steps, travel_length, travel_repeat, travel_interval or None)
@@ -122,7 +122,7 @@ def ddnm_plus(
     prior: Prior,
     operator: SVDOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 100,
     eta: float = 0.85,
@@ -134,7 +134,7 @@ def ddnm_plus(
     progress_bar: bool = False,
 ) -> Tensor:
     """DDNM+ with the SVD (Eq. 17/19), from pure noise, with optional time travel."""
-    meas = Spectral(operator, y, sigma_y)
+    meas = Spectral(operator, y, sigma_y_model)
     sig = level_sigmas(prior.schedule, steps)
     levels = jump_schedule(steps, travel_length, travel_repeat, travel_interval or None)
     total = jump_nfe(steps, travel_length, travel_repeat, travel_interval)

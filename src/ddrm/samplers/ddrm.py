@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..errors import SolverError
 from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
 from ..priors.schedule import VPSchedule
@@ -23,11 +24,11 @@ from .spectral import EtaB, Spectral
 __all__ = ["ddrm", "posterior_eta_b"]
 
 
-def posterior_eta_b(sigma_t: float, sigma_y: float, s: Tensor) -> Tensor:
+def posterior_eta_b(sigma_t: float, sigma_y_model: float, s: Tensor) -> Tensor:
     """Theorem 1's ``eta_b = 2 sigma_t^2 / (sigma_t^2 + sigma_y^2 / s_i^2)`` (with ``eta = 1``), for which the
     DDRM objective equals the DDPM one; written as ``2 (sigma_t s)^2 / ((sigma_t s)^2 + sigma_y^2)``."""
     a = (sigma_t * s) ** 2
-    return 2 * a / (a + sigma_y**2).clamp_min(torch.finfo(s.dtype).tiny)
+    return 2 * a / (a + sigma_y_model**2).clamp_min(torch.finfo(s.dtype).tiny)
 
 
 @sampler(
@@ -47,7 +48,7 @@ def ddrm(
     prior: Prior,
     operator: SVDOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 20,
     eta: float = 0.85,
@@ -62,8 +63,8 @@ def ddrm(
 ) -> Tensor:
     """Sample ``x0 ~ p(x | y)`` approximately with DDRM; returns images (B, C, H, W) in [-1, 1] units.
 
-    ``y`` and ``sigma_y`` are in the prior's data range ([-1, 1]). ``eta_b`` is a float or a function
-    ``(sigma_t, sigma_y, s) -> tensor`` (e.g. :func:`posterior_eta_b`). ``y`` is never modified.
+    ``y`` and ``sigma_y_model`` are in the prior's data range ([-1, 1]). ``eta_b`` is a float or a function
+    ``(sigma_t, sigma_y_model, s) -> tensor`` (e.g. :func:`posterior_eta_b`). ``y`` is never modified.
 
     ``x_init`` (B, C, H, W) in [-1, 1] starts the chain from an image instead of noise: Eq. 8 with ``V^T x_init`` as
     the mean of the coordinates ``y`` does not fix, at the level of timestep ``start T``, and the ``steps`` steps
@@ -74,7 +75,7 @@ def ddrm(
     is re-expressed in the new spectral basis and Eq. 7 uses the new singular values (blind deblurring).
     """
     sigmas = (schedule or prior.schedule).sigma_grid(steps, start).tolist()
-    meas = Spectral(operator, y, sigma_y)
+    meas = Spectral(operator, y, sigma_y_model)
     mean = None
     if x_init is not None:
         if tuple(x_init.shape) != (y.shape[0], *operator.input_shape):
@@ -83,7 +84,7 @@ def ddrm(
             )
         mean = meas.to_spec(x_init.to(y.dtype))
     elif start < 1:
-        raise ValueError("ddrm: start < 1 needs x_init, the image the shortened chain starts from")
+        raise SolverError("ddrm: start < 1 needs x_init, the image the shortened chain starts from")
     xbar = meas.ddrm_init(sigmas[0], randn(meas.shape, generator=generator, like=meas.ut_y), mean)
     for i in progress(range(steps), enabled=progress_bar, desc="ddrm"):
         sig, sig_next = sigmas[i], sigmas[i + 1]
@@ -92,7 +93,7 @@ def ddrm(
         if operator_update is not None:
             new = operator_update(StepInfo(i, steps, sig, sig_next, x, x0), operator)
             if new is not None:
-                operator, meas = new, Spectral(new, y, sigma_y)
+                operator, meas = new, Spectral(new, y, sigma_y_model)
                 xbar = meas.to_spec(x)
         z = randn(meas.shape, generator=generator, like=xbar)
         xbar = meas.ddrm_step(xbar, meas.to_spec(x0), sig, sig_next, eta, eta_b, z)

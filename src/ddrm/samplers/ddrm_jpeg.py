@@ -49,7 +49,7 @@ def ddrm_jpeg(
     prior: Prior,
     operator: JPEG,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 20,
     eta: float = 1.0,

@@ -7,7 +7,7 @@ data step solves ``x0' = argmin ||y - H x||^2 + rho_t ||x - x0||^2`` with ``rho_
 ``x_{t-1} = sqrt(abar_{t-1}) x0' + sqrt(1 - abar_{t-1}) (sqrt(1 - zeta) eps' + sqrt(zeta) z)`` with ``eps'``
 recomputed from the corrected ``x0'`` (Eq. 14-15). Timesteps follow the official "quad" grid.
 
-Units. Here ``sigma_y`` and ``sigma_t`` are both in the prior's [-1, 1] units, so ``lambda`` is unit-free. The
+Units. Here ``sigma_y_model`` and ``sigma_t`` are both in the prior's [-1, 1] units, so ``lambda`` is unit-free. The
 official code multiplies ``sigma_n^2`` in [0, 1] units with ``1 / sigma_t^2`` in [-1, 1] units: its ``lambda``
 equals 4 x ours. Defaults follow the per-task scripts the README names as the inference code (the YAML configs,
 added later, say lambda = 1, zeta = 0.1 for every task): ``main_ddpir_deblur.py`` runs lambda = 7, zeta = 0.3
@@ -59,7 +59,7 @@ def diffpir(
     prior: Prior,
     operator: LinearOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 100,
     lam: float = 1.75,
@@ -71,7 +71,7 @@ def diffpir(
 ) -> Tensor:
     """DiffPIR (Algorithm 1) with the exact SVD data step."""
     sigmas = quad_sigmas(prior.schedule, steps)
-    noise2 = max(sigma_y, SIGMA_FLOOR) ** 2
+    noise2 = max(sigma_y_model, SIGMA_FLOOR) ** 2
     x = sigmas[0] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     for i in progress(range(steps), enabled=progress_bar, desc="diffpir"):
         sig, sig_next = sigmas[i], sigmas[i + 1]

@@ -41,7 +41,7 @@ def dmps(
     prior: Prior,
     operator: SVDOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 1000,
     scale: float = 1.75,
@@ -50,13 +50,13 @@ def dmps(
     progress_bar: bool = False,
 ) -> Tensor:
     """DMPS (Algorithm 1)."""
-    meas = Spectral(operator, y, sigma_y)
+    meas = Spectral(operator, y, sigma_y_model)
     sigmas = prior.schedule.sigma_grid(steps).tolist()
     x = sigmas[0] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     s2 = meas.s * meas.s
     for i in progress(range(steps), enabled=progress_bar, desc="dmps"):
         sig, sig_next = sigmas[i], sigmas[i + 1]
-        weight = meas.s / (s2 * sig**2 + sigma_y**2).clamp_min(torch.finfo(s2.dtype).tiny)
+        weight = meas.s / (s2 * sig**2 + sigma_y_model**2).clamp_min(torch.finfo(s2.dtype).tiny)
         score = meas.weighted_residual(x, weight)  # Eq. 12 at x_t, VE form
         x0 = prior.denoise(x, sig)
         x_next = ddim_step(x0, (x - x0) / sig, noise_like(x, generator), sig, sig_next, 1.0)  # x'_{t-1}

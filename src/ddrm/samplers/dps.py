@@ -83,7 +83,7 @@ def dps(
     prior: Prior,
     operator: LinearOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 1000,
     scale: float = 0.3,

@@ -40,7 +40,7 @@ def ilvr(
     prior: Prior,
     operator: SVDOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 100,
     range_t: int = 0,
@@ -49,7 +49,7 @@ def ilvr(
     progress_bar: bool = False,
 ) -> Tensor:
     """ILVR (Algorithm 1) with ``phi_N`` = ``H^+ H``."""
-    meas = Spectral(operator, y, sigma_y)
+    meas = Spectral(operator, y, sigma_y_model)
     sigmas = prior.schedule.sigma_grid(steps).tolist()
     timesteps = prior.schedule.timesteps(steps).tolist()
     x = sigmas[0] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)

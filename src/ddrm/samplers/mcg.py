@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
-from .common import StepInfo, denoise_vjp, noise_level_rtol, noise_like, progress
+from .common import StepInfo, denoise_vjp, noise_level_cutoff, noise_like, progress
 from .dps import DPS_PARAMS, guided_ancestral_step, residual_norm_cotangent
 from .registry import Param, sampler
 from .spectral import EtaB, Spectral
@@ -49,7 +49,7 @@ def mcg(
     prior: Prior,
     operator: SVDOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 1000,
     scale: float = 1.0,
@@ -60,7 +60,7 @@ def mcg(
     progress_bar: bool = False,
 ) -> Tensor:
     """MCG (Algorithm 1) for any ``H`` with an SVD."""
-    meas = Spectral(operator, y, sigma_y)
+    meas = Spectral(operator, y, sigma_y_model)
     sigmas = prior.schedule.sigma_grid(steps).tolist()
     x = sigmas[0] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     cotangent = residual_norm_cotangent(operator, y, clip)
@@ -97,7 +97,7 @@ def ddrm_mcg(
     prior: Prior,
     operator: SVDOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 20,
     eta: float = 0.85,
@@ -109,14 +109,14 @@ def ddrm_mcg(
     progress_bar: bool = False,
 ) -> Tensor:
     """DDRM with the MCG correction of the unobserved spectral coordinates after every step."""
-    meas = Spectral(operator, y, sigma_y)
+    meas = Spectral(operator, y, sigma_y_model)
     sigmas = prior.schedule.sigma_grid(steps).tolist()
     xbar = meas.ddrm_init(sigmas[0], randn(meas.shape, generator=generator, like=meas.ut_y))
     unobserved = (~meas.observed).to(xbar.dtype)
 
     # H^+ on the coordinates above the noise level: with all of them, H^+ y amplifies the noise of y by up to
     # 1 / s_min and the gradient explodes (the reference's operators drop s < 3e-2 for deblurring)
-    keep = operator.support(noise_level_rtol(operator, sigma_y))
+    keep = operator.support(noise_level_cutoff(operator, sigma_y_model))
     pinv_weight = torch.where(keep, 1.0 / meas.s_safe, torch.zeros_like(meas.s))
 
     def cotangent(x0: Tensor) -> Tensor:

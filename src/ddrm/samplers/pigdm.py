@@ -30,23 +30,23 @@ from .spectral import Spectral
 __all__ = ["pigdm"]
 
 
-def guidance(operator: LinearOperator, y: Tensor, sigma_y: float) -> Callable[[Tensor, float], Tensor]:
+def guidance(operator: LinearOperator, y: Tensor, sigma_y_model: float) -> Callable[[Tensor, float], Tensor]:
     """``g(x0, r2) = r2 H^T (r2 H H^T + sigma_y^2 I)^{-1} (y - H x0)`` (Eq. 7's vector before the Jacobian). With an
     SVD it is ``V diag(r2 s / (r2 s^2 + sigma_y^2)) U^T (y - H x0)``, with ``U^T y`` computed once; without one, by the
     push-through identity, ``(H^T H + rho I)^{-1} H^T (y - H x0)`` with ``rho = sigma_y^2 / r2``: the prox of the
     residual at zero, by conjugate gradients. At ``sigma_y = 0`` both are ``H^+ (y - H x0)``."""
     if isinstance(operator, SVDOperator):
-        meas = Spectral(operator, y, sigma_y)
+        meas = Spectral(operator, y, sigma_y_model)
         s2 = meas.s * meas.s
 
         def spectral(x0: Tensor, r2: float) -> Tensor:
-            weight = r2 * meas.s / (r2 * s2 + sigma_y**2).clamp_min(torch.finfo(s2.dtype).tiny)
+            weight = r2 * meas.s / (r2 * s2 + sigma_y_model**2).clamp_min(torch.finfo(s2.dtype).tiny)
             return meas.weighted_residual(x0, weight)
 
         return spectral
 
     def iterative(x0: Tensor, r2: float) -> Tensor:
-        return operator.prox(y - operator.H(x0), torch.zeros_like(x0), sigma_y**2 / r2)
+        return operator.prox(y - operator.H(x0), torch.zeros_like(x0), sigma_y_model**2 / r2)
 
     return iterative
 
@@ -70,7 +70,7 @@ def pigdm(
     prior: Prior,
     operator: LinearOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 100,
     eta: float = 1.0,
@@ -83,8 +83,8 @@ def pigdm(
     """PiGDM (Algorithm 1) for noisy or noiseless linear ``H``."""
     sigmas = prior.schedule.sigma_grid(steps).tolist()
     noise = randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
-    x = pinv_start(operator, y, sigma_y) + sigmas[0] * noise  # H^+ y noised to the first level
-    weighted = guidance(operator, y, sigma_y)
+    x = pinv_start(operator, y, sigma_y_model) + sigmas[0] * noise  # H^+ y noised to the first level
+    weighted = guidance(operator, y, sigma_y_model)
     with prior.gradient_checkpointing(checkpointing):
         for i in progress(range(steps), enabled=progress_bar, desc="pigdm"):
             sig, sig_next = sigmas[i], sigmas[i + 1]

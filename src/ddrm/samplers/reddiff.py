@@ -45,7 +45,7 @@ def red_diff(
     prior: Prior,
     operator: SVDOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 50,
     lam: float = 0.25,
@@ -57,7 +57,7 @@ def red_diff(
 ) -> Tensor:
     """RED-diff (Algorithm 1) with the official defaults (50 steps, Adam lr 0.1, lambda 0.25)."""
     sigmas = prior.schedule.sigma_grid(steps).tolist()[:-1]
-    mu = pinv_start(operator, y, sigma_y)
+    mu = pinv_start(operator, y, sigma_y_model)
     n = mu[0].numel()
     m = per_image(operator.support().expand(y.shape[0], -1).sum(-1).clamp_min(1), mu)  # measured entries per image
     first, second = torch.zeros_like(mu), torch.zeros_like(mu)

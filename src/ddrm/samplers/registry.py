@@ -1,11 +1,12 @@
 """The sampler registry: one :class:`SamplerSpec` per method, built by the :func:`sampler` decorator.
 
-A sampler is a function ``fn(prior, operator, y, sigma_y, *, steps, generator, callback, progress_bar, **params)``.
+A sampler is a function ``fn(prior, operator, y, sigma_y_model, *, steps, generator, callback, progress_bar,
+**params)`` (``y`` and ``sigma_y_model`` in the prior's [-1, 1] units).
 Its keyword defaults are the official configuration's values and the single source of them; the spec adds what a
 front end needs: the paper, a help line and bounds per parameter, per-task defaults where the official code differs
 per task, the network evaluations (NFE) a run costs, whether it back-propagates through the network, and which
 operators it accepts. The decorator checks the common inputs, the operator and every parameter before the method
-runs, so a bad value is one clear ``ValueError`` from the library and from every front end alike.
+runs, so a bad value is one clear :class:`~ddrm.errors.SolverError` from the library and from every front end alike.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 
 from torch import Tensor
 
-from ..operators.base import LinearOperator, SVDOperator
+from ..errors import SolverError
+from ..operators.base import LinearOperator, Operator, SVDOperator
 from .common import check_inputs
 
 __all__ = ["Param", "SamplerSpec", "sampler", "REGISTRY", "COMMON_ARGS"]
@@ -53,7 +55,7 @@ class SamplerSpec:
     task_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     nfe: Callable[..., int] | None = None
     needs_grad: bool = False
-    operators: tuple[type, ...] | None = None
+    operators: tuple[type[Operator], ...] = (SVDOperator,)
     consistency: str = "approximate"  # "exact": H x = y when sigma_y = 0; "approximate"; "none"
     noise: str = ""
 
@@ -61,13 +63,20 @@ class SamplerSpec:
         return self.fn(*args, **kwargs)
 
     def run(
-        self, prior: Any, operator: SVDOperator, y: Tensor, sigma_y: float, *, task: str | None = None, **kwargs: Any
+        self,
+        prior: Any,
+        operator: SVDOperator,
+        y: Tensor,
+        sigma_y_model: float,
+        *,
+        task: str | None = None,
+        **kwargs: Any,
     ) -> Tensor:
         """Call the method with the official defaults for ``task`` (see :meth:`defaults`), overridden by ``kwargs``
         (method parameters, ``steps``, ``generator``, ``callback``, ``progress_bar``; ``None`` keeps a default)."""
         values = self.defaults(task)
         values.update({k: v for k, v in kwargs.items() if v is not None})
-        return self.fn(prior, operator, y, sigma_y, **values)
+        return self.fn(prior, operator, y, sigma_y_model, **values)
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -86,7 +95,7 @@ class SamplerSpec:
             if p.name == name:
                 return p
         keys = ", ".join(p.name for p in self.params) or "none"
-        raise ValueError(f"solver {self.name} has no parameter {name!r} (its parameters: {keys})")
+        raise SolverError(f"solver {self.name} has no parameter {name!r} (its parameters: {keys})")
 
     def parse(self, name: str, text: str) -> Any:
         """Convert ``text`` to the type of the parameter's default and check its bounds."""
@@ -107,7 +116,7 @@ class SamplerSpec:
             else:
                 value = float(text)
         except ValueError:
-            raise ValueError(f"solver {self.name}: {name}={text!r} is not a valid {kind.__name__}") from None
+            raise SolverError(f"solver {self.name}: {name}={text!r} is not a valid {kind.__name__}") from None
         self.check({name: value})
         return value
 
@@ -116,17 +125,17 @@ class SamplerSpec:
         for name, value in values.items():
             if name == "steps":
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ValueError(f"solver {self.name}: steps must be an integer >= 1, got {value!r}")
+                    raise SolverError(f"solver {self.name}: steps must be an integer >= 1, got {value!r}")
                 continue
             p = self.param(name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue  # booleans and library-only objects (callables) carry no bounds
             if not math.isfinite(value):
-                raise ValueError(f"solver {self.name}: {name} must be finite, got {value}")
+                raise SolverError(f"solver {self.name}: {name} must be finite, got {value}")
             if (p.low is not None and value < p.low) or (p.high is not None and value > p.high):
                 lo = "-inf" if p.low is None else f"{p.low:g}"
                 hi = "inf" if p.high is None else f"{p.high:g}"
-                raise ValueError(f"solver {self.name}: {name} must lie in [{lo}, {hi}], got {value:g}")
+                raise SolverError(f"solver {self.name}: {name} must lie in [{lo}, {hi}], got {value:g}")
 
     @property
     def starts_from_image(self) -> bool:
@@ -140,33 +149,38 @@ class SamplerSpec:
 
     # ------------------------------------------------------------------ operators and cost
     def accepts(self, operator: Any) -> bool:
-        """``operators`` lists the kinds a method takes; ``None``: any linear operator with an SVD."""
-        return isinstance(operator, self.operators or (SVDOperator,))
+        """Whether ``operator`` is an instance of a contract the method takes (``operators``)."""
+        return isinstance(operator, self.operators)
+
+    def takes(self, contract: type[Operator]) -> bool:
+        """Whether every operator of a registry ``contract`` (:class:`~ddrm.operators.OperatorSpec`) suits the method."""
+        return issubclass(contract, self.operators)
 
     @property
     def operator_kinds(self) -> str:
         """The operators a method takes, in words."""
-        if self.operators is None:
+        if self.operators == (SVDOperator,):
             return "linear operators with an SVD"
         if self.operators == (LinearOperator,):
             return "any linear operator (H and H^T; with or without an SVD)"
         return ", ".join(t.__name__ for t in self.operators)
 
     def check_operator(self, operator: Any) -> None:
+        """Refuse an operator of a contract the method does not take, in one line naming the solvers that take it."""
         if self.accepts(operator):
             return
-        if not getattr(operator, "linear", True):
-            hint = " (ddrm-jpeg takes JPEG)"
-        elif isinstance(operator, LinearOperator) and not isinstance(operator, SVDOperator):
-            from . import SAMPLERS
+        from . import SAMPLERS
 
-            takers = [s.name for s in SAMPLERS.values() if s.accepts(operator) and s.consistency != "none"]
-            hint = f": {type(operator).__name__} has only H and H^T; use {', '.join(takers)}"
+        takers = ", ".join(s.name for s in SAMPLERS.values() if s.accepts(operator) and s.consistency != "none")
+        name = type(operator).__name__
+        if not isinstance(operator, LinearOperator):
+            hint = f" ({takers} takes {name})"
+        elif not isinstance(operator, SVDOperator):
+            hint = f": {name} has only H and H^T; use {takers}"
         else:
             hint = ""
-        raise ValueError(
-            f"solver {self.name} does not support {type(operator).__name__} operators (it needs {self.operator_kinds})"
-            f"{hint}"
+        raise SolverError(
+            f"solver {self.name} does not support {name} operators (it needs {self.operator_kinds}){hint}"
         )
 
     def count_nfe(self, steps: int | None = None, task: str | None = None, **params: Any) -> int:
@@ -188,7 +202,7 @@ def sampler(
     task_defaults: dict[str, dict[str, Any]] | None = None,
     nfe: Callable[..., int] | None = None,
     needs_grad: bool = False,
-    operators: tuple[type, ...] | None = None,
+    operators: tuple[type[Operator], ...] = (SVDOperator,),
     consistency: str = "approximate",
     noise: str = "",
 ) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
@@ -204,10 +218,10 @@ def sampler(
             raise TypeError(f"sampler {name}: missing common arguments {missing} or unknown parameters {unknown}")
 
         @functools.wraps(fn)
-        def run(prior, operator, y, sigma_y, **kwargs):
-            check_inputs(operator, y, sigma_y)
+        def run(prior, operator, y, sigma_y_model, **kwargs):
+            check_inputs(operator, y, sigma_y_model)
             spec.check_operator(operator)
-            bound = sig.bind(prior, operator, y, sigma_y, **kwargs)
+            bound = sig.bind(prior, operator, y, sigma_y_model, **kwargs)
             bound.apply_defaults()
             spec.check({k: v for k, v in bound.arguments.items() if k in declared or k == "steps"})
             return fn(*bound.args, **bound.kwargs)

@@ -52,7 +52,7 @@ def repaint(
     prior: Prior,
     operator: SVDOperator,
     y: Tensor,
-    sigma_y: float,
+    sigma_y_model: float,
     *,
     steps: int = 250,
     jump_length: int = 10,
@@ -62,7 +62,7 @@ def repaint(
     progress_bar: bool = False,
 ) -> Tensor:
     """RePaint (Algorithm 1) with the resampling schedule; ``operator`` must be an :class:`Inpainting`."""
-    meas = Spectral(operator, y, sigma_y)
+    meas = Spectral(operator, y, sigma_y_model)
     sig = level_sigmas(prior.schedule, steps)
     levels = jump_schedule(steps, jump_length, jump_n_sample)
     total = jump_nfe(steps, jump_length, jump_n_sample)

@@ -27,9 +27,9 @@ class Spectral:
     Coordinates whose singular value is round-off (``operator.support()``) count as unobserved.
     """
 
-    def __init__(self, operator: SVDOperator, y: Tensor, sigma_y: float):
+    def __init__(self, operator: SVDOperator, y: Tensor, sigma_y_model: float):
         self.operator = operator
-        self.sigma_y = float(sigma_y)
+        self.sigma_y_model = float(sigma_y_model)
         self.s = operator.singulars().to(y.dtype)
         self.observed = operator.support()
         self.s_safe = torch.where(self.observed, self.s, torch.ones_like(self.s))
@@ -75,8 +75,8 @@ class Spectral:
     def _ddrm(self) -> dict[str, Tensor]:
         """Constants of Eq. 7 computed once: ``nu^2 = (sigma_y / s)^2`` and the case-2 terms over ``sigma_y``."""
         obs, s = self.observed, self.s
-        nu2 = torch.where(obs, (self.sigma_y / self.s_safe) ** 2, torch.full_like(s, float("inf")))
-        inv_sy = 1.0 / self.sigma_y if self.sigma_y > 0 else 0.0
+        nu2 = torch.where(obs, (self.sigma_y_model / self.s_safe) ** 2, torch.full_like(s, float("inf")))
+        inv_sy = 1.0 / self.sigma_y_model if self.sigma_y_model > 0 else 0.0
         # with sigma_y = 0 every observed coordinate is in case 3, so the case-2 terms stay zero
         return {
             "nu2": nu2,
@@ -110,7 +110,7 @@ class Spectral:
         d.addcmul_(c["unobserved"], xbar - x0bar, value=1.0 / sigma)
         # Eq. 7 third case, sigma_t >= sigma_y / s_i:
         #   (1 - eta_b) xbar0 + eta_b ybar + sqrt(sigma_t^2 - sigma_y^2 eta_b^2 / s_i^2) z
-        eb = eta_b(sigma_next, self.sigma_y, self.s) if callable(eta_b) else eta_b
+        eb = eta_b(sigma_next, self.sigma_y_model, self.s) if callable(eta_b) else eta_b
         case3 = (c["nu2"] <= sigma_next**2).to(xbar.dtype)
         std3 = (sigma_next**2 - c["nu2_obs"] * (eb * eb)).clamp_min(0.0).sqrt()  # only used where case3 = 1
         std = (std3 - eta * sigma_next).mul_(case3).add_(eta * sigma_next)  # eta sigma_t outside case 3

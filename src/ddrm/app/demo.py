@@ -3,8 +3,8 @@ end on any machine without a network.
 
 :func:`run_demo` is what ``ddrm demo`` and the web app's "degrade a clean photo" call; :func:`restore_measurement`
 is the web app's "restore a degraded image". It goes through the library path every front end shares:
-:func:`ddrm.restore.degrade_to_files` writes the measurement and its sidecar as ``ddrm degrade`` does, and
-:func:`ddrm.restore.run_restore` restores it as ``ddrm restore`` does.
+:func:`ddrm.pipeline.degrade_to_files` writes the measurement and its sidecar as ``ddrm degrade`` does, and
+:func:`ddrm.pipeline.run_restore` restores it as ``ddrm restore`` does.
 """
 
 from __future__ import annotations
@@ -18,29 +18,29 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .io import read_image, write_image
-from .metrics import psnr
-from .operators import NONLINEAR
-from .restore import (
+from ..errors import InputError, SolverError
+from ..io import read_image, write_image
+from ..metrics import psnr
+from ..operators import OPERATORS, LinearOperator
+from ..pipeline import (
     PriorLoader,
     RestoreJob,
     default_solver,
     degrade_to_files,
     measurement_view,
     pinv_image,
-    read_measurement,
     resolve_device,
     run_restore,
 )
-from .samplers import SAMPLERS
-from .tasks import (
-    TaskError,
+from ..samplers import SAMPLERS
+from ..tasks import (
     TaskSpec,
     as_mask,
     as_measurement,
     load_mask,
     make_task,
     parse_task,
+    read_measurement,
     spec_for_measurement,
 )
 
@@ -54,7 +54,7 @@ __all__ = [
     "DemoResult",
 ]
 
-EXAMPLE_IMAGE = Path(__file__).with_name("data") / "example.png"
+EXAMPLE_IMAGE = Path(__file__).parent.parent / "data" / "example.png"
 
 
 def example_credit() -> str:
@@ -67,7 +67,7 @@ def centre_crop(x: Tensor, multiple: int) -> Tensor:
     """The largest centred crop of ``x`` (C, H, W) whose sides are multiples of ``multiple``."""
     h, w = (x.shape[-2] // multiple) * multiple, (x.shape[-1] // multiple) * multiple
     if h == 0 or w == 0:
-        raise TaskError(f"the image ({x.shape[-2]}x{x.shape[-1]}) is smaller than the task's factor {multiple}")
+        raise InputError(f"the image ({x.shape[-2]}x{x.shape[-1]}) is smaller than the task's factor {multiple}")
     top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
     return x[..., top : top + h, left : left + w]
 
@@ -139,10 +139,10 @@ def run_demo(
     _check_solver(solver)
     x, source = _photo(image)
     if x.ndim != 3 or x.shape[0] != 3:
-        raise TaskError(f"{source or 'image'}: the demo takes an RGB photo, got {x.shape[0]} channel(s)")
+        raise InputError(f"{source or 'image'}: the demo takes an RGB photo, got {x.shape[0]} channel(s)")
     if mask is not None:
         if name != "inpaint":
-            raise TaskError(f"a mask does not apply to task {name}")
+            raise InputError(f"a mask does not apply to task {name}")
         m = (as_mask(mask, tuple(x.shape)) if isinstance(mask, Tensor) else load_mask(mask, tuple(x.shape))).float()
         mask = centre_crop(F.interpolate(m[None, None], size=fit_image(x, max_side).shape[-2:], mode="nearest")[0], 8)
     x = centre_crop(fit_image(x, max_side), int(params.get("factor", 1)) * 8)
@@ -150,7 +150,8 @@ def run_demo(
     spec = make_task(name, tuple(x.shape), params, g, mask=mask, kernel=kernel)
     out_dir = Path(out_dir)
     original = out_dir / "original.png"
-    measurement = out_dir / ("measurement.jpg" if name in NONLINEAR else "measurement.png")  # JPEG: the real codec
+    jpeg = not issubclass(OPERATORS[name].contract, LinearOperator)
+    measurement = out_dir / ("measurement.jpg" if jpeg else "measurement.png")  # JPEG: the real codec
     write_image(x, original)
     degrade_to_files(x, spec, sigma_y, measurement, g, seed, [source] if source else [])
     y = read_measurement(measurement)  # restored from the file, as written (8-bit), like `ddrm restore` does
@@ -187,7 +188,7 @@ def restore_measurement(
     ``restored.png``, ``before.png`` and ``restored_grid.png`` into ``out_dir``."""
     device = resolve_device(device)
     if not 0 <= sigma_y <= 1:
-        raise TaskError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
+        raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
     name, params = parse_task(task)
     solver = solver or default_solver(name)
     _check_solver(solver)
@@ -195,7 +196,7 @@ def restore_measurement(
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=mask, kernel=kernel)
     if reference is not None and tuple(reference.shape) != tuple(spec.image_shape):
         c, h, w = spec.image_shape
-        raise TaskError(
+        raise InputError(
             f"the reference is {reference.shape[-1]}x{reference.shape[-2]}, the restored image will be {w}x{h}"
         )
     out_dir = Path(out_dir)
@@ -209,7 +210,7 @@ def restore_measurement(
 
 def _check_solver(solver: str) -> None:
     if solver not in SAMPLERS:
-        raise TaskError(f"unknown solver {solver!r}; choose from {', '.join(SAMPLERS)}")
+        raise SolverError(f"unknown solver {solver!r}; choose from {', '.join(SAMPLERS)}")
 
 
 def _restore_and_score(

@@ -33,7 +33,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .operators import CircularConvolution, SVDOperator, gaussian_kernel_1d, separable_blur
+from ..errors import SolverError, TaskError
+from ..operators import CircularConvolution, SVDOperator, gaussian_kernel_1d, separable_blur
+from ..samplers import SAMPLERS
+from ..tasks import KERNEL_MODELS, blind_start_kernel
 
 __all__ = [
     "KERNEL_MODELS",
@@ -47,7 +50,6 @@ __all__ = [
     "check_solver",
 ]
 
-KERNEL_MODELS = ("separable", "full")
 # default smoothing of the kernel estimates (weight of ||D k||^2 relative to the Gram matrix's mean diagonal), set on
 # the Gaussian-prior test scene of tests/test_blur.py (not on the held-out photos)
 SMOOTH = {"separable": 0.01, "full": 0.1}
@@ -188,8 +190,9 @@ def estimate_full(x: Tensor, y: Tensor, k: Tensor | int, *, lam: float = 1e-3, s
 
 
 def gaussian_kernel(size: int, std: float | None = None) -> Tensor:
-    """A normalised 1-D Gaussian of ``size`` (odd) taps, std ``size / 6`` by default: the starting guess."""
-    return gaussian_kernel_1d(size / 6 if std is None else std, size // 2)
+    """A normalised 1-D Gaussian of ``size`` (odd) taps, std ``size / 6`` by default: the starting guess
+    (:func:`ddrm.tasks.blind_start_kernel`)."""
+    return blind_start_kernel(size) if std is None else gaussian_kernel_1d(std, size // 2)
 
 
 def kernel_error(estimate: Tensor, truth: Tensor) -> float:
@@ -230,10 +233,10 @@ class KernelEstimator:
         dtype: torch.dtype = torch.float32,
     ):
         if model not in KERNEL_MODELS:
-            raise ValueError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
+            raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
         _, _, h, w = y01.shape
         if size < 3 or size % 2 == 0 or size > min(h, w):
-            raise ValueError(f"the kernel size must be odd and in [3, {min(h, w)}] for this image, got {size}")
+            raise TaskError(f"the kernel size must be odd and in [3, {min(h, w)}] for this image, got {size}")
         if not 0 <= start < 1:
             raise ValueError(f"start must lie in [0, 1), got {start}")
         self.y01, self.size, self.model, self.start = y01, size, model, start
@@ -277,12 +280,9 @@ class KernelEstimator:
 
 def check_solver(solver: Any) -> None:
     """Refuse, in one line naming those that can, a solver that cannot take a new operator during sampling."""
-    from .samplers import SAMPLERS
-    from .tasks import TaskError
-
     if not solver.updates_operator:
         takers = ", ".join(n for n, s in SAMPLERS.items() if s.updates_operator)
-        raise TaskError(f"solver {solver.name} cannot re-estimate its operator; blind deblurring runs {takers}")
+        raise SolverError(f"solver {solver.name} cannot re-estimate its operator; blind deblurring runs {takers}")
 
 
 def restore_blind(

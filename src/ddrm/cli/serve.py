@@ -1,5 +1,5 @@
-"""``ddrm demo`` (the first run) and ``ddrm download`` (public checkpoints): thin front ends over :mod:`ddrm.demo`
-and :mod:`ddrm.download`."""
+"""``ddrm demo`` (the first run), ``ddrm serve`` (the web page) and ``ddrm download`` (public checkpoints): thin front
+ends over :mod:`ddrm.app` and :mod:`ddrm.checkpoints`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli import SEED, number
+from ..errors import SetupError
+from .args import SEED, add_device, add_prior, number
 
 __all__ = ["add_commands"]
 
@@ -15,8 +16,8 @@ __all__ = ["add_commands"]
 def cmd_demo(args: argparse.Namespace) -> int:
     import time
 
-    from .demo import example_credit, run_demo
-    from .restore import describe_device, resolve_device
+    from ..app.demo import example_credit, run_demo
+    from ..pipeline import describe_device, resolve_device
 
     device = resolve_device(args.device)
 
@@ -49,9 +50,8 @@ def add_commands(sub) -> None:
     p.add_argument("--solver", default=None, help="ddrm (default; ddrm-jpeg for JPEG tasks) or a peer")
     p.add_argument("--steps", type=number(int, 1), default=None)
     p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--prior", default="builtin")
-    p.add_argument("--checkpoint", default=None)
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
+    add_prior(p, help="builtin (default) | a preset (see 'ddrm models') | hf:ORG/NAME")
+    add_device(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
     add_download(sub)
@@ -59,7 +59,7 @@ def add_commands(sub) -> None:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from .download import cache_dir, download_checkpoint
+    from ..checkpoints import cache_dir, download_checkpoint
 
     home = Path(args.dir) if args.dir else cache_dir()
     path = download_checkpoint(args.name, home, url=args.url, progress=not args.quiet)
@@ -79,12 +79,11 @@ def add_download(sub) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import importlib.util
 
-    from .restore import describe_device, resolve_device
-    from .tasks import TaskError
-    from .webapp import AppSettings, serve
+    from ..app.webapp import AppSettings, serve
+    from ..pipeline import describe_device, resolve_device
 
     if importlib.util.find_spec("gradio") is None:
-        raise TaskError("ddrm serve needs the web-app extra: pip install 'ddrm[demo]'")
+        raise SetupError("ddrm serve needs the web-app extra: pip install 'ddrm[demo]'")
     device = resolve_device(args.device)
     settings = AppSettings(args.prior, args.checkpoint, str(device), args.max_side, args.workdir)
 
@@ -100,9 +99,8 @@ def add_serve(sub) -> None:
     p = sub.add_parser("serve", help="a web page to degrade, restore and compare images (needs ddrm[demo])")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=number(int, 1, 65535), default=7860)
-    p.add_argument("--prior", default="builtin", help="builtin, a preset (see 'ddrm models') or a diffusers id")
-    p.add_argument("--checkpoint", default=None)
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
+    add_prior(p, help="builtin, a preset (see 'ddrm models') or a diffusers id")
+    add_device(p)
     p.add_argument("--max-side", type=number(int, 16), default=512, help="clean photos are scaled down to this (512)")
     p.add_argument("--workdir", default=None, help="folder for the runs' files (default: a temporary folder)")
     p.set_defaults(func=cmd_serve)

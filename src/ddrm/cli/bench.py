@@ -1,4 +1,5 @@
-"""``ddrm bench``: run an evaluation protocol into a run folder (a thin front end over :mod:`ddrm.bench`)."""
+"""``ddrm bench``: run an evaluation protocol into a run folder (a thin front end over :mod:`ddrm.bench`; under
+torchrun each process takes its share, named here from the launcher's environment)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..errors import InputError
+from .args import add_device, number
+
 __all__ = ["add_commands"]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import load_protocol, run_protocol, shipped_protocols
-    from .restore import resolve_device
+    from ..bench import load_protocol, run_protocol, shipped_protocols
+    from ..pipeline import dist, resolve_device
 
     if args.list:
         for name, path in shipped_protocols().items():
@@ -20,31 +24,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"{name:22s} {first}")
         return 0
     if args.protocol is None or args.output is None:
-        print(
-            "ddrm: error: bench: give a PROTOCOL (a .toml file or a shipped name, see --list) and -o RUN_DIR",
-            file=sys.stderr,
-        )
-        return 2
+        raise InputError("bench: give a PROTOCOL (a .toml file or a shipped name, see --list) and -o RUN_DIR")
     data = {}
     for item in args.data:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            print(f"ddrm: error: bench: --data takes NAME=FOLDER, got {item!r}", file=sys.stderr)
-            return 2
+            raise InputError(f"bench: --data takes NAME=FOLDER, got {item!r}")
         data[name] = path
     protocol = load_protocol(args.protocol)
-    device = resolve_device(args.device)
+    rank, world, local_rank = dist.world()  # torchrun: this process's share of the images
+    device = dist.local_device(resolve_device(args.device), local_rank, world)
+    dist.init(device, world)
 
     def report(line: str) -> None:
         if not args.quiet or line.startswith(("LPIPS", "FID", "plots", "tuning")):
             print(line, file=sys.stderr if not line.startswith("bench") else sys.stdout, flush=True)
 
-    run_protocol(
-        protocol, args.output, device=device, data=data, limit=args.limit, progress_bar=not args.quiet, report=report
-    )
-    from .bench.dist import world
-
-    if world()[0] == 0:
+    try:
+        run_protocol(protocol, args.output, device=device, data=data, limit=args.limit, progress_bar=not args.quiet,
+                     report=report, rank=rank, world_size=world)  # fmt: skip
+    finally:
+        dist.finish()
+    if rank == 0:
         print(f"tables: {args.output}/summary.md, {args.output}/summary.csv; rows: {args.output}/rows.jsonl")
         if not args.quiet:
             print((Path(args.output) / "summary.md").read_text())
@@ -52,8 +53,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_commands(sub) -> None:
-    from .cli import number
-
     p = sub.add_parser(
         "bench",
         help="run an evaluation protocol (datasets x tasks x methods) into a run folder",
@@ -65,6 +64,6 @@ def add_commands(sub) -> None:
     p.add_argument("--list", action="store_true", help="list the shipped protocols")
     p.add_argument("--data", action="append", default=[], metavar="NAME=FOLDER", help="replace a dataset's folder")
     p.add_argument("--limit", type=number(int, 1), help="evaluate at most N images per dataset")
-    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
+    add_device(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
     p.set_defaults(func=cmd_bench)

@@ -24,16 +24,13 @@ from pathlib import Path
 
 import torch
 
-from .loading import CheckpointError, check_state_dict, read_state_dict
-from .models import PRESETS, Preset
+from ..errors import CheckpointError, DownloadError
+from ..models import PRESETS, Preset
+from .reading import check_state_dict, read_state_dict
 
-__all__ = ["cache_dir", "download_checkpoint", "fetch", "sha256_file", "DownloadError"]
+__all__ = ["cache_dir", "download_checkpoint", "fetch", "sha256_file"]
 
 CHUNK = 1 << 20
-
-
-class DownloadError(CheckpointError):
-    """A download that could not be completed; the message says what to do (one line)."""
 
 
 def cache_dir() -> Path:

@@ -1,7 +1,9 @@
-"""torchrun support: the rank and world size from the environment, strided sharding, gathering rows to rank 0.
+"""torchrun support: strided sharding, the process group, gathering rows to rank 0.
 
 Launched as ``torchrun --nproc_per_node=N -m ddrm.cli bench ...`` (or ``ddrm restore FOLDER``), each process takes
-every N-th work item; since every image has its own seeds, a row never depends on the world size.
+every N-th work item; since every image has its own seeds, a result never depends on the world size. The library
+never reads the launcher's environment by itself: the command line calls :func:`world` (``RANK``, ``WORLD_SIZE``)
+and :func:`local_device` (``LOCAL_RANK``) and passes what they say on.
 """
 
 from __future__ import annotations
@@ -12,31 +14,33 @@ from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["world", "init", "shard", "gather", "barrier", "finish", "local_device"]
+__all__ = ["world", "init", "shard", "gather", "broadcast", "barrier", "finish", "local_device"]
 
 T = TypeVar("T")
 
 
-def world() -> tuple[int, int]:
-    """(rank, world size) from torchrun's environment; (0, 1) when run alone."""
+def world() -> tuple[int, int, int]:
+    """``(rank, world size, local rank)`` from torchrun's environment (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``);
+    ``(0, 1, 0)`` when run alone. Only the command line calls this; the library takes what it returns as arguments."""
     try:
-        return int(os.environ.get("RANK", 0)), max(1, int(os.environ.get("WORLD_SIZE", 1)))
+        return (int(os.environ.get("RANK", 0)), max(1, int(os.environ.get("WORLD_SIZE", 1))),
+                int(os.environ.get("LOCAL_RANK", 0)))  # fmt: skip
     except ValueError:
-        return 0, 1
+        return 0, 1, 0
 
 
-def local_device(device: torch.device) -> torch.device:
-    """Under torchrun each process takes the GPU of its LOCAL_RANK when the device is a bare ``cuda``."""
-    if device.type == "cuda" and device.index is None and world()[1] > 1:
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+def local_device(device: torch.device, local_rank: int, world_size: int) -> torch.device:
+    """Under torchrun each process takes the GPU of its local rank when the device is a bare ``cuda``."""
+    if device.type == "cuda" and device.index is None and world_size > 1:
+        return torch.device("cuda", local_rank)
     return device
 
 
-def init(device: torch.device) -> None:
-    """Join the process group (NCCL on CUDA, gloo otherwise) when launched by torchrun with several processes."""
+def init(device: torch.device, world_size: int) -> None:
+    """Join the process group (NCCL on CUDA, gloo otherwise) when several processes share the work."""
     import torch.distributed as dist
 
-    if world()[1] > 1 and not dist.is_initialized():
+    if world_size > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
 

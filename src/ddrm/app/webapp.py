@@ -1,7 +1,7 @@
-"""``ddrm serve``: a web page over :mod:`ddrm.demo` (extra ``ddrm[demo]``, Gradio, imported lazily).
+"""``ddrm serve``: a web page over :mod:`ddrm.app.demo` (extra ``ddrm[demo]``, Gradio, imported lazily).
 
-The page only turns widgets into arguments: a clean photo goes to :func:`ddrm.demo.run_demo` (degrade, restore,
-score), a degraded image to :func:`ddrm.demo.restore_measurement` (as ``ddrm restore --task ... --sigma-y ...``).
+The page only turns widgets into arguments: a clean photo goes to :func:`ddrm.app.demo.run_demo` (degrade, restore,
+score), a degraded image to :func:`ddrm.app.demo.restore_measurement` (as ``ddrm restore --task ... --sigma-y ...``).
 Both write through the library path of ``ddrm degrade`` / ``ddrm restore``; no restoration logic lives here. One
 prior is loaded for all requests; the queue runs one restoration at a time.
 """
@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
+
+from ..errors import DDRMError, InputError
 
 __all__ = [
     "TASKS",
@@ -54,7 +56,7 @@ KERNELS = {
 DOWNSAMPLING = {"block average": "sr", "bicubic": "sr_bicubic"}
 
 
-class PageError(ValueError):
+class PageError(InputError):
     """A problem with what the user gave, shown in the page as one line."""
 
 
@@ -135,11 +137,11 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
     """The Gradio page (``gradio.Blocks``), not yet launched."""
     import gradio as gr
 
+    from ..io import read_image
+    from ..pipeline import PriorLoader, default_solver, describe_device, resolve_device
+    from ..samplers import SAMPLERS
+    from ..tasks import load_kernel
     from .demo import EXAMPLE_IMAGE, example_credit, restore_measurement, run_demo
-    from .io import read_image
-    from .restore import PriorLoader, default_solver, describe_device, resolve_device
-    from .samplers import SAMPLERS
-    from .tasks import load_kernel
 
     device = resolve_device(settings.device)
     loader = PriorLoader(settings.prior, settings.checkpoint, device)
@@ -179,7 +181,7 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
                     raise PageError(f"the restored image would be larger than {limit} px; use 'ddrm restore' for it")
                 res = restore_measurement(out, image, name, float(sigma_y), mask=mask, kernel=kernel,
                                           reference=ref, **common)  # fmt: skip
-        except (ValueError, OSError, RuntimeError) as exc:
+        except (DDRMError, OSError) as exc:
             raise gr.Error(_message(exc, uploads), print_exception=False) from None
         except Exception as exc:  # never a stack trace in the page; the server's log keeps it
             traceback.print_exc(file=sys.stderr)

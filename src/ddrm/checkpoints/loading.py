@@ -13,119 +13,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-import pickle
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .models import PRESETS, ADMConfig, ADMUNet
-from .priors import NetworkPrior, NoiseLevelExperts, Prior, VPSchedule
+from ..errors import CheckpointError, SetupError
+from ..models import PRESETS, ADMConfig, ADMUNet
+from ..priors import NetworkPrior, NoiseLevelExperts, Prior, VPSchedule
+from .download import download_checkpoint
+from .reading import PathLike, load_network, read_state_dict
 
-__all__ = [
-    "CheckpointError",
-    "load_prior",
-    "read_state_dict",
-    "load_network",
-    "check_state_dict",
-    "BUILTIN_DIR",
-    "BUILTIN_NAMES",
-    "builtin_manifest",
-]
+__all__ = ["load_prior", "BUILTIN_DIR", "BUILTIN_NAMES", "builtin_manifest", "DiffusersUNet"]
 
-BUILTIN_DIR = Path(__file__).parent / "weights"
+BUILTIN_DIR = Path(__file__).parent.parent / "weights"
 BUILTIN_NAMES = ("builtin", "builtin-low", "builtin-high", "builtin-v1")
-PathLike = str | Path
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be read or does not fit its architecture."""
-
-
-def _unwrap(obj: Any, path: Path) -> dict[str, Tensor]:
-    """Find the tensor dict inside common checkpoint layouts and drop a DataParallel ``module.`` prefix."""
-    for _ in range(3):
-        if isinstance(obj, (list, tuple)) and obj and isinstance(obj[0], dict):
-            obj = obj[0]  # DDIM-style [model_state, optimizer_state, ...]
-        elif isinstance(obj, dict) and not all(isinstance(v, Tensor) for v in obj.values()):
-            for key in ("ema", "state_dict", "model", "params_ema", "net"):
-                if isinstance(obj.get(key), dict):
-                    obj = obj[key]
-                    break
-            else:
-                break
-        else:
-            break
-    if not isinstance(obj, dict) or not obj or not all(isinstance(v, Tensor) for v in obj.values()):
-        raise CheckpointError(f"{path}: no state dict of tensors found in the checkpoint")
-    if all(k.startswith("module.") for k in obj):
-        obj = {k[len("module.") :]: v for k, v in obj.items()}
-    return obj
-
-
-def read_state_dict(path: PathLike) -> dict[str, Tensor]:
-    """Read weights safely: safetensors, or a torch pickle restricted to tensors (``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint not found: {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as exc:  # safetensors raises several types for corrupt files
-            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsupported object"
-        raise CheckpointError(
-            f"{path}: refused to load, the file needs arbitrary code to be unpickled ({first[:200]}); "
-            "convert it to safetensors or a plain state dict"
-        ) from None
-    except Exception as exc:  # a text or truncated file raises KeyError, EOFError, RuntimeError, ... in the unpickler
-        detail = (str(exc).strip().splitlines() or [""])[0][:200]
-        raise CheckpointError(
-            f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}{': ' + detail if detail else ''})"
-        ) from None
-    return _unwrap(obj, path)
-
-
-def check_state_dict(want: dict[str, Tensor], state: dict[str, Tensor], name: str = "network") -> None:
-    """Refuse ``state`` unless it has exactly the keys of ``want`` with the same shapes (``want`` may live on the
-    meta device); the error names the first missing/unexpected keys or the first wrong shape."""
-    missing = [k for k in want if k not in state]
-    unexpected = [k for k in state if k not in want]
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (first: {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (first: {', '.join(unexpected[:3])})")
-        raise CheckpointError(f"checkpoint does not match {name}: " + "; ".join(parts))
-    bad = [k for k, v in want.items() if tuple(state[k].shape) != tuple(v.shape)]
-    if bad:
-        k = bad[0]
-        raise CheckpointError(
-            f"checkpoint does not match {name}: {len(bad)} tensors of the wrong shape "
-            f"(first: {k} is {tuple(state[k].shape)}, expected {tuple(want[k].shape)})"
-        )
-
-
-def load_network(net: nn.Module, state: dict[str, Tensor], name: str = "network") -> nn.Module:
-    """Strictly load ``state`` into ``net``; mismatches name the first missing/unexpected keys."""
-    want = net.state_dict()
-    check_state_dict(want, state, name)
-    net.load_state_dict({k: v.to(want[k].dtype) for k, v in state.items()}, strict=True)
-    return net.eval().requires_grad_(False)
 
 
 def _load_preset(name: str, checkpoint: PathLike | None, **kw) -> NetworkPrior:
     preset = PRESETS[name]
     if checkpoint is None:
-        from .download import download_checkpoint
-
         checkpoint = download_checkpoint(preset)  # the cached file, fetched first when missing
     state = read_state_dict(checkpoint)
     net = load_network(preset.build(), state, name)
@@ -166,7 +73,7 @@ def _load_diffusers(source: str, **kw) -> NetworkPrior:
     try:
         from diffusers import DDPMScheduler, UNet2DModel
     except ImportError:
-        raise CheckpointError("hf: priors need the optional dependency: pip install 'ddrm[diffusers]'") from None
+        raise SetupError("hf: priors need the optional dependency: pip install 'ddrm[diffusers]'") from None
     local = Path(source)
     if local.exists() and not local.is_dir():
         raise CheckpointError(f"{source}: a diffusers model is a folder (config.json + weights)")

@@ -1,0 +1,102 @@
+"""``ddrm restore`` for a video file, or a folder of frames with ``--temporal``: frame by frame through
+:func:`ddrm.video.restore_clip` (resumable), then encoded into a video with the source's audio."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..pipeline import check_outputs, check_writable, default_solver, describe_device
+from ..tasks import as_measurement, parse_task
+from ..video import VIDEO_SUFFIXES, frames_folder, is_video, open_clip, restore_clip, score_clip, write_video
+from .args import solver_settings
+from .restore import prior_loader, resolve_task
+
+__all__ = ["restore_clip_command"]
+
+
+def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
+    """A video file, or a folder of frames with ``--temporal``: frame by frame, resumable (:mod:`ddrm.video`)."""
+    src = Path(args.input)
+    if args.fps is not None and not src.is_dir():
+        raise InputError("--fps applies to a folder of frames; a video keeps its own frame rate")
+    temporal = args.temporal or "shared"
+    if args.warm_level is not None and temporal != "warm-start":
+        raise InputError("--warm-level applies to --temporal warm-start")
+    if args.save_grid:
+        raise InputError("--save-grid applies to images; a clip's frames are written to a folder")
+    clip = open_clip(src, fps=args.fps)
+    out = (
+        Path(args.output)
+        if args.output
+        else src.with_name(src.stem + "_restored" + (src.suffix if clip.is_video else ""))
+    )
+    video_out = is_video(out)
+    if out.suffix and not video_out:
+        raise InputError(f"{out}: a clip is restored into a video ({', '.join(VIDEO_SUFFIXES)}) or a folder of frames")
+    frames_dir = frames_folder(out) if video_out else out
+    _, y0 = next(clip.frames())
+    if args.task:
+        y0 = as_measurement(parse_task(args.task)[0], y0, f"{src} frame 0")
+    spec, sigma_y, task_files = resolve_task(args, src, y0)
+    if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):
+        raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
+    inputs = [src, *clip.files, *task_files]
+    reference = None
+    if args.reference:
+        reference = open_clip(args.reference, fps=clip.fps)
+        c, h, w = spec.image_shape
+        if (reference.height, reference.width, reference.count) != (h, w, clip.count):
+            raise InputError(
+                f"{args.reference}: the reference has {reference.count} frames of {reference.width}x{reference.height}, "
+                f"the restored clip will have {clip.count} of {w}x{h}"
+            )
+        inputs += [reference.path, *reference.files]
+    if args.solver is None:
+        args.solver = default_solver(spec.name)
+    solver, solver_args = solver_settings(args)
+    check_outputs([out, frames_dir], inputs)
+    check_writable(out)
+    loader = prior_loader(args, device)
+    kept = 0 if args.overwrite else sum((frames_dir / f"{n}.png").exists() for n in clip.names)
+
+    def on_start() -> None:
+        print(describe_device(device), file=sys.stderr)
+        if kept:
+            print(f"{kept} of {clip.count} frame(s) already restored in {frames_dir}; resuming", file=sys.stderr)
+
+    frames = restore_clip(
+        clip,
+        frames_dir,
+        spec,
+        sigma_y,
+        solver,
+        solver_args,
+        loader,
+        temporal=temporal,
+        warm_level=0.5 if args.warm_level is None else args.warm_level,
+        seed=args.seed,
+        batch_size=args.batch_size or 4,
+        device=device,
+        overwrite=args.overwrite,
+        progress_bar=not args.quiet,
+        on_start=None if args.quiet else on_start,
+        settings={"prior": args.prior, "checkpoint": args.checkpoint, "dtype": args.dtype},
+    )
+    if video_out:
+        write_video(frames, out, clip.fps, audio_from=src if clip.is_video and clip.audio else None)
+    if reference is not None:
+        s = score_clip(frames, reference)
+        line = f"mean over {clip.count} frames: PSNR {s['psnr']:.2f} dB  SSIM {s['ssim']:.4f}"
+        if "flicker" in s:
+            line += f"  flicker {s['flicker']:.2f} (clean clip {s['flicker_clean']:.2f}, 8-bit levels)"
+        print(line)
+    if not args.quiet:
+        where = f" (lossless frames in {frames_dir})" if video_out else ""
+        print(f"restored {clip.count} frame(s) into {out}{where}, {temporal} noise")
+    return 0

@@ -1,0 +1,96 @@
+"""``ddrm degrade``: a measurement ``y = H x + noise`` of a clean image, written with its sidecar (a thin front end over
+:func:`ddrm.pipeline.degrade_to_files`). Values on the command line are in image units ([0, 1])."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from ..errors import InputError
+from ..io import read_image
+from ..pipeline import degrade_to_files
+from ..tasks import make_task, merge_task_params, parse_task, task_params
+from .args import SEED, number
+
+__all__ = ["add_commands", "task_flags", "TASK_FLAGS", "TASKS_HELP"]
+
+# flag -> the task parameter it sets
+TASK_FLAGS = {
+    "factor": "factor",
+    "ratio": "ratio",
+    "missing": "missing",
+    "intensity": "intensity",
+    "kernel_size": "size",
+    "kernel_model": "model",
+    "grid": "grid",
+}
+TASKS_HELP = (
+    "sr_bicubic4|sr4|deblur_gauss|deblur_uni|deblur_aniso|deblur_motion|deblur_varying|inpaint|color|cs4|denoise|jpeg10"
+)
+
+
+def task_flags(args: argparse.Namespace, name: str, params: dict) -> dict:
+    """Merge the task flags given on the command line into the task's parameters, refusing flags it does not take."""
+    given = {}
+    accepted = task_params(name)
+    for flag, key in TASK_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None and key not in accepted:
+            raise InputError(f"--{flag.replace('_', '-')} does not apply to task {name}")
+        given[key] = value
+    return merge_task_params(name, params, given)
+
+
+def cmd_degrade(args: argparse.Namespace) -> int:
+    src = Path(args.input)
+    out = Path(args.output)
+    name, params = parse_task(args.task)
+    params = task_flags(args, name, params)
+    x = read_image(src)
+    if x.shape[0] != 3:
+        raise InputError(f"{src}: expected an RGB image, got {x.shape[0]} channel(s)")
+    g = torch.Generator().manual_seed(args.seed)
+    # every random choice becomes an explicit tensor, so the sidecar rebuilds H exactly
+    spec = make_task(name, tuple(x.shape), params, g, mask=args.mask, kernel=args.kernel)
+    inputs = [src, *(Path(f) for f in (args.mask, args.kernel) if f)]
+    _, sidecar = degrade_to_files(x, spec, args.sigma_y, out, g, args.seed, inputs)
+    if not args.quiet:
+        print(f"wrote {out} ({name}, sigma_y={args.sigma_y}) and {sidecar.name}")
+    return 0
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("degrade", help="make a measurement y = H x + noise from a clean image, with a sidecar")
+    p.add_argument("input", help="clean RGB image")
+    p.add_argument("-o", "--output", required=True, help="measurement file (.png, or .npy for exact values / cs)")
+    p.add_argument("--task", required=True, help=TASKS_HELP)
+    p.add_argument(
+        "--sigma-y", type=number(float, 0, 1), default=0.05, help="noise std in [0, 1] image units (default 0.05)"
+    )
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--mask", default=None, help="inpainting mask image (white = observed); default: random")
+    p.add_argument(
+        "--missing",
+        type=number(float, 0, 1, below_high=True),
+        default=None,
+        help="fraction of missing pixels of a random mask (0.5)",
+    )
+    p.add_argument(
+        "--kernel",
+        default=None,
+        help="blur kernel for deblur_motion (.npy summing to 1, or an image); for deblur_varying a .npy grid of "
+        "kernels (rows, cols, kh, kw)",
+    )
+    p.add_argument("--kernel-size", type=number(int, 3), default=None, help="size of the random motion kernel(s)")
+    p.add_argument(
+        "--grid", type=number(int, 1), default=None, help="deblur_varying: regions per side, one random kernel each (2)"
+    )
+    p.add_argument(
+        "--intensity", type=number(float, 0, 1), default=None, help="curvature of the random motion kernel, 0..1"
+    )
+    p.add_argument("--factor", type=number(int, 1), default=None, help="super-resolution factor (also: --task sr4)")
+    p.add_argument("--ratio", type=number(int, 1), default=None, help="compressed-sensing ratio (also: --task cs4)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_degrade)

@@ -1,0 +1,281 @@
+"""``ddrm restore``: a measurement, a folder of them, a video or a folder of frames, with a known degradation or a
+blur to estimate (``--task deblur_blind``), all through :func:`ddrm.pipeline.run_restore` (clips through
+:func:`ddrm.video.restore_clip`, which builds on it). Values on the command line and in files are in image units
+([0, 1]). Every input is read and checked before any output is written; an output never replaces an input; an option
+that does not apply is refused in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..io import read_image
+from ..pipeline import (
+    PriorLoader,
+    RestoreJob,
+    check_outputs,
+    check_writable,
+    default_solver,
+    describe_device,
+    dist,
+    find_reference,
+    job_outputs,
+    plan_outputs,
+    resolve_device,
+    run_restore,
+)
+from ..tasks import (
+    BLIND_TASKS,
+    KERNEL_TASKS,
+    TaskSpec,
+    as_measurement,
+    parse_task,
+    read_measurement,
+    read_sidecar,
+    sidecar_path,
+    spec_for_measurement,
+)
+from ..video import TEMPORAL_MODES, is_video
+from .args import DTYPES, SEED, add_device, add_prior, number, solver_settings
+from .degrade import TASKS_HELP, task_flags
+
+__all__ = ["add_commands", "resolve_task", "prior_loader"]
+
+
+def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[TaskSpec, float, list[Path]]:
+    """The task and noise level of one measurement (from ``--task`` or its sidecar), and the files read for them."""
+    sidecar = Path(args.from_sidecar) if args.from_sidecar else None
+    if sidecar is None and args.task is None:
+        auto = sidecar_path(path)
+        if not auto.is_file():
+            raise InputError(f"{path}: give --task (or --from SIDECAR); no sidecar {auto.name} found")
+        sidecar = auto
+    if sidecar is not None:
+        spec, meta = read_sidecar(sidecar)
+        sigma_y = args.sigma_y if args.sigma_y is not None else float(meta["sigma_y"])
+        files = [sidecar, *(sidecar.parent / f for f in meta.get("param_files", {}).values())]
+        return spec, sigma_y, files
+    name, params = parse_task(args.task)
+    params = task_flags(args, name, params)
+    if name == "cs":
+        raise InputError(
+            "a compressed-sensing measurement does not tell the image size: restore it with --from SIDECAR"
+        )
+    for flag, needed in (("mask", name == "inpaint"), ("kernel", name in KERNEL_TASKS)):
+        if needed and not getattr(args, flag):
+            raise InputError({"inpaint": "inpainting needs --mask FILE (white = observed)",
+                              "deblur_motion": "deblur_motion needs --kernel FILE (.npy or image)",
+                              "deblur_varying": "deblur_varying needs --kernel FILE (.npy of shape (rows, cols, kh, "
+                                                "kw)), or restore with its sidecar"}[name])  # fmt: skip
+        if getattr(args, flag) and not needed:
+            raise InputError(f"--{flag} does not apply to task {name}")
+    if args.sigma_y is None and name == "jpeg":
+        args.sigma_y = 0.0  # JPEG: quantisation is the degradation
+    if args.sigma_y is None:
+        what = "blind deblurring" if name in BLIND_TASKS else "a measurement without a sidecar"
+        raise InputError(f"--sigma-y is required for {what} (noise level in [0, 1] image units)")
+    spec = spec_for_measurement(name, params, tuple(y.shape), mask=args.mask, kernel=args.kernel)
+    return spec, args.sigma_y, [Path(f) for f in (args.mask, args.kernel) if f]
+
+
+def _refuse_options(args: argparse.Namespace, device: torch.device, blind: bool, clip: bool) -> None:
+    """Options that do not apply to this kind of restoration, refused in one line each."""
+    if args.dtype != "float32" and device.type == "cpu":
+        raise InputError(f"--dtype {args.dtype} needs a GPU (--device cuda); the CPU runs float32")
+    for flag in ("kernel_model", "kernel_size"):
+        if getattr(args, flag) is not None and not blind:
+            raise InputError(f"--{flag.replace('_', '-')} applies to --task deblur_blind")
+    if blind:
+        for flag in ("mask", "kernel", "from_sidecar", "factor", "ratio", "batch_size"):
+            if getattr(args, flag, None):
+                why = (
+                    ": each image has its own kernel, so images are restored one at a time"
+                    if flag == "batch_size"
+                    else ""
+                )
+                raise InputError(f"--{flag.replace('_', '-')} does not apply to --task deblur_blind{why}")
+    if not clip:
+        for flag in ("temporal", "warm_level", "fps"):
+            if getattr(args, flag) is not None:
+                raise InputError(
+                    f"--{flag.replace('_', '-')} applies to a video file or a folder of frames restored with --temporal"
+                )
+
+
+def prior_loader(args: argparse.Namespace, device: torch.device) -> PriorLoader:
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(args.dtype)
+    return PriorLoader(args.prior, args.checkpoint, device, dtype, tile=0 if args.no_tile else args.tile)
+
+
+def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_root: Path | None):
+    """Every measurement read and checked, with its task, noise level and reference, before any work:
+    ``(jobs, inputs read, references, images without a reference)``."""
+    jobs, inputs, references, missing_refs = [], [], {}, []
+    for f, target in pairs:
+        y = read_measurement(f)
+        if args.task:
+            y = as_measurement(parse_task(args.task)[0], y, str(f))  # e.g. a grey image saved as RGB
+        spec, sigma_y, task_files = resolve_task(args, f, y)
+        if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):
+            raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
+        inputs += [f, *task_files]
+        if ref_root is not None:
+            ref_path = find_reference(ref_root, f)
+            if ref_path is None:
+                missing_refs.append(f.name)
+            else:
+                ref = read_image(ref_path)
+                if tuple(ref.shape) != tuple(spec.image_shape):
+                    raise InputError(
+                        f"{ref_path}: reference is {tuple(ref.shape)}, the restored image will be {spec.image_shape}"
+                    )
+                references[f] = ref
+                inputs.append(ref_path)
+        jobs.append(RestoreJob(f, target, y, spec, sigma_y))
+    return jobs, inputs, references, missing_refs
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    src = Path(args.input)
+    clip = is_video(src) or (args.temporal is not None and src.is_dir())
+    blind = args.task is not None and parse_task(args.task)[0] in BLIND_TASKS
+    device = resolve_device(args.device)
+    _refuse_options(args, device, blind, clip)
+    if args.solver is not None:
+        solver_settings(args)  # an unknown solver or a bad parameter fails before any file is read
+    if clip:
+        from .clip import restore_clip_command
+
+        return restore_clip_command(args, device)
+    pairs, out_root, folder = plan_outputs(src, Path(args.output) if args.output else None)
+    ref_root = Path(args.reference) if args.reference else None
+    if ref_root is not None and not ref_root.exists():
+        raise InputError(f"{ref_root}: reference not found")
+    jobs, inputs, references, missing_refs = _read_jobs(args, pairs, ref_root)
+    args.solver = args.solver or (default_solver(jobs[0].task.name) if jobs else "ddrm")
+    solver, solver_args = solver_settings(args)
+    outputs = [p for j in jobs for p in job_outputs(j, args.save_grid)]
+    check_outputs(outputs, inputs)
+    check_writable(outputs[0])
+    for name in missing_refs:
+        print(f"ddrm: warning: no reference for {name} in {ref_root}", file=sys.stderr)
+    # resume: a folder run skips the batches already written; a batch with some outputs missing is redone whole
+    # (and only the missing ones written), so a resumed run reproduces an uninterrupted one exactly
+    todo = jobs if (args.overwrite or not folder) else [j for j in jobs if not j.target.exists()]
+    if len(jobs) > len(todo) and not args.quiet:
+        print(
+            f"{len(jobs) - len(todo)} image(s) already restored; skipping them (use --overwrite to redo)",
+            file=sys.stderr,
+        )
+    rank, world, _ = dist.world()  # torchrun: this process's share of the batches
+    scores = run_restore(
+        jobs, solver, solver_args, prior_loader(args, device), seed=args.seed, batch_size=args.batch_size or 4,
+        device=device, only={j.source for j in todo}, references=references, save_grid=args.save_grid,
+        progress_bar=not args.quiet, report=print, shard=(rank, world),
+        on_start=None if args.quiet else lambda: print(describe_device(device), file=sys.stderr),
+    )  # fmt: skip
+    _summary(args, scores, todo, out_root, jobs)
+    return 0
+
+
+def _summary(args: argparse.Namespace, scores: list, todo: list, out_root: Path, jobs: list[RestoreJob]) -> None:
+    if len(scores) > 1:
+        print(
+            f"mean over {len(scores)} images: PSNR {np.mean([s[0] for s in scores]):.2f} dB  "
+            f"SSIM {np.mean([s[1] for s in scores]):.4f}"
+        )
+    if not args.quiet:
+        kernels = ""
+        if jobs and jobs[0].task.is_blind:
+            p = jobs[0].task.params
+            kernels = f" with {p['model']} kernels of {p['size']} px (written beside them)"
+        print(f"restored {len(todo)} image(s) into {out_root}{kernels}")
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("restore", help="restore a measurement (or a folder of them) with a diffusion prior")
+    p.add_argument("input", help="measurement image/.npy, a folder of them, or a video (.mp4, .mkv, ...)")
+    p.add_argument("-o", "--output", default=None, help="output image (or folder for a folder input)")
+    p.add_argument(
+        "--task",
+        default=None,
+        help=TASKS_HELP + "|deblur_blind (or read from a sidecar); real low-resolution photos: sr_bicubicN",
+    )
+    p.add_argument("--from", dest="from_sidecar", default=None, help="sidecar JSON written by 'ddrm degrade'")
+    p.add_argument(
+        "--sigma-y",
+        type=number(float, 0, 1),
+        default=None,
+        help="noise std in [0, 1] units (default: from the sidecar)",
+    )
+    p.add_argument("--mask", default=None, help="inpainting mask image (white = observed)")
+    p.add_argument(
+        "--kernel", default=None, help="deblur_motion kernel (.npy or image); deblur_varying kernel grid (.npy)"
+    )
+    p.add_argument("--factor", type=number(int, 1), default=None)
+    p.add_argument("--ratio", type=number(int, 1), default=None)
+    p.add_argument(
+        "--kernel-size", type=number(int, 3), default=None, help="deblur_blind: side of the estimated kernel (21)"
+    )
+    p.add_argument(
+        "--kernel-model",
+        default=None,
+        help="deblur_blind: separable (rank one, a b^T; default) or full (any 2-D kernel)",
+    )
+    add_prior(p)
+    p.add_argument(
+        "--solver",
+        default=None,
+        help="ddrm (default; ddrm-jpeg for JPEG tasks, diffpir for deblur_varying) or a peer; see 'ddrm solvers'",
+    )
+    p.add_argument(
+        "--solver-arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a parameter of the solver (repeatable), e.g. --solver-arg scale=0.5; see 'ddrm solvers NAME'",
+    )
+    p.add_argument(
+        "--steps", type=number(int, 1), default=None, help="sampling steps (default: the solver's, for the task)"
+    )
+    p.add_argument("--eta", type=number(float), default=None, help="shorthand for --solver-arg eta=VALUE")
+    p.add_argument("--eta-b", type=number(float), default=None, help="shorthand for --solver-arg eta_b=VALUE")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument(
+        "--batch-size", type=number(int, 1), default=None, help="images per network call (4; blind: one at a time)"
+    )
+    add_device(p)
+    p.add_argument("--dtype", default="float32", choices=list(DTYPES), help="network precision (GPU)")
+    tiling = p.add_mutually_exclusive_group()
+    tiling.add_argument(
+        "--tile",
+        type=number(int, 16),
+        default=None,
+        help="denoise in overlapping tiles of this many pixels (default: 256 px tiles above 1024x1024 images)",
+    )
+    tiling.add_argument("--no-tile", action="store_true", help="never tile the denoiser")
+    p.add_argument("--save-grid", action="store_true", help="also write measurement | pinv | restored | reference")
+    p.add_argument("--reference", default=None, help="clean image (or folder) to report PSNR/SSIM against")
+    p.add_argument("--overwrite", action="store_true", help="folder runs: redo images whose output exists")
+    p.add_argument(
+        "--temporal",
+        default=None,
+        choices=TEMPORAL_MODES,
+        help="a clip's noise across frames: shared (default for a video), independent, or warm-start (the previous "
+        "restored frame, warped by optical flow, starts the next); with a folder, restores it as a clip of frames",
+    )
+    p.add_argument(
+        "--warm-level",
+        type=number(float, 0, 1),
+        default=None,
+        help="warm-start: share of the diffusion (and of the steps) run from the warped previous frame (0.5)",
+    )
+    p.add_argument("--fps", type=number(float, 0), default=None, help="frame rate of a folder of frames (25)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_restore)

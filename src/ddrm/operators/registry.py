@@ -1,0 +1,218 @@
+"""The registry of degradation operators: each name maps to its builder, its parameters (with the DDRM paper's
+defaults) and its contract (:class:`SVDOperator`, :class:`LinearOperator` or :class:`Operator`); solvers declare the
+contract they need. The CLI, the tests, the benchmarks and the harness all build operators through
+:func:`build_operator`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..errors import TaskError
+from .base import LinearOperator, Operator, SVDOperator
+from .fourier import CircularConvolution
+from .hadamard import WalshHadamardCS
+from .jpeg import JPEG
+from .kernels import ddrm_anisotropic_kernels, ddrm_gaussian_kernel_1d, motion_kernel, uniform_kernel_1d
+from .kronecker import (
+    BlockSuperResolution,
+    bicubic_super_resolution,
+    colorization,
+    gaussian_kernel_1d,
+    separable_blur,
+)
+from .simple import Denoising, Inpainting
+from .varying import SpatiallyVaryingBlur
+
+__all__ = [
+    "OperatorSpec",
+    "OPERATORS",
+    "build_operator",
+    "random_mask",
+    "random_kernel_grid",
+    "default_motion_size",
+]
+
+
+def random_mask(
+    input_shape: tuple[int, int, int], missing: float = 0.5, generator: torch.Generator | None = None
+) -> Tensor:
+    """A (H, W) boolean mask with ``round(missing * H * W)`` pixels missing, chosen uniformly (one ``randperm``)."""
+    if not 0.0 <= missing < 1.0:
+        raise TaskError(f"missing fraction must lie in [0, 1), got {missing}")
+    _, h, w = input_shape
+    gen_device = generator.device if generator is not None else "cpu"
+    order = torch.randperm(h * w, generator=generator, device=gen_device).cpu()
+    mask = torch.ones(h * w, dtype=torch.bool)
+    mask[order[: round(missing * h * w)]] = False
+    return mask.reshape(h, w)
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """A registered operator: how to build it, what it is, the parameters it accepts (with defaults) and its
+    contract: the operator class every build is an instance of and solvers declare (:class:`SVDOperator`,
+    :class:`LinearOperator`, or for a degradation that is not linear its own :class:`Operator` subclass, e.g.
+    :class:`JPEG`)."""
+
+    name: str
+    build: Callable[..., Operator]
+    description: str
+    params: dict[str, Any] = field(default_factory=dict)
+    contract: type[Operator] = SVDOperator
+
+
+def _inpaint(shape, *, generator=None, dtype=None, mask=None, missing=0.5):
+    if mask is None:
+        mask = random_mask(shape, missing, generator)
+    return Inpainting(shape, mask, dtype=dtype)
+
+
+def default_motion_size(input_shape: tuple[int, int, int]) -> int:
+    """31, or the largest odd size that fits a smaller image."""
+    limit = min(input_shape[1], input_shape[2])
+    return min(31, limit - 1 + limit % 2)
+
+
+def _motion(shape, *, generator=None, dtype=None, kernel=None, size=None, intensity=0.5):
+    if kernel is None:
+        kernel = motion_kernel(size or default_motion_size(shape), intensity, generator)
+    return CircularConvolution(shape, kernel, dtype=dtype)
+
+
+def random_kernel_grid(
+    input_shape: tuple[int, int, int],
+    grid: int = 2,
+    size: int | None = None,
+    intensity: float = 0.5,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """(grid, grid, size, size) random motion kernels, one per region of a ``grid x grid`` split of the image (row by
+    row from one generator); ``size`` defaults to :func:`default_motion_size`."""
+    if grid < 1:
+        raise TaskError(f"the grid must have at least one region per side, got {grid}")
+    size = size or default_motion_size(input_shape)
+    kernels = [motion_kernel(size, intensity, generator) for _ in range(grid * grid)]
+    return torch.stack(kernels).reshape(grid, grid, size, size)
+
+
+def _varying(shape, *, generator=None, dtype=None, kernels=None, grid=2, size=None, intensity=0.5):
+    if kernels is None:
+        kernels = random_kernel_grid(shape, int(grid), size, intensity, generator)
+    return SpatiallyVaryingBlur.from_grid(shape, kernels, dtype=dtype)
+
+
+def _gauss(shape, *, generator=None, dtype=None, size=None, std=None):
+    if size is None and std is None:
+        kernel = ddrm_gaussian_kernel_1d()
+    else:  # e.g. DiffPIR's protocol: 61 taps, std 3
+        size = 5 if size is None else int(size)
+        if size < 1 or size % 2 == 0:
+            raise TaskError(f"the Gaussian kernel size must be a positive odd number, got {size}")
+        if std is not None and not (math.isfinite(std) and std > 0):
+            raise TaskError(f"the Gaussian kernel std must be positive, got {std}")
+        kernel = gaussian_kernel_1d(10.0 if std is None else float(std), size // 2)
+    return separable_blur(shape, kernel, dtype=dtype)
+
+
+def _aniso(shape, *, generator=None, dtype=None):
+    rows, cols = ddrm_anisotropic_kernels()
+    return separable_blur(shape, rows, cols, dtype=dtype)
+
+
+OPERATORS: dict[str, OperatorSpec] = {
+    spec.name: spec
+    for spec in [
+        OperatorSpec("denoise", lambda shape, generator=None, dtype=None: Denoising(shape, dtype=dtype), "H = I"),
+        OperatorSpec(
+            "inpaint", _inpaint, "missing pixels (mask, or a random fraction missing)", {"mask": None, "missing": 0.5}
+        ),
+        OperatorSpec(
+            "sr",
+            lambda shape, generator=None, dtype=None, factor=4: BlockSuperResolution(shape, factor, dtype=dtype),
+            "super-resolution: average of factor x factor blocks",
+            {"factor": 4},
+        ),
+        OperatorSpec(
+            "sr_bicubic",
+            lambda shape, generator=None, dtype=None, factor=4: bicubic_super_resolution(shape, factor, dtype=dtype),
+            "super-resolution: antialiased bicubic downsampling (a = -0.5)",
+            {"factor": 4},
+        ),
+        OperatorSpec(
+            "deblur_uni",
+            lambda shape, generator=None, dtype=None, size=9: separable_blur(
+                shape, uniform_kernel_1d(size), dtype=dtype
+            ),
+            "separable uniform blur (9 taps), zero boundary",
+            {"size": 9},
+        ),
+        OperatorSpec(
+            "deblur_gauss",
+            _gauss,
+            "separable Gaussian blur (std 10, 5 taps, as DDRM; or size/std), zero boundary",
+            {"size": None, "std": None},
+        ),
+        OperatorSpec("deblur_aniso", _aniso, "anisotropic Gaussian blur (std 1 rows, std 20 columns, 9 taps)"),
+        OperatorSpec(
+            "deblur_motion",
+            _motion,
+            "any 2-D kernel (random motion blur by default), circular boundary",
+            {"kernel": None, "size": None, "intensity": 0.5},
+        ),
+        OperatorSpec(
+            "color",
+            lambda shape, generator=None, dtype=None: colorization(shape, dtype=dtype),
+            "grayscale: mean of channels",
+        ),
+        OperatorSpec(
+            "cs",
+            lambda shape, generator=None, dtype=None, ratio=4, permutation=None: WalshHadamardCS(
+                shape, ratio, permutation=permutation, generator=generator, dtype=dtype
+            ),
+            "compressed sensing: permuted Walsh-Hadamard, keep 1/ratio",
+            {"ratio": 4, "permutation": None},
+        ),
+        OperatorSpec(
+            "deblur_varying",
+            _varying,
+            "spatially varying blur: a grid of kernels blended by smooth masks (product-convolution), circular "
+            "boundary; no SVD (pseudo-inverse and prox by conjugate gradients)",
+            {"kernels": None, "grid": 2, "size": None, "intensity": 0.5},
+            contract=LinearOperator,
+        ),
+        OperatorSpec(
+            "jpeg",
+            lambda shape, generator=None, dtype=None, quality=10: JPEG(shape, int(quality), dtype=dtype),
+            "JPEG compression at a quality factor (YCbCr 4:2:0, IJG tables; not linear: DDRM-JPEG)",
+            {"quality": 10},
+            contract=JPEG,  # an Operator that is not linear: only a solver made for the codec takes it
+        ),
+    ]
+}
+
+
+def build_operator(
+    name: str,
+    input_shape: tuple[int, int, int],
+    *,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None,
+    **params: Any,
+) -> Operator:
+    """Build the registered operator ``name`` (of ``OPERATORS``) for images of shape (C, H, W); an instance of the
+    spec's ``contract``. ``dtype`` defaults to torch's default (float32)."""
+    try:
+        spec = OPERATORS[name]
+    except KeyError:
+        raise TaskError(f"unknown operator {name!r}; choose from {', '.join(OPERATORS)}") from None
+    unknown = set(params) - set(spec.params)
+    if unknown:
+        raise TaskError(f"operator {name!r} takes no parameter(s) {', '.join(sorted(unknown))}")
+    return spec.build(tuple(input_shape), generator=generator, dtype=dtype, **params)

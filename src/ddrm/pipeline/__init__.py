@@ -1,0 +1,60 @@
+"""The restore pipeline: one batch in memory (:func:`restore_batch`), files and folders on disk (:func:`run_restore`),
+the one-call API (:func:`restore`), and what every run needs around them (devices, the memory guard, the prior
+loader, outputs and their checks, blind kernel estimation, sharding across processes)."""
+
+from .api import restore
+from .batch import DEFAULT_SOLVERS, Restoration, default_solver, image_generator, pinv_image, restore_batch
+from .blind import KernelEstimator, check_solver, estimate_full, estimate_separable, kernel_error, restore_blind
+from .degrade import degrade_to_files
+from .device import describe_device, resolve_device
+from .memory import available_bytes, check_memory, estimate_peak_bytes
+from .outputs import (
+    check_outputs,
+    check_writable,
+    find_reference,
+    grid_image,
+    grid_path,
+    kernel_paths,
+    list_inputs,
+    measurement_view,
+    plan_outputs,
+)
+from .priors import AUTO_TILE_PIXELS, DEFAULT_TILE, PriorLoader
+from .run import RestoreJob, job_outputs, run_restore
+
+__all__ = [
+    "restore",
+    "Restoration",
+    "restore_batch",
+    "pinv_image",
+    "image_generator",
+    "default_solver",
+    "DEFAULT_SOLVERS",
+    "KernelEstimator",
+    "estimate_separable",
+    "estimate_full",
+    "kernel_error",
+    "restore_blind",
+    "check_solver",
+    "degrade_to_files",
+    "resolve_device",
+    "describe_device",
+    "estimate_peak_bytes",
+    "available_bytes",
+    "check_memory",
+    "list_inputs",
+    "plan_outputs",
+    "find_reference",
+    "check_outputs",
+    "check_writable",
+    "grid_path",
+    "grid_image",
+    "kernel_paths",
+    "measurement_view",
+    "PriorLoader",
+    "AUTO_TILE_PIXELS",
+    "DEFAULT_TILE",
+    "RestoreJob",
+    "job_outputs",
+    "run_restore",
+]

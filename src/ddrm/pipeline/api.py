@@ -1,0 +1,140 @@
+"""The one-call public API: :func:`restore` takes a degraded image (a tensor, a NumPy array or a PIL image, in [0, 1]
+image units) and gives the restored image back as the same kind, through :func:`~ddrm.pipeline.restore_batch`, the
+core every front end shares."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import InputError, SolverError
+from ..priors import Prior
+from ..samplers import SAMPLERS
+from ..tasks import BLIND_TASKS, as_measurement, merge_task_params, parse_task, spec_for_measurement
+from .batch import Restoration, default_solver, image_generator, restore_batch
+from .memory import check_memory
+from .priors import PriorLoader
+
+__all__ = ["restore"]
+
+_LOADERS: dict[tuple, PriorLoader] = {}  # the last priors loaded by name, kept for the next call
+
+
+def _loader(name: str, checkpoint: str | None, device: torch.device) -> PriorLoader:
+    key = (name, checkpoint, str(device))
+    if key not in _LOADERS:
+        while len(_LOADERS) >= 2:
+            _LOADERS.pop(next(iter(_LOADERS)))
+        _LOADERS[key] = PriorLoader(name, checkpoint, device)
+    return _LOADERS[key]
+
+
+def _as_batch(y: Any) -> tuple[Tensor, dict[str, Any]]:
+    """A degraded image of any supported kind -> ``(B, C, H, W)`` float32 in [0, 1], and how to give it back."""
+    kind: dict[str, Any] = {}
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow is a dependency
+        Image = None  # noqa: N806
+    if Image is not None and isinstance(y, Image.Image):
+        kind["pil"] = True
+        y = np.asarray(y.convert("L" if y.mode in ("L", "1", "I;16", "I") else "RGB"))
+    if isinstance(y, np.ndarray):
+        kind.setdefault("numpy", True)
+        kind["dtype"] = y.dtype
+        if y.ndim not in (2, 3):
+            raise InputError(f"an image array is (H, W) or (H, W, C), got shape {y.shape}")
+        arr = y[..., None] if y.ndim == 2 else y
+        kind["grey_2d"] = y.ndim == 2
+        t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None]
+    elif isinstance(y, Tensor):
+        if y.ndim not in (3, 4):
+            raise InputError(f"an image tensor is (C, H, W) or (B, C, H, W), got shape {tuple(y.shape)}")
+        kind.update(tensor=True, ndim=y.ndim, dtype=y.dtype, device=y.device)
+        t = y if y.ndim == 4 else y[None]
+    else:
+        raise InputError(f"restore takes a torch.Tensor, a NumPy array or a PIL image, got {type(y).__name__}")
+    scale = 255.0 if t.dtype == torch.uint8 else 1.0
+    t = t.float() / scale
+    if not torch.isfinite(t).all():
+        raise InputError("the image contains NaN or infinite values")
+    return t, kind
+
+
+def _as_kind(x01: Tensor, kind: dict[str, Any]) -> Any:
+    """Restored images (B, C, H, W) in [0, 1] -> the kind the degraded image came as."""
+    if kind.get("tensor"):
+        out = x01 if kind["ndim"] == 4 else x01[0]
+        return (out * 255).round().to(torch.uint8) if kind["dtype"] == torch.uint8 else out.to(kind["device"])
+    arr = x01[0].permute(1, 2, 0).cpu().numpy()
+    if arr.shape[-1] == 1 and kind.get("grey_2d", False):
+        arr = arr[..., 0]
+    if kind.get("pil") or kind["dtype"] == np.uint8:
+        arr = (arr * 255 + 0.5).astype(np.uint8)
+    if kind.get("pil"):
+        from PIL import Image
+
+        return Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[-1] == 1 else arr)
+    return arr if arr.dtype == np.uint8 else arr.astype(np.float32)
+
+
+def restore(
+    y: Any,
+    task: str,
+    *,
+    sigma_y: float | None = None,
+    prior: str | Prior = "builtin",
+    solver: str | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    mask: Any = None,
+    kernel: Any = None,
+    task_params: dict[str, Any] | None = None,
+    solver_args: dict[str, Any] | None = None,
+    device: str | torch.device | None = None,
+    checkpoint: str | None = None,
+    progress: bool = False,
+    details: bool = False,
+) -> Any:
+    """Restore a degraded image ``y`` of ``task`` (``"sr4"``, ``"sr_bicubic4"``, ``"deblur_gauss"``, ``"inpaint"``,
+    ``"color"``, ``"denoise"``, ``"jpeg10"``, ``"deblur_blind"``, ...) with noise ``sigma_y`` (image units, [0, 1]);
+    returns the restored image as the kind ``y`` came as (a tensor (C, H, W) or (B, C, H, W) in [0, 1], a NumPy array
+    (H, W[, C]) float in [0, 1] or uint8, a PIL image).
+
+    ``prior`` is a name for :func:`ddrm.load_prior` (``"builtin"``, a preset with ``checkpoint``, ``"hf:ORG/NAME"``)
+    or a loaded :class:`~ddrm.priors.Prior`; ``solver`` a name of :data:`ddrm.SAMPLERS` (default: DDRM, DDRM-JPEG
+    for JPEG, DiffPIR for a blur without an SVD) with ``steps`` and ``solver_args``; ``mask`` (inpainting; white =
+    observed) and ``kernel`` (``deblur_motion``) are files or arrays; ``task_params`` the task's own (e.g.
+    ``{"size": 15, "model": "full"}`` for ``deblur_blind``). Image ``i`` of a batch draws its noise from ``seed`` and
+    its index. ``device`` defaults to the tensor's (the CPU for arrays and images); nothing moves by itself.
+    ``details=True`` returns ``(image, restoration)``, the :class:`~ddrm.pipeline.Restoration` with the blind
+    kernels."""
+    y01, kind = _as_batch(y)
+    device = torch.device(device) if device is not None else y01.device if kind.get("tensor") else torch.device("cpu")
+    name, params = parse_task(task)
+    params = merge_task_params(name, params, task_params or {})
+    if sigma_y is None:
+        if name != "jpeg":
+            raise InputError("give sigma_y, the measurement's noise level in [0, 1] image units")
+        sigma_y = 0.0  # JPEG: the quantisation is the degradation
+    if not (isinstance(sigma_y, (int, float)) and 0 <= sigma_y <= 1):
+        raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y!r}")
+    y01 = torch.stack([as_measurement(name, yi) for yi in y01])
+    spec = spec_for_measurement(name, params, tuple(y01.shape[1:]), mask=mask, kernel=kernel)
+    solver = solver or default_solver(name)
+    if solver not in SAMPLERS:
+        raise SolverError(f"unknown solver {solver!r}; choose from {', '.join(SAMPLERS)}")
+    sampler = SAMPLERS[solver]
+    args = {**(solver_args or {}), **({} if steps is None else {"steps": steps})}
+    sampler.check(args)
+    op = spec.operator(device)
+    sampler.check_operator(op)
+    net = prior if isinstance(prior, Prior) else _loader(prior, checkpoint, device)(spec.image_shape)
+    check_memory(net, sampler, spec.image_shape, 1 if name in BLIND_TASKS else y01.shape[0], device, args)
+    gens = [image_generator(seed, f"image {i}") for i in range(y01.shape[0])]
+    res: Restoration = restore_batch(net, sampler, spec, op, y01.to(device), sigma_y, gens, args, progress_bar=progress)
+    out = _as_kind(res.images, kind)
+    return (out, res) if details else out

@@ -1,0 +1,69 @@
+"""Making a measurement of a clean image, as ``ddrm degrade`` does: ``y = H x + sigma_y z`` written with its sidecar
+and side files, so that ``ddrm restore`` rebuilds ``H`` exactly."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..errors import InputError, TaskError
+from ..io import IMAGE_SUFFIXES, read_image, write_array, write_image
+from ..operators import LinearOperator
+from ..tasks import TaskSpec, side_files, sidecar_path, sidecar_record, write_sidecar
+from .outputs import check_outputs, check_writable
+
+__all__ = ["degrade_to_files"]
+
+
+def degrade_to_files(
+    x01: Tensor,
+    spec: TaskSpec,
+    sigma_y: float,
+    out: Path,
+    generator: torch.Generator,
+    seed: int | None = None,
+    inputs: Sequence[Path] = (),
+) -> tuple[Tensor, Path]:
+    """``y = H x + sigma_y z`` (noise from ``generator``; ``seed``, recorded in the sidecar, is the one that drew the
+    task's random choices) written to ``out`` (an image, or ``.npy``) with its sidecar and side files; returns
+    ``(y, sidecar)``.
+
+    Outputs never replace ``inputs``; the side files and the JSON are written before the measurement, and all are
+    removed again if writing fails, so nothing half-made is left behind."""
+    suffix = out.suffix.lower()
+    op = spec.operator()
+    jpeg = not isinstance(op, LinearOperator)  # the codec: a real JPEG file is the measurement
+    if jpeg:
+        if suffix not in (".jpg", ".jpeg"):
+            raise TaskError(f"{out}: a {spec.name} measurement is a JPEG file; name it .jpg")
+        if sigma_y > 0:
+            raise TaskError("JPEG artefact removal (DDRM-JPEG) models no Gaussian noise; use --sigma-y 0")
+    elif suffix not in IMAGE_SUFFIXES + (".npy",):
+        raise InputError(f"{out}: output must be .png or .npy")
+    elif suffix in (".jpg", ".jpeg"):
+        raise TaskError("JPEG would add compression artefacts to the measurement; use .png or .npy")
+    image_like = len(op.measurement_shape) == 3 and op.measurement_shape[0] in (1, 3)
+    if suffix != ".npy" and not image_like:
+        raise TaskError(f"a {spec.name} measurement is not an image; write it as .npy")
+    sidecar = sidecar_path(out)
+    meta = sidecar_record(spec, sidecar.with_suffix(""), sigma_y, seed, out.name)
+    outputs = [out, sidecar, *(p for p, _ in side_files(spec, meta, out.parent))]
+    check_outputs(outputs, list(inputs))
+    for path in outputs:
+        check_writable(path)
+    y = x01 if jpeg else op.measure(x01[None], sigma_y, generator)[0]  # JPEG: the real codec (Pillow) below
+    written = [path for path in outputs if not path.exists()]
+    try:
+        write_sidecar(spec, meta, sidecar)  # the side files, then the JSON
+        if suffix == ".npy":
+            write_array(y.float(), out)  # the measurement last
+        else:
+            write_image(y, out, jpeg_quality=op.quality if jpeg else None)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return (read_image(out) if jpeg else y), sidecar

@@ -1,0 +1,124 @@
+"""Inputs and outputs on disk: the measurements of a file or folder, where each result goes, the checks made before any
+work (an output never replaces an input; two outputs never share a name; the folder is writable), and the pictures
+written beside a result (grid, measurement view)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..errors import InputError
+from ..io import IMAGE_SUFFIXES
+from ..operators import Operator
+from ..tasks import SIDE_FILE_SUFFIXES
+
+__all__ = [
+    "list_inputs",
+    "plan_outputs",
+    "find_reference",
+    "check_outputs",
+    "check_writable",
+    "grid_path",
+    "kernel_paths",
+    "measurement_view",
+    "grid_image",
+]
+
+
+def list_inputs(path: Path) -> list[Path]:
+    """The measurements in a folder (images and ``.npy``, side files excluded), or the one file given."""
+    if path.is_dir():
+        files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + (".npy",)]
+        files = [p for p in files if not any(p.name.endswith(s) for s in SIDE_FILE_SUFFIXES.values())]
+        if not files:
+            raise InputError(f"{path}: no images or .npy measurements in the folder")
+        return files
+    if not path.is_file():
+        raise InputError(f"{path}: no such file or folder")
+    return [path]
+
+
+def plan_outputs(src: Path, output: Path | None) -> tuple[list[tuple[Path, Path]], Path, bool]:
+    """``([(input, output file)], output root, is_folder)`` for restoring ``src`` (a file or a folder)."""
+    files = list_inputs(src)
+    folder = src.is_dir()
+    if output is not None:
+        out_root = Path(output)
+    else:
+        out_root = src.with_name(src.name + "_restored") if folder else src.with_name(src.stem + "_restored.png")
+    if folder and out_root.suffix:
+        raise InputError(f"{out_root}: restoring a folder needs an output folder")
+    if not folder and out_root.suffix.lower() not in IMAGE_SUFFIXES:
+        out_root = out_root / (src.stem + ".png")
+    return [(f, (out_root / (f.stem + ".png")) if folder else out_root) for f in files], out_root, folder
+
+
+def find_reference(ref_root: Path, source: Path) -> Path | None:
+    """The clean image for ``source``: ``ref_root`` itself if a file, else the image of the same stem in it."""
+    if ref_root.is_file():
+        return ref_root
+    return next(
+        (ref_root / (source.stem + s) for s in IMAGE_SUFFIXES if (ref_root / (source.stem + s)).is_file()), None
+    )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return a.samefile(b)
+    return a.resolve() == b.resolve()
+
+
+def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
+    """Refuse an output that would replace an input, or two outputs of the same name."""
+    for out in outputs:
+        for inp in inputs:
+            if _same_file(out, inp):
+                raise InputError(f"{out}: the output would overwrite the input {inp}; choose another output name")
+    seen: set[Path] = set()
+    for out in outputs:
+        if out.resolve() in seen:
+            raise InputError(f"two outputs would be written to {out}; rename one of the inputs")
+        seen.add(out.resolve())
+
+
+def check_writable(path: Path) -> None:
+    """The output's folder exists and is writable, or can be created (checked before any work)."""
+    parent = path.parent
+    while not parent.exists() and parent.parent != parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{path}: cannot create the output, {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: cannot write the output, {parent} is not writable")
+
+
+def grid_path(target: Path) -> Path:
+    """Where ``--save-grid`` writes the grid of a result: ``NAME_grid.png`` beside it."""
+    return target.with_name(target.stem + "_grid.png")
+
+
+def kernel_paths(target: Path) -> tuple[Path, Path]:
+    """Where a blind restoration writes its estimated kernel beside the result: ``NAME.kernel.npy`` and a picture of it,
+    ``NAME.kernel.png``."""
+    return target.with_name(target.stem + ".kernel.npy"), target.with_name(target.stem + ".kernel.png")
+
+
+def measurement_view(op: Operator, y01: Tensor, shape) -> Tensor:
+    """The measurement drawn at the image's size (nearest upsampling; grey replicated), or grey if not an image."""
+    c, h, w = shape
+    if y01.ndim != 3:
+        return torch.full(shape, 0.5)
+    img = torch.nn.functional.interpolate(y01[None], size=(h, w), mode="nearest")[0]
+    return img.expand(c, h, w) if img.shape[0] == 1 else img
+
+
+def grid_image(panels: list[Tensor]) -> Tensor:
+    """Panels (C, H, W) side by side with 4 px white gaps."""
+    gap = torch.ones(panels[0].shape[0], panels[0].shape[1], 4)
+    parts = []
+    for p in panels:
+        parts += [p.clamp(0, 1), gap]
+    return torch.cat(parts[:-1], dim=2)

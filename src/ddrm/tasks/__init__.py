@@ -1,0 +1,64 @@
+"""Tasks: the strings users type (``sr4``), :class:`TaskSpec` (everything that rebuilds an operator), the inputs a
+task needs (masks, kernels, the measurement) and the sidecar beside a measurement.
+
+Values in files and in public signatures are in image units ([0, 1]); an operator's
+:meth:`~ddrm.operators.Operator.to_model_range` converts a measurement to the solvers' [-1, 1].
+"""
+
+from ..errors import TaskError
+from .inputs import (
+    MaskOrKernel,
+    as_kernel,
+    as_kernel_grid,
+    as_mask,
+    as_measurement,
+    load_kernel,
+    load_kernel_grid,
+    load_mask,
+    read_measurement,
+)
+from .names import BLIND_TASKS, KERNEL_MODELS, KERNEL_TASKS, NUMERIC_SUFFIX, merge_task_params, parse_task, task_params
+from .sidecar import (
+    SIDE_FILE_SUFFIXES,
+    SIDECAR_VERSION,
+    read_sidecar,
+    side_files,
+    sidecar_path,
+    sidecar_record,
+    validate_sidecar,
+    write_sidecar,
+)
+from .spec import TaskSpec, blind_start_kernel, image_shape_for_measurement, make_task, spec_for_measurement
+
+__all__ = [
+    "TaskError",
+    "TaskSpec",
+    "MaskOrKernel",
+    "BLIND_TASKS",
+    "KERNEL_MODELS",
+    "KERNEL_TASKS",
+    "NUMERIC_SUFFIX",
+    "SIDECAR_VERSION",
+    "SIDE_FILE_SUFFIXES",
+    "parse_task",
+    "task_params",
+    "merge_task_params",
+    "make_task",
+    "spec_for_measurement",
+    "image_shape_for_measurement",
+    "blind_start_kernel",
+    "load_kernel",
+    "load_kernel_grid",
+    "load_mask",
+    "as_kernel",
+    "as_kernel_grid",
+    "as_mask",
+    "as_measurement",
+    "read_measurement",
+    "sidecar_path",
+    "sidecar_record",
+    "side_files",
+    "write_sidecar",
+    "read_sidecar",
+    "validate_sidecar",
+]

@@ -1,0 +1,111 @@
+"""Inputs a task needs besides the measurement: masks, blur kernels, grids of kernels, read from files or given as
+arrays, and the measurement itself; each checked, with one line naming the problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import InputError
+from ..io import read_array, read_image
+
+__all__ = [
+    "MaskOrKernel",
+    "load_kernel",
+    "as_kernel",
+    "load_kernel_grid",
+    "as_kernel_grid",
+    "load_mask",
+    "as_mask",
+    "as_measurement",
+    "read_measurement",
+]
+
+MaskOrKernel = str | Path | Tensor | None
+
+
+def load_kernel(path: str | Path) -> Tensor:
+    """A blur kernel from ``.npy`` (must sum to 1 within 1%) or an image (normalised by its sum)."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        return as_kernel(read_array(path), str(path), normalise=False)
+    k = read_image(path).double()
+    return as_kernel(k.mean(0) if k.shape[0] != 1 else k[0], str(path), normalise=True)
+
+
+def as_kernel(k: Tensor, label: str = "kernel", normalise: bool = False) -> Tensor:
+    """Check a 2-D blur kernel: non-empty, finite, non-negative, and summing to 1 within 1% (or, with ``normalise``,
+    divided by its positive sum, as for a kernel drawn as an image)."""
+    k = torch.as_tensor(k).double()
+    if k.ndim != 2 or min(k.shape) < 1:
+        raise InputError(f"{label}: a kernel must be a non-empty 2-D array, got shape {tuple(k.shape)}")
+    total = k.sum().item()
+    if not np.isfinite(total):
+        raise InputError(f"{label}: kernel has non-finite entries")
+    if (k < 0).any():
+        raise InputError(f"{label}: kernel has negative entries")
+    if normalise:
+        if total <= 0:
+            raise InputError(f"{label}: kernel image is black")
+        return k / total
+    if abs(total - 1.0) > 0.01:
+        raise InputError(f"{label}: kernel sums to {total:.4g}, expected 1 (normalise it)")
+    return k
+
+
+def load_kernel_grid(path: str | Path) -> Tensor:
+    """A grid of blur kernels, one per region of a spatially varying blur: ``.npy`` of shape (rows, cols, kh, kw)."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise InputError(f"{path}: a grid of kernels is a .npy array of shape (rows, cols, kh, kw)")
+    return as_kernel_grid(read_array(path), str(path))
+
+
+def as_kernel_grid(k: Tensor, label: str = "kernels") -> Tensor:
+    """Check a (rows, cols, kh, kw) grid of kernels, each as :func:`as_kernel` checks one."""
+    k = torch.as_tensor(k).double()
+    if k.ndim != 4 or min(k.shape) < 1:
+        raise InputError(f"{label}: a grid of kernels has shape (rows, cols, kh, kw), got {tuple(k.shape)}")
+    for r in range(k.shape[0]):
+        for c in range(k.shape[1]):
+            as_kernel(k[r, c], f"{label} [{r}, {c}]")
+    return k
+
+
+def load_mask(path: str | Path, shape: tuple[int, int, int]) -> Tensor:
+    """A mask image: white (>= 0.5) = observed, black = missing; must match the image size."""
+    return as_mask(read_image(path), shape, str(path))
+
+
+def as_mask(m: Tensor, shape: tuple[int, int, int], label: str = "mask") -> Tensor:
+    """A mask given as an (H, W) or (C, H, W) array in [0, 1] -> boolean (H, W), True = observed (>= 0.5); its size
+    must be the image's."""
+    m = torch.as_tensor(m)
+    m = m[None] if m.ndim == 2 else m
+    if m.ndim != 3:
+        raise InputError(f"{label}: a mask must be an image, got an array of shape {tuple(m.shape)}")
+    if tuple(m.shape[-2:]) != tuple(shape[-2:]):
+        raise InputError(f"{label}: mask is {m.shape[-1]}x{m.shape[-2]} but the image is {shape[-1]}x{shape[-2]}")
+    m = m.double()
+    return (m.mean(0) >= 0.5) if m.shape[0] > 1 else (m[0] >= 0.5)
+
+
+def as_measurement(name: str, y: Tensor, label: str = "measurement") -> Tensor:
+    """A measurement image as the task expects it: for colourisation a grey image saved as RGB becomes one channel
+    (an image with colours is refused)."""
+    if name == "color" and y.ndim == 3 and y.shape[0] == 3:
+        if (y - y.mean(0, keepdim=True)).abs().max() > 2 / 255:
+            raise InputError(f"{label}: colorization needs a greyscale image, this one has colours")
+        return y.mean(0, keepdim=True)
+    return y
+
+
+def read_measurement(path: Path) -> Tensor:
+    """A measurement file (image or ``.npy``) as float32, refusing NaN / infinite values."""
+    y = read_array(path) if path.suffix.lower() == ".npy" else read_image(path)
+    if not torch.isfinite(y).all():
+        raise InputError(f"{path}: measurement contains NaN or infinite values")
+    return y.float()

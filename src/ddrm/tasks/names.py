@@ -1,0 +1,59 @@
+"""Task strings: what a user types (``sr4``, ``jpeg10``, ``deblur_blind``) and the parameters each task takes.
+
+A task names a registered operator (:data:`ddrm.operators.OPERATORS`) with parameters, or a restoration whose
+operator is estimated while restoring (``deblur_blind``: the kernel, see :mod:`ddrm.pipeline.blind`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..errors import TaskError
+from ..operators import OPERATORS
+
+__all__ = [
+    "NUMERIC_SUFFIX",
+    "KERNEL_TASKS",
+    "BLIND_TASKS",
+    "KERNEL_MODELS",
+    "parse_task",
+    "task_params",
+    "merge_task_params",
+]
+
+NUMERIC_SUFFIX = {"sr": "factor", "sr_bicubic": "factor", "cs": "ratio", "jpeg": "quality"}  # "sr4": factor 4
+KERNEL_TASKS = ("deblur_motion", "deblur_varying")  # the tasks a kernel file applies to
+KERNEL_MODELS = ("separable", "full")
+# restorations whose operator is estimated while restoring: their parameters (with defaults)
+BLIND_TASKS: dict[str, dict[str, Any]] = {"deblur_blind": {"size": 21, "model": "separable"}}
+
+
+def task_params(name: str) -> dict[str, Any]:
+    """The parameters task ``name`` takes, with their defaults."""
+    return dict(BLIND_TASKS[name]) if name in BLIND_TASKS else dict(OPERATORS[name].params)
+
+
+def parse_task(text: str) -> tuple[str, dict]:
+    """``"sr4"`` -> ``("sr", {"factor": 4})``; a registered name maps to itself."""
+    if text in OPERATORS or text in BLIND_TASKS:
+        return text, {}
+    m = re.fullmatch(r"([a-z_]+?)(\d+)", text)
+    if m and m.group(1) in NUMERIC_SUFFIX:
+        return m.group(1), {NUMERIC_SUFFIX[m.group(1)]: int(m.group(2))}
+    others = [n for n in [*OPERATORS, *BLIND_TASKS] if n not in NUMERIC_SUFFIX]
+    examples = ", ".join(["sr4", "sr_bicubic4", "cs4", "jpeg10", *others])
+    raise TaskError(f"unknown task {text!r}; choose from {examples}")
+
+
+def merge_task_params(name: str, params: dict, given: dict[str, Any]) -> dict:
+    """Add the parameters the user gave (``None`` = not given) to a task's, refusing those it does not take."""
+    accepted = task_params(name)
+    out = dict(params)
+    for key, value in given.items():
+        if value is None:
+            continue
+        if key not in accepted:
+            raise TaskError(f"{key} does not apply to task {name}")
+        out[key] = value
+    return out

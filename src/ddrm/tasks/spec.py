@@ -1,0 +1,200 @@
+"""A task fully resolved: :class:`TaskSpec` holds everything that rebuilds ``H`` exactly (the mask, the kernel, the
+permutation are tensors, not seeds). :func:`make_task` resolves a task's random choices for a clean image;
+:func:`spec_for_measurement` infers the task behind a measurement given without a sidecar.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..errors import TaskError
+from ..operators import (
+    OPERATORS,
+    CircularConvolution,
+    Operator,
+    build_operator,
+    default_motion_size,
+    gaussian_kernel_1d,
+    motion_kernel,
+    random_kernel_grid,
+    random_mask,
+)
+from .inputs import MaskOrKernel, as_kernel, as_kernel_grid, as_mask, load_kernel, load_kernel_grid, load_mask
+from .names import BLIND_TASKS, KERNEL_MODELS, KERNEL_TASKS, task_params
+
+__all__ = ["TaskSpec", "make_task", "spec_for_measurement", "image_shape_for_measurement", "blind_start_kernel"]
+
+
+def blind_start_kernel(size: int) -> Tensor:
+    """The blind estimator's starting guess: a normalised 1-D Gaussian of ``size`` (odd) taps, std ``size / 6``."""
+    return gaussian_kernel_1d(size / 6, size // 2)
+
+
+@dataclass
+class TaskSpec:
+    """A degradation, fully resolved: task name, parameters (tensors included) and image shape.
+
+    A blind task (``deblur_blind``) carries the settings of its kernel estimator instead of an operator's: its
+    :meth:`operator` is the estimator's starting guess, replaced while restoring."""
+
+    name: str
+    image_shape: tuple[int, int, int]
+    params: dict = field(default_factory=dict)
+
+    @property
+    def is_blind(self) -> bool:
+        """Whether the operator is estimated while restoring (each measurement its own)."""
+        return self.name in BLIND_TASKS
+
+    def operator(self, device: str | torch.device = "cpu") -> Operator:
+        if self.is_blind:
+            g = blind_start_kernel(int(self.params.get("size", BLIND_TASKS[self.name]["size"])))
+            return CircularConvolution(self.image_shape, torch.outer(g, g), dtype=torch.float32).to(device)
+        return build_operator(self.name, self.image_shape, dtype=torch.float32, **self.params).to(device)
+
+    def key(self) -> str:
+        """Identity of the operator (images that share it can be restored in one batch)."""
+        parts = {
+            k: (zlib.crc32(v.cpu().numpy().tobytes()) if isinstance(v, Tensor) else v) for k, v in self.params.items()
+        }
+        return json.dumps([self.name, self.image_shape, parts], sort_keys=True, default=str)
+
+
+def image_shape_for_measurement(name: str, params: dict, y_shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """The shape of the image behind a measurement of shape ``y_shape`` (image-like tasks only)."""
+    if name == "cs":
+        raise TaskError("a compressed-sensing measurement does not tell the image size: restore it with a sidecar")
+    if len(y_shape) != 3:
+        raise TaskError(f"expected an image measurement, got an array of shape {tuple(y_shape)}")
+    c, h, w = y_shape
+    if name == "color":
+        if c != 1:
+            raise TaskError(f"colorization restores from a greyscale image, got {c} channels")
+        return (3, h, w)
+    if c != 3:
+        raise TaskError(f"task {name} expects an RGB measurement, got {c} channel(s)")
+    if name in ("sr", "sr_bicubic"):
+        f = params.get("factor", OPERATORS[name].params["factor"])
+        return (c, h * f, w * f)
+    return (c, h, w)
+
+
+def make_task(
+    name: str,
+    image_shape: tuple[int, int, int],
+    params: dict,
+    generator: torch.Generator,
+    *,
+    mask: MaskOrKernel = None,
+    kernel: MaskOrKernel = None,
+) -> TaskSpec:
+    """Resolve a task's random choices into explicit tensors (random mask, motion kernel, CS permutation), so that
+    its sidecar rebuilds ``H`` exactly; ``mask`` / ``kernel`` (files or arrays) replace the random ones."""
+    params = dict(params)
+    shape = tuple(image_shape)
+    if name in BLIND_TASKS:
+        raise TaskError(f"{name} restores an unknown blur; make the measurement with deblur_gauss, deblur_motion, ...")
+    if mask is not None and name != "inpaint":
+        raise TaskError(f"a mask does not apply to task {name}")
+    if kernel is not None and name not in KERNEL_TASKS:
+        raise TaskError(f"a kernel does not apply to task {name}")
+    if name == "inpaint":
+        missing = params.pop("missing", 0.5)
+        params["mask"] = _mask(mask, shape) if mask is not None else random_mask(shape, missing, generator)
+    elif name == "deblur_motion":
+        size, intensity = params.pop("size", None), params.pop("intensity", 0.5)
+        if kernel is not None:
+            params["kernel"] = _kernel(kernel)
+        else:
+            _check_motion(shape, size, intensity)
+            params["kernel"] = motion_kernel(size or default_motion_size(shape), intensity, generator)
+    elif name == "deblur_varying":
+        grid, size, intensity = params.pop("grid", 2), params.pop("size", None), params.pop("intensity", 0.5)
+        if kernel is not None:
+            params["kernels"] = _kernel_grid(kernel, shape)
+        else:
+            _check_motion(shape, size, intensity)
+            limit = min(shape[1], shape[2])
+            if not (isinstance(grid, int) and 1 <= grid <= limit):
+                raise TaskError(f"the grid must have 1 to {limit} regions per side for this image, got {grid}")
+            params["kernels"] = random_kernel_grid(shape, grid, size, intensity, generator)
+    elif name == "cs":
+        params["permutation"] = torch.randperm(shape[1] * shape[2], generator=generator)
+    return TaskSpec(name, shape, params)
+
+
+def _check_motion(shape: tuple[int, int, int], size: int | None, intensity: float) -> None:
+    """The size and curvature of random motion kernels, checked for the image."""
+    limit = min(shape[1], shape[2])
+    if size is not None and not (3 <= size <= limit and size % 2 == 1):
+        raise TaskError(f"the motion kernel size must be odd and in [3, {limit}] for this image, got {size}")
+    if not 0.0 <= intensity <= 1.0:
+        raise TaskError(f"the motion kernel intensity must lie in [0, 1], got {intensity}")
+
+
+def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[str, Any]:
+    """A blind task's estimator settings, checked for the image: an odd kernel size that fits, a known model."""
+    out = {**task_params(name), **{k: v for k, v in params.items() if v is not None}}
+    size, limit = out["size"], min(shape[1], shape[2])
+    if not (isinstance(size, int) and 3 <= size <= limit and size % 2 == 1):
+        raise TaskError(f"the kernel size must be odd and in [3, {limit}] for this image, got {size}")
+    if out["model"] not in KERNEL_MODELS:
+        raise TaskError(f"unknown kernel model {out['model']!r}; choose from {', '.join(KERNEL_MODELS)}")
+    return out
+
+
+def _mask(mask: MaskOrKernel, shape: tuple[int, int, int]) -> Tensor:
+    return as_mask(mask, shape) if isinstance(mask, Tensor) else load_mask(mask, shape)
+
+
+def _kernel(kernel: MaskOrKernel) -> Tensor:
+    return as_kernel(kernel) if isinstance(kernel, Tensor) else load_kernel(kernel)
+
+
+def _kernel_grid(kernel: MaskOrKernel, shape: tuple[int, int, int]) -> Tensor:
+    k = as_kernel_grid(kernel) if isinstance(kernel, Tensor) else load_kernel_grid(kernel)
+    if k.shape[0] > shape[1] or k.shape[1] > shape[2] or k.shape[2] > shape[1] or k.shape[3] > shape[2]:
+        raise TaskError(f"a {k.shape[0]}x{k.shape[1]} grid of {k.shape[2]}x{k.shape[3]} kernels does not fit a "
+                        f"{shape[2]}x{shape[1]} image")  # fmt: skip
+    return k
+
+
+def spec_for_measurement(
+    name: str,
+    params: dict,
+    y_shape: tuple[int, ...],
+    *,
+    mask: MaskOrKernel = None,
+    kernel: MaskOrKernel = None,
+) -> TaskSpec:
+    """The task behind a measurement given without a sidecar: the image size follows from the measurement's, and
+    inpainting needs its ``mask``, ``deblur_motion`` its ``kernel``, ``deblur_varying`` its grid of kernels (files or
+    arrays); CS cannot be restored this way (the measurement does not tell the image size)."""
+    shape = image_shape_for_measurement(name, params, tuple(y_shape))
+    if name in BLIND_TASKS:
+        if mask is not None or kernel is not None:
+            raise TaskError(f"{name} estimates its kernel; a {'mask' if mask is not None else 'kernel'} does not apply")
+        return TaskSpec(name, shape, _blind_params(name, params, shape))
+    if name == "inpaint":
+        if mask is None:
+            raise TaskError("inpainting needs a mask (white = observed)")
+        params = {"mask": _mask(mask, shape)}
+    elif mask is not None:
+        raise TaskError(f"a mask does not apply to task {name}")
+    if name == "deblur_motion":
+        if kernel is None:
+            raise TaskError("deblur_motion needs a kernel (.npy or image)")
+        params = {"kernel": _kernel(kernel)}
+    elif name == "deblur_varying":
+        if kernel is None:
+            raise TaskError("deblur_varying needs its kernels (.npy of shape (rows, cols, kh, kw))")
+        params = {"kernels": _kernel_grid(kernel, shape)}
+    elif kernel is not None:
+        raise TaskError(f"a kernel does not apply to task {name}")
+    return TaskSpec(name, shape, params)
