@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from ..errors import DDRMError, InputError
+from .demo import EXAMPLE_IMAGE, example_credit, restore_measurement, run_demo
 
 __all__ = [
     "TASKS",
@@ -133,145 +134,181 @@ def _message(exc: BaseException, uploads: Sequence[str] = ()) -> str:
     return text
 
 
-def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen dataclass)
-    """The Gradio page (``gradio.Blocks``), not yet launched."""
-    import gradio as gr
+class _Requests:
+    """Turns one press of "Restore" into the library's call: the page's values checked, a run folder made, the
+    restoration run (:func:`~ddrm.app.demo.run_demo` or :func:`~ddrm.app.demo.restore_measurement`), the result
+    described. A user's mistake becomes one line in the page; anything else is logged on the server."""
 
-    from ..io import read_image
-    from ..pipeline import PriorLoader, default_solver, describe_device, resolve_device
-    from ..samplers import SAMPLERS
-    from ..tasks import load_kernel
-    from .demo import EXAMPLE_IMAGE, example_credit, restore_measurement, run_demo
+    def __init__(self, settings: AppSettings, device: torch.device, loader: Any, root: Path):
+        self.settings, self.device, self.loader, self.root = settings, device, loader, root
 
-    device = resolve_device(settings.device)
-    loader = PriorLoader(settings.prior, settings.checkpoint, device)
-    loader((3, 256, 256))  # load (and check) the prior before the page opens: a bad one is refused at start
-    root = Path(settings.workdir) if settings.workdir else Path(tempfile.mkdtemp(prefix="ddrm-serve-"))
-    root.mkdir(parents=True, exist_ok=True)
+    def __call__(self, mode, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file, reference,
+                 quality, sigma_y, solver, steps, seed, progress=None):  # fmt: skip
+        import gradio as gr
 
-    def run(mode, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file, reference, quality,
-            sigma_y, solver, steps, seed, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's progress idiom)  # fmt: skip
         uploads = [f for f in (kernel_file, mask_file) if f]
+        degrading = mode == MODES[0]
         try:
-            degrading = mode == MODES[0]
             name = task_string(task, factor, downsampling, kernel_choice, degrading, quality)
-            if name.startswith("jpeg"):
-                sigma_y = 0.0  # the quantisation is the degradation
-            image = editor_image(editor)
-            mask = editor_mask(editor) if name == "inpaint" else None
-            if name == "inpaint" and mask_file:
-                mask = read_image(mask_file)
-            kernel = None
-            if task == "Deblurring" and kernel_choice == "Upload a kernel":
-                if not kernel_file:
-                    raise PageError("choose a kernel file (.npy summing to 1, or a grey image)")
-                kernel = load_kernel(kernel_file)
-            if name == "inpaint" and mask is None and not degrading:
-                raise PageError("draw the missing region on the image, or upload a mask (white = observed)")
-            prune_runs(root, settings.keep_runs - 1)
-            out = Path(tempfile.mkdtemp(prefix="run-", dir=root))
-            common = dict(solver=solver, steps=int(steps), seed=int(seed), device=device, loader=loader)
+            sigma_y = 0.0 if name.startswith("jpeg") else float(sigma_y)  # JPEG: the quantisation is the degradation
+            image, mask, kernel = self._inputs(name, task, editor, kernel_choice, kernel_file, mask_file, degrading)
+            prune_runs(self.root, self.settings.keep_runs - 1)
+            out = Path(tempfile.mkdtemp(prefix="run-", dir=self.root))
+            common = dict(solver=solver, steps=int(steps), seed=int(seed), device=self.device, loader=self.loader,
+                          mask=mask, kernel=kernel)  # fmt: skip
             if degrading:
-                res = run_demo(out, image, name, float(sigma_y), mask=mask, kernel=kernel,
-                               max_side=settings.max_side, **common)  # fmt: skip
+                res = run_demo(out, image, name, sigma_y, max_side=self.settings.max_side, **common)
             else:
-                ref = None if reference is None else _to_tensor(reference)
-                limit = 4 * settings.max_side
+                limit = 4 * self.settings.max_side
                 if max(image.shape[-2:]) * int(factor if name.startswith("sr") else 1) > limit:
                     raise PageError(f"the restored image would be larger than {limit} px; use 'ddrm restore' for it")
-                res = restore_measurement(out, image, name, float(sigma_y), mask=mask, kernel=kernel,
-                                          reference=ref, **common)  # fmt: skip
+                ref = None if reference is None else _to_tensor(reference)
+                res = restore_measurement(out, image, name, sigma_y, reference=ref, **common)
         except (DDRMError, OSError) as exc:
             raise gr.Error(_message(exc, uploads), print_exception=False) from None
         except Exception as exc:  # never a stack trace in the page; the server's log keeps it
             traceback.print_exc(file=sys.stderr)
             msg = f"internal error ({type(exc).__name__}): {_message(exc, uploads)}"
             raise gr.Error(msg, print_exception=False) from None
-        if res.psnr is not None:
-            score = (f"**PSNR {res.psnr:.2f} dB**, SSIM {res.ssim:.4f} against the reference "
-                     f"(pseudo-inverse of the measurement: {res.psnr_pinv:.2f} dB)")  # fmt: skip
-        else:
-            score = "No reference given, so no PSNR."
-        w, h = _image_size(res.restored)
-        summary = f"{score}\n\nRestored image: {w}x{h} px, task `{name}`, sigma_y {float(sigma_y):g}, {solver}, " \
-                  f"{int(steps)} steps, seed {int(seed)}."  # fmt: skip
-        files = [str(res.restored), str(res.grid), str(res.measurement)]
-        return (str(res.before), str(res.restored)), summary, files
+        summary = _describe(res, name, sigma_y, solver, int(steps), int(seed))
+        return (str(res.before), str(res.restored)), summary, [str(res.restored), str(res.grid), str(res.measurement)]
 
-    def show_options(task, mode, kernel_choice):
-        degrading = mode == MODES[0]
-        jpeg = task == "JPEG artefacts"
-        return (
-            gr.update(visible=jpeg),
-            gr.update(visible=not jpeg),
-            gr.update(visible=task == "Super-resolution"),
-            gr.update(visible=task == "Super-resolution"),
-            gr.update(visible=task == "Deblurring"),
-            gr.update(visible=task == "Deblurring" and kernel_choice == "Upload a kernel"),
-            gr.update(visible=task == "Inpainting"),
-            gr.update(visible=not degrading),
-        )
+    @staticmethod
+    def _inputs(name, task, editor, kernel_choice, kernel_file, mask_file, degrading):
+        """The image, the inpainting mask (drawn or uploaded) and an uploaded kernel, as the library takes them."""
+        from ..io import read_image
+        from ..tasks import load_kernel
 
-    def solver_info(solver):
-        spec = SAMPLERS[solver]
-        return gr.update(info=f"{spec.summary[:70]}; official default {spec.steps} steps")
+        image = editor_image(editor)
+        mask = editor_mask(editor) if name == "inpaint" else None
+        if name == "inpaint" and mask_file:
+            mask = read_image(mask_file)
+        kernel = None
+        if task == "Deblurring" and kernel_choice == "Upload a kernel":
+            if not kernel_file:
+                raise PageError("choose a kernel file (.npy summing to 1, or a grey image)")
+            kernel = load_kernel(kernel_file)
+        if name == "inpaint" and mask is None and not degrading:
+            raise PageError("draw the missing region on the image, or upload a mask (white = observed)")
+        return image, mask, kernel
+
+
+def _describe(res, name: str, sigma_y: float, solver: str, steps: int, seed: int) -> str:  # noqa: ANN001
+    if res.psnr is not None:
+        score = (f"**PSNR {res.psnr:.2f} dB**, SSIM {res.ssim:.4f} against the reference "
+                 f"(pseudo-inverse of the measurement: {res.psnr_pinv:.2f} dB)")  # fmt: skip
+    else:
+        score = "No reference given, so no PSNR."
+    w, h = _image_size(res.restored)
+    return (f"{score}\n\nRestored image: {w}x{h} px, task `{name}`, sigma_y {sigma_y:g}, {solver}, {steps} steps, "
+            f"seed {seed}.")  # fmt: skip
+
+
+def _show_options(task, mode, kernel_choice):
+    """Which controls the chosen task and mode need (quality, sigma_y, factor, downsampling, kernel, kernel file,
+    mask file, reference)."""
+    import gradio as gr
+
+    jpeg = task == "JPEG artefacts"
+    visible = (jpeg, not jpeg, task == "Super-resolution", task == "Super-resolution", task == "Deblurring",
+               task == "Deblurring" and kernel_choice == "Upload a kernel", task == "Inpainting", mode != MODES[0])  # fmt: skip
+    return tuple(gr.update(visible=v) for v in visible)
+
+
+def _solver_info(solver):
+    import gradio as gr
+
+    from ..samplers import SAMPLERS
+
+    spec = SAMPLERS[solver]
+    return gr.update(info=f"{spec.summary[:70]}; official default {spec.steps} steps")
+
+
+def _controls(settings: AppSettings, device: torch.device) -> dict[str, Any]:
+    """The page's widgets (inside an open ``gradio.Blocks``), by name."""
+    import gradio as gr
+
+    from ..pipeline import describe_device
+    from ..samplers import SAMPLERS
+
+    w: dict[str, Any] = {}
+    gr.Markdown(
+        "# ddrm: restore an image with a diffusion prior\n"
+        f"Prior `{settings.prior}` on {describe_device(device).removeprefix('device: ')}. "
+        "Degrade a clean photo to see how well it comes back (scored against the photo), or restore an image that "
+        "is already degraded (score it by giving the clean reference). For inpainting, draw over the missing "
+        f"region. Example photo: {example_credit()}."
+    )
+    with gr.Row():
+        with gr.Column():
+            w["mode"] = gr.Radio(list(MODES), value=MODES[0], label="What is the image?", elem_id="mode")
+            w["editor"] = gr.ImageEditor(
+                value=str(EXAMPLE_IMAGE), type="numpy", label="Image (the bin clears it for your own upload; for inpainting, draw over the missing region)",
+                sources=("upload", "clipboard"), transforms=(), layers=False, elem_id="image", format="png",
+                brush=gr.Brush(colors=["#ff0000"], default_size=16, color_mode="fixed"),
+            )  # fmt: skip
+            w["example"] = gr.Button("Use the example photo", size="sm")
+            w["task"] = gr.Dropdown(list(TASKS), value=TASKS[0], label="Task", elem_id="task")
+            w["quality"] = gr.Dropdown([5, 10, 20, 30, 50], value=10, label="JPEG quality factor", visible=False,
+                                       elem_id="quality")  # fmt: skip
+            with gr.Row():
+                w["factor"] = gr.Dropdown([2, 4, 8], value=4, label="SR factor", elem_id="factor")
+                w["downsampling"] = gr.Radio(list(DOWNSAMPLING), value="block average", label="Downsampling")
+            w["kernel_choice"] = gr.Dropdown(list(KERNELS), value="Gaussian (DDRM's)", label="Blur kernel",
+                                             visible=False, elem_id="kernel")  # fmt: skip
+            w["kernel_file"] = gr.File(label="Kernel (.npy summing to 1, or a grey image)", type="filepath",
+                                       visible=False, elem_id="kernel-file")  # fmt: skip
+            w["mask_file"] = gr.File(label="Or upload a mask (white = observed, the image's size)", type="filepath",
+                                     visible=False, elem_id="mask-file")  # fmt: skip
+            w["reference"] = gr.Image(label="Reference (optional: the clean image, for PSNR)", type="numpy",
+                                      image_mode="RGB", visible=False, elem_id="reference")  # fmt: skip
+            w["sigma_y"] = gr.Slider(0, 0.5, value=0.05, step=0.005, label="Noise level sigma_y ([0, 1] units)")
+            with gr.Row():
+                w["solver"] = gr.Dropdown(list(SAMPLERS), value="ddrm", label="Solver", elem_id="solver")
+                w["steps"] = gr.Slider(1, 1000, value=20, step=1, label="Steps", elem_id="steps")
+                w["seed"] = gr.Number(value=0, precision=0, label="Seed", minimum=0, elem_id="seed")
+            w["go"] = gr.Button("Restore", variant="primary", elem_id="run")
+        with gr.Column():
+            w["slider"] = gr.ImageSlider(label="Before / after", type="filepath", format="png", elem_id="result")
+            w["summary"] = gr.Markdown(elem_id="summary")
+            w["files"] = gr.File(label="Download", file_count="multiple", elem_id="files")
+    return w
+
+
+_REQUEST_INPUTS = ("mode", "editor", "task", "factor", "downsampling", "kernel_choice", "kernel_file", "mask_file",
+                   "reference", "quality", "sigma_y", "solver", "steps", "seed")  # fmt: skip
+_OPTIONAL_CONTROLS = ("quality", "sigma_y", "factor", "downsampling", "kernel_choice", "kernel_file", "mask_file",
+                      "reference")  # fmt: skip
+
+
+def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen dataclass)
+    """The Gradio page (``gradio.Blocks``), not yet launched. The prior is loaded (and checked) first: a bad one is
+    refused before the page opens."""
+    import gradio as gr
+
+    from ..pipeline import PriorLoader, default_solver, resolve_device
+
+    device = resolve_device(settings.device)
+    loader = PriorLoader(settings.prior, settings.checkpoint, device)
+    loader((3, 256, 256))
+    root = Path(settings.workdir) if settings.workdir else Path(tempfile.mkdtemp(prefix="ddrm-serve-"))
+    root.mkdir(parents=True, exist_ok=True)
+    requests = _Requests(settings, device, loader, root)
+
+    def run(*values, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's progress idiom)
+        return requests(*values, progress=progress)
 
     with gr.Blocks(title="ddrm", analytics_enabled=False) as app:
-        gr.Markdown(
-            "# ddrm: restore an image with a diffusion prior\n"
-            f"Prior `{settings.prior}` on {describe_device(device).removeprefix('device: ')}. "
-            "Degrade a clean photo to see how well it comes back (scored against the photo), or restore an image that "
-            "is already degraded (score it by giving the clean reference). For inpainting, draw over the missing "
-            f"region. Example photo: {example_credit()}."
+        w = _controls(settings, device)
+        for trigger in (w["task"].change, w["mode"].change, w["kernel_choice"].change):
+            trigger(_show_options, [w["task"], w["mode"], w["kernel_choice"]], [w[k] for k in _OPTIONAL_CONTROLS])
+        w["task"].change(lambda t: gr.update(value=default_solver(task_string(t, 4, "bicubic", "Gaussian (DDRM's)", True))),
+                         w["task"], w["solver"])  # fmt: skip
+        w["solver"].change(_solver_info, w["solver"], w["steps"])
+        w["example"].click(lambda: str(EXAMPLE_IMAGE), None, w["editor"])
+        w["go"].click(
+            run, [w[k] for k in _REQUEST_INPUTS], [w["slider"], w["summary"], w["files"]], concurrency_limit=1
         )
-        with gr.Row():
-            with gr.Column():
-                mode = gr.Radio(list(MODES), value=MODES[0], label="What is the image?", elem_id="mode")
-                editor = gr.ImageEditor(
-                    value=str(EXAMPLE_IMAGE), type="numpy", label="Image (the bin clears it for your own upload; for inpainting, draw over the missing region)",
-                    sources=("upload", "clipboard"), transforms=(), layers=False, elem_id="image", format="png",
-                    brush=gr.Brush(colors=["#ff0000"], default_size=16, color_mode="fixed"),
-                )  # fmt: skip
-                example = gr.Button("Use the example photo", size="sm")
-                task = gr.Dropdown(list(TASKS), value=TASKS[0], label="Task", elem_id="task")
-                quality = gr.Dropdown([5, 10, 20, 30, 50], value=10, label="JPEG quality factor", visible=False,
-                                      elem_id="quality")  # fmt: skip
-                with gr.Row():
-                    factor = gr.Dropdown([2, 4, 8], value=4, label="SR factor", elem_id="factor")
-                    downsampling = gr.Radio(list(DOWNSAMPLING), value="block average", label="Downsampling")
-                kernel_choice = gr.Dropdown(list(KERNELS), value="Gaussian (DDRM's)", label="Blur kernel",
-                                            visible=False, elem_id="kernel")  # fmt: skip
-                kernel_file = gr.File(label="Kernel (.npy summing to 1, or a grey image)", type="filepath",
-                                      visible=False, elem_id="kernel-file")  # fmt: skip
-                mask_file = gr.File(label="Or upload a mask (white = observed, the image's size)", type="filepath",
-                                    visible=False, elem_id="mask-file")  # fmt: skip
-                reference = gr.Image(label="Reference (optional: the clean image, for PSNR)", type="numpy",
-                                     image_mode="RGB", visible=False, elem_id="reference")  # fmt: skip
-                sigma_y = gr.Slider(0, 0.5, value=0.05, step=0.005, label="Noise level sigma_y ([0, 1] units)")
-                with gr.Row():
-                    solver = gr.Dropdown(list(SAMPLERS), value="ddrm", label="Solver", elem_id="solver")
-                    steps = gr.Slider(1, 1000, value=20, step=1, label="Steps", elem_id="steps")
-                    seed = gr.Number(value=0, precision=0, label="Seed", minimum=0, elem_id="seed")
-                go = gr.Button("Restore", variant="primary", elem_id="run")
-            with gr.Column():
-                slider = gr.ImageSlider(label="Before / after", type="filepath", format="png", elem_id="result")
-                summary = gr.Markdown(elem_id="summary")
-                files = gr.File(label="Download", file_count="multiple", elem_id="files")
-
-        for trigger in (task.change, mode.change, kernel_choice.change):
-            trigger(show_options, [task, mode, kernel_choice],
-                    [quality, sigma_y, factor, downsampling, kernel_choice, kernel_file, mask_file, reference])  # fmt: skip
-        task.change(lambda t: gr.update(value=default_solver(task_string(t, 4, "bicubic", "Gaussian (DDRM's)", True))),
-                    task, solver)  # fmt: skip
-        solver.change(solver_info, solver, steps)
-        example.click(lambda: str(EXAMPLE_IMAGE), None, editor)
-        go.click(
-            run,
-            [mode, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file, reference, quality,
-             sigma_y, solver, steps, seed],
-            [slider, summary, files],
-            concurrency_limit=1,
-        )  # fmt: skip
     return app
 
 

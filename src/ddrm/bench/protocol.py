@@ -20,7 +20,9 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from ..errors import ProtocolError
+from ..samplers import SAMPLERS
 from ..tasks import TaskError, merge_task_params, parse_task
+from .baselines import BASELINES
 
 __all__ = [
     "ProtocolError",
@@ -200,8 +202,6 @@ def _steps(r: _Reader, value: Any, key: str) -> tuple[int | None, ...]:
 
 def _link_inits(r: _Reader, raw: list, methods: list[MethodEntry]) -> list[MethodEntry]:
     """Resolve each ``init = "LABEL"`` to that method's entry (one level: a started method starts nothing)."""
-    from ..samplers import SAMPLERS
-
     by_label = {m.label: m for m in methods}
     named = {m.label: raw_m.get("init") for m, raw_m in zip(methods, raw)}
     out = []
@@ -225,156 +225,35 @@ def _link_inits(r: _Reader, raw: list, methods: list[MethodEntry]) -> list[Metho
 
 
 def _starters() -> list[str]:
-    from ..samplers import SAMPLERS
-
     return [name for name, spec in SAMPLERS.items() if spec.starts_from_image]
+
+
+_TOP_KEYS = {"name", "description", "datasets", "tasks", "methods", "seeds", "metrics", "batch_size", "prior",
+             "grid_images"}  # fmt: skip
 
 
 def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
     """Check a protocol's parsed TOML and resolve it (units converted, task names parsed, methods classified)."""
-    from ..samplers import SAMPLERS
-    from .baselines import BASELINES
-
     r = _Reader(where)
-    top = {
-        "name",
-        "description",
-        "datasets",
-        "tasks",
-        "methods",
-        "seeds",
-        "metrics",
-        "batch_size",
-        "prior",
-        "grid_images",
-    }
-    r.table(data, "protocol", top)
+    r.table(data, "protocol", _TOP_KEYS)
     name = r.string(data, "name", "", Path(where).stem)
     description = data.get("description", "")
     if not isinstance(description, str):
         r.fail("description", "must be a string")
-
-    datasets = []
-    raw = r.array(data, "datasets")
-    for i, d in enumerate(raw):
-        key = f"datasets[{i}]"
-        r.table(d, key, {"name", "path", "size", "resize", "files", "limit", "tune", "tune_path", "grey"})
-        grey = d.get("grey", False)
-        if not isinstance(grey, bool):
-            r.fail(f"{key}.grey", "must be true or false")
-        datasets.append(
-            DatasetSpec(
-                name=r.string(d, "name", key),
-                path=r.string(d, "path", key),
-                size=r.integer(d, "size", key, 256, 8, 8192),
-                resize=r.string(d, "resize", key, "center-crop", RESIZE_POLICIES),
-                files=r.string(d, "files", key, None),
-                limit=r.integer(d, "limit", key, None, 1),
-                tune=r.integer(d, "tune", key, 0, 0),
-                tune_path=r.string(d, "tune_path", key, None),
-                grey=grey,
-            )
-        )
+    datasets = [_dataset(r, d, f"datasets[{i}]") for i, d in enumerate(r.array(data, "datasets"))]
     if len({d.name for d in datasets}) != len(datasets):
         r.fail("datasets", "names must be distinct")
-
-    tasks = []
-    raw = r.array(data, "tasks")
-    for i, t in enumerate(raw):
-        key = f"tasks[{i}]"
-        r.table(t, key, {"name", "label", "params", "sigma_y", "units"})
-        text = r.string(t, "name", key)
-        try:
-            op_name, params = parse_task(text)
-            params = merge_task_params(
-                op_name, params, r.table(t.get("params", {}), f"{key}.params", set(t.get("params", {}) or {}))
-            )
-        except TaskError as exc:
-            r.fail(f"{key}.name", str(exc))
-        units = r.string(t, "units", key, "[0,1]", tuple(UNITS))
-        if "sigma_y" not in t:
-            r.fail(f"{key}.sigma_y", "is required (the measurement noise level, with its unit in 'units')")
-        tasks.append(
-            TaskEntry(
-                r.string(t, "label", key, text),
-                op_name,
-                params,
-                _sigma_list(r, t["sigma_y"], f"{key}.sigma_y", UNITS[units]),
-            )
-        )
+    tasks = [_task(r, t, f"tasks[{i}]") for i, t in enumerate(r.array(data, "tasks"))]
     if len({t.label for t in tasks}) != len(tasks):
         r.fail("tasks", "labels must be distinct (give 'label' to tell two variants of a task apart)")
-
     default_prior = _prior(r, data.get("prior", {"name": "builtin"}), "prior")
-    methods = []
     raw = r.array(data, "methods")
     labels = {t.label for t in tasks}
-    for i, m in enumerate(raw):
-        key = f"methods[{i}]"
-        r.table(m, key, {"method", "label", "steps", "params", "prior", "tasks", "model", "init"})
-        method = r.string(m, "method", key)
-        if method in SAMPLERS:
-            kind = "solver"
-        elif method in BASELINES:
-            kind = "baseline"
-        elif method == "srldm":
-            kind = "srldm"
-        else:
-            choices = ", ".join([*SAMPLERS, *BASELINES, "srldm"])
-            r.fail(f"{key}.method", f"unknown method {method!r}; choose from {choices}")
-        params = r.table(m.get("params", {}), f"{key}.params", set(m.get("params", {}) or {}))
-        if kind == "solver":
-            spec = SAMPLERS[method]
-            try:
-                for k in params:
-                    spec.param(k)
-                spec.check({**spec.defaults(), **params})
-            except (ValueError, KeyError) as exc:
-                r.fail(f"{key}.params", " ".join(str(exc).split()))
-        elif kind == "baseline":
-            allowed = BASELINES[method].params
-            bad = sorted(set(params) - set(allowed))
-            if bad:
-                r.fail(f"{key}.params", f"{method} takes {', '.join(allowed) or 'no parameters'}, not {', '.join(bad)}")
-        else:
-            bad = sorted(set(params) - {"eta"})
-            if bad:
-                r.fail(f"{key}.params", f"srldm takes eta, not {', '.join(bad)}")
-        subset = m.get("tasks")
-        if subset is not None:
-            if not isinstance(subset, list) or not all(isinstance(s, str) for s in subset):
-                r.fail(f"{key}.tasks", "must be a list of task labels")
-            missing = sorted(set(subset) - labels)
-            if missing:
-                r.fail(f"{key}.tasks", f"no task labelled {', '.join(missing)} in this protocol")
-            subset = tuple(subset)
-        steps = (None,) if kind == "baseline" else _steps(r, m.get("steps", "recommended"), f"{key}.steps")
-        if kind == "baseline" and "steps" in m:
-            r.fail(f"{key}.steps", f"{method} is not iterative over diffusion steps")
-        model = r.string(m, "model", key, "CompVis/ldm-super-resolution-4x-openimages" if kind == "srldm" else None)
-        prior = _prior(r, m["prior"], f"{key}.prior") if "prior" in m else (default_prior if kind == "solver" else None)
-        methods.append(
-            MethodEntry(r.string(m, "label", key, method), kind, method, steps, params, prior, subset, model)
-        )
+    methods = [_method(r, m, f"methods[{i}]", labels, default_prior) for i, m in enumerate(raw)]
     if len({m.label for m in methods}) != len(methods):
         r.fail("methods", "labels must be distinct (give 'label' to tell two variants of a method apart)")
     methods = _link_inits(r, raw, methods)
-
-    seeds = data.get("seeds", [0])
-    if (
-        not isinstance(seeds, list)
-        or not seeds
-        or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**62 for s in seeds)
-    ):
-        r.fail("seeds", "must be a non-empty list of non-negative integers")
-    if len(set(seeds)) != len(seeds):
-        r.fail("seeds", "must be distinct")
-    metrics = data.get("metrics", ["psnr", "ssim", "consistency"])
-    if not isinstance(metrics, list) or not metrics or not all(isinstance(s, str) for s in metrics):
-        r.fail("metrics", f"must be a list drawn from {', '.join(METRICS)}")
-    unknown = sorted(set(metrics) - set(METRICS))
-    if unknown:
-        r.fail("metrics", f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    seeds, metrics = _seeds(r, data), _metrics(r, data)
     return Protocol(
         name=name,
         description=description,
@@ -388,6 +267,117 @@ def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
         grid_images=r.integer(data, "grid_images", "", 3, 0, 64),
         source=where,
     )
+
+
+def _dataset(r: _Reader, d: Any, key: str) -> DatasetSpec:
+    r.table(d, key, {"name", "path", "size", "resize", "files", "limit", "tune", "tune_path", "grey"})
+    grey = d.get("grey", False)
+    if not isinstance(grey, bool):
+        r.fail(f"{key}.grey", "must be true or false")
+    return DatasetSpec(
+        name=r.string(d, "name", key),
+        path=r.string(d, "path", key),
+        size=r.integer(d, "size", key, 256, 8, 8192),
+        resize=r.string(d, "resize", key, "center-crop", RESIZE_POLICIES),
+        files=r.string(d, "files", key, None),
+        limit=r.integer(d, "limit", key, None, 1),
+        tune=r.integer(d, "tune", key, 0, 0),
+        tune_path=r.string(d, "tune_path", key, None),
+        grey=grey,
+    )
+
+
+def _task(r: _Reader, t: Any, key: str) -> TaskEntry:
+    r.table(t, key, {"name", "label", "params", "sigma_y", "units"})
+    text = r.string(t, "name", key)
+    try:
+        op_name, params = parse_task(text)
+        params = merge_task_params(
+            op_name, params, r.table(t.get("params", {}), f"{key}.params", set(t.get("params", {}) or {}))
+        )
+    except TaskError as exc:
+        r.fail(f"{key}.name", str(exc))
+    units = r.string(t, "units", key, "[0,1]", tuple(UNITS))
+    if "sigma_y" not in t:
+        r.fail(f"{key}.sigma_y", "is required (the measurement noise level, with its unit in 'units')")
+    return TaskEntry(
+        r.string(t, "label", key, text), op_name, params, _sigma_list(r, t["sigma_y"], f"{key}.sigma_y", UNITS[units])
+    )
+
+
+def _method_kind(r: _Reader, method: str, key: str) -> str:
+    if method in SAMPLERS:
+        return "solver"
+    if method in BASELINES:
+        return "baseline"
+    if method == "srldm":
+        return "srldm"
+    r.fail(f"{key}.method", f"unknown method {method!r}; choose from {', '.join([*SAMPLERS, *BASELINES, 'srldm'])}")
+
+
+def _method_params(r: _Reader, kind: str, method: str, params: dict, key: str) -> None:
+    if kind == "solver":
+        spec = SAMPLERS[method]
+        try:
+            for k in params:
+                spec.param(k)
+            spec.check({**spec.defaults(), **params})
+        except (ValueError, KeyError) as exc:
+            r.fail(f"{key}.params", " ".join(str(exc).split()))
+    elif kind == "baseline":
+        allowed = BASELINES[method].params
+        bad = sorted(set(params) - set(allowed))
+        if bad:
+            r.fail(f"{key}.params", f"{method} takes {', '.join(allowed) or 'no parameters'}, not {', '.join(bad)}")
+    else:
+        bad = sorted(set(params) - {"eta"})
+        if bad:
+            r.fail(f"{key}.params", f"srldm takes eta, not {', '.join(bad)}")
+
+
+def _method(r: _Reader, m: Any, key: str, labels: set[str], default_prior: PriorEntry) -> MethodEntry:
+    r.table(m, key, {"method", "label", "steps", "params", "prior", "tasks", "model", "init"})
+    method = r.string(m, "method", key)
+    kind = _method_kind(r, method, key)
+    params = r.table(m.get("params", {}), f"{key}.params", set(m.get("params", {}) or {}))
+    _method_params(r, kind, method, params, key)
+    subset = m.get("tasks")
+    if subset is not None:
+        if not isinstance(subset, list) or not all(isinstance(s, str) for s in subset):
+            r.fail(f"{key}.tasks", "must be a list of task labels")
+        missing = sorted(set(subset) - labels)
+        if missing:
+            r.fail(f"{key}.tasks", f"no task labelled {', '.join(missing)} in this protocol")
+        subset = tuple(subset)
+    steps = (None,) if kind == "baseline" else _steps(r, m.get("steps", "recommended"), f"{key}.steps")
+    if kind == "baseline" and "steps" in m:
+        r.fail(f"{key}.steps", f"{method} is not iterative over diffusion steps")
+    model = r.string(m, "model", key, "CompVis/ldm-super-resolution-4x-openimages" if kind == "srldm" else None)
+    prior = _prior(r, m["prior"], f"{key}.prior") if "prior" in m else (default_prior if kind == "solver" else None)
+    return MethodEntry(r.string(m, "label", key, method), kind, method, steps, params, prior, subset, model)
+
+
+def _seeds(r: _Reader, data: dict) -> list[int]:
+    seeds = data.get("seeds", [0])
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**62 for s in seeds)
+    ):
+        r.fail("seeds", "must be a non-empty list of non-negative integers")
+    if len(set(seeds)) != len(seeds):
+        r.fail("seeds", "must be distinct")
+    return seeds
+
+
+def _metrics(r: _Reader, data: dict) -> list[str]:
+    metrics = data.get("metrics", ["psnr", "ssim", "consistency"])
+    if not isinstance(metrics, list) or not metrics or not all(isinstance(s, str) for s in metrics):
+        r.fail("metrics", f"must be a list drawn from {', '.join(METRICS)}")
+    unknown = sorted(set(metrics) - set(METRICS))
+    if unknown:
+        r.fail("metrics", f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
+    return metrics
 
 
 def load_protocol(path_or_name: str | Path) -> Protocol:

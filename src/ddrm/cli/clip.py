@@ -15,7 +15,7 @@ from ..pipeline import check_outputs, check_writable, default_solver, describe_d
 from ..tasks import as_measurement, parse_task
 from ..video import VIDEO_SUFFIXES, frames_folder, is_video, open_clip, restore_clip, score_clip, write_video
 from .args import solver_settings
-from .restore import prior_loader, resolve_task
+from .resolve import prior_loader, resolve_task
 
 __all__ = ["restore_clip_command"]
 
@@ -47,15 +47,8 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
     if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):
         raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
     inputs = [src, *clip.files, *task_files]
-    reference = None
-    if args.reference:
-        reference = open_clip(args.reference, fps=clip.fps)
-        c, h, w = spec.image_shape
-        if (reference.height, reference.width, reference.count) != (h, w, clip.count):
-            raise InputError(
-                f"{args.reference}: the reference has {reference.count} frames of {reference.width}x{reference.height}, "
-                f"the restored clip will have {clip.count} of {w}x{h}"
-            )
+    reference = _reference(args, clip, spec.image_shape)
+    if reference is not None:
         inputs += [reference.path, *reference.files]
     if args.solver is None:
         args.solver = default_solver(spec.name)
@@ -90,6 +83,12 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
     )
     if video_out:
         write_video(frames, out, clip.fps, audio_from=src if clip.is_video and clip.audio else None)
+    _report(args, clip, frames, reference, out, frames_dir, video_out, temporal)
+    return 0
+
+
+def _report(args, clip, frames, reference, out, frames_dir, video_out: bool, temporal: str) -> None:  # noqa: ANN001
+    """Scores against the reference clip (PSNR, SSIM, flicker) and where the result went."""
     if reference is not None:
         s = score_clip(frames, reference)
         line = f"mean over {clip.count} frames: PSNR {s['psnr']:.2f} dB  SSIM {s['ssim']:.4f}"
@@ -99,4 +98,17 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
     if not args.quiet:
         where = f" (lossless frames in {frames_dir})" if video_out else ""
         print(f"restored {clip.count} frame(s) into {out}{where}, {temporal} noise")
-    return 0
+
+
+def _reference(args, clip, image_shape):  # noqa: ANN001
+    """The clean clip to score against (``--reference``), checked to match the restored clip's frames."""
+    if not args.reference:
+        return None
+    reference = open_clip(args.reference, fps=clip.fps)
+    c, h, w = image_shape
+    if (reference.height, reference.width, reference.count) != (h, w, clip.count):
+        raise InputError(
+            f"{args.reference}: the reference has {reference.count} frames of {reference.width}x{reference.height}, "
+            f"the restored clip will have {clip.count} of {w}x{h}"
+        )
+    return reference

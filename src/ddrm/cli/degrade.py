@@ -11,36 +11,11 @@ import torch
 from ..errors import InputError
 from ..io import read_image
 from ..pipeline import degrade_to_files
-from ..tasks import make_task, merge_task_params, parse_task, task_params
+from ..tasks import make_task, parse_task
 from .args import SEED, number
+from .resolve import TASKS_HELP, task_flags
 
-__all__ = ["add_commands", "task_flags", "TASK_FLAGS", "TASKS_HELP"]
-
-# flag -> the task parameter it sets
-TASK_FLAGS = {
-    "factor": "factor",
-    "ratio": "ratio",
-    "missing": "missing",
-    "intensity": "intensity",
-    "kernel_size": "size",
-    "kernel_model": "model",
-    "grid": "grid",
-}
-TASKS_HELP = (
-    "sr_bicubic4|sr4|deblur_gauss|deblur_uni|deblur_aniso|deblur_motion|deblur_varying|inpaint|color|cs4|denoise|jpeg10"
-)
-
-
-def task_flags(args: argparse.Namespace, name: str, params: dict) -> dict:
-    """Merge the task flags given on the command line into the task's parameters, refusing flags it does not take."""
-    given = {}
-    accepted = task_params(name)
-    for flag, key in TASK_FLAGS.items():
-        value = getattr(args, flag, None)
-        if value is not None and key not in accepted:
-            raise InputError(f"--{flag.replace('_', '-')} does not apply to task {name}")
-        given[key] = value
-    return merge_task_params(name, params, given)
+__all__ = ["add_commands"]
 
 
 def cmd_degrade(args: argparse.Namespace) -> int:

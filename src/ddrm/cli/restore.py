@@ -17,7 +17,6 @@ import torch
 from ..errors import InputError
 from ..io import read_image
 from ..pipeline import (
-    PriorLoader,
     RestoreJob,
     check_outputs,
     check_writable,
@@ -32,56 +31,16 @@ from ..pipeline import (
 )
 from ..tasks import (
     BLIND_TASKS,
-    KERNEL_TASKS,
-    TaskSpec,
     as_measurement,
     parse_task,
     read_measurement,
-    read_sidecar,
-    sidecar_path,
-    spec_for_measurement,
 )
 from ..video import TEMPORAL_MODES, is_video
 from .args import DTYPES, SEED, add_device, add_prior, number, solver_settings
-from .degrade import TASKS_HELP, task_flags
+from .clip import restore_clip_command
+from .resolve import TASKS_HELP, prior_loader, resolve_task
 
-__all__ = ["add_commands", "resolve_task", "prior_loader"]
-
-
-def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[TaskSpec, float, list[Path]]:
-    """The task and noise level of one measurement (from ``--task`` or its sidecar), and the files read for them."""
-    sidecar = Path(args.from_sidecar) if args.from_sidecar else None
-    if sidecar is None and args.task is None:
-        auto = sidecar_path(path)
-        if not auto.is_file():
-            raise InputError(f"{path}: give --task (or --from SIDECAR); no sidecar {auto.name} found")
-        sidecar = auto
-    if sidecar is not None:
-        spec, meta = read_sidecar(sidecar)
-        sigma_y = args.sigma_y if args.sigma_y is not None else float(meta["sigma_y"])
-        files = [sidecar, *(sidecar.parent / f for f in meta.get("param_files", {}).values())]
-        return spec, sigma_y, files
-    name, params = parse_task(args.task)
-    params = task_flags(args, name, params)
-    if name == "cs":
-        raise InputError(
-            "a compressed-sensing measurement does not tell the image size: restore it with --from SIDECAR"
-        )
-    for flag, needed in (("mask", name == "inpaint"), ("kernel", name in KERNEL_TASKS)):
-        if needed and not getattr(args, flag):
-            raise InputError({"inpaint": "inpainting needs --mask FILE (white = observed)",
-                              "deblur_motion": "deblur_motion needs --kernel FILE (.npy or image)",
-                              "deblur_varying": "deblur_varying needs --kernel FILE (.npy of shape (rows, cols, kh, "
-                                                "kw)), or restore with its sidecar"}[name])  # fmt: skip
-        if getattr(args, flag) and not needed:
-            raise InputError(f"--{flag} does not apply to task {name}")
-    if args.sigma_y is None and name == "jpeg":
-        args.sigma_y = 0.0  # JPEG: quantisation is the degradation
-    if args.sigma_y is None:
-        what = "blind deblurring" if name in BLIND_TASKS else "a measurement without a sidecar"
-        raise InputError(f"--sigma-y is required for {what} (noise level in [0, 1] image units)")
-    spec = spec_for_measurement(name, params, tuple(y.shape), mask=args.mask, kernel=args.kernel)
-    return spec, args.sigma_y, [Path(f) for f in (args.mask, args.kernel) if f]
+__all__ = ["add_commands"]
 
 
 def _refuse_options(args: argparse.Namespace, device: torch.device, blind: bool, clip: bool) -> None:
@@ -106,11 +65,6 @@ def _refuse_options(args: argparse.Namespace, device: torch.device, blind: bool,
                 raise InputError(
                     f"--{flag.replace('_', '-')} applies to a video file or a folder of frames restored with --temporal"
                 )
-
-
-def prior_loader(args: argparse.Namespace, device: torch.device) -> PriorLoader:
-    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(args.dtype)
-    return PriorLoader(args.prior, args.checkpoint, device, dtype, tile=0 if args.no_tile else args.tile)
 
 
 def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_root: Path | None):
@@ -150,8 +104,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.solver is not None:
         solver_settings(args)  # an unknown solver or a bad parameter fails before any file is read
     if clip:
-        from .clip import restore_clip_command
-
         return restore_clip_command(args, device)
     pairs, out_root, folder = plan_outputs(src, Path(args.output) if args.output else None)
     ref_root = Path(args.reference) if args.reference else None
@@ -202,6 +154,15 @@ def add_commands(sub) -> None:
     p = sub.add_parser("restore", help="restore a measurement (or a folder of them) with a diffusion prior")
     p.add_argument("input", help="measurement image/.npy, a folder of them, or a video (.mp4, .mkv, ...)")
     p.add_argument("-o", "--output", default=None, help="output image (or folder for a folder input)")
+    _task_options(p)
+    _solver_options(p)
+    _run_options(p)
+    _clip_options(p)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_restore)
+
+
+def _task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--task",
         default=None,
@@ -228,6 +189,9 @@ def add_commands(sub) -> None:
         default=None,
         help="deblur_blind: separable (rank one, a b^T; default) or full (any 2-D kernel)",
     )
+
+
+def _solver_options(p: argparse.ArgumentParser) -> None:
     add_prior(p)
     p.add_argument(
         "--solver",
@@ -252,6 +216,9 @@ def add_commands(sub) -> None:
     )
     add_device(p)
     p.add_argument("--dtype", default="float32", choices=list(DTYPES), help="network precision (GPU)")
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
     tiling = p.add_mutually_exclusive_group()
     tiling.add_argument(
         "--tile",
@@ -263,6 +230,9 @@ def add_commands(sub) -> None:
     p.add_argument("--save-grid", action="store_true", help="also write measurement | pinv | restored | reference")
     p.add_argument("--reference", default=None, help="clean image (or folder) to report PSNR/SSIM against")
     p.add_argument("--overwrite", action="store_true", help="folder runs: redo images whose output exists")
+
+
+def _clip_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--temporal",
         default=None,
@@ -277,5 +247,3 @@ def add_commands(sub) -> None:
         help="warm-start: share of the diffusion (and of the steps) run from the warped previous frame (0.5)",
     )
     p.add_argument("--fps", type=number(float, 0), default=None, help="frame rate of a folder of frames (25)")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_restore)

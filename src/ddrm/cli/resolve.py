@@ -1,0 +1,93 @@
+"""From the command line's arguments to the library's objects, for ``degrade`` and ``restore`` (images, folders and
+clips alike): the task flags, the task and noise level of a measurement (from ``--task`` or its sidecar), the prior
+loader."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from ..errors import InputError
+from ..pipeline import PriorLoader
+from ..tasks import (
+    BLIND_TASKS,
+    KERNEL_TASKS,
+    TaskSpec,
+    merge_task_params,
+    parse_task,
+    read_sidecar,
+    sidecar_path,
+    spec_for_measurement,
+    task_params,
+)
+
+__all__ = ["TASK_FLAGS", "TASKS_HELP", "task_flags", "resolve_task", "prior_loader"]
+
+# flag -> the task parameter it sets
+TASK_FLAGS = {
+    "factor": "factor",
+    "ratio": "ratio",
+    "missing": "missing",
+    "intensity": "intensity",
+    "kernel_size": "size",
+    "kernel_model": "model",
+    "grid": "grid",
+}
+TASKS_HELP = (
+    "sr_bicubic4|sr4|deblur_gauss|deblur_uni|deblur_aniso|deblur_motion|deblur_varying|inpaint|color|cs4|denoise|jpeg10"
+)
+
+
+def task_flags(args: argparse.Namespace, name: str, params: dict) -> dict:
+    """Merge the task flags given on the command line into the task's parameters, refusing flags it does not take."""
+    given = {}
+    accepted = task_params(name)
+    for flag, key in TASK_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None and key not in accepted:
+            raise InputError(f"--{flag.replace('_', '-')} does not apply to task {name}")
+        given[key] = value
+    return merge_task_params(name, params, given)
+
+
+def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[TaskSpec, float, list[Path]]:
+    """The task and noise level of one measurement (from ``--task`` or its sidecar), and the files read for them."""
+    sidecar = Path(args.from_sidecar) if args.from_sidecar else None
+    if sidecar is None and args.task is None:
+        auto = sidecar_path(path)
+        if not auto.is_file():
+            raise InputError(f"{path}: give --task (or --from SIDECAR); no sidecar {auto.name} found")
+        sidecar = auto
+    if sidecar is not None:
+        spec, meta = read_sidecar(sidecar)
+        sigma_y = args.sigma_y if args.sigma_y is not None else float(meta["sigma_y"])
+        files = [sidecar, *(sidecar.parent / f for f in meta.get("param_files", {}).values())]
+        return spec, sigma_y, files
+    name, params = parse_task(args.task)
+    params = task_flags(args, name, params)
+    if name == "cs":
+        raise InputError(
+            "a compressed-sensing measurement does not tell the image size: restore it with --from SIDECAR"
+        )
+    for flag, needed in (("mask", name == "inpaint"), ("kernel", name in KERNEL_TASKS)):
+        if needed and not getattr(args, flag):
+            raise InputError({"inpaint": "inpainting needs --mask FILE (white = observed)",
+                              "deblur_motion": "deblur_motion needs --kernel FILE (.npy or image)",
+                              "deblur_varying": "deblur_varying needs --kernel FILE (.npy of shape (rows, cols, kh, "
+                                                "kw)), or restore with its sidecar"}[name])  # fmt: skip
+        if getattr(args, flag) and not needed:
+            raise InputError(f"--{flag} does not apply to task {name}")
+    if args.sigma_y is None and name == "jpeg":
+        args.sigma_y = 0.0  # JPEG: quantisation is the degradation
+    if args.sigma_y is None:
+        what = "blind deblurring" if name in BLIND_TASKS else "a measurement without a sidecar"
+        raise InputError(f"--sigma-y is required for {what} (noise level in [0, 1] image units)")
+    spec = spec_for_measurement(name, params, tuple(y.shape), mask=args.mask, kernel=args.kernel)
+    return spec, args.sigma_y, [Path(f) for f in (args.mask, args.kernel) if f]
+
+
+def prior_loader(args: argparse.Namespace, device: torch.device) -> PriorLoader:
+    dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(args.dtype)
+    return PriorLoader(args.prior, args.checkpoint, device, dtype, tile=0 if args.no_tile else args.tile)
