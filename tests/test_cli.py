@@ -411,3 +411,83 @@ def test_demo_runs_offline_and_is_the_degrade_restore_path(tmp_path):
     assert digest(again / "restored.png") == digest(out / "restored.png")
     bad = run("demo", "-o", out, "--image", tmp_path / "missing.png", ok=False)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_bug_keeps_its_traceback_and_a_user_error_is_one_line(tmp_path, monkeypatch, capsys):
+    """``DDRMError`` and file ``OSError``: one line, exit 2; anything else (a bug, an out-of-memory) propagates with its
+    traceback (exit 1 from the console script)."""
+    import ddrm.cli.models as models
+    from ddrm.cli import main
+    from ddrm.errors import CheckpointError
+
+    def broken(args):
+        raise RuntimeError("shape mismatch inside the library")
+
+    monkeypatch.setattr(models, "cmd_models", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        main(["models"])
+    for exc in (CheckpointError("no such checkpoint: x.pt"), FileNotFoundError(2, "No such file", "y.png")):
+
+        def refuse(args, exc=exc):
+            raise exc
+
+        monkeypatch.setattr(models, "cmd_models", refuse)
+        assert main(["models"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("ddrm: error: ") and "Traceback" not in err[0]
+    res = subprocess.run(
+        [sys.executable, "-c", "import sys, ddrm.cli.models as m; m.cmd_models = lambda a: 1 / 0; "
+         "from ddrm.cli import main; sys.exit(main(['models']))"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 1 and "Traceback" in res.stderr and "ZeroDivisionError" in res.stderr
+
+
+def test_the_library_never_shards_by_itself(tmp_path, monkeypatch):
+    """``run_restore`` called from Python inside a torchrun job writes every job: sharding is the caller's argument."""
+    from ddrm.pipeline import PriorLoader, RestoreJob, run_restore
+    from ddrm.samplers import SAMPLERS
+    from ddrm.tasks import spec_for_measurement
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    spec = spec_for_measurement("denoise", {}, (3, 8, 8))
+    jobs = [RestoreJob(tmp_path / f"in{i}.png", tmp_path / f"out{i}.png", torch_rand(i), spec, 0.05) for i in range(4)]
+    loader = PriorLoader("gaussian")
+    run_restore(jobs, SAMPLERS["ddrm"], {"steps": 2}, loader, batch_size=1)
+    assert all(j.target.is_file() for j in jobs)
+    for j in jobs:
+        j.target.unlink()
+    run_restore(jobs, SAMPLERS["ddrm"], {"steps": 2}, loader, batch_size=1, shard=(1, 2))  # said: process 1 of 2
+    assert [j.target.exists() for j in jobs] == [False, True, False, True]
+
+
+def torch_rand(seed: int):
+    import torch
+
+    return torch.rand(3, 8, 8, generator=torch.Generator().manual_seed(seed))
+
+
+def test_blind_deblurring_gets_the_pipelines_guarantees(tmp_path):
+    """Blind jobs go through the same path as every other: grids, folders that resume, stale temporaries removed,
+    options that do not apply refused in one line."""
+    src = tmp_path / "blurry"
+    src.mkdir()
+    for i in range(2):
+        make_photo(src / f"b{i}.png", 16, 16, seed=i)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".b0.png.abcd.tmp"
+    stale.write_bytes(b"left by a killed run")
+    common = ["--task", "deblur_blind", "--kernel-size", "3", "--sigma-y", "0.02", "--prior", "gaussian", "--steps",
+              "3", "--quiet"]  # fmt: skip
+    run("restore", src, "-o", out, *common, "--save-grid", "--tile", "16")
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["b0.kernel.npy", "b0.kernel.png", "b0.png", "b0_grid.png", "b1.kernel.npy", "b1.kernel.png",
+                     "b1.png", "b1_grid.png"], names  # fmt: skip
+    before = {p.name: digest(p) for p in out.iterdir()}
+    (out / "b1.png").unlink()
+    run("restore", src, "-o", out, *common, "--save-grid")  # resumes: b1 alone, with the very bytes of the first run
+    assert {p.name: digest(p) for p in out.iterdir()} == before
+    res = run("restore", src, "-o", tmp_path / "o2", *common, "--batch-size", "2", ok=False)
+    assert res.returncode == 2 and "one at a time" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o2").exists()

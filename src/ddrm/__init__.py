@@ -35,6 +35,7 @@ _EXPORTS = {
     "VPSchedule": ".priors",
     "ddrm": ".samplers",
     "SAMPLERS": ".samplers",
+    "EXAMPLE_IMAGE": ".app.demo",
     "DDRMError": ".errors",
     "TaskError": ".errors",
     "InputError": ".errors",

@@ -49,7 +49,7 @@ def _as_batch(y: Any) -> tuple[Tensor, dict[str, Any]]:
             raise InputError(f"an image array is (H, W) or (H, W, C), got shape {y.shape}")
         arr = y[..., None] if y.ndim == 2 else y
         kind["grey_2d"] = y.ndim == 2
-        t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)[None]
+        t = torch.from_numpy(np.array(arr)).permute(2, 0, 1)[None]  # a copy: the caller's array is never touched
     elif isinstance(y, Tensor):
         if y.ndim not in (3, 4):
             raise InputError(f"an image tensor is (C, H, W) or (B, C, H, W), got shape {tuple(y.shape)}")
@@ -67,8 +67,8 @@ def _as_batch(y: Any) -> tuple[Tensor, dict[str, Any]]:
 def _as_kind(x01: Tensor, kind: dict[str, Any]) -> Any:
     """Restored images (B, C, H, W) in [0, 1] -> the kind the degraded image came as."""
     if kind.get("tensor"):
-        out = x01 if kind["ndim"] == 4 else x01[0]
-        return (out * 255).round().to(torch.uint8) if kind["dtype"] == torch.uint8 else out.to(kind["device"])
+        out = (x01 if kind["ndim"] == 4 else x01[0]).to(kind["device"])
+        return (out * 255).round().to(torch.uint8) if kind["dtype"] == torch.uint8 else out
     arr = x01[0].permute(1, 2, 0).cpu().numpy()
     if arr.shape[-1] == 1 and kind.get("grey_2d", False):
         arr = arr[..., 0]

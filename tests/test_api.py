@@ -1,0 +1,108 @@
+"""The one-call public API (``ddrm.restore``) and the top-level names: each kind of image in, the same kind out,
+[0, 1] units throughout, the same numbers as the pipeline's core, one error base for what a user can get wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import ddrm
+from ddrm.errors import DDRMError, InputError, SolverError, TaskError
+from ddrm.pipeline import image_generator
+
+SHAPE = (3, 16, 16)
+
+
+def gaussian() -> ddrm.GaussianPrior:
+    return ddrm.GaussianPrior.stationary(SHAPE, variance=0.25, length=2.0, mean=torch.zeros(SHAPE))
+
+
+def test_top_level_names():
+    for name in ("restore", "load_prior", "build_operator", "OPERATORS", "SAMPLERS", "Operator", "LinearOperator",
+                 "SVDOperator", "Prior", "GaussianPrior", "ddrm", "DDRMError"):  # fmt: skip
+        assert getattr(ddrm, name) is not None, name
+    assert issubclass(TaskError, ddrm.DDRMError) and issubclass(ddrm.DDRMError, ValueError)
+    with pytest.raises(AttributeError):
+        ddrm.no_such_name  # noqa: B018
+
+
+def test_an_analytic_prior_and_an_operator_built_with_defaults_work_together():
+    """The README's first snippet used to crash (a float64 prior against a float32 operator)."""
+    op = ddrm.build_operator("sr", SHAPE, factor=4)
+    prior = ddrm.GaussianPrior.stationary(SHAPE)
+    g = torch.Generator().manual_seed(0)
+    x = prior.sample(1, g)
+    assert x.dtype == next(op.buffers(), torch.zeros(())).dtype == torch.float32
+    y = op.measure(x, 0.1, g)
+    out = ddrm.ddrm(prior, op, y, 0.1, steps=5, generator=g)
+    assert out.shape == x.shape and out.dtype == torch.float32
+
+
+def test_sigma_y_is_in_image_units_and_the_numbers_are_the_pipelines():
+    """``restore(sigma_y=s)`` on [0, 1] images equals the sampler run in [-1, 1] units with ``2 s``."""
+    prior, s = gaussian(), 0.05
+    g = torch.Generator().manual_seed(1)
+    x01 = (prior.sample(1, g)[0] + 1) / 2
+    op = ddrm.build_operator("sr", SHAPE, factor=2)
+    y01 = op.measure(x01[None], s, g)[0]
+    got = ddrm.restore(y01, "sr2", sigma_y=s, prior=prior, steps=6, seed=3)
+    want = ddrm.SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y01[None]), 2 * s, steps=6,
+                                     generator=[image_generator(3, "image 0")])  # fmt: skip
+    torch.testing.assert_close(got, ((want[0] + 1) / 2).clamp(0, 1), atol=0, rtol=0)
+    assert got.shape == SHAPE
+
+
+def test_each_kind_of_image_comes_back_as_the_same_kind():
+    prior = gaussian()
+    t = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    out = ddrm.restore(t, "sr2", sigma_y=0.05, prior=prior, steps=3)
+    assert isinstance(out, torch.Tensor) and out.shape == (1, 3, 16, 16) and 0 <= out.min() and out.max() <= 1
+    assert torch.equal(ddrm.restore(t[0], "sr2", sigma_y=0.05, prior=prior, steps=3), out[0])  # same seed, same image
+    arr = (t[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    a = ddrm.restore(arr, "sr2", sigma_y=0.05, prior=prior, steps=3)
+    assert isinstance(a, np.ndarray) and a.dtype == np.uint8 and a.shape == (16, 16, 3)
+    f = ddrm.restore(arr.astype(np.float32) / 255, "sr2", sigma_y=0.05, prior=prior, steps=3)
+    assert f.dtype == np.float32 and f.shape == (16, 16, 3) and np.abs(f * 255 - a).max() <= 0.5 + 1e-3
+    im = ddrm.restore(Image.fromarray(arr), "sr2", sigma_y=0.05, prior=prior, steps=3)
+    assert isinstance(im, Image.Image) and im.size == (16, 16) and im.mode == "RGB"
+    grey = Image.fromarray(arr).convert("L").resize((16, 16))
+    colour = ddrm.restore(grey, "color", sigma_y=0.0, prior=prior, steps=3)
+    assert colour.mode == "RGB" and colour.size == (16, 16)
+    g2 = ddrm.restore(np.asarray(grey), "color", sigma_y=0.0, prior=prior, steps=3)
+    assert g2.shape == (16, 16, 3)
+
+
+def test_masks_kernels_blind_and_the_details():
+    prior = gaussian()
+    x = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(4))
+    mask = torch.rand(16, 16, generator=torch.Generator().manual_seed(5)) > 0.5
+    out = ddrm.restore(x * mask, "inpaint", sigma_y=0.0, mask=mask.float(), prior=prior, steps=4)
+    torch.testing.assert_close(out[:, mask], x[:, mask], atol=1e-4, rtol=0)  # noiseless: the observed pixels kept
+    k = torch.full((3, 3), 1 / 9)
+    assert ddrm.restore(x, "deblur_motion", sigma_y=0.01, kernel=k, prior=prior, steps=3).shape == x.shape
+    img, res = ddrm.restore(x, "deblur_blind", sigma_y=0.01, task_params={"size": 5, "model": "full"}, prior=prior,
+                            steps=4, details=True)  # fmt: skip
+    assert img.shape == x.shape and res.kernels.shape == (1, 5, 5)
+    assert abs(float(res.kernels.sum()) - 1) < 1e-5 and float(res.kernels.min()) >= 0
+
+
+def test_what_a_user_can_get_wrong_is_one_ddrm_error():
+    prior, y = gaussian(), torch.rand(3, 8, 8)
+    cases = [
+        (dict(task="sr2"), InputError, "give sigma_y"),
+        (dict(task="sr2", sigma_y=2.0), InputError, "must lie in"),
+        (dict(task="banana", sigma_y=0.1), TaskError, "unknown task"),
+        (dict(task="sr2", sigma_y=0.1, solver="nope"), SolverError, "unknown solver"),
+        (dict(task="sr2", sigma_y=0.1, solver_args={"eta": 5.0}), SolverError, "must lie in"),
+        (dict(task="inpaint", sigma_y=0.1), TaskError, "needs a mask"),
+        (dict(task="sr2", sigma_y=0.1, task_params={"size": 3}), TaskError, "does not apply"),
+    ]
+    for kwargs, kind, phrase in cases:
+        with pytest.raises(kind, match=phrase):
+            ddrm.restore(y, prior=prior, **kwargs)
+    with pytest.raises(InputError, match="takes a torch.Tensor"):
+        ddrm.restore([[0.5]], "denoise", sigma_y=0.1, prior=prior)
+    with pytest.raises(DDRMError, match="NaN"):
+        ddrm.restore(torch.full((3, 8, 8), float("nan")), "denoise", sigma_y=0.1, prior=prior)
