@@ -267,3 +267,10 @@ def test_folder_of_frames_becomes_a_video_at_the_given_rate(tmp_path):
         "--prior", "gaussian", "--steps", "2", "-o", out, "--quiet")  # fmt: skip
     assert stream_facts(out) == (3, 24, 16, 10)
     assert sorted(p.name for p in (tmp_path / "out_frames").glob("*.png")) == ["f00.png", "f01.png", "f02.png"]
+    # into a folder of frames (the folder is the output: not "two outputs"), blind deblurring included
+    run("restore", frames, "--temporal", "shared", "--task", "deblur_blind", "--kernel-size", "3", "--sigma-y", "0.02",
+        "--prior", "gaussian", "--steps", "3", "-o", tmp_path / "folder", "--quiet")  # fmt: skip
+    got = sorted(p.name for p in (tmp_path / "folder").iterdir())
+    assert got == sorted(
+        [f"f{i:02d}{s}" for i in range(3) for s in (".png", ".kernel.npy", ".kernel.png")] + ["restore.json"]
+    )

@@ -53,7 +53,7 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
     if args.solver is None:
         args.solver = default_solver(spec.name)
     solver, solver_args = solver_settings(args)
-    check_outputs([out, frames_dir], inputs)
+    check_outputs(list(dict.fromkeys([out, frames_dir])), inputs)  # a folder of frames is its own output
     check_writable(out)
     loader = prior_loader(args, device)
     kept = 0 if args.overwrite else sum((frames_dir / f"{n}.png").exists() for n in clip.names)

@@ -56,7 +56,7 @@ class StepInfo:
     x0: Tensor
 
 
-# a hook a solver calls after each denoising: returns a new operator to continue with, or None (ddrm.blind)
+# a hook a solver calls after each denoising: returns a new operator to continue with, or None (ddrm.pipeline.blind)
 OperatorUpdate = Callable[[StepInfo, Any], Any]
 
 

@@ -70,7 +70,7 @@ def ddrm(
     the mean of the coordinates ``y`` does not fix, at the level of timestep ``start T``, and the ``steps`` steps
     spread over the timesteps below it (e.g. DDRM started from a supervised super-resolver's output).
 
-    ``operator_update(info, operator)`` (e.g. :class:`ddrm.blind.KernelEstimator`) is called after each denoising
+    ``operator_update(info, operator)`` (e.g. :class:`ddrm.pipeline.blind.KernelEstimator`) is called after each denoising
     with the step's :class:`StepInfo`; when it returns an operator, the chain continues with it: the current ``x_t``
     is re-expressed in the new spectral basis and Eq. 7 uses the new singular values (blind deblurring).
     """

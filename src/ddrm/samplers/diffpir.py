@@ -76,7 +76,7 @@ def diffpir(
     for i in progress(range(steps), enabled=progress_bar, desc="diffpir"):
         sig, sig_next = sigmas[i], sigmas[i + 1]
         x0 = prior.denoise(x, sig)  # Eq. 11: prior step
-        if operator_update is not None:  # e.g. a blur kernel re-estimated from x0 (ddrm.blind)
+        if operator_update is not None:  # e.g. a blur kernel re-estimated from x0 (ddrm.pipeline.blind)
             operator = operator_update(StepInfo(i, steps, sig, sig_next, x, x0), operator) or operator
         x0_data = operator.prox(y, x0, lam * noise2 / sig**2)  # Eq. 13: data step, rho_t = lambda sigma_n^2 / sigma_t^2
         eps = (x - x0_data) / sig  # Eq. 14: eps recomputed from the corrected estimate
