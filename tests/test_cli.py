@@ -169,7 +169,12 @@ def test_folder_batching_and_resume(tmp_path):
     stamp = (out / "img1.png").stat().st_mtime_ns
     res = run("restore", src, "--prior", "gaussian", "--steps", "6", "-o", out, "--batch-size", "3")
     assert "1 image(s) already restored" in res.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["img0.png", "img1.png", "img2.png"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".result.json")) == [
+        "img0.png",
+        "img1.png",
+        "img2.png",
+    ]
+    assert sorted(p.name for p in out.glob("*.result.json")) == ["img0.result.json", "img2.result.json"]  # written now
     assert (out / "img1.png").stat().st_mtime_ns == stamp  # finished work is not redone
     # an image's result does not depend on the batch it was in (per-image generators)
     run("restore", src / "img2.png", "--prior", "gaussian", "--steps", "6", "-o", tmp_path / "alone2.png", "--quiet")
@@ -482,10 +487,11 @@ def test_blind_deblurring_gets_the_pipelines_guarantees(tmp_path):
               "3", "--quiet"]  # fmt: skip
     run("restore", src, "-o", out, *common, "--save-grid", "--tile", "16")
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["b0.kernel.npy", "b0.kernel.png", "b0.png", "b0_grid.png", "b1.kernel.npy", "b1.kernel.png",
-                     "b1.png", "b1_grid.png"], names  # fmt: skip
+    assert names == ["b0.kernel.npy", "b0.kernel.png", "b0.png", "b0.result.json", "b0_grid.png", "b1.kernel.npy",
+                     "b1.kernel.png", "b1.png", "b1.result.json", "b1_grid.png"], names  # fmt: skip
     before = {p.name: digest(p) for p in out.iterdir()}
     (out / "b1.png").unlink()
+    (out / "b1.result.json").unlink()
     run("restore", src, "-o", out, *common, "--save-grid")  # resumes: b1 alone, with the very bytes of the first run
     assert {p.name: digest(p) for p in out.iterdir()} == before
     res = run("restore", src, "-o", tmp_path / "o2", *common, "--batch-size", "2", ok=False)

@@ -271,6 +271,5 @@ def test_folder_of_frames_becomes_a_video_at_the_given_rate(tmp_path):
     run("restore", frames, "--temporal", "shared", "--task", "deblur_blind", "--kernel-size", "3", "--sigma-y", "0.02",
         "--prior", "gaussian", "--steps", "3", "-o", tmp_path / "folder", "--quiet")  # fmt: skip
     got = sorted(p.name for p in (tmp_path / "folder").iterdir())
-    assert got == sorted(
-        [f"f{i:02d}{s}" for i in range(3) for s in (".png", ".kernel.npy", ".kernel.png")] + ["restore.json"]
-    )
+    kinds = (".png", ".kernel.npy", ".kernel.png", ".result.json")
+    assert got == sorted([f"f{i:02d}{s}" for i in range(3) for s in kinds] + ["restore.json"])

@@ -96,6 +96,7 @@ class DemoResult:
     psnr: float | None = None
     psnr_pinv: float | None = None
     ssim: float | None = None
+    residual: float | None = None  # the consistency residual over sigma_y (None without noise)
 
 
 def _photo(image: Path | Tensor | None) -> tuple[Tensor, Path | None]:
@@ -124,13 +125,15 @@ def run_demo(
     kernel: str | Path | Tensor | None = None,
     max_side: int | None = None,
     loader: PriorLoader | None = None,
+    samples: int = 1,
 ) -> DemoResult:
     """Degrade a clean photo ``image`` (a file or a (3, H, W) tensor in [0, 1]; default: the bundled photo) by
     ``task`` with noise ``sigma_y`` ([0, 1] units), restore it with ``solver`` and the prior, and score it.
 
     The photo is scaled down to ``max_side`` if larger, then centre-cropped to a multiple of 8 times the task's
     factor; a ``mask`` (white = observed; the photo's size) and a ``kernel`` go through the same steps as
-    ``ddrm degrade --mask/--kernel``. Writes ``original.png``, ``measurement.png`` (+ sidecar), ``restored.png``,
+    ``ddrm degrade --mask/--kernel``. ``samples > 1`` restores the mean of that many samples. Writes ``original.png``,
+    ``measurement.png`` (+ sidecar), ``restored.png``,
     ``before.png`` and ``restored_grid.png`` (measurement | pseudo-inverse | restored | original) into ``out_dir``.
     ``loader`` reuses a loaded prior (the web app keeps one for all requests)."""
     device = resolve_device(device)
@@ -157,7 +160,7 @@ def run_demo(
     y = read_measurement(measurement)  # restored from the file, as written (8-bit), like `ddrm restore` does
     res = _restore_and_score(
         out_dir, measurement, y, spec, sigma_y, x, solver, steps, seed, loader or PriorLoader(prior, checkpoint, device),
-        device, progress_bar, report, on_start,
+        device, progress_bar, report, on_start, samples,
     )  # fmt: skip
     return replace(res, original=original)
 
@@ -181,6 +184,7 @@ def restore_measurement(
     progress_bar: bool = True,
     report: Callable[[str], None] | None = None,
     on_start: Callable[[], None] | None = None,
+    samples: int = 1,
 ) -> DemoResult:
     """Restore a measurement already in hand (an image in [0, 1], e.g. an uploaded low-resolution photo) of ``task``
     with noise ``sigma_y`` ([0, 1] units), as ``ddrm restore --task ... --sigma-y ...`` does without a sidecar;
@@ -204,7 +208,7 @@ def restore_measurement(
     write_image(y, measurement)
     return _restore_and_score(
         out_dir, measurement, y, spec, sigma_y, reference, solver, steps, seed,
-        loader or PriorLoader(prior, checkpoint, device), device, progress_bar, report, on_start,
+        loader or PriorLoader(prior, checkpoint, device), device, progress_bar, report, on_start, samples,
     )  # fmt: skip
 
 
@@ -228,6 +232,7 @@ def _restore_and_score(
     progress_bar: bool,
     report: Callable[[str], None] | None,
     on_start: Callable[[], None] | None,
+    samples: int = 1,
 ) -> DemoResult:
     op = spec.operator()
     pinv = pinv_image(op, y[None])[0]
@@ -237,12 +242,13 @@ def _restore_and_score(
     args = {} if steps is None else {"steps": steps}
     job = RestoreJob(measurement, restored, y, spec, sigma_y)
     refs = {} if reference is None else {measurement: reference}
-    scores = run_restore(
+    (record,) = run_restore(
         [job], SAMPLERS[solver], args, loader, seed=seed, device=device, references=refs, save_grid=True,
-        progress_bar=progress_bar, report=report, on_start=on_start,
+        samples=samples, estimate="mean" if samples > 1 else "sample", progress_bar=progress_bar, report=report,
+        on_start=on_start,
     )  # fmt: skip
     grid = restored.with_name("restored_grid.png")
     if reference is None:
-        return DemoResult(measurement, restored, grid, before)
-    ((p, s),) = scores
-    return DemoResult(measurement, restored, grid, before, psnr=p, psnr_pinv=psnr(pinv, reference), ssim=s)
+        return DemoResult(measurement, restored, grid, before, residual=record["residual_ratio"])
+    return DemoResult(measurement, restored, grid, before, psnr=record["psnr"], psnr_pinv=psnr(pinv, reference),
+                      ssim=record["ssim"], residual=record["residual_ratio"])  # fmt: skip

@@ -17,6 +17,7 @@ import torch
 from ..errors import InputError
 from ..io import read_image
 from ..pipeline import (
+    ESTIMATES,
     RestoreJob,
     check_outputs,
     check_writable,
@@ -112,7 +113,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     jobs, inputs, references, missing_refs = _read_jobs(args, pairs, ref_root)
     args.solver = args.solver or (default_solver(jobs[0].task.name) if jobs else "ddrm")
     solver, solver_args = solver_settings(args)
-    outputs = [p for j in jobs for p in job_outputs(j, args.save_grid)]
+    outputs = [p for j in jobs for p in job_outputs(j, args.save_grid, args.samples or 1)]
     check_outputs(outputs, inputs)
     check_writable(outputs[0])
     for name in missing_refs:
@@ -126,13 +127,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     rank, world, _ = dist.world()  # torchrun: this process's share of the batches
-    scores = run_restore(
+    records = run_restore(
         jobs, solver, solver_args, prior_loader(args, device), seed=args.seed, batch_size=args.batch_size or 4,
         device=device, only={j.source for j in todo}, references=references, save_grid=args.save_grid,
+        samples=args.samples or 1, estimate=args.estimate or ("mean" if (args.samples or 1) > 1 else "sample"),
         progress_bar=not args.quiet, report=print, shard=(rank, world),
+        warn=lambda line: print(f"ddrm: warning: {line}", file=sys.stderr),
         on_start=None if args.quiet else lambda: print(describe_device(device), file=sys.stderr),
     )  # fmt: skip
-    _summary(args, scores, todo, out_root, jobs)
+    _summary(args, [(r["psnr"], r["ssim"]) for r in records if "psnr" in r], todo, out_root, jobs)
     return 0
 
 
@@ -227,6 +230,19 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         help="denoise in overlapping tiles of this many pixels (default: 256 px tiles above 1024x1024 images)",
     )
     tiling.add_argument("--no-tile", action="store_true", help="never tile the denoiser")
+    p.add_argument(
+        "--samples",
+        type=number(int, 1),
+        default=None,
+        help="draw N samples of each image; their mean is the result (see --estimate) and their per-pixel standard "
+        "deviation is written beside it (NAME.std.png, NAME.std.npy)",
+    )
+    p.add_argument(
+        "--estimate",
+        choices=ESTIMATES,
+        default=None,
+        help="the result: one sample (sharper; the default) or the mean of --samples (more faithful)",
+    )
     p.add_argument("--save-grid", action="store_true", help="also write measurement | pinv | restored | reference")
     p.add_argument("--reference", default=None, help="clean image (or folder) to report PSNR/SSIM against")
     p.add_argument("--overwrite", action="store_true", help="folder runs: redo images whose output exists")

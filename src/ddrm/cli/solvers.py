@@ -51,7 +51,7 @@ def cmd_solvers(args: argparse.Namespace) -> int:
     if spec.params:
         print("parameters (--solver-arg KEY=VALUE):")
         for p in spec.params:
-            bounds = ""
+            bounds = f" in {{{', '.join(p.choices)}}}" if p.choices else ""
             if p.low is not None or p.high is not None:
                 bounds = (
                     f" in [{'-inf' if p.low is None else f'{p.low:g}'}, {'inf' if p.high is None else f'{p.high:g}'}]"

@@ -176,6 +176,24 @@ class LinearOperator(Operator):
         ones = torch.ones(1, *self.input_shape, device=y01.device, dtype=y01.dtype)
         return 2 * y01 - self.H(ones)
 
+    def largest_singular(self, iters: int = 50) -> float:
+        """The largest singular value of ``H`` (its spectral norm), by power iteration on ``H^T H`` from a fixed start
+        (an :class:`SVDOperator` reads it off its singular values)."""
+        g = torch.Generator().manual_seed(0)
+        buffer = next(self.buffers(), None)
+        dtype = buffer.dtype if buffer is not None and buffer.is_floating_point() else torch.get_default_dtype()
+        v = torch.randn(1, *self.input_shape, generator=g, dtype=torch.float64).to(dtype)
+        if buffer is not None:
+            v = v.to(buffer.device)
+        norm = 0.0
+        for _ in range(iters):
+            w = self.Ht(self.H(v / v.norm()))
+            norm = float(w.norm())
+            if norm == 0:
+                return 0.0
+            v = w
+        return norm**0.5
+
     # ------------------------------------------------------------------ by conjugate gradients
     def _normal(self, rho: float | Tensor = 0.0) -> Callable[[Tensor], Tensor]:
         def apply(x: Tensor) -> Tensor:
@@ -240,6 +258,10 @@ class SVDOperator(LinearOperator):
     def Ht(self, y: Tensor) -> Tensor:  # noqa: N802
         """Apply the adjoint: ``H^T y = V (s * U^T y)``."""
         return self.V(self.singulars() * self.Ut(y))
+
+    def largest_singular(self, iters: int = 0) -> float:
+        """The largest singular value, read off the SVD (``iters`` is not needed)."""
+        return float(self.singulars().amax())
 
     def support(self, cutoff: float | None = None) -> Tensor:
         """Boolean mask of the spectral coordinates whose singular value counts as non-zero.

@@ -3,12 +3,24 @@ the one-call API (:func:`restore`), and what every run needs around them (device
 loader, outputs and their checks, blind kernel estimation, sharding across processes)."""
 
 from .api import restore
-from .batch import DEFAULT_SOLVERS, Restoration, default_solver, image_generator, pinv_image, restore_batch
+from .batch import (
+    DEFAULT_SOLVERS,
+    ESTIMATES,
+    Restoration,
+    consistency_residual,
+    consistency_warning,
+    default_solver,
+    image_generator,
+    pinv_image,
+    restore_batch,
+    sample_generators,
+)
 from .blind import KernelEstimator, check_solver, estimate_full, estimate_separable, kernel_error, restore_blind
 from .degrade import degrade_to_files
 from .device import describe_device, resolve_device
 from .memory import available_bytes, check_memory, estimate_peak_bytes
 from .outputs import (
+    STD_PICTURE_SCALE,
     check_outputs,
     check_writable,
     find_reference,
@@ -18,9 +30,11 @@ from .outputs import (
     list_inputs,
     measurement_view,
     plan_outputs,
+    result_path,
+    std_paths,
 )
 from .priors import AUTO_TILE_PIXELS, DEFAULT_TILE, PriorLoader
-from .run import RestoreJob, job_outputs, run_restore
+from .run import RestoreJob, job_outputs, result_record, run_restore
 
 __all__ = [
     "restore",
@@ -30,6 +44,10 @@ __all__ = [
     "image_generator",
     "default_solver",
     "DEFAULT_SOLVERS",
+    "ESTIMATES",
+    "consistency_residual",
+    "consistency_warning",
+    "sample_generators",
     "KernelEstimator",
     "estimate_separable",
     "estimate_full",
@@ -50,11 +68,15 @@ __all__ = [
     "grid_path",
     "grid_image",
     "kernel_paths",
+    "result_path",
+    "std_paths",
+    "STD_PICTURE_SCALE",
     "measurement_view",
     "PriorLoader",
     "AUTO_TILE_PIXELS",
     "DEFAULT_TILE",
     "RestoreJob",
     "job_outputs",
+    "result_record",
     "run_restore",
 ]

@@ -15,14 +15,25 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..errors import SolverError, TaskError
-from ..operators import OPERATORS, Operator
+from ..errors import InputError, SolverError, TaskError
+from ..operators import OPERATORS, CircularConvolution, Operator, SVDOperator
 from ..priors import Prior
 from ..samplers import SAMPLERS, SamplerSpec
 from ..tasks import BLIND_TASKS, TaskSpec, parse_task
 from .blind import check_solver, restore_blind
 
-__all__ = ["Restoration", "restore_batch", "pinv_image", "image_generator", "default_solver", "DEFAULT_SOLVERS"]
+__all__ = [
+    "Restoration",
+    "restore_batch",
+    "pinv_image",
+    "image_generator",
+    "sample_generators",
+    "consistency_residual",
+    "default_solver",
+    "DEFAULT_SOLVERS",
+    "ESTIMATES",
+    "consistency_warning",
+]
 
 # the solver a front end uses when none is named: the first of these that takes the task's operator contract
 DEFAULT_SOLVERS = ("ddrm", "diffpir", "ddrm-jpeg")
@@ -44,12 +55,64 @@ def image_generator(seed: int, name: str) -> torch.Generator:
     return torch.Generator().manual_seed(seed + zlib.crc32(name.encode()))
 
 
+ESTIMATES = ("sample", "mean")
+
+
+def sample_generators(generators: Sequence[torch.Generator], samples: int) -> list[torch.Generator]:
+    """One generator per sample of each image, image by image: sample 0 draws from the image's own generator (one
+    sample is the plain restoration), sample ``k`` from one seeded by the image's seed and ``k``."""
+    out = []
+    for g in generators:
+        out.append(g)
+        out += [torch.Generator().manual_seed((g.initial_seed() * 1_000_003 + k) % 2**63) for k in range(1, samples)]
+    return out
+
+
 @dataclass(frozen=True)
 class Restoration:
-    """A restored batch: ``images`` (B, C, H, W) in [0, 1]; for a blind task the estimated ``kernels`` (B, k, k)."""
+    """A restored batch: ``images`` (B, C, H, W) in [0, 1], the estimate asked for (one sample, or the mean of
+    ``samples``); with several samples their per-pixel standard deviation ``std``; for a blind task the estimated
+    ``kernels`` (B, k, k); and ``residual``, the consistency ``||y - H x|| / sqrt(m)`` per image in [0, 1] units (m
+    the measured entries), to compare with ``sigma_y``."""
 
     images: Tensor
     kernels: Tensor | None = None
+    std: Tensor | None = None
+    residual: Tensor | None = None
+    samples: int = 1
+    estimate: str = "sample"
+
+
+def consistency_residual(op: Operator, y01: Tensor, x01: Tensor) -> Tensor:
+    """``||y - H x|| / sqrt(m)`` per image in [0, 1] units, through the model range so that any operator (JPEG too)
+    is measured the same way; ``m`` counts the measured entries (an inpainting mask's observed pixels)."""
+    with torch.no_grad():
+        r = (op.to_model_range(y01) - op.H(2 * x01.to(y01) - 1)) / 2
+    m = op.support().sum(-1).clamp_min(1).to(r) if isinstance(op, SVDOperator) else torch.tensor(float(op.m))
+    return (r.flatten(1).double().norm(dim=1) / m.double().sqrt()).float().cpu()
+
+
+# a result whose residual lies outside these multiples of sigma_y does not explain its measurement up to its noise:
+# set from the residual ratios measured over the held-out photos (see docs/benchmarks.md, consistency), with margin
+RESIDUAL_LOW, RESIDUAL_HIGH = 0.5, 2.0
+RESIDUAL_NOISELESS = 2 / 255  # without noise: two grey levels
+
+
+def consistency_warning(residual: float, sigma_y: float) -> str | None:
+    """One line when a result's residual ``||y - H x|| / sqrt(m)`` is far from the noise level ``sigma_y``: far above,
+    the result ignores the measurement; far below, it copies the measurement's noise. ``None`` when it is fine."""
+    if sigma_y <= 0:
+        if residual > RESIDUAL_NOISELESS:
+            return f"the result misses the measurement by {residual:.4f} (rms, [0, 1] units) though it has no noise"
+        return None
+    ratio = residual / sigma_y
+    if ratio > RESIDUAL_HIGH:
+        return (f"the result does not explain the measurement: its residual is {ratio:.2f} x sigma_y (too few steps, "
+                "a wrong task or kernel, or sigma_y too low)")  # fmt: skip
+    if ratio < RESIDUAL_LOW:
+        return (f"the result fits the measurement's noise: its residual is {ratio:.2f} x sigma_y (sigma_y too high, or "
+                "a solver that ignores the noise)")  # fmt: skip
+    return None
 
 
 def restore_batch(
@@ -63,24 +126,21 @@ def restore_batch(
     solver_args: dict[str, Any] | None = None,
     *,
     x_init01: Tensor | None = None,
+    samples: int = 1,
+    estimate: str = "sample",
     progress_bar: bool = False,
 ) -> Restoration:
     """Restore a batch of measurements ``y01`` (B, *measurement_shape) of one task with noise ``sigma_y``, both in
     [0, 1] units, one generator per image; the images come back in [0, 1] on the measurements' device.
 
-    ``x_init01`` (images in [0, 1]) starts the chain of a solver that can start from an image
-    (``solver.starts_from_image``). A blind task estimates each image's kernel while restoring it (one at a time:
-    each image has its own operator)."""
-    if tuple(y01.shape[1:]) != tuple(op.measurement_shape):
-        raise TaskError(
-            f"measurement shape {tuple(y01.shape[1:])} does not fit the task ({tuple(op.measurement_shape)})"
-        )
-    if getattr(prior, "channels", task.image_shape[0]) != task.image_shape[0]:
-        raise TaskError(f"the prior works on {prior.channels}-channel images, the task on {task.image_shape[0]}")
+    ``samples`` draws that many samples of each image in one batch (per-sample generators,
+    :func:`sample_generators`) and returns their per-pixel standard deviation; ``estimate`` says which is the
+    result, the first sample or the mean of all (the posterior mean: more faithful, less sharp). ``x_init01``
+    (images in [0, 1]) starts the chain of a solver that can start from an image (``solver.starts_from_image``). A
+    blind task estimates each image's kernel while restoring it (one at a time: each image has its own operator)."""
+    _check_batch(prior, solver, task, op, y01, x_init01, samples, estimate)
     extra: dict[str, Any] = {}
     if x_init01 is not None:
-        if not solver.starts_from_image:
-            raise SolverError(f"solver {solver.name} cannot start from an image")
         extra["x_init"] = x_init01.to(y01) * 2 - 1
     if task.is_blind:
         check_solver(solver)
@@ -91,20 +151,47 @@ def restore_batch(
                                  solver_args={**(solver_args or {}), **one}, generator=[g], progress_bar=progress_bar)  # fmt: skip
             images.append(x)
             kernels.append(k)
-        return Restoration(torch.cat(images), torch.stack(kernels))
+        x01 = torch.cat(images)
+        blind_op = [CircularConvolution(task.image_shape, k, dtype=y01.dtype).to(y01.device) for k in kernels]
+        residual = torch.cat([consistency_residual(o, y01[i : i + 1], x01[i : i + 1]) for i, o in enumerate(blind_op)])
+        return Restoration(x01, torch.stack(kernels), residual=residual)
+    reps = {k: v.repeat_interleave(samples, 0) for k, v in extra.items()}
     with torch.no_grad():  # gradient methods enable autograd themselves, around the network only
         x = solver.run(
             prior,
             op,
-            op.to_model_range(y01),
+            op.to_model_range(y01).repeat_interleave(samples, 0),
             2 * sigma_y,
             task=task.name,
-            generator=list(generators),
+            generator=sample_generators(generators, samples),
             progress_bar=progress_bar,
             **(solver_args or {}),
-            **extra,
+            **reps,
         )
-    return Restoration(((x + 1) / 2).clamp(0, 1))
+    draws = ((x + 1) / 2).clamp(0, 1).reshape(y01.shape[0], samples, *x.shape[1:])
+    std = draws.std(1) if samples > 1 else None
+    x01 = draws.mean(1) if estimate == "mean" else draws[:, 0]
+    return Restoration(x01, std=std, residual=consistency_residual(op, y01, x01), samples=samples, estimate=estimate)
+
+
+def _check_batch(prior, solver, task, op, y01, x_init01, samples: int, estimate: str) -> None:  # noqa: ANN001
+    if tuple(y01.shape[1:]) != tuple(op.measurement_shape):
+        raise TaskError(
+            f"measurement shape {tuple(y01.shape[1:])} does not fit the task ({tuple(op.measurement_shape)})"
+        )
+    if getattr(prior, "channels", task.image_shape[0]) != task.image_shape[0]:
+        raise TaskError(f"the prior works on {prior.channels}-channel images, the task on {task.image_shape[0]}")
+    if x_init01 is not None and not solver.starts_from_image:
+        raise SolverError(f"solver {solver.name} cannot start from an image")
+    if not (isinstance(samples, int) and samples >= 1):
+        raise InputError(f"the number of samples must be an integer >= 1, got {samples!r}")
+    if estimate not in ESTIMATES:
+        raise InputError(f"the estimate is one of {', '.join(ESTIMATES)}, got {estimate!r}")
+    if estimate == "mean" and samples < 2:
+        raise InputError("the mean estimate needs several samples (--samples N, N >= 2)")
+    if samples > 1 and (task.is_blind or solver.deterministic):
+        why = "each sample would estimate its own kernel" if task.is_blind else f"{solver.name} draws no noise"
+        raise InputError(f"several samples do not apply to {task.name if task.is_blind else solver.name}: {why}")
 
 
 def pinv_image(op: Operator, y01: Tensor) -> Tensor:

@@ -23,6 +23,9 @@ __all__ = [
     "check_writable",
     "grid_path",
     "kernel_paths",
+    "result_path",
+    "std_paths",
+    "STD_PICTURE_SCALE",
     "measurement_view",
     "grid_image",
 ]
@@ -32,7 +35,9 @@ def list_inputs(path: Path) -> list[Path]:
     """The measurements in a folder (images and ``.npy``, side files excluded), or the one file given."""
     if path.is_dir():
         files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + (".npy",)]
-        files = [p for p in files if not any(p.name.endswith(s) for s in SIDE_FILE_SUFFIXES.values())]
+        files = [
+            p for p in files if not any(p.name.endswith(s) for s in (*SIDE_FILE_SUFFIXES.values(), *RESULT_PICTURES))
+        ]
         if not files:
             raise InputError(f"{path}: no images or .npy measurements in the folder")
         return files
@@ -98,6 +103,21 @@ def check_writable(path: Path) -> None:
 def grid_path(target: Path) -> Path:
     """Where ``--save-grid`` writes the grid of a result: ``NAME_grid.png`` beside it."""
     return target.with_name(target.stem + "_grid.png")
+
+
+RESULT_PICTURES = (".kernel.png", ".std.png")  # written beside results: never measurements themselves
+STD_PICTURE_SCALE = 4.0  # the spread's picture: white = a standard deviation of 0.25 (a quarter of the range)
+
+
+def result_path(target: Path) -> Path:
+    """Where a result's record goes: ``NAME.result.json`` beside it (not ``NAME.json``, a measurement's sidecar)."""
+    return target.with_name(target.stem + ".result.json")
+
+
+def std_paths(target: Path) -> tuple[Path, Path]:
+    """Where the per-pixel standard deviation of several samples goes: ``NAME.std.npy`` (exact, [0, 1] units) and a
+    picture of it, ``NAME.std.png`` (the channels' mean, x 4: white = 0.25)."""
+    return target.with_name(target.stem + ".std.npy"), target.with_name(target.stem + ".std.png")
 
 
 def kernel_paths(target: Path) -> tuple[Path, Path]:

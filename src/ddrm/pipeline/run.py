@@ -9,6 +9,7 @@ batch, the resume, or the number of processes sharing the work).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,19 +19,19 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError, TaskError
-from ..io import remove_stale_temporaries, write_array, write_image
+from ..io import remove_stale_temporaries, write_array, write_image, write_text
 from ..metrics import psnr, ssim
 from ..operators import CircularConvolution, Operator
 from ..priors import Prior
 from ..samplers import SamplerSpec
 from ..tasks import TaskSpec
-from .batch import image_generator, pinv_image, restore_batch
+from .batch import Restoration, consistency_warning, image_generator, pinv_image, restore_batch
 from .blind import check_solver
 from .dist import shard as shard_items
 from .memory import check_memory
-from .outputs import grid_image, grid_path, kernel_paths, measurement_view
+from .outputs import STD_PICTURE_SCALE, grid_image, grid_path, kernel_paths, measurement_view, result_path, std_paths
 
-__all__ = ["RestoreJob", "job_outputs", "run_restore"]
+__all__ = ["RestoreJob", "job_outputs", "run_restore", "result_record"]
 
 
 @dataclass
@@ -55,10 +56,11 @@ class RestoreJob:
         return "blind" if self.task.is_blind else "frame" if self.seed_name is not None else "image"
 
 
-def job_outputs(job: RestoreJob, save_grid: bool = False) -> list[Path]:
-    """Every file restoring ``job`` writes: the result, a blind job's kernel files, the grid."""
-    return [job.target, *(kernel_paths(job.target) if job.task.is_blind else ()),
-            *([grid_path(job.target)] if save_grid else [])]  # fmt: skip
+def job_outputs(job: RestoreJob, save_grid: bool = False, samples: int = 1) -> list[Path]:
+    """Every file restoring ``job`` writes: the result and its record, a blind job's kernel files, the spread of
+    several samples, the grid."""
+    return [job.target, result_path(job.target), *(kernel_paths(job.target) if job.task.is_blind else ()),
+            *(std_paths(job.target) if samples > 1 else ()), *([grid_path(job.target)] if save_grid else [])]  # fmt: skip
 
 
 def _batches(jobs: Sequence[RestoreJob], batch_size: int) -> list[list[RestoreJob]]:
@@ -87,6 +89,7 @@ def _check_before_work(
     solver_args: dict[str, Any],
     prior_for: Callable[[tuple[int, int, int]], Prior],
     device: str | torch.device,
+    samples: int = 1,
 ) -> dict[str, Operator]:
     """Each operator built once and checked against the solver (before the prior is loaded), each measurement against
     its operator; then the prior loaded and every batch checked to fit in memory. Returns the operators by task key."""
@@ -108,34 +111,72 @@ def _check_before_work(
                 raise InputError("a batch mixes jobs with and without a starting image; restore them apart")
     for batch in {(b[0].task.key(), len(b)): b for b in batches}.values():
         task = batch[0].task
-        check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch), device, solver_args)
+        check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch) * samples, device, solver_args)
     return operators
 
 
-def _write(
-    job: RestoreJob,
-    x01: Tensor,
-    y01: Tensor,
-    kernel: Tensor | None,
-    op: Operator,
-    reference: Tensor | None,
-    save_grid: bool,
-    device: str | torch.device,
-) -> None:
-    """The result of one job, a blind job's kernel (array and picture), and the grid (measurement | pseudo-inverse |
-    restored | reference; for a blind job the pseudo-inverse of the estimated blur)."""
-    if kernel is not None:
+@dataclass(frozen=True)
+class _Written:
+    """What a run records beside each result (``NAME.result.json``)."""
+
+    solver: SamplerSpec
+    solver_args: dict[str, Any]
+    seed: int
+    prior: str | None
+    save_grid: bool
+    device: str | torch.device
+
+
+def _write(job: RestoreJob, res: Restoration, i: int, op: Operator, reference: Tensor | None, how: _Written) -> dict:
+    """The result of one job and its record, a blind job's kernel (array and picture), the spread of several samples
+    (array and picture), and the grid (measurement | pseudo-inverse | restored | reference; for a blind job the
+    pseudo-inverse of the estimated blur). Returns the record."""
+    x01, y01 = res.images[i].cpu(), job.y01
+    if res.kernels is not None:
+        kernel = res.kernels[i].cpu()
         npy, png = kernel_paths(job.target)
         write_array(kernel.float(), npy)
         write_image((kernel / kernel.max())[None].float(), png)
         op = CircularConvolution(job.task.image_shape, kernel, dtype=torch.float32)
+    if res.std is not None:
+        npy, png = std_paths(job.target)
+        write_array(res.std[i].cpu().float(), npy)
+        write_image((res.std[i].cpu().mean(0, keepdim=True) * STD_PICTURE_SCALE).clamp(0, 1), png)
     write_image(x01, job.target)
-    if save_grid:
-        pinv = pinv_image(op.to(device), y01[None].to(device))[0].cpu()
-        panels = [measurement_view(op, y01, job.task.image_shape), pinv, x01] + (
-            [reference] if reference is not None else []
-        )
+    if how.save_grid:
+        pinv = pinv_image(op.to(how.device), y01[None].to(how.device))[0].cpu()
+        panels = [measurement_view(op, y01, job.task.image_shape), pinv, x01] + ([reference] if reference is not None else [])  # fmt: skip
         write_image(grid_image(panels), grid_path(job.target))
+    record = result_record(job, res, i, how, reference)
+    write_text(json.dumps(record, indent=1) + "\n", result_path(job.target))
+    return record
+
+
+def result_record(job: RestoreJob, res: Restoration, i: int, how: _Written, reference: Tensor | None) -> dict:
+    """How a result was made and how well it explains its measurement: the consistency residual
+    ``||y - H x|| / sqrt(m)`` in [0, 1] units and its ratio to ``sigma_y`` (about 1 for a result that explains the
+    measurement up to its noise)."""
+    residual = float(res.residual[i])
+    record: dict[str, Any] = {
+        "ddrm_result": 1,
+        "source": job.source.name,
+        "task": job.task.name,
+        "task_params": {k: v for k, v in job.task.params.items() if not isinstance(v, Tensor)},
+        "image_shape": list(job.task.image_shape),
+        "sigma_y": job.sigma_y,
+        "solver": how.solver.name,
+        "solver_args": {k: v for k, v in sorted(how.solver_args.items()) if isinstance(v, (int, float, str, bool))},
+        "seed": how.seed,
+        "prior": how.prior,
+        "samples": res.samples,
+        "estimate": res.estimate,
+        "residual": residual,
+        "residual_ratio": residual / job.sigma_y if job.sigma_y > 0 else None,
+    }
+    if reference is not None:
+        x01 = res.images[i].cpu()
+        record.update(psnr=psnr(x01, reference), ssim=ssim(x01, reference))
+    return record
 
 
 def run_restore(
@@ -150,33 +191,41 @@ def run_restore(
     only: set[Path] | None = None,
     references: dict[Path, Tensor] | None = None,
     save_grid: bool = False,
+    samples: int = 1,
+    estimate: str = "sample",
     progress_bar: bool = False,
     report: Callable[[str], None] | None = None,
+    warn: Callable[[str], None] | None = None,
     on_start: Callable[[], None] | None = None,
     shard: tuple[int, int] = (0, 1),
-) -> list[tuple[float, float]]:
-    """Restore the jobs and write their outputs (and grids); returns (PSNR, SSIM) of each job with a reference.
+) -> list[dict]:
+    """Restore the jobs and write their outputs: each result, its record (``NAME.result.json``: settings, the
+    consistency residual, scores), and what the options ask for (grids, the spread of ``samples``). Returns the
+    records of the jobs written.
 
     Batches are formed over all ``jobs`` (:func:`_batches`). With ``only``, just those sources are written, but a
     batch holding some of them is computed whole, so a resumed run gives the very bytes of an uninterrupted one
     (batched network calls may round differently from single ones). ``shard = (rank, world)``: this process takes
     every world-th batch, counted over all jobs (the caller says; under torchrun the command line passes the
-    process's rank). ``references`` maps a job's source to its clean image: PSNR / SSIM are reported and returned.
-    ``on_start`` is called once every input, operator, the prior and the memory estimate have been checked, before
-    the first batch (the command line prints the device there)."""
+    process's rank). ``samples`` / ``estimate``: see :func:`~ddrm.pipeline.restore_batch` (the memory guard counts
+    the samples). ``references`` maps a job's source to its clean image: PSNR / SSIM are reported and recorded.
+    ``report`` gets a line per result (its consistency, its scores), ``warn`` a line when a result does not explain
+    its measurement (:func:`~ddrm.pipeline.consistency_warning`). ``on_start`` is called once every input, operator,
+    the prior and the memory estimate have been checked, before the first batch."""
     from tqdm.auto import tqdm
 
     batches = [
         b for b in shard_items(_batches(jobs, batch_size), *shard) if only is None or any(j.source in only for j in b)
     ]
-    operators = _check_before_work(batches, solver, solver_args, prior_for, device)
+    operators = _check_before_work(batches, solver, solver_args, prior_for, device, samples)
     wanted = [j for batch in batches for j in batch if only is None or j.source in only]
     for job in wanted:
-        for path in job_outputs(job, save_grid):
+        for path in job_outputs(job, save_grid, samples):
             remove_stale_temporaries(path)
     if on_start is not None:
         on_start()
-    scores = []
+    how = _Written(solver, solver_args, seed, getattr(prior_for, "name", None), save_grid, device)
+    records = []
     bar = tqdm(total=len(wanted), desc="images", disable=not progress_bar or len(wanted) < 2)
     for batch in batches:
         task = batch[0].task
@@ -185,17 +234,29 @@ def run_restore(
         gens = [image_generator(seed, b.seed_name or b.source.name) for b in batch]
         x_init01 = torch.stack([b.x_init01 for b in batch]).to(device) if batch[0].x_init01 is not None else None
         res = restore_batch(prior_for(task.image_shape), solver, task, op, y01, batch[0].sigma_y, gens, solver_args,
-                            x_init01=x_init01, progress_bar=progress_bar)  # fmt: skip
+                            x_init01=x_init01, samples=samples, estimate=estimate, progress_bar=progress_bar)  # fmt: skip
         for i, job in enumerate(batch):
-            if only is not None and job.source not in only:
-                continue
-            x01, ref = res.images[i].cpu(), (references or {}).get(job.source)
-            kernel = None if res.kernels is None else res.kernels[i].cpu()
-            _write(job, x01, job.y01, kernel, op, ref, save_grid, device)
-            if ref is not None:
-                scores.append((psnr(x01, ref), ssim(x01, ref)))
-                if report is not None:
-                    report(f"{job.source.name}: PSNR {scores[-1][0]:.2f} dB  SSIM {scores[-1][1]:.4f}")
-            bar.update(1)
+            if only is None or job.source in only:
+                records.append(_write(job, res, i, op, (references or {}).get(job.source), how))
+                _tell(job, records[-1], report, warn)
+                bar.update(1)
     bar.close()
-    return scores
+    return records
+
+
+def _tell(
+    job: RestoreJob, record: dict, report: Callable[[str], None] | None, warn: Callable[[str], None] | None
+) -> None:
+    """The result's line (consistency, and scores against a reference) and, when it does not explain its
+    measurement, a warning."""
+    if report is not None:
+        ratio = record["residual_ratio"]
+        line = f"{job.source.name}: residual {record['residual']:.4f}" + (
+            f" ({ratio:.2f} x sigma_y)" if ratio is not None else ""
+        )
+        if "psnr" in record:
+            line += f"  PSNR {record['psnr']:.2f} dB  SSIM {record['ssim']:.4f}"
+        report(line)
+    problem = consistency_warning(record["residual"], job.sigma_y)
+    if problem is not None and (warn or report) is not None:
+        (warn or report)(f"{job.source.name}: {problem}")

@@ -19,12 +19,27 @@ from .dmps import dmps
 from .dps import dps
 from .ilvr import ilvr
 from .mcg import ddrm_mcg, mcg
+from .mmse import mmse
 from .pigdm import pigdm
 from .reddiff import red_diff
 from .registry import REGISTRY, Param, SamplerSpec
 from .repaint import repaint
 
-_ORDER = ("ddrm", "ddrm+mcg", "ddnm", "ddnm+", "diffpir", "pigdm", "dps", "mcg", "dmps", "ilvr", "repaint", "daps")
+_ORDER = (
+    "ddrm",
+    "ddrm+mcg",
+    "ddnm",
+    "ddnm+",
+    "diffpir",
+    "pigdm",
+    "dps",
+    "mcg",
+    "dmps",
+    "ilvr",
+    "repaint",
+    "daps",
+    "mmse",
+)
 SAMPLERS: dict[str, SamplerSpec] = {name: REGISTRY[name] for name in _ORDER} | REGISTRY  # DDRM first, then its peers
 
 __all__ = [
@@ -48,4 +63,5 @@ __all__ = [
     "dmps",
     "daps",
     "red_diff",
+    "mmse",
 ]

@@ -34,6 +34,11 @@ __all__ = [
     "jump_schedule",
     "level_sigmas",
     "quad_sigmas",
+    "GRIDS",
+    "GRID_PARAM_HELP",
+    "noise_floor",
+    "sigma_levels",
+    "ascending",
     "denoise_vjp",
     "batch_norm",
     "per_image",
@@ -149,6 +154,72 @@ def pinv_start(operator: LinearOperator, y: Tensor, sigma_y_model: float) -> Ten
 
 
 # ---------------------------------------------------------------------- schedules
+GRIDS = ("auto", "uniform", "karras")
+GRID_PARAM_HELP = (
+    "noise levels visited: auto (the paper's, with the level nearest the measurement's own noise level moved onto "
+    "it), uniform (the paper's timesteps, for reproducing its tables), karras (rho = 7 down to the measurement's "
+    "noise level)"
+)
+KARRAS_RHO = 7.0
+
+
+def noise_floor(operator: Any, sigma_y_model: float) -> float:
+    """The level at which the best-measured coordinate hands over from the measurement to the prior: ``sigma_y /
+    s_max`` (DDRM's case boundary ``sigma_t = sigma_y / s_i`` for the largest singular value; for denoising and
+    inpainting, ``sigma_y`` itself)."""
+    if sigma_y_model <= 0 or not isinstance(operator, LinearOperator):
+        return 0.0
+    smax = operator.largest_singular()
+    return sigma_y_model / smax if smax > 0 else 0.0
+
+
+def sigma_levels(
+    schedule: VPSchedule,
+    steps: int,
+    operator: Any = None,
+    sigma_y_model: float = 0.0,
+    grid: str = "auto",
+    *,
+    start: float = 1.0,
+    spacing: str = "uniform",
+) -> list[float]:
+    """The descending noise levels of a sampler's ``steps`` steps over the first ``start`` of the diffusion, then the
+    clean level 0.
+
+    ``"uniform"``: the paper's timesteps ``floor(i T0 / steps)`` (:meth:`VPSchedule.sigma_grid`; ``spacing="quad"``:
+    DiffPIR's). ``"auto"``: the same levels with the one nearest (in log) the measurement's noise floor
+    (:func:`noise_floor`, a hair above it, so that Eq. 7 takes the measurement whole there) moved onto it: the same
+    network calls, and one of them at the measurement's own noise level. The paper's 20 levels end 0.342, 0.176, 0.01:
+    a denoising problem at sigma_y 0.03 was never denoised at its own level, and its last real denoising (at 0.176)
+    threw away what the measurement held; with the level at 0.03 the chain's denoising there is the one-call MMSE
+    estimate of ``y``, and the levels below refine it. ``"karras"``: Karras et al.'s rho = 7 spacing in sigma from the
+    first level down to the floor (none below it). Without noise, or with a floor outside the levels, ``"auto"`` is
+    ``"uniform"``."""
+    if grid not in GRIDS:
+        raise SolverError(f"unknown grid {grid!r}; choose from {', '.join(GRIDS)}")
+    paper = quad_sigmas(schedule, steps) if spacing == "quad" else schedule.sigma_grid(steps, start).tolist()
+    floor = noise_floor(operator, sigma_y_model) * (1 + 1e-4)
+    levels, top = paper[:-1], paper[0]
+    if grid == "auto" and steps == 1 and floor > top:
+        return [floor, 0.0]  # one step: the denoising at the measurement's own level
+    if grid == "uniform" or floor <= levels[-1] or floor >= top:
+        return paper
+    if grid == "karras":
+        u = torch.linspace(0, 1, steps, dtype=torch.float64)
+        out = (top ** (1 / KARRAS_RHO) + u * (floor ** (1 / KARRAS_RHO) - top ** (1 / KARRAS_RHO))) ** KARRAS_RHO
+        return out.tolist() + [0.0]
+    gaps = (torch.tensor(levels[1:] if steps > 1 else levels).log() - math.log(floor)).abs()
+    i = int(gaps.argmin()) + (1 if steps > 1 else 0)  # the first level stays: the chain starts where the paper's does
+    levels[i] = floor
+    return sorted(levels, reverse=True) + [0.0]
+
+
+def ascending(levels: list[float]) -> list[float]:
+    """Descending levels ending in 0 (:func:`sigma_levels`) -> the levels of steps ``0..steps-1`` in ascending order,
+    plus ``0.0`` last: index ``-1`` is the clean image, as the jump schedules (:func:`jump_schedule`) count."""
+    return levels[-2::-1] + [0.0]
+
+
 def level_sigmas(schedule: VPSchedule, steps: int) -> list[float]:
     """Noise level of each sampling level ``i = 0..steps-1`` (timestep ``floor(i T / steps)``), plus ``0.0`` last.
 

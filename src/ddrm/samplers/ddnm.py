@@ -27,8 +27,8 @@ from torch import Tensor
 
 from ..operators.base import Generators, LinearOperator, SVDOperator, randn
 from ..priors.base import Prior
-from .common import StepInfo, ddim_step, jump_schedule, level_sigmas, noise_like, progress, renoise
-from .registry import Param, sampler
+from .common import StepInfo, ascending, ddim_step, jump_schedule, noise_like, progress, renoise, sigma_levels
+from .registry import GRID_PARAM, Param, sampler
 from .spectral import Spectral
 
 __all__ = ["ddnm", "ddnm_plus", "jump_nfe"]
@@ -55,7 +55,7 @@ def _nfe(steps: int, travel_length: int, travel_repeat: int, travel_interval: in
     "ddnm",
     paper=PAPER,
     summary="range-null space decomposition: x0 <- H^+ y + (I - H^+ H) x0 (Eq. 13), noise-free",
-    params=(Param("eta", "DDIM stochasticity (official c1 = eta sqrt(1 - abar))", 0.0, 1.0), *TRAVEL),
+    params=(GRID_PARAM, Param("eta", "DDIM stochasticity (official c1 = eta sqrt(1 - abar))", 0.0, 1.0), *TRAVEL),
     nfe=_nfe,
     consistency="exact",
     noise="ignored: H x = y is imposed (use ddnm+ for noisy y)",
@@ -69,6 +69,7 @@ def ddnm(
     sigma_y_model: float,
     *,
     steps: int = 100,
+    grid: str = "auto",
     eta: float = 0.85,
     travel_length: int = 1,
     travel_repeat: int = 1,
@@ -82,7 +83,7 @@ def ddnm(
     correction."""
     meas = Spectral(operator, y, sigma_y_model) if isinstance(operator, SVDOperator) else None
     correction = None
-    sig = level_sigmas(prior.schedule, steps)
+    sig = ascending(sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid))
     levels = jump_schedule(steps, travel_length, travel_repeat, travel_interval or None)
     total = jump_nfe(steps, travel_length, travel_repeat, travel_interval)
     x = sig[levels[0]] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
@@ -110,12 +111,13 @@ def ddnm(
     paper=PAPER,
     summary="DDNM for noisy y: per-singular-value Sigma_t / Phi_t scaling (Eq. 17/19), time travel",
     params=(
+        GRID_PARAM,
         Param("eta", "stochasticity of the null space and of the noisier-than-measured coordinates", 0.0, 1.0),
         *TRAVEL,
     ),
     nfe=_nfe,
     consistency="exact",
-    noise="modelled per singular value (Eq. 17/19); sigma_y in [-1, 1] units = 2 x the paper's [0, 1] value",
+    noise="modelled per singular value (Eq. 17/19); sigma_y_model (in [-1, 1] units) = 2 x the paper's [0, 1] sigma_y",
 )
 @torch.no_grad()
 def ddnm_plus(
@@ -125,6 +127,7 @@ def ddnm_plus(
     sigma_y_model: float,
     *,
     steps: int = 100,
+    grid: str = "auto",
     eta: float = 0.85,
     travel_length: int = 1,
     travel_repeat: int = 1,
@@ -135,7 +138,7 @@ def ddnm_plus(
 ) -> Tensor:
     """DDNM+ with the SVD (Eq. 17/19), from pure noise, with optional time travel."""
     meas = Spectral(operator, y, sigma_y_model)
-    sig = level_sigmas(prior.schedule, steps)
+    sig = ascending(sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid))
     levels = jump_schedule(steps, travel_length, travel_repeat, travel_interval or None)
     total = jump_nfe(steps, travel_length, travel_repeat, travel_interval)
     xbar = sig[levels[0]] * randn(meas.shape, generator=generator, like=meas.ut_y)

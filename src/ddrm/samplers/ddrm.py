@@ -17,8 +17,8 @@ from ..errors import SolverError
 from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
 from ..priors.schedule import VPSchedule
-from .common import OperatorUpdate, StepInfo, progress
-from .registry import Param, sampler
+from .common import OperatorUpdate, StepInfo, progress, sigma_levels
+from .registry import GRID_PARAM, Param, sampler
 from .spectral import EtaB, Spectral
 
 __all__ = ["ddrm", "posterior_eta_b"]
@@ -36,12 +36,13 @@ def posterior_eta_b(sigma_t: float, sigma_y_model: float, s: Tensor) -> Tensor:
     paper="Kawar, Elad, Ermon, Song. Denoising Diffusion Restoration Models. NeurIPS 2022",
     summary="spectral-space diffusion, three Gaussians per singular value (Eq. 7)",
     params=(
+        GRID_PARAM,
         Param("eta", "noise of the unobserved / noisier-than-measured coordinates (Eq. 7)", 0.0, 1.0),
         Param("eta_b", "weight of the measurement where it is cleaner than the current level (Eq. 7)", 0.0, 2.0),
         Param("start", "share of the diffusion run when starting from x_init (SDEdit); 1 = the full chain", 1e-3, 1.0),
     ),
     consistency="exact",
-    noise="modelled per singular value (Eq. 7); sigma_y in [-1, 1] units = 2 x the paper's [0, 1] value",
+    noise="modelled per singular value (Eq. 7); sigma_y_model (in [-1, 1] units) = 2 x the paper's [0, 1] sigma_y",
 )
 @torch.no_grad()
 def ddrm(
@@ -51,6 +52,7 @@ def ddrm(
     sigma_y_model: float,
     *,
     steps: int = 20,
+    grid: str = "auto",
     eta: float = 0.85,
     eta_b: EtaB = 1.0,
     start: float = 1.0,
@@ -74,7 +76,7 @@ def ddrm(
     with the step's :class:`StepInfo`; when it returns an operator, the chain continues with it: the current ``x_t``
     is re-expressed in the new spectral basis and Eq. 7 uses the new singular values (blind deblurring).
     """
-    sigmas = (schedule or prior.schedule).sigma_grid(steps, start).tolist()
+    sigmas = sigma_levels(schedule or prior.schedule, steps, operator, sigma_y_model, grid, start=start)
     meas = Spectral(operator, y, sigma_y_model)
     mean = None
     if x_init is not None:

@@ -29,8 +29,8 @@ from torch import Tensor
 
 from ..operators.base import Generators, LinearOperator, randn
 from ..priors.base import Prior
-from .common import OperatorUpdate, StepInfo, ddim_step, noise_like, progress, quad_sigmas
-from .registry import Param, sampler
+from .common import OperatorUpdate, StepInfo, ddim_step, noise_like, progress, sigma_levels
+from .registry import GRID_PARAM, Param, sampler
 
 __all__ = ["diffpir"]
 
@@ -42,6 +42,7 @@ SIGMA_FLOOR = 0.002  # the official max(0.001, sigma_n) in [0, 1] units, here in
     paper="Zhu et al. Denoising Diffusion Models for Plug-and-Play Image Restoration. CVPR-W 2023",
     summary="plug-and-play HQS: exact data step prox(rho_t = lam sigma_y^2 / sigma_t^2), then a DDIM step",
     params=(
+        GRID_PARAM,
         Param("lam", "data-step weight lambda (unit-free: the official code's lambda / 4)", 0.0, None),
         Param("zeta", "fresh-noise share of the step (Eq. 15): 0 deterministic, 1 all fresh noise", 0.0, 1.0),
     ),
@@ -62,6 +63,7 @@ def diffpir(
     sigma_y_model: float,
     *,
     steps: int = 100,
+    grid: str = "auto",
     lam: float = 1.75,
     zeta: float = 0.3,
     operator_update: OperatorUpdate | None = None,
@@ -70,7 +72,7 @@ def diffpir(
     progress_bar: bool = False,
 ) -> Tensor:
     """DiffPIR (Algorithm 1) with the exact SVD data step."""
-    sigmas = quad_sigmas(prior.schedule, steps)
+    sigmas = sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid, spacing="quad")
     noise2 = max(sigma_y_model, SIGMA_FLOOR) ** 2
     x = sigmas[0] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     for i in progress(range(steps), enabled=progress_bar, desc="diffpir"):

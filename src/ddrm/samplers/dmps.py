@@ -21,8 +21,8 @@ from torch import Tensor
 
 from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
-from .common import StepInfo, ddim_step, noise_like, progress
-from .registry import Param, sampler
+from .common import StepInfo, ddim_step, noise_like, progress, sigma_levels
+from .registry import GRID_PARAM, Param, sampler
 from .spectral import Spectral
 
 __all__ = ["dmps"]
@@ -32,7 +32,10 @@ __all__ = ["dmps"]
     "dmps",
     paper="Meng, Kabashima. Diffusion Model Based Posterior Sampling for Noisy Linear Inverse Problems. 2022",
     summary="closed-form pseudo-likelihood score through the SVD (Eq. 12), no network gradient",
-    params=(Param("scale", "weight lambda of the likelihood score", 0.0, None),),
+    params=(
+        GRID_PARAM,
+        Param("scale", "weight lambda of the likelihood score", 0.0, None),
+    ),
     consistency="approximate",
     noise="in the pseudo-likelihood covariance sigma_y^2 I + sigma_t^2 H H^T; configs: sigma = 0.05 in [-1, 1] units",
 )
@@ -44,6 +47,7 @@ def dmps(
     sigma_y_model: float,
     *,
     steps: int = 1000,
+    grid: str = "auto",
     scale: float = 1.75,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,
@@ -51,7 +55,7 @@ def dmps(
 ) -> Tensor:
     """DMPS (Algorithm 1)."""
     meas = Spectral(operator, y, sigma_y_model)
-    sigmas = prior.schedule.sigma_grid(steps).tolist()
+    sigmas = sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid)
     x = sigmas[0] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     s2 = meas.s * meas.s
     for i in progress(range(steps), enabled=progress_bar, desc="dmps"):

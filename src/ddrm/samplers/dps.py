@@ -24,8 +24,8 @@ from torch import Tensor
 
 from ..operators.base import Generators, LinearOperator, randn
 from ..priors.base import Prior
-from .common import StepInfo, batch_norm, ddim_step, denoise_vjp, noise_like, progress
-from .registry import Param, sampler
+from .common import StepInfo, batch_norm, ddim_step, denoise_vjp, noise_like, progress, sigma_levels
+from .registry import GRID_PARAM, Param, sampler
 
 __all__ = ["dps", "residual_norm_cotangent", "DPS_PARAMS"]
 
@@ -71,7 +71,7 @@ def guided_ancestral_step(
     "dps",
     paper="Chung, Kim, Mccann, Klasky, Ye. Diffusion Posterior Sampling for General Noisy Inverse Problems. ICLR 2023",
     summary="ancestral DDPM + gradient of ||y - H x0_hat(x_t)|| through the network, per image",
-    params=(Param("scale", "step size zeta (of the non-squared residual norm)", 0.0, None), *DPS_PARAMS),
+    params=(GRID_PARAM, Param("scale", "step size zeta (of the non-squared residual norm)", 0.0, None), *DPS_PARAMS),
     task_defaults={"inpaint": {"scale": 0.5}},
     needs_grad=True,
     consistency="approximate",
@@ -86,6 +86,7 @@ def dps(
     sigma_y_model: float,
     *,
     steps: int = 1000,
+    grid: str = "auto",
     scale: float = 0.3,
     clip: bool = True,
     checkpointing: bool = False,
@@ -94,7 +95,7 @@ def dps(
     progress_bar: bool = False,
 ) -> Tensor:
     """DPS (Algorithm 1, Gaussian noise) with the official per-task step sizes."""
-    sigmas = prior.schedule.sigma_grid(steps).tolist()
+    sigmas = sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid)
     x = sigmas[0] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     cotangent = residual_norm_cotangent(operator, y, clip)
     with prior.gradient_checkpointing(checkpointing):

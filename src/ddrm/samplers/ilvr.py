@@ -20,8 +20,8 @@ from torch import Tensor
 
 from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
-from .common import StepInfo, ddim_step, noise_like, progress
-from .registry import Param, sampler
+from .common import StepInfo, ddim_step, noise_like, progress, sigma_levels
+from .registry import GRID_PARAM, Param, sampler
 from .spectral import Spectral
 
 __all__ = ["ilvr"]
@@ -31,7 +31,10 @@ __all__ = ["ilvr"]
     "ilvr",
     paper="Choi et al. ILVR: Conditioning Method for Denoising Diffusion Probabilistic Models. ICCV 2021",
     summary="ancestral step, then the range-space refinement x <- x + H^+ (y_t - H x) (ILVR's low-pass for any H)",
-    params=(Param("range_t", "refine only on steps starting at timesteps t >= range_t (0..T)", 0, None),),
+    params=(
+        GRID_PARAM,
+        Param("range_t", "refine only on steps starting at timesteps t >= range_t (0..T)", 0, None),
+    ),
     consistency="exact",
     noise="ignored: the refinement copies y's row-space content",
 )
@@ -43,6 +46,7 @@ def ilvr(
     sigma_y_model: float,
     *,
     steps: int = 100,
+    grid: str = "auto",
     range_t: int = 0,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,
@@ -50,8 +54,8 @@ def ilvr(
 ) -> Tensor:
     """ILVR (Algorithm 1) with ``phi_N`` = ``H^+ H``."""
     meas = Spectral(operator, y, sigma_y_model)
-    sigmas = prior.schedule.sigma_grid(steps).tolist()
-    timesteps = prior.schedule.timesteps(steps).tolist()
+    sigmas = sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid)
+    timesteps = prior.schedule.sigma_to_t(torch.tensor(sigmas[:-1])).tolist()
     x = sigmas[0] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     for i in progress(range(steps), enabled=progress_bar, desc="ilvr"):
         sig, sig_next = sigmas[i], sigmas[i + 1]

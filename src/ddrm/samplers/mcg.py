@@ -25,9 +25,9 @@ from torch import Tensor
 
 from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
-from .common import StepInfo, denoise_vjp, noise_level_cutoff, noise_like, progress
+from .common import StepInfo, denoise_vjp, noise_level_cutoff, noise_like, progress, sigma_levels
 from .dps import DPS_PARAMS, guided_ancestral_step, residual_norm_cotangent
-from .registry import Param, sampler
+from .registry import GRID_PARAM, Param, sampler
 from .spectral import EtaB, Spectral
 
 __all__ = ["mcg", "ddrm_mcg"]
@@ -39,7 +39,11 @@ PAPER = "Chung, Sim, Ryu, Ye. Improving Diffusion Models for Inverse Problems us
     "mcg",
     paper=PAPER,
     summary="DPS gradient step, then projection onto H x = y noised to the current level",
-    params=(Param("scale", "gradient step alpha (of the non-squared residual norm)", 0.0, None), *DPS_PARAMS),
+    params=(
+        GRID_PARAM,
+        Param("scale", "gradient step alpha (of the non-squared residual norm)", 0.0, None),
+        *DPS_PARAMS,
+    ),
     needs_grad=True,
     consistency="exact",
     noise="ignored: the projection imposes H x = y (unsuitable for noisy y)",
@@ -52,6 +56,7 @@ def mcg(
     sigma_y_model: float,
     *,
     steps: int = 1000,
+    grid: str = "auto",
     scale: float = 1.0,
     clip: bool = True,
     checkpointing: bool = False,
@@ -61,7 +66,7 @@ def mcg(
 ) -> Tensor:
     """MCG (Algorithm 1) for any ``H`` with an SVD."""
     meas = Spectral(operator, y, sigma_y_model)
-    sigmas = prior.schedule.sigma_grid(steps).tolist()
+    sigmas = sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid)
     x = sigmas[0] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     cotangent = residual_norm_cotangent(operator, y, clip)
     with prior.gradient_checkpointing(checkpointing):
@@ -83,6 +88,7 @@ def mcg(
     paper=PAPER + "; inside DDRM (Kawar et al. 2022) as in NVlabs/RED-diff algos/mcg.py",
     summary="a DDRM step (Eq. 7), then the manifold-constrained gradient on the null space",
     params=(
+        GRID_PARAM,
         Param("eta", "DDRM's eta (Eq. 7)", 0.0, 1.0),
         Param("eta_b", "DDRM's eta_b (Eq. 7)", 0.0, 2.0),
         Param("w", "weight of the manifold-constrained gradient", 0.0, None),
@@ -100,6 +106,7 @@ def ddrm_mcg(
     sigma_y_model: float,
     *,
     steps: int = 20,
+    grid: str = "auto",
     eta: float = 0.85,
     eta_b: EtaB = 1.0,
     w: float = 1.0,
@@ -110,7 +117,7 @@ def ddrm_mcg(
 ) -> Tensor:
     """DDRM with the MCG correction of the unobserved spectral coordinates after every step."""
     meas = Spectral(operator, y, sigma_y_model)
-    sigmas = prior.schedule.sigma_grid(steps).tolist()
+    sigmas = sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid)
     xbar = meas.ddrm_init(sigmas[0], randn(meas.shape, generator=generator, like=meas.ut_y))
     unobserved = (~meas.observed).to(xbar.dtype)
 

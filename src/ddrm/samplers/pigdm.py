@@ -23,8 +23,8 @@ from torch import Tensor
 
 from ..operators.base import Generators, LinearOperator, SVDOperator, randn
 from ..priors.base import Prior
-from .common import StepInfo, ddim_step, denoise_vjp, noise_like, pinv_start, progress
-from .registry import Param, sampler
+from .common import StepInfo, ddim_step, denoise_vjp, noise_like, pinv_start, progress, sigma_levels
+from .registry import GRID_PARAM, Param, sampler
 from .spectral import Spectral
 
 __all__ = ["pigdm"]
@@ -56,6 +56,7 @@ def guidance(operator: LinearOperator, y: Tensor, sigma_y_model: float) -> Calla
     paper="Song, Vahdat, Mardani, Kautz. Pseudoinverse-Guided Diffusion Models for Inverse Problems. ICLR 2023",
     summary="pseudo-inverse guidance: VJP of V diag(s/(r^2 s^2 + sigma_y^2)) U^T (y - H x0) through the denoiser",
     params=(
+        GRID_PARAM,
         Param("eta", "DDIM stochasticity (Eq. 16 of DDIM)", 0.0, 1.0),
         Param("w", "guidance weight", 0.0, None),
         Param("checkpointing", "recompute network activations in the backward pass (less memory)"),
@@ -73,6 +74,7 @@ def pigdm(
     sigma_y_model: float,
     *,
     steps: int = 100,
+    grid: str = "auto",
     eta: float = 1.0,
     w: float = 1.0,
     checkpointing: bool = False,
@@ -81,7 +83,7 @@ def pigdm(
     progress_bar: bool = False,
 ) -> Tensor:
     """PiGDM (Algorithm 1) for noisy or noiseless linear ``H``."""
-    sigmas = prior.schedule.sigma_grid(steps).tolist()
+    sigmas = sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid)
     noise = randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
     x = pinv_start(operator, y, sigma_y_model) + sigmas[0] * noise  # H^+ y noised to the first level
     weighted = guidance(operator, y, sigma_y_model)

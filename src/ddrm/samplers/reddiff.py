@@ -19,8 +19,8 @@ from torch import Tensor
 
 from ..operators.base import Generators, SVDOperator
 from ..priors.base import Prior
-from .common import StepInfo, noise_like, per_image, pinv_start, progress
-from .registry import Param, sampler
+from .common import StepInfo, noise_like, per_image, pinv_start, progress, sigma_levels
+from .registry import GRID_PARAM, Param, sampler
 
 __all__ = ["red_diff"]
 
@@ -33,6 +33,7 @@ ADAM_EPS = 1e-8
     paper="Mardani, Song, Kautz, Vahdat. A Variational Perspective on Solving Inverse Problems with Diffusion Models. ICLR 2024",
     summary="Adam on mu: data fit + lambda sigma_t <eps_hat - eps, mu> (RED with the diffusion denoiser)",
     params=(
+        GRID_PARAM,
         Param("lam", "weight lambda of the denoising regulariser", 0.0, None),
         Param("lr", "Adam learning rate", 0.0, None),
         Param("obs_weight", "weight of the data term", 0.0, None),
@@ -48,6 +49,7 @@ def red_diff(
     sigma_y_model: float,
     *,
     steps: int = 50,
+    grid: str = "auto",
     lam: float = 0.25,
     lr: float = 0.1,
     obs_weight: float = 1.0,
@@ -56,7 +58,7 @@ def red_diff(
     progress_bar: bool = False,
 ) -> Tensor:
     """RED-diff (Algorithm 1) with the official defaults (50 steps, Adam lr 0.1, lambda 0.25)."""
-    sigmas = prior.schedule.sigma_grid(steps).tolist()[:-1]
+    sigmas = sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid)[:-1]
     mu = pinv_start(operator, y, sigma_y_model)
     n = mu[0].numel()
     m = per_image(operator.support().expand(y.shape[0], -1).sum(-1).clamp_min(1), mu)  # measured entries per image

@@ -22,9 +22,9 @@ from torch import Tensor
 
 from ..errors import SolverError
 from ..operators.base import LinearOperator, Operator, SVDOperator
-from .common import check_inputs
+from .common import GRID_PARAM_HELP, GRIDS, check_inputs
 
-__all__ = ["Param", "SamplerSpec", "sampler", "REGISTRY", "COMMON_ARGS"]
+__all__ = ["Param", "SamplerSpec", "sampler", "REGISTRY", "COMMON_ARGS", "GRID_PARAM"]
 
 COMMON_ARGS = ("steps", "generator", "callback", "progress_bar")
 REGISTRY: dict[str, SamplerSpec] = {}
@@ -34,12 +34,17 @@ _FALSE = {"0", "false", "no", "off"}
 
 @dataclass(frozen=True)
 class Param:
-    """A method parameter a user may set: help text and inclusive bounds (its default lives in the signature)."""
+    """A method parameter a user may set: help text and inclusive bounds, or the words it may be (``choices``); its
+    default lives in the signature."""
 
     name: str
     help: str
     low: float | None = None
     high: float | None = None
+    choices: tuple[str, ...] | None = None
+
+
+GRID_PARAM = Param("grid", GRID_PARAM_HELP, choices=GRIDS)  # every method that walks the VP noise levels
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class SamplerSpec:
     operators: tuple[type[Operator], ...] = (SVDOperator,)
     consistency: str = "approximate"  # "exact": H x = y when sigma_y = 0; "approximate"; "none"
     noise: str = ""
+    deterministic: bool = False  # draws no noise: the generator does not matter
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
         return self.fn(*args, **kwargs)
@@ -113,6 +119,8 @@ class SamplerSpec:
                 value = low in _TRUE
             elif kind is int:
                 value = int(text)
+            elif kind is str:
+                value = text
             else:
                 value = float(text)
         except ValueError:
@@ -128,6 +136,12 @@ class SamplerSpec:
                     raise SolverError(f"solver {self.name}: steps must be an integer >= 1, got {value!r}")
                 continue
             p = self.param(name)
+            if p.choices is not None:
+                if value not in p.choices:
+                    raise SolverError(
+                        f"solver {self.name}: {name} must be one of {', '.join(p.choices)}, got {value!r}"
+                    )
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue  # booleans and library-only objects (callables) carry no bounds
             if not math.isfinite(value):
@@ -205,6 +219,7 @@ def sampler(
     operators: tuple[type[Operator], ...] = (SVDOperator,),
     consistency: str = "approximate",
     noise: str = "",
+    deterministic: bool = False,
 ) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
     """Register ``fn`` under ``name``; the returned function checks its inputs and parameters, then runs ``fn``."""
 
@@ -239,6 +254,7 @@ def sampler(
             operators=operators,
             consistency=consistency,
             noise=noise,
+            deterministic=deterministic,
         )
         if name in REGISTRY:
             raise ValueError(f"sampler {name!r} is registered twice")

@@ -22,9 +22,9 @@ from torch import Tensor
 from ..operators.base import Generators, SVDOperator, randn
 from ..operators.simple import Inpainting
 from ..priors.base import Prior
-from .common import StepInfo, ddim_step, jump_schedule, level_sigmas, noise_like, progress, renoise
+from .common import StepInfo, ascending, ddim_step, jump_schedule, noise_like, progress, renoise, sigma_levels
 from .ddnm import jump_nfe
-from .registry import Param, sampler
+from .registry import GRID_PARAM, Param, sampler
 from .spectral import Spectral
 
 __all__ = ["repaint"]
@@ -39,6 +39,7 @@ def _nfe(steps: int, jump_length: int, jump_n_sample: int, **_: object) -> int:
     paper="Lugmayr et al. RePaint: Inpainting using Denoising Diffusion Probabilistic Models. CVPR 2022",
     summary="inpainting: known pixels from the noised measurement, unknown from the prior, resampling jumps",
     params=(
+        GRID_PARAM,
         Param("jump_length", "resampling jump length j (levels)", 1, None),
         Param("jump_n_sample", "resampling count r (1 = no resampling)", 1, None),
     ),
@@ -55,6 +56,7 @@ def repaint(
     sigma_y_model: float,
     *,
     steps: int = 250,
+    grid: str = "auto",
     jump_length: int = 10,
     jump_n_sample: int = 10,
     generator: Generators = None,
@@ -63,7 +65,7 @@ def repaint(
 ) -> Tensor:
     """RePaint (Algorithm 1) with the resampling schedule; ``operator`` must be an :class:`Inpainting`."""
     meas = Spectral(operator, y, sigma_y_model)
-    sig = level_sigmas(prior.schedule, steps)
+    sig = ascending(sigma_levels(prior.schedule, steps, operator, sigma_y_model, grid))
     levels = jump_schedule(steps, jump_length, jump_n_sample)
     total = jump_nfe(steps, jump_length, jump_n_sample)
     x = sig[levels[0]] * randn((y.shape[0], *operator.input_shape), generator=generator, like=y)
