@@ -91,7 +91,7 @@ def test_masks_kernels_blind_and_the_details():
 def test_what_a_user_can_get_wrong_is_one_ddrm_error():
     prior, y = gaussian(), torch.rand(3, 8, 8)
     cases = [
-        (dict(task="sr2"), InputError, "give sigma_y"),
+        (dict(task="sr2"), InputError, "too small to estimate its noise"),  # sigma_y auto on an 8 px image
         (dict(task="sr2", sigma_y=2.0), InputError, "must lie in"),
         (dict(task="banana", sigma_y=0.1), TaskError, "unknown task"),
         (dict(task="sr2", sigma_y=0.1, solver="nope"), SolverError, "unknown solver"),
@@ -106,3 +106,23 @@ def test_what_a_user_can_get_wrong_is_one_ddrm_error():
         ddrm.restore([[0.5]], "denoise", sigma_y=0.1, prior=prior)
     with pytest.raises(DDRMError, match="NaN"):
         ddrm.restore(torch.full((3, 8, 8), float("nan")), "denoise", sigma_y=0.1, prior=prior)
+
+
+def test_the_mean_of_samples_and_the_consistency_residual():
+    """``samples`` draws in one batch, sample 0 being the plain restoration; the mean's spread and the consistency
+    residual come with ``details``; the mean of a Gaussian posterior's samples is closer to the truth than one."""
+    prior = gaussian()
+    g = torch.Generator().manual_seed(6)
+    x01 = ((prior.sample(2, g) + 1) / 2).clamp(0, 1)
+    op = ddrm.build_operator("inpaint", SHAPE, generator=torch.Generator().manual_seed(1))
+    y01 = op.measure(x01, 0.05, g)
+    one = ddrm.restore(y01, "inpaint", sigma_y=0.05, mask=op.mask[0, 0].float(), prior=prior, steps=8)
+    first = ddrm.restore(y01, "inpaint", sigma_y=0.05, mask=op.mask[0, 0].float(), prior=prior, steps=8, samples=4,
+                         estimate="sample")  # fmt: skip
+    torch.testing.assert_close(first, one, atol=1e-6, rtol=0)
+    mean, res = ddrm.restore(y01, "inpaint", sigma_y=0.05, mask=op.mask[0, 0].float(), prior=prior, steps=8,
+                             samples=4, details=True)  # fmt: skip
+    assert res.estimate == "mean" and res.samples == 4 and res.std.shape == x01.shape and (res.std > 0).any()
+    mse = lambda a: (a - x01).pow(2).mean().item()  # noqa: E731
+    assert mse(mean) < mse(one)
+    assert res.residual.shape == (2,) and ((0.5 < res.residual / 0.05) & (res.residual / 0.05 < 2)).all()

@@ -513,7 +513,9 @@ def test_quick_protocol_on_generated_photos(tmp_path):
     proto = tmp_path / "quick.toml"
     proto.write_text(text)
     rows = run_protocol(load_protocol(proto), tmp_path / "run", data={"heldout": str(data)}, report=lambda s: None)
-    assert {r["method"] for r in rows} == {"ddrm", "diffpir", "measurement", "bicubic", "tikhonov", "biharmonic", "tv"}
+    methods = {"ddrm", "diffpir", "measurement", "bicubic", "tikhonov", "biharmonic", "tv", "mmse"}
+    assert {r["method"] for r in rows} == methods
+    assert {r["task"] for r in rows if r["method"] == "mmse"} == {"denoise"}  # one denoiser call: denoising only
     assert len({r["image"] for r in rows}) == 2
     shutil.rmtree(tmp_path / "run")
 
@@ -554,3 +556,29 @@ def test_fid_and_kid_columns_with_weights_and_one_line_without(tmp_path, monkeyp
     extract = inception.feature_extractor(said.append)
     feats = extract([torch.rand(3, 40, 40), torch.rand(1, 40, 40)])
     assert feats.shape == (2, 2048) and feats.dtype == torch.float64
+
+
+def test_samples_and_the_paper_grid_in_protocols(tmp_path):
+    """A method's ``samples`` / ``estimate`` reach the pipeline (NFE counted per sample); the paper protocols keep
+    the paper's uniform step grid; mistakes are one line naming the key."""
+    data = make_images(tmp_path / "data", n=2, size=16)
+    proto = tmp_path / "p.toml"
+    proto.write_text(
+        f'[[datasets]]\nname = "d"\npath = "{data.as_posix()}"\nsize = 16\n[[tasks]]\nname = "denoise"\nsigma_y = 0.1\n'
+        '[[methods]]\nmethod = "ddrm"\nsteps = 3\nprior = "gaussian"\n'
+        '[[methods]]\nmethod = "ddrm"\nlabel = "mean"\nsteps = 3\nsamples = 3\nprior = "gaussian"\n'
+    )
+    rows = run_protocol(load_protocol(proto), tmp_path / "run", report=lambda s: None)
+    by = {(r["method"], r["image"]): r for r in rows}
+    assert {r["nfe"] for r in rows if r["method"] == "mean"} == {9} and {
+        r["nfe"] for r in rows if r["method"] == "ddrm"
+    } == {3}
+    for image in {r["image"] for r in rows}:
+        assert by[("mean", image)]["psnr"] != by[("ddrm", image)]["psnr"]
+    for name in ("ddrm_table", "diffpir_comparison", "ddrm_vs_srldm"):
+        solvers = [m for m in load_protocol(name).methods if m.kind == "solver"]
+        assert solvers and all(m.params.get("grid") == "uniform" for m in solvers), name
+    bad = proto.read_text().replace("samples = 3", 'samples = 3\nestimate = "median"')
+    proto.write_text(bad)
+    with pytest.raises(ProtocolError, match=r"methods\[1\].estimate: must be one of sample, mean"):
+        load_protocol(proto)

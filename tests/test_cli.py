@@ -497,3 +497,40 @@ def test_blind_deblurring_gets_the_pipelines_guarantees(tmp_path):
     res = run("restore", src, "-o", tmp_path / "o2", *common, "--batch-size", "2", ok=False)
     assert res.returncode == 2 and "one at a time" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o2").exists()
+
+
+def test_samples_their_mean_their_spread_and_the_result_record(tmp_path):
+    """--samples N: the mean is the result (--estimate mean) and the spread is written beside it; --estimate sample
+    keeps the first sample, which is the plain restoration; every result has its record with the consistency."""
+    clean = make_photo(tmp_path / "clean.png", 16, 16)
+    run("degrade", clean, "-o", tmp_path / "y.png", "--task", "sr2", "--sigma-y", "0.05")
+    common = ["--prior", "gaussian", "--steps", "4", "--quiet"]
+    run("restore", tmp_path / "y.png", "-o", tmp_path / "one.png", *common)
+    res = run("restore", tmp_path / "y.png", "-o", tmp_path / "mean.png", "--samples", "3", *common)
+    assert "residual" in res.stdout and "x the noise" in res.stdout
+    run("restore", tmp_path / "y.png", "-o", tmp_path / "first.png", "--samples", "3", "--estimate", "sample", *common)
+    assert digest(tmp_path / "first.png") == digest(tmp_path / "one.png")
+    assert digest(tmp_path / "mean.png") != digest(tmp_path / "one.png")
+    std = np.load(tmp_path / "mean.std.npy")
+    assert std.shape == (3, 16, 16) and std.min() >= 0 and std.max() > 0
+    assert (tmp_path / "mean.std.png").is_file() and not (tmp_path / "one.std.npy").exists()
+    rec = json.loads((tmp_path / "mean.result.json").read_text())
+    assert rec["samples"] == 3 and rec["estimate"] == "mean" and rec["task"] == "sr" and rec["sigma_y"] == 0.05
+    assert 0.3 < rec["residual_ratio"] < 3 and rec["residual"] == pytest.approx(rec["residual_ratio"] * 0.05)
+    res = run("restore", tmp_path / "y.png", "-o", tmp_path / "bad.png", "--estimate", "mean", *common, ok=False)
+    assert res.returncode == 2 and "needs several samples" in res.stderr and not (tmp_path / "bad.png").exists()
+
+
+def test_a_result_that_does_not_explain_its_measurement_is_warned_about(tmp_path):
+    clean = make_photo(tmp_path / "clean.png", 16, 16)
+    run("degrade", clean, "-o", tmp_path / "y.png", "--task", "denoise", "--sigma-y", "0.1")
+    common = ["--prior", "gaussian", "--quiet"]
+    # DPS at 2 of its 1000 steps stays near the prior: far from y
+    res = run("restore", tmp_path / "y.png", "-o", tmp_path / "a.png", "--solver", "dps", "--steps", "2", *common)
+    assert "ddrm: warning: y.png: the result does not explain the measurement" in res.stderr
+    # DDNM imposes H x = y: it copies the noise
+    res = run("restore", tmp_path / "y.png", "-o", tmp_path / "b.png", "--solver", "ddnm", "--steps", "3", *common)
+    assert "ddrm: warning: y.png: the result fits the measurement's noise" in res.stderr
+    res = run("restore", tmp_path / "y.png", "-o", tmp_path / "c.png", "--steps", "6", *common)
+    assert "warning" not in res.stderr
+    assert 0.5 < json.loads((tmp_path / "c.result.json").read_text())["residual_ratio"] < 2

@@ -101,7 +101,13 @@ def test_ddrm_jpeg_follows_the_official_update():
                                 generator=torch.Generator().manual_seed(3))  # fmt: skip
     ref = official_vp(prior, op, y, 6, 0.7, 0.4, 0.3, torch.Generator().manual_seed(3))
     torch.testing.assert_close(ours, ref, atol=1e-9, rtol=0)
-    assert SAMPLERS["ddrm-jpeg"].defaults() == {"eta": 1.0, "eta_b": 0.4, "start": 0.3, "steps": 20}
+    assert SAMPLERS["ddrm-jpeg"].defaults() == {"eta": 1.0, "eta_b": 0.4, "start": None, "steps": 20}
+    # the default start follows the file's tables and is the official 0.3 at quality 10
+    from ddrm.samplers.ddrm_jpeg import auto_start
+
+    assert auto_start(prior.schedule, JPEG((3, 16, 16), 10), 20) == pytest.approx(0.3, abs=1e-9)
+    finer = [auto_start(prior.schedule, JPEG((3, 16, 16), q), 20) for q in (20, 50, 95)]
+    assert 0.3 > finer[0] > finer[1] > finer[2] >= 0.02
     assert prior.schedule.timesteps(20, 0.3).tolist()[:2] == [285, 270]  # the official grid: range(0, 300, 15)
     with pytest.raises(ValueError, match="does not support BlockSuperResolution"):
         SAMPLERS["ddrm-jpeg"](prior, build_operator("sr", shape, factor=2, dtype=torch.float64), y[..., ::2, ::2], 0.0)
@@ -155,3 +161,63 @@ def test_pocs_deblocking_baseline():
     out = jpeg_deblock(y[None], 10, lam=0.02)[0]
     print(f"JPEG {psnr(y, x):.2f} dB, POCS-TV {psnr(out, x):.2f} dB")
     assert psnr(out, x) > psnr(y, x) + 0.2
+
+
+def saved(path, x: torch.Tensor, grey: bool = False, **options):
+    arr = (x.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    im = Image.fromarray(arr).convert("L") if grey else Image.fromarray(arr)
+    im.save(path, format="JPEG", **options)
+    return path
+
+
+CUSTOM = [[int(v) for v in np.random.default_rng(0).integers(2, 40, 64)],
+          [int(v) for v in np.random.default_rng(1).integers(3, 60, 64)]]  # fmt: skip  # not a scaled IJG table
+
+
+@pytest.mark.parametrize(
+    "case, options, grey",
+    [("custom tables, 4:2:0", dict(qtables=CUSTOM, subsampling=2), False),
+     ("quality 40, 4:4:4", dict(quality=40, subsampling=0), False),
+     ("quality 40, 4:2:2", dict(quality=40, subsampling=1), False),
+     ("greyscale", dict(quality=40), True)],
+)  # fmt: skip
+def test_a_files_own_tables_and_layout_are_its_degradation(tmp_path, case, options, grey):
+    """``jpeg_settings`` reads the tables and chroma layout a file was written with; the codec built from them
+    decodes as Pillow's libjpeg does (measured here: 41.6-47.0 dB; bound 39 dB)."""
+    from ddrm.tasks import jpeg_settings
+
+    x = read_image(EXAMPLE_IMAGE)[:, :96, :120]
+    path = saved(tmp_path / "f.jpg", x, grey, **options)
+    settings = jpeg_settings(path)
+    assert (
+        settings["quality"] is None and settings["subsampling"] == {False: settings["subsampling"], True: "grey"}[grey]
+    )
+    op = build_operator("jpeg", tuple(x.shape), dtype=torch.float64, **settings)
+    ours = op.compress(x[None].double())[0].float()
+    theirs = read_image(path)
+    assert ours.shape == theirs.shape == ((1,) if grey else (3,)) + tuple(x.shape[1:])
+    assert psnr(ours, theirs) > 39, case
+    if not grey:
+        quality_tables = quantisation_tables(40)
+        assert torch.equal(settings["tables"][0], quality_tables[0]) == ("quality" in str(options))
+
+
+def test_restore_takes_the_files_own_tables_and_refuses_a_wrong_quality(tmp_path):
+    x = read_image(EXAMPLE_IMAGE)[:, 64:128, 64:128]
+    saved(tmp_path / "fine.jpg", x, qtables=CUSTOM, subsampling=2)
+    saved(tmp_path / "grey.jpg", x, grey=True, quality=30)
+    for name in ("fine", "grey"):
+        assert run("restore", str(tmp_path / f"{name}.jpg"), "--task", "jpeg", "--prior", "gaussian", "--steps", "3", "-o",
+            str(tmp_path / f"{name}.png"), "--quiet").returncode == 0  # fmt: skip
+        assert read_image(tmp_path / f"{name}.png").shape == (3, 64, 64)
+    res = run("restore", str(tmp_path / "fine.jpg"), "--task", "jpeg10", "-o", str(tmp_path / "w.png"))
+    assert res.returncode == 2 and "restore it with --task jpeg" in res.stderr and not (tmp_path / "w.png").exists()
+    res = run("restore", str(tmp_path / "fine.png"), "--task", "jpeg", "-o", str(tmp_path / "v.png"))
+    assert res.returncode == 2 and "reads the quantisation tables of a JPEG file" in res.stderr
+    # the library's one call takes an opened JPEG and reads its tables too
+    import ddrm
+
+    prior = GaussianPrior.stationary((3, 64, 64), variance=0.25, length=2.0, mean=torch.zeros(3, 64, 64))
+    with Image.open(tmp_path / "fine.jpg") as im:
+        out, info = ddrm.restore(im, "jpeg", prior=prior, steps=3, details=True)
+    assert out.size == (64, 64) and info.sigma_y == (0.0,)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["psnr", "ssim", "consistency", "frechet_distance", "kernel_inception_distance", "mean_ci", "t_quantile"]
+__all__ = ["psnr", "ssim", "frechet_distance", "kernel_inception_distance", "mean_ci", "t_quantile"]
 
 
 def psnr(x: Tensor, ref: Tensor, data_range: float = 1.0) -> float:
@@ -39,12 +39,6 @@ def ssim(x: Tensor, ref: Tensor, data_range: float = 1.0, sigma: float = 1.5, ra
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
     return s.mean().item()
-
-
-def consistency(op, x01: Tensor, y01: Tensor) -> Tensor:
-    """||H x - y|| / sqrt(m) per batch item, in [0, 1] units: close to sigma_y when x explains the measurement."""
-    r = (op.H(x01.to(y01.dtype)) - y01).flatten(1)
-    return r.double().norm(dim=1) / math.sqrt(r.shape[1])
 
 
 def frechet_distance(f1: Tensor, f2: Tensor) -> float:

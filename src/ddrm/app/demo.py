@@ -37,6 +37,7 @@ from ..tasks import (
     TaskSpec,
     as_mask,
     as_measurement,
+    estimate_sigma_y,
     load_mask,
     make_task,
     parse_task,
@@ -97,6 +98,7 @@ class DemoResult:
     psnr_pinv: float | None = None
     ssim: float | None = None
     residual: float | None = None  # the consistency residual over sigma_y (None without noise)
+    sigma_y: float | None = None  # the noise level restored with (given, or estimated from the measurement)
 
 
 def _photo(image: Path | Tensor | None) -> tuple[Tensor, Path | None]:
@@ -169,7 +171,7 @@ def restore_measurement(
     out_dir: Path,
     y01: Tensor,
     task: str,
-    sigma_y: float,
+    sigma_y: float | str,
     solver: str | None = None,
     steps: int | None = None,
     seed: int = 0,
@@ -187,12 +189,13 @@ def restore_measurement(
     samples: int = 1,
 ) -> DemoResult:
     """Restore a measurement already in hand (an image in [0, 1], e.g. an uploaded low-resolution photo) of ``task``
-    with noise ``sigma_y`` ([0, 1] units), as ``ddrm restore --task ... --sigma-y ...`` does without a sidecar;
+    with noise ``sigma_y`` ([0, 1] units, or ``"auto"``: estimated from the measurement), as ``ddrm restore --task
+    ... --sigma-y ...`` does without a sidecar;
     scored against ``reference`` (the clean image, at the restored size) when given. Writes ``measurement.png``,
     ``restored.png``, ``before.png`` and ``restored_grid.png`` into ``out_dir``."""
     device = resolve_device(device)
-    if not 0 <= sigma_y <= 1:
-        raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
+    if not (sigma_y == "auto" or 0 <= sigma_y <= 1):
+        raise InputError(f"sigma_y must lie in [0, 1] (image units) or be 'auto', got {sigma_y}")
     name, params = parse_task(task)
     solver = solver or default_solver(name)
     _check_solver(solver)
@@ -203,6 +206,8 @@ def restore_measurement(
         raise InputError(
             f"the reference is {reference.shape[-1]}x{reference.shape[-2]}, the restored image will be {w}x{h}"
         )
+    if sigma_y == "auto":
+        sigma_y = estimate_sigma_y(y, spec.name, spec.params.get("mask"))
     out_dir = Path(out_dir)
     measurement = out_dir / "measurement.png"
     write_image(y, measurement)
@@ -249,6 +254,6 @@ def _restore_and_score(
     )  # fmt: skip
     grid = restored.with_name("restored_grid.png")
     if reference is None:
-        return DemoResult(measurement, restored, grid, before, residual=record["residual_ratio"])
+        return DemoResult(measurement, restored, grid, before, residual=record["residual_ratio"], sigma_y=sigma_y)
     return DemoResult(measurement, restored, grid, before, psnr=record["psnr"], psnr_pinv=psnr(pinv, reference),
-                      ssim=record["ssim"], residual=record["residual_ratio"])  # fmt: skip
+                      ssim=record["ssim"], residual=record["residual_ratio"], sigma_y=sigma_y)  # fmt: skip

@@ -55,6 +55,7 @@ KERNELS = {
     "Upload a kernel": "deblur_motion",
 }
 DOWNSAMPLING = {"block average": "sr", "bicubic": "sr_bicubic"}
+ESTIMATES = {"Sharpness (one sample)": 1, "Fidelity (mean of 4 samples)": 4}  # the result, and its samples
 
 
 class PageError(InputError):
@@ -143,7 +144,7 @@ class _Requests:
         self.settings, self.device, self.loader, self.root = settings, device, loader, root
 
     def __call__(self, mode, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file, reference,
-                 quality, sigma_y, solver, steps, seed, progress=None):  # fmt: skip
+                 quality, sigma_y, solver, steps, seed, estimate=None, estimate_noise=False, progress=None):  # fmt: skip
         import gradio as gr
 
         uploads = [f for f in (kernel_file, mask_file) if f]
@@ -155,7 +156,7 @@ class _Requests:
             prune_runs(self.root, self.settings.keep_runs - 1)
             out = Path(tempfile.mkdtemp(prefix="run-", dir=self.root))
             common = dict(solver=solver, steps=int(steps), seed=int(seed), device=self.device, loader=self.loader,
-                          mask=mask, kernel=kernel)  # fmt: skip
+                          mask=mask, kernel=kernel, samples=ESTIMATES.get(estimate, 1))  # fmt: skip
             if degrading:
                 res = run_demo(out, image, name, sigma_y, max_side=self.settings.max_side, **common)
             else:
@@ -163,14 +164,17 @@ class _Requests:
                 if max(image.shape[-2:]) * int(factor if name.startswith("sr") else 1) > limit:
                     raise PageError(f"the restored image would be larger than {limit} px; use 'ddrm restore' for it")
                 ref = None if reference is None else _to_tensor(reference)
-                res = restore_measurement(out, image, name, sigma_y, reference=ref, **common)
+                level = "auto" if estimate_noise and not name.startswith("jpeg") else sigma_y
+                res = restore_measurement(out, image, name, level, reference=ref, **common)
         except (DDRMError, OSError) as exc:
             raise gr.Error(_message(exc, uploads), print_exception=False) from None
         except Exception as exc:  # never a stack trace in the page; the server's log keeps it
             traceback.print_exc(file=sys.stderr)
             msg = f"internal error ({type(exc).__name__}): {_message(exc, uploads)}"
             raise gr.Error(msg, print_exception=False) from None
-        summary = _describe(res, name, sigma_y, solver, int(steps), int(seed))
+        summary = _describe(
+            res, name, res.sigma_y if res.sigma_y is not None else sigma_y, solver, int(steps), int(seed)
+        )
         return (str(res.before), str(res.restored)), summary, [str(res.restored), str(res.grid), str(res.measurement)]
 
     @staticmethod
@@ -200,28 +204,36 @@ def _describe(res, name: str, sigma_y: float, solver: str, steps: int, seed: int
     else:
         score = "No reference given, so no PSNR."
     w, h = _image_size(res.restored)
+    fit = (
+        ""
+        if res.residual is None
+        else f" Residual {res.residual:.2f} x the noise (about 1: the result explains the measurement)."
+    )
     return (f"{score}\n\nRestored image: {w}x{h} px, task `{name}`, sigma_y {sigma_y:g}, {solver}, {steps} steps, "
-            f"seed {seed}.")  # fmt: skip
+            f"seed {seed}.{fit}")  # fmt: skip
 
 
 def _show_options(task, mode, kernel_choice):
     """Which controls the chosen task and mode need (quality, sigma_y, factor, downsampling, kernel, kernel file,
-    mask file, reference)."""
+    mask file, reference, estimating the noise)."""
     import gradio as gr
 
     jpeg = task == "JPEG artefacts"
+    restoring = mode != MODES[0]
     visible = (jpeg, not jpeg, task == "Super-resolution", task == "Super-resolution", task == "Deblurring",
-               task == "Deblurring" and kernel_choice == "Upload a kernel", task == "Inpainting", mode != MODES[0])  # fmt: skip
+               task == "Deblurring" and kernel_choice == "Upload a kernel", task == "Inpainting", restoring,
+               restoring and not jpeg)  # fmt: skip
     return tuple(gr.update(visible=v) for v in visible)
 
 
 def _solver_info(solver):
+    """The steps control follows the solver: its official default (DPS's 1000, DDRM's 20), said under the control."""
     import gradio as gr
 
     from ..samplers import SAMPLERS
 
     spec = SAMPLERS[solver]
-    return gr.update(info=f"{spec.summary[:70]}; official default {spec.steps} steps")
+    return gr.update(value=spec.steps, info=f"{spec.summary[:70]}; official default {spec.steps} steps")
 
 
 def _controls(settings: AppSettings, device: torch.device) -> dict[str, Any]:
@@ -263,6 +275,9 @@ def _controls(settings: AppSettings, device: torch.device) -> dict[str, Any]:
             w["reference"] = gr.Image(label="Reference (optional: the clean image, for PSNR)", type="numpy",
                                       image_mode="RGB", visible=False, elem_id="reference")  # fmt: skip
             w["sigma_y"] = gr.Slider(0, 0.5, value=0.05, step=0.005, label="Noise level sigma_y ([0, 1] units)")
+            w["estimate_noise"] = gr.Checkbox(value=True, label="Estimate the noise level from the image (instead of the "
+                                              "slider)", visible=False, elem_id="estimate-noise")  # fmt: skip
+            w["estimate"] = gr.Radio(list(ESTIMATES), value=next(iter(ESTIMATES)), label="Result", elem_id="estimate")
             with gr.Row():
                 w["solver"] = gr.Dropdown(list(SAMPLERS), value="ddrm", label="Solver", elem_id="solver")
                 w["steps"] = gr.Slider(1, 1000, value=20, step=1, label="Steps", elem_id="steps")
@@ -276,9 +291,9 @@ def _controls(settings: AppSettings, device: torch.device) -> dict[str, Any]:
 
 
 _REQUEST_INPUTS = ("mode", "editor", "task", "factor", "downsampling", "kernel_choice", "kernel_file", "mask_file",
-                   "reference", "quality", "sigma_y", "solver", "steps", "seed")  # fmt: skip
+                   "reference", "quality", "sigma_y", "solver", "steps", "seed", "estimate", "estimate_noise")  # fmt: skip
 _OPTIONAL_CONTROLS = ("quality", "sigma_y", "factor", "downsampling", "kernel_choice", "kernel_file", "mask_file",
-                      "reference")  # fmt: skip
+                      "reference", "estimate_noise")  # fmt: skip
 
 
 def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen dataclass)

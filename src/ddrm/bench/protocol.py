@@ -92,6 +92,8 @@ class MethodEntry:
     tasks: tuple[str, ...] | None = None
     model: str | None = None  # SRLDM: hub id or local folder
     init: MethodEntry | None = None
+    samples: int = 1  # solvers: samples drawn per image
+    estimate: str = "sample"  # solvers: the first sample, or the mean of the samples
 
 
 @dataclass(frozen=True)
@@ -336,7 +338,7 @@ def _method_params(r: _Reader, kind: str, method: str, params: dict, key: str) -
 
 
 def _method(r: _Reader, m: Any, key: str, labels: set[str], default_prior: PriorEntry) -> MethodEntry:
-    r.table(m, key, {"method", "label", "steps", "params", "prior", "tasks", "model", "init"})
+    r.table(m, key, {"method", "label", "steps", "params", "prior", "tasks", "model", "init", "samples", "estimate"})
     method = r.string(m, "method", key)
     kind = _method_kind(r, method, key)
     params = r.table(m.get("params", {}), f"{key}.params", set(m.get("params", {}) or {}))
@@ -354,7 +356,14 @@ def _method(r: _Reader, m: Any, key: str, labels: set[str], default_prior: Prior
         r.fail(f"{key}.steps", f"{method} is not iterative over diffusion steps")
     model = r.string(m, "model", key, "CompVis/ldm-super-resolution-4x-openimages" if kind == "srldm" else None)
     prior = _prior(r, m["prior"], f"{key}.prior") if "prior" in m else (default_prior if kind == "solver" else None)
-    return MethodEntry(r.string(m, "label", key, method), kind, method, steps, params, prior, subset, model)
+    samples = r.integer(m, "samples", key, 1, 1, 1024)
+    estimate = r.string(m, "estimate", key, "mean" if samples > 1 else "sample", ("sample", "mean"))
+    if (samples > 1 or "estimate" in m) and kind != "solver":
+        r.fail(f"{key}.samples", f"{method} is not a diffusion solver: it has no samples")
+    if estimate == "mean" and samples < 2:
+        r.fail(f"{key}.estimate", "the mean needs samples >= 2")
+    label = r.string(m, "label", key, method)
+    return MethodEntry(label, kind, method, steps, params, prior, subset, model, samples=samples, estimate=estimate)
 
 
 def _seeds(r: _Reader, data: dict) -> list[int]:

@@ -20,9 +20,9 @@ import torch
 from torch import Tensor
 
 from ..io import remove_stale_temporaries, write_image, write_text
-from ..metrics import consistency, psnr, ssim
+from ..metrics import psnr, ssim
 from ..operators import Operator
-from ..pipeline import PriorLoader, image_generator, restore_batch
+from ..pipeline import PriorLoader, consistency_residual, image_generator, restore_batch
 from ..pipeline import dist as pdist
 from ..samplers import SAMPLERS
 from ..tasks import TaskSpec
@@ -81,8 +81,9 @@ class _Methods:
             prior = self.priors[key](op.input_shape)
             args = {**m.params, "steps": group.steps}
             spec_task = TaskSpec(task.name, tuple(op.input_shape), task.params)
-            x01 = restore_batch(prior, spec, spec_task, op, y01, group.sigma_y, gens, args, x_init01=x_init01).images
-            nfe = spec.count_nfe(task=task.name, **args)
+            x01 = restore_batch(prior, spec, spec_task, op, y01, group.sigma_y, gens, args, x_init01=x_init01,
+                                samples=m.samples, estimate=m.estimate).images  # fmt: skip
+            nfe = spec.count_nfe(task=task.name, **args) * m.samples
         self._sync()
         return x01.float(), nfe0 + nfe, seconds0 + time.perf_counter() - t0
 
@@ -167,7 +168,7 @@ class _Batch:
 
     def _score(self, xs, ys, x01, op, nfe, seconds, warm, peak) -> list[dict]:  # noqa: ANN001
         run, g, metrics = self.run, self.g, self.run.protocol.metrics
-        cons = consistency(op, x01, ys) if "consistency" in metrics else None
+        cons = consistency_residual(op, ys, x01) if "consistency" in metrics else None
         lp = _lpips_scores(run.protocol, x01, torch.stack(xs))
         rows = []
         for j, (n, x, xr) in enumerate(zip(self.names, xs, x01)):

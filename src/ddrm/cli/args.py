@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InputError, SolverError
 
-__all__ = ["number", "SEED", "Parser", "add_device", "add_prior", "solver_settings", "DTYPES"]
+__all__ = ["number", "SEED", "Parser", "add_device", "add_prior", "solver_settings", "sigma_or_auto", "DTYPES"]
 
 
 def number(kind: type = float, low: float | None = None, high: float | None = None, *, below_high: bool = False):
@@ -39,6 +39,16 @@ def number(kind: type = float, low: float | None = None, high: float | None = No
 
 
 SEED = number(int, 0, 2**62)
+
+
+def sigma_or_auto(text: str) -> float | str:
+    """An argparse type: a noise level in [0, 1], or ``auto`` (estimated from the measurement)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    return number(float, 0, 1)(text)
+
+
+sigma_or_auto.__name__ = "sigma_y"
 
 
 class Parser(argparse.ArgumentParser):

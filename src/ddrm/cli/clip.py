@@ -43,7 +43,9 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
     _, y0 = next(clip.frames())
     if args.task:
         y0 = as_measurement(parse_task(args.task)[0], y0, f"{src} frame 0")
-    spec, sigma_y, task_files = resolve_task(args, src, y0)
+    spec, sigma_y, task_files, source = resolve_task(args, src, y0)
+    if source == "estimated" and not args.quiet:
+        print(f"{src.name}: sigma_y estimated from its first frame: {sigma_y:.4f}", file=sys.stderr)
     if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):
         raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
     inputs = [src, *clip.files, *task_files]

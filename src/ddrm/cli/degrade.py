@@ -30,9 +30,10 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     # every random choice becomes an explicit tensor, so the sidecar rebuilds H exactly
     spec = make_task(name, tuple(x.shape), params, g, mask=args.mask, kernel=args.kernel)
     inputs = [src, *(Path(f) for f in (args.mask, args.kernel) if f)]
-    _, sidecar = degrade_to_files(x, spec, args.sigma_y, out, g, args.seed, inputs)
+    sigma_y = args.sigma_y if args.sigma_y is not None else 0.0 if name == "jpeg" else 0.05  # JPEG: its quantisation
+    _, sidecar = degrade_to_files(x, spec, sigma_y, out, g, args.seed, inputs)
     if not args.quiet:
-        print(f"wrote {out} ({name}, sigma_y={args.sigma_y}) and {sidecar.name}")
+        print(f"wrote {out} ({name}, sigma_y={sigma_y}) and {sidecar.name}")
     return 0
 
 
@@ -42,7 +43,10 @@ def add_commands(sub) -> None:
     p.add_argument("-o", "--output", required=True, help="measurement file (.png, or .npy for exact values / cs)")
     p.add_argument("--task", required=True, help=TASKS_HELP)
     p.add_argument(
-        "--sigma-y", type=number(float, 0, 1), default=0.05, help="noise std in [0, 1] image units (default 0.05)"
+        "--sigma-y",
+        type=number(float, 0, 1),
+        default=None,
+        help="noise std in [0, 1] image units (default 0.05; 0 for JPEG, whose quantisation is the degradation)",
     )
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--mask", default=None, help="inpainting mask image (white = observed); default: random")

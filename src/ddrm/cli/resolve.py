@@ -12,9 +12,10 @@ import torch
 from ..errors import InputError
 from ..pipeline import PriorLoader
 from ..tasks import (
-    BLIND_TASKS,
     KERNEL_TASKS,
     TaskSpec,
+    estimate_sigma_y,
+    jpeg_params,
     merge_task_params,
     parse_task,
     read_sidecar,
@@ -52,8 +53,10 @@ def task_flags(args: argparse.Namespace, name: str, params: dict) -> dict:
     return merge_task_params(name, params, given)
 
 
-def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[TaskSpec, float, list[Path]]:
-    """The task and noise level of one measurement (from ``--task`` or its sidecar), and the files read for them."""
+def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[TaskSpec, float, list[Path], str]:
+    """The task and noise level of one measurement, the files read for them, and where the noise level came from:
+    ``--task`` or the measurement's sidecar; ``--sigma-y``, the sidecar's value, or (``auto``, the default without a
+    sidecar) estimated from the measurement itself (:func:`ddrm.tasks.estimate_sigma_y`)."""
     sidecar = Path(args.from_sidecar) if args.from_sidecar else None
     if sidecar is None and args.task is None:
         auto = sidecar_path(path)
@@ -62,11 +65,23 @@ def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple
         sidecar = auto
     if sidecar is not None:
         spec, meta = read_sidecar(sidecar)
-        sigma_y = args.sigma_y if args.sigma_y is not None else float(meta["sigma_y"])
         files = [sidecar, *(sidecar.parent / f for f in meta.get("param_files", {}).values())]
-        return spec, sigma_y, files
+        sigma_y, source = (args.sigma_y, "given") if args.sigma_y is not None else (float(meta["sigma_y"]), "sidecar")
+    else:
+        spec, files = _task_without_sidecar(args, path, y)
+        sigma_y, source = (args.sigma_y, "given") if args.sigma_y is not None else ("auto", "given")
+        if spec.name == "jpeg" and args.sigma_y is None:
+            sigma_y = 0.0  # JPEG: quantisation is the degradation
+    if sigma_y == "auto":
+        sigma_y, source = estimate_sigma_y(y, spec.name, mask=spec.params.get("mask")), "estimated"
+    return spec, sigma_y, files, source
+
+
+def _task_without_sidecar(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[TaskSpec, list[Path]]:
     name, params = parse_task(args.task)
     params = task_flags(args, name, params)
+    if name == "jpeg":
+        params = jpeg_params(path, params, str(path))
     if name == "cs":
         raise InputError(
             "a compressed-sensing measurement does not tell the image size: restore it with --from SIDECAR"
@@ -79,13 +94,8 @@ def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple
                                                 "kw)), or restore with its sidecar"}[name])  # fmt: skip
         if getattr(args, flag) and not needed:
             raise InputError(f"--{flag} does not apply to task {name}")
-    if args.sigma_y is None and name == "jpeg":
-        args.sigma_y = 0.0  # JPEG: quantisation is the degradation
-    if args.sigma_y is None:
-        what = "blind deblurring" if name in BLIND_TASKS else "a measurement without a sidecar"
-        raise InputError(f"--sigma-y is required for {what} (noise level in [0, 1] image units)")
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=args.mask, kernel=args.kernel)
-    return spec, args.sigma_y, [Path(f) for f in (args.mask, args.kernel) if f]
+    return spec, [Path(f) for f in (args.mask, args.kernel) if f]
 
 
 def prior_loader(args: argparse.Namespace, device: torch.device) -> PriorLoader:

@@ -37,7 +37,7 @@ from ..tasks import (
     read_measurement,
 )
 from ..video import TEMPORAL_MODES, is_video
-from .args import DTYPES, SEED, add_device, add_prior, number, solver_settings
+from .args import DTYPES, SEED, add_device, add_prior, number, sigma_or_auto, solver_settings
 from .clip import restore_clip_command
 from .resolve import TASKS_HELP, prior_loader, resolve_task
 
@@ -76,7 +76,9 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
         y = read_measurement(f)
         if args.task:
             y = as_measurement(parse_task(args.task)[0], y, str(f))  # e.g. a grey image saved as RGB
-        spec, sigma_y, task_files = resolve_task(args, f, y)
+        spec, sigma_y, task_files, source = resolve_task(args, f, y)
+        if source == "estimated" and not args.quiet:
+            print(f"{f.name}: sigma_y estimated from the measurement: {sigma_y:.4f}", file=sys.stderr)
         if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):
             raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
         inputs += [f, *task_files]
@@ -92,7 +94,7 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
                     )
                 references[f] = ref
                 inputs.append(ref_path)
-        jobs.append(RestoreJob(f, target, y, spec, sigma_y))
+        jobs.append(RestoreJob(f, target, y, spec, sigma_y, sigma_y_from=source))
     return jobs, inputs, references, missing_refs
 
 
@@ -174,9 +176,10 @@ def _task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="from_sidecar", default=None, help="sidecar JSON written by 'ddrm degrade'")
     p.add_argument(
         "--sigma-y",
-        type=number(float, 0, 1),
+        type=sigma_or_auto,
         default=None,
-        help="noise std in [0, 1] units (default: from the sidecar)",
+        help="noise std in [0, 1] image units, or auto: estimated from the measurement (the default without a "
+        "sidecar; with one, its recorded value)",
     )
     p.add_argument("--mask", default=None, help="inpainting mask image (white = observed)")
     p.add_argument(

@@ -20,7 +20,15 @@ from torch import Tensor
 from ..errors import TaskError
 from .base import Generators, Operator, randn
 
-__all__ = ["JPEG", "quantisation_tables", "dct_matrix", "rgb_to_ycbcr", "ycbcr_to_rgb"]
+__all__ = [
+    "JPEG",
+    "SUBSAMPLINGS",
+    "quantisation_tables",
+    "quantisation_noise",
+    "dct_matrix",
+    "rgb_to_ycbcr",
+    "ycbcr_to_rgb",
+]
 
 # ITU-T T.81 Annex K, tables K.1 (luminance) and K.2 (chrominance), in row-major (not zig-zag) order
 _LUMA = [
@@ -38,6 +46,27 @@ _CHROMA = (
     + [[47, 66, 99, 99, 99, 99, 99, 99]]
     + [[99] * 8] * 4
 )
+
+
+def _check_tables(tables: Tensor) -> tuple[Tensor, Tensor]:
+    """A file's quantisation tables (1 or 2, 8, 8) -> (luma, chroma); steps are integers in 1..65535."""
+    if tables.ndim != 3 or tables.shape[1:] != (8, 8) or tables.shape[0] not in (1, 2):
+        raise TaskError(f"JPEG quantisation tables are (1 or 2, 8, 8), got {tuple(tables.shape)}")
+    if not bool(((tables >= 1) & (tables <= 65535) & (tables == tables.round())).all()):
+        raise TaskError("JPEG quantisation steps must be integers in 1..65535")
+    return tables[0], tables[-1]
+
+
+def quantisation_noise(q_luma: Tensor, q_chroma: Tensor, subsampling: str = "4:2:0") -> float:
+    """The rms error JPEG's quantisation leaves, as image noise in [0, 1] units: ``q / sqrt(12)`` per coefficient (a
+    uniform error over the step; the DCT is orthonormal), luma and chroma averaged over the pixels by the chroma
+    layout. A scale for the degradation: 0.177 at quality 10, 0.006 at 95 (4:2:0)."""
+    luma = float((q_luma.double() ** 2).mean() / 12)
+    if subsampling == "grey":
+        return luma**0.5 / 255
+    fh, fw = SUBSAMPLINGS[subsampling]
+    chroma = float((q_chroma.double() ** 2).mean() / 12) / (fh * fw)
+    return ((luma + 2 * chroma) / 3) ** 0.5 / 255
 
 
 def quantisation_tables(quality: int) -> tuple[Tensor, Tensor]:
@@ -95,55 +124,94 @@ def _unblocks(x: Tensor) -> Tensor:
     return x.permute(0, 1, 3, 2, 4).reshape(b, nh * 8, nw * 8)
 
 
+SUBSAMPLINGS = {"4:2:0": (2, 2), "4:2:2": (1, 2), "4:4:4": (1, 1), "grey": None}  # chroma factors (rows, columns)
+
+
 class JPEG(Operator):
-    """``J(x)``: JPEG-compress and decompress images of shape ``input_shape`` (3, H, W) at ``quality``.
+    """``J(x)``: JPEG-compress and decompress images of shape ``input_shape`` (3, H, W).
+
+    The quantisation tables are libjpeg's at ``quality`` (the IJG tables scaled), or any file's own: ``tables``
+    (2, 8, 8) for luma and chroma (1, 8, 8 for a greyscale file), in natural (row-major) order as Pillow reports them.
+    ``subsampling``: the chroma layout, ``"4:2:0"`` (2x2 means), ``"4:2:2"`` (1x2), ``"4:4:4"`` (none), or ``"grey"``: a
+    greyscale JPEG of the image's luma, measured as one channel.
 
     An :class:`~ddrm.operators.Operator` that is not linear: ``H`` works in the model range [-1, 1], ``measure`` on
-    [0, 1] images; ``pinv`` is the identity (a decoded JPEG is its own best image-space preimage: ``J(J(x)) ~ J(x)``),
-    which turns DDRM-JPEG's ``x0 - J(x0) + J(y)`` into the shared form ``x0 - pinv(H(x0)) + pinv(H(pinv(y)))``."""
+    [0, 1] images; ``pinv`` is the identity (a decoded JPEG is its own best image-space preimage: ``J(J(x)) ~ J(x)``;
+    a grey one is replicated into the three channels, whose luma it is), which turns DDRM-JPEG's
+    ``x0 - J(x0) + J(y)`` into the shared form ``x0 - pinv(H(x0)) + pinv(H(pinv(y)))``."""
 
-    def __init__(self, input_shape: tuple[int, int, int], quality: int = 10, *, dtype: torch.dtype | None = None):
+    def __init__(
+        self,
+        input_shape: tuple[int, int, int],
+        quality: int | None = 10,
+        *,
+        tables: Tensor | None = None,
+        subsampling: str = "4:2:0",
+        dtype: torch.dtype | None = None,
+    ):
         super().__init__(input_shape)
         if self.input_shape[0] != 3:
-            raise TaskError(f"JPEG compresses RGB images (3, H, W), got shape {tuple(input_shape)}")
-        self.measurement_shape = self.input_shape
-        self.quality = int(quality)
+            raise TaskError(f"JPEG restores RGB images (3, H, W), got shape {tuple(input_shape)}")
+        if subsampling not in SUBSAMPLINGS:
+            raise TaskError(f"unknown chroma subsampling {subsampling!r}; choose from {', '.join(SUBSAMPLINGS)}")
+        self.subsampling = subsampling
+        self.grey = subsampling == "grey"
+        self.measurement_shape = (1, *self.input_shape[1:]) if self.grey else self.input_shape
         dtype = dtype or torch.get_default_dtype()
-        qy, qc = quantisation_tables(self.quality)
+        if tables is None:
+            self.quality = int(quality if quality is not None else 10)
+            qy, qc = quantisation_tables(self.quality)
+        else:
+            self.quality = None
+            qy, qc = _check_tables(torch.as_tensor(tables, dtype=torch.float64))
         self.register_buffer("q_luma", qy.to(dtype))
         self.register_buffer("q_chroma", qc.to(dtype))
         self.register_buffer("d", dct_matrix(8, dtype))
 
-    # ------------------------------------------------------------------ the codec, on [0, 255]
-    def encode(self, x255: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(B, 3, H, W) in [0, 255] -> the quantised DCT coefficients (integers, as floats) of Y, Cb and Cr, each
-        (B, H'/8, W'/8, 8, 8), with H', W' the size padded (by edge replication) to a multiple of 16."""
-        h, w = x255.shape[-2:]
-        ph, pw = (-h) % 16, (-w) % 16
-        x = F.pad(x255, (0, pw, 0, ph), mode="replicate") if ph or pw else x255
-        ycc = rgb_to_ycbcr(x)
-        chroma = F.avg_pool2d(ycc[:, 1:], 2)  # 4:2:0: the mean of each 2x2 block
-        out = []
-        for plane, q in ((ycc[:, 0], self.q_luma), (chroma[:, 0], self.q_chroma), (chroma[:, 1], self.q_chroma)):
-            coef = self.d @ _blocks(plane - 128.0) @ self.d.T
-            out.append(_round(coef / q))
-        return out[0], out[1], out[2]
+    def quantisation_noise(self) -> float:
+        """The rms error the quantisation leaves, as image noise in [0, 1] units (:func:`quantisation_noise`)."""
+        return quantisation_noise(self.q_luma, self.q_chroma, self.subsampling)
 
-    def decode(self, coefs: tuple[Tensor, Tensor, Tensor], size: tuple[int, int]) -> Tensor:
-        """Quantised coefficients -> (B, 3, H, W) in [0, 255], rounded to 8 bits like a decoder's output."""
-        planes = []
-        for coef, q in zip(coefs, (self.q_luma, self.q_chroma, self.q_chroma)):
-            planes.append(_unblocks(self.d.T @ (coef * q) @ self.d) + 128.0)
-        y = planes[0][:, None]
+    @property
+    def factors(self) -> tuple[int, int]:
+        """Chroma subsampling factors (rows, columns); (1, 1) for a greyscale JPEG (it has no chroma)."""
+        return SUBSAMPLINGS[self.subsampling] or (1, 1)
+
+    def _pad(self, x: Tensor) -> Tensor:
+        """Edge replication to whole MCUs (8 px times the chroma factor), as libjpeg encodes a ragged edge."""
+        fh, fw = self.factors
+        ph, pw = (-x.shape[-2]) % (8 * fh), (-x.shape[-1]) % (8 * fw)
+        return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+    # ------------------------------------------------------------------ the codec, on [0, 255]
+    def encode(self, x255: Tensor) -> tuple[Tensor, ...]:
+        """(B, 3, H, W) in [0, 255] -> the quantised DCT coefficients (integers, as floats) of Y, Cb and Cr (of Y alone
+        for a greyscale JPEG), each (B, H'/8, W'/8, 8, 8), with H', W' padded to whole MCUs."""
+        ycc = rgb_to_ycbcr(self._pad(x255))
+        if self.grey:
+            planes = [(ycc[:, 0], self.q_luma)]
+        else:
+            fh, fw = self.factors
+            chroma = F.avg_pool2d(ycc[:, 1:], (fh, fw)) if (fh, fw) != (1, 1) else ycc[:, 1:]  # means of each block
+            planes = [(ycc[:, 0], self.q_luma), (chroma[:, 0], self.q_chroma), (chroma[:, 1], self.q_chroma)]
+        return tuple(_round((self.d @ _blocks(plane - 128.0) @ self.d.T) / q) for plane, q in planes)
+
+    def decode(self, coefs: tuple[Tensor, ...], size: tuple[int, int]) -> Tensor:
+        """Quantised coefficients -> (B, 3, H, W) in [0, 255] ((B, 1, H, W) for a greyscale JPEG), rounded to 8 bits
+        like a decoder's output."""
+        tables = (self.q_luma, self.q_chroma, self.q_chroma)
+        planes = [_unblocks(self.d.T @ (coef * q) @ self.d) + 128.0 for coef, q in zip(coefs, tables)]
+        if self.grey:
+            return _round(planes[0][:, None, : size[0], : size[1]].clamp(0, 255))
         chroma = torch.stack(planes[1:], 1)
-        chroma = F.interpolate(
-            chroma, scale_factor=2, mode="bilinear", align_corners=False
-        )  # libjpeg's fancy upsampling
-        rgb = ycbcr_to_rgb(torch.cat([y, chroma], 1))[..., : size[0], : size[1]]
+        if self.factors != (1, 1):  # libjpeg's "fancy" (triangle) upsampling
+            chroma = F.interpolate(chroma, scale_factor=self.factors, mode="bilinear", align_corners=False)
+        rgb = ycbcr_to_rgb(torch.cat([planes[0][:, None], chroma], 1))[..., : size[0], : size[1]]
         return _round(rgb.clamp(0, 255))
 
     def compress(self, x01: Tensor) -> Tensor:
-        """``J`` on [0, 1] images: the decoded JPEG of ``x01`` (B, 3, H, W); the input is first rounded to 8 bits."""
+        """``J`` on [0, 1] images: the decoded JPEG of ``x01`` (B, 3, H, W) (one channel for a greyscale JPEG); the
+        input is first rounded to 8 bits."""
         x255 = _round(x01.clamp(0, 1) * 255)
         return self.decode(self.encode(x255), tuple(x01.shape[-2:])) / 255
 
@@ -151,7 +219,12 @@ class JPEG(Operator):
         """Move ``x01`` into the set of images whose DCT coefficients fall in the quantisation cells of the JPEG
         ``y01`` (the cells are re-derived from the decoded ``y01``): exact for luma; for the 4:2:0 chroma planes the
         correction of the subsampled coefficients is spread back by pixel replication (the pseudo-inverse of the 2x2
-        mean). The constraint step of classical POCS deblocking (Zakhor 1992; Yang, Galatsanos, Katsaggelos 1995)."""
+        mean). The constraint step of classical POCS deblocking (Zakhor 1992; Yang, Galatsanos, Katsaggelos 1995).
+        Written for colour JPEGs with 4:2:0 chroma."""
+        if self.subsampling != "4:2:0":
+            raise TaskError(
+                f"the quantisation-cell projection is written for 4:2:0 colour JPEGs, not {self.subsampling}"
+            )
         h, w = x01.shape[-2:]
         ph, pw = (-h) % 16, (-w) % 16
 
@@ -180,7 +253,7 @@ class JPEG(Operator):
         return self.compress((x + 1) / 2) * 2 - 1
 
     def pinv(self, y: Tensor) -> Tensor:
-        return y
+        return y.expand(-1, 3, -1, -1) if self.grey else y
 
     def to_model_range(self, y01: Tensor) -> Tensor:
         """A decoded JPEG in [0, 1] -> the model range [-1, 1]."""

@@ -189,9 +189,12 @@ OPERATORS: dict[str, OperatorSpec] = {
         ),
         OperatorSpec(
             "jpeg",
-            lambda shape, generator=None, dtype=None, quality=10: JPEG(shape, int(quality), dtype=dtype),
-            "JPEG compression at a quality factor (YCbCr 4:2:0, IJG tables; not linear: DDRM-JPEG)",
-            {"quality": 10},
+            lambda shape, generator=None, dtype=None, quality=10, tables=None, subsampling="4:2:0": JPEG(
+                shape, None if quality is None else int(quality), tables=tables, subsampling=subsampling, dtype=dtype
+            ),
+            "JPEG compression: libjpeg's tables at a quality factor, or a file's own tables and chroma layout "
+            "(4:2:0, 4:2:2, 4:4:4, grey); not linear: DDRM-JPEG",
+            {"quality": 10, "tables": None, "subsampling": "4:2:0"},
             contract=JPEG,  # an Operator that is not linear: only a solver made for the codec takes it
         ),
     ]

@@ -11,8 +11,8 @@ from .base import Generators, SVDOperator, randn
 __all__ = ["Denoising", "Inpainting", "DenseOperator"]
 
 
-class Denoising(SVDOperator):
-    """``H = I``: U = V = I and every singular value is 1."""
+class _PixelDiagonal(SVDOperator):
+    """A diagonal ``H`` in the pixel basis: U = V = I (the singular values are the diagonal)."""
 
     def __init__(self, input_shape: tuple[int, int, int], *, dtype: torch.dtype | None = None):
         super().__init__(input_shape)
@@ -37,11 +37,15 @@ class Denoising(SVDOperator):
         self._check_spectral(z)
         return z.reshape(z.shape[0], *self.measurement_shape)
 
+
+class Denoising(_PixelDiagonal):
+    """``H = I``: U = V = I and every singular value is 1."""
+
     def singulars(self) -> Tensor:
         return torch.ones(1, self.n, dtype=self._anchor.dtype, device=self._anchor.device)
 
 
-class Inpainting(Denoising):
+class Inpainting(_PixelDiagonal):
     """Missing pixels: ``H = diag(mask)``, so U = V = I and ``s = mask``.
 
     The measurement keeps the image layout, with zeros where pixels are missing (the null space).

@@ -11,9 +11,11 @@ from .batch import (
     consistency_warning,
     default_solver,
     image_generator,
+    noise_scale,
     pinv_image,
     restore_batch,
     sample_generators,
+    step_warning,
 )
 from .blind import KernelEstimator, check_solver, estimate_full, estimate_separable, kernel_error, restore_blind
 from .degrade import degrade_to_files
@@ -48,6 +50,8 @@ __all__ = [
     "consistency_residual",
     "consistency_warning",
     "sample_generators",
+    "step_warning",
+    "noise_scale",
     "KernelEstimator",
     "estimate_separable",
     "estimate_full",

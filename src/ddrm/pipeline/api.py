@@ -4,6 +4,8 @@ core every front end shares."""
 
 from __future__ import annotations
 
+import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,8 +15,16 @@ from torch import Tensor
 from ..errors import InputError, SolverError
 from ..priors import Prior
 from ..samplers import SAMPLERS
-from ..tasks import BLIND_TASKS, as_measurement, merge_task_params, parse_task, spec_for_measurement
-from .batch import Restoration, default_solver, image_generator, restore_batch
+from ..tasks import (
+    BLIND_TASKS,
+    as_measurement,
+    estimate_sigma_y,
+    jpeg_params,
+    merge_task_params,
+    parse_task,
+    spec_for_measurement,
+)
+from .batch import Restoration, default_solver, image_generator, restore_batch, step_warning
 from .memory import check_memory
 from .priors import PriorLoader
 
@@ -85,7 +95,7 @@ def restore(
     y: Any,
     task: str,
     *,
-    sigma_y: float | None = None,
+    sigma_y: float | str = "auto",
     prior: str | Prior = "builtin",
     solver: str | None = None,
     steps: int | None = None,
@@ -94,36 +104,40 @@ def restore(
     kernel: Any = None,
     task_params: dict[str, Any] | None = None,
     solver_args: dict[str, Any] | None = None,
+    samples: int = 1,
+    estimate: str | None = None,
     device: str | torch.device | None = None,
     checkpoint: str | None = None,
     progress: bool = False,
     details: bool = False,
 ) -> Any:
     """Restore a degraded image ``y`` of ``task`` (``"sr4"``, ``"sr_bicubic4"``, ``"deblur_gauss"``, ``"inpaint"``,
-    ``"color"``, ``"denoise"``, ``"jpeg10"``, ``"deblur_blind"``, ...) with noise ``sigma_y`` (image units, [0, 1]);
-    returns the restored image as the kind ``y`` came as (a tensor (C, H, W) or (B, C, H, W) in [0, 1], a NumPy array
+    ``"color"``, ``"denoise"``, ``"jpeg10"``, ``"deblur_blind"``, ...) with noise ``sigma_y`` (image units, [0, 1];
+    ``"auto"``, the default: estimated from each image, :func:`~ddrm.tasks.estimate_sigma_y`; JPEG: 0); returns the restored image as the kind ``y`` came as (a tensor (C, H, W) or (B, C, H, W) in [0, 1], a NumPy array
     (H, W[, C]) float in [0, 1] or uint8, a PIL image).
 
     ``prior`` is a name for :func:`ddrm.load_prior` (``"builtin"``, a preset with ``checkpoint``, ``"hf:ORG/NAME"``)
     or a loaded :class:`~ddrm.priors.Prior`; ``solver`` a name of :data:`ddrm.SAMPLERS` (default: DDRM, DDRM-JPEG
     for JPEG, DiffPIR for a blur without an SVD) with ``steps`` and ``solver_args``; ``mask`` (inpainting; white =
     observed) and ``kernel`` (``deblur_motion``) are files or arrays; ``task_params`` the task's own (e.g.
-    ``{"size": 15, "model": "full"}`` for ``deblur_blind``). Image ``i`` of a batch draws its noise from ``seed`` and
-    its index. ``device`` defaults to the tensor's (the CPU for arrays and images); nothing moves by itself.
-    ``details=True`` returns ``(image, restoration)``, the :class:`~ddrm.pipeline.Restoration` with the blind
-    kernels."""
+    ``{"size": 15, "model": "full"}`` for ``deblur_blind``). ``samples`` draws that many samples of each image; the
+    result is their mean (``estimate="mean"``, the default with several samples: more faithful) or the first
+    (``"sample"``: sharper). Image ``i`` of a batch draws its noise from ``seed`` and its index. ``device`` defaults to
+    the tensor's (the CPU for arrays and images); nothing moves by itself. ``details=True`` returns
+    ``(image, restoration)``: the :class:`~ddrm.pipeline.Restoration` with the consistency residual
+    ``||y - H x|| / sqrt(m)`` (compare with ``sigma_y``), the samples' per-pixel spread and the blind kernels."""
     y01, kind = _as_batch(y)
     device = torch.device(device) if device is not None else y01.device if kind.get("tensor") else torch.device("cpu")
     name, params = parse_task(task)
     params = merge_task_params(name, params, task_params or {})
-    if sigma_y is None:
-        if name != "jpeg":
-            raise InputError("give sigma_y, the measurement's noise level in [0, 1] image units")
-        sigma_y = 0.0  # JPEG: the quantisation is the degradation
-    if not (isinstance(sigma_y, (int, float)) and 0 <= sigma_y <= 1):
-        raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y!r}")
+    if name == "jpeg" and "tables" not in params:  # the file's own tables (an opened JPEG), or QF checked against them
+        params = jpeg_params(y if kind.get("pil") else None, params, "the image")
+    if not (sigma_y == "auto" or (isinstance(sigma_y, (int, float)) and 0 <= sigma_y <= 1)):
+        raise InputError(f"sigma_y must lie in [0, 1] (image units) or be 'auto', got {sigma_y!r}")
     y01 = torch.stack([as_measurement(name, yi) for yi in y01])
     spec = spec_for_measurement(name, params, tuple(y01.shape[1:]), mask=mask, kernel=kernel)
+    mask_t = spec.params.get("mask")
+    sigmas = [estimate_sigma_y(yi, name, mask_t) for yi in y01] if sigma_y == "auto" else [float(sigma_y)] * len(y01)
     solver = solver or default_solver(name)
     if solver not in SAMPLERS:
         raise SolverError(f"unknown solver {solver!r}; choose from {', '.join(SAMPLERS)}")
@@ -133,8 +147,32 @@ def restore(
     op = spec.operator(device)
     sampler.check_operator(op)
     net = prior if isinstance(prior, Prior) else _loader(prior, checkpoint, device)(spec.image_shape)
-    check_memory(net, sampler, spec.image_shape, 1 if name in BLIND_TASKS else y01.shape[0], device, args)
+    check_memory(net, sampler, spec.image_shape, 1 if name in BLIND_TASKS else y01.shape[0] * samples, device, args)
+    few = step_warning(sampler, args, name)
+    if few is not None:
+        warnings.warn(few, stacklevel=2)
     gens = [image_generator(seed, f"image {i}") for i in range(y01.shape[0])]
-    res: Restoration = restore_batch(net, sampler, spec, op, y01.to(device), sigma_y, gens, args, progress_bar=progress)
+    estimate = estimate or ("mean" if samples > 1 else "sample")
+    parts = []  # images with one noise level go in one batch (all of them unless estimated one by one)
+    for level in dict.fromkeys(sigmas):
+        idx = [i for i, s in enumerate(sigmas) if s == level]
+        parts.append((idx, restore_batch(net, sampler, spec, op, y01[idx].to(device), level, [gens[i] for i in idx],
+                                         args, samples=samples, estimate=estimate, progress_bar=progress)))  # fmt: skip
+    res = _merge(parts, len(sigmas), sigmas)
     out = _as_kind(res.images, kind)
     return (out, res) if details else out
+
+
+def _merge(parts: list[tuple[list[int], Restoration]], n: int, sigmas: list[float]) -> Restoration:
+    """One :class:`Restoration` from batches of some of the images, in the images' order."""
+    if len(parts) == 1:
+        return replace(parts[0][1], sigma_y=tuple(sigmas))
+    order = torch.tensor([i for idx, _ in parts for i in idx]).argsort()
+
+    def cat(field: str) -> Tensor | None:
+        values = [getattr(r, field) for _, r in parts]
+        return None if values[0] is None else torch.cat(values)[order.to(values[0].device)]
+
+    first = parts[0][1]
+    return Restoration(cat("images"), cat("kernels"), cat("std"), cat("residual"), first.samples, first.estimate,
+                       tuple(sigmas))  # fmt: skip

@@ -33,6 +33,8 @@ __all__ = [
     "DEFAULT_SOLVERS",
     "ESTIMATES",
     "consistency_warning",
+    "noise_scale",
+    "step_warning",
 ]
 
 # the solver a front end uses when none is named: the first of these that takes the task's operator contract
@@ -81,6 +83,7 @@ class Restoration:
     residual: Tensor | None = None
     samples: int = 1
     estimate: str = "sample"
+    sigma_y: tuple[float, ...] | None = None  # each image's noise level, as given or estimated ([0, 1] units)
 
 
 def consistency_residual(op: Operator, y01: Tensor, x01: Tensor) -> Tensor:
@@ -98,21 +101,45 @@ RESIDUAL_LOW, RESIDUAL_HIGH = 0.5, 2.0
 RESIDUAL_NOISELESS = 2 / 255  # without noise: two grey levels
 
 
-def consistency_warning(residual: float, sigma_y: float) -> str | None:
-    """One line when a result's residual ``||y - H x|| / sqrt(m)`` is far from the noise level ``sigma_y``: far above,
-    the result ignores the measurement; far below, it copies the measurement's noise. ``None`` when it is fine."""
-    if sigma_y <= 0:
+def noise_scale(op: Operator, sigma_y: float) -> float:
+    """The residual a result that explains its measurement leaves: ``sigma_y``, or for a JPEG (no added noise) the
+    rms error its quantisation leaves (:meth:`~ddrm.operators.JPEG.quantisation_noise`); 0 for a noiseless linear
+    measurement."""
+    if sigma_y > 0:
+        return sigma_y
+    quantised = getattr(op, "quantisation_noise", None)
+    return quantised() if callable(quantised) else 0.0
+
+
+def consistency_warning(residual: float, scale: float, exact_fit_expected: bool = False) -> str | None:
+    """One line when a result's residual ``||y - H x|| / sqrt(m)`` is far from the measurement's noise ``scale``
+    (:func:`noise_scale`): far above, the result ignores the measurement; far below, it copies the measurement's
+    noise (not a fault where a close fit is the aim, ``exact_fit_expected``: JPEG's quantisation cells). ``None`` when
+    it is fine."""
+    if scale <= 0:
         if residual > RESIDUAL_NOISELESS:
             return f"the result misses the measurement by {residual:.4f} (rms, [0, 1] units) though it has no noise"
         return None
-    ratio = residual / sigma_y
+    ratio = residual / scale
     if ratio > RESIDUAL_HIGH:
-        return (f"the result does not explain the measurement: its residual is {ratio:.2f} x sigma_y (too few steps, "
+        return (f"the result does not explain the measurement: its residual is {ratio:.2f} x the noise (too few steps, "
                 "a wrong task or kernel, or sigma_y too low)")  # fmt: skip
-    if ratio < RESIDUAL_LOW:
+    if ratio < RESIDUAL_LOW and not exact_fit_expected:
         return (f"the result fits the measurement's noise: its residual is {ratio:.2f} x sigma_y (sigma_y too high, or "
                 "a solver that ignores the noise)")  # fmt: skip
     return None
+
+
+def step_warning(solver: SamplerSpec, solver_args: dict[str, Any] | None, task: str | None = None) -> str | None:
+    """One line when a run makes fewer than a quarter of the network evaluations the solver is made for (DPS at 20 of
+    its 1000 steps returns little more than the prior's mean); ``None`` otherwise."""
+    args = {k: v for k, v in (solver_args or {}).items() if k == "steps" or k in {p.name for p in solver.params}}
+    made_for, runs = solver.count_nfe(task=task), solver.count_nfe(task=task, **args)
+    if runs * 4 >= made_for:
+        return None
+    steps = solver.defaults(task)["steps"]
+    return (f"{solver.name} makes {runs} network evaluations here, under a quarter of the {made_for} it is made for: "
+            f"expect a poor result (its default is --steps {steps})")  # fmt: skip
 
 
 def restore_batch(

@@ -25,7 +25,15 @@ from ..operators import CircularConvolution, Operator
 from ..priors import Prior
 from ..samplers import SamplerSpec
 from ..tasks import TaskSpec
-from .batch import Restoration, consistency_warning, image_generator, pinv_image, restore_batch
+from .batch import (
+    Restoration,
+    consistency_warning,
+    image_generator,
+    noise_scale,
+    pinv_image,
+    restore_batch,
+    step_warning,
+)
 from .blind import check_solver
 from .dist import shard as shard_items
 from .memory import check_memory
@@ -49,6 +57,7 @@ class RestoreJob:
     sigma_y: float
     seed_name: str | None = None
     x_init01: Tensor | None = None
+    sigma_y_from: str = "given"  # or "sidecar", or "estimated" (from the measurement itself)
 
     @property
     def kind(self) -> str:
@@ -147,12 +156,14 @@ def _write(job: RestoreJob, res: Restoration, i: int, op: Operator, reference: T
         pinv = pinv_image(op.to(how.device), y01[None].to(how.device))[0].cpu()
         panels = [measurement_view(op, y01, job.task.image_shape), pinv, x01] + ([reference] if reference is not None else [])  # fmt: skip
         write_image(grid_image(panels), grid_path(job.target))
-    record = result_record(job, res, i, how, reference)
+    record = result_record(job, res, i, how, reference, noise_scale(op, job.sigma_y))
     write_text(json.dumps(record, indent=1) + "\n", result_path(job.target))
     return record
 
 
-def result_record(job: RestoreJob, res: Restoration, i: int, how: _Written, reference: Tensor | None) -> dict:
+def result_record(
+    job: RestoreJob, res: Restoration, i: int, how: _Written, reference: Tensor | None, scale: float
+) -> dict:
     """How a result was made and how well it explains its measurement: the consistency residual
     ``||y - H x|| / sqrt(m)`` in [0, 1] units and its ratio to ``sigma_y`` (about 1 for a result that explains the
     measurement up to its noise)."""
@@ -164,6 +175,7 @@ def result_record(job: RestoreJob, res: Restoration, i: int, how: _Written, refe
         "task_params": {k: v for k, v in job.task.params.items() if not isinstance(v, Tensor)},
         "image_shape": list(job.task.image_shape),
         "sigma_y": job.sigma_y,
+        "sigma_y_from": job.sigma_y_from,
         "solver": how.solver.name,
         "solver_args": {k: v for k, v in sorted(how.solver_args.items()) if isinstance(v, (int, float, str, bool))},
         "seed": how.seed,
@@ -171,7 +183,8 @@ def result_record(job: RestoreJob, res: Restoration, i: int, how: _Written, refe
         "samples": res.samples,
         "estimate": res.estimate,
         "residual": residual,
-        "residual_ratio": residual / job.sigma_y if job.sigma_y > 0 else None,
+        "noise_scale": scale,  # what the residual should be near: sigma_y (JPEG: its quantisation noise)
+        "residual_ratio": residual / scale if scale > 0 else None,
     }
     if reference is not None:
         x01 = res.images[i].cpu()
@@ -222,6 +235,9 @@ def run_restore(
     for job in wanted:
         for path in job_outputs(job, save_grid, samples):
             remove_stale_temporaries(path)
+    few = step_warning(solver, solver_args, jobs[0].task.name if jobs else None)
+    if few is not None and (warn or report) is not None:
+        (warn or report)(few)
     if on_start is not None:
         on_start()
     how = _Written(solver, solver_args, seed, getattr(prior_for, "name", None), save_grid, device)
@@ -252,11 +268,11 @@ def _tell(
     if report is not None:
         ratio = record["residual_ratio"]
         line = f"{job.source.name}: residual {record['residual']:.4f}" + (
-            f" ({ratio:.2f} x sigma_y)" if ratio is not None else ""
+            f" ({ratio:.2f} x the noise)" if ratio is not None else ""
         )
         if "psnr" in record:
             line += f"  PSNR {record['psnr']:.2f} dB  SSIM {record['ssim']:.4f}"
         report(line)
-    problem = consistency_warning(record["residual"], job.sigma_y)
+    problem = consistency_warning(record["residual"], record["noise_scale"], exact_fit_expected=job.sigma_y == 0)
     if problem is not None and (warn or report) is not None:
         (warn or report)(f"{job.source.name}: {problem}")

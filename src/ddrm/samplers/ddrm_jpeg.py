@@ -16,29 +16,50 @@ partial projection (``eta_b`` = 0.4 leaves 0.6 of the residual), so the method t
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from ..operators.base import Generators
-from ..operators.jpeg import JPEG
+from ..operators.jpeg import JPEG, quantisation_noise, quantisation_tables
 from ..priors.base import Prior
 from ..priors.schedule import VPSchedule
 from .common import StepInfo, noise_like, progress
 from .registry import Param, sampler
 
-__all__ = ["ddrm_jpeg"]
+__all__ = ["ddrm_jpeg", "auto_start", "OFFICIAL_START"]
+
+OFFICIAL_START = 0.3  # the official configuration's init_timestep 300 of 1000, for its quality factors 10-20
+
+
+def auto_start(schedule: VPSchedule, operator: JPEG, steps: int) -> float:
+    """The share of the diffusion to run for this file: the official 0.3 at quality 10 (the chain starts at
+    timestep 285 for 20 steps), and for other tables the level that keeps the same ratio to the quantisation noise
+    (:func:`~ddrm.operators.jpeg.quantisation_noise`): a finely quantised file is started close to itself, so the
+    prior does not repaint what the file still holds (quality 95: timestep ~10; quality 30: ~200)."""
+    first = math.floor((steps - 1) * round(OFFICIAL_START * schedule.num_timesteps) / steps)  # 285 for 20 steps
+    reference = quantisation_noise(*quantisation_tables(10))
+    target = schedule.sigmas[first].item() * operator.quantisation_noise() / reference
+    t = float(schedule.sigma_to_t(target))
+    return min(1.0, max(steps / schedule.num_timesteps, OFFICIAL_START * t / first if first > 0 else 1.0))
 
 
 @sampler(
     "ddrm-jpeg",
     paper="Kawar, Song, Ermon, Elad. JPEG Artifact Correction using Denoising Diffusion Restoration Models. 2022",
-    summary="DDRM with the codec as degradation: x0 - J(x0) + J(y), started from y noised to t = 0.3 T",
+    summary="DDRM with the codec as degradation: x0 - J(x0) + J(y), started from y noised to a level set by the tables",
     params=(
         Param("eta", "share of fresh noise in the step's noise (eta_A in the code)", 0.0, 1.0),
         Param("eta_b", "weight of the measurement-corrected estimate (eta_B)", 0.0, 1.0),
-        Param("start", "share of the diffusion run: the chain starts from y noised to timestep start T", 1e-3, 1.0),
+        Param(
+            "start",
+            "share of the diffusion run: the chain starts from y noised to timestep start T (default: from the "
+            "file's quantisation noise; 0.3, the official, at quality 10)",
+            1e-3,
+            1.0,
+        ),
     ),
     operators=(JPEG,),
     consistency="approximate",
@@ -54,14 +75,17 @@ def ddrm_jpeg(
     steps: int = 20,
     eta: float = 1.0,
     eta_b: float = 0.4,
-    start: float = 0.3,
+    start: float | None = None,
     schedule: VPSchedule | None = None,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,
     progress_bar: bool = False,
 ) -> Tensor:
-    """Restore a JPEG-degraded ``y`` (B, 3, H, W) in [-1, 1]; returns images in [-1, 1]. ``y`` is never modified."""
-    sigmas = (schedule or prior.schedule).sigma_grid(steps, start).tolist()
+    """Restore a JPEG-degraded ``y`` (B, 3, H, W) in [-1, 1]; returns images in [-1, 1]. ``y`` is never modified.
+
+    ``start`` (``None``: :func:`auto_start`) is the share of the diffusion the chain runs."""
+    schedule = schedule or prior.schedule
+    sigmas = schedule.sigma_grid(steps, auto_start(schedule, operator, steps) if start is None else start).tolist()
 
     def codec(x: Tensor) -> Tensor:  # J(x), or H^+ H x for a linear operator
         return operator.pinv(operator.H(x))

@@ -12,12 +12,15 @@ from .inputs import (
     as_kernel_grid,
     as_mask,
     as_measurement,
+    jpeg_params,
+    jpeg_settings,
     load_kernel,
     load_kernel_grid,
     load_mask,
     read_measurement,
 )
 from .names import BLIND_TASKS, KERNEL_MODELS, KERNEL_TASKS, NUMERIC_SUFFIX, merge_task_params, parse_task, task_params
+from .noise import NOISE_ESTIMATORS, estimate_sigma_y, mad_noise_level, pca_noise_level
 from .sidecar import (
     SIDE_FILE_SUFFIXES,
     SIDECAR_VERSION,
@@ -55,10 +58,16 @@ __all__ = [
     "as_mask",
     "as_measurement",
     "read_measurement",
+    "jpeg_settings",
+    "jpeg_params",
     "sidecar_path",
     "sidecar_record",
     "side_files",
     "write_sidecar",
     "read_sidecar",
     "validate_sidecar",
+    "estimate_sigma_y",
+    "pca_noise_level",
+    "mad_noise_level",
+    "NOISE_ESTIMATORS",
 ]

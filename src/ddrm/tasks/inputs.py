@@ -4,6 +4,7 @@ arrays, and the measurement itself; each checked, with one line naming the probl
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,6 +23,8 @@ __all__ = [
     "as_mask",
     "as_measurement",
     "read_measurement",
+    "jpeg_settings",
+    "jpeg_params",
 ]
 
 MaskOrKernel = str | Path | Tensor | None
@@ -109,3 +112,68 @@ def read_measurement(path: Path) -> Tensor:
     if not torch.isfinite(y).all():
         raise InputError(f"{path}: measurement contains NaN or infinite values")
     return y.float()
+
+
+_SAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}  # Pillow's get_sampling -> the chroma layout
+
+
+def jpeg_settings(source: str | Path | Any) -> dict[str, Any]:
+    """A JPEG file's own quantisation tables and chroma layout, as :class:`~ddrm.operators.JPEG` takes them
+    (``{"quality": None, "tables": (1 or 2, 8, 8), "subsampling": ...}``), from a path or an opened Pillow image:
+    whatever encoder wrote the file, the restoration models the degradation it made."""
+    from PIL import Image, JpegImagePlugin
+
+    im = source if isinstance(source, Image.Image) else None
+    try:
+        if im is None:
+            im = Image.open(source)
+        qt, layers, mode = getattr(im, "quantization", None), getattr(im, "layer", None), im.mode
+        sampling = JpegImagePlugin.get_sampling(im) if im.format == "JPEG" else None
+    except (OSError, SyntaxError) as exc:
+        raise InputError(f"{source}: cannot read the JPEG file ({type(exc).__name__})") from None
+    finally:
+        if im is not None and im is not source:
+            im.close()
+    label = getattr(source, "filename", None) or str(source)
+    if not qt or not layers:
+        raise InputError(f"{label}: not a JPEG file: --task jpeg reads the file's own tables; for another file give "
+                         "the quality it was saved at (jpegQF)")  # fmt: skip
+    if mode == "L":
+        return {"quality": None, "tables": torch.tensor([qt[layers[0][3]]], dtype=torch.float64).reshape(1, 8, 8),
+                "subsampling": "grey"}  # fmt: skip
+    if mode != "RGB" or sampling not in _SAMPLING or len(layers) != 3:
+        raise InputError(f"{label}: a {mode} JPEG with this chroma layout is not supported (RGB 4:4:4, 4:2:2, 4:2:0, "
+                         "or greyscale)")  # fmt: skip
+    tables = torch.tensor([qt[layers[0][3]], qt[layers[1][3]]], dtype=torch.float64).reshape(2, 8, 8)
+    return {"quality": None, "tables": tables, "subsampling": _SAMPLING[sampling]}
+
+
+def jpeg_params(source: Any, params: dict[str, Any], label: str = "measurement") -> dict[str, Any]:
+    """The JPEG task's parameters for a measurement: ``jpeg`` (no quality given) takes the file's own tables and
+    chroma layout (:func:`jpeg_settings`); ``jpegQF`` on a JPEG file is checked against the file, so that a file saved
+    with other tables (another quality, another encoder, other chroma) is never restored as if it were QF. ``source``
+    is the file's path or the opened Pillow image (``None``: a decoded image with no file behind it)."""
+    from ..operators.jpeg import quantisation_tables
+
+    own = None
+    if source is not None and (
+        getattr(source, "format", None) == "JPEG" or Path(str(source)).suffix.lower() in (".jpg", ".jpeg")
+    ):
+        own = jpeg_settings(source)
+    if "quality" not in params:
+        if own is None:
+            raise InputError(f"{label}: --task jpeg reads the quantisation tables of a JPEG file; for an image decoded "
+                             "elsewhere give the quality it was saved at (jpegQF)")  # fmt: skip
+        return {**params, **own}
+    if own is not None:
+        luma, chroma = quantisation_tables(int(params["quality"]))
+        same = (
+            own["subsampling"] == "4:2:0"
+            and torch.equal(own["tables"][0], luma)
+            and torch.equal(own["tables"][-1], chroma)
+        )
+        if not same:
+            raise InputError(f"{label}: the file was saved with other quantisation tables (or chroma layout: "
+                             f"{own['subsampling']}) than libjpeg's 4:2:0 at quality {params['quality']}; restore it "
+                             "with --task jpeg, which reads the file's own")  # fmt: skip
+    return params

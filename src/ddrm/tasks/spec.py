@@ -73,6 +73,10 @@ def image_shape_for_measurement(name: str, params: dict, y_shape: tuple[int, ...
     if len(y_shape) != 3:
         raise TaskError(f"expected an image measurement, got an array of shape {tuple(y_shape)}")
     c, h, w = y_shape
+    if name == "jpeg" and params.get("subsampling") == "grey":
+        if c != 1:
+            raise TaskError(f"a greyscale JPEG has one channel, got {c}")
+        return (3, h, w)
     if name == "color":
         if c != 1:
             raise TaskError(f"colorization restores from a greyscale image, got {c} channels")
