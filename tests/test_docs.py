@@ -64,3 +64,19 @@ def test_docs_pages_are_in_the_site_navigation():
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     for page in (ROOT / "docs").rglob("*.md"):
         assert str(page.relative_to(ROOT / "docs")).replace(os.sep, "/") in nav, page
+
+
+def test_the_figures_quoted_agree_with_their_record():
+    """The README figure's numbers, wherever they are quoted, are those of its record (docs/images/demo_sr4.json)."""
+    import json
+
+    rec = json.loads((ROOT / "docs" / "images" / "demo_sr4.json").read_text())
+    assert rec["weights_sha256"] and rec["commit"] and rec["torch"] and rec["device"]
+    quoted = {
+        "README.md": f"PSNR {rec['psnr_db']:.2f} dB, SSIM {rec['ssim']:.3f}",
+        "docs/index.md": f"({rec['psnr_db']:.2f} dB)",
+        "docs/benchmarks.md": f"{rec['psnr_db']:.2f} dB / {rec['ssim']:.3f} SSIM against {rec['psnr_pinv_db']:.2f} dB",
+        "docs/getting-started.md": f"restored PSNR {rec['psnr_db']:.2f} dB",
+    }
+    for page, text in quoted.items():
+        assert text in (ROOT / page).read_text(encoding="utf-8"), (page, text)

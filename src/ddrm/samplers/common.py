@@ -192,7 +192,10 @@ def sigma_levels(
     network calls, and one of them at the measurement's own noise level. The paper's 20 levels end 0.342, 0.176, 0.01:
     a denoising problem at sigma_y 0.03 was never denoised at its own level, and its last real denoising (at 0.176)
     threw away what the measurement held; with the level at 0.03 the chain's denoising there is the one-call MMSE
-    estimate of ``y``, and the levels below refine it. ``"karras"``: Karras et al.'s rho = 7 spacing in sigma from the
+    estimate of ``y``, and the levels below refine it. Where the measurement leaves no null space (every coordinate
+    measured above the noise: denoising), the levels instead end where the last coordinate hands over
+    (:func:`_last_handover`), spread evenly in timestep from the first: the chain's denoising is then the MMSE
+    estimate exactly, with nothing sampled onto it. ``"karras"``: Karras et al.'s rho = 7 spacing in sigma from the
     first level down to the floor (none below it). Without noise, or with a floor outside the levels, ``"auto"`` is
     ``"uniform"``."""
     if grid not in GRIDS:
@@ -208,10 +211,36 @@ def sigma_levels(
         u = torch.linspace(0, 1, steps, dtype=torch.float64)
         out = (top ** (1 / KARRAS_RHO) + u * (floor ** (1 / KARRAS_RHO) - top ** (1 / KARRAS_RHO))) ** KARRAS_RHO
         return out.tolist() + [0.0]
+    last = _last_handover(operator, sigma_y_model)
+    if grid == "auto" and last is not None and floor <= last < top and steps > 1:
+        return _spread(schedule, top, last, steps)
     gaps = (torch.tensor(levels[1:] if steps > 1 else levels).log() - math.log(floor)).abs()
     i = int(gaps.argmin()) + (1 if steps > 1 else 0)  # the first level stays: the chain starts where the paper's does
     levels[i] = floor
     return sorted(levels, reverse=True) + [0.0]
+
+
+def _last_handover(operator: Any, sigma_y_model: float) -> float | None:
+    """The level below which every coordinate is measured better than the iterate (``sigma_y / s_min``), when the
+    measurement leaves no null space (denoising): there the measurement determines the image and a chain continued
+    below it would only sample the prior's detail onto it. ``None`` when some coordinate is not measured, or measured
+    below the noise (``s_i <= sigma_y``: a blur's lost frequencies)."""
+    if not isinstance(operator, SVDOperator) or sigma_y_model <= 0:
+        return None
+    smin = float(operator.singulars().amin())
+    if not bool(operator.support().all()) or smin <= sigma_y_model:  # a coordinate below the noise: not measured
+        return None
+    return sigma_y_model / smin * (1 + 1e-4)
+
+
+def _spread(schedule: VPSchedule, top: float, end: float, steps: int) -> list[float]:
+    """``steps`` levels from ``top`` down to ``end``, evenly in timestep (the intermediate ones on integer
+    timesteps), then 0."""
+    t_top, t_end = float(schedule.sigma_to_t(top)), float(schedule.sigma_to_t(end))
+    t = torch.linspace(t_top, t_end, steps, dtype=torch.float64).round().clamp(min=math.ceil(t_end))
+    levels = schedule.sigmas[t.long().clamp(0, schedule.num_timesteps - 1)]
+    levels[0], levels[-1] = top, end
+    return sorted(levels.tolist(), reverse=True) + [0.0]
 
 
 def ascending(levels: list[float]) -> list[float]:
