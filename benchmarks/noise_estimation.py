@@ -14,8 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-import torch
+from provenance import provenance  # benchmarks/provenance.py, beside this script
+from summaries import noise_estimation_table  # benchmarks/summaries.py, beside this script
 
 from ddrm.bench.data import prepare
 from ddrm.checkpoints import load_prior
@@ -49,7 +49,7 @@ def main() -> None:
                 g = image_generator(0, f"{task}|{level}|{stem}")
                 spec = make_task(name, tuple(x.shape), params, g)
                 op = spec.operator()
-                y = ((op.measure(x[None], level, g)[0].clamp(0, 1) * 255).round() / 255)  # an 8-bit file
+                y = (op.measure(x[None], level, g)[0].clamp(0, 1) * 255).round() / 255  # an 8-bit file
                 row = {"task": task, "sigma_y": level, "image": stem,
                        "pca": estimate_sigma_y(y, name), "mad": estimate_sigma_y(y, name, method="mad")}  # fmt: skip
                 for label, sy in (("true", level), ("estimated", row["pca"])):
@@ -58,29 +58,16 @@ def main() -> None:
                     row[f"psnr {label}"] = psnr(out, x)
                 rows.append(row)
                 print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-    summary(rows)
-    record = {"command": "python benchmarks/noise_estimation.py", "prior": "builtin", "steps": args.steps,
-              "size": args.size, "torch": torch.__version__, "device": f"cpu ({torch.get_num_threads()} threads)",
-              "rows": rows}  # fmt: skip
+    record = {
+        "command": "python benchmarks/noise_estimation.py",
+        "size": args.size,
+        "steps": args.steps,
+        **provenance(),
+        "rows": rows,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-
-
-def summary(rows: list[dict]) -> None:
-    print("| task | true sigma_y | PCA estimate (bias / rms) | MAD estimate (bias / rms) | DDRM, true | DDRM, estimated | worst photo |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for task in TASKS:
-        for level in LEVELS:
-            rs = [r for r in rows if r["task"] == task and r["sigma_y"] == level]
-            if not rs:
-                continue
-            cells = []
-            for m in ("pca", "mad"):
-                err = np.array([r[m] - level for r in rs])
-                cells.append(f"{err.mean():+.4f} / {np.sqrt((err**2).mean()):.4f}")
-            true, est = np.mean([r["psnr true"] for r in rs]), np.mean([r["psnr estimated"] for r in rs])
-            worst = min(r["psnr estimated"] - r["psnr true"] for r in rs)
-            print(f"| {task} | {level} | {cells[0]} | {cells[1]} | {true:.2f} | {est:.2f} | {worst:+.2f} |")
+    print(noise_estimation_table(Path(args.out)))
 
 
 if __name__ == "__main__":

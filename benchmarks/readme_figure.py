@@ -7,29 +7,17 @@ path (:func:`ddrm.app.demo.run_demo`), with a record of how it was made beside i
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import platform
-import subprocess
 import tempfile
 from pathlib import Path
 
-import torch
+from provenance import provenance  # benchmarks/provenance.py, beside this script
 
 from ddrm.app.demo import run_demo
-from ddrm.checkpoints import BUILTIN_DIR, builtin_manifest
 from ddrm.io import read_image, write_image
 from ddrm.pipeline import grid_image
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def weights_digest(prior: str) -> str:
-    """The SHA-256 of the built-in prior's weights (each expert's, joined)."""
-    meta = builtin_manifest(prior)
-    names = meta.get("experts", [prior])
-    return "+".join(hashlib.sha256((BUILTIN_DIR / builtin_manifest(n)["weights"]).read_bytes()).hexdigest()[:16]
-                    for n in names)  # fmt: skip
 
 
 def main() -> None:
@@ -44,7 +32,6 @@ def main() -> None:
                        progress_bar=False)  # fmt: skip
         panels = [read_image(p) for p in (res.before, res.restored, res.original)]
         write_image(grid_image(panels), args.out)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     record = {
         "figure": Path(args.out).name,
         "panels": ["measurement (nearest upsampling)", "restored", "original"],
@@ -52,14 +39,10 @@ def main() -> None:
         "task": args.task,
         "sigma_y": args.sigma_y,
         "solver": "ddrm (20 steps, the demo's defaults)",
-        "prior": args.prior,
-        "weights_sha256": weights_digest(args.prior),
         "psnr_db": round(res.psnr, 2),
         "ssim": round(res.ssim, 4),
         "psnr_pinv_db": round(res.psnr_pinv, 2),
-        "commit": commit,
-        "torch": torch.__version__,
-        "device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+        **provenance(args.prior),
     }
     Path(args.out).with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record, indent=1))

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from provenance import provenance  # benchmarks/provenance.py, beside this script
+from summaries import real_degradations_table  # benchmarks/summaries.py, beside this script
 
 import ddrm
 from ddrm.bench.data import prepare
@@ -70,18 +72,6 @@ def super_resolution(photos: dict[str, torch.Tensor], seed: int) -> list[dict]:
     return rows
 
 
-def table(rows: list[dict], keys: list[str]) -> None:
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["task"], r.get("sigma_y")), []).append(r)
-    print("| task | sigma_y | " + " | ".join(keys) + " | worst photo vs input |")
-    print("|---|---:|" + "---:|" * (len(keys) + 1))
-    for (task, sy), rs in groups.items():
-        cells = [f"{np.mean([r[k] for r in rs]):.2f}" if k in rs[0] else "-" for k in keys]
-        worst = min(r["ddrm"] - r["input"] for r in rs)
-        print(f"| {task} | {'auto' if sy is None else sy} | " + " | ".join(cells) + f" | {worst:+.2f} |")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(ROOT / "data" / "photos" / "heldout"))
@@ -96,11 +86,10 @@ def main() -> None:
     photos = {f.stem: prepare(read_image(f), args.size, "center-crop") for f in files}
     rows = denoising(photos, [float(v) for v in args.levels.split(",")], args.seed)
     rows += super_resolution(photos, args.seed)
-    table(rows, ["input", "ddrm", "mmse", "ddrm mean of 4"])
-    record = {"command": "python benchmarks/real_degradations.py", "prior": "builtin", "torch": torch.__version__,
-              "device": f"cpu ({torch.get_num_threads()} threads)", "size": args.size, "rows": rows}  # fmt: skip
+    record = {"command": "python benchmarks/real_degradations.py", "size": args.size, **provenance(), "rows": rows}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+    print(real_degradations_table(Path(args.out)))
 
 
 if __name__ == "__main__":

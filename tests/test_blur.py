@@ -90,7 +90,7 @@ def test_kernel_estimation_steps_recover_a_known_kernel_from_a_known_image():
     x = scene(64, 64)
     g = torch.Generator().manual_seed(1)
     a, b = gaussian_kernel(9, 0.8), gaussian_kernel(9, 2.0)
-    y = separable_blur((3, 64, 64), a, b, circular=True, dtype=torch.float64).H(x)
+    y = separable_blur((3, 64, 64), a, b, boundary="circular", dtype=torch.float64).H(x)
     y = y + 0.01 * torch.randn(y.shape, generator=g, dtype=torch.float64)
     start = gaussian_kernel(9)
     ea, eb = estimate_separable(x, y, start, start)
@@ -124,7 +124,7 @@ def test_blind_ddrm_with_a_gaussian_prior_beats_a_wrong_kernel():
     a, b = gaussian_kernel(7, 0.7), gaussian_kernel(7, 2.0)
     true = torch.outer(a, b)
     noise = 0.01 * torch.randn(x01.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    y01 = separable_blur(shape, a, b, circular=True, dtype=torch.float64).H(x01) + noise
+    y01 = separable_blur(shape, a, b, boundary="circular", dtype=torch.float64).H(x01) + noise
 
     def nonblind(kernel):
         op = CircularConvolution(shape, kernel, dtype=torch.float64)
@@ -155,7 +155,7 @@ def test_blind_deblurring_from_the_command_line(tmp_path):
 
     x = scene(32, 32)[0].float()
     write_image(x, tmp_path / "sharp.png")
-    blur = separable_blur((3, 32, 32), gaussian_kernel(5, 0.8), gaussian_kernel(5, 1.5), circular=True)
+    blur = separable_blur((3, 32, 32), gaussian_kernel(5, 0.8), gaussian_kernel(5, 1.5), boundary="circular")
     write_image(blur.H(x[None])[0], tmp_path / "blurry.png")
     out = tmp_path / "x.png"
     res = run("restore", tmp_path / "blurry.png", "--task", "deblur_blind", "--kernel-size", "5", "--sigma-y", "0.01",

@@ -80,3 +80,31 @@ def test_the_figures_quoted_agree_with_their_record():
     }
     for page, text in quoted.items():
         assert text in (ROOT / page).read_text(encoding="utf-8"), (page, text)
+
+
+def test_the_tables_quoted_are_rendered_from_their_result_files():
+    """Every table after a ``<!-- table: NAME -->`` marker (docs/benchmarks.md, README) is what
+    ``benchmarks/summaries.py`` renders from the committed result file, and every result file records how it was made
+    (``python benchmarks/summaries.py --write`` refreshes the pages)."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import summaries
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    seen = set()
+    for page in summaries.PAGES:
+        text = page.read_text(encoding="utf-8")
+        for name, table in summaries.MARKER.findall(text):
+            assert table.strip() == summaries.TABLES[name]().strip(), f"{page.name}: table {name} is stale"
+            seen.add(name)
+    committed = {name for name, render in summaries.TABLES.items() if render.__defaults__[0].is_file()}
+    assert seen == committed, f"tables of committed results not quoted: {committed - seen}"
+    for path in summaries.RESULTS.glob("*.json"):
+        record = json.loads(path.read_text())
+        if "rows" in record:
+            assert all(record.get(k) for k in ("weights_sha256", "commit", "torch", "device")), path.name
+    sweep = json.loads((summaries.RESULTS / "noise_sweep.provenance.json").read_text())
+    assert all(sweep.get(k) for k in ("weights_sha256", "commit", "torch", "device", "protocol"))

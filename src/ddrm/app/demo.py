@@ -197,12 +197,12 @@ def restore_measurement(
     if not (sigma_y == "auto" or 0 <= sigma_y <= 1):
         raise InputError(f"sigma_y must lie in [0, 1] (image units) or be 'auto', got {sigma_y}")
     name, params = parse_task(task)
-    solver = solver or default_solver(name)
-    _check_solver(solver)
     y = as_measurement(name, y01.float())
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=mask, kernel=kernel)
-    if reference is not None and tuple(reference.shape) != tuple(spec.image_shape):
-        c, h, w = spec.image_shape
+    solver = solver or default_solver(name, spec.params)
+    _check_solver(solver)
+    if reference is not None and tuple(reference.shape) != tuple(spec.output_shape):
+        c, h, w = spec.output_shape
         raise InputError(
             f"the reference is {reference.shape[-1]}x{reference.shape[-2]}, the restored image will be {w}x{h}"
         )
@@ -240,9 +240,9 @@ def _restore_and_score(
     samples: int = 1,
 ) -> DemoResult:
     op = spec.operator()
-    pinv = pinv_image(op, y[None])[0]
+    pinv = spec.frame(pinv_image(op, y[None])[0])
     before = out_dir / "before.png"
-    write_image(pinv if y.ndim != 3 else measurement_view(op, y, spec.image_shape), before)
+    write_image(pinv if y.ndim != 3 else measurement_view(op, y, spec.output_shape), before)
     restored = out_dir / "restored.png"
     args = {} if steps is None else {"steps": steps}
     job = RestoreJob(measurement, restored, y, spec, sigma_y)

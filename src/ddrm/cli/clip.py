@@ -49,11 +49,11 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
     if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):
         raise InputError(f"sigma_y must lie in [0, 1] (image units), got {sigma_y}")
     inputs = [src, *clip.files, *task_files]
-    reference = _reference(args, clip, spec.image_shape)
+    reference = _reference(args, clip, spec.output_shape)
     if reference is not None:
         inputs += [reference.path, *reference.files]
     if args.solver is None:
-        args.solver = default_solver(spec.name)
+        args.solver = default_solver(spec.name, spec.params)
     solver, solver_args = solver_settings(args)
     check_outputs(list(dict.fromkeys([out, frames_dir])), inputs)  # a folder of frames is its own output
     check_writable(out)

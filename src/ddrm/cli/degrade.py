@@ -10,6 +10,7 @@ import torch
 
 from ..errors import InputError
 from ..io import read_image
+from ..operators import BOUNDARIES
 from ..pipeline import degrade_to_files
 from ..tasks import make_task, parse_task
 from .args import SEED, number
@@ -68,6 +69,14 @@ def add_commands(sub) -> None:
     )
     p.add_argument(
         "--intensity", type=number(float, 0, 1), default=None, help="curvature of the random motion kernel, 0..1"
+    )
+    p.add_argument(
+        "--boundary",
+        choices=BOUNDARIES,
+        default=None,
+        help="blur boundary: zero (DDRM's protocol; separable blurs' default), circular (deblur_motion's and "
+        "deblur_varying's default) or valid (a real photo's: the measurement is the part of the blur that saw only "
+        "the image, smaller by the kernel's size minus one)",
     )
     p.add_argument("--factor", type=number(int, 1), default=None, help="super-resolution factor (also: --task sr4)")
     p.add_argument("--ratio", type=number(int, 1), default=None, help="compressed-sensing ratio (also: --task cs4)")

@@ -35,6 +35,7 @@ TASK_FLAGS = {
     "kernel_size": "size",
     "kernel_model": "model",
     "grid": "grid",
+    "boundary": "boundary",
 }
 TASKS_HELP = (
     "sr_bicubic4|sr4|deblur_gauss|deblur_uni|deblur_aniso|deblur_motion|deblur_varying|inpaint|color|cs4|denoise|jpeg10"

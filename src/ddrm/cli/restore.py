@@ -16,6 +16,7 @@ import torch
 
 from ..errors import InputError
 from ..io import read_image
+from ..operators import BOUNDARIES
 from ..pipeline import (
     ESTIMATES,
     RestoreJob,
@@ -60,6 +61,10 @@ def _refuse_options(args: argparse.Namespace, device: torch.device, blind: bool,
                     else ""
                 )
                 raise InputError(f"--{flag.replace('_', '-')} does not apply to --task deblur_blind{why}")
+    if clip:
+        for flag in ("samples", "estimate"):
+            if getattr(args, flag) is not None:
+                raise InputError(f"--{flag} applies to images; a clip's frames are restored one sample each")
     if not clip:
         for flag in ("temporal", "warm_level", "fps"):
             if getattr(args, flag) is not None:
@@ -88,9 +93,9 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
                 missing_refs.append(f.name)
             else:
                 ref = read_image(ref_path)
-                if tuple(ref.shape) != tuple(spec.image_shape):
+                if tuple(ref.shape) != tuple(spec.output_shape):
                     raise InputError(
-                        f"{ref_path}: reference is {tuple(ref.shape)}, the restored image will be {spec.image_shape}"
+                        f"{ref_path}: reference is {tuple(ref.shape)}, the restored image will be {spec.output_shape}"
                     )
                 references[f] = ref
                 inputs.append(ref_path)
@@ -113,7 +118,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if ref_root is not None and not ref_root.exists():
         raise InputError(f"{ref_root}: reference not found")
     jobs, inputs, references, missing_refs = _read_jobs(args, pairs, ref_root)
-    args.solver = args.solver or (default_solver(jobs[0].task.name) if jobs else "ddrm")
+    args.solver = args.solver or (default_solver(jobs[0].task.name, jobs[0].task.params) if jobs else "ddrm")
     solver, solver_args = solver_settings(args)
     outputs = [p for j in jobs for p in job_outputs(j, args.save_grid, args.samples or 1)]
     check_outputs(outputs, inputs)
@@ -184,6 +189,13 @@ def _task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mask", default=None, help="inpainting mask image (white = observed)")
     p.add_argument(
         "--kernel", default=None, help="deblur_motion kernel (.npy or image); deblur_varying kernel grid (.npy)"
+    )
+    p.add_argument(
+        "--boundary",
+        choices=BOUNDARIES,
+        default=None,
+        help="blur boundary of a measurement without a sidecar: valid (the default: a real photo, whose border saw "
+        "the scene beyond the frame; restored beyond it and cropped back), circular or zero (synthetic blurs)",
     )
     p.add_argument("--factor", type=number(int, 1), default=None)
     p.add_argument("--ratio", type=number(int, 1), default=None)

@@ -5,12 +5,13 @@ No dense ``H`` is ever built (except by :class:`DenseOperator`, for small proble
 """
 
 from .base import Generators, LinearOperator, Operator, SVDOperator, conjugate_gradient, randn
-from .compose import compose
+from .compose import ValidPart, compose, valid_margins
 from .fourier import CircularConvolution
 from .hadamard import WalshHadamardCS, fwht
 from .jpeg import JPEG
 from .kernels import ddrm_anisotropic_kernels, ddrm_gaussian_kernel_1d, motion_kernel, uniform_kernel_1d
 from .kronecker import (
+    BOUNDARIES,
     BlockSuperResolution,
     Kronecker,
     bicubic_matrix_1d,
@@ -21,6 +22,7 @@ from .kronecker import (
     conv_matrix_1d,
     gaussian_kernel_1d,
     separable_blur,
+    valid_conv_matrix_1d,
 )
 from .registry import OPERATORS, OperatorSpec, build_operator, default_motion_size, random_kernel_grid, random_mask
 from .simple import Denoising, DenseOperator, Inpainting
@@ -44,12 +46,16 @@ __all__ = [
     "JPEG",
     "grid_weights",
     "compose",
+    "ValidPart",
+    "valid_margins",
     "fwht",
     "separable_blur",
     "bicubic_super_resolution",
     "colorization",
     "conv_matrix_1d",
     "circulant_matrix_1d",
+    "valid_conv_matrix_1d",
+    "BOUNDARIES",
     "bicubic_matrix_1d",
     "block_average_matrix_1d",
     "gaussian_kernel_1d",

@@ -1,15 +1,16 @@
-"""Composition of operators whose product keeps an implicit SVD."""
+"""Composition of operators: products that keep an implicit SVD, and the valid part of a blur (a crop after it)."""
 
 from __future__ import annotations
 
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import TaskError
-from .base import SVDOperator
+from .base import LinearOperator, SVDOperator
 from .kronecker import Kronecker
 from .simple import Denoising, Inpainting
 
-__all__ = ["compose"]
+__all__ = ["compose", "ValidPart", "valid_margins"]
 
 
 def _mul(outer: Tensor | None, inner: Tensor | None) -> Tensor | None:
@@ -43,3 +44,37 @@ def compose(outer: SVDOperator, inner: SVDOperator) -> SVDOperator:
         f"composing {type(outer).__name__} after {type(inner).__name__} has no implicit SVD; "
         "supported: separable operators (blur, super-resolution, colorization) and the identity"
     )
+
+
+def valid_margins(kernel_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right): the rows and columns of a blur's output (kernel of ``kernel_shape``, centred at
+    ``(kh // 2, kw // 2)``) that saw pixels beyond the image; the rest is the 'valid' part."""
+    kh, kw = kernel_shape
+    return (kh - 1 - kh // 2, kh // 2, kw - 1 - kw // 2, kw // 2)
+
+
+class ValidPart(LinearOperator):
+    """``H = C B``: a blur ``B`` of the whole image (any boundary: ``B`` is circular for speed) followed by the crop
+    ``C`` to the outputs that saw only the image, so the boundary model never enters: the measurement of a real photo,
+    whose border pixels saw the scene beyond the frame. The unknown is larger than the measurement by the margins
+    (:func:`valid_margins` of the largest kernel); ``H^T = B^T C^T`` pads with zeros. No SVD: pseudo-inverse and prox
+    by conjugate gradients (:class:`LinearOperator`)."""
+
+    def __init__(self, inner: LinearOperator, margins: tuple[int, int, int, int]):
+        super().__init__(inner.input_shape)
+        c, h, w = inner.measurement_shape
+        top, bottom, left, right = (int(v) for v in margins)
+        if min(margins) < 0 or top + bottom >= h or left + right >= w:
+            raise TaskError(f"margins {tuple(margins)} leave nothing of a {h}x{w} measurement")
+        self.inner, self.margins = inner, (top, bottom, left, right)
+        self.measurement_shape = (c, h - top - bottom, w - left - right)
+
+    def H(self, x: Tensor) -> Tensor:  # noqa: N802
+        top, bottom, left, right = self.margins
+        full = self.inner.H(x)
+        return full[..., top : full.shape[-2] - bottom, left : full.shape[-1] - right]
+
+    def Ht(self, y: Tensor) -> Tensor:  # noqa: N802
+        self._check_measurement(y)
+        top, bottom, left, right = self.margins
+        return self.inner.Ht(F.pad(y, (left, right, top, bottom)))

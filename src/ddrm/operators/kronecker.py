@@ -21,6 +21,9 @@ __all__ = [
     "Kronecker",
     "BlockSuperResolution",
     "conv_matrix_1d",
+    "valid_conv_matrix_1d",
+    "BOUNDARIES",
+    "check_boundary",
     "bicubic_matrix_1d",
     "block_average_matrix_1d",
     "gaussian_kernel_1d",
@@ -55,6 +58,18 @@ def conv_matrix_1d(kernel: Tensor, size: int) -> Tensor:
     i = torch.arange(size)[:, None]
     j = torch.arange(size)[None, :]
     t = i + c - j
+    valid = (t >= 0) & (t < k.numel())
+    return torch.where(valid, k[t.clamp(0, k.numel() - 1)], torch.zeros((), dtype=torch.float64))
+
+
+def valid_conv_matrix_1d(kernel: Tensor, size: int) -> Tensor:
+    """Matrix of the 'valid' 1-D convolution of a signal of ``size`` samples: the ``size - len(k) + 1`` outputs whose
+    taps all fall inside it, ``out[i] = sum_t k[t] x[i + len(k) - 1 - t]``; a real photo's blur, whose border pixels
+    saw the scene beyond the frame (the unknown is larger than the measurement by ``len(k) - 1``)."""
+    k = torch.as_tensor(kernel, dtype=torch.float64).flatten()
+    if k.numel() > size:
+        raise TaskError(f"a {k.numel()}-tap kernel leaves no valid output of a {size}-sample signal")
+    t = torch.arange(size - k.numel() + 1)[:, None] + k.numel() - 1 - torch.arange(size)[None, :]
     valid = (t >= 0) & (t < k.numel())
     return torch.where(valid, k[t.clamp(0, k.numel() - 1)], torch.zeros((), dtype=torch.float64))
 
@@ -273,18 +288,32 @@ class BlockSuperResolution(SVDOperator):
 
 
 # ---------------------------------------------------------------------- named constructors
+BOUNDARIES = ("zero", "circular", "valid")
+
+
+def check_boundary(boundary: str) -> str:
+    """A blur's boundary model, checked: one of :data:`BOUNDARIES`."""
+    if boundary not in BOUNDARIES:
+        raise TaskError(f"unknown blur boundary {boundary!r}; choose from {', '.join(BOUNDARIES)}")
+    return boundary
+
+
 def separable_blur(
     input_shape: tuple[int, int, int],
     kernel_rows: Tensor,
     kernel_cols: Tensor | None = None,
     *,
     dtype=None,
-    circular: bool = False,
+    boundary: str = "zero",
 ) -> Kronecker:
-    """Blur with the separable kernel ``k_rows k_cols^T`` ('same' output size), zero boundary (or ``circular``)."""
+    """Blur with the separable kernel ``k_rows k_cols^T``: ``boundary`` ``"zero"`` ('same' output size, the scene
+    black beyond the frame: DDRM's protocol), ``"circular"`` (periodic) or ``"valid"`` (the measurement is the part of
+    the blur that saw only the image: smaller by the kernel's size minus one, as a real photo's crop)."""
     _, h, w = input_shape
     kernel_cols = kernel_rows if kernel_cols is None else kernel_cols
-    matrix = circulant_matrix_1d if circular else conv_matrix_1d
+    matrix = {"zero": conv_matrix_1d, "circular": circulant_matrix_1d, "valid": valid_conv_matrix_1d}[
+        check_boundary(boundary)
+    ]
     return Kronecker(input_shape, None, matrix(kernel_rows, h), matrix(kernel_cols, w), dtype=dtype)
 
 

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ..errors import TaskError
 from .base import LinearOperator, Operator, SVDOperator
+from .compose import ValidPart, valid_margins
 from .fourier import CircularConvolution
 from .hadamard import WalshHadamardCS
 from .jpeg import JPEG
@@ -23,6 +24,7 @@ from .kernels import ddrm_anisotropic_kernels, ddrm_gaussian_kernel_1d, motion_k
 from .kronecker import (
     BlockSuperResolution,
     bicubic_super_resolution,
+    check_boundary,
     colorization,
     gaussian_kernel_1d,
     separable_blur,
@@ -66,6 +68,19 @@ class OperatorSpec:
     description: str
     params: dict[str, Any] = field(default_factory=dict)
     contract: type[Operator] = SVDOperator
+    # where a parameter changes it (a blur's valid boundary has no SVD for a 2-D kernel): the contract of a build
+    # with given parameters; ``contract`` is that of the defaults
+    contract_of: Callable[[dict[str, Any]], type[Operator]] | None = None
+
+    def contract_for(self, params: dict[str, Any] | None = None) -> type[Operator]:
+        """The contract of a build with ``params`` (the registry's defaults where not given)."""
+        if self.contract_of is None:
+            return self.contract
+        return self.contract_of({**self.params, **{k: v for k, v in (params or {}).items() if v is not None}})
+
+
+def _no_svd_when_valid(params: dict[str, Any]) -> type[Operator]:
+    return LinearOperator if params.get("boundary") == "valid" else SVDOperator
 
 
 def _inpaint(shape, *, generator=None, dtype=None, mask=None, missing=0.5):
@@ -80,10 +95,13 @@ def default_motion_size(input_shape: tuple[int, int, int]) -> int:
     return min(31, limit - 1 + limit % 2)
 
 
-def _motion(shape, *, generator=None, dtype=None, kernel=None, size=None, intensity=0.5):
+def _motion(shape, *, generator=None, dtype=None, kernel=None, size=None, intensity=0.5, boundary="circular"):
     if kernel is None:
         kernel = motion_kernel(size or default_motion_size(shape), intensity, generator)
-    return CircularConvolution(shape, kernel, dtype=dtype)
+    if check_boundary(boundary) == "zero":
+        raise TaskError("a 2-D kernel's blur is circular or valid (the zero boundary is for separable kernels)")
+    blur = CircularConvolution(shape, kernel, dtype=dtype)
+    return ValidPart(blur, valid_margins(tuple(kernel.shape))) if boundary == "valid" else blur
 
 
 def random_kernel_grid(
@@ -102,13 +120,16 @@ def random_kernel_grid(
     return torch.stack(kernels).reshape(grid, grid, size, size)
 
 
-def _varying(shape, *, generator=None, dtype=None, kernels=None, grid=2, size=None, intensity=0.5):
+def _varying(shape, *, generator=None, dtype=None, kernels=None, grid=2, size=None, intensity=0.5, boundary="circular"):
     if kernels is None:
         kernels = random_kernel_grid(shape, int(grid), size, intensity, generator)
-    return SpatiallyVaryingBlur.from_grid(shape, kernels, dtype=dtype)
+    if check_boundary(boundary) == "zero":
+        raise TaskError("a spatially varying blur is circular or valid (the zero boundary is for separable kernels)")
+    blur = SpatiallyVaryingBlur.from_grid(shape, kernels, dtype=dtype)
+    return ValidPart(blur, valid_margins(tuple(kernels.shape[-2:]))) if boundary == "valid" else blur
 
 
-def _gauss(shape, *, generator=None, dtype=None, size=None, std=None):
+def _gauss(shape, *, generator=None, dtype=None, size=None, std=None, boundary="zero"):
     if size is None and std is None:
         kernel = ddrm_gaussian_kernel_1d()
     else:  # e.g. DiffPIR's protocol: 61 taps, std 3
@@ -118,12 +139,12 @@ def _gauss(shape, *, generator=None, dtype=None, size=None, std=None):
         if std is not None and not (math.isfinite(std) and std > 0):
             raise TaskError(f"the Gaussian kernel std must be positive, got {std}")
         kernel = gaussian_kernel_1d(10.0 if std is None else float(std), size // 2)
-    return separable_blur(shape, kernel, dtype=dtype)
+    return separable_blur(shape, kernel, dtype=dtype, boundary=boundary)
 
 
-def _aniso(shape, *, generator=None, dtype=None):
+def _aniso(shape, *, generator=None, dtype=None, boundary="zero"):
     rows, cols = ddrm_anisotropic_kernels()
-    return separable_blur(shape, rows, cols, dtype=dtype)
+    return separable_blur(shape, rows, cols, dtype=dtype, boundary=boundary)
 
 
 OPERATORS: dict[str, OperatorSpec] = {
@@ -147,24 +168,30 @@ OPERATORS: dict[str, OperatorSpec] = {
         ),
         OperatorSpec(
             "deblur_uni",
-            lambda shape, generator=None, dtype=None, size=9: separable_blur(
-                shape, uniform_kernel_1d(size), dtype=dtype
+            lambda shape, generator=None, dtype=None, size=9, boundary="zero": separable_blur(
+                shape, uniform_kernel_1d(size), dtype=dtype, boundary=boundary
             ),
-            "separable uniform blur (9 taps), zero boundary",
-            {"size": 9},
+            "separable uniform blur (9 taps); zero boundary (or circular, valid)",
+            {"size": 9, "boundary": "zero"},
         ),
         OperatorSpec(
             "deblur_gauss",
             _gauss,
-            "separable Gaussian blur (std 10, 5 taps, as DDRM; or size/std), zero boundary",
-            {"size": None, "std": None},
+            "separable Gaussian blur (std 10, 5 taps, as DDRM; or size/std); zero boundary (or circular, valid)",
+            {"size": None, "std": None, "boundary": "zero"},
         ),
-        OperatorSpec("deblur_aniso", _aniso, "anisotropic Gaussian blur (std 1 rows, std 20 columns, 9 taps)"),
+        OperatorSpec(
+            "deblur_aniso",
+            _aniso,
+            "anisotropic Gaussian blur (std 1 rows, std 20 columns, 9 taps); zero boundary (or circular, valid)",
+            {"boundary": "zero"},
+        ),
         OperatorSpec(
             "deblur_motion",
             _motion,
-            "any 2-D kernel (random motion blur by default), circular boundary",
-            {"kernel": None, "size": None, "intensity": 0.5},
+            "any 2-D kernel (random motion blur by default); circular boundary, or valid (no SVD: conjugate gradients)",
+            {"kernel": None, "size": None, "intensity": 0.5, "boundary": "circular"},
+            contract_of=_no_svd_when_valid,
         ),
         OperatorSpec(
             "color",
@@ -182,9 +209,9 @@ OPERATORS: dict[str, OperatorSpec] = {
         OperatorSpec(
             "deblur_varying",
             _varying,
-            "spatially varying blur: a grid of kernels blended by smooth masks (product-convolution), circular "
-            "boundary; no SVD (pseudo-inverse and prox by conjugate gradients)",
-            {"kernels": None, "grid": 2, "size": None, "intensity": 0.5},
+            "spatially varying blur: a grid of kernels blended by smooth masks (product-convolution); circular "
+            "boundary, or valid; no SVD (pseudo-inverse and prox by conjugate gradients)",
+            {"kernels": None, "grid": 2, "size": None, "intensity": 0.5, "boundary": "circular"},
             contract=LinearOperator,
         ),
         OperatorSpec(

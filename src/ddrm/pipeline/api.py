@@ -138,7 +138,7 @@ def restore(
     spec = spec_for_measurement(name, params, tuple(y01.shape[1:]), mask=mask, kernel=kernel)
     mask_t = spec.params.get("mask")
     sigmas = [estimate_sigma_y(yi, name, mask_t) for yi in y01] if sigma_y == "auto" else [float(sigma_y)] * len(y01)
-    solver = solver or default_solver(name)
+    solver = solver or default_solver(name, spec.params)
     if solver not in SAMPLERS:
         raise SolverError(f"unknown solver {solver!r}; choose from {', '.join(SAMPLERS)}")
     sampler = SAMPLERS[solver]

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError, SolverError, TaskError
-from ..operators import OPERATORS, CircularConvolution, Operator, SVDOperator
+from ..operators import OPERATORS, Operator, SVDOperator
 from ..priors import Prior
 from ..samplers import SAMPLERS, SamplerSpec
 from ..tasks import BLIND_TASKS, TaskSpec, parse_task
@@ -35,20 +35,21 @@ __all__ = [
     "consistency_warning",
     "noise_scale",
     "step_warning",
+    "check_samples",
 ]
 
 # the solver a front end uses when none is named: the first of these that takes the task's operator contract
 DEFAULT_SOLVERS = ("ddrm", "diffpir", "ddrm-jpeg")
 
 
-def default_solver(task: str) -> str:
-    """DDRM; for an operator without an SVD (``deblur_varying``) DiffPIR, whose data step is a prox that conjugate
-    gradients solve and which models the noise; for JPEG, DDRM-JPEG (the first of :data:`DEFAULT_SOLVERS` that takes
-    the operator's contract)."""
-    name = parse_task(task)[0]
+def default_solver(task: str, params: dict[str, Any] | None = None) -> str:
+    """DDRM; for an operator without an SVD (``deblur_varying``, a 2-D kernel's valid part) DiffPIR, whose data step
+    is a prox that conjugate gradients solve and which models the noise; for JPEG, DDRM-JPEG (the first of
+    :data:`DEFAULT_SOLVERS` that takes the contract of the operator ``task`` with ``params`` builds)."""
+    name, parsed = parse_task(task)
     if name in BLIND_TASKS:
         return DEFAULT_SOLVERS[0]
-    contract = OPERATORS[name].contract
+    contract = OPERATORS[name].contract_for({**parsed, **(params or {})})
     return next(s for s in DEFAULT_SOLVERS if SAMPLERS[s].takes(contract))
 
 
@@ -171,20 +172,21 @@ def restore_batch(
     _check_batch(prior, solver, task, op, y01, x_init01, samples, estimate)
     extra: dict[str, Any] = {}
     if x_init01 is not None:
-        extra["x_init"] = x_init01.to(y01) * 2 - 1
+        extra["x_init"] = _to_domain(task, x_init01.to(y01)) * 2 - 1
     if task.is_blind:
         check_solver(solver)
         images, kernels = [], []
         for i, g in enumerate(generators):
             one = {k: v[i : i + 1] for k, v in extra.items()}
             x, k = restore_blind(prior, solver, y01[i : i + 1], sigma_y, task.params["size"], task.params["model"],
-                                 solver_args={**(solver_args or {}), **one}, generator=[g], progress_bar=progress_bar)  # fmt: skip
+                                 solver_args={**(solver_args or {}), **one}, generator=[g], progress_bar=progress_bar,
+                                 boundary=task.params.get("boundary", "circular"))  # fmt: skip
             images.append(x)
             kernels.append(k)
         x01 = torch.cat(images)
-        blind_op = [CircularConvolution(task.image_shape, k, dtype=y01.dtype).to(y01.device) for k in kernels]
+        blind_op = [task.blur_of(k).to(y01.device, y01.dtype) for k in kernels]
         residual = torch.cat([consistency_residual(o, y01[i : i + 1], x01[i : i + 1]) for i, o in enumerate(blind_op)])
-        return Restoration(x01, torch.stack(kernels), residual=residual)
+        return Restoration(task.frame(x01), torch.stack(kernels), residual=residual)
     reps = {k: v.repeat_interleave(samples, 0) for k, v in extra.items()}
     with torch.no_grad():  # gradient methods enable autograd themselves, around the network only
         x = solver.run(
@@ -201,7 +203,18 @@ def restore_batch(
     draws = ((x + 1) / 2).clamp(0, 1).reshape(y01.shape[0], samples, *x.shape[1:])
     std = draws.std(1) if samples > 1 else None
     x01 = draws.mean(1) if estimate == "mean" else draws[:, 0]
-    return Restoration(x01, std=std, residual=consistency_residual(op, y01, x01), samples=samples, estimate=estimate)
+    residual = consistency_residual(op, y01, x01)  # on the whole restored domain, which the measurement saw
+    std = None if std is None else task.frame(std)
+    return Restoration(task.frame(x01), std=std, residual=residual, samples=samples, estimate=estimate)
+
+
+def _to_domain(task: TaskSpec, x01: Tensor) -> Tensor:
+    """Images in the measurement's frame -> the restored domain (a blur's valid part: the border replicated)."""
+    (h, w), (fh, fw) = task.image_shape[1:], x01.shape[-2:]
+    if (fh, fw) == (h, w):
+        return x01
+    top, left = (h - fh) // 2, (w - fw) // 2
+    return torch.nn.functional.pad(x01, (left, w - fw - left, top, h - fh - top), mode="replicate")
 
 
 def _check_batch(prior, solver, task, op, y01, x_init01, samples: int, estimate: str) -> None:  # noqa: ANN001
@@ -211,8 +224,17 @@ def _check_batch(prior, solver, task, op, y01, x_init01, samples: int, estimate:
         )
     if getattr(prior, "channels", task.image_shape[0]) != task.image_shape[0]:
         raise TaskError(f"the prior works on {prior.channels}-channel images, the task on {task.image_shape[0]}")
+    if getattr(prior, "fixed_size", False) and tuple(prior.image_size) != tuple(task.image_shape[1:]):
+        grown = " (a blur's valid part is restored beyond the measurement's frame)" if task.crop else ""
+        raise TaskError(f"the prior is defined on {prior.image_size[1]}x{prior.image_size[0]} images, the task restores "
+                        f"{task.image_shape[2]}x{task.image_shape[1]}{grown}")  # fmt: skip
     if x_init01 is not None and not solver.starts_from_image:
         raise SolverError(f"solver {solver.name} cannot start from an image")
+    check_samples(solver, task, samples, estimate)
+
+
+def check_samples(solver: SamplerSpec, task: TaskSpec, samples: int, estimate: str) -> None:
+    """Refuse, in one line, a number of samples or an estimate that does not apply (checked before any work)."""
     if not (isinstance(samples, int) and samples >= 1):
         raise InputError(f"the number of samples must be an integer >= 1, got {samples!r}")
     if estimate not in ESTIMATES:

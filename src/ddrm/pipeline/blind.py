@@ -36,7 +36,7 @@ from torch import Tensor
 from ..errors import SolverError, TaskError
 from ..operators import CircularConvolution, SVDOperator, gaussian_kernel_1d, separable_blur
 from ..samplers import SAMPLERS
-from ..tasks import KERNEL_MODELS, blind_start_kernel
+from ..tasks import BLIND_BOUNDARIES, KERNEL_MODELS, blind_start_kernel
 
 __all__ = [
     "KERNEL_MODELS",
@@ -48,6 +48,7 @@ __all__ = [
     "recentre",
     "restore_blind",
     "check_solver",
+    "BLIND_BOUNDARIES",
 ]
 
 # default smoothing of the kernel estimates (weight of ||D k||^2 relative to the Gram matrix's mean diagonal), set on
@@ -124,6 +125,26 @@ def _tap_system(z: Tensor, y: Tensor, taps: int, dim: int) -> tuple[Tensor, Tens
     return auto[(lags[None] - lags[:, None]) % n], cross[lags % n]
 
 
+def _valid_taps(z: Tensor, taps: int, dim: int) -> Tensor:
+    """The ``taps`` windows of ``z`` along ``dim`` that a valid 1-D convolution weighs: tap ``t`` reads
+    ``z[i + taps - 1 - t]`` for output ``i`` (stacked first)."""
+    n = z.shape[dim] - taps + 1
+    return torch.stack([z.narrow(dim, taps - 1 - t, n) for t in range(taps)])
+
+
+def _blur_1d_valid(x: Tensor, k: Tensor, dim: int) -> Tensor:
+    """The valid 1-D convolution along ``dim`` (shorter by ``len(k) - 1``): ``out[i] = sum_t k[t] x[i + L - 1 - t]``."""
+    windows = _valid_taps(x, k.numel(), dim)
+    return torch.tensordot(k.to(x), windows, dims=1)
+
+
+def _valid_tap_system(z: Tensor, y: Tensor, taps: int, dim: int) -> tuple[Tensor, Tensor]:
+    """``Z Z^T`` and ``Z y`` for ``Z`` the ``taps`` windows of ``z`` along ``dim`` (:func:`_valid_taps`): the valid
+    convolution's least squares, exact (no boundary enters)."""
+    zs = _valid_taps(z, taps, dim).reshape(taps, -1)
+    return zs @ zs.T, zs @ y.reshape(-1)
+
+
 def estimate_separable(
     x: Tensor,
     y: Tensor,
@@ -133,11 +154,23 @@ def estimate_separable(
     alternations: int = 3,
     lam: float = 1e-3,
     smooth: float = 0.0,
+    boundary: str = "circular",
 ) -> tuple[Tensor, Tensor]:
     """Rank-one kernel ``a b^T`` (odd lengths, on the simplex) fitting ``y ~ (a b^T) (*) x`` by alternating
     regularised least squares, started from ``(a, b)``; ``lam`` relative to the mean diagonal of each system.
     ``x`` and ``y`` are (C, H, W) or (B, C, H, W) images of one scene (a batch shares the kernel); ``smooth``
-    weighs first differences of each factor, also relative to the mean diagonal."""
+    weighs first differences of each factor, also relative to the mean diagonal. ``boundary="valid"``: ``y`` is the
+    valid part of the blur of ``x`` (smaller by ``len(a) - 1`` rows and ``len(b) - 1`` columns), fitted exactly."""
+    if boundary == "valid":  # a constant c in x is c in y: both shifted by y's channel means
+        mean = y.double().mean((-2, -1), keepdim=True)
+        x, y = x.double() - mean, y.double() - mean
+        a, b = a.double().to(x.device), b.double().to(x.device)
+        for _ in range(alternations):
+            gram, rhs = _valid_tap_system(_blur_1d_valid(x, b, -1), y, a.numel(), -2)
+            a = _simplex_quadratic(gram, rhs, _regulariser(gram, (a.numel(),), lam, smooth))
+            gram, rhs = _valid_tap_system(_blur_1d_valid(x, a, -2), y, b.numel(), -1)
+            b = _simplex_quadratic(gram, rhs, _regulariser(gram, (b.numel(),), lam, smooth))
+        return a, b
     x, y = _centred(x), _centred(y)  # a kernel summing to one maps each channel's mean to itself
     a, b = a.double().to(x.device), b.double().to(x.device)
     for _ in range(alternations):
@@ -212,7 +245,8 @@ def kernel_error(estimate: Tensor, truth: Tensor) -> float:
 class KernelEstimator:
     """Re-estimates the blur of one measurement during sampling: pass it as a solver's ``operator_update``.
 
-    ``y01`` (1, C, H, W) in [0, 1]; ``size`` odd; ``model`` ``separable`` or ``full``. Updates run at every step from
+    ``y01`` (1, C, H, W) in [0, 1]; ``size`` odd; ``model`` ``separable`` or ``full``; ``boundary`` ``circular``,
+    or ``valid`` (separable only: a photo's blur, the image larger than ``y01`` by ``size - 1``). Updates run at every step from
     ``start`` of the steps on (before that the solver works with the initial Gaussian guess), each with
     ``alternations`` ALS rounds (separable) or one direct solve (full). ``lam`` (ridge) and ``smooth`` (first
     differences) regularise each solve, relative to its Gram matrix's mean diagonal; the estimate is re-centred
@@ -230,10 +264,14 @@ class KernelEstimator:
         alternations: int = 3,
         lam: float = 1e-3,
         smooth: float | None = None,
+        boundary: str = "circular",
         dtype: torch.dtype = torch.float32,
     ):
         if model not in KERNEL_MODELS:
             raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
+        if boundary not in BLIND_BOUNDARIES[model]:
+            raise TaskError(f"the {model} kernel model is estimated with a {' or '.join(BLIND_BOUNDARIES[model])} "
+                            f"boundary, got {boundary!r}")  # fmt: skip
         _, _, h, w = y01.shape
         if size < 3 or size % 2 == 0 or size > min(h, w):
             raise TaskError(f"the kernel size must be odd and in [3, {min(h, w)}] for this image, got {size}")
@@ -243,6 +281,7 @@ class KernelEstimator:
         if smooth is None:  # first-difference smoothing, relative to the Gram diagonal: more taps need more
             smooth = SMOOTH[model]
         self.alternations, self.lam, self.smooth, self.dtype = alternations, lam, smooth, dtype
+        self.boundary = boundary
         g = gaussian_kernel(size)
         self.a, self.b = g.clone(), g.clone()
         self.k = torch.outer(g, g)
@@ -253,18 +292,26 @@ class KernelEstimator:
         """The current 2-D kernel estimate (sums to one)."""
         return torch.outer(self.a, self.b) if self.model == "separable" else self.k
 
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """The restored image's shape: the measurement's, larger by ``size - 1`` with a valid boundary."""
+        c, h, w = self.y01.shape[1:]
+        grow = self.size - 1 if self.boundary == "valid" else 0
+        return (c, h + grow, w + grow)
+
     def operator(self) -> SVDOperator:
-        """The blur of the current kernel (circular boundary) for the measurement's image shape."""
-        shape = tuple(self.y01.shape[1:])
+        """The blur of the current kernel for the image shape (an exact SVD: separable, or circular)."""
+        shape = self.image_shape
         if self.model == "separable":
-            return separable_blur(shape, self.a, self.b, dtype=self.dtype, circular=True).to(self.y01.device)
+            blur = separable_blur(shape, self.a, self.b, dtype=self.dtype, boundary=self.boundary)
+            return blur.to(self.y01.device)
         return CircularConvolution(shape, self.k, dtype=self.dtype).to(self.y01.device)
 
     def update(self, x01: Tensor) -> None:
         """One estimation step from an image estimate ``x01`` (1, C, H, W) in [0, 1]."""
         if self.model == "separable":
             a, b = estimate_separable(x01, self.y01, self.a, self.b, alternations=self.alternations, lam=self.lam,
-                                      smooth=self.smooth)  # fmt: skip
+                                      smooth=self.smooth, boundary=self.boundary)  # fmt: skip
             self.a, self.b = recentre(a.cpu()), recentre(b.cpu())
         else:
             self.k = recentre(estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth).cpu())
@@ -300,14 +347,15 @@ def restore_blind(
 ) -> tuple[Tensor, Tensor]:
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
     ``solver`` (a :class:`~ddrm.samplers.SamplerSpec` that takes ``operator_update``: DDRM, DiffPIR) runs with a
-    :class:`KernelEstimator`; returns the restored image (1, C, H, W) in [0, 1] and the kernel (size, size)."""
+    :class:`KernelEstimator`; returns the restored image (1, C, H, W) in [0, 1] (larger than ``y01`` by
+    ``size - 1`` with ``boundary="valid"`` among ``estimator_args``) and the kernel (size, size)."""
     check_solver(solver)
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **estimator_args)
     with torch.no_grad():
         x = solver.run(
             prior,
             estimator.operator(),
-            2 * y01 - 1,  # H 1 = 1 for every kernel on the simplex (circular boundary)
+            2 * y01 - 1,  # H 1 = 1 for every kernel on the simplex (circular or valid boundary)
             2 * sigma_y,
             generator=generator,
             operator_update=estimator,

@@ -127,11 +127,17 @@ def kernel_paths(target: Path) -> tuple[Path, Path]:
 
 
 def measurement_view(op: Operator, y01: Tensor, shape) -> Tensor:
-    """The measurement drawn at the image's size (nearest upsampling; grey replicated), or grey if not an image."""
+    """The measurement drawn at the image's size (nearest upsampling by a whole factor, else centred on grey, as a
+    blur's valid part; grey replicated), or grey if not an image."""
     c, h, w = shape
     if y01.ndim != 3:
         return torch.full(shape, 0.5)
-    img = torch.nn.functional.interpolate(y01[None], size=(h, w), mode="nearest")[0]
+    mh, mw = y01.shape[-2:]
+    if h % mh or w % mw:
+        top, left = (h - mh) // 2, (w - mw) // 2
+        img = torch.nn.functional.pad(y01, (left, w - mw - left, top, h - mh - top), value=0.5)
+    else:
+        img = torch.nn.functional.interpolate(y01[None], size=(h, w), mode="nearest")[0]
     return img.expand(c, h, w) if img.shape[0] == 1 else img
 
 

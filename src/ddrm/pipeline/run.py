@@ -21,12 +21,13 @@ from torch import Tensor
 from ..errors import InputError, TaskError
 from ..io import remove_stale_temporaries, write_array, write_image, write_text
 from ..metrics import psnr, ssim
-from ..operators import CircularConvolution, Operator
+from ..operators import Operator
 from ..priors import Prior
 from ..samplers import SamplerSpec
 from ..tasks import TaskSpec
 from .batch import (
     Restoration,
+    check_samples,
     consistency_warning,
     image_generator,
     noise_scale,
@@ -146,15 +147,15 @@ def _write(job: RestoreJob, res: Restoration, i: int, op: Operator, reference: T
         npy, png = kernel_paths(job.target)
         write_array(kernel.float(), npy)
         write_image((kernel / kernel.max())[None].float(), png)
-        op = CircularConvolution(job.task.image_shape, kernel, dtype=torch.float32)
+        op = job.task.blur_of(kernel)
     if res.std is not None:
         npy, png = std_paths(job.target)
         write_array(res.std[i].cpu().float(), npy)
         write_image((res.std[i].cpu().mean(0, keepdim=True) * STD_PICTURE_SCALE).clamp(0, 1), png)
     write_image(x01, job.target)
     if how.save_grid:
-        pinv = pinv_image(op.to(how.device), y01[None].to(how.device))[0].cpu()
-        panels = [measurement_view(op, y01, job.task.image_shape), pinv, x01] + ([reference] if reference is not None else [])  # fmt: skip
+        pinv = job.task.frame(pinv_image(op.to(how.device), y01[None].to(how.device))[0].cpu())
+        panels = [measurement_view(op, y01, tuple(x01.shape)), pinv, x01] + ([reference] if reference is not None else [])  # fmt: skip
         write_image(grid_image(panels), grid_path(job.target))
     record = result_record(job, res, i, how, reference, noise_scale(op, job.sigma_y))
     write_text(json.dumps(record, indent=1) + "\n", result_path(job.target))
@@ -230,6 +231,8 @@ def run_restore(
     batches = [
         b for b in shard_items(_batches(jobs, batch_size), *shard) if only is None or any(j.source in only for j in b)
     ]
+    for task in {b[0].task.key(): b[0].task for b in batches}.values():
+        check_samples(solver, task, samples, estimate)
     operators = _check_before_work(batches, solver, solver_args, prior_for, device, samples)
     wanted = [j for batch in batches for j in batch if only is None or j.source in only]
     for job in wanted:

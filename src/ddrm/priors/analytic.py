@@ -35,7 +35,7 @@ class GaussianPrior(Prior):
         if not torch.allclose(spectrum, mirrored):
             raise ValueError("power spectrum must satisfy p(k) = p(-k) for a real covariance")
         self.channels = mean.shape[0]
-        self.image_size = tuple(mean.shape[1:])
+        self.image_size, self.fixed_size = tuple(mean.shape[1:]), True
         self.register_buffer("mean", mean)
         self.register_buffer("spectrum", spectrum)
 
@@ -101,7 +101,7 @@ class GaussianMixturePrior(Prior):
         if variances.shape != means.shape or (variances <= 0).any() or (weights <= 0).any():
             raise ValueError("variances must be positive, (K,) or (K, C, H, W); weights positive")
         self.channels = means.shape[1]
-        self.image_size = tuple(means.shape[2:])
+        self.image_size, self.fixed_size = tuple(means.shape[2:]), True
         self.register_buffer("log_weights", (weights / weights.sum()).log())
         self.register_buffer("means", means.contiguous())
         self.register_buffer("variances", variances.contiguous())

@@ -38,12 +38,14 @@ class Prior(nn.Module):
     ``schedule`` gives the noise levels a sampler should visit (the ones a network was trained on);
     analytic priors accept any level and default to DDPM's linear schedule.
     ``image_size`` is the native (H, W) or ``None`` when the prior takes any size; ``stride`` is the
-    size multiple the prior needs.
+    size multiple the prior needs; ``fixed_size``: the prior is defined on ``image_size`` only (an analytic prior's
+    mean and covariance), where a network also runs on other sizes.
     """
 
     channels: int = 3
     image_size: tuple[int, int] | None = None
     stride: int = 1
+    fixed_size: bool = False
 
     def __init__(self, schedule: VPSchedule | None = None):
         super().__init__()

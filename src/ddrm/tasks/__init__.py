@@ -19,7 +19,17 @@ from .inputs import (
     load_mask,
     read_measurement,
 )
-from .names import BLIND_TASKS, KERNEL_MODELS, KERNEL_TASKS, NUMERIC_SUFFIX, merge_task_params, parse_task, task_params
+from .names import (
+    BLIND_BOUNDARIES,
+    BLIND_TASKS,
+    BLUR_TASKS,
+    KERNEL_MODELS,
+    KERNEL_TASKS,
+    NUMERIC_SUFFIX,
+    merge_task_params,
+    parse_task,
+    task_params,
+)
 from .noise import NOISE_ESTIMATORS, estimate_sigma_y, mad_noise_level, pca_noise_level
 from .sidecar import (
     SIDE_FILE_SUFFIXES,
@@ -31,13 +41,22 @@ from .sidecar import (
     validate_sidecar,
     write_sidecar,
 )
-from .spec import TaskSpec, blind_start_kernel, image_shape_for_measurement, make_task, spec_for_measurement
+from .spec import (
+    TaskSpec,
+    blind_start_kernel,
+    image_shape_for_measurement,
+    kernel_extent,
+    make_task,
+    spec_for_measurement,
+)
 
 __all__ = [
     "TaskError",
     "TaskSpec",
     "MaskOrKernel",
     "BLIND_TASKS",
+    "BLIND_BOUNDARIES",
+    "BLUR_TASKS",
     "KERNEL_MODELS",
     "KERNEL_TASKS",
     "NUMERIC_SUFFIX",
@@ -49,6 +68,7 @@ __all__ = [
     "make_task",
     "spec_for_measurement",
     "image_shape_for_measurement",
+    "kernel_extent",
     "blind_start_kernel",
     "load_kernel",
     "load_kernel_grid",

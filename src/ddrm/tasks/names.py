@@ -15,7 +15,9 @@ from ..operators import OPERATORS
 __all__ = [
     "NUMERIC_SUFFIX",
     "KERNEL_TASKS",
+    "BLUR_TASKS",
     "BLIND_TASKS",
+    "BLIND_BOUNDARIES",
     "KERNEL_MODELS",
     "parse_task",
     "task_params",
@@ -24,9 +26,13 @@ __all__ = [
 
 NUMERIC_SUFFIX = {"sr": "factor", "sr_bicubic": "factor", "cs": "ratio", "jpeg": "quality"}  # "sr4": factor 4
 KERNEL_TASKS = ("deblur_motion", "deblur_varying")  # the tasks a kernel file applies to
+# the blurs that take a boundary model; a measurement given without a sidecar (an own photo) is their valid part
+BLUR_TASKS = ("deblur_uni", "deblur_gauss", "deblur_aniso", "deblur_motion", "deblur_varying")
 KERNEL_MODELS = ("separable", "full")
 # restorations whose operator is estimated while restoring: their parameters (with defaults)
-BLIND_TASKS: dict[str, dict[str, Any]] = {"deblur_blind": {"size": 21, "model": "separable"}}
+BLIND_TASKS: dict[str, dict[str, Any]] = {"deblur_blind": {"size": 21, "model": "separable", "boundary": "circular"}}
+# the boundaries each kernel model is estimated with (a full kernel's valid least squares is not implemented)
+BLIND_BOUNDARIES = {"separable": ("circular", "valid"), "full": ("circular",)}
 
 
 def task_params(name: str) -> dict[str, Any]:

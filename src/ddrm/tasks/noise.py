@@ -38,6 +38,7 @@ def _patches(y: Tensor, size: int, stride: int, valid: Tensor | None) -> Tensor:
     return cols
 
 
+PATCH_SIZES = (8, 4)  # Chen et al.'s 8 px; 4 px where an image has too few 8 px patches (a thumbnail)
 MAX_PATCHES = 100_000  # beyond, patches are taken on a coarser grid: the statistics are settled long before
 
 
@@ -94,4 +95,9 @@ def estimate_sigma_y(y01: Tensor, task: str, mask: Tensor | None = None, method:
         valid = valid.reshape(valid.shape[-2:]) if valid.numel() == valid.shape[-1] * valid.shape[-2] else valid.all(0)
     if method == "mad":
         return mad_noise_level(y01, valid)
-    return pca_noise_level(y01, valid=valid)
+    for patch in PATCH_SIZES[:-1]:  # a thumbnail has too few 8 px patches for their covariance: smaller ones
+        try:
+            return pca_noise_level(y01, patch, valid=valid)
+        except InputError:
+            continue
+    return pca_noise_level(y01, PATCH_SIZES[-1], valid=valid)

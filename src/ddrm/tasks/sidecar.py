@@ -146,6 +146,9 @@ def validate_sidecar(meta: Any) -> list[str]:
                 problems.append(f"task {task} takes no parameter {k!r}")
             elif k in SIDE_FILE_SUFFIXES:
                 problems.append(f"parameter {k!r} belongs in param_files")
+            elif isinstance(accepted.get(k), str):  # a named choice (a blur's boundary), checked when built
+                if not isinstance(v, str):
+                    problems.append(f"parameter {k!r} must be a name, got {v!r}")
             elif not _is_number(v):
                 problems.append(f"parameter {k!r} must be a finite number, got {v!r}")
             elif isinstance(accepted.get(k), int) and not (isinstance(v, int) and v > 0):

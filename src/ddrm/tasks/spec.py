@@ -18,15 +18,19 @@ from ..operators import (
     OPERATORS,
     CircularConvolution,
     Operator,
+    ValidPart,
     build_operator,
+    ddrm_anisotropic_kernels,
     default_motion_size,
     gaussian_kernel_1d,
     motion_kernel,
     random_kernel_grid,
     random_mask,
+    separable_blur,
+    valid_margins,
 )
 from .inputs import MaskOrKernel, as_kernel, as_kernel_grid, as_mask, load_kernel, load_kernel_grid, load_mask
-from .names import BLIND_TASKS, KERNEL_MODELS, KERNEL_TASKS, task_params
+from .names import BLIND_BOUNDARIES, BLIND_TASKS, BLUR_TASKS, KERNEL_MODELS, KERNEL_TASKS, task_params
 
 __all__ = ["TaskSpec", "make_task", "spec_for_measurement", "image_shape_for_measurement", "blind_start_kernel"]
 
@@ -41,11 +45,34 @@ class TaskSpec:
     """A degradation, fully resolved: task name, parameters (tensors included) and image shape.
 
     A blind task (``deblur_blind``) carries the settings of its kernel estimator instead of an operator's: its
-    :meth:`operator` is the estimator's starting guess, replaced while restoring."""
+    :meth:`operator` is the estimator's starting guess, replaced while restoring. ``crop``: the image is restored on a
+    domain larger than the measurement (a blur's valid part, of an own photo) and cropped to the measurement's frame
+    (:meth:`frame`)."""
 
     name: str
     image_shape: tuple[int, int, int]
     params: dict = field(default_factory=dict)
+    crop: bool = False
+
+    def frame(self, x: Tensor) -> Tensor:
+        """Images (..., C, H, W) of the restored domain -> the part in the measurement's frame (itself unless
+        ``crop``): the centre, less the margins the blur's valid part leaves (:func:`ddrm.operators.valid_margins`)."""
+        if not self.crop:
+            return x
+        (h, w), (mh, mw) = self.image_shape[1:], self.measurement_size
+        top, left = (h - mh) // 2, (w - mw) // 2
+        return x[..., top : top + mh, left : left + mw]
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        """The shape of a result as written: the image, or its part in the measurement's frame (``crop``)."""
+        return (self.image_shape[0], *self.measurement_size) if self.crop else self.image_shape
+
+    @property
+    def measurement_size(self) -> tuple[int, int]:
+        """(H, W) of a blur's valid part: the image less the kernel's extent minus one."""
+        kh, kw = kernel_extent(self.name, self.params)
+        return self.image_shape[1] - kh + 1, self.image_shape[2] - kw + 1
 
     @property
     def is_blind(self) -> bool:
@@ -55,8 +82,18 @@ class TaskSpec:
     def operator(self, device: str | torch.device = "cpu") -> Operator:
         if self.is_blind:
             g = blind_start_kernel(int(self.params.get("size", BLIND_TASKS[self.name]["size"])))
+            if self.params.get("boundary") == "valid":
+                return separable_blur(self.image_shape, g, g, dtype=torch.float32, boundary="valid").to(device)
             return CircularConvolution(self.image_shape, torch.outer(g, g), dtype=torch.float32).to(device)
         return build_operator(self.name, self.image_shape, dtype=torch.float32, **self.params).to(device)
+
+    def blur_of(self, kernel: Tensor) -> Operator:
+        """A blind task's blur with an estimated ``kernel``, with the task's boundary (the result's residual, its
+        grid's pseudo-inverse)."""
+        blur = CircularConvolution(self.image_shape, kernel, dtype=torch.float32)
+        if self.params.get("boundary") == "valid":
+            return ValidPart(blur, valid_margins(tuple(kernel.shape)))
+        return blur
 
     def key(self) -> str:
         """Identity of the operator (images that share it can be restored in one batch)."""
@@ -66,8 +103,27 @@ class TaskSpec:
         return json.dumps([self.name, self.image_shape, parts], sort_keys=True, default=str)
 
 
+def kernel_extent(name: str, params: dict) -> tuple[int, int]:
+    """(kh, kw): the extent of a blur task's kernel (the largest of a grid's), from its parameters."""
+    if name == "deblur_motion":
+        return tuple(params["kernel"].shape)
+    if name == "deblur_varying":
+        return tuple(params["kernels"].shape[-2:])
+    if name == "deblur_aniso":
+        rows, cols = ddrm_anisotropic_kernels()
+        return rows.numel(), cols.numel()
+    if name in BLIND_TASKS:
+        size = params.get("size") or BLIND_TASKS[name]["size"]
+        return size, size
+    if name in ("deblur_uni", "deblur_gauss"):
+        n = params.get("size") or OPERATORS[name].params["size"] or 5  # deblur_gauss: DDRM's 5 taps by default
+        return n, n
+    raise TaskError(f"task {name} is not a blur")
+
+
 def image_shape_for_measurement(name: str, params: dict, y_shape: tuple[int, ...]) -> tuple[int, int, int]:
-    """The shape of the image behind a measurement of shape ``y_shape`` (image-like tasks only)."""
+    """The shape of the image behind a measurement of shape ``y_shape`` (image-like tasks only); for a blur's valid
+    part (``boundary="valid"``), larger by the kernel's extent minus one."""
     if name == "cs":
         raise TaskError("a compressed-sensing measurement does not tell the image size: restore it with a sidecar")
     if len(y_shape) != 3:
@@ -86,6 +142,9 @@ def image_shape_for_measurement(name: str, params: dict, y_shape: tuple[int, ...
     if name in ("sr", "sr_bicubic"):
         f = params.get("factor", OPERATORS[name].params["factor"])
         return (c, h * f, w * f)
+    if (name in BLUR_TASKS or name in BLIND_TASKS) and params.get("boundary") == "valid":
+        kh, kw = kernel_extent(name, params)
+        return (c, h + kh - 1, w + kw - 1)
     return (c, h, w)
 
 
@@ -150,6 +209,9 @@ def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[
         raise TaskError(f"the kernel size must be odd and in [3, {limit}] for this image, got {size}")
     if out["model"] not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {out['model']!r}; choose from {', '.join(KERNEL_MODELS)}")
+    if out["boundary"] not in BLIND_BOUNDARIES[out["model"]]:
+        raise TaskError(f"the {out['model']} kernel model is estimated with a "
+                        f"{' or '.join(BLIND_BOUNDARIES[out['model']])} boundary, got {out['boundary']!r}")  # fmt: skip
     return out
 
 
@@ -179,26 +241,39 @@ def spec_for_measurement(
 ) -> TaskSpec:
     """The task behind a measurement given without a sidecar: the image size follows from the measurement's, and
     inpainting needs its ``mask``, ``deblur_motion`` its ``kernel``, ``deblur_varying`` its grid of kernels (files or
-    arrays); CS cannot be restored this way (the measurement does not tell the image size)."""
-    shape = image_shape_for_measurement(name, params, tuple(y_shape))
+    arrays); CS cannot be restored this way (the measurement does not tell the image size). A blur is taken as a
+    real photo's (``boundary="valid"`` unless given): the image is restored beyond the frame by the kernel's extent
+    and cropped back to it (:meth:`TaskSpec.frame`)."""
+    params = dict(params)
+    if name in BLUR_TASKS:
+        params["boundary"] = params.get("boundary") or "valid"
     if name in BLIND_TASKS:
         if mask is not None or kernel is not None:
             raise TaskError(f"{name} estimates its kernel; a {'mask' if mask is not None else 'kernel'} does not apply")
-        return TaskSpec(name, shape, _blind_params(name, params, shape))
+        model = params.get("model") or BLIND_TASKS[name]["model"]
+        params["boundary"] = params.get("boundary") or BLIND_BOUNDARIES.get(model, ("circular",))[-1]  # valid if it can
+        shape = image_shape_for_measurement(name, params, tuple(y_shape))
+        if params["boundary"] == "valid":  # the size checked against the measurement's frame
+            _blind_params(name, params, tuple(y_shape))
+        return TaskSpec(name, shape, _blind_params(name, params, shape), crop=params["boundary"] == "valid")
+    if mask is not None and name != "inpaint":
+        raise TaskError(f"a mask does not apply to task {name}")
+    if kernel is not None and name not in KERNEL_TASKS:
+        raise TaskError(f"a kernel does not apply to task {name}")
+    if name == "deblur_motion":
+        if kernel is None:
+            raise TaskError("deblur_motion needs a kernel (.npy or image)")
+        params = {"kernel": _kernel(kernel), "boundary": params["boundary"]}
+    elif name == "deblur_varying":
+        if kernel is None:
+            raise TaskError("deblur_varying needs its kernels (.npy of shape (rows, cols, kh, kw))")
+        params = {"kernels": as_kernel_grid(kernel) if isinstance(kernel, Tensor) else load_kernel_grid(kernel),
+                  "boundary": params["boundary"]}  # fmt: skip
+    shape = image_shape_for_measurement(name, params, tuple(y_shape))
     if name == "inpaint":
         if mask is None:
             raise TaskError("inpainting needs a mask (white = observed)")
         params = {"mask": _mask(mask, shape)}
-    elif mask is not None:
-        raise TaskError(f"a mask does not apply to task {name}")
-    if name == "deblur_motion":
-        if kernel is None:
-            raise TaskError("deblur_motion needs a kernel (.npy or image)")
-        params = {"kernel": _kernel(kernel)}
     elif name == "deblur_varying":
-        if kernel is None:
-            raise TaskError("deblur_varying needs its kernels (.npy of shape (rows, cols, kh, kw))")
-        params = {"kernels": _kernel_grid(kernel, shape)}
-    elif kernel is not None:
-        raise TaskError(f"a kernel does not apply to task {name}")
-    return TaskSpec(name, shape, params)
+        _kernel_grid(params["kernels"], shape)  # fits the image
+    return TaskSpec(name, shape, params, crop=params.get("boundary") == "valid")

@@ -1,0 +1,184 @@
+"""The tables docs/benchmarks.md quotes, rendered from the committed result files (``tests/test_docs.py`` checks the
+page against them, so a table and its file never disagree).
+
+    python benchmarks/summaries.py                # prints every table
+    python benchmarks/summaries.py --write        # renders them into the pages, after <!-- table: NAME -->
+    ddrm bench noise_sweep -o runs/noise_sweep && cp runs/noise_sweep/rows.jsonl benchmarks/results/noise_sweep.jsonl
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SIGMAS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+TASKS = {"denoise": "denoising", "sr_bicubic4": "SR x4 (bicubic)", "deblur_gauss": "Gaussian deblurring",
+         "inpaint": "inpainting 50 %"}  # fmt: skip
+AUTO, UNIFORM, MEAN = "ddrm (noise-aware grid)", "ddrm (uniform grid)", "ddrm mean of 4"
+
+
+def _cells(path: Path) -> dict[tuple, dict[str, dict]]:
+    cells: dict[tuple, dict[str, dict]] = defaultdict(dict)
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        cells[(r["task"], r["sigma_y"], r["method"])][r["image"]] = r
+    return cells
+
+
+def noise_sweep_table(path: Path = RESULTS / "noise_sweep.jsonl") -> str:
+    """Per task and sigma_y: the input, the one-call MMSE (denoising), DDRM on the paper's grid and on the
+    noise-aware one, the mean of 4 samples; mean PSNR over the photos, and the worst photo of the noise-aware grid
+    against the input and against the paper's grid."""
+    cells = _cells(path)
+    out = ["| task | sigma_y | input | MMSE (1 call) | DDRM, paper grid | DDRM, noise-aware grid | mean of 4 | "
+           "worst photo vs input | worst photo vs paper grid |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for task, label in TASKS.items():
+        for s in SIGMAS:
+            inp = cells.get((task, s, "bicubic" if task == "sr_bicubic4" else "measurement"), {})
+            auto, uni = cells[(task, s, AUTO)], cells[(task, s, UNIFORM)]
+            mean = lambda c: f"{np.mean([r['psnr'] for r in c.values()]):.2f}" if c else "-"  # noqa: E731
+            worst_in = min(auto[i]["psnr"] - inp[i]["psnr"] for i in auto)
+            worst_uni = min(auto[i]["psnr"] - uni[i]["psnr"] for i in auto)
+            out.append(f"| {label} | {s:g} | {mean(inp)} | {mean(cells.get((task, s, 'mmse'), {}))} | {mean(uni)} | "
+                       f"{mean(auto)} | {mean(cells.get((task, s, MEAN), {}))} | {worst_in:+.2f} | {worst_uni:+.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
+def sample_vs_mean_table(path: Path = RESULTS / "noise_sweep.jsonl") -> str:
+    """SR x4 (bicubic): one sample against the mean of 4 and bicubic upsampling, with the network calls and seconds
+    per image (2-core CPU, 128 px)."""
+    cells = _cells(path)
+    out = ["| sigma_y | bicubic | one sample | mean of 4 | mean of 4 - bicubic (worst photo) | NFE (one / mean) | "
+           "s per image (one / mean) |", "|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for s in SIGMAS:
+        b, one, m4 = (cells[("sr_bicubic4", s, k)] for k in ("bicubic", AUTO, MEAN))
+        avg = lambda c, k="psnr": np.mean([r[k] for r in c.values()])  # noqa: E731
+        gain = [m4[i]["psnr"] - b[i]["psnr"] for i in m4]
+        nfe = f"{next(iter(one.values()))['nfe']} / {next(iter(m4.values()))['nfe']}"
+        out.append(f"| {s:g} | {avg(b):.2f} | {avg(one):.2f} | {avg(m4):.2f} | {np.mean(gain):+.2f} ({min(gain):+.2f}) "
+                   f"| {nfe} | {avg(one, 'seconds'):.1f} / {avg(m4, 'seconds'):.1f} |")  # fmt: skip
+    return "\n".join(out)
+
+
+def real_degradations_table(path: Path = RESULTS / "real_degradations.json") -> str:
+    """Photos degraded as users' are: noise in an 8-bit file, Pillow's bicubic 4x reduction."""
+    rows = json.loads(path.read_text())["rows"]
+    out = ["| degradation | sigma_y | input | DDRM (one sample) | MMSE (1 call) | mean of 4 | DDRM - input, worst photo |",
+           "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["task"], r.get("sigma_y"))].append(r)
+    for (task, s), rs in groups.items():
+        avg = lambda k: f"{np.mean([r[k] for r in rs]):.2f}" if k in rs[0] else "-"  # noqa: E731
+        what = "noise, 8-bit PNG" if task == "denoise" else "Pillow bicubic 4x (SR x4)"
+        level = f"{s:g}" if s is not None else f"estimated ({np.mean([r['sigma_y estimated'] for r in rs]):.4f})"
+        worst = min(r["ddrm"] - r["input"] for r in rs)
+        out.append(f"| {what} | {level} | {avg('input')} | {avg('ddrm')} | {avg('mmse')} | {avg('ddrm mean of 4')} | "
+                   f"{worst:+.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
+def noise_estimation_table(path: Path = RESULTS / "noise_estimation.json") -> str:
+    """The estimate's bias and rms error (PCA and MAD) per task and level, and DDRM with the estimate against DDRM
+    with the true level."""
+    rows = json.loads(path.read_text())["rows"]
+    out = ["| task | true sigma_y | PCA: bias / rms | MAD: bias / rms | DDRM, true | DDRM, estimated | worst photo |",
+           "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for task in dict.fromkeys(r["task"] for r in rows):
+        for s in dict.fromkeys(r["sigma_y"] for r in rows if r["task"] == task):
+            rs = [r for r in rows if r["task"] == task and r["sigma_y"] == s]
+            cells = []
+            for m in ("pca", "mad"):
+                err = np.array([r[m] - s for r in rs])
+                cells.append(f"{err.mean():+.4f} / {np.sqrt((err**2).mean()):.4f}")
+            true, est = np.mean([r["psnr true"] for r in rs]), np.mean([r["psnr estimated"] for r in rs])
+            worst = min(r["psnr estimated"] - r["psnr true"] for r in rs)
+            out.append(
+                f"| {TASKS.get(task, task)} | {s:g} | {cells[0]} | {cells[1]} | {true:.2f} | {est:.2f} | {worst:+.2f} |"
+            )
+    return "\n".join(out)
+
+
+def real_boundaries_table(path: Path = RESULTS / "real_boundaries.json") -> str:
+    """Per kernel family and sigma_y: the blurry photo, the synthetic boundary models and the valid one (mean PSNR in
+    the measurement's frame), and the valid model's worst photo against the blurry input and the synthetic model."""
+    rows = json.loads(path.read_text())["rows"]
+    out = ["| kernel | sigma_y | photos | blurry | synthetic boundary (DDRM) | valid boundary (default) | "
+           "valid - blurry, worst photo | valid - synthetic, worst photo |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for family in dict.fromkeys(r["kernel"] for r in rows):
+        for s in dict.fromkeys(r["sigma_y"] for r in rows if r["kernel"] == family):
+            rs = [r for r in rows if r["kernel"] == family and r["sigma_y"] == s]
+            synth = next(k for k in rs[0] if k.startswith("ddrm, ") and not k.endswith("residual"))
+            valid = "valid boundary (default)"
+            avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+            worst_in = min(r[valid] - r["blurry"] for r in rs)
+            worst_syn = min(r[valid] - r[synth] for r in rs)
+            out.append(f"| {family} | {s:g} | {len(rs)} | {avg('blurry'):.2f} | {avg(synth):.2f} ({synth.split(', ')[1]}) | "
+                       f"{avg(valid):.2f} | {worst_in:+.2f} | {worst_syn:+.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
+def consistency_table(path: Path = RESULTS / "noise_sweep.jsonl") -> str:
+    """The consistency residual ``||y - H x|| / sqrt(m)`` of DDRM's default results over the ratio to sigma_y, per task:
+    the range the warnings' bounds are set from (``ddrm.pipeline.batch``: 0.5x - 1/255 and 2x + 2/255)."""
+    cells = _cells(path)
+    out = ["| task | residual / sigma_y: min | median | max | at sigma_y (min / max) |", "|---|---:|---:|---:|---|"]
+    for task, label in TASKS.items():
+        pairs = [(r["consistency"] / s, s) for s in SIGMAS for r in cells[(task, s, AUTO)].values()]
+        ratios = np.array([p[0] for p in pairs])
+        lo, hi = pairs[int(ratios.argmin())][1], pairs[int(ratios.argmax())][1]
+        out.append(f"| {label} | {ratios.min():.2f} | {np.median(ratios):.2f} | {ratios.max():.2f} | {lo:g} / {hi:g} |")
+    return "\n".join(out)
+
+
+def blind_real_table(path: Path = RESULTS / "blind_real.json") -> str:
+    """Per kernel and sigma_y: the blurry photo, blind DDRM with the circular and the valid model, DDRM with the true
+    kernel (mean PSNR), the kernel errors, and the valid model's worst photo against the blurry input."""
+    rows = json.loads(path.read_text())["rows"]
+    out = ["| kernel | sigma_y | blurry | blind, circular | blind, valid (default) | true kernel | kernel error "
+           "(circular / valid) | valid - blurry, worst photo |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for family in dict.fromkeys(r["kernel"] for r in rows):
+        for s in dict.fromkeys(r["sigma_y"] for r in rows if r["kernel"] == family):
+            rs = [r for r in rows if r["kernel"] == family and r["sigma_y"] == s]
+            avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+            worst = min(r["blind, valid"] - r["blurry"] for r in rs)
+            out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, circular'):.2f} | "
+                       f"{avg('blind, valid'):.2f} | {avg('true kernel'):.2f} | "
+                       f"{avg('blind, circular kernel error'):.2f} / {avg('blind, valid kernel error'):.2f} | "
+                       f"{worst:+.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
+TABLES = {
+    "noise_sweep": noise_sweep_table,
+    "consistency": consistency_table,
+    "sample_vs_mean": sample_vs_mean_table,
+    "real_degradations": real_degradations_table,
+    "noise_estimation": noise_estimation_table,
+    "real_boundaries": real_boundaries_table,
+    "blind_real": blind_real_table,
+}
+
+MARKER = re.compile(r"<!-- table: (\w+) -->\n\n((?:\|.*\n)+)")
+
+
+def refresh(page: Path) -> str:
+    """``page`` with every table after a ``<!-- table: NAME -->`` marker rendered anew from its result file."""
+    return MARKER.sub(lambda m: f"<!-- table: {m.group(1)} -->\n\n{TABLES[m.group(1)]()}\n", page.read_text())
+
+
+PAGES = [RESULTS.parent.parent / "docs" / "benchmarks.md", RESULTS.parent.parent / "README.md"]
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--write"]:  # refresh the pages' tables in place
+        for page in PAGES:
+            page.write_text(refresh(page))
+    else:
+        for name, fn in TABLES.items():
+            print(f"{name}:\n{fn()}\n")
