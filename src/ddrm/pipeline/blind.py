@@ -246,7 +246,8 @@ class KernelEstimator:
     """Re-estimates the blur of one measurement during sampling: pass it as a solver's ``operator_update``.
 
     ``y01`` (1, C, H, W) in [0, 1]; ``size`` odd; ``model`` ``separable`` or ``full``; ``boundary`` ``circular``,
-    or ``valid`` (separable only: a photo's blur, the image larger than ``y01`` by ``size - 1``). Updates run at every step from
+    or ``valid`` (separable only: a photo's blur, the image larger than ``y01`` by ``size - 1``); ``start_kernel``
+    the first guess (the factors ``(a, b)`` of a separable kernel, or a 2-D one), else a Gaussian of std size / 6. Updates run at every step from
     ``start`` of the steps on (before that the solver works with the initial Gaussian guess), each with
     ``alternations`` ALS rounds (separable) or one direct solve (full). ``lam`` (ridge) and ``smooth`` (first
     differences) regularise each solve, relative to its Gram matrix's mean diagonal; the estimate is re-centred
@@ -265,6 +266,7 @@ class KernelEstimator:
         lam: float = 1e-3,
         smooth: float | None = None,
         boundary: str = "circular",
+        start_kernel: Tensor | tuple[Tensor, Tensor] | None = None,
         dtype: torch.dtype = torch.float32,
     ):
         if model not in KERNEL_MODELS:
@@ -285,6 +287,11 @@ class KernelEstimator:
         g = gaussian_kernel(size)
         self.a, self.b = g.clone(), g.clone()
         self.k = torch.outer(g, g)
+        if start_kernel is not None:  # e.g. the estimate of a coarser scale (:func:`restore_blind`'s pyramid)
+            if model == "separable":
+                self.a, self.b = (f.double().cpu() for f in start_kernel)
+            else:
+                self.k = start_kernel.double().cpu()
         self.updates = 0
 
     @property
@@ -332,6 +339,41 @@ def check_solver(solver: Any) -> None:
         raise SolverError(f"solver {solver.name} cannot re-estimate its operator; blind deblurring runs {takers}")
 
 
+def upsample_kernel(k: Tensor, size: int) -> Tensor:
+    """A kernel (1-D or 2-D, odd sides) estimated at half scale -> ``size`` taps per side at full scale: linear
+    interpolation at half-tap positions about the centre, on the simplex."""
+    out = k.double()
+    for dim in range(k.ndim):
+        n, r = out.shape[dim], size // 2
+        pos = torch.arange(-r, r + 1, dtype=torch.float64) / 2 + n // 2  # full-scale taps in coarse coordinates
+        lo = pos.floor().clamp(0, n - 1).long()
+        frac = (pos - pos.floor()).reshape([-1 if d == dim else 1 for d in range(k.ndim)])
+        inside = ((pos >= 0) & (pos <= n - 1)).reshape(frac.shape)
+        a, b = out.index_select(dim, lo), out.index_select(dim, (lo + 1).clamp(max=n - 1))
+        out = torch.where(inside, a * (1 - frac) + b * frac, torch.zeros((), dtype=torch.float64))
+    out = out.clamp_min(0)
+    return out / out.sum()
+
+
+PYRAMID_MIN_KERNEL = 5  # the coarsest scale's kernel side (Pan et al. stop near 5 px)
+
+
+def _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args):  # noqa: ANN001
+    """The kernel of the scale below (the measurement averaged over 2x2 blocks, its noise halved, the kernel half as
+    wide), itself estimated coarse to fine, upsampled as the first guess; ``None`` where the scale would be too small
+    (a kernel under :data:`PYRAMID_MIN_KERNEL` taps, or an image under four kernels wide)."""
+    coarse = (size // 2) | 1
+    if coarse < PYRAMID_MIN_KERNEL or min(y01.shape[-2:]) // 2 < 4 * coarse:
+        return None
+    y2 = torch.nn.functional.avg_pool2d(y01, 2)
+    _, k = restore_blind(prior, solver, y2, sigma_y / 2, coarse, model, solver_args=solver_args, generator=generator,
+                         **estimator_args)  # fmt: skip
+    if model == "separable":  # the factors: the kernel is their outer product
+        a, b = k.sum(1), k.sum(0)
+        return upsample_kernel(a / a.sum(), size), upsample_kernel(b / b.sum(), size)
+    return upsample_kernel(k, size)
+
+
 def restore_blind(
     prior: Any,
     solver: Any,
@@ -343,13 +385,19 @@ def restore_blind(
     solver_args: dict[str, Any] | None = None,
     generator: torch.Generator | None = None,
     progress_bar: bool = False,
+    pyramid: bool = True,
     **estimator_args: Any,
 ) -> tuple[Tensor, Tensor]:
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
     ``solver`` (a :class:`~ddrm.samplers.SamplerSpec` that takes ``operator_update``: DDRM, DiffPIR) runs with a
     :class:`KernelEstimator`; returns the restored image (1, C, H, W) in [0, 1] (larger than ``y01`` by
-    ``size - 1`` with ``boundary="valid"`` among ``estimator_args``) and the kernel (size, size)."""
+    ``size - 1`` with ``boundary="valid"`` among ``estimator_args``) and the kernel (size, size). With ``pyramid``
+    the first guess is the kernel of the scale below, estimated the same way (coarse to fine, as the classical blind
+    methods: Fergus et al. 2006, Pan et al. 2014), so the chain at full scale starts near the blur it refines."""
     check_solver(solver)
+    if pyramid and "start_kernel" not in estimator_args:  # coarse to fine: the scale below gives the first guess
+        start = _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args)
+        estimator_args = {**estimator_args, "start_kernel": start}
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **estimator_args)
     with torch.no_grad():
         x = solver.run(
