@@ -11,12 +11,11 @@ PSNR in the measurement's frame; kernel error: relative L2 distance to the true 
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
 import torch
-from provenance import provenance  # benchmarks/provenance.py, beside this script
+from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
+from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from real_boundaries import blur_valid  # the same camera-like blur
 from summaries import blind_real_table
 
@@ -43,21 +42,17 @@ def kernels() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT / "data" / "photos" / "heldout"))
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=20)
+    ap = photo_arguments(__doc__, size=128, steps=20)
     ap.add_argument("--levels", default="0.01,0.02")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "blind_real.json"))
     args = ap.parse_args()
-    files = sorted(Path(args.data).glob("*.png"))
-    if not files:
-        raise SystemExit(f"no photos in {args.data}: run 'ddrm prepare-data' first")
-    prior, rows = load_prior("builtin"), []
+    files = photo_files(args)
+    prior, rows = load_prior(args.prior, args.checkpoint), []
     for family, (a, b) in kernels().items():
         k, n = torch.outer(a, b), a.numel()
         for level in (float(v) for v in args.levels.split(",")):
-            for seed, f in enumerate(files):
+            for i, f in enumerate(files):
+                seed = args.seed + i
                 scene = prepare(read_image(f), args.size + n - 1, "center-crop")
                 y = blur_valid(scene, k, level, seed)
                 c = (n - 1) // 2
@@ -74,12 +69,9 @@ def main() -> None:
                                              task="deblur_gauss", generator=[image_generator(seed, f.stem)])  # fmt: skip
                 row["true kernel"] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size], truth)
                 rows.append(row)
-                print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-    record = {"command": "python benchmarks/blind_real.py", "size": args.size, "steps": args.steps, **provenance(),
-              "rows": rows}  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(blind_real_table(Path(args.out)))
+                show(row)
+    out = write_result(args.out, "python benchmarks/blind_real.py", rows, args.prior, size=args.size, steps=args.steps)
+    print(blind_real_table(out))
 
 
 if __name__ == "__main__":

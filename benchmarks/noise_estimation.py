@@ -10,11 +10,10 @@ would be (rounded to 1/255), so the estimator also sees the rounding a real file
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
-from provenance import provenance  # benchmarks/provenance.py, beside this script
+from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
+from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import noise_estimation_table  # benchmarks/summaries.py, beside this script
 
 from ddrm.bench.data import prepare
@@ -31,43 +30,31 @@ LEVELS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT / "data" / "photos" / "heldout"))
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=20)
+    ap = photo_arguments(__doc__, size=128, steps=20)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "noise_estimation.json"))
     args = ap.parse_args()
-    photos = {f.stem: prepare(read_image(f), args.size, "center-crop") for f in sorted(Path(args.data).glob("*.png"))}
-    if not photos:
-        raise SystemExit(f"no photos in {args.data}: run 'ddrm prepare-data' first")
-    prior, ddrm = load_prior("builtin"), SAMPLERS["ddrm"]
+    photos = {f.stem: prepare(read_image(f), args.size, "center-crop") for f in photo_files(args)}
+    prior, ddrm = load_prior(args.prior, args.checkpoint), SAMPLERS["ddrm"]
     rows = []
     for task in TASKS:
         name, params = parse_task(task)
         for level in LEVELS:
             for stem, x in photos.items():
-                g = image_generator(0, f"{task}|{level}|{stem}")
+                g = image_generator(args.seed, f"{task}|{level}|{stem}")
                 spec = make_task(name, tuple(x.shape), params, g)
                 op = spec.operator()
                 y = (op.measure(x[None], level, g)[0].clamp(0, 1) * 255).round() / 255  # an 8-bit file
                 row = {"task": task, "sigma_y": level, "image": stem,
                        "pca": estimate_sigma_y(y, name), "mad": estimate_sigma_y(y, name, method="mad")}  # fmt: skip
                 for label, sy in (("true", level), ("estimated", row["pca"])):
-                    out = restore_batch(prior, ddrm, spec, op, y[None], sy, [image_generator(0, stem)],
+                    out = restore_batch(prior, ddrm, spec, op, y[None], sy, [image_generator(args.seed, stem)],
                                         {"steps": args.steps}).images[0]  # fmt: skip
                     row[f"psnr {label}"] = psnr(out, x)
                 rows.append(row)
-                print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-    record = {
-        "command": "python benchmarks/noise_estimation.py",
-        "size": args.size,
-        "steps": args.steps,
-        **provenance(),
-        "rows": rows,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(noise_estimation_table(Path(args.out)))
+                show(row, 4)
+    out = write_result(args.out, "python benchmarks/noise_estimation.py", rows, args.prior, size=args.size,
+                       steps=args.steps)  # fmt: skip
+    print(noise_estimation_table(out))
 
 
 if __name__ == "__main__":

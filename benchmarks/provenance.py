@@ -4,6 +4,7 @@ torch and the device. Every result file under ``benchmarks/results`` and every f
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import subprocess
 from pathlib import Path
@@ -38,3 +39,17 @@ def provenance(prior: str = "builtin") -> dict[str, str]:
         "torch": torch.__version__,
         "device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
     }
+
+
+def show(row: dict, digits: int = 3) -> None:
+    """One result row as a JSON line, floats rounded (the run's progress)."""
+    print(json.dumps({k: round(v, digits) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+
+
+def write_result(path: str | Path, command: str, rows: list[dict], prior: str = "builtin", **fields: object) -> Path:
+    """The result file ``path`` (JSON): the command, the run's settings, :func:`provenance` and the rows."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"command": command, **fields, **provenance(prior), "rows": rows}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path

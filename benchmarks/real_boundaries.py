@@ -12,17 +12,18 @@ PSNR in the measurement's frame against the scene there; "blurry" is the measure
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from provenance import provenance  # benchmarks/provenance.py, beside this script
+from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
+from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import real_boundaries_table  # benchmarks/summaries.py, beside this script
 
 import ddrm
 from ddrm.bench.data import prepare
+from ddrm.checkpoints import load_prior
 from ddrm.io import read_image
 from ddrm.metrics import psnr
 from ddrm.operators import ddrm_anisotropic_kernels, gaussian_kernel_1d, motion_kernel, uniform_kernel_1d
@@ -54,18 +55,14 @@ def blur_valid(scene: torch.Tensor, k: torch.Tensor, level: float, seed: int) ->
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT / "data" / "photos" / "heldout"))
-    ap.add_argument("--size", type=int, default=128)
-    ap.add_argument("--steps", type=int, default=20)
+    ap = photo_arguments(__doc__, size=128, steps=20)
     ap.add_argument("--levels", default="0.01,0.02")
     ap.add_argument("--motion-levels", default="0.02", help="the 2-D kernel's levels (its CG solves are the slow part)")
     ap.add_argument("--motion-photos", type=int, default=None, help="the 2-D kernel on the first N photos only")
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "real_boundaries.json"))
     args = ap.parse_args()
-    files = sorted(Path(args.data).glob("*.png"))
-    if not files:
-        raise SystemExit(f"no photos in {args.data}: run 'ddrm prepare-data' first")
+    files = photo_files(args)
+    prior = load_prior(args.prior, args.checkpoint)
     partial = Path(args.out).with_suffix(".partial.jsonl")  # rows so far: a rerun resumes after them
     done = [json.loads(line) for line in partial.read_text().splitlines()] if partial.is_file() else []
     rows = list(done)
@@ -73,7 +70,8 @@ def main() -> None:
         kh, kw = k.shape
         levels = args.motion_levels if task == "deblur_motion" else args.levels
         for level in (float(v) for v in levels.split(",")):
-            for seed, f in enumerate(files[: args.motion_photos] if task == "deblur_motion" else files):
+            for i, f in enumerate(files[: args.motion_photos] if task == "deblur_motion" else files):
+                seed = args.seed + i
                 if any((r["kernel"], r["sigma_y"], r["image"]) == (family, level, f.stem) for r in done):
                     continue
                 scene = prepare(read_image(f), args.size + max(kh, kw) - 1, "center-crop")  # the frame and beyond
@@ -88,7 +86,7 @@ def main() -> None:
                 }
                 for label, (solver, boundary) in runs.items():
                     steps = None if (solver or default_solver(task, {"boundary": boundary})) != "ddrm" else args.steps
-                    out, info = ddrm.restore(y, task, sigma_y=level, solver=solver, steps=steps,
+                    out, info = ddrm.restore(y, task, sigma_y=level, solver=solver, steps=steps, prior=prior,
                                              task_params={**params, "boundary": boundary}, seed=seed, details=True,
                                              **extra)  # fmt: skip
                     row[label] = psnr(out, truth)
@@ -96,19 +94,13 @@ def main() -> None:
                 rows.append(row)
                 with partial.open("a") as fh:
                     fh.write(json.dumps(row) + "\n")
-                print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
-    record = {
-        "command": "python benchmarks/real_boundaries.py"
-        + (f" --motion-photos {args.motion_photos}" if args.motion_photos else ""),
-        "size": args.size,
-        "steps": args.steps,
-        **provenance(),
-        "rows": rows,
-    }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+                show(row)
+    command = "python benchmarks/real_boundaries.py" + (
+        f" --motion-photos {args.motion_photos}" if args.motion_photos else ""
+    )
+    out = write_result(args.out, command, rows, args.prior, size=args.size, steps=args.steps)
     partial.unlink()
-    print(real_boundaries_table(Path(args.out)))
+    print(real_boundaries_table(out))
 
 
 if __name__ == "__main__":

@@ -11,21 +11,22 @@ result (one sample), for SR the mean of 4 samples, and for denoising the one-cal
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
 from PIL import Image
-from provenance import provenance  # benchmarks/provenance.py, beside this script
+from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import real_degradations_table  # benchmarks/summaries.py, beside this script
 
 import ddrm
 from ddrm.bench.data import prepare
+from ddrm.checkpoints import load_prior
 from ddrm.io import read_image
 from ddrm.metrics import psnr
+from ddrm.priors import Prior
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,23 +39,25 @@ def from_pil(im: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(im, dtype=np.float32) / 255).permute(2, 0, 1)
 
 
-def denoising(photos: dict[str, torch.Tensor], levels: list[float], seed: int) -> list[dict]:
+def denoising(
+    prior: Prior, photos: dict[str, torch.Tensor], levels: list[float], seed: int, steps: int | None
+) -> list[dict]:
     rows = []
     for name, x in photos.items():
         for sy in levels:
             g = torch.Generator().manual_seed(seed)
             noisy = from_pil(to_pil(x + sy * torch.randn(x.shape, generator=g)))  # an 8-bit file, as users hold them
             row = {"task": "denoise", "image": name, "sigma_y": sy, "input": psnr(noisy, x)}
-            for label, kw in (("ddrm", {}), ("mmse", {"solver": "mmse"})):
+            for label, kw in (("ddrm", {"steps": steps}), ("mmse", {"solver": "mmse"})):
                 t0 = time.perf_counter()
-                row[label] = psnr(ddrm.restore(noisy, "denoise", sigma_y=sy, seed=seed, **kw), x)
+                row[label] = psnr(ddrm.restore(noisy, "denoise", sigma_y=sy, seed=seed, prior=prior, **kw), x)
                 row[label + " s"] = time.perf_counter() - t0
             rows.append(row)
-            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+            show(row)
     return rows
 
 
-def super_resolution(photos: dict[str, torch.Tensor], seed: int) -> list[dict]:
+def super_resolution(prior: Prior, photos: dict[str, torch.Tensor], seed: int, steps: int | None) -> list[dict]:
     rows = []
     for name, x in photos.items():
         h, w = x.shape[-2:]
@@ -63,33 +66,28 @@ def super_resolution(photos: dict[str, torch.Tensor], seed: int) -> list[dict]:
         row = {"task": "sr_bicubic4", "image": name, "input": psnr(bicubic, x)}
         for label, samples in (("ddrm", 1), ("ddrm mean of 4", 4)):
             t0 = time.perf_counter()
-            out, info = ddrm.restore(low, "sr_bicubic4", samples=samples, seed=seed, details=True)
+            out, info = ddrm.restore(
+                low, "sr_bicubic4", samples=samples, seed=seed, prior=prior, steps=steps, details=True
+            )
             row[label] = psnr(from_pil(out), x)
             row[label + " s"] = time.perf_counter() - t0
             row["sigma_y estimated"] = info.sigma_y[0]
         rows.append(row)
-        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+        show(row, 4)
     return rows
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT / "data" / "photos" / "heldout"))
-    ap.add_argument("--size", type=int, default=256)
+    ap = photo_arguments(__doc__, size=256, steps=None)
     ap.add_argument("--levels", default="0.01,0.015,0.02,0.04,0.08")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "real_degradations.json"))
     args = ap.parse_args()
-    files = sorted(Path(args.data).glob("*.png"))
-    if not files:
-        raise SystemExit(f"no photos in {args.data}: run 'ddrm prepare-data' first")
-    photos = {f.stem: prepare(read_image(f), args.size, "center-crop") for f in files}
-    rows = denoising(photos, [float(v) for v in args.levels.split(",")], args.seed)
-    rows += super_resolution(photos, args.seed)
-    record = {"command": "python benchmarks/real_degradations.py", "size": args.size, **provenance(), "rows": rows}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
-    print(real_degradations_table(Path(args.out)))
+    photos = {f.stem: prepare(read_image(f), args.size, "center-crop") for f in photo_files(args)}
+    prior = load_prior(args.prior, args.checkpoint)
+    rows = denoising(prior, photos, [float(v) for v in args.levels.split(",")], args.seed, args.steps)
+    rows += super_resolution(prior, photos, args.seed, args.steps)
+    out = write_result(args.out, "python benchmarks/real_degradations.py", rows, args.prior, size=args.size)
+    print(real_degradations_table(out))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,14 @@ TASKS = {"denoise": "denoising", "sr_bicubic4": "SR x4 (bicubic)", "deblur_gauss
 AUTO, UNIFORM, MEAN = "ddrm (noise-aware grid)", "ddrm (uniform grid)", "ddrm mean of 4"
 
 
+def _groups(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
+    """The rows grouped by the values of ``keys``, in the order they first appear."""
+    out: dict[tuple, list[dict]] = defaultdict(list)
+    for r in rows:
+        out[tuple(r.get(k) for k in keys)].append(r)
+    return out
+
+
 def _cells(path: Path) -> dict[tuple, dict[str, dict]]:
     cells: dict[tuple, dict[str, dict]] = defaultdict(dict)
     for line in path.read_text().splitlines():
@@ -71,10 +79,7 @@ def real_degradations_table(path: Path = RESULTS / "real_degradations.json") -> 
     rows = json.loads(path.read_text())["rows"]
     out = ["| degradation | sigma_y | input | DDRM (one sample) | MMSE (1 call) | mean of 4 | DDRM - input, worst photo | "
            "mean of 4 - input, worst photo |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for r in rows:
-        groups[(r["task"], r.get("sigma_y"))].append(r)
-    for (task, s), rs in groups.items():
+    for (task, s), rs in _groups(rows, "task", "sigma_y").items():
         avg = lambda k: f"{np.mean([r[k] for r in rs]):.2f}" if k in rs[0] else "-"  # noqa: E731
         what = "noise, 8-bit PNG" if task == "denoise" else "Pillow bicubic 4x (SR x4)"
         level = f"{s:g}" if s is not None else f"estimated ({np.mean([r['sigma_y estimated'] for r in rs]):.4f})"
@@ -91,18 +96,16 @@ def noise_estimation_table(path: Path = RESULTS / "noise_estimation.json") -> st
     rows = json.loads(path.read_text())["rows"]
     out = ["| task | true sigma_y | PCA: bias / rms | MAD: bias / rms | DDRM, true | DDRM, estimated | worst photo |",
            "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for task in dict.fromkeys(r["task"] for r in rows):
-        for s in dict.fromkeys(r["sigma_y"] for r in rows if r["task"] == task):
-            rs = [r for r in rows if r["task"] == task and r["sigma_y"] == s]
-            cells = []
-            for m in ("pca", "mad"):
-                err = np.array([r[m] - s for r in rs])
-                cells.append(f"{err.mean():+.4f} / {np.sqrt((err**2).mean()):.4f}")
-            true, est = np.mean([r["psnr true"] for r in rs]), np.mean([r["psnr estimated"] for r in rs])
-            worst = min(r["psnr estimated"] - r["psnr true"] for r in rs)
-            out.append(
-                f"| {TASKS.get(task, task)} | {s:g} | {cells[0]} | {cells[1]} | {true:.2f} | {est:.2f} | {worst:+.2f} |"
-            )
+    for (task, s), rs in _groups(rows, "task", "sigma_y").items():
+        cells = []
+        for m in ("pca", "mad"):
+            err = np.array([r[m] - s for r in rs])
+            cells.append(f"{err.mean():+.4f} / {np.sqrt((err**2).mean()):.4f}")
+        true, est = np.mean([r["psnr true"] for r in rs]), np.mean([r["psnr estimated"] for r in rs])
+        worst = min(r["psnr estimated"] - r["psnr true"] for r in rs)
+        out.append(
+            f"| {TASKS.get(task, task)} | {s:g} | {cells[0]} | {cells[1]} | {true:.2f} | {est:.2f} | {worst:+.2f} |"
+        )
     return "\n".join(out)
 
 
@@ -112,16 +115,14 @@ def real_boundaries_table(path: Path = RESULTS / "real_boundaries.json") -> str:
     rows = json.loads(path.read_text())["rows"]
     out = ["| kernel | sigma_y | photos | blurry | synthetic boundary (DDRM) | valid boundary (default) | "
            "valid - blurry, worst photo | valid - synthetic, worst photo |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for family in dict.fromkeys(r["kernel"] for r in rows):
-        for s in dict.fromkeys(r["sigma_y"] for r in rows if r["kernel"] == family):
-            rs = [r for r in rows if r["kernel"] == family and r["sigma_y"] == s]
-            synth = next(k for k in rs[0] if k.startswith("ddrm, ") and not k.endswith("residual"))
-            valid = "valid boundary (default)"
-            avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
-            worst_in = min(r[valid] - r["blurry"] for r in rs)
-            worst_syn = min(r[valid] - r[synth] for r in rs)
-            out.append(f"| {family} | {s:g} | {len(rs)} | {avg('blurry'):.2f} | {avg(synth):.2f} ({synth.split(', ')[1]}) | "
-                       f"{avg(valid):.2f} | {worst_in:+.2f} | {worst_syn:+.2f} |")  # fmt: skip
+    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+        synth = next(k for k in rs[0] if k.startswith("ddrm, ") and not k.endswith("residual"))
+        valid = "valid boundary (default)"
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        worst_in = min(r[valid] - r["blurry"] for r in rs)
+        worst_syn = min(r[valid] - r[synth] for r in rs)
+        out.append(f"| {family} | {s:g} | {len(rs)} | {avg('blurry'):.2f} | {avg(synth):.2f} ({synth.split(', ')[1]}) | "
+                   f"{avg(valid):.2f} | {worst_in:+.2f} | {worst_syn:+.2f} |")  # fmt: skip
     return "\n".join(out)
 
 
@@ -144,15 +145,13 @@ def blind_real_table(path: Path = RESULTS / "blind_real.json") -> str:
     rows = json.loads(path.read_text())["rows"]
     out = ["| kernel | sigma_y | blurry | blind, circular | blind, valid (default) | true kernel | kernel error "
            "(circular / valid) | valid - blurry, worst photo |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for family in dict.fromkeys(r["kernel"] for r in rows):
-        for s in dict.fromkeys(r["sigma_y"] for r in rows if r["kernel"] == family):
-            rs = [r for r in rows if r["kernel"] == family and r["sigma_y"] == s]
-            avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
-            worst = min(r["blind, valid"] - r["blurry"] for r in rs)
-            out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, circular'):.2f} | "
-                       f"{avg('blind, valid'):.2f} | {avg('true kernel'):.2f} | "
-                       f"{avg('blind, circular kernel error'):.2f} / {avg('blind, valid kernel error'):.2f} | "
-                       f"{worst:+.2f} |")  # fmt: skip
+    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        worst = min(r["blind, valid"] - r["blurry"] for r in rs)
+        out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, circular'):.2f} | "
+                   f"{avg('blind, valid'):.2f} | {avg('true kernel'):.2f} | "
+                   f"{avg('blind, circular kernel error'):.2f} / {avg('blind, valid kernel error'):.2f} | "
+                   f"{worst:+.2f} |")  # fmt: skip
     return "\n".join(out)
 
 

@@ -164,19 +164,15 @@ def estimate_separable(
     if boundary == "valid":  # a constant c in x is c in y: both shifted by y's channel means
         mean = y.double().mean((-2, -1), keepdim=True)
         x, y = x.double() - mean, y.double() - mean
-        a, b = a.double().to(x.device), b.double().to(x.device)
-        for _ in range(alternations):
-            gram, rhs = _valid_tap_system(_blur_1d_valid(x, b, -1), y, a.numel(), -2)
-            a = _simplex_quadratic(gram, rhs, _regulariser(gram, (a.numel(),), lam, smooth))
-            gram, rhs = _valid_tap_system(_blur_1d_valid(x, a, -2), y, b.numel(), -1)
-            b = _simplex_quadratic(gram, rhs, _regulariser(gram, (b.numel(),), lam, smooth))
-        return a, b
-    x, y = _centred(x), _centred(y)  # a kernel summing to one maps each channel's mean to itself
+        blur, system = _blur_1d_valid, _valid_tap_system
+    else:  # circular: a kernel summing to one maps each channel's mean to itself
+        x, y = _centred(x), _centred(y)
+        blur, system = _blur_1d, _tap_system
     a, b = a.double().to(x.device), b.double().to(x.device)
     for _ in range(alternations):
-        gram, rhs = _tap_system(_blur_1d(x, b, -1), y, a.numel(), -2)
+        gram, rhs = system(blur(x, b, -1), y, a.numel(), -2)
         a = _simplex_quadratic(gram, rhs, _regulariser(gram, (a.numel(),), lam, smooth))
-        gram, rhs = _tap_system(_blur_1d(x, a, -2), y, b.numel(), -1)
+        gram, rhs = system(blur(x, a, -2), y, b.numel(), -1)
         b = _simplex_quadratic(gram, rhs, _regulariser(gram, (b.numel(),), lam, smooth))
     return a, b
 
