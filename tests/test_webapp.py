@@ -300,6 +300,24 @@ def test_page_restores_a_degraded_upload_scored_against_a_reference(browser_page
     assert sizes == [[96, 80], [96, 80]] and "PSNR" in summary and "sr4" in summary
 
 
+def test_page_reports_a_broken_reference_in_one_line(browser_page, tmp_path):
+    """A file that is no image, uploaded as the reference, is read by the app's own handler: its one line in the
+    page, not a bare "Error" from inside the upload widget."""
+    page, _url, _work = browser_page
+    low = torch.nn.functional.avg_pool2d(as_tensor(photo())[None], 4)[0]
+    Image.fromarray((low.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(tmp_path / "low.png")
+    (tmp_path / "notes.png").write_text("not an image at all")
+    _new_image(page, tmp_path / "low.png")
+    _settings(page, "Restore a degraded image", "Super-resolution")
+    clear = page.locator("#reference button[aria-label='Clear']")  # a reference an earlier test left
+    if clear.count():
+        clear.first.click()
+    _upload(page, "reference", tmp_path / "notes.png")
+    page.click("#run")
+    text = _error(page, "notes.png: cannot read the image")
+    assert "Traceback" not in text and "/tmp" not in text
+
+
 def test_old_runs_are_pruned(tmp_path):
     from ddrm.app.webapp import prune_runs
 

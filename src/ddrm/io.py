@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
+import re
 import tempfile
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +24,15 @@ __all__ = [
     "write_array",
     "write_text",
     "atomic_write",
+    "write_together",
+    "image_writer",
+    "array_writer",
+    "text_writer",
     "remove_stale_temporaries",
+    "name_max",
+    "hidden_name",
+    "MAX_PIXELS",
+    "set_max_pixels",
     "IMAGE_SUFFIXES",
 ]
 
@@ -35,26 +46,66 @@ def _umask() -> int:
     return mask
 
 
+NAME_MAX = 255  # bytes in a file name on the common file systems (ext4, XFS, APFS, NTFS's UTF-16 units)
+
+
+def name_max(folder: PathLike) -> int:
+    """The longest file name (in bytes) the file system of ``folder`` (or of its nearest existing parent) takes."""
+    folder = Path(folder)
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # no pathconf (Windows), or the system does not say
+        return NAME_MAX
+
+
+def hidden_name(path: PathLike, tail: str) -> Path:
+    """A hidden file beside ``path``: ``.NAME.TAIL``, or, for a name too long to take them, ``.`` and a digest of the
+    name and ``.TAIL`` (so it fits whenever ``path`` does, and is found again from ``path``)."""
+    path = Path(path)
+    name = f".{path.name}.{tail}"
+    if len(os.fsencode(name)) > NAME_MAX:
+        name = "." + hashlib.sha256(os.fsencode(path.name)).hexdigest()[:32] + f".{tail}"
+    return path.with_name(name)
+
+
+def _temporary_prefix(path: Path) -> str:
+    """The prefix of ``path``'s temporaries (``.NAME.`` + 8 random characters + ``.tmp``; see :func:`hidden_name`)."""
+    return hidden_name(path, "x" * 12).name[:-12]
+
+
 def atomic_write(path: PathLike, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
 
     The file gets the permissions a plain ``open()`` would give it (``0o666`` less the umask), not the temporary
     file's ``0o600``; the temporary file is removed whatever happens, an interruption included (see
     :func:`remove_stale_temporaries` for one a killed process left behind)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = None
+    return write_together([(Path(path), write)])[0]
+
+
+def write_together(files: Sequence[tuple[PathLike, Callable[[Path], None]]]) -> list[Path]:
+    """Write several files as one unit: each ``write(tmp)`` on its own temporary beside its path, and only when all
+    have been written, every temporary renamed over its path, in order (put the file whose presence means "done"
+    last). If any write fails, nothing is renamed and every temporary is removed, so a result is never left with
+    only some of its files."""
+    pending: list[tuple[Path, Path]] = []
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        tmp_path = Path(tmp)
-        os.close(fd)
-        write(tmp_path)
-        os.chmod(tmp_path, 0o666 & ~_umask())
-        os.replace(tmp_path, path)
+        for path, write in files:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            pending.append((Path(tmp), path))
+            write(Path(tmp))
+            os.chmod(tmp, 0o666 & ~_umask())
+        for tmp, path in pending:
+            os.replace(tmp, path)
     finally:
-        if tmp_path is not None and tmp_path.exists():
-            tmp_path.unlink()
-    return path
+        for tmp, _ in pending:
+            if tmp.exists():
+                tmp.unlink()
+    return [path for _, path in pending]
 
 
 def remove_stale_temporaries(path: PathLike) -> int:
@@ -62,11 +113,38 @@ def remove_stale_temporaries(path: PathLike) -> int:
     path = Path(path)
     removed = 0
     if path.parent.is_dir():
-        for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        for tmp in path.parent.glob(f"{glob.escape(_temporary_prefix(path))}*.tmp"):
             if tmp.is_file():
                 tmp.unlink()
                 removed += 1
     return removed
+
+
+# images above this many pixels are refused before they are decoded (a "decompression bomb": a small file whose
+# header claims a huge image); 2^27 (134 million, 11585 x 11585) is above any camera's sensor, and far above what a
+# diffusion prior restores in one piece; front ends raise it with --max-pixels (:func:`set_max_pixels`)
+MAX_PIXELS = 2**27
+
+
+def set_max_pixels(limit: int) -> int:
+    """Set the largest image (in pixels) :func:`read_image` decodes; returns the previous limit."""
+    from PIL import Image
+
+    global MAX_PIXELS
+    if not (isinstance(limit, int) and limit > 0):
+        raise InputError(f"the pixel limit must be a positive integer, got {limit!r}")
+    previous, MAX_PIXELS = MAX_PIXELS, limit
+    if Image.MAX_IMAGE_PIXELS is not None and limit >= 2 * Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = limit // 2 + 1  # Pillow's own bomb check refuses at twice its limit
+    return previous
+
+
+def _too_many_pixels(path: Path, pixels: int | None) -> InputError:
+    size = f"{pixels / 1e6:.0f} million pixels" if pixels else "too many pixels"
+    return InputError(
+        f"{path}: the image has {size}, above the limit of {MAX_PIXELS / 1e6:.0f} million (a damaged or hostile file, "
+        "or a very large image: --max-pixels N raises the limit)"
+    )
 
 
 def read_image(path: PathLike) -> Tensor:
@@ -77,7 +155,12 @@ def read_image(path: PathLike) -> Tensor:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit is ours (MAX_PIXELS)
+            im = Image.open(path)
+        with im:
+            if im.width * im.height > MAX_PIXELS:
+                raise _too_many_pixels(path, im.width * im.height)
             im.load()
             mode = im.mode
             if mode == "P":
@@ -96,6 +179,9 @@ def read_image(path: PathLike) -> Tensor:
             if mode not in ("RGB", "L", "1"):
                 raise InputError(f"{path}: unsupported image mode {mode} (use RGB or greyscale)")
             arr = np.asarray(im.convert("L") if mode == "1" else im, dtype=np.float32) / 255.0
+    except Image.DecompressionBombError as exc:
+        match = re.search(r"\((\d+) pixels\)", str(exc))
+        raise _too_many_pixels(path, int(match.group(1)) if match else None) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise InputError(
             f"{path}: cannot read the image ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})"
@@ -127,27 +213,44 @@ def read_array(path: PathLike, *, integer: bool = False) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32 if arr.dtype != np.float64 else np.float64))
 
 
-def write_image(img: Tensor, path: PathLike, jpeg_quality: int | None = None) -> Path:
-    """Save a (C, H, W) tensor in [0, 1] as an 8-bit image (clipped), atomically. ``jpeg_quality`` writes a real
-    baseline JPEG at that quality factor with 4:2:0 chroma subsampling (libjpeg's standard tables)."""
+def image_writer(img: Tensor, path: PathLike, jpeg_quality: int | None = None) -> Callable[[Path], None]:
+    """What :func:`write_image` writes, as a ``write(tmp)`` for :func:`write_together`."""
     from PIL import Image
 
     arr = (img.detach().float().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
     arr = arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
     if jpeg_quality is not None:
         options = {"format": "JPEG", "quality": int(jpeg_quality), "subsampling": 2}
-        return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, **options))
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")
-    return atomic_write(path, lambda tmp: Image.fromarray(arr).save(tmp, format=fmt))
+    else:
+        options = {"format": Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")}
+    return lambda tmp: Image.fromarray(arr).save(tmp, **options)
+
+
+def array_writer(arr: Tensor) -> Callable[[Path], None]:
+    """What :func:`write_array` writes, as a ``write(tmp)`` for :func:`write_together`."""
+    data = arr.detach().cpu().numpy()
+
+    def _save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.save(f, data)
+
+    return _save
+
+
+def text_writer(text: str) -> Callable[[Path], None]:
+    """What :func:`write_text` writes, as a ``write(tmp)`` for :func:`write_together`."""
+    return lambda tmp: tmp.write_text(text)
+
+
+def write_image(img: Tensor, path: PathLike, jpeg_quality: int | None = None) -> Path:
+    """Save a (C, H, W) tensor in [0, 1] as an 8-bit image (clipped), atomically. ``jpeg_quality`` writes a real
+    baseline JPEG at that quality factor with 4:2:0 chroma subsampling (libjpeg's standard tables)."""
+    return atomic_write(path, image_writer(img, path, jpeg_quality))
 
 
 def write_array(arr: Tensor, path: PathLike) -> Path:
-    def _save(tmp: Path) -> None:
-        with open(tmp, "wb") as f:
-            np.save(f, arr.detach().cpu().numpy())
-
-    return atomic_write(path, _save)
+    return atomic_write(path, array_writer(arr))
 
 
 def write_text(text: str, path: PathLike) -> Path:
-    return atomic_write(path, lambda tmp: tmp.write_text(text))
+    return atomic_write(path, text_writer(text))

@@ -25,8 +25,13 @@ from ..operators import OPERATORS, LinearOperator
 from ..pipeline import (
     PriorLoader,
     RestoreJob,
+    check_outputs,
+    check_restore,
+    check_writable,
     default_solver,
+    degrade_outputs,
     degrade_to_files,
+    job_outputs,
     measurement_view,
     pinv_image,
     resolve_device,
@@ -37,6 +42,8 @@ from ..tasks import (
     TaskSpec,
     as_mask,
     as_measurement,
+    check_sigma_y,
+    default_sigma_y,
     estimate_sigma_y,
     load_mask,
     make_task,
@@ -112,7 +119,7 @@ def run_demo(
     out_dir: Path,
     image: Path | Tensor | None = None,
     task: str = "sr4",
-    sigma_y: float = 0.05,
+    sigma_y: float | None = None,
     solver: str | None = None,
     steps: int | None = None,
     seed: int = 0,
@@ -128,18 +135,25 @@ def run_demo(
     max_side: int | None = None,
     loader: PriorLoader | None = None,
     samples: int = 1,
+    overwrite: bool = False,
 ) -> DemoResult:
     """Degrade a clean photo ``image`` (a file or a (3, H, W) tensor in [0, 1]; default: the bundled photo) by
-    ``task`` with noise ``sigma_y`` ([0, 1] units), restore it with ``solver`` and the prior, and score it.
+    ``task`` with noise ``sigma_y`` ([0, 1] units; default 0.05, JPEG 0), restore it with ``solver`` and the prior, and score it.
 
     The photo is scaled down to ``max_side`` if larger, then centre-cropped to a multiple of 8 times the task's
     factor; a ``mask`` (white = observed; the photo's size) and a ``kernel`` go through the same steps as
     ``ddrm degrade --mask/--kernel``. ``samples > 1`` restores the mean of that many samples. Writes ``original.png``,
     ``measurement.png`` (+ sidecar), ``restored.png``,
     ``before.png`` and ``restored_grid.png`` (measurement | pseudo-inverse | restored | original) into ``out_dir``.
-    ``loader`` reuses a loaded prior (the web app keeps one for all requests)."""
+    ``loader`` reuses a loaded prior (the web app keeps one for all requests).
+
+    Everything is checked before the first file is written (the outputs never replace the photo, the mask or the
+    kernel; files in ``out_dir`` that a previous demo did not write are not replaced unless ``overwrite``; the
+    restoration fits in memory)."""
     device = resolve_device(device)
     name, params = parse_task(task)
+    sigma_y = default_sigma_y(name) if sigma_y is None else sigma_y
+    check_sigma_y(name, sigma_y)
     solver = solver or default_solver(name)
     _check_solver(solver)
     x, source = _photo(image)
@@ -157,12 +171,16 @@ def run_demo(
     original = out_dir / "original.png"
     jpeg = not issubclass(OPERATORS[name].contract, LinearOperator)
     measurement = out_dir / ("measurement.jpg" if jpeg else "measurement.png")  # JPEG: the real codec
+    loader = loader or PriorLoader(prior, checkpoint, device)
+    inputs = [Path(p) for p in (source, mask, kernel) if isinstance(p, (str, Path))]
+    _check_first(out_dir, measurement, [original, *degrade_outputs(spec, sigma_y, measurement, seed)], inputs, spec,
+                 sigma_y, solver, steps, loader, device, samples, overwrite)  # fmt: skip
     write_image(x, original)
-    degrade_to_files(x, spec, sigma_y, measurement, g, seed, [source] if source else [])
+    degrade_to_files(x, spec, sigma_y, measurement, g, seed, inputs)
     y = read_measurement(measurement)  # restored from the file, as written (8-bit), like `ddrm restore` does
     res = _restore_and_score(
-        out_dir, measurement, y, spec, sigma_y, x, solver, steps, seed, loader or PriorLoader(prior, checkpoint, device),
-        device, progress_bar, report, on_start, samples,
+        out_dir, measurement, y, spec, sigma_y, x, solver, steps, seed, loader, device, progress_bar, report, on_start,
+        samples,
     )  # fmt: skip
     return replace(res, original=original)
 
@@ -187,16 +205,16 @@ def restore_measurement(
     report: Callable[[str], None] | None = None,
     on_start: Callable[[], None] | None = None,
     samples: int = 1,
+    overwrite: bool = False,
 ) -> DemoResult:
     """Restore a measurement already in hand (an image in [0, 1], e.g. an uploaded low-resolution photo) of ``task``
     with noise ``sigma_y`` ([0, 1] units, or ``"auto"``: estimated from the measurement), as ``ddrm restore --task
     ... --sigma-y ...`` does without a sidecar;
     scored against ``reference`` (the clean image, at the restored size) when given. Writes ``measurement.png``,
-    ``restored.png``, ``before.png`` and ``restored_grid.png`` into ``out_dir``."""
+    ``restored.png``, ``before.png`` and ``restored_grid.png`` into ``out_dir``, each checked before the first."""
     device = resolve_device(device)
-    if not (sigma_y == "auto" or 0 <= sigma_y <= 1):
-        raise InputError(f"sigma_y must lie in [0, 1] (image units) or be 'auto', got {sigma_y}")
     name, params = parse_task(task)
+    check_sigma_y(name, sigma_y)
     y = as_measurement(name, y01.float())
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=mask, kernel=kernel)
     solver = solver or default_solver(name, spec.params)
@@ -210,11 +228,52 @@ def restore_measurement(
         sigma_y = estimate_sigma_y(y, spec.name, spec.params.get("mask"))
     out_dir = Path(out_dir)
     measurement = out_dir / "measurement.png"
+    loader = loader or PriorLoader(prior, checkpoint, device)
+    inputs = [Path(p) for p in (mask, kernel) if isinstance(p, (str, Path))]
+    _check_first(out_dir, measurement, [measurement], inputs, spec, sigma_y, solver, steps, loader, device, samples,
+                 overwrite)  # fmt: skip
     write_image(y, measurement)
     return _restore_and_score(
-        out_dir, measurement, y, spec, sigma_y, reference, solver, steps, seed,
-        loader or PriorLoader(prior, checkpoint, device), device, progress_bar, report, on_start, samples,
+        out_dir, measurement, y, spec, sigma_y, reference, solver, steps, seed, loader, device, progress_bar, report,
+        on_start, samples,
     )  # fmt: skip
+
+
+def _outputs(out_dir: Path, measurement: Path, spec: TaskSpec, sigma_y: float) -> tuple[RestoreJob, list[Path]]:
+    """The restoration's job (a stand-in measurement of the right shape) and every file it writes."""
+    y = torch.zeros(spec.operator().measurement_shape)
+    job = RestoreJob(measurement, out_dir / "restored.png", y, spec, sigma_y)
+    return job, [out_dir / "before.png", *job_outputs(job, save_grid=True)]
+
+
+def _check_first(out_dir: Path, measurement: Path, written: list[Path], inputs: list[Path], spec: TaskSpec, sigma_y: float,
+                 solver: str, steps: int | None, loader: PriorLoader, device: torch.device, samples: int,
+                 overwrite: bool) -> None:  # fmt: skip
+    """Every check before the first file: no output replaces an input; files of the folder that a previous demo
+    did not write stay (unless ``overwrite``); the folder is writable; the restoration fits in memory."""
+    job, restoring = _outputs(out_dir, measurement, spec, sigma_y)
+    outputs = [*written, *restoring]
+    check_outputs(outputs, inputs)
+    for path in outputs:
+        check_writable(path)
+    existing = [p for p in outputs if p.exists()]
+    if existing and not overwrite and not _previous_demo(out_dir):
+        raise InputError(
+            f"{existing[0]}: exists, and {out_dir} holds no earlier demo's result; choose another output folder, "
+            "or overwrite its files (--overwrite)"
+        )
+    args = {} if steps is None else {"steps": steps}
+    check_restore([job], SAMPLERS[solver], args, loader, device=device, samples=samples,
+                  estimate="mean" if samples > 1 else "sample")  # fmt: skip
+
+
+def _previous_demo(out_dir: Path) -> bool:
+    """Whether ``out_dir`` holds an earlier demo's result (its record names the demo's measurement)."""
+    try:
+        record = json.loads((out_dir / "restored.result.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and str(record.get("source", "")).startswith("measurement.")
 
 
 def _check_solver(solver: str) -> None:

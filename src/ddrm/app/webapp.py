@@ -126,6 +126,14 @@ def editor_mask(value: dict[str, Any] | None) -> Tensor | None:
     return torch.from_numpy(~drawn).float()
 
 
+def _reference(path: str) -> Tensor:
+    """The uploaded reference, read as ``ddrm restore --reference`` reads it (RGB; a grey image repeated)."""
+    from ..io import read_image
+
+    x = read_image(path)
+    return x.expand(3, -1, -1) if x.shape[0] == 1 else x
+
+
 def _message(exc: BaseException, uploads: Sequence[str] = ()) -> str:
     """The first line of an error, with the server's folders of uploaded files cut from their names."""
     lines = str(exc).strip().splitlines()
@@ -147,7 +155,7 @@ class _Requests:
                  quality, sigma_y, solver, steps, seed, estimate=None, estimate_noise=False, progress=None):  # fmt: skip
         import gradio as gr
 
-        uploads = [f for f in (kernel_file, mask_file) if f]
+        uploads = [f for f in (kernel_file, mask_file, reference) if f]
         degrading = mode == MODES[0]
         try:
             name = task_string(task, factor, downsampling, kernel_choice, degrading, quality)
@@ -163,7 +171,7 @@ class _Requests:
                 limit = 4 * self.settings.max_side
                 if max(image.shape[-2:]) * int(factor if name.startswith("sr") else 1) > limit:
                     raise PageError(f"the restored image would be larger than {limit} px; use 'ddrm restore' for it")
-                ref = None if reference is None else _to_tensor(reference)
+                ref = None if not reference else _reference(reference)
                 level = "auto" if estimate_noise and not name.startswith("jpeg") else sigma_y
                 res = restore_measurement(out, image, name, level, reference=ref, **common)
         except (DDRMError, OSError) as exc:
@@ -272,8 +280,9 @@ def _controls(settings: AppSettings, device: torch.device) -> dict[str, Any]:
                                        visible=False, elem_id="kernel-file")  # fmt: skip
             w["mask_file"] = gr.File(label="Or upload a mask (white = observed, the image's size)", type="filepath",
                                      visible=False, elem_id="mask-file")  # fmt: skip
-            w["reference"] = gr.Image(label="Reference (optional: the clean image, for PSNR)", type="numpy",
-                                      image_mode="RGB", visible=False, elem_id="reference")  # fmt: skip
+            # a file, not an image widget: the upload is read by the app's own handler (a broken file gets its line)
+            w["reference"] = gr.File(label="Reference (optional: the clean image, for PSNR)", type="filepath",
+                                     visible=False, elem_id="reference")  # fmt: skip
             w["sigma_y"] = gr.Slider(0, 0.5, value=0.05, step=0.005, label="Noise level sigma_y ([0, 1] units)")
             w["estimate_noise"] = gr.Checkbox(value=True, label="Estimate the noise level from the image (instead of the "
                                               "slider)", visible=False, elem_id="estimate-noise")  # fmt: skip

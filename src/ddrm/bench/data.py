@@ -8,10 +8,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..errors import InputError
 from ..io import IMAGE_SUFFIXES, read_image
 from .protocol import DatasetSpec, ProtocolError
 
-__all__ = ["list_dataset", "load_image", "prepare"]
+__all__ = ["list_dataset", "load_image", "prepare", "check_names", "image_name"]
 
 
 def prepare(x: Tensor, size: int, policy: str, name: str = "image") -> Tensor:
@@ -68,6 +69,19 @@ def list_dataset(ds: DatasetSpec, root: Path | None = None, path: str | None = N
     return files, tune
 
 
+def check_names(files: list[Path], folder: Path, where: str) -> dict[Path, str]:
+    """Each file's row name (:func:`image_name`), refusing two files of one name (``im0.png`` and ``im0.jpg``)."""
+    names: dict[str, Path] = {}
+    for f in files:
+        name = image_name(f, folder)
+        if name in names:
+            raise ProtocolError(
+                f"{where}: {names[name].name} and {f.name} would share the row name {name!r}; keep one of them"
+            )
+        names[name] = f
+    return {f: n for n, f in names.items()}
+
+
 def image_name(path: Path, folder: Path) -> str:
     """A stable name for an image: its path under the dataset folder, '/' replaced by '__'."""
     try:
@@ -81,8 +95,9 @@ def load_image(path: Path, ds: DatasetSpec) -> Tensor:
     """One dataset image, in [0, 1], (C, size, size); colour images are kept RGB, grey datasets averaged."""
     try:
         x = read_image(path)
-    except (OSError, ValueError) as exc:
-        raise ProtocolError(f"dataset {ds.name}: {path}: {' '.join(str(exc).split())}") from None
+    except (OSError, ValueError, InputError) as exc:
+        detail = " ".join(str(exc).split())
+        raise ProtocolError(f"dataset {ds.name}: {detail if str(path) in detail else f'{path}: {detail}'}") from None
     if ds.grey:
         x = x.mean(0, keepdim=True)
     elif x.shape[0] == 1:

@@ -22,12 +22,12 @@ from torch import Tensor
 from ..io import remove_stale_temporaries, write_image, write_text
 from ..metrics import psnr, ssim
 from ..operators import Operator
-from ..pipeline import PriorLoader, consistency_residual, image_generator, restore_batch
+from ..pipeline import PriorLoader, check_batch, check_memory, consistency_residual, image_generator, restore_batch
 from ..pipeline import dist as pdist
 from ..samplers import SAMPLERS
 from ..tasks import TaskSpec
 from .baselines import BASELINES
-from .data import image_name, list_dataset, load_image
+from .data import check_names, list_dataset, load_image
 from .layout import TIMING_FIELDS, append_row, read_rows, safe_name
 from .plan import Group, measure, plan, resolved_steps, task_operator, tune_baselines, tuning_key
 from .protocol import Protocol, ProtocolError
@@ -44,6 +44,29 @@ class _Methods:
         self.priors: dict[tuple, PriorLoader] = {}
         self.srldm: dict[str, Any] = {}
         self.tuning = tuning
+
+    def _loader(self, m: Any) -> PriorLoader:
+        key = (m.prior.name, m.prior.checkpoint)
+        if key not in self.priors:
+            self.priors[key] = PriorLoader(m.prior.name, m.prior.checkpoint, device=self.device)
+        return self.priors[key]
+
+    def check(self, group: Group, op: Operator, batch: int) -> None:
+        """What running ``group`` on batches of ``batch`` images would refuse, before the first row: the solver
+        against the operator, the prior against the task (channels, a fixed size), the memory estimate."""
+        m = group.method
+        if m.init is not None:
+            self.check(replace(group, method=m.init, steps=resolved_steps(m.init, group.task)[0]), op, batch)
+        if m.kind != "solver":
+            return
+        spec, shape = SAMPLERS[m.method], tuple(op.input_shape)
+        prior = self._loader(m)(shape)
+        spec.check_operator(op)
+        y = torch.zeros(batch, *op.measurement_shape)
+        check_batch(prior, spec, TaskSpec(group.task.name, shape, group.task.params), op, y, None, m.samples,
+                    m.estimate)  # fmt: skip
+        args = {**m.params, "steps": group.steps}
+        check_memory(prior, spec, shape, batch * m.samples, self.device, args)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -75,10 +98,7 @@ class _Methods:
             nfe = group.steps
         else:
             spec = SAMPLERS[m.method]
-            key = (m.prior.name, m.prior.checkpoint)
-            if key not in self.priors:
-                self.priors[key] = PriorLoader(m.prior.name, m.prior.checkpoint, device=self.device)
-            prior = self.priors[key](op.input_shape)
+            prior = self._loader(m)(op.input_shape)
             args = {**m.params, "steps": group.steps}
             spec_task = TaskSpec(task.name, tuple(op.input_shape), task.params)
             x01 = restore_batch(prior, spec, spec_task, op, y01, group.sigma_y, gens, args, x_init01=x_init01,
@@ -113,7 +133,7 @@ class _Datasets:
             if limit is not None:
                 out.files[ds.name] = out.files[ds.name][:limit]
             folder = Path(data.get(ds.name, ds.path))
-            out.names[ds.name] = {f: image_name(f, folder) for f in out.files[ds.name]}
+            out.names[ds.name] = check_names(out.files[ds.name], folder, f"dataset {ds.name}")
         return out
 
     def row_ids(self, g: Group) -> list[str]:
@@ -205,9 +225,9 @@ class _Batch:
 class _Runner:
     """The state of one process's run: caches of images and operators, the methods, the warm-up bookkeeping."""
 
-    def __init__(self, protocol: Protocol, run_dir: Path, sets: _Datasets, device: torch.device, tuning: dict):
+    def __init__(self, protocol: Protocol, run_dir: Path, sets: _Datasets, device: torch.device, methods: _Methods):
         self.protocol, self.run_dir, self.sets, self.device = protocol, run_dir, sets, device
-        self.methods = _Methods(device, tuning)
+        self.methods = methods
         self.images: dict[Path, Tensor] = {}
         self.ops: dict[tuple, tuple[Operator, Operator]] = {}
         self.warmed: set[tuple] = set()
@@ -252,10 +272,13 @@ def run_protocol(
 
     device, run_dir = torch.device(device), Path(run_dir)
     sets = _Datasets.read(protocol, data or {}, limit)
+    _check_folders(protocol, sets, run_dir, data or {})
     groups = plan(protocol, sets.files)
+    methods = _check_before_rows(protocol, sets, groups, device)
     _prepare_folder(protocol, run_dir, rank)
     done = read_rows(run_dir)
-    runner = _Runner(protocol, run_dir, sets, device, _tuning(groups, sets, run_dir, rank, report))
+    methods.tuning = _tuning(groups, sets, run_dir, rank, report)
+    runner = _Runner(protocol, run_dir, sets, device, methods)
     work = []  # (group, [files of this process still to do])
     for g in groups:
         files = sets.files[g.dataset.name]
@@ -279,6 +302,36 @@ def run_protocol(
             bar.update(len(mine[i : i + protocol.batch_size]))
     bar.close()
     return _merge(protocol, groups, sets, run_dir, new_rows, rank, device, report, summarise)
+
+
+def _check_folders(protocol: Protocol, sets: _Datasets, run_dir: Path, data: dict[str, str]) -> None:
+    """Refuse a run folder inside a dataset's folder (a second run would read the first one's outputs as images),
+    or a dataset inside the run folder."""
+    run = run_dir.resolve()
+    for ds in protocol.datasets:
+        folders = [Path(data.get(ds.name, ds.path))] + ([Path(ds.tune_path)] if ds.tune_path else [])
+        for folder in (f.resolve() for f in folders):
+            if run == folder or folder in run.parents:
+                raise ProtocolError(
+                    f"{run_dir}: the run folder lies inside dataset {ds.name}'s folder {folder}, whose images it would "
+                    "then include; choose a run folder outside it"
+                )
+            if run in folder.parents:
+                raise ProtocolError(f"{run_dir}: the run folder holds dataset {ds.name}'s folder; choose another")
+
+
+def _check_before_rows(protocol: Protocol, sets: _Datasets, groups: list[Group], device: torch.device) -> _Methods:
+    """Every image decoded and sized, and every group's method checked against its task, its prior and the memory,
+    before the first row is written (a broken image or an impossible pairing is refused up front)."""
+    for ds in protocol.datasets:
+        for f in [*sets.files[ds.name], *sets.tune[ds.name]]:
+            load_image(f, ds)
+    methods = _Methods(device, {})
+    for g in groups:
+        shape = (1 if g.dataset.grey else 3, g.dataset.size, g.dataset.size)
+        n = min(protocol.batch_size, len(sets.files[g.dataset.name]))
+        methods.check(g, task_operator(g.task, shape, g.seed), n)
+    return methods
 
 
 def _merge(protocol: Protocol, groups: list[Group], sets: _Datasets, run_dir: Path, new_rows: list[dict], rank: int,

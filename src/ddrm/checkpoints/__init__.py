@@ -4,7 +4,7 @@ one entry point for priors (presets of public checkpoints, diffusers folders or 
 from ..errors import CheckpointError, DownloadError
 from .download import cache_dir, download_checkpoint, fetch, sha256_file
 from .loading import BUILTIN_DIR, BUILTIN_NAMES, DiffusersUNet, builtin_manifest, load_prior
-from .reading import check_state_dict, load_network, read_state_dict
+from .reading import check_archive, check_state_dict, load_network, read_state_dict
 
 __all__ = [
     "CheckpointError",
@@ -16,6 +16,7 @@ __all__ = [
     "DiffusersUNet",
     "read_state_dict",
     "check_state_dict",
+    "check_archive",
     "load_network",
     "cache_dir",
     "download_checkpoint",

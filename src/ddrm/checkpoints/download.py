@@ -6,6 +6,10 @@ HTTP with range requests: an interrupted transfer (a dropped connection, Ctrl-C,
 server's, the weights are read safely and checked key by key and shape by shape against the preset's architecture
 (built on the meta device, no memory), the SHA-256 is recorded in ``FILE.sha256.json``, and the file is renamed into
 place atomically. Every later use checks the file against the recorded SHA-256; a changed file is refused.
+
+Before a digest is recorded the file passes every check there is: the size and SHA-256 of the publisher's file where
+the preset ships them, the CRC-32 of every entry of a PyTorch zip file (a flipped byte in the tensor data fails it),
+and the architecture's keys and shapes. A failed write (a full disk) ends the download at once, in one line.
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError, DownloadError
+from ..io import atomic_write
 from ..models import PRESETS, Preset
-from .reading import check_state_dict, read_state_dict
+from .reading import check_archive, check_state_dict, read_state_dict
 
 __all__ = ["cache_dir", "download_checkpoint", "fetch", "sha256_file"]
 
@@ -57,13 +62,17 @@ def _record_path(path: Path) -> Path:
     return path.with_name(path.name + ".sha256.json")
 
 
-def _verify(path: Path) -> None:
-    """Check a cached file against the SHA-256 recorded at its download (recording it if the record is missing)."""
+def _verify(path: Path, check: Callable[[Path], None]) -> None:
+    """Check a cached file against the SHA-256 recorded at its download. Without a record (a file put in the cache
+    by hand), the file passes ``check`` (:func:`_integrity_check`) first, and only then is its digest recorded."""
     record = _record_path(path)
-    digest = sha256_file(path)
     if not record.is_file():
-        record.write_text(json.dumps({"file": path.name, "sha256": digest, "size": path.stat().st_size}, indent=1))
+        check(path)
+        digest = sha256_file(path)
+        text = json.dumps({"file": path.name, "sha256": digest, "size": path.stat().st_size}, indent=1)
+        atomic_write(record, lambda tmp: tmp.write_text(text))
         return
+    digest = sha256_file(path)
     try:
         expected = json.loads(record.read_text())["sha256"]
     except (ValueError, KeyError, TypeError):
@@ -125,15 +134,7 @@ def fetch(
                 total = int(length) if length and length.isdigit() else None
             bar = tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=dest.name, disable=not progress)
             try:
-                with open(part, mode) as f:
-                    while True:
-                        block = resp.read(CHUNK)
-                        if not block:
-                            break
-                        f.write(block)
-                        bar.update(len(block))
-            except (OSError, http.client.HTTPException, TimeoutError):
-                pass  # a dropped connection: resume from what arrived
+                _copy(resp, part, mode, bar)
             finally:
                 bar.close()
         got = part.stat().st_size
@@ -157,22 +158,62 @@ def fetch(
     return dest
 
 
-def _architecture_check(preset: Preset) -> Callable[[Path], None]:
-    def check(path: Path) -> None:
-        if path.name.removesuffix(".part").endswith(".safetensors"):
-            from safetensors.torch import load_file
-
+def _copy(resp, part: Path, mode: str, bar) -> None:  # noqa: ANN001
+    """The response's bytes appended to ``part``: a dropped connection ends the copy quietly (the caller resumes);
+    a failed write (a full disk, a file-size limit) ends the download at once, in one line."""
+    with open(part, mode) as f:
+        while True:
             try:
-                state = load_file(str(path))
-            except Exception as exc:  # safetensors raises several types for corrupt files
-                raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
-        else:
-            state = read_state_dict(path)  # a torch pickle, restricted to tensors
-        with torch.device("meta"):
-            want = preset.build().state_dict()
-        check_state_dict(want, state, preset.name)
+                block = resp.read(CHUNK)
+            except (OSError, http.client.HTTPException, TimeoutError):
+                return  # a dropped connection: resume from what arrived
+            if not block:
+                return
+            try:
+                f.write(block)
+                f.flush()
+            except OSError as exc:
+                raise DownloadError(
+                    f"{part}: cannot write the download ({exc.strerror or exc}): the disk is full or the file is "
+                    "larger than this file system or the process may write; make room, then run again to resume"
+                ) from None
+            bar.update(len(block))
+
+
+def _integrity_check(preset: Preset) -> Callable[[Path], None]:
+    """The checks a file passes before it is used or its digest recorded: the preset's known size and SHA-256 (where
+    the preset ships them), every entry's CRC-32 in a PyTorch zip file (a flipped byte in the tensor data fails it),
+    and the weights' keys and shapes against the preset's architecture."""
+
+    def check(path: Path) -> None:
+        if preset.size is not None and path.stat().st_size != preset.size:
+            raise CheckpointError(
+                f"{path}: {path.stat().st_size} bytes, not the {preset.size} of {preset.name}'s published file"
+            )
+        if preset.sha256 is not None and sha256_file(path) != preset.sha256:
+            raise CheckpointError(f"{path}: its SHA-256 is not that of {preset.name}'s published file (a corrupted "
+                                  "download, or another file); delete it and download it again")  # fmt: skip
+        check_archive(path)
+        _architecture(preset, path)
 
     return check
+
+
+def _architecture(preset: Preset, path: Path) -> None:
+    """The weights read safely and checked key by key and shape by shape against the preset's network (built on the
+    meta device: no memory)."""
+    if path.name.removesuffix(".part").endswith(".safetensors"):
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(str(path))
+        except Exception as exc:  # safetensors raises several types for corrupt files
+            raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    else:
+        state = read_state_dict(path)  # a torch pickle, restricted to tensors
+    with torch.device("meta"):
+        want = preset.build().state_dict()
+    check_state_dict(want, state, preset.name)
 
 
 def download_checkpoint(
@@ -192,6 +233,6 @@ def download_checkpoint(
                 f"preset {preset.name!r} has no download address and needs checkpoint=PATH (expected file: "
                 f"{preset.files[0]}; source: {preset.source}); or put the file in {dest.parent}"
             )
-        fetch(url, dest, progress=progress, check=_architecture_check(preset))
-    _verify(dest)
+        fetch(url, dest, progress=progress, check=_integrity_check(preset))
+    _verify(dest, _integrity_check(preset))
     return dest

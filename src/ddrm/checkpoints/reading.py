@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from ..errors import CheckpointError
 
-__all__ = ["read_state_dict", "check_state_dict", "load_network", "PathLike"]
+__all__ = ["read_state_dict", "check_state_dict", "check_archive", "load_network", "PathLike"]
 
 PathLike = str | Path
 
@@ -38,6 +38,54 @@ def _unwrap(obj: Any, path: Path) -> dict[str, Tensor]:
     return obj
 
 
+def _not_a_checkpoint(path: Path) -> str | None:
+    """What the file is, when its first bytes show it is no checkpoint at all (``None``: it may be one)."""
+    with open(path, "rb") as f:
+        head = f.read(512)
+    if not head:
+        return "an empty file"
+    if head.startswith((b"PK\x03\x04", b"\x80")) or head[:8] == b"\x89HDF\r\n\x1a\n":
+        return None  # a zip (PyTorch >= 1.6), a legacy pickle
+    start = head.lstrip()[:16].lower()
+    if start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        return "an HTML page, not a checkpoint (a download that got a web page: a login, a quota or an error page)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return f"a text file, not a checkpoint (it starts with {head.strip()[:24].decode('utf-8', 'replace')!r})"
+
+
+def _truncated_zip(path: Path) -> bool:
+    """A file that starts as a zip archive but whose central directory cannot be found (cut short)."""
+    import zipfile
+
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04" and not zipfile.is_zipfile(path)
+
+
+def check_archive(path: PathLike) -> None:
+    """Refuse a PyTorch zip checkpoint whose archive is truncated or whose entries fail their CRC-32 (a damaged
+    download); other formats pass (they carry no checksums)."""
+    import zipfile
+
+    path = Path(path)
+    described = _not_a_checkpoint(path)
+    if described is not None:
+        raise CheckpointError(f"{path}: {described}")
+    if _truncated_zip(path):
+        raise CheckpointError(f"{path}: a truncated or damaged zip archive (an interrupted or corrupted download)")
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise CheckpointError(f"{path}: a damaged zip archive ({exc})") from None
+    if bad is not None:
+        raise CheckpointError(f"{path}: entry {bad} fails its CRC-32 check: the file is corrupted; download it again")
+
+
 def read_state_dict(path: PathLike) -> dict[str, Tensor]:
     """Read weights safely: safetensors, or a torch pickle restricted to tensors (``weights_only=True``)."""
     path = Path(path)
@@ -50,6 +98,11 @@ def read_state_dict(path: PathLike) -> dict[str, Tensor]:
             return load_file(str(path))
         except Exception as exc:  # safetensors raises several types for corrupt files
             raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from None
+    described = _not_a_checkpoint(path)
+    if described is not None:
+        raise CheckpointError(f"{path}: {described}")
+    if _truncated_zip(path):
+        raise CheckpointError(f"{path}: a truncated or damaged zip archive (an interrupted download?); fetch it again")
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

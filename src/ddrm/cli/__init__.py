@@ -37,7 +37,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)  # inside: an interruption while torch is imported is quiet too
         func: Callable = args.func
-        return func(args)
+        if getattr(args, "max_pixels", None) is None:
+            return func(args)
+        from ..io import set_max_pixels
+
+        limit = set_max_pixels(args.max_pixels)
+        try:
+            return func(args)
+        finally:
+            set_max_pixels(limit)
     except KeyboardInterrupt:
         print("ddrm: interrupted", file=sys.stderr)
         return 130

@@ -10,7 +10,17 @@ from typing import Any
 
 from ..errors import InputError, SolverError
 
-__all__ = ["number", "SEED", "Parser", "add_device", "add_prior", "solver_settings", "sigma_or_auto", "DTYPES"]
+__all__ = [
+    "number",
+    "SEED",
+    "Parser",
+    "add_device",
+    "add_prior",
+    "add_pixel_limit",
+    "solver_settings",
+    "sigma_or_auto",
+    "DTYPES",
+]
 
 
 def number(kind: type = float, low: float | None = None, high: float | None = None, *, below_high: bool = False):
@@ -71,6 +81,19 @@ def add_prior(
 ) -> None:  # noqa: A002
     p.add_argument("--prior", default="builtin", help=help)
     p.add_argument("--checkpoint", default=None, help="checkpoint file for a preset prior")
+
+
+def add_pixel_limit(p: argparse.ArgumentParser) -> None:
+    """``--max-pixels``: the largest image read (a guard against damaged or hostile files); see
+    :data:`ddrm.io.MAX_PIXELS`."""
+    from ..io import MAX_PIXELS
+
+    p.add_argument(
+        "--max-pixels",
+        type=number(int, 1),
+        default=None,
+        help=f"refuse images above this many pixels before decoding them ({MAX_PIXELS}, about 11600 x 11600)",
+    )
 
 
 DTYPES = {"float32": None, "float16": "float16", "bfloat16": "bfloat16"}

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from ..errors import InputError
-from .args import add_device, number
+from .args import add_device, add_pixel_limit, number
 
 __all__ = ["add_commands"]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from ..bench import load_protocol, run_protocol, shipped_protocols
-    from ..pipeline import dist, resolve_device
+    from ..pipeline import dist, output_lock, resolve_device
 
     if args.list:
         for name, path in shipped_protocols().items():
@@ -41,8 +42,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr if not line.startswith("bench") else sys.stdout, flush=True)
 
     try:
-        run_protocol(protocol, args.output, device=device, data=data, limit=args.limit, progress_bar=not args.quiet,
-                     report=report, rank=rank, world_size=world)  # fmt: skip
+        with output_lock(Path(args.output)) if rank == 0 else nullcontext():  # one run (of any size) per folder
+            run_protocol(protocol, args.output, device=device, data=data, limit=args.limit,
+                         progress_bar=not args.quiet, report=report, rank=rank, world_size=world)  # fmt: skip
     finally:
         dist.finish()
     if rank == 0:
@@ -65,5 +67,6 @@ def add_commands(sub) -> None:
     p.add_argument("--data", action="append", default=[], metavar="NAME=FOLDER", help="replace a dataset's folder")
     p.add_argument("--limit", type=number(int, 1), help="evaluate at most N images per dataset")
     add_device(p)
+    add_pixel_limit(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars or tables")
     p.set_defaults(func=cmd_bench)

@@ -11,9 +11,18 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..pipeline import check_outputs, check_writable, default_solver, describe_device
+from ..pipeline import check_outputs, check_writable, default_solver, describe_device, output_lock
 from ..tasks import as_measurement, parse_task
-from ..video import VIDEO_SUFFIXES, frames_folder, is_video, open_clip, restore_clip, score_clip, write_video
+from ..video import (
+    VIDEO_SUFFIXES,
+    check_video_output,
+    frames_folder,
+    is_video,
+    open_clip,
+    restore_clip,
+    score_clip,
+    write_video,
+)
 from .args import solver_settings
 from .resolve import prior_loader, resolve_task
 
@@ -55,8 +64,11 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
     if args.solver is None:
         args.solver = default_solver(spec.name, spec.params)
     solver, solver_args = solver_settings(args)
-    check_outputs(list(dict.fromkeys([out, frames_dir])), inputs)  # a folder of frames is its own output
+    check_outputs(list(dict.fromkeys([out, frames_dir])), inputs, folders=[frames_dir])
     check_writable(out)
+    _, h, w = spec.output_shape
+    if video_out:  # the container, the codec, the size and the audio, before the first frame
+        check_video_output(out, h, w, clip.fps, audio_from=src if clip.is_video and clip.audio else None)
     loader = prior_loader(args, device)
     kept = 0 if args.overwrite else sum((frames_dir / f"{n}.png").exists() for n in clip.names)
 
@@ -65,26 +77,27 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
         if kept:
             print(f"{kept} of {clip.count} frame(s) already restored in {frames_dir}; resuming", file=sys.stderr)
 
-    frames = restore_clip(
-        clip,
-        frames_dir,
-        spec,
-        sigma_y,
-        solver,
-        solver_args,
-        loader,
-        temporal=temporal,
-        warm_level=0.5 if args.warm_level is None else args.warm_level,
-        seed=args.seed,
-        batch_size=args.batch_size or 4,
-        device=device,
-        overwrite=args.overwrite,
-        progress_bar=not args.quiet,
-        on_start=None if args.quiet else on_start,
-        settings={"prior": args.prior, "checkpoint": args.checkpoint, "dtype": args.dtype},
-    )
-    if video_out:
-        write_video(frames, out, clip.fps, audio_from=src if clip.is_video and clip.audio else None)
+    with output_lock(frames_dir):  # a video is made from its frames folder: one lock covers both
+        frames = restore_clip(
+            clip,
+            frames_dir,
+            spec,
+            sigma_y,
+            solver,
+            solver_args,
+            loader,
+            temporal=temporal,
+            warm_level=0.5 if args.warm_level is None else args.warm_level,
+            seed=args.seed,
+            batch_size=args.batch_size or 4,
+            device=device,
+            overwrite=args.overwrite,
+            progress_bar=not args.quiet,
+            on_start=None if args.quiet else on_start,
+            settings={"prior": args.prior, "checkpoint": args.checkpoint, "dtype": args.dtype},
+        )
+        if video_out:
+            write_video(frames, out, clip.fps, audio_from=src if clip.is_video and clip.audio else None)
     _report(args, clip, frames, reference, out, frames_dir, video_out, temporal)
     return 0
 

@@ -12,8 +12,8 @@ from ..errors import InputError
 from ..io import read_image
 from ..operators import BOUNDARIES
 from ..pipeline import degrade_to_files
-from ..tasks import make_task, parse_task
-from .args import SEED, number
+from ..tasks import default_sigma_y, make_task, parse_task
+from .args import SEED, add_pixel_limit, number
 from .resolve import TASKS_HELP, task_flags
 
 __all__ = ["add_commands"]
@@ -31,7 +31,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     # every random choice becomes an explicit tensor, so the sidecar rebuilds H exactly
     spec = make_task(name, tuple(x.shape), params, g, mask=args.mask, kernel=args.kernel)
     inputs = [src, *(Path(f) for f in (args.mask, args.kernel) if f)]
-    sigma_y = args.sigma_y if args.sigma_y is not None else 0.0 if name == "jpeg" else 0.05  # JPEG: its quantisation
+    sigma_y = args.sigma_y if args.sigma_y is not None else default_sigma_y(name)
     _, sidecar = degrade_to_files(x, spec, sigma_y, out, g, args.seed, inputs)
     if not args.quiet:
         print(f"wrote {out} ({name}, sigma_y={sigma_y}) and {sidecar.name}")
@@ -80,5 +80,6 @@ def add_commands(sub) -> None:
     )
     p.add_argument("--factor", type=number(int, 1), default=None, help="super-resolution factor (also: --task sr4)")
     p.add_argument("--ratio", type=number(int, 1), default=None, help="compressed-sensing ratio (also: --task cs4)")
+    add_pixel_limit(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_degrade)

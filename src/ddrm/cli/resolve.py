@@ -14,6 +14,7 @@ from ..pipeline import PriorLoader
 from ..tasks import (
     KERNEL_TASKS,
     TaskSpec,
+    check_sigma_y,
     estimate_sigma_y,
     jpeg_params,
     merge_task_params,
@@ -73,6 +74,7 @@ def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple
         sigma_y, source = (args.sigma_y, "given") if args.sigma_y is not None else ("auto", "given")
         if spec.name == "jpeg" and args.sigma_y is None:
             sigma_y = 0.0  # JPEG: quantisation is the degradation
+    check_sigma_y(spec.name, sigma_y)
     if sigma_y == "auto":
         sigma_y, source = estimate_sigma_y(y, spec.name, mask=spec.params.get("mask")), "estimated"
     return spec, sigma_y, files, source

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..pipeline import (
     dist,
     find_reference,
     job_outputs,
+    output_lock,
     plan_outputs,
     resolve_device,
     run_restore,
@@ -38,7 +40,7 @@ from ..tasks import (
     read_measurement,
 )
 from ..video import TEMPORAL_MODES, is_video
-from .args import DTYPES, SEED, add_device, add_prior, number, sigma_or_auto, solver_settings
+from .args import DTYPES, SEED, add_device, add_pixel_limit, add_prior, number, sigma_or_auto, solver_settings
 from .clip import restore_clip_command
 from .resolve import TASKS_HELP, prior_loader, resolve_task
 
@@ -134,7 +136,14 @@ def cmd_restore(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     rank, world, _ = dist.world()  # torchrun: this process's share of the batches
-    records = run_restore(
+    with output_lock(out_root) if world == 1 else nullcontext():  # torchrun's processes share the output
+        records = _run(args, jobs, todo, solver, solver_args, device, references, rank, world)
+    _summary(args, [(r["psnr"], r["ssim"]) for r in records if "psnr" in r], todo, out_root, jobs)
+    return 0
+
+
+def _run(args, jobs, todo, solver, solver_args, device, references, rank, world) -> list[dict]:  # noqa: ANN001
+    return run_restore(
         jobs, solver, solver_args, prior_loader(args, device), seed=args.seed, batch_size=args.batch_size or 4,
         device=device, only={j.source for j in todo}, references=references, save_grid=args.save_grid,
         samples=args.samples or 1, estimate=args.estimate or ("mean" if (args.samples or 1) > 1 else "sample"),
@@ -142,8 +151,6 @@ def cmd_restore(args: argparse.Namespace) -> int:
         warn=lambda line: print(f"ddrm: warning: {line}", file=sys.stderr),
         on_start=None if args.quiet else lambda: print(describe_device(device), file=sys.stderr),
     )  # fmt: skip
-    _summary(args, [(r["psnr"], r["ssim"]) for r in records if "psnr" in r], todo, out_root, jobs)
-    return 0
 
 
 def _summary(args: argparse.Namespace, scores: list, todo: list, out_root: Path, jobs: list[RestoreJob]) -> None:
@@ -168,6 +175,7 @@ def add_commands(sub) -> None:
     _solver_options(p)
     _run_options(p)
     _clip_options(p)
+    add_pixel_limit(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_restore)
 

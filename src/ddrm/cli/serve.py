@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..errors import SetupError
-from .args import SEED, add_device, add_prior, number
+from .args import SEED, add_device, add_pixel_limit, add_prior, number
 
 __all__ = ["add_commands"]
 
@@ -17,7 +17,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import time
 
     from ..app.demo import example_credit, run_demo
-    from ..pipeline import describe_device, resolve_device
+    from ..pipeline import describe_device, output_lock, resolve_device
 
     device = resolve_device(args.device)
 
@@ -27,12 +27,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(f"example photo: {example_credit()}", file=sys.stderr)
 
     t0 = time.perf_counter()
-    res = run_demo(
-        Path(args.output), args.image, args.task, args.sigma_y, args.solver, args.steps, args.seed, args.prior,
-        args.checkpoint, device, progress_bar=not args.quiet, on_start=None if args.quiet else start,
-    )  # fmt: skip
+    with output_lock(Path(args.output)):
+        res = run_demo(
+            Path(args.output), args.image, args.task, args.sigma_y, args.solver, args.steps, args.seed, args.prior,
+            args.checkpoint, device, progress_bar=not args.quiet, on_start=None if args.quiet else start,
+            overwrite=args.overwrite,
+        )  # fmt: skip
     print(
-        f"{args.task}, sigma_y {args.sigma_y:g}: restored PSNR {res.psnr:.2f} dB, SSIM {res.ssim:.4f} "
+        f"{args.task}, sigma_y {res.sigma_y:g}: restored PSNR {res.psnr:.2f} dB, SSIM {res.ssim:.4f} "
         f"(pseudo-inverse of the measurement: {res.psnr_pinv:.2f} dB) in {time.perf_counter() - t0:.0f} s"
     )
     print(f"files in {args.output}: {res.original.name}, {res.measurement.name}, {res.restored.name}, {res.grid.name}")
@@ -46,12 +48,18 @@ def add_commands(sub) -> None:
     p.add_argument("-o", "--output", default="ddrm-demo", help="folder for the files (default ./ddrm-demo)")
     p.add_argument("--image", default=None, help="your own RGB photo instead of the bundled example")
     p.add_argument("--task", default="sr4", help="degradation (default sr4; see 'ddrm degrade --help')")
-    p.add_argument("--sigma-y", type=number(float, 0, 1), default=0.05, help="noise std in [0, 1] units (0.05)")
+    p.add_argument(
+        "--sigma-y", type=number(float, 0, 1), default=None, help="noise std in [0, 1] units (0.05; JPEG: 0)"
+    )
     p.add_argument("--solver", default=None, help="ddrm (default; ddrm-jpeg for JPEG tasks) or a peer")
     p.add_argument("--steps", type=number(int, 1), default=None)
     p.add_argument("--seed", type=SEED, default=0)
     add_prior(p, help="builtin (default) | a preset (see 'ddrm models') | hf:ORG/NAME")
     add_device(p)
+    add_pixel_limit(p)
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace files in the output folder that an earlier demo did not write"
+    )
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_demo)
     add_download(sub)
@@ -103,4 +111,5 @@ def add_serve(sub) -> None:
     add_device(p)
     p.add_argument("--max-side", type=number(int, 16), default=512, help="clean photos are scaled down to this (512)")
     p.add_argument("--workdir", default=None, help="folder for the runs' files (default: a temporary folder)")
+    add_pixel_limit(p)
     p.set_defaults(func=cmd_serve)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from ..pipeline import describe_device, resolve_device
+from ..pipeline import describe_device, output_lock, resolve_device
 from ..training import PREDICTIONS, export_builtin, prepare_data, train
-from .args import SEED, number
+from .args import SEED, add_pixel_limit, number
 
 __all__ = ["add_commands"]
 
@@ -29,27 +29,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads) if args.threads else None
         if not args.quiet:
             print(describe_device(device))
-        ckpt = train(
-            Path(args.data),
-            Path(args.out),
-            steps=args.steps,
-            batch=args.batch,
-            crop=args.crop,
-            lr=args.lr,
-            ema_decay=args.ema,
-            device=device,
-            seed=args.seed,
-            save_every=args.save_every,
-            progress=not args.quiet,
-            max_minutes=args.max_minutes,
-            t_sampling=args.t_sampling,
-            decay_from=args.decay_from,
-            prediction=args.prediction,
-            uniform_fraction=args.uniform_t,
-            init=Path(args.init) if args.init else None,
-            warmup=args.warmup,
-            sigma_range=tuple(args.sigma_range) if args.sigma_range else None,
-        )
+        with output_lock(Path(args.out)):  # one training run per folder
+            ckpt = train(
+                Path(args.data),
+                Path(args.out),
+                steps=args.steps,
+                batch=args.batch,
+                crop=args.crop,
+                lr=args.lr,
+                ema_decay=args.ema,
+                device=device,
+                seed=args.seed,
+                save_every=args.save_every,
+                progress=not args.quiet,
+                max_minutes=args.max_minutes,
+                t_sampling=args.t_sampling,
+                decay_from=args.decay_from,
+                prediction=args.prediction,
+                uniform_fraction=args.uniform_t,
+                init=Path(args.init) if args.init else None,
+                warmup=args.warmup,
+                sigma_range=tuple(args.sigma_range) if args.sigma_range else None,
+            )
     if args.export:
         path = export_builtin(ckpt, Path(args.export), {"licence": args.licence} if args.licence else None)
         print(f"exported EMA weights to {path}")
@@ -112,5 +113,6 @@ def add_commands(sub) -> None:
         default="GPL-2.0-or-later (trained on GPL-2+ wallpapers)",
         help="licence recorded with the exported weights (default: that of 'ddrm prepare-data's photos)",
     )
+    add_pixel_limit(p)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_train)

@@ -27,6 +27,10 @@ class Preset:
     prediction: str = "epsilon"
     channels: int = 3
     url: str | None = None  # where ``ddrm download`` fetches ``files[0]`` (None: by hand only; see ``source``)
+    # the publisher's file, where known: checked before the file is used or its digest recorded (None: unknown here;
+    # the zip's own CRC-32s and the architecture check still apply)
+    sha256: str | None = None
+    size: int | None = None
 
 
 PRESETS: dict[str, Preset] = {

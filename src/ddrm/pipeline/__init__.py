@@ -7,6 +7,7 @@ from .batch import (
     DEFAULT_SOLVERS,
     ESTIMATES,
     Restoration,
+    check_batch,
     consistency_residual,
     consistency_warning,
     default_solver,
@@ -18,7 +19,7 @@ from .batch import (
     step_warning,
 )
 from .blind import KernelEstimator, check_solver, estimate_full, estimate_separable, kernel_error, restore_blind
-from .degrade import degrade_to_files
+from .degrade import degrade_outputs, degrade_to_files
 from .device import describe_device, resolve_device
 from .memory import available_bytes, check_memory, estimate_peak_bytes
 from .outputs import (
@@ -31,12 +32,13 @@ from .outputs import (
     kernel_paths,
     list_inputs,
     measurement_view,
+    output_lock,
     plan_outputs,
     result_path,
     std_paths,
 )
 from .priors import AUTO_TILE_PIXELS, DEFAULT_TILE, PriorLoader
-from .run import RestoreJob, job_outputs, result_record, run_restore
+from .run import RestoreJob, check_restore, job_outputs, result_record, run_restore
 
 __all__ = [
     "restore",
@@ -59,6 +61,7 @@ __all__ = [
     "restore_blind",
     "check_solver",
     "degrade_to_files",
+    "degrade_outputs",
     "resolve_device",
     "describe_device",
     "estimate_peak_bytes",
@@ -69,6 +72,7 @@ __all__ = [
     "find_reference",
     "check_outputs",
     "check_writable",
+    "output_lock",
     "grid_path",
     "grid_image",
     "kernel_paths",
@@ -83,4 +87,6 @@ __all__ = [
     "job_outputs",
     "result_record",
     "run_restore",
+    "check_batch",
+    "check_restore",
 ]

@@ -18,6 +18,7 @@ from ..samplers import SAMPLERS
 from ..tasks import (
     BLIND_TASKS,
     as_measurement,
+    check_sigma_y,
     estimate_sigma_y,
     jpeg_params,
     merge_task_params,
@@ -132,8 +133,7 @@ def restore(
     params = merge_task_params(name, params, task_params or {})
     if name == "jpeg" and "tables" not in params:  # the file's own tables (an opened JPEG), or QF checked against them
         params = jpeg_params(y if kind.get("pil") else None, params, "the image")
-    if not (sigma_y == "auto" or (isinstance(sigma_y, (int, float)) and 0 <= sigma_y <= 1)):
-        raise InputError(f"sigma_y must lie in [0, 1] (image units) or be 'auto', got {sigma_y!r}")
+    check_sigma_y(name, sigma_y)
     y01 = torch.stack([as_measurement(name, yi) for yi in y01])
     spec = spec_for_measurement(name, params, tuple(y01.shape[1:]), mask=mask, kernel=kernel)
     mask_t = spec.params.get("mask")
@@ -147,7 +147,8 @@ def restore(
     op = spec.operator(device)
     sampler.check_operator(op)
     net = prior if isinstance(prior, Prior) else _loader(prior, checkpoint, device)(spec.image_shape)
-    check_memory(net, sampler, spec.image_shape, 1 if name in BLIND_TASKS else y01.shape[0] * samples, device, args)
+    blind = name in BLIND_TASKS
+    check_memory(net, sampler, spec.image_shape, 1 if blind else y01.shape[0] * samples, device, args, blind)
     few = step_warning(sampler, args, name)
     if few is not None:
         warnings.warn(few, stacklevel=2)

@@ -36,6 +36,7 @@ __all__ = [
     "noise_scale",
     "step_warning",
     "check_samples",
+    "check_batch",
 ]
 
 # the solver a front end uses when none is named: the first of these that takes the task's operator contract
@@ -169,7 +170,7 @@ def restore_batch(
     result, the first sample or the mean of all (the posterior mean: more faithful, less sharp). ``x_init01``
     (images in [0, 1]) starts the chain of a solver that can start from an image (``solver.starts_from_image``). A
     blind task estimates each image's kernel while restoring it (one at a time: each image has its own operator)."""
-    _check_batch(prior, solver, task, op, y01, x_init01, samples, estimate)
+    check_batch(prior, solver, task, op, y01, x_init01, samples, estimate)
     extra: dict[str, Any] = {}
     if x_init01 is not None:
         extra["x_init"] = _to_domain(task, x_init01.to(y01)) * 2 - 1
@@ -217,7 +218,9 @@ def _to_domain(task: TaskSpec, x01: Tensor) -> Tensor:
     return torch.nn.functional.pad(x01, (left, w - fw - left, top, h - fh - top), mode="replicate")
 
 
-def _check_batch(prior, solver, task, op, y01, x_init01, samples: int, estimate: str) -> None:  # noqa: ANN001
+def check_batch(prior, solver, task, op, y01, x_init01=None, samples: int = 1, estimate: str = "sample") -> None:  # noqa: ANN001
+    """What :func:`restore_batch` refuses before any work: a measurement that does not fit the operator, a prior of
+    other channels or of another fixed size, a start image the solver cannot take, samples that do not apply."""
     if tuple(y01.shape[1:]) != tuple(op.measurement_shape):
         raise TaskError(
             f"measurement shape {tuple(y01.shape[1:])} does not fit the task ({tuple(op.measurement_shape)})"

@@ -12,10 +12,10 @@ from torch import Tensor
 from ..errors import InputError, TaskError
 from ..io import IMAGE_SUFFIXES, read_image, write_array, write_image
 from ..operators import LinearOperator
-from ..tasks import TaskSpec, side_files, sidecar_path, sidecar_record, write_sidecar
+from ..tasks import TaskSpec, check_sigma_y, side_files, sidecar_path, sidecar_record, write_sidecar
 from .outputs import check_outputs, check_writable
 
-__all__ = ["degrade_to_files"]
+__all__ = ["degrade_to_files", "degrade_outputs"]
 
 
 def degrade_to_files(
@@ -33,27 +33,12 @@ def degrade_to_files(
 
     Outputs never replace ``inputs``; the side files and the JSON are written before the measurement, and all are
     removed again if writing fails, so nothing half-made is left behind."""
-    suffix = out.suffix.lower()
-    op = spec.operator()
-    jpeg = not isinstance(op, LinearOperator)  # the codec: a real JPEG file is the measurement
-    if jpeg:
-        if suffix not in (".jpg", ".jpeg"):
-            raise TaskError(f"{out}: a {spec.name} measurement is a JPEG file; name it .jpg")
-        if sigma_y > 0:
-            raise TaskError("JPEG artefact removal (DDRM-JPEG) models no Gaussian noise; use --sigma-y 0")
-    elif suffix not in IMAGE_SUFFIXES + (".npy",):
-        raise InputError(f"{out}: output must be .png or .npy")
-    elif suffix in (".jpg", ".jpeg"):
-        raise TaskError("JPEG would add compression artefacts to the measurement; use .png or .npy")
-    image_like = len(op.measurement_shape) == 3 and op.measurement_shape[0] in (1, 3)
-    if suffix != ".npy" and not image_like:
-        raise TaskError(f"a {spec.name} measurement is not an image; write it as .npy")
-    sidecar = sidecar_path(out)
-    meta = sidecar_record(spec, sidecar.with_suffix(""), sigma_y, seed, out.name)
-    outputs = [out, sidecar, *(p for p, _ in side_files(spec, meta, out.parent))]
+    outputs, meta = _planned(spec, sigma_y, out, seed)
     check_outputs(outputs, list(inputs))
     for path in outputs:
         check_writable(path)
+    op, suffix, sidecar = spec.operator(), out.suffix.lower(), outputs[1]
+    jpeg = not isinstance(op, LinearOperator)
     y = x01 if jpeg else op.measure(x01[None], sigma_y, generator)[0]  # JPEG: the real codec (Pillow) below
     written = [path for path in outputs if not path.exists()]
     try:
@@ -67,3 +52,29 @@ def degrade_to_files(
             path.unlink(missing_ok=True)
         raise
     return (read_image(out) if jpeg else y), sidecar
+
+
+def degrade_outputs(spec: TaskSpec, sigma_y: float, out: Path, seed: int | None = None) -> list[Path]:
+    """The files :func:`degrade_to_files` writes (the measurement, its sidecar, the side files), every option
+    checked: for a front end that checks all its outputs before writing any."""
+    return _planned(spec, sigma_y, out, seed)[0]
+
+
+def _planned(spec: TaskSpec, sigma_y: float, out: Path, seed: int | None) -> tuple[list[Path], dict]:
+    suffix = out.suffix.lower()
+    check_sigma_y(spec.name, sigma_y)
+    op = spec.operator()
+    jpeg = not isinstance(op, LinearOperator)  # the codec: a real JPEG file is the measurement
+    if jpeg:
+        if suffix not in (".jpg", ".jpeg"):
+            raise TaskError(f"{out}: a {spec.name} measurement is a JPEG file; name it .jpg")
+    elif suffix not in IMAGE_SUFFIXES + (".npy",):
+        raise InputError(f"{out}: output must be .png or .npy")
+    elif suffix in (".jpg", ".jpeg"):
+        raise TaskError("JPEG would add compression artefacts to the measurement; use .png or .npy")
+    image_like = len(op.measurement_shape) == 3 and op.measurement_shape[0] in (1, 3)
+    if suffix != ".npy" and not image_like:
+        raise TaskError(f"a {spec.name} measurement is not an image; write it as .npy")
+    sidecar = sidecar_path(out)
+    meta = sidecar_record(spec, sidecar.with_suffix(""), sigma_y, seed, out.name)
+    return [out, sidecar, *(p for p, _ in side_files(spec, meta, out.parent))], meta

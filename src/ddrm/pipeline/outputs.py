@@ -5,13 +5,17 @@ written beside a result (grid, measurement view)."""
 from __future__ import annotations
 
 import os
+import socket
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from ..errors import InputError
-from ..io import IMAGE_SUFFIXES
+from ..io import IMAGE_SUFFIXES, hidden_name, name_max
 from ..operators import Operator
 from ..tasks import SIDE_FILE_SUFFIXES
 
@@ -21,6 +25,7 @@ __all__ = [
     "find_reference",
     "check_outputs",
     "check_writable",
+    "output_lock",
     "grid_path",
     "kernel_paths",
     "result_path",
@@ -76,8 +81,16 @@ def _same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
-    """Refuse an output that would replace an input, or two outputs of the same name."""
+def check_outputs(outputs: list[Path], inputs: list[Path], folders: Sequence[Path] = ()) -> None:
+    """Refuse an output that would replace an input, two outputs of the same name, an output file that is an existing
+    folder, or a name too long for its file system (``folders``: the outputs that are folders)."""
+    for out in outputs:  # first: a name too long cannot even be looked up
+        longest = name_max(out.parent)
+        if len(os.fsencode(out.name)) > longest:
+            raise InputError(
+                f"{out.name[:40]}...{out.suffix}: this output's name is {len(os.fsencode(out.name))} bytes, over the "
+                f"{longest} its file system takes; choose a shorter output name"
+            )
     for out in outputs:
         for inp in inputs:
             if _same_file(out, inp):
@@ -87,6 +100,10 @@ def check_outputs(outputs: list[Path], inputs: list[Path]) -> None:
         if out.resolve() in seen:
             raise InputError(f"two outputs would be written to {out}; rename one of the inputs")
         seen.add(out.resolve())
+    folder_set = {Path(f).resolve() for f in folders}
+    for out in outputs:
+        if out.is_dir() and out.resolve() not in folder_set:
+            raise InputError(f"{out}: is a folder; the output is a file, so choose another name")
 
 
 def check_writable(path: Path) -> None:
@@ -98,6 +115,44 @@ def check_writable(path: Path) -> None:
         raise InputError(f"{path}: cannot create the output, {parent} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{path}: cannot write the output, {parent} is not writable")
+
+
+@contextmanager
+def output_lock(output: Path) -> Iterator[None]:
+    """Hold ``output`` (a file or a folder) for this process while it is written: another run writing the same
+    output is refused in one line naming this one (a lock file ``.NAME.lock`` beside it, by :mod:`filelock`,
+    removed when the run ends; a lock a killed run left holds nothing, the system releases it)."""
+    from filelock import FileLock, Timeout
+
+    output = Path(output)
+    lock_path = hidden_name(output, "lock")
+    created = [p for p in reversed(lock_path.parents) if not p.exists()]  # removed again if the run leaves them empty
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            holder = lock_path.read_text().strip() or "another process"
+        except OSError:
+            holder = "another process"
+        raise InputError(
+            f"{output}: another ddrm run ({holder}) is writing it; wait for it to end, or choose another output"
+        ) from None
+    try:
+        started = time.strftime("%Y-%m-%d %H:%M:%S")
+        with open(lock_path, "r+") as f:  # the holder, for the message another run gives
+            f.write(f"pid {os.getpid()} on {socket.gethostname()}, since {started}")
+            f.truncate()
+        yield
+    finally:
+        lock_path.unlink(missing_ok=True)  # while still held: a run waiting on this inode sees it is gone
+        lock.release()
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: the run wrote there
+                break
 
 
 def grid_path(target: Path) -> Path:

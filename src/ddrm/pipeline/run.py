@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError, TaskError
-from ..io import remove_stale_temporaries, write_array, write_image, write_text
+from ..io import array_writer, image_writer, remove_stale_temporaries, text_writer, write_together
 from ..metrics import psnr, ssim
 from ..operators import Operator
 from ..priors import Prior
@@ -40,7 +40,7 @@ from .dist import shard as shard_items
 from .memory import check_memory
 from .outputs import STD_PICTURE_SCALE, grid_image, grid_path, kernel_paths, measurement_view, result_path, std_paths
 
-__all__ = ["RestoreJob", "job_outputs", "run_restore", "result_record"]
+__all__ = ["RestoreJob", "job_outputs", "run_restore", "check_restore", "result_record"]
 
 
 @dataclass
@@ -103,6 +103,9 @@ def _check_before_work(
 ) -> dict[str, Operator]:
     """Each operator built once and checked against the solver (before the prior is loaded), each measurement against
     its operator; then the prior loaded and every batch checked to fit in memory. Returns the operators by task key."""
+    sizes = {(b[0].task.image_shape, len(b), b[0].task.is_blind) for b in batches}
+    for shape, n, blind in sorted(sizes, key=lambda s: -s[1] * s[0][0] * s[0][1] * s[0][2]):  # before anything is built
+        check_memory(None, solver, shape, n * samples, device, solver_args, blind)
     operators: dict[str, Operator] = {}
     for batch in batches:
         key = batch[0].task.key()
@@ -121,7 +124,8 @@ def _check_before_work(
                 raise InputError("a batch mixes jobs with and without a starting image; restore them apart")
     for batch in {(b[0].task.key(), len(b)): b for b in batches}.values():
         task = batch[0].task
-        check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch) * samples, device, solver_args)
+        check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch) * samples, device, solver_args,
+                     task.is_blind)  # fmt: skip
     return operators
 
 
@@ -142,23 +146,24 @@ def _write(job: RestoreJob, res: Restoration, i: int, op: Operator, reference: T
     (array and picture), and the grid (measurement | pseudo-inverse | restored | reference; for a blind job the
     pseudo-inverse of the estimated blur). Returns the record."""
     x01, y01 = res.images[i].cpu(), job.y01
+    files: list[tuple[Path, Callable[[Path], None]]] = []
     if res.kernels is not None:
         kernel = res.kernels[i].cpu()
         npy, png = kernel_paths(job.target)
-        write_array(kernel.float(), npy)
-        write_image((kernel / kernel.max())[None].float(), png)
+        files += [(npy, array_writer(kernel.float())), (png, image_writer((kernel / kernel.max())[None].float(), png))]
         op = job.task.blur_of(kernel)
     if res.std is not None:
         npy, png = std_paths(job.target)
-        write_array(res.std[i].cpu().float(), npy)
-        write_image((res.std[i].cpu().mean(0, keepdim=True) * STD_PICTURE_SCALE).clamp(0, 1), png)
-    write_image(x01, job.target)
+        picture = (res.std[i].cpu().mean(0, keepdim=True) * STD_PICTURE_SCALE).clamp(0, 1)
+        files += [(npy, array_writer(res.std[i].cpu().float())), (png, image_writer(picture, png))]
     if how.save_grid:
         pinv = job.task.frame(pinv_image(op.to(how.device), y01[None].to(how.device))[0].cpu())
         panels = [measurement_view(op, y01, tuple(x01.shape)), pinv, x01] + ([reference] if reference is not None else [])  # fmt: skip
-        write_image(grid_image(panels), grid_path(job.target))
+        files.append((grid_path(job.target), image_writer(grid_image(panels), grid_path(job.target))))
     record = result_record(job, res, i, how, reference, noise_scale(op, job.sigma_y))
-    write_text(json.dumps(record, indent=1) + "\n", result_path(job.target))
+    files.append((result_path(job.target), text_writer(json.dumps(record, indent=1) + "\n")))
+    # one unit, the result last: a resumed run redoes a result that is missing, so its files are all or none
+    write_together([*files, (job.target, image_writer(x01, job.target))])
     return record
 
 
@@ -191,6 +196,33 @@ def result_record(
         x01 = res.images[i].cpu()
         record.update(psnr=psnr(x01, reference), ssim=ssim(x01, reference))
     return record
+
+
+def _planned(jobs, solver, solver_args, prior_for, batch_size, device, only, samples, estimate, shard):  # noqa: ANN001, ANN202
+    """This process's batches (those holding a job of ``only``) and their operators, every check made."""
+    batches = [
+        b for b in shard_items(_batches(jobs, batch_size), *shard) if only is None or any(j.source in only for j in b)
+    ]
+    for task in {b[0].task.key(): b[0].task for b in batches}.values():
+        check_samples(solver, task, samples, estimate)
+    return batches, _check_before_work(batches, solver, solver_args, prior_for, device, samples)
+
+
+def check_restore(
+    jobs: list[RestoreJob],
+    solver: SamplerSpec,
+    solver_args: dict[str, Any],
+    prior_for: Callable[[tuple[int, int, int]], Prior],
+    *,
+    batch_size: int = 4,
+    device: str | torch.device = "cpu",
+    samples: int = 1,
+    estimate: str = "sample",
+) -> None:
+    """Every check :func:`run_restore` makes before its first output (operators against the solver, measurements
+    against their operators, samples, the memory estimate), for a front end that writes files of its own first
+    (the demo writes the photo and its measurement): check, then write, then restore."""
+    _planned(jobs, solver, solver_args, prior_for, batch_size, device, None, samples, estimate, (0, 1))
 
 
 def run_restore(
@@ -228,12 +260,8 @@ def run_restore(
     the prior and the memory estimate have been checked, before the first batch."""
     from tqdm.auto import tqdm
 
-    batches = [
-        b for b in shard_items(_batches(jobs, batch_size), *shard) if only is None or any(j.source in only for j in b)
-    ]
-    for task in {b[0].task.key(): b[0].task for b in batches}.values():
-        check_samples(solver, task, samples, estimate)
-    operators = _check_before_work(batches, solver, solver_args, prior_for, device, samples)
+    batches, operators = _planned(jobs, solver, solver_args, prior_for, batch_size, device, only, samples, estimate,
+                                  shard)  # fmt: skip
     wanted = [j for batch in batches for j in batch if only is None or j.source in only]
     for job in wanted:
         for path in job_outputs(job, save_grid, samples):

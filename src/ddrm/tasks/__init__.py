@@ -30,7 +30,15 @@ from .names import (
     parse_task,
     task_params,
 )
-from .noise import NOISE_ESTIMATORS, estimate_sigma_y, mad_noise_level, pca_noise_level
+from .noise import (
+    DEFAULT_SIGMA_Y,
+    NOISE_ESTIMATORS,
+    check_sigma_y,
+    default_sigma_y,
+    estimate_sigma_y,
+    mad_noise_level,
+    pca_noise_level,
+)
 from .sidecar import (
     SIDE_FILE_SUFFIXES,
     SIDECAR_VERSION,
@@ -90,4 +98,7 @@ __all__ = [
     "pca_noise_level",
     "mad_noise_level",
     "NOISE_ESTIMATORS",
+    "DEFAULT_SIGMA_Y",
+    "default_sigma_y",
+    "check_sigma_y",
 ]

@@ -23,9 +23,40 @@ from torch import Tensor
 
 from ..errors import InputError
 
-__all__ = ["pca_noise_level", "mad_noise_level", "estimate_sigma_y", "NOISE_ESTIMATORS"]
+__all__ = [
+    "pca_noise_level",
+    "mad_noise_level",
+    "estimate_sigma_y",
+    "NOISE_ESTIMATORS",
+    "DEFAULT_SIGMA_Y",
+    "default_sigma_y",
+    "check_sigma_y",
+]
 
 NOISE_ESTIMATORS = ("pca", "mad")
+
+DEFAULT_SIGMA_Y = 0.05  # the noise a synthetic measurement gets when none is named (DDRM's paper's level)
+NOISELESS_TASKS = ("jpeg",)  # the degradation is the quantisation itself: no Gaussian noise is modelled
+
+
+def default_sigma_y(task: str) -> float:
+    """The noise level a synthetic measurement of ``task`` (an operator's name) gets when none is named: 0 for JPEG
+    (its quantisation is the degradation), else :data:`DEFAULT_SIGMA_Y`."""
+    return 0.0 if task in NOISELESS_TASKS else DEFAULT_SIGMA_Y
+
+
+def check_sigma_y(task: str, sigma_y: float | str) -> None:
+    """The one rule every front end applies: ``sigma_y`` in [0, 1] (image units) or ``"auto"``, and 0 (or
+    ``"auto"``, which gives 0) for a task that models no Gaussian noise (JPEG)."""
+    if sigma_y == "auto":
+        return
+    if isinstance(sigma_y, bool) or not isinstance(sigma_y, (int, float)) or not 0 <= sigma_y <= 1:
+        raise InputError(f"sigma_y must lie in [0, 1] (image units) or be 'auto', got {sigma_y!r}")
+    if task in NOISELESS_TASKS and sigma_y > 0:
+        raise InputError(
+            f"JPEG artefact removal models no Gaussian noise (the quantisation is the degradation), so sigma_y is 0; "
+            f"got {sigma_y:g}: leave --sigma-y out"
+        )
 
 
 def _patches(y: Tensor, size: int, stride: int, valid: Tensor | None) -> Tensor:

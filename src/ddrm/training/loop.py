@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import pickle
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -15,8 +16,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ..checkpoints import load_network, read_state_dict
-from ..errors import InputError
+from ..checkpoints import check_archive, load_network, read_state_dict
+from ..errors import CheckpointError, InputError
+from ..io import atomic_write
 from ..models import ADMConfig, ADMUNet
 from ..priors import VPSchedule
 from .data import PatchSampler
@@ -141,9 +143,10 @@ def train(
     sched = VPSchedule.linear()
     sample_levels(1, sched, torch.Generator(), t_sampling, uniform_fraction, sigma_range)  # a bad range fails here
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     run = _Run(config, device, seed, lr, Path(data), crop, init, out / "checkpoint.pt", prediction, sigma_range)
+    out.mkdir(parents=True, exist_ok=True)  # after every check: a refused run leaves no folder behind
     log_path = out / "loss.csv"
+    _trim_log(log_path, run.step)
     new_log = not log_path.is_file()
     from tqdm.auto import tqdm
 
@@ -171,6 +174,28 @@ def train(
             run.save()
             bar.close()
     return run.ckpt
+
+
+def _cloned(obj):  # noqa: ANN001, ANN202
+    """``obj`` with every tensor inside (dicts, lists) cloned."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        return {k: _cloned(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_cloned(v) for v in obj)
+    return obj
+
+
+def _trim_log(path: Path, step: int) -> None:
+    """Drop the loss log's rows after ``step`` (the checkpoint's): rows a killed run logged past its last save are
+    logged again when the resumed run redoes those steps."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].isdigit() and int(ln.split(",", 1)[0]) <= step]
+    if len(kept) != len(lines):
+        atomic_write(path, lambda tmp: tmp.write_text("".join(kept)))
 
 
 def _check_options(
@@ -209,26 +234,42 @@ class _Run:
             sigma_range,
         )
         self.step = 0
+        self._boundary: dict | None = None  # the state at the last step boundary, while a step is under way
         if ckpt.is_file():
             self._resume()
 
     def _resume(self) -> None:
-        state = torch.load(self.ckpt, map_location=self.device, weights_only=True)
-        was = state.get("prediction", "epsilon")
-        if was != self.prediction:
-            raise InputError(
-                f"{self.ckpt} was trained with prediction={was!r}, not {self.prediction!r}; use another --out"
-            )
-        self.net.load_state_dict(state["model"])
-        self.ema.load_state_dict(state["ema"])
-        self.opt.load_state_dict(state["opt"])
-        self.gen.set_state(state["gen"])
-        self.sampler.g.set_state(state["sampler_gen"])
-        self.step = int(state["step"])
+        why = "cannot resume from it"
+        try:
+            check_archive(self.ckpt)  # text, HTML, a truncated or damaged zip: said plainly
+            state = torch.load(self.ckpt, map_location=self.device, weights_only=True)
+            missing = [k for k in ("model", "ema", "opt", "gen", "sampler_gen", "step") if k not in state]
+            if not isinstance(state, dict) or missing:
+                raise CheckpointError(f"{self.ckpt}: not a train-prior checkpoint (no {', '.join(missing) or 'dict'})")
+            was = state.get("prediction", "epsilon")
+            if was != self.prediction:
+                raise CheckpointError(f"{self.ckpt} was trained with prediction={was!r}, not {self.prediction!r}")
+            why = "it does not fit this run's network or options"
+            self.net.load_state_dict(state["model"])
+            self.ema.load_state_dict(state["ema"])
+            self.opt.load_state_dict(state["opt"])
+            self.gen.set_state(state["gen"])
+            self.sampler.g.set_state(state["sampler_gen"])
+            self.step = int(state["step"])
+        except (InputError, CheckpointError) as exc:
+            raise type(exc)(f"{exc}; move it away to start afresh, or choose another --out") from None
+        except Exception as exc:  # a damaged file: the unpickler, a missing key, a wrong shape, ...
+            detail = "" if isinstance(exc, pickle.UnpicklingError) else ": " + str(exc).strip().split("\n")[0][:120]
+            raise CheckpointError(
+                f"{self.ckpt}: {why} ({type(exc).__name__}{detail}); move it away to start afresh, or choose "
+                "another --out"
+            ) from None
 
     def update(self, batch: int, sched: VPSchedule, t_sampling: str, uniform_fraction: float, ema_decay: float,
                lr: float) -> float:  # fmt: skip
-        """One optimiser step on a fresh batch, then the EMA update; returns the loss."""
+        """One optimiser step on a fresh batch, then the EMA update; returns the loss. Until it ends, :meth:`save`
+        writes the state before it (an interruption mid-step never saves half a step)."""
+        self._boundary = self._state(copy=True)
         x0 = self.sampler.batch(batch).to(self.device)
         sigma = sample_levels(batch, sched, self.gen, t_sampling, uniform_fraction, self.sigma_range)
         t = sched.sigma_to_t(sigma).float().to(self.device)
@@ -247,9 +288,11 @@ class _Run:
             for pe, pn in zip(self.ema.parameters(), self.net.parameters()):
                 pe.lerp_(pn, 1 - decay)
         self.step += 1
+        self._boundary = None
         return loss.item()
 
-    def save(self) -> None:
+    def _state(self, copy: bool = False) -> dict:
+        """What a checkpoint holds; ``copy`` clones every tensor (a snapshot the next step cannot change)."""
         state = {
             "model": self.net.state_dict(),
             "ema": self.ema.state_dict(),
@@ -261,6 +304,12 @@ class _Run:
             "prediction": self.prediction,
             "sigma_range": json.dumps(self.sigma_range and [float(v) for v in self.sigma_range]),
         }
+        return _cloned(state) if copy else state
+
+    def save(self) -> None:
+        """The checkpoint at the last step boundary, atomically."""
+        state = self._boundary if self._boundary is not None else self._state()
+        self.ckpt.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.ckpt.with_name(self.ckpt.name + ".tmp")
         torch.save(state, tmp)
         tmp.replace(self.ckpt)

@@ -2,7 +2,7 @@
 clips (:mod:`~ddrm.video.container`), motion and flicker (:mod:`~ddrm.video.flow`), and the temporal modes over the
 restore pipeline (:mod:`~ddrm.video.temporal`)."""
 
-from .container import DEFAULT_FPS, VIDEO_SUFFIXES, Clip, is_video, open_clip, write_video
+from .container import DEFAULT_FPS, VIDEO_SUFFIXES, Clip, check_video_output, is_video, open_clip, write_video
 from .flow import flicker, flicker_along, optical_flow, warp
 from .temporal import TEMPORAL_MODES, clip_record, frames_folder, restore_clip, score_clip
 
@@ -14,6 +14,7 @@ __all__ = [
     "is_video",
     "open_clip",
     "write_video",
+    "check_video_output",
     "optical_flow",
     "warp",
     "flicker",

@@ -4,6 +4,8 @@ with the source's audio copied packet for packet."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -18,7 +20,7 @@ from ..io import IMAGE_SUFFIXES, atomic_write, read_image
 from ..pipeline import list_inputs
 from ..tasks import read_measurement
 
-__all__ = ["VIDEO_SUFFIXES", "DEFAULT_FPS", "Clip", "is_video", "open_clip", "write_video"]
+__all__ = ["VIDEO_SUFFIXES", "DEFAULT_FPS", "Clip", "is_video", "open_clip", "write_video", "check_video_output"]
 
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mkv", ".mov", ".avi", ".webm")
 _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi", ".webm": "webm"}
@@ -67,6 +69,18 @@ class Clip:
     def names(self) -> list[str]:
         """The frames' names: the file stems of a folder, ``000000``, ``000001``, ... for a video."""
         return [f.stem for f in self.files] if self.files else [f"{i:06d}" for i in range(self.count)]
+
+    def digest(self) -> str:
+        """SHA-256 of the clip's bytes (the video file, or the frame files in order, each with its name): what a
+        resumed run checks to be sure the frames on disk came from this very clip."""
+        h = hashlib.sha256()
+        for path in self.files or (self.path,):
+            if self.files:
+                h.update(path.name.encode() + b"\0")
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        return h.hexdigest()
 
     def frames(self, start: int = 0) -> Iterator[tuple[int, Tensor]]:
         """``(index, frame)`` from frame ``start`` on; frames are (C, H, W) float32 in [0, 1]."""
@@ -138,6 +152,82 @@ def open_clip(path: str | Path, fps: float | Fraction | None = None) -> Clip:
     return Clip(path, count, h, w, Fraction(rate), audio)
 
 
+def _encoding(out: Path, height: int, width: int) -> tuple[str, str, bool]:
+    """``(container format, codec, even)`` for a video of ``width x height`` frames written to ``out``; refuses a
+    suffix that is not a video, or a size the codec cannot take."""
+    av = _av()
+    container_format = _CONTAINERS.get(out.suffix.lower())
+    if container_format is None:
+        raise InputError(f"{out}: a video must be one of {', '.join(VIDEO_SUFFIXES)}")
+    codec = {"webm": "libvpx-vp9", "avi": "mpeg4"}.get(container_format, "libx264")
+    if codec not in av.codecs_available:
+        codec = "mpeg4"
+    even = height % 2 == 0 and width % 2 == 0
+    if codec == "mpeg4" and not even:
+        raise InputError(f"{out}: {width}x{height} frames need an even size for MPEG-4 part 2; use .mp4 or .mkv")
+    return container_format, codec, even
+
+
+def _encode(target, out: Path, frames: Iterator[Tensor], height: int, width: int, fps: Fraction,
+            audio_from: Path | None, quality: int) -> None:  # fmt: skip
+    """Encode ``frames`` ((C, H, W) in [0, 1]) into ``target`` (a path or a file object) as the video ``out`` names,
+    with the audio of ``audio_from`` copied packet for packet; refuses, in one line, what the container or the codec
+    cannot take."""
+    av = _av()
+    container_format, codec, even = _encoding(out, height, width)
+    source = av.open(str(audio_from)) if audio_from is not None else None
+    copies: dict = {}
+    try:
+        with av.open(target, "w", format=container_format) as container:
+            stream = container.add_stream(codec, rate=fps)
+            stream.width, stream.height = width, height
+            stream.pix_fmt = "yuv420p" if even or codec == "mpeg4" else "yuv444p"
+            if codec == "libx264":
+                stream.options = {"crf": str(quality), "preset": "medium"}
+            elif codec == "libvpx-vp9":
+                stream.options = {"crf": str(quality + 12), "b": "0"}
+            else:
+                stream.bit_rate = 8 * width * height * int(round(float(fps)))  # ~1 byte per pixel per frame
+            if source is not None:
+                for a in source.streams.audio:
+                    copies[a.index] = container.add_stream_from_template(a)
+            for i, img in enumerate(frames):
+                if img.shape[0] == 1:
+                    img = img.expand(3, height, width)
+                arr = (img.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+                frame.pts, frame.time_base = i, 1 / fps
+                container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+            if copies:
+                for packet in source.demux(*[source.streams[k] for k in copies]):
+                    if packet.dts is None:  # the demuxer's flush packets
+                        continue
+                    packet.stream = copies[packet.stream.index]
+                    container.mux(packet)
+    except (av.FFmpegError, ValueError) as exc:
+        why = _ffmpeg_detail(exc)
+        if copies:
+            why += "; .mkv takes any audio codec"
+        raise InputError(f"{out}: cannot write the video ({why})") from None
+    finally:
+        if source is not None:
+            source.close()
+
+
+def check_video_output(out: str | Path, height: int, width: int, fps: Fraction | float,
+                       audio_from: Path | None = None) -> None:  # fmt: skip
+    """Refuse, before any frame is restored, a video output its container or codec cannot take: the suffix, the
+    frame size, the source's audio codec, an existing folder of that name (a trial encode of one grey frame and the
+    audio into memory)."""
+    out = Path(out)
+    if out.is_dir():
+        raise InputError(f"{out}: is a folder; the output video is a file, so choose another name")
+    fps = Fraction(fps).limit_denominator(1001)
+    grey = torch.full((3, height, width), 0.5)
+    _encode(io.BytesIO(), out, iter([grey]), height, width, fps, audio_from, quality=51)
+
+
 def write_video(
     frames: Sequence[Path],
     out: str | Path,
@@ -148,63 +238,19 @@ def write_video(
     """Encode image files into a video (H.264 in .mp4/.mkv/.mov, VP9 in .webm, MPEG-4 part 2 in .avi), atomically,
     at ``fps``; the audio streams of ``audio_from`` are copied packet for packet. ``quality`` is x264's / VP9's CRF
     (lower is better; 18 is visually lossless for x264). Sides of odd length are encoded in 4:4:4."""
-    av = _av()
     out = Path(out)
-    container_format = _CONTAINERS.get(out.suffix.lower())
-    if container_format is None:
-        raise InputError(f"{out}: a video must be one of {', '.join(VIDEO_SUFFIXES)}")
     if not frames:
         raise InputError(f"{out}: no frames to encode")
     fps = Fraction(fps).limit_denominator(1001)
     first = read_image(frames[0])
     _, h, w = first.shape
-    codec = {"webm": "libvpx-vp9", "avi": "mpeg4"}.get(container_format, "libx264")
-    if codec not in av.codecs_available:
-        codec = "mpeg4"
-    even = h % 2 == 0 and w % 2 == 0
-    if codec == "mpeg4" and not even:
-        raise InputError(f"{out}: {w}x{h} frames need an even size for MPEG-4 part 2; use .mp4 or .mkv")
+    _encoding(out, h, w)
 
-    def _write(tmp: Path) -> None:
-        source = av.open(str(audio_from)) if audio_from is not None else None
-        try:
-            with av.open(str(tmp), "w", format=container_format) as container:
-                stream = container.add_stream(codec, rate=fps)
-                stream.width, stream.height = w, h
-                stream.pix_fmt = "yuv420p" if even or codec == "mpeg4" else "yuv444p"
-                if codec == "libx264":
-                    stream.options = {"crf": str(quality), "preset": "medium"}
-                elif codec == "libvpx-vp9":
-                    stream.options = {"crf": str(quality + 12), "b": "0"}
-                else:
-                    stream.bit_rate = 8 * w * h * int(round(float(fps)))  # ~1 byte per pixel per frame
-                copies = {}
-                if source is not None:
-                    for a in source.streams.audio:
-                        copies[a.index] = container.add_stream_from_template(a)
-                for i, path in enumerate(frames):
-                    img = first if i == 0 else read_image(path)
-                    if img.shape != first.shape:
-                        raise InputError(f"{path}: frame is {tuple(img.shape)}, the first one {tuple(first.shape)}")
-                    if img.shape[0] == 1:
-                        img = img.expand(3, h, w)
-                    arr = (img.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-                    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-                    frame.pts, frame.time_base = i, 1 / fps
-                    container.mux(stream.encode(frame))
-                container.mux(stream.encode(None))
-                if copies:
-                    for packet in source.demux(*[source.streams[k] for k in copies]):
-                        if packet.dts is None:  # the demuxer's flush packets
-                            continue
-                        packet.stream = copies[packet.stream.index]
-                        container.mux(packet)
-        except av.FFmpegError as exc:
-            raise InputError(
-                f"{out}: cannot write the video ({_ffmpeg_detail(exc)}); .mkv takes any audio codec"
-            ) from None
-        finally:
-            if source is not None:
-                source.close()
+    def _frames() -> Iterator[Tensor]:
+        for i, path in enumerate(frames):
+            img = first if i == 0 else read_image(path)
+            if img.shape != first.shape:
+                raise InputError(f"{path}: frame is {tuple(img.shape)}, the first one {tuple(first.shape)}")
+            yield img
 
-    return atomic_write(out, _write)
+    return atomic_write(out, lambda tmp: _encode(str(tmp), out, _frames(), h, w, fps, audio_from, quality))

@@ -50,6 +50,7 @@ def clip_record(clip: Clip, task: TaskSpec, sigma_y: float, solver: SamplerSpec,
     """The settings a clip's frames were restored with (``restore.json``): a resumed run must match them."""
     record = {
         "source": clip.path.name,
+        "source_sha256": clip.digest(),
         "frames": clip.count,
         "task": task.key(),
         "sigma_y": sigma_y,
@@ -78,6 +79,11 @@ def _check_resume(frames_dir: Path, record: dict[str, Any], targets: list[Path],
         )
     if before != record:
         changed = sorted(k for k in set(record) | set(before) if before.get(k) != record.get(k))
+        if "source_sha256" in changed:
+            raise InputError(
+                f"{frames_dir}: its frames were restored from another clip ({record['source']} has changed since); "
+                "use --overwrite, or another output"
+            )
         raise InputError(
             f"{frames_dir}: its frames were restored with other settings ({', '.join(changed)}); "
             "use --overwrite, or another output"
