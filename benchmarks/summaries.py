@@ -155,6 +155,18 @@ def blind_real_table(path: Path = RESULTS / "blind_real.json") -> str:
     return "\n".join(out)
 
 
+def memory_guard_table(path: Path = RESULTS / "memory_guard.json") -> str:
+    """The memory guard's estimate against the measured peak growth of a 20-step DDRM restore, per prior and size."""
+    rows = json.loads(path.read_text())["rows"]
+    out = ["| prior | side (px) | estimate (MiB) | measured peak growth (MiB) | estimate / measured |",
+           "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        mib = r["measured"] / 2**20
+        ratio = f"{r['estimate'] / r['measured']:.2f}" if mib >= 16 else "- (below the allocator's reuse)"
+        out.append(f"| {r['prior']} | {r['side']} | {r['estimate'] / 2**20:.0f} | {mib:.0f} | {ratio} |")
+    return "\n".join(out)
+
+
 TABLES = {
     "noise_sweep": noise_sweep_table,
     "consistency": consistency_table,
@@ -163,6 +175,7 @@ TABLES = {
     "noise_estimation": noise_estimation_table,
     "real_boundaries": real_boundaries_table,
     "blind_real": blind_real_table,
+    "memory_guard": memory_guard_table,
 }
 
 MARKER = re.compile(r"<!-- table: (\w+) -->\n\n((?:\|.*\n)+)")

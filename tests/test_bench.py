@@ -131,6 +131,46 @@ def test_tiny_protocol_end_to_end(tiny, tmp_path):
         assert np.mean(mean[("denoise", 0.1, m, None)]) > np.mean(mean[("denoise", 0.1, "pinv", None)]) + 1
 
 
+def test_runs_record_their_prior_and_never_resume_with_another(tiny, tmp_path):
+    """run.json records each solver's prior and the identity of its weights, the version, torch and the device; the
+    rows of a solver carry the prior and weights; a rerun with other weights in the same folder is refused."""
+    from ddrm.checkpoints import weights_identity
+
+    protocol, proto = tiny
+    rows = run_protocol(protocol, tmp_path / "run", report=lambda s: None)
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert record["priors"]["ddrm"] == {"name": "gaussian", "checkpoint": None, "weights": "analytic"}
+    assert record["torch"] == torch.__version__ and record["device"].startswith("cpu") and record["ddrm"]
+    assert {(r.get("prior"), r.get("weights")) for r in rows if r["method"] == "ddrm"} == {("gaussian", "analytic")}
+    assert all("weights" not in r for r in rows if r["method"] != "ddrm")
+    changed = tmp_path / "other.toml"
+    changed.write_text(proto.read_text().replace('prior = "gaussian"', 'prior = "builtin"'))
+    other = load_protocol(changed)
+    with pytest.raises(ProtocolError, match="was run with prior gaussian .* choose another run folder"):
+        run_protocol(other, tmp_path / "run", report=lambda s: None, limit=1)
+    assert weights_identity("builtin").count("+") == 1  # two experts, each by its SHA-256
+    assert len(weights_identity("builtin").split("+")[0]) == 64
+
+
+def test_the_report_puts_published_figures_beside_the_measured(tiny, tmp_path):
+    protocol, proto = tiny
+    text = proto.read_text() + (
+        '\n[[published]]\nmethod = "ddrm"\ntask = "sr2"\nsigma_y = 0.1\nunits = "[-1,1]"\npsnr = 30.0\n'
+        'source = "a paper, Table 1 [P]"\n'
+    )
+    changed = tmp_path / "published.toml"
+    changed.write_text(text)
+    rows = run_protocol(load_protocol(changed), tmp_path / "run", report=lambda s: None)
+    summary = (tmp_path / "run" / "summary.md").read_text()
+    assert "## Published and measured" in summary
+    line = next(ln for ln in summary.splitlines() if "a paper, Table 1 [P]" in ln)
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    measured = np.mean([r["psnr"] for r in rows if r["task"] == "sr2" and r["sigma_y"] == 0.05
+                        and r["method"] == "ddrm" and r["steps"] == 3])  # fmt: skip
+    assert cells[:5] == ["sr2", "0.05", "ddrm", "PSNR", "30.00"]
+    assert cells[5].startswith(f"{measured:.2f}") and cells[6] == f"{measured - 30.0:+.2f}"
+
+
 def test_interrupted_run_resumes_without_redoing_rows(tiny, tmp_path, monkeypatch):
     from ddrm.bench import runner
 
@@ -233,6 +273,18 @@ BAD = {
     "init steps": (
         '[[methods]]\nmethod = "ddim"\nsteps = [2, 3]\n[[methods]]\nmethod = "ddrm"\ninit = "ddim"',
         "must have a single step count",
+    ),
+    "published unknown method": (
+        '[[published]]\nmethod = "dps"\ntask = "sr4"\nsigma_y = 0.05\npsnr = 1\nsource = "x"',
+        "names no method",
+    ),
+    "published other noise": (
+        '[[published]]\nmethod = "ddrm"\ntask = "sr4"\nsigma_y = 0.1\npsnr = 1\nsource = "x"',
+        "is not run at 0.1",
+    ),
+    "published no figure": (
+        '[[published]]\nmethod = "ddrm"\ntask = "sr4"\nsigma_y = 0.05\nsource = "x"',
+        "gives no figure",
     ),
 }
 

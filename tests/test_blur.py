@@ -27,7 +27,9 @@ def test_varying_blur_degrade_restore_and_refusals(tmp_path):
     out = tmp_path / "x.png"
     res = run("restore", y, "-o", out, "--prior", "gaussian", "--steps", "10", "--reference", clean)
     assert "PSNR" in res.stdout and read_image(out).shape == (3, 32, 40)
-    assert psnr(out, clean) > psnr(y, clean) - 1.0  # the Gaussian prior is weak; the run must not fall apart
+    # DiffPIR with the analytic Gaussian prior, 10 steps: +3.43 to +4.09 dB over the blurry input (make_photo and
+    # degrade seeds 0-4, 1 and 2 threads, identical); the bound is the worst less 1 dB
+    assert psnr(out, clean) > psnr(y, clean) + 2.4
     # DDRM needs an SVD: one line naming the solvers that can
     res = run("restore", y, "-o", tmp_path / "d.png", "--solver", "ddrm", "--prior", "gaussian", ok=False)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
@@ -108,9 +110,14 @@ def test_kernel_estimation_steps_recover_a_known_kernel_from_a_known_image():
 
 
 def test_blind_ddrm_with_a_gaussian_prior_beats_a_wrong_kernel():
-    """End to end: DDRM re-estimating the kernel from its x0 after 30 % of the steps. Measured: separable model
-    22.12 dB (kernel error 0.33), full model 20.67 dB (0.58); the true kernel gives 22.89 dB, the starting guess
-    (an isotropic Gaussian) 21.41 dB, the transposed kernel 13.62 dB."""
+    """End to end: DDRM re-estimating the kernel from its x0 after 30 % of the steps.
+
+    Measured over 6 scenes (prior samples 0, 3, ..., 15; noise and chain seeds beside them) at 1 and 2 threads
+    (identical): separable model 21.84-22.73 dB, kernel error 0.33-0.44 (0.50 on another machine of CI's kind, where
+    the bound was 0.4); full model 20.68-22.88 dB, error 0.24-0.58; the true kernel 22.88-23.32 dB, the isotropic
+    starting guess 21.34-21.86 dB (the separable estimate beats it by 0.51-1.33 dB), the transposed kernel 13.07-14.27
+    dB (error 0.87). Bounds: separable error < 0.6 (0.16 above the worst measured), PSNR above the guess, both models
+    5 dB above the transposed kernel, the full model's error 0.2 below the transposed kernel's."""
     from ddrm.metrics import psnr
     from ddrm.operators import CircularConvolution, separable_blur
     from ddrm.pipeline.blind import gaussian_kernel, kernel_error, restore_blind
@@ -140,7 +147,7 @@ def test_blind_ddrm_with_a_gaussian_prior_beats_a_wrong_kernel():
         results[model] = (psnr(out[0], x01[0]), kernel_error(kernel, true))
         assert results[model][0] > wrong + 5
         assert abs(float(kernel.sum()) - 1) < 1e-6 and kernel.min() >= 0
-    assert results["separable"][0] > guess and results["separable"][1] < 0.4
+    assert results["separable"][0] > guess and results["separable"][1] < 0.6
     assert results["full"][1] < kernel_error(true.T, true) - 0.2
     # DiffPIR takes the same hook
     out, kernel = restore_blind(prior, SAMPLERS["diffpir"], y01, 0.01, 7, "separable", solver_args={"steps": 30},

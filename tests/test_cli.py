@@ -43,9 +43,17 @@ def psnr(a: Path, b: Path) -> float:
     return 10 * np.log10(255**2 / np.mean((x - y) ** 2))
 
 
-@pytest.mark.parametrize(
-    "task", ["sr4", "sr_bicubic2", "deblur_gauss", "deblur_aniso", "deblur_motion", "inpaint", "color", "denoise"]
-)
+# The restored image's PSNR minus the pseudo-inverse's (the grid's second panel), one sample of the analytic Gaussian
+# prior at 10 steps: measured over 5 photos (make_photo seeds 0-4, degrade seeds 3-7) at 1 and 2 threads; each bound
+# is the worst measured less 1 dB. The prior is stationary, zero-mean and blind to colour, and a single sample puts
+# its own texture in the null space, so on these smooth photos it loses to the pseudo-inverse where the measurement
+# already holds most of the image (bicubic SR x2: -5.5 to -5.8 dB; colourisation: -1.9 to -3.0 dB, the sample's
+# random colours against grey): the bounds there say the run does not fall apart, not that it wins.
+BEATS_PINV_BY = {"sr4": -1.7, "sr_bicubic2": -6.8, "deblur_gauss": 16.8, "deblur_aniso": 15.4, "deblur_motion": 9.4,
+                 "inpaint": 1.8, "color": -4.0, "denoise": 0.0}  # fmt: skip
+
+
+@pytest.mark.parametrize("task", list(BEATS_PINV_BY))
 def test_degrade_then_restore_from_sidecar(tmp_path, task):
     clean = make_photo(tmp_path / "clean.png")
     before = digest(clean)
@@ -71,6 +79,9 @@ def test_degrade_then_restore_from_sidecar(tmp_path, task):
     assert out.size == (40, 24) and out.mode == "RGB"
     grid = Image.open(tmp_path / "x_grid.png")
     assert grid.size == (4 * 40 + 3 * 4, 24)
+    c, x, g = (np.asarray(Image.open(p), dtype=float) for p in (clean, tmp_path / "x.png", tmp_path / "x_grid.png"))
+    score = lambda a: 10 * np.log10(255**2 / np.mean((a - c) ** 2))  # noqa: E731
+    assert score(x) - score(g[:, 44:84]) > BEATS_PINV_BY[task], (score(x), score(g[:, 44:84]))
     assert digest(clean) == before  # inputs are never modified
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*"))
 

@@ -97,6 +97,19 @@ class MethodEntry:
 
 
 @dataclass(frozen=True)
+class PublishedEntry:
+    """A figure a paper published for a cell of the protocol's table (``method`` and ``task`` labels of the protocol,
+    ``sigma_y`` in [0, 1] units): ``values`` by metric (``psnr``, ``ssim``, ``lpips``, ``fid``), and where it comes
+    from (``source``: the paper, table and reliability tag)."""
+
+    method: str
+    task: str
+    sigma_y: float
+    values: dict
+    source: str
+
+
+@dataclass(frozen=True)
 class Protocol:
     name: str
     description: str
@@ -109,6 +122,7 @@ class Protocol:
     prior: PriorEntry = PriorEntry()
     grid_images: int = 3
     source: str = ""
+    published: tuple[PublishedEntry, ...] = ()
 
     def to_json(self) -> str:
         """The resolved protocol, as recorded in a run folder (a resumed run must match it)."""
@@ -231,7 +245,8 @@ def _starters() -> list[str]:
 
 
 _TOP_KEYS = {"name", "description", "datasets", "tasks", "methods", "seeds", "metrics", "batch_size", "prior",
-             "grid_images"}  # fmt: skip
+             "grid_images", "published"}  # fmt: skip
+PUBLISHED_METRICS = ("psnr", "ssim", "lpips", "fid")
 
 
 def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
@@ -256,6 +271,7 @@ def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
         r.fail("methods", "labels must be distinct (give 'label' to tell two variants of a method apart)")
     methods = _link_inits(r, raw, methods)
     seeds, metrics = _seeds(r, data), _metrics(r, data)
+    published = [_published(r, p, f"published[{i}]", tasks, methods) for i, p in enumerate(data.get("published", []))]
     return Protocol(
         name=name,
         description=description,
@@ -268,7 +284,32 @@ def parse_protocol(data: dict, where: str = "protocol") -> Protocol:
         prior=default_prior,
         grid_images=r.integer(data, "grid_images", "", 3, 0, 64),
         source=where,
+        published=tuple(published),
     )
+
+
+def _published(r: _Reader, p: Any, key: str, tasks: list[TaskEntry], methods: list[MethodEntry]) -> PublishedEntry:
+    r.table(p, key, {"method", "task", "sigma_y", "units", "source", *PUBLISHED_METRICS})
+    method, task = r.string(p, "method", key), r.string(p, "task", key)
+    if method not in {m.label for m in methods}:
+        r.fail(f"{key}.method", f"names no method of this protocol: {method!r}")
+    entry = next((t for t in tasks if t.label == task), None)
+    if entry is None:
+        r.fail(f"{key}.task", f"names no task of this protocol: {task!r}")
+    units = r.string(p, "units", key, "[0,1]", tuple(UNITS))
+    (sigma,) = _sigma_list(r, p.get("sigma_y"), f"{key}.sigma_y", UNITS[units])
+    if not any(abs(sigma - s) < 1e-12 for s in entry.sigma_y):
+        r.fail(f"{key}.sigma_y", f"task {task} is not run at {sigma:g} ([0, 1] units)")
+    values = {}
+    for m in PUBLISHED_METRICS:
+        if m in p:
+            v = p[m]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                r.fail(f"{key}.{m}", f"must be a number, got {v!r}")
+            values[m] = float(v)
+    if not values:
+        r.fail(key, f"gives no figure (one of {', '.join(PUBLISHED_METRICS)})")
+    return PublishedEntry(method, task, sigma, values, r.string(p, "source", key))
 
 
 def _dataset(r: _Reader, d: Any, key: str) -> DatasetSpec:

@@ -99,6 +99,7 @@ def markdown(protocol: Protocol, summary: list[dict]) -> str:
                     vals.append("-" if s is None else f"{_fmt(s.get('psnr'))} / {_fmt(s.get('ssim'), 3)}")
                 out.append(f"| {name} | " + " | ".join(vals) + " |")
             out.append("")
+    out += _published(protocol, summary, digits)
     diffusion = [s for s in summary if s["nfe"] > 0 and not math.isnan(s["overhead"])]
     if diffusion:
         shares = sorted(s["overhead"] for s in diffusion)
@@ -107,6 +108,25 @@ def markdown(protocol: Protocol, summary: list[dict]) -> str:
             f"{shares[len(shares) // 2]:.1%}, largest {shares[-1]:.1%}."
         )
     return "\n".join(out) + "\n"
+
+
+def _published(protocol: Protocol, summary: list[dict], digits: dict[str, int]) -> list[str]:
+    """The papers' figures beside the measured ones (the protocol's ``published`` entries), with the gap."""
+    if not protocol.published:
+        return []
+    out = ["## Published and measured", "",
+           "| task | σ_y | method | metric | published | measured | measured - published | source |",
+           "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for p in protocol.published:
+        lines = [s for s in summary if s["method"] == p.method and s["task"] == p.task
+                 and abs(s["sigma_y"] - p.sigma_y) < 1e-12]  # fmt: skip
+        for metric, value in p.values.items():
+            line = next((s for s in lines if metric in s), None)
+            measured = "-" if line is None else _pm(line, metric, digits[metric])
+            gap = "-" if line is None else f"{line[metric] - value:+.{digits[metric]}f}"
+            out.append(f"| {p.task} | {p.sigma_y:g} | {p.method} | {metric.upper()} | {_fmt(value, digits[metric])} | "
+                       f"{measured} | {gap} | {p.source} |")  # fmt: skip
+    return [*out, ""]
 
 
 def _csv(summary: list[dict]) -> str:

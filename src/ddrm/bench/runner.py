@@ -22,7 +22,15 @@ from torch import Tensor
 from ..io import remove_stale_temporaries, write_image, write_text
 from ..metrics import psnr, ssim
 from ..operators import Operator
-from ..pipeline import PriorLoader, check_batch, check_memory, consistency_residual, image_generator, restore_batch
+from ..pipeline import (
+    PriorLoader,
+    check_batch,
+    check_memory,
+    consistency_residual,
+    describe_device,
+    image_generator,
+    restore_batch,
+)
 from ..pipeline import dist as pdist
 from ..samplers import SAMPLERS
 from ..tasks import TaskSpec
@@ -51,14 +59,14 @@ class _Methods:
             self.priors[key] = PriorLoader(m.prior.name, m.prior.checkpoint, device=self.device)
         return self.priors[key]
 
-    def check(self, group: Group, op: Operator, batch: int) -> None:
+    def check(self, group: Group, op: Operator, batch: int) -> str | None:
         """What running ``group`` on batches of ``batch`` images would refuse, before the first row: the solver
         against the operator, the prior against the task (channels, a fixed size), the memory estimate."""
         m = group.method
         if m.init is not None:
             self.check(replace(group, method=m.init, steps=resolved_steps(m.init, group.task)[0]), op, batch)
         if m.kind != "solver":
-            return
+            return None
         spec, shape = SAMPLERS[m.method], tuple(op.input_shape)
         prior = self._loader(m)(shape)
         spec.check_operator(op)
@@ -66,7 +74,7 @@ class _Methods:
         check_batch(prior, spec, TaskSpec(group.task.name, shape, group.task.params), op, y, None, m.samples,
                     m.estimate)  # fmt: skip
         args = {**m.params, "steps": group.steps}
-        check_memory(prior, spec, shape, batch * m.samples, self.device, args)
+        return check_memory(prior, spec, shape, batch * m.samples, self.device, args)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -194,7 +202,7 @@ class _Batch:
         for j, (n, x, xr) in enumerate(zip(self.names, xs, x01)):
             self._write(n, x, xr, op, ys[j : j + 1])
             ok = bool(torch.isfinite(xr).all())
-            row = {"id": g.row_id(n), "dataset": g.dataset.name, "image": n, "task": g.task.label,
+            row = {"id": g.row_id(n), "dataset": g.dataset.name, "image": n, "task": g.task.label, **self.run.weights(g),
                    "sigma_y": g.sigma_y, "method": g.method.label, "steps": g.steps, "seed": g.seed,
                    "config": g.config, "nfe": nfe, "seconds": seconds / len(self.files), "batch": len(self.files),
                    "warmup": warm, "peak_mib": round(peak, 1)}  # fmt: skip
@@ -228,9 +236,17 @@ class _Runner:
     def __init__(self, protocol: Protocol, run_dir: Path, sets: _Datasets, device: torch.device, methods: _Methods):
         self.protocol, self.run_dir, self.sets, self.device = protocol, run_dir, sets, device
         self.methods = methods
+        self.record: dict[str, Any] = {}
         self.images: dict[Path, Tensor] = {}
         self.ops: dict[tuple, tuple[Operator, Operator]] = {}
         self.warmed: set[tuple] = set()
+
+    def weights(self, g: Group) -> dict[str, str]:
+        """The prior and the identity of its weights a solver group's rows record (none for the baselines)."""
+        if g.method.kind != "solver":
+            return {}
+        p = self.record["priors"][g.method.label]
+        return {"prior": p["name"], "weights": p["weights"]}
 
     def image(self, f: Path, g: Group) -> Tensor:
         if f not in self.images:
@@ -274,11 +290,16 @@ def run_protocol(
     sets = _Datasets.read(protocol, data or {}, limit)
     _check_folders(protocol, sets, run_dir, data or {})
     groups = plan(protocol, sets.files)
-    methods = _check_before_rows(protocol, sets, groups, device)
+    record = run_record(protocol, device)
+    _check_resume(run_dir, record)
+    methods = _check_before_rows(protocol, sets, groups, device, report)
     _prepare_folder(protocol, run_dir, rank)
+    if rank == 0:
+        write_text(json.dumps(record, indent=1) + "\n", run_dir / "run.json")
     done = read_rows(run_dir)
     methods.tuning = _tuning(groups, sets, run_dir, rank, report)
     runner = _Runner(protocol, run_dir, sets, device, methods)
+    runner.record = record
     work = []  # (group, [files of this process still to do])
     for g in groups:
         files = sets.files[g.dataset.name]
@@ -304,6 +325,60 @@ def run_protocol(
     return _merge(protocol, groups, sets, run_dir, new_rows, rank, device, report, summarise)
 
 
+def run_record(protocol: Protocol, device: torch.device) -> dict[str, Any]:
+    """How a run is made (``run.json``): each solver's prior and the identity of its weights
+    (:func:`~ddrm.checkpoints.weights_identity`), the package version and git commit, torch and the device."""
+    from ..checkpoints import weights_identity
+
+    priors = {}
+    for m in protocol.methods:
+        for entry in (m, m.init):
+            if entry is not None and entry.kind == "solver":
+                p = entry.prior
+                priors[entry.label] = {"name": p.name, "checkpoint": p.checkpoint,
+                                       "weights": weights_identity(p.name, p.checkpoint)}  # fmt: skip
+    return {"priors": priors, "ddrm": _version(), "commit": _commit(), "torch": torch.__version__,
+            "device": describe_device(device).removeprefix("device: ")}  # fmt: skip
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ddrm")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _commit() -> str | None:
+    """The git commit of the package's checkout (``None`` for an installed package)."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[3]
+    if not (root / ".git").exists():
+        return None
+    cmd = ["git", "describe", "--always", "--dirty", "--abbrev=40"]
+    try:
+        return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _check_resume(run_dir: Path, record: dict[str, Any]) -> None:
+    """A run folder resumes only with the priors and weights it was started with (rows of two priors never mix)."""
+    try:
+        before = json.loads((run_dir / "run.json").read_text())["priors"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    for label, now in record["priors"].items():
+        was = before.get(label)
+        if was is not None and (was.get("name"), was.get("weights")) != (now["name"], now["weights"]):
+            raise ProtocolError(
+                f"{run_dir}: method {label} was run with prior {was.get('name')} (weights {str(was.get('weights'))[:16]}"
+                f"...), this run has {now['name']} ({now['weights'][:16]}...); choose another run folder"
+            )
+
+
 def _check_folders(protocol: Protocol, sets: _Datasets, run_dir: Path, data: dict[str, str]) -> None:
     """Refuse a run folder inside a dataset's folder (a second run would read the first one's outputs as images),
     or a dataset inside the run folder."""
@@ -320,17 +395,21 @@ def _check_folders(protocol: Protocol, sets: _Datasets, run_dir: Path, data: dic
                 raise ProtocolError(f"{run_dir}: the run folder holds dataset {ds.name}'s folder; choose another")
 
 
-def _check_before_rows(protocol: Protocol, sets: _Datasets, groups: list[Group], device: torch.device) -> _Methods:
+def _check_before_rows(protocol: Protocol, sets: _Datasets, groups: list[Group], device: torch.device,
+                       report: Callable[[str], None]) -> _Methods:  # fmt: skip
     """Every image decoded and sized, and every group's method checked against its task, its prior and the memory,
     before the first row is written (a broken image or an impossible pairing is refused up front)."""
     for ds in protocol.datasets:
         for f in [*sets.files[ds.name], *sets.tune[ds.name]]:
             load_image(f, ds)
     methods = _Methods(device, {})
+    notes = set()
     for g in groups:
         shape = (1 if g.dataset.grey else 3, g.dataset.size, g.dataset.size)
         n = min(protocol.batch_size, len(sets.files[g.dataset.name]))
-        methods.check(g, task_operator(g.task, shape, g.seed), n)
+        notes.add(methods.check(g, task_operator(g.task, shape, g.seed), n))
+    for note in sorted(n for n in notes if n is not None):
+        report(f"warning: {note}")
     return methods
 
 

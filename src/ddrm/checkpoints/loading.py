@@ -24,7 +24,7 @@ from ..priors import NetworkPrior, NoiseLevelExperts, Prior, VPSchedule
 from .download import download_checkpoint
 from .reading import PathLike, load_network, read_state_dict
 
-__all__ = ["load_prior", "BUILTIN_DIR", "BUILTIN_NAMES", "builtin_manifest", "DiffusersUNet"]
+__all__ = ["load_prior", "BUILTIN_DIR", "BUILTIN_NAMES", "builtin_manifest", "DiffusersUNet", "weights_identity"]
 
 BUILTIN_DIR = Path(__file__).parent.parent / "weights"
 BUILTIN_NAMES = ("builtin", "builtin-low", "builtin-high", "builtin-v1")
@@ -140,6 +140,33 @@ def _load_builtin(name: str = "builtin", clip_x0: bool | None = None, **kw) -> P
         clip_x0=bool(meta.get("clip_x0", False)) if clip_x0 is None else clip_x0,
         **kw,
     )
+
+
+def weights_identity(name: str, checkpoint: PathLike | None = None) -> str:
+    """What identifies a prior's weights, for records that must not mix two: the SHA-256 of a shipped prior (its
+    experts' joined), of a preset's checkpoint file (the digest recorded at its download, else the file's own),
+    ``"analytic"`` for the Gaussian prior; a diffusers prior by the SHA-256 of its weight files when the folder is
+    local, else its hub id."""
+    from .download import _record_path, cache_dir, sha256_file
+
+    if name == "gaussian":
+        return "analytic"
+    if name in BUILTIN_NAMES:
+        meta = builtin_manifest(name)
+        return "+".join(builtin_manifest(n)["sha256"] for n in meta.get("experts", [name]))
+    if name in PRESETS:
+        path = Path(checkpoint) if checkpoint is not None else cache_dir() / PRESETS[name].files[0]
+        if not path.is_file():
+            raise CheckpointError(f"{name}: no checkpoint at {path} to identify")
+        record = _record_path(path)
+        if checkpoint is None and record.is_file():
+            return json.loads(record.read_text())["sha256"]
+        return sha256_file(path)
+    if name.startswith("hf:"):
+        folder = Path(name[3:])
+        files = sorted(folder.rglob("*.safetensors")) + sorted(folder.rglob("*.bin")) if folder.is_dir() else []
+        return "+".join(sha256_file(p) for p in files) if files else name
+    raise CheckpointError(f"unknown prior {name!r}")
 
 
 def load_prior(

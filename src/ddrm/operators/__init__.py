@@ -24,7 +24,16 @@ from .kronecker import (
     separable_blur,
     valid_conv_matrix_1d,
 )
-from .registry import OPERATORS, OperatorSpec, build_operator, default_motion_size, random_kernel_grid, random_mask
+from .registry import (
+    BOX_MARGIN,
+    OPERATORS,
+    OperatorSpec,
+    box_mask,
+    build_operator,
+    default_motion_size,
+    random_kernel_grid,
+    random_mask,
+)
 from .simple import Denoising, DenseOperator, Inpainting
 from .varying import SpatiallyVaryingBlur, grid_weights
 
@@ -64,6 +73,8 @@ __all__ = [
     "ddrm_anisotropic_kernels",
     "motion_kernel",
     "random_mask",
+    "box_mask",
+    "BOX_MARGIN",
     "random_kernel_grid",
     "default_motion_size",
     "OperatorSpec",

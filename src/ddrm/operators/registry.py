@@ -39,6 +39,8 @@ __all__ = [
     "random_mask",
     "random_kernel_grid",
     "default_motion_size",
+    "box_mask",
+    "BOX_MARGIN",
 ]
 
 
@@ -54,6 +56,24 @@ def random_mask(
     mask = torch.ones(h * w, dtype=torch.bool)
     mask[order[: round(missing * h * w)]] = False
     return mask.reshape(h, w)
+
+
+BOX_MARGIN = 16  # DPS's box inpainting: the box lies at least this far from every edge
+
+
+def box_mask(input_shape: tuple[int, int, int], side: int, generator: torch.Generator | None = None) -> Tensor:
+    """A (H, W) boolean mask missing one ``side`` x ``side`` square at a uniformly random position at least
+    :data:`BOX_MARGIN` px from the edges (DPS's box inpainting: 128 px on 256 px images)."""
+    _, h, w = input_shape
+    room_h, room_w = h - side - 2 * BOX_MARGIN, w - side - 2 * BOX_MARGIN
+    if side < 1 or room_h < 0 or room_w < 0:
+        raise TaskError(f"a {side} px box with a {BOX_MARGIN} px margin does not fit a {w}x{h} image")
+    gen_device = generator.device if generator is not None else "cpu"
+    top, left = (int(torch.randint(0, r + 1, (1,), generator=generator, device=gen_device)) + BOX_MARGIN
+                 for r in (room_h, room_w))  # fmt: skip
+    mask = torch.ones(h, w, dtype=torch.bool)
+    mask[top : top + side, left : left + side] = False
+    return mask
 
 
 @dataclass(frozen=True)
@@ -83,9 +103,9 @@ def _no_svd_when_valid(params: dict[str, Any]) -> type[Operator]:
     return LinearOperator if params.get("boundary") == "valid" else SVDOperator
 
 
-def _inpaint(shape, *, generator=None, dtype=None, mask=None, missing=0.5):
+def _inpaint(shape, *, generator=None, dtype=None, mask=None, missing=0.5, box=0):
     if mask is None:
-        mask = random_mask(shape, missing, generator)
+        mask = box_mask(shape, box, generator) if box else random_mask(shape, missing, generator)
     return Inpainting(shape, mask, dtype=dtype)
 
 
@@ -152,7 +172,10 @@ OPERATORS: dict[str, OperatorSpec] = {
     for spec in [
         OperatorSpec("denoise", lambda shape, generator=None, dtype=None: Denoising(shape, dtype=dtype), "H = I"),
         OperatorSpec(
-            "inpaint", _inpaint, "missing pixels (mask, or a random fraction missing)", {"mask": None, "missing": 0.5}
+            "inpaint",
+            _inpaint,
+            "missing pixels (mask, a random fraction missing, or a random box of side `box`)",
+            {"mask": None, "missing": 0.5, "box": 0},
         ),
         OperatorSpec(
             "sr",

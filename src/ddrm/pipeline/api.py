@@ -148,10 +148,10 @@ def restore(
     sampler.check_operator(op)
     net = prior if isinstance(prior, Prior) else _loader(prior, checkpoint, device)(spec.image_shape)
     blind = name in BLIND_TASKS
-    check_memory(net, sampler, spec.image_shape, 1 if blind else y01.shape[0] * samples, device, args, blind)
-    few = step_warning(sampler, args, name)
-    if few is not None:
-        warnings.warn(few, stacklevel=2)
+    unknown = check_memory(net, sampler, spec.image_shape, 1 if blind else y01.shape[0] * samples, device, args, blind)
+    for line in (step_warning(sampler, args, name), unknown):
+        if line is not None:
+            warnings.warn(line, stacklevel=2)
     gens = [image_generator(seed, f"image {i}") for i in range(y01.shape[0])]
     estimate = estimate or ("mean" if samples > 1 else "sample")
     parts = []  # images with one noise level go in one batch (all of them unless estimated one by one)

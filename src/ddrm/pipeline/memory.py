@@ -6,6 +6,7 @@ images, batch and tiles; see :func:`estimate_peak_bytes`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -23,31 +24,64 @@ __all__ = ["estimate_peak_bytes", "available_bytes", "check_memory"]
 _LIVE_FRACTION = 0.2
 _GRAD_FRACTION = 1.25
 _PROBE = 64
+# the estimate over the measured peak growth (benchmarks/memory_guard.py): 1.02-1.25 for the built-in prior at
+# 128-512 px, 1.01-1.07 for the tiny ADM at 128-256 px, and one measured peak varies between runs by up to a quarter
+# (270 and 201 MiB for the same 256 px run); a run is refused when the estimate times this exceeds the free memory
+_MARGIN = 1.3
 _BLIND_COPIES = 8
 
 
-def _layer_bytes_per_pixel(prior: Prior) -> float | None:
-    """Summed bytes of the network's layer outputs per image pixel, from one call on a small probe (a network
-    pinned to its own size, as the public checkpoints are, is probed at that size: its attention's cost grows faster
-    than the pixels); 0 for a prior without a network (the analytic ones: the solvers' workspace is all)."""
+@dataclass(frozen=True)
+class _Profile:
+    """A network's memory per call: ``per_pixel`` bytes of layer outputs per image pixel (linear in the image), and
+    ``attention`` bytes per pixel squared of its largest self-attention (the logits and their softmax, heads x
+    tokens^2 floats each, quadratic in the image); ``attention_sum`` the same summed over the blocks (all kept for
+    back-propagation)."""
+
+    per_pixel: float
+    attention: float = 0.0
+    attention_sum: float = 0.0
+
+
+def _attention_heads(module: torch.nn.Module) -> int | None:
+    """The heads of a self-attention block (ADM's, DDPM's, diffusers'), ``None`` for other modules."""
+    name = type(module).__name__
+    if "Attn" not in name and "Attention" not in name:
+        return None
+    return int(getattr(module, "num_heads", None) or getattr(module, "heads", None) or 1)
+
+
+def _profile(prior: Prior) -> _Profile | None:
+    """The network's memory profile from one call on a probe (a network pinned to its own size, as the public
+    checkpoints are, is probed at that size); a prior without a network (the analytic ones) has none beyond the
+    solvers' workspace."""
     experts = getattr(prior, "experts", None)
     if experts is not None:  # noise-level experts: one network per call, the largest counts
-        values = [_layer_bytes_per_pixel(e) for e in experts]
-        return None if None in values else max(values)
+        values = [_profile(e) for e in experts]
+        if None in values:
+            return None
+        return max(values, key=lambda v: (v.per_pixel, v.attention))
     net = getattr(prior, "net", None)
     if net is None:
-        return 0.0 if hasattr(prior, "denoise") else None
-    cached = getattr(prior, "_ddrm_layer_bytes", None)
+        return _Profile(0.0) if hasattr(prior, "denoise") else None
+    cached = getattr(prior, "_ddrm_memory_profile", None)
     if cached is not None:
         return cached
-    total = [0]
+    total, attention = [0], []
 
     def hook(_module, _inputs, output):
         if isinstance(output, Tensor):
             total[0] += output.numel() * output.element_size()
 
+    def attention_hook(module, inputs):
+        x = inputs[0] if inputs else None
+        if isinstance(x, Tensor) and x.ndim >= 3:
+            tokens = x.shape[1] if x.ndim == 3 and x.shape[1] > x.shape[2] else int(torch.tensor(x.shape[2:]).prod())
+            attention.append(2 * _attention_heads(module) * tokens * tokens * 4)  # logits + softmax, float32
+
     leaves = [m for m in net.modules() if next(m.children(), None) is None]
     handles = [m.register_forward_hook(hook) for m in leaves]
+    handles += [m.register_forward_pre_hook(attention_hook) for m in net.modules() if _attention_heads(m)]
     try:
         pinned = getattr(prior, "image_size", None)
         stride = getattr(prior, "stride", 1)
@@ -58,8 +92,9 @@ def _layer_bytes_per_pixel(prior: Prior) -> float | None:
     finally:
         for handle in handles:
             handle.remove()
-    value = total[0] / (h * w)
-    prior._ddrm_layer_bytes = value
+    pixels2 = float(h * w) ** 2
+    value = _Profile(total[0] / (h * w), max(attention, default=0) / pixels2, sum(attention) / pixels2)
+    prior._ddrm_memory_profile = value
     return value
 
 
@@ -74,28 +109,46 @@ def estimate_peak_bytes(
     """Bytes a restoration needs beyond the loaded weights (``None``: not estimable). ``prior=None``: the solvers'
     own workspace only, a lower bound known before any prior is built. ``blind``: the kernel estimation's float64
     copies of the image are added (the coarse-to-fine chain runs before the full-scale one, never beside it)."""
-    per_pixel = 0.0 if prior is None else _layer_bytes_per_pixel(getattr(prior, "inner", prior))
-    if per_pixel is None:
+    profile = _Profile(0.0) if prior is None else _profile(getattr(prior, "inner", prior))
+    if profile is None:
         return None
+    per_pixel = profile.per_pixel
     c, h, w = image_shape
     stride = getattr(prior, "stride", 1)
-    pixels = batch * (-(-h // stride) * stride) * (-(-w // stride) * stride)
+    one = (-(-h // stride) * stride) * (-(-w // stride) * stride)  # the pixels of one image as the network sees it
+    pixels, calls = batch * one, batch  # calls: images (or tiles) in a network call, each with its own attention
+    grad = solver.needs_grad and not checkpointing
     tiled = getattr(prior, "tile_pixels", None)
     if tiled is not None and (h > prior.tile or w > prior.tile):
-        pixels = min(pixels, tiled)  # a tiled denoiser sees a few tiles per call
-    fraction = _GRAD_FRACTION if solver.needs_grad and not checkpointing else _LIVE_FRACTION
+        one = prior.tile * prior.tile
+        # a tiled denoiser sees a few tiles per call; with back-propagation every tile's graph is kept
+        pixels = batch * h * w if grad else min(pixels, tiled)
+        calls = max(1, -(-pixels // one))
+    fraction = _GRAD_FRACTION if grad else _LIVE_FRACTION
+    attention = calls * float(one) ** 2 * (profile.attention_sum if grad else profile.attention)
     workspace = 40 * c * h * w * 4  # the solvers' own image-sized tensors (spectral copies, noise, estimates)
     if blind:  # blind deblurring at 3012 x 3012 px peaked 1.5 GiB above the rest (benchmarks: 8 float64 copies)
         workspace += _BLIND_COPIES * c * h * w * 8
-    if tiled is not None and solver.needs_grad and not checkpointing:  # every tile's graph is kept for backward
-        pixels = batch * h * w
-    return int(fraction * per_pixel * pixels + batch * workspace)
+    return int(fraction * per_pixel * pixels + attention + batch * workspace)
 
 
 def available_bytes(device: torch.device) -> int | None:
-    """Memory free for a run: the GPU's free memory, or the system's MemAvailable (``None``: unknown)."""
+    """Memory free for a run (``None``: this system does not say): a CUDA GPU's free memory; on Apple's MPS what
+    Metal recommends less what is allocated; on the CPU the system's available memory (psutil: Linux, macOS,
+    Windows; ``/proc/meminfo`` without it)."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[0]
+    if device.type == "mps":
+        try:
+            return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
+        except (AttributeError, RuntimeError):
+            return None
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    if psutil is not None:
+        return int(psutil.virtual_memory().available)
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -113,17 +166,20 @@ def check_memory(
     device,
     solver_args=None,
     blind: bool = False,
-) -> None:
+) -> str | None:
     """Refuse a run that will not fit, before it starts, with the estimate and what to change (``prior=None``: on the
-    solvers' workspace alone, checked before a prior is built for the image's shape)."""
+    solvers' workspace alone, checked before a prior is built for the image's shape). Returns a warning line when
+    the free memory cannot be known (the run is then not checked), else ``None``."""
     need = estimate_peak_bytes(prior, solver, image_shape, batch, bool((solver_args or {}).get("checkpointing")), blind)
     have = available_bytes(torch.device(device))
-    if need is None or have is None or need <= have:
-        return
+    if have is None:
+        return f"cannot tell how much memory is free on {device}: the run is not checked to fit before it starts"
+    if need is None or need * _MARGIN <= have:
+        return None
     one = estimate_peak_bytes(prior, solver, image_shape, 1, blind=blind) or need
     remedy = (
-        f"use --batch-size {max(1, int(have // one))}"
-        if batch > 1 and one <= have
+        f"use --batch-size {max(1, int(have // (one * _MARGIN)))}"
+        if batch > 1 and one * _MARGIN <= have
         else "restore a smaller image (or crops of it)"
     )
     if solver.needs_grad and not (solver_args or {}).get("checkpointing"):

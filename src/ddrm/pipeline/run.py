@@ -100,12 +100,16 @@ def _check_before_work(
     prior_for: Callable[[tuple[int, int, int]], Prior],
     device: str | torch.device,
     samples: int = 1,
-) -> dict[str, Operator]:
+) -> tuple[dict[str, Operator], str | None]:
     """Each operator built once and checked against the solver (before the prior is loaded), each measurement against
-    its operator; then the prior loaded and every batch checked to fit in memory. Returns the operators by task key."""
-    sizes = {(b[0].task.image_shape, len(b), b[0].task.is_blind) for b in batches}
-    for shape, n, blind in sorted(sizes, key=lambda s: -s[1] * s[0][0] * s[0][1] * s[0][2]):  # before anything is built
-        check_memory(None, solver, shape, n * samples, device, solver_args, blind)
+    its operator; then the prior loaded and every batch checked to fit in memory. Returns the operators by task key
+    and a warning when the free memory cannot be known."""
+    notes = []
+    # one image of each size before anything is built (an image too large to build its operator or prior); the
+    # batches are checked with the prior below, which also says which --batch-size fits
+    sizes = {(b[0].task.image_shape, b[0].task.is_blind) for b in batches}
+    for shape, blind in sorted(sizes, key=lambda s: -s[0][0] * s[0][1] * s[0][2]):
+        notes.append(check_memory(None, solver, shape, samples, device, solver_args, blind))
     operators: dict[str, Operator] = {}
     for batch in batches:
         key = batch[0].task.key()
@@ -124,9 +128,9 @@ def _check_before_work(
                 raise InputError("a batch mixes jobs with and without a starting image; restore them apart")
     for batch in {(b[0].task.key(), len(b)): b for b in batches}.values():
         task = batch[0].task
-        check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch) * samples, device, solver_args,
-                     task.is_blind)  # fmt: skip
-    return operators
+        notes.append(check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch) * samples, device,
+                                  solver_args, task.is_blind))  # fmt: skip
+    return operators, next((n for n in notes if n is not None), None)
 
 
 @dataclass(frozen=True)
@@ -205,7 +209,7 @@ def _planned(jobs, solver, solver_args, prior_for, batch_size, device, only, sam
     ]
     for task in {b[0].task.key(): b[0].task for b in batches}.values():
         check_samples(solver, task, samples, estimate)
-    return batches, _check_before_work(batches, solver, solver_args, prior_for, device, samples)
+    return batches, *_check_before_work(batches, solver, solver_args, prior_for, device, samples)
 
 
 def check_restore(
@@ -218,11 +222,12 @@ def check_restore(
     device: str | torch.device = "cpu",
     samples: int = 1,
     estimate: str = "sample",
-) -> None:
+) -> str | None:
     """Every check :func:`run_restore` makes before its first output (operators against the solver, measurements
     against their operators, samples, the memory estimate), for a front end that writes files of its own first
-    (the demo writes the photo and its measurement): check, then write, then restore."""
-    _planned(jobs, solver, solver_args, prior_for, batch_size, device, None, samples, estimate, (0, 1))
+    (the demo writes the photo and its measurement): check, then write, then restore. Returns a warning line when
+    the free memory cannot be known."""
+    return _planned(jobs, solver, solver_args, prior_for, batch_size, device, None, samples, estimate, (0, 1))[2]
 
 
 def run_restore(
@@ -260,8 +265,8 @@ def run_restore(
     the prior and the memory estimate have been checked, before the first batch."""
     from tqdm.auto import tqdm
 
-    batches, operators = _planned(jobs, solver, solver_args, prior_for, batch_size, device, only, samples, estimate,
-                                  shard)  # fmt: skip
+    batches, operators, unknown = _planned(jobs, solver, solver_args, prior_for, batch_size, device, only, samples,
+                                           estimate, shard)  # fmt: skip
     wanted = [j for batch in batches for j in batch if only is None or j.source in only]
     for job in wanted:
         for path in job_outputs(job, save_grid, samples):
@@ -269,6 +274,8 @@ def run_restore(
     few = step_warning(solver, solver_args, jobs[0].task.name if jobs else None)
     if few is not None and (warn or report) is not None:
         (warn or report)(few)
+    if unknown is not None and (warn or report) is not None:
+        (warn or report)(unknown)
     if on_start is not None:
         on_start()
     how = _Written(solver, solver_args, seed, getattr(prior_for, "name", None), save_grid, device)

@@ -19,6 +19,7 @@ from ..operators import (
     CircularConvolution,
     Operator,
     ValidPart,
+    box_mask,
     build_operator,
     ddrm_anisotropic_kernels,
     default_motion_size,
@@ -168,8 +169,11 @@ def make_task(
     if kernel is not None and name not in KERNEL_TASKS:
         raise TaskError(f"a kernel does not apply to task {name}")
     if name == "inpaint":
-        missing = params.pop("missing", 0.5)
-        params["mask"] = _mask(mask, shape) if mask is not None else random_mask(shape, missing, generator)
+        missing, box = params.pop("missing", 0.5), params.pop("box", 0)
+        if mask is not None:
+            params["mask"] = _mask(mask, shape)
+        else:
+            params["mask"] = box_mask(shape, box, generator) if box else random_mask(shape, missing, generator)
     elif name == "deblur_motion":
         size, intensity = params.pop("size", None), params.pop("intensity", 0.5)
         if kernel is not None:
