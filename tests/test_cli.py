@@ -367,7 +367,7 @@ def test_models_lists_presets():
     res = run("models")
     for name in ("adm-imagenet256-uncond", "adm-ffhq256", "ddpm-celebahq256", "builtin", "hf:ORG/NAME"):
         assert name in res.stdout
-    assert "builtin-v1" in res.stdout and "builtin-low" in res.stdout and "v_prediction prediction" in res.stdout
+    assert "builtin-v1" in res.stdout and "builtin-low" in res.stdout and "predicts v" in res.stdout
     assert "552.8M" in res.stdout and "256x256_diffusion_uncond.pt" in res.stdout
 
 
@@ -412,8 +412,9 @@ def test_demo_runs_offline_and_is_the_degrade_restore_path(tmp_path):
     """`ddrm demo`: the bundled photo degraded, restored and scored; its files are those `ddrm degrade` and
     `ddrm restore` write for the same settings (one library path)."""
     out = tmp_path / "demo"
-    res = run("demo", "-o", out, "--steps", "2", "--quiet")
+    res = run("demo", "-o", out, "--steps", "2")
     assert "restored PSNR" in res.stdout and "pseudo-inverse" in res.stdout
+    assert "the built-in prior is small" in res.stdout and "--prior adm-imagenet256-uncond" in res.stdout
     for name, size in [("original", (256, 256)), ("measurement", (64, 64)), ("restored", (256, 256))]:
         assert Image.open(out / f"{name}.png").size == size
     assert Image.open(out / "restored_grid.png").size == (4 * 256 + 3 * 4, 256)
@@ -545,3 +546,20 @@ def test_a_result_that_does_not_explain_its_measurement_is_warned_about(tmp_path
     res = run("restore", tmp_path / "y.png", "-o", tmp_path / "c.png", "--steps", "6", *common)
     assert "warning" not in res.stderr
     assert 0.5 < json.loads((tmp_path / "c.result.json").read_text())["residual_ratio"] < 2
+
+
+def test_every_option_says_what_it_is_and_the_version_prints():
+    import argparse
+
+    from ddrm import __version__
+    from ddrm.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sp in sub.choices.items():
+        silent = [a.option_strings or a.dest for a in sp._actions if not a.help]
+        assert not silent, f"{name}: options without help: {silent}"
+    res = run("--version")
+    assert res.stdout.strip() == f"ddrm {__version__}"
+    text = run("restore", "--help").stdout
+    assert "NAME_restored.png" in text and text.count("  ddrm restore ") == 3  # the default name, three examples

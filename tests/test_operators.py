@@ -225,7 +225,7 @@ def test_only_solvers_for_any_linear_operator_take_one_without_an_svd():
     takers = {n for n, s in SAMPLERS.items() if s.accepts(op)}
     assert {"dps", "diffpir", "ddnm", "pigdm"} <= takers and "ddrm" not in takers
     y = op.H(_img(b=1))
-    with pytest.raises(ValueError, match=r"solver ddrm does not support SpatiallyVaryingBlur.*only H and H\^T; use"):
+    with pytest.raises(ValueError, match=r"solver ddrm does not support the deblur_varying task.*only H and H\^T; use"):
         SAMPLERS["ddrm"](None, op, y, 0.0)
 
 

@@ -154,7 +154,7 @@ def test_parameter_parsing_and_bounds():
     y = op.H(prior.sample(1, gen(0)))
     with pytest.raises(ValueError, match="eta must lie in"):
         SAMPLERS["ddnm"](prior, op, y, 0.0, eta=1.5)
-    with pytest.raises(ValueError, match="does not support BlockSuperResolution"):
+    with pytest.raises(ValueError, match="does not support the sr task"):
         SAMPLERS["repaint"](prior, op, y, 0.0)
     assert SAMPLERS["diffpir"].defaults("inpaint") == {"lam": 0.25, "zeta": 1.0, "steps": 20, "grid": "auto"}
 

@@ -20,7 +20,6 @@ from torch import Tensor
 
 from ..errors import InputError, SolverError
 from ..io import read_image, write_image
-from ..metrics import psnr
 from ..operators import OPERATORS, LinearOperator
 from ..pipeline import (
     PriorLoader,
@@ -60,9 +59,17 @@ __all__ = [
     "run_demo",
     "restore_measurement",
     "DemoResult",
+    "BUILTIN_NOTE",
 ]
 
 EXAMPLE_IMAGE = Path(__file__).parent.parent / "data" / "example.png"
+
+# what the user meets first should say what the built-in prior is, and where the real quality is
+BUILTIN_NOTE = (
+    "the built-in prior is small (two 2.6M-parameter networks trained on 12 photos on a CPU), for trying ddrm "
+    "offline: expect soft detail and painted-looking textures. For real quality use a public checkpoint on a GPU: "
+    "'ddrm download adm-imagenet256-uncond', then --prior adm-imagenet256-uncond --device cuda (see 'ddrm models')."
+)
 
 
 def example_credit() -> str:
@@ -314,5 +321,5 @@ def _restore_and_score(
     grid = restored.with_name("restored_grid.png")
     if reference is None:
         return DemoResult(measurement, restored, grid, before, residual=record["residual_ratio"], sigma_y=sigma_y)
-    return DemoResult(measurement, restored, grid, before, psnr=record["psnr"], psnr_pinv=psnr(pinv, reference),
+    return DemoResult(measurement, restored, grid, before, psnr=record["psnr"], psnr_pinv=record["psnr_pinv"],
                       ssim=record["ssim"], residual=record["residual_ratio"], sigma_y=sigma_y)  # fmt: skip

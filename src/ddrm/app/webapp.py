@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ..errors import DDRMError, InputError
-from .demo import EXAMPLE_IMAGE, example_credit, restore_measurement, run_demo
+from .demo import BUILTIN_NOTE, EXAMPLE_IMAGE, example_credit, restore_measurement, run_demo
 
 __all__ = [
     "TASKS",
@@ -258,6 +258,7 @@ def _controls(settings: AppSettings, device: torch.device) -> dict[str, Any]:
         "Degrade a clean photo to see how well it comes back (scored against the photo), or restore an image that "
         "is already degraded (score it by giving the clean reference). For inpainting, draw over the missing "
         f"region. Example photo: {example_credit()}."
+        + (f"\n\n**Note:** {BUILTIN_NOTE}" if settings.prior.startswith("builtin") else "")
     )
     with gr.Row():
         with gr.Column():

@@ -20,10 +20,12 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser():
+    from .. import __version__
     from . import bench, degrade, models, restore, serve, solvers, train
     from .args import Parser
 
     parser = Parser(prog="ddrm", description="Zero-shot image restoration with diffusion priors (DDRM).")
+    parser.add_argument("--version", action="version", version=f"ddrm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (models, degrade, restore, solvers, serve, bench, train):
         module.add_commands(sub)

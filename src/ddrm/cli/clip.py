@@ -74,6 +74,8 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
 
     def on_start() -> None:
         print(describe_device(device), file=sys.stderr)
+        for note in dict.fromkeys(getattr(args, "notes", [])):
+            print(f"ddrm: note: {note}", file=sys.stderr)
         if kept:
             print(f"{kept} of {clip.count} frame(s) already restored in {frames_dir}; resuming", file=sys.stderr)
 

@@ -49,7 +49,7 @@ def add_commands(sub) -> None:
         default=None,
         help="noise std in [0, 1] image units (default 0.05; 0 for JPEG, whose quantisation is the degradation)",
     )
-    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the noise and of the random mask/kernel (0)")
     p.add_argument("--mask", default=None, help="inpainting mask image (white = observed); default: random")
     p.add_argument(
         "--missing",
@@ -81,5 +81,5 @@ def add_commands(sub) -> None:
     p.add_argument("--factor", type=number(int, 1), default=None, help="super-resolution factor (also: --task sr4)")
     p.add_argument("--ratio", type=number(int, 1), default=None, help="compressed-sensing ratio (also: --task cs4)")
     add_pixel_limit(p)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
     p.set_defaults(func=cmd_degrade)

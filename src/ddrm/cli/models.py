@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import argparse
 
-from ..checkpoints import BUILTIN_DIR, BUILTIN_NAMES, builtin_manifest
+from ..checkpoints import BUILTIN_DIR, BUILTIN_NAMES, builtin_manifest, cache_dir
 from ..errors import CheckpointError
 from ..models import PRESETS, count_parameters
 
 __all__ = ["add_commands"]
+
+
+PREDICTS = {"epsilon": "predicts the noise", "v_prediction": "predicts v (a mix of noise and image)",
+            "sample": "predicts the clean image"}  # fmt: skip
+
+
+def _local(name: str) -> str:
+    """Whether a preset's file is in the cache: its path and size, and whether its digest is recorded (verified)."""
+    path = cache_dir() / PRESETS[name].files[0]
+    if not path.is_file():
+        return f"not downloaded ('ddrm download {name}')" if PRESETS[name].url else "not here: fetch by hand"
+    size = f"{path.stat().st_size / 2**20:.0f} MiB"
+    verified = "verified" if path.with_name(path.name + ".sha256.json").is_file() else "not yet verified"
+    return f"{path} ({size}, {verified})"
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -19,8 +33,8 @@ def cmd_models(args: argparse.Namespace) -> int:
                 p.name,
                 f"{p.image_size}x{p.image_size}",
                 f"{count_parameters(p.build) / 1e6:.1f}M",
-                ", ".join(p.files),
-                p.source,
+                f"{', '.join(p.files)}: {_local(p.name)}",
+                f"{p.source}; {PREDICTS.get(p.prediction, p.prediction)}",
             )
         )
     for name in BUILTIN_NAMES:
@@ -36,7 +50,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                 f"any (trained {size}x{size})",
                 f"{meta['parameters'] / 1e6:.1f}M",
                 f"shipped ({meta['weights']})",
-                f"{meta['source']}; {meta.get('prediction', 'epsilon')} prediction",
+                f"{meta['source']}; {PREDICTS.get(meta.get('prediction', 'epsilon'), meta.get('prediction'))}",
             )
         )
     rows.append(
@@ -48,6 +62,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(line.format(*head))
     for r in rows:
         print(line.format(*r))
+    from ..app.demo import BUILTIN_NOTE
+
+    print(f"\nnote: {BUILTIN_NOTE}")
     return 0
 
 

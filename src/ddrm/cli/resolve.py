@@ -70,6 +70,10 @@ def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple
         files = [sidecar, *(sidecar.parent / f for f in meta.get("param_files", {}).values())]
         sigma_y, source = (args.sigma_y, "given") if args.sigma_y is not None else (float(meta["sigma_y"]), "sidecar")
     else:
+        if sidecar_path(path).is_file():  # said once the run starts (a refusal stays one line)
+            args.notes = [*getattr(args, "notes", []), f"{path.name}: --task given, so its sidecar "
+                          f"{sidecar_path(path).name} is not used (its mask, kernel and noise level included); leave "
+                          "--task out to restore from it"]  # fmt: skip
         spec, files = _task_without_sidecar(args, path, y)
         sigma_y, source = (args.sigma_y, "given") if args.sigma_y is not None else ("auto", "given")
         if spec.name == "jpeg" and args.sigma_y is None:

@@ -27,6 +27,7 @@ from ..pipeline import (
     describe_device,
     dist,
     find_reference,
+    grid_path,
     job_outputs,
     output_lock,
     plan_outputs,
@@ -45,6 +46,12 @@ from .clip import restore_clip_command
 from .resolve import TASKS_HELP, prior_loader, resolve_task
 
 __all__ = ["add_commands"]
+
+RESTORE_EXAMPLES = """examples:
+  ddrm restore y.png                                       # a measurement made by 'ddrm degrade' (sidecar y.json)
+  ddrm restore photo.png --task sr_bicubic4 -o big.png     # your own low-resolution photo; noise level estimated
+  ddrm restore blurry.png --task deblur_blind --kernel-size 21 --sigma-y 0.02   # blur unknown: kernel estimated
+"""
 
 
 def _refuse_options(args: argparse.Namespace, device: torch.device, blind: bool, clip: bool) -> None:
@@ -149,8 +156,15 @@ def _run(args, jobs, todo, solver, solver_args, device, references, rank, world)
         samples=args.samples or 1, estimate=args.estimate or ("mean" if (args.samples or 1) > 1 else "sample"),
         progress_bar=not args.quiet, report=print, shard=(rank, world),
         warn=lambda line: print(f"ddrm: warning: {line}", file=sys.stderr),
-        on_start=None if args.quiet else lambda: print(describe_device(device), file=sys.stderr),
+        on_start=None if args.quiet else lambda: _start(args, device),
     )  # fmt: skip
+
+
+def _start(args: argparse.Namespace, device: torch.device) -> None:
+    """Once every check has passed: the device, and the notes gathered while reading the inputs."""
+    print(describe_device(device), file=sys.stderr)
+    for note in dict.fromkeys(getattr(args, "notes", [])):
+        print(f"ddrm: note: {note}", file=sys.stderr)
 
 
 def _summary(args: argparse.Namespace, scores: list, todo: list, out_root: Path, jobs: list[RestoreJob]) -> None:
@@ -165,18 +179,39 @@ def _summary(args: argparse.Namespace, scores: list, todo: list, out_root: Path,
             p = jobs[0].task.params
             kernels = f" with {p['model']} kernels of {p['size']} px (written beside them)"
         print(f"restored {len(todo)} image(s) into {out_root}{kernels}")
+        if args.save_grid and todo:
+            panels = "measurement | pseudo-inverse | restored" + (" | reference" if args.reference else "")
+            print(
+                f"grids ({panels}) beside them: {grid_path(todo[0].target).name}" + (", ..." if len(todo) > 1 else "")
+            )
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("restore", help="restore a measurement (or a folder of them) with a diffusion prior")
+    p = sub.add_parser(
+        "restore",
+        help="restore a measurement (or a folder of them) with a diffusion prior",
+        description="Restore a measurement y = H x + noise: an image or .npy, a folder of them, a video or a folder "
+        "of frames. Values are in [0, 1] image units. The task and noise level come from the measurement's sidecar "
+        "(written by 'ddrm degrade'), or from --task and --sigma-y (auto: estimated from the measurement).",
+        epilog=RESTORE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("input", help="measurement image/.npy, a folder of them, or a video (.mp4, .mkv, ...)")
-    p.add_argument("-o", "--output", default=None, help="output image (or folder for a folder input)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="output image, or folder for a folder input (default: beside the input, NAME_restored.png; a folder: "
+        "NAME_restored/; a video: NAME_restored.mp4)",
+    )
     _task_options(p)
     _solver_options(p)
     _run_options(p)
     _clip_options(p)
     add_pixel_limit(p)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress bars or status lines (results and warnings still print)"
+    )
     p.set_defaults(func=cmd_restore)
 
 
@@ -205,8 +240,12 @@ def _task_options(p: argparse.ArgumentParser) -> None:
         help="blur boundary of a measurement without a sidecar: valid (the default: a real photo, whose border saw "
         "the scene beyond the frame; restored beyond it and cropped back), circular or zero (synthetic blurs)",
     )
-    p.add_argument("--factor", type=number(int, 1), default=None)
-    p.add_argument("--ratio", type=number(int, 1), default=None)
+    p.add_argument(
+        "--factor", type=number(int, 1), default=None, help="super-resolution factor without a sidecar (or: --task sr4)"
+    )
+    p.add_argument(
+        "--ratio", type=number(int, 1), default=None, help="compressed-sensing ratio (or: --task cs4; needs --from)"
+    )
     p.add_argument(
         "--kernel-size", type=number(int, 3), default=None, help="deblur_blind: side of the estimated kernel (21)"
     )
@@ -236,7 +275,9 @@ def _solver_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--eta", type=number(float), default=None, help="shorthand for --solver-arg eta=VALUE")
     p.add_argument("--eta-b", type=number(float), default=None, help="shorthand for --solver-arg eta_b=VALUE")
-    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument(
+        "--seed", type=SEED, default=0, help="the run's seed (0); each image's generator adds its name's CRC-32"
+    )
     p.add_argument(
         "--batch-size", type=number(int, 1), default=None, help="images per network call (4; blind: one at a time)"
     )

@@ -38,6 +38,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"(pseudo-inverse of the measurement: {res.psnr_pinv:.2f} dB) in {time.perf_counter() - t0:.0f} s"
     )
     print(f"files in {args.output}: {res.original.name}, {res.measurement.name}, {res.restored.name}, {res.grid.name}")
+    if args.prior.startswith("builtin") and not args.quiet:
+        from ..app.demo import BUILTIN_NOTE
+
+        print(f"note: {BUILTIN_NOTE}")
+    if args.image is not None:
+        from PIL import Image
+
+        with Image.open(args.image) as a, Image.open(res.original) as b:
+            if a.size != b.size:
+                print(f"your photo ({a.width}x{a.height}) was centre-cropped to {b.width}x{b.height} (sides a multiple "
+                      "of 8 times the task's factor) for the demo; 'ddrm restore' takes any size")  # fmt: skip
     return 0
 
 
@@ -52,15 +63,15 @@ def add_commands(sub) -> None:
         "--sigma-y", type=number(float, 0, 1), default=None, help="noise std in [0, 1] units (0.05; JPEG: 0)"
     )
     p.add_argument("--solver", default=None, help="ddrm (default; ddrm-jpeg for JPEG tasks) or a peer")
-    p.add_argument("--steps", type=number(int, 1), default=None)
-    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--steps", type=number(int, 1), default=None, help="sampling steps (default: the solver's)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the degradation and the restoration (0)")
     add_prior(p, help="builtin (default) | a preset (see 'ddrm models') | hf:ORG/NAME")
     add_device(p)
     add_pixel_limit(p)
     p.add_argument(
         "--overwrite", action="store_true", help="replace files in the output folder that an earlier demo did not write"
     )
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
     add_download(sub)
     add_serve(sub)
@@ -80,7 +91,7 @@ def add_download(sub) -> None:
     p.add_argument("name", help="a preset (see 'ddrm models')")
     p.add_argument("--dir", default=None, help="cache folder (default $DDRM_HOME or the user cache dir + /ddrm)")
     p.add_argument("--url", default=None, help="a mirror of the file instead of the preset's address")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_download)
 
 
@@ -106,7 +117,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def add_serve(sub) -> None:
     p = sub.add_parser("serve", help="a web page to degrade, restore and compare images (needs ddrm[demo])")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=number(int, 1, 65535), default=7860)
+    p.add_argument("--port", type=number(int, 1, 65535), default=7860, help="port to listen on (7860)")
     add_prior(p, help="builtin, a preset (see 'ddrm models') or a diffusers id")
     add_device(p)
     p.add_argument("--max-side", type=number(int, 16), default=512, help="clean photos are scaled down to this (512)")

@@ -63,17 +63,19 @@ def add_commands(sub) -> None:
     p.add_argument("--work", default=None, help="folder for the downloaded .deb (default: a temporary one)")
     p.set_defaults(func=_cmd_prepare)
     p = sub.add_parser("train-prior", help="train the built-in diffusion prior (CPU or GPU)")
-    p.add_argument("--data", default="data/photos/train")
+    p.add_argument("--data", default="data/photos/train", help="folder of training photos (data/photos/train)")
     p.add_argument("--out", default="runs/prior", help="checkpoint, loss log (resumes from here)")
-    p.add_argument("--steps", type=number(int, 1), default=20000)
-    p.add_argument("--batch", type=number(int, 1), default=16)
-    p.add_argument("--crop", type=number(int, 8), default=64)
-    p.add_argument("--lr", type=number(float, 0), default=2e-4)
-    p.add_argument("--ema", type=number(float, 0, 1, below_high=True), default=0.999)
+    p.add_argument("--steps", type=number(int, 1), default=20000, help="optimiser steps in all (20000)")
+    p.add_argument("--batch", type=number(int, 1), default=16, help="crops per step (16)")
+    p.add_argument("--crop", type=number(int, 8), default=64, help="side of the random crops in pixels (64)")
+    p.add_argument("--lr", type=number(float, 0), default=2e-4, help="AdamW learning rate (2e-4)")
+    p.add_argument(
+        "--ema", type=number(float, 0, 1, below_high=True), default=0.999, help="decay of the exported EMA (0.999)"
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU; default), cpu, cuda, cuda:N, mps")
-    p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--save-every", type=number(int, 1), default=500)
-    p.add_argument("--threads", type=number(int, 1), default=None)
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the initial weights, crops and noise (0)")
+    p.add_argument("--save-every", type=number(int, 1), default=500, help="steps between checkpoints (500)")
+    p.add_argument("--threads", type=number(int, 1), default=None, help="CPU threads (default: torch's choice)")
     p.add_argument(
         "--decay-from",
         type=number(int, 0),
@@ -114,5 +116,5 @@ def add_commands(sub) -> None:
         help="licence recorded with the exported weights (default: that of 'ddrm prepare-data's photos)",
     )
     add_pixel_limit(p)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)

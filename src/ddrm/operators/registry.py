@@ -268,4 +268,6 @@ def build_operator(
     unknown = set(params) - set(spec.params)
     if unknown:
         raise TaskError(f"operator {name!r} takes no parameter(s) {', '.join(sorted(unknown))}")
-    return spec.build(tuple(input_shape), generator=generator, dtype=dtype, **params)
+    op = spec.build(tuple(input_shape), generator=generator, dtype=dtype, **params)
+    op.task_name = name  # messages speak in task names, not class names
+    return op

@@ -160,11 +160,15 @@ def _write(job: RestoreJob, res: Restoration, i: int, op: Operator, reference: T
         npy, png = std_paths(job.target)
         picture = (res.std[i].cpu().mean(0, keepdim=True) * STD_PICTURE_SCALE).clamp(0, 1)
         files += [(npy, array_writer(res.std[i].cpu().float())), (png, image_writer(picture, png))]
-    if how.save_grid:
+    pinv = None
+    if how.save_grid or reference is not None:
         pinv = job.task.frame(pinv_image(op.to(how.device), y01[None].to(how.device))[0].cpu())
+    if how.save_grid:
         panels = [measurement_view(op, y01, tuple(x01.shape)), pinv, x01] + ([reference] if reference is not None else [])  # fmt: skip
         files.append((grid_path(job.target), image_writer(grid_image(panels), grid_path(job.target))))
     record = result_record(job, res, i, how, reference, noise_scale(op, job.sigma_y))
+    if reference is not None:  # the baseline beside the score: the measurement's pseudo-inverse
+        record.update(psnr_pinv=psnr(pinv, reference), ssim_pinv=ssim(pinv, reference))
     files.append((result_path(job.target), text_writer(json.dumps(record, indent=1) + "\n")))
     # one unit, the result last: a resumed run redoes a result that is missing, so its files are all or none
     write_together([*files, (job.target, image_writer(x01, job.target))])
@@ -310,6 +314,10 @@ def _tell(
         )
         if "psnr" in record:
             line += f"  PSNR {record['psnr']:.2f} dB  SSIM {record['ssim']:.4f}"
+            if "psnr_pinv" in record:
+                line += (
+                    f"  (pseudo-inverse of the measurement: {record['psnr_pinv']:.2f} dB, {record['ssim_pinv']:.4f})"
+                )
         report(line)
     problem = consistency_warning(record["residual"], record["noise_scale"], exact_fit_expected=job.sigma_y == 0)
     if problem is not None and (warn or report) is not None:

@@ -186,16 +186,15 @@ class SamplerSpec:
         from . import SAMPLERS
 
         takers = ", ".join(s.name for s in SAMPLERS.values() if s.accepts(operator) and s.consistency != "none")
-        name = type(operator).__name__
+        task = getattr(operator, "task_name", None)
+        name = f"the {task} task" if task else f"{type(operator).__name__} operators"
         if not isinstance(operator, LinearOperator):
-            hint = f" ({takers} takes {name})"
+            hint = f"; use {takers}"
         elif not isinstance(operator, SVDOperator):
-            hint = f": {name} has only H and H^T; use {takers}"
+            hint = f": its operator has only H and H^T; use {takers}"
         else:
             hint = ""
-        raise SolverError(
-            f"solver {self.name} does not support {name} operators (it needs {self.operator_kinds}){hint}"
-        )
+        raise SolverError(f"solver {self.name} does not support {name} (it needs {self.operator_kinds}){hint}")
 
     def count_nfe(self, steps: int | None = None, task: str | None = None, **params: Any) -> int:
         """Network evaluations of one run with these settings (defaults filled in for ``task``)."""
