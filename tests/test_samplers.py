@@ -376,6 +376,28 @@ def _noise(name: str) -> float:
     return 0.1
 
 
+# Measured over 5 draws of (x, y, chain seed) (gen(3 + 100 s), gen(1 + 100 s), s = 0..4; s = 0 is the test's) at the
+# suite's settings: the worst mean error / prior-mean error, and the range of the variance ratio. None of these
+# methods samples the exact posterior at its defaults (DDRM's 0.85 eta and 20 steps: error 1.5-13 x the Monte Carlo
+# error, variance 0.2-0.8 of the posterior's), so each gets its measured band: the error at most 1.5 x the worst
+# measured (plus 0.01), the variance ratio within [0.8 x, 1.25 x] the measured range (plus 0.01). A half-broken step
+# moves both far outside. Methods not listed keep the relative bound of 0.5.
+MEASURED_POSTERIOR = {
+    ("ddrm", "sr"): (0.074, 0.200, 0.207),
+    ("ddrm", "deblur_gauss"): (0.270, 0.293, 0.303),
+    ("ddrm", "inpaint"): (0.337, 0.800, 0.826),
+    ("ddrm", "color"): (0.105, 0.514, 0.530),
+    ("ddrm+mcg", "sr"): (0.176, 0.139, 0.144),
+    ("ddrm+mcg", "deblur_gauss"): (0.270, 0.293, 0.303),
+    ("ddrm+mcg", "inpaint"): (0.110, 0.273, 0.282),
+    ("ddrm+mcg", "color"): (0.105, 0.514, 0.530),
+    ("ddnm", "sr"): (0.023, 0.621, 0.634),
+    ("ddnm", "deblur_gauss"): (0.068, 0.000, 0.000),
+    ("ddnm", "inpaint"): (0.218, 1.413, 1.477),
+    ("ddnm", "color"): (0.088, 0.685, 0.708),
+}
+
+
 @pytest.mark.parametrize("op_name", POSTERIOR_OPS)
 @pytest.mark.parametrize("name", SOLVERS)
 def test_posterior_mean_against_the_exact_gaussian_posterior(name, op_name):
@@ -408,6 +430,10 @@ def test_posterior_mean_against_the_exact_gaussian_posterior(name, op_name):
         f"(Monte Carlo {mc / prior_err:.3f}), variance ratio {ratio:.2f}"
     )
     assert err < 0.5 * prior_err
+    if (name, op_name) in MEASURED_POSTERIOR:
+        worst, low, high = MEASURED_POSTERIOR[name, op_name]
+        assert err / prior_err < 1.5 * worst + 0.01, (err / prior_err, worst)
+        assert 0.8 * low - 0.01 < ratio < 1.25 * high + 0.01, (ratio, low, high)
 
 
 # ---------------------------------------------------------------------- determinism, batching, inputs
