@@ -3,31 +3,25 @@ torch and the device. Every result file under ``benchmarks/results`` and every f
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
-import subprocess
 from pathlib import Path
 
 import torch
 
-from ddrm.checkpoints import BUILTIN_DIR, builtin_manifest
-
-ROOT = Path(__file__).resolve().parent.parent
+from ddrm.bench.runner import source_commit
+from ddrm.checkpoints import weights_identity
 
 
 def weights_digest(prior: str) -> str:
-    """The SHA-256 of the built-in prior's weights (each expert's, joined)."""
-    meta = builtin_manifest(prior)
-    names = meta.get("experts", [prior])
-    return "+".join(hashlib.sha256((BUILTIN_DIR / builtin_manifest(n)["weights"]).read_bytes()).hexdigest()[:16]
-                    for n in names)  # fmt: skip
+    """The SHA-256 of the built-in prior's weights (each expert's, joined; 16 hex digits each): the library's
+    :func:`~ddrm.checkpoints.weights_identity`, which loading checks against the files."""
+    return "+".join(part[:16] for part in weights_identity(prior).split("+"))
 
 
 def commit() -> str:
     """``git describe --always --dirty --abbrev=40`` of this checkout."""
-    cmd = ["git", "describe", "--always", "--dirty", "--abbrev=40"]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return source_commit() or ""
 
 
 def provenance(prior: str = "builtin") -> dict[str, str]:

@@ -41,7 +41,7 @@ from .plan import Group, measure, plan, resolved_steps, task_operator, tune_base
 from .protocol import Protocol, ProtocolError
 from .report import write_report
 
-__all__ = ["run_protocol", "read_rows", "Group", "plan", "TIMING_FIELDS"]
+__all__ = ["run_protocol", "read_rows", "Group", "plan", "TIMING_FIELDS", "run_record", "source_commit"]
 
 
 class _Methods:
@@ -337,7 +337,7 @@ def run_record(protocol: Protocol, device: torch.device) -> dict[str, Any]:
                 p = entry.prior
                 priors[entry.label] = {"name": p.name, "checkpoint": p.checkpoint,
                                        "weights": weights_identity(p.name, p.checkpoint)}  # fmt: skip
-    return {"priors": priors, "ddrm": _version(), "commit": _commit(), "torch": torch.__version__,
+    return {"priors": priors, "ddrm": _version(), "commit": source_commit(), "torch": torch.__version__,
             "device": describe_device(device).removeprefix("device: ")}  # fmt: skip
 
 
@@ -350,8 +350,8 @@ def _version() -> str:
         return "unknown"
 
 
-def _commit() -> str | None:
-    """The git commit of the package's checkout (``None`` for an installed package)."""
+def source_commit() -> str | None:
+    """``git describe --always --dirty --abbrev=40`` of the package's checkout (``None`` for an installed package)."""
     import subprocess
 
     root = Path(__file__).resolve().parents[3]

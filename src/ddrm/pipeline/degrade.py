@@ -10,9 +10,9 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError, TaskError
-from ..io import IMAGE_SUFFIXES, read_image, write_array, write_image
+from ..io import IMAGE_SUFFIXES, array_writer, image_writer, read_image, write_together
 from ..operators import LinearOperator
-from ..tasks import TaskSpec, check_sigma_y, side_files, sidecar_path, sidecar_record, write_sidecar
+from ..tasks import TaskSpec, check_sigma_y, side_files, sidecar_path, sidecar_record, sidecar_writers
 from .outputs import check_outputs, check_writable
 
 __all__ = ["degrade_to_files", "degrade_outputs"]
@@ -31,8 +31,8 @@ def degrade_to_files(
     task's random choices) written to ``out`` (an image, or ``.npy``) with its sidecar and side files; returns
     ``(y, sidecar)``.
 
-    Outputs never replace ``inputs``; the side files and the JSON are written before the measurement, and all are
-    removed again if writing fails, so nothing half-made is left behind."""
+    Outputs never replace ``inputs``; the side files, the JSON and the measurement are written as one unit
+    (:func:`~ddrm.io.write_together`, the measurement last), so nothing half-made is left behind."""
     outputs, meta = _planned(spec, sigma_y, out, seed)
     check_outputs(outputs, list(inputs))
     for path in outputs:
@@ -40,17 +40,8 @@ def degrade_to_files(
     op, suffix, sidecar = spec.operator(), out.suffix.lower(), outputs[1]
     jpeg = not isinstance(op, LinearOperator)
     y = x01 if jpeg else op.measure(x01[None], sigma_y, generator)[0]  # JPEG: the real codec (Pillow) below
-    written = [path for path in outputs if not path.exists()]
-    try:
-        write_sidecar(spec, meta, sidecar)  # the side files, then the JSON
-        if suffix == ".npy":
-            write_array(y.float(), out)  # the measurement last
-        else:
-            write_image(y, out, jpeg_quality=op.quality if jpeg else None)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+    measurement = array_writer(y.float()) if suffix == ".npy" else image_writer(y, out, op.quality if jpeg else None)
+    write_together([*sidecar_writers(spec, meta, sidecar), (out, measurement)])
     return (read_image(out) if jpeg else y), sidecar
 
 

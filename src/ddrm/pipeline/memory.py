@@ -60,7 +60,7 @@ def _profile(prior: Prior) -> _Profile | None:
         values = [_profile(e) for e in experts]
         if None in values:
             return None
-        return max(values, key=lambda v: (v.per_pixel, v.attention))
+        return _Profile(*(max(getattr(v, f) for v in values) for f in ("per_pixel", "attention", "attention_sum")))
     net = getattr(prior, "net", None)
     if net is None:
         return _Profile(0.0) if hasattr(prior, "denoise") else None

@@ -46,6 +46,7 @@ from .sidecar import (
     side_files,
     sidecar_path,
     sidecar_record,
+    sidecar_writers,
     validate_sidecar,
     write_sidecar,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "sidecar_record",
     "side_files",
     "write_sidecar",
+    "sidecar_writers",
     "read_sidecar",
     "validate_sidecar",
     "estimate_sigma_y",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..errors import TaskError
-from ..io import read_array, write_array, write_image, write_text
+from ..io import array_writer, image_writer, read_array, text_writer, write_together
 from ..operators import OPERATORS
 from .inputs import load_kernel, load_kernel_grid, load_mask
 from .spec import TaskSpec
@@ -27,6 +28,7 @@ __all__ = [
     "sidecar_record",
     "side_files",
     "write_sidecar",
+    "sidecar_writers",
     "read_sidecar",
     "validate_sidecar",
 ]
@@ -66,11 +68,18 @@ def side_files(spec: TaskSpec, record: dict[str, Any], folder: Path) -> list[tup
     return [(folder / record["param_files"][k], v) for k, v in spec.params.items() if isinstance(v, Tensor)]
 
 
+def sidecar_writers(spec: TaskSpec, record: dict[str, Any], path: Path) -> list[tuple[Path, Callable[[Path], None]]]:
+    """``(path, write)`` for the side files, then the JSON, for :func:`ddrm.io.write_together`."""
+    files = [
+        (fpath, image_writer(v.float()[None], fpath) if fpath.name.endswith(".png") else array_writer(v))
+        for fpath, v in side_files(spec, record, path.parent)
+    ]
+    return [*files, (path, text_writer(json.dumps(record, indent=1)))]
+
+
 def write_sidecar(spec: TaskSpec, record: dict[str, Any], path: Path) -> None:
-    """Write the side files, then the JSON: a sidecar never points at a missing file."""
-    for fpath, v in side_files(spec, record, path.parent):
-        write_image(v.float()[None], fpath) if fpath.name.endswith(".png") else write_array(v, fpath)
-    write_text(json.dumps(record, indent=1), path)
+    """Write the side files and the JSON as one unit: a sidecar never points at a missing file."""
+    write_together(sidecar_writers(spec, record, path))
 
 
 def read_sidecar(path: str | Path) -> tuple[TaskSpec, dict]:
