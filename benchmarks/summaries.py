@@ -167,6 +167,18 @@ def memory_guard_table(path: Path = RESULTS / "memory_guard.json") -> str:
     return "\n".join(out)
 
 
+def latent_solvers_table(path: Path = RESULTS / "latent_solvers.json") -> str:
+    """The latent solvers on the tiny SD-type pipeline: seconds per step, network evaluations, the peak's growth
+    against the memory guard's estimate, and the residual over the unconditional sample's."""
+    rows = json.loads(path.read_text())["rows"]
+    out = ["| solver | side (px) | steps | NFE | s / step | peak growth (MiB) | guard estimate (MiB) | residual / "
+           "unconditional |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in rows:
+        out.append(f"| {r['solver']} | {r['side']} | {r['steps']} | {r['nfe']} | {r['seconds_per_step']:.3f} | "
+                   f"{r['measured'] / 2**20:.0f} | {r['estimate'] / 2**20:.0f} | {r['residual_ratio']:.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 TABLES = {
     "noise_sweep": noise_sweep_table,
     "consistency": consistency_table,
@@ -176,6 +188,7 @@ TABLES = {
     "real_boundaries": real_boundaries_table,
     "blind_real": blind_real_table,
     "memory_guard": memory_guard_table,
+    "latent_solvers": latent_solvers_table,
 }
 
 MARKER = re.compile(r"<!-- table: (\w+) -->\n\n((?:\|.*\n)+)")

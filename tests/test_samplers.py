@@ -43,7 +43,7 @@ OP_PARAMS = {
 }
 # deblur_varying has no SVD: the methods that take any linear operator run on it with CG pseudo-inverses and proxes
 POSTERIOR_OPS = ["sr", "deblur_gauss", "inpaint", "color", "deblur_varying"]
-NAMES = list(SAMPLERS)
+NAMES = [n for n, s in SAMPLERS.items() if s.space == "pixel"]  # the latent solvers: tests/test_latent.py
 # methods for linear operators (all but DDRM-JPEG, whose operator is the codec); ddim is the unconditional reference
 LINEAR = [n for n in NAMES if SAMPLERS[n].takes(SVDOperator)]
 SOLVERS = [n for n in LINEAR if n != "ddim"]

@@ -83,6 +83,15 @@ def add_prior(
     p.add_argument("--checkpoint", default=None, help="checkpoint file for a preset prior")
 
 
+def add_prompt(p: argparse.ArgumentParser) -> None:
+    """``--prompt`` and ``--guidance-scale``: the text a latent (Stable-Diffusion type) prior is conditioned on."""
+    p.add_argument("--prompt", default=None,
+                   help="text a latent (Stable-Diffusion type) --prior hf:PIPELINE is conditioned on (default: the "
+                        "empty prompt, whose embedding is computed once and cached)")  # fmt: skip
+    p.add_argument("--guidance-scale", type=number(float, 0.0), default=1.0,
+                   help="classifier-free guidance scale of a latent prior (default 1: no guidance)")  # fmt: skip
+
+
 def add_pixel_limit(p: argparse.ArgumentParser) -> None:
     """``--max-pixels``: the largest image read (a guard against damaged or hostile files); see
     :data:`ddrm.io.MAX_PIXELS`."""

@@ -107,4 +107,5 @@ def _task_without_sidecar(args: argparse.Namespace, path: Path, y: torch.Tensor)
 
 def prior_loader(args: argparse.Namespace, device: torch.device) -> PriorLoader:
     dtype = {"float16": torch.float16, "bfloat16": torch.bfloat16}.get(args.dtype)
-    return PriorLoader(args.prior, args.checkpoint, device, dtype, tile=0 if args.no_tile else args.tile)
+    return PriorLoader(args.prior, args.checkpoint, device, dtype, tile=0 if args.no_tile else args.tile,
+                       prompt=args.prompt, guidance_scale=args.guidance_scale)  # fmt: skip

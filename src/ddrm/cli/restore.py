@@ -41,7 +41,17 @@ from ..tasks import (
     read_measurement,
 )
 from ..video import TEMPORAL_MODES, is_video
-from .args import DTYPES, SEED, add_device, add_pixel_limit, add_prior, number, sigma_or_auto, solver_settings
+from .args import (
+    DTYPES,
+    SEED,
+    add_device,
+    add_pixel_limit,
+    add_prior,
+    add_prompt,
+    number,
+    sigma_or_auto,
+    solver_settings,
+)
 from .clip import restore_clip_command
 from .resolve import TASKS_HELP, prior_loader, resolve_task
 
@@ -258,6 +268,7 @@ def _task_options(p: argparse.ArgumentParser) -> None:
 
 def _solver_options(p: argparse.ArgumentParser) -> None:
     add_prior(p)
+    add_prompt(p)
     p.add_argument(
         "--solver",
         default=None,

@@ -14,7 +14,7 @@ __all__ = ["add_commands"]
 def cmd_solvers(args: argparse.Namespace) -> int:
     """List the solvers, or describe one (parameters, bounds, official defaults per task)."""
     if args.name is None:
-        rows = [("name", "steps", "NFE", "grad", "operators", "summary")]
+        rows = [("name", "prior", "steps", "NFE", "grad", "operators", "summary")]
         for spec in SAMPLERS.values():
             ops = {(SVDOperator,): "SVD", (LinearOperator,): "any linear"}.get(
                 spec.operators, ", ".join(t.__name__ for t in spec.operators)
@@ -22,6 +22,7 @@ def cmd_solvers(args: argparse.Namespace) -> int:
             rows.append(
                 (
                     spec.name,
+                    spec.space,
                     str(spec.steps),
                     str(spec.count_nfe()),
                     "yes" if spec.needs_grad else "no",
@@ -29,10 +30,12 @@ def cmd_solvers(args: argparse.Namespace) -> int:
                     spec.summary,
                 )
             )
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        widths = [max(len(r[i]) for r in rows) for i in range(6)]
         for r in rows:
-            print("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[5])
-        print("\nNFE = network evaluations per run at the default steps; grad = backpropagates through the network;")
+            print("  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[6])
+        print("\nprior: pixel = a prior of images (--prior builtin, presets, hf: UNet2DModel of any family); latent =")
+        print("a latent (Stable-Diffusion type) prior, --prior hf:PIPELINE, reached through its decoder.")
+        print("NFE = network evaluations per run at the default steps; grad = backpropagates through the network;")
         print("operators: SVD = linear with an SVD; any linear = also H and H^T only (CG pseudo-inverse / prox).")
         print("'ddrm solvers NAME' shows a solver's parameters; set them with --solver-arg KEY=VALUE.")
         return 0
@@ -46,6 +49,7 @@ def cmd_solvers(args: argparse.Namespace) -> int:
         f"steps: {spec.steps} (network evaluations: {spec.count_nfe()}); gradients through the network: {'yes' if spec.needs_grad else 'no'}"
     )
     print(f"operators: {spec.operator_kinds}")
+    print(f"prior: {'a latent (Stable-Diffusion type) prior' if spec.space == 'latent' else 'a pixel-space prior'}")
     print(f"measurement noise: {spec.noise}")
     print(f"H x = y when sigma_y = 0: {spec.consistency}")
     if spec.params:

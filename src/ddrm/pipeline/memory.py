@@ -48,25 +48,14 @@ def _attention_heads(module: torch.nn.Module) -> int | None:
     name = type(module).__name__
     if "Attn" not in name and "Attention" not in name:
         return None
+    if "2_0" in type(getattr(module, "processor", None)).__name__:  # diffusers' scaled_dot_product_attention:
+        return None  # memory-efficient kernels never hold the tokens^2 matrix (its outputs are counted as any layer's)
     return int(getattr(module, "num_heads", None) or getattr(module, "heads", None) or 1)
 
 
-def _profile(prior: Prior) -> _Profile | None:
-    """The network's memory profile from one call on a probe (a network pinned to its own size, as the public
-    checkpoints are, is probed at that size); a prior without a network (the analytic ones) has none beyond the
-    solvers' workspace."""
-    experts = getattr(prior, "experts", None)
-    if experts is not None:  # noise-level experts: one network per call, the largest counts
-        values = [_profile(e) for e in experts]
-        if None in values:
-            return None
-        return _Profile(*(max(getattr(v, f) for v in values) for f in ("per_pixel", "attention", "attention_sum")))
-    net = getattr(prior, "net", None)
-    if net is None:
-        return _Profile(0.0) if hasattr(prior, "denoise") else None
-    cached = getattr(prior, "_ddrm_memory_profile", None)
-    if cached is not None:
-        return cached
+def _measure(root: torch.nn.Module, call) -> tuple[int, list[int]]:  # noqa: ANN001
+    """Bytes of every leaf layer's output of ``root`` during ``call()``, and each self-attention block's logits and
+    softmax (heads x tokens^2 float32 each)."""
     total, attention = [0], []
 
     def hook(_module, _inputs, output):
@@ -79,21 +68,52 @@ def _profile(prior: Prior) -> _Profile | None:
             tokens = x.shape[1] if x.ndim == 3 and x.shape[1] > x.shape[2] else int(torch.tensor(x.shape[2:]).prod())
             attention.append(2 * _attention_heads(module) * tokens * tokens * 4)  # logits + softmax, float32
 
-    leaves = [m for m in net.modules() if next(m.children(), None) is None]
+    leaves = [m for m in root.modules() if next(m.children(), None) is None]
     handles = [m.register_forward_hook(hook) for m in leaves]
-    handles += [m.register_forward_pre_hook(attention_hook) for m in net.modules() if _attention_heads(m)]
+    handles += [m.register_forward_pre_hook(attention_hook) for m in root.modules() if _attention_heads(m)]
     try:
-        pinned = getattr(prior, "image_size", None)
-        stride = getattr(prior, "stride", 1)
-        h, w = tuple(pinned) if pinned is not None else (-(-_PROBE // stride) * stride,) * 2
-        param = next(net.parameters())
         with torch.no_grad():
-            prior.denoise(torch.zeros(1, prior.channels, h, w, device=param.device), 0.5)
+            call()
     finally:
         for handle in handles:
             handle.remove()
+    return total[0], attention
+
+
+def _profile(prior: Prior) -> _Profile | None:
+    """The network's memory profile from one call on a probe (a network pinned to its own size, as the public
+    checkpoints are, is probed at that size); a prior without a network (the analytic ones) has none beyond the
+    solvers' workspace. A latent prior counts its U-Net on the latent, the decoder and the encoder, per image pixel
+    (the latent solvers back-propagate through the decoder at full size, PSLD also through the encoder)."""
+    experts = getattr(prior, "experts", None)
+    if experts is not None:  # noise-level experts: one network per call, the largest counts
+        values = [_profile(e) for e in experts]
+        if None in values:
+            return None
+        return _Profile(*(max(getattr(v, f) for v in values) for f in ("per_pixel", "attention", "attention_sum")))
+    latent = getattr(prior, "latent", False)
+    net = prior.denoiser.net if latent else getattr(prior, "net", None)
+    if net is None:
+        return _Profile(0.0) if hasattr(prior, "denoise") else None
+    cached = getattr(prior, "_ddrm_memory_profile", None)
+    if cached is not None:
+        return cached
+    pinned = getattr(prior, "image_size", None)
+    stride = getattr(prior, "stride", 1)
+    h, w = tuple(pinned) if pinned is not None else (-(-_PROBE // stride) * stride,) * 2
+    device = next(net.parameters()).device
+    if latent:
+        z = torch.zeros(1, *prior.latent_shape((prior.channels, h, w)), device=device)
+        x = torch.zeros(1, prior.channels, h, w, device=device)
+        parts = [_measure(net, lambda: prior.denoise(z, 0.5)), _measure(prior.vae, lambda: prior.decode(z)),
+                 _measure(prior.vae, lambda: prior.encode(x))]  # fmt: skip
+        total, attention = sum(p[0] for p in parts), [a for p in parts for a in p[1]]
+    else:
+        total, attention = _measure(
+            net, lambda: prior.denoise(torch.zeros(1, prior.channels, h, w, device=device), 0.5)
+        )
     pixels2 = float(h * w) ** 2
-    value = _Profile(total[0] / (h * w), max(attention, default=0) / pixels2, sum(attention) / pixels2)
+    value = _Profile(total / (h * w), max(attention, default=0) / pixels2, sum(attention) / pixels2)
     prior._ddrm_memory_profile = value
     return value
 

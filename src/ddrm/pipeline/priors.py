@@ -25,10 +25,14 @@ class PriorLoader:
         device: str | torch.device = "cpu",
         compute_dtype: torch.dtype | None = None,
         tile: int | None = None,
+        prompt: str | None = None,
+        guidance_scale: float = 1.0,
     ):
         """``tile``: ``None`` tiles the denoiser (:class:`~ddrm.priors.TiledPrior`, 256 px tiles) for images above
-        ``AUTO_TILE_PIXELS``; ``0`` never tiles; ``N`` always tiles with N px tiles."""
+        ``AUTO_TILE_PIXELS``; ``0`` never tiles; ``N`` always tiles with N px tiles (a latent prior is never
+        tiled: its denoiser works on latents). ``prompt`` and ``guidance_scale``: a latent prior's text condition."""
         self.name, self.checkpoint, self.device, self.compute_dtype = name, checkpoint, device, compute_dtype
+        self.prompt, self.guidance_scale = prompt, guidance_scale
         if tile is not None and (tile < 0 or 0 < tile < 16):
             raise InputError(f"tile size must be 0 (off) or >= 16 pixels, got {tile}")
         self.tile = tile
@@ -43,8 +47,15 @@ class PriorLoader:
             return self.cache[shape]
         if "net" not in self.cache:
             self.cache["net"] = load_prior(
-                self.name, self.checkpoint, device=self.device, compute_dtype=self.compute_dtype
+                self.name,
+                self.checkpoint,
+                device=self.device,
+                compute_dtype=self.compute_dtype,
+                prompt=self.prompt,
+                guidance_scale=self.guidance_scale,
             )
+        if getattr(self.cache["net"], "latent", False):
+            return self.cache["net"]
         tile = self.tile
         if tile is None:
             tile = DEFAULT_TILE if shape[1] * shape[2] > AUTO_TILE_PIXELS else 0

@@ -1,14 +1,20 @@
 """Priors: denoisers ``D(x, sigma) -> x0_hat`` on images in [-1, 1], and noise schedules."""
 
 from .analytic import GaussianMixturePrior, GaussianPrior, gaussian_posterior
-from .base import NetworkPrior, Prior, sigma_tensor
+from .base import NetworkDenoiser, NetworkPrior, Prior, sigma_tensor
 from .experts import NoiseLevelExperts
-from .schedule import VPSchedule
+from .families import EDMPrior, FlowPrior, ScoreSDEPrior
+from .schedule import NoiseSchedule, VPSchedule
 from .tiled import TiledPrior
 
 __all__ = [
     "Prior",
     "NetworkPrior",
+    "NetworkDenoiser",
+    "ScoreSDEPrior",
+    "EDMPrior",
+    "FlowPrior",
+    "NoiseSchedule",
     "GaussianPrior",
     "GaussianMixturePrior",
     "gaussian_posterior",

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from .base import Prior, sigma_tensor
-from .schedule import VPSchedule
+from .schedule import NoiseSchedule
 
 __all__ = ["GaussianPrior", "GaussianMixturePrior", "gaussian_posterior"]
 
@@ -23,7 +23,7 @@ class GaussianPrior(Prior):
     Its MMSE denoiser is the Wiener filter ``mu + F^* (p / (p + sigma^2)) F (x - mu)``.
     """
 
-    def __init__(self, mean: Tensor, spectrum: Tensor, schedule: VPSchedule | None = None):
+    def __init__(self, mean: Tensor, spectrum: Tensor, schedule: NoiseSchedule | None = None):
         super().__init__(schedule)
         mean = torch.as_tensor(mean)
         spectrum = torch.as_tensor(spectrum, dtype=mean.dtype)
@@ -89,7 +89,7 @@ class GaussianMixturePrior(Prior):
     """``x ~ sum_k w_k N(mu_k, diag(v_k))``; the MMSE denoiser weighs each component's Wiener estimate
     by its responsibility ``w_k N(x; mu_k, diag(v_k) + sigma^2 I)``."""
 
-    def __init__(self, weights: Tensor, means: Tensor, variances: Tensor, schedule: VPSchedule | None = None):
+    def __init__(self, weights: Tensor, means: Tensor, variances: Tensor, schedule: NoiseSchedule | None = None):
         super().__init__(schedule)
         means = torch.as_tensor(means)
         weights = torch.as_tensor(weights, dtype=means.dtype)

@@ -3,7 +3,8 @@
 ``x = x0 + sigma * eps`` is in the VE parameterisation (DDRM Sec. 3.2) and in the data range [-1, 1].
 Network priors hide everything else behind this call: the eps / x0 / v parameterisation, the VP input
 scaling ``sqrt(abar_t) = 1 / sqrt(1 + sigma^2)``, the timestep lookup and any learned-variance channels
-(the denoiser view of k-diffusion's ``DiscreteEpsDDPMDenoiser`` and EDM's ``iDDPMPrecond``).
+(the denoiser view of k-diffusion's ``DiscreteEpsDDPMDenoiser`` and EDM's ``iDDPMPrecond``); the other families
+(VE score networks, EDM preconditioning, flow matching) are in :mod:`ddrm.priors.families`.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .schedule import VPSchedule
+from .schedule import NoiseSchedule, VPSchedule
 
-__all__ = ["Prior", "NetworkPrior", "sigma_tensor"]
+__all__ = ["Prior", "NetworkDenoiser", "NetworkPrior", "sigma_tensor"]
 
 
 def sigma_tensor(sigma: Tensor | float, batch: int) -> Tensor:
@@ -47,7 +48,7 @@ class Prior(nn.Module):
     stride: int = 1
     fixed_size: bool = False
 
-    def __init__(self, schedule: VPSchedule | None = None):
+    def __init__(self, schedule: NoiseSchedule | None = None):
         super().__init__()
         self.schedule = schedule or VPSchedule.linear()
 
@@ -65,23 +66,22 @@ class Prior(nn.Module):
         yield False
 
 
-class NetworkPrior(Prior):
-    """Wrap a discrete-time diffusion network ``net(x_t, t)`` (t in 0..T-1) as a denoiser.
+class NetworkDenoiser(Prior):
+    """What every network prior shares: the network ``net(x_in, cond)``, its channels, native size and stride,
+    half-precision autocast and the optional clamp of ``x0``. :meth:`_network` runs the network on an input
+    reflect-padded to a multiple of ``stride`` (cropped back, extra output channels dropped); subclasses turn
+    ``(x, sigma)`` into the network's input and condition and its output into ``x0``.
 
-    ``prediction`` is ``"epsilon"`` (DDPM/ADM), ``"sample"`` (x0) or ``"v_prediction"``. Output channels beyond
-    ``channels`` (ADM's learned variance) are dropped. ``compute_dtype`` (``torch.float16`` or ``torch.bfloat16``,
-    for GPUs) runs the network under autocast in that precision; weights, inputs and outputs keep theirs. Images whose sides are not
-    multiples of ``stride`` are reflect-padded for the network and cropped back.
-    ``clip_x0`` clamps the clean-image estimate to the data range [-1, 1] (DDPM's ``clip_denoised``); it is off
-    by default, as the papers run the public checkpoints without it (the built-in prior's manifest sets it).
-    """
+    ``compute_dtype`` (``torch.float16`` or ``torch.bfloat16``, for GPUs) runs the network under autocast in that
+    precision; weights, inputs and outputs keep theirs. ``clip_x0`` clamps the clean-image estimate to the data
+    range [-1, 1] (DDPM's ``clip_denoised``); it is off by default, as the papers run the public checkpoints without
+    it (the built-in prior's manifest sets it)."""
 
     def __init__(
         self,
         net: nn.Module,
-        schedule: VPSchedule | None = None,
+        schedule: NoiseSchedule | None = None,
         *,
-        prediction: str = "epsilon",
         channels: int = 3,
         image_size: tuple[int, int] | None = None,
         stride: int = 1,
@@ -89,10 +89,7 @@ class NetworkPrior(Prior):
         clip_x0: bool = False,
     ):
         super().__init__(schedule)
-        if prediction not in ("epsilon", "sample", "v_prediction"):
-            raise ValueError(f"unknown prediction type {prediction!r}")
         self.net = net
-        self.prediction = prediction
         self.channels = channels
         self.image_size = image_size
         self.stride = stride
@@ -111,24 +108,57 @@ class NetworkPrior(Prior):
             if supported:
                 self.net.gradient_checkpointing = before
 
+    def _network(self, x_in: Tensor, cond: Tensor) -> Tensor:
+        """``net(x_in, cond)`` on the stride-padded input, cropped back to ``x_in``'s size and ``channels``."""
+        h, w = x_in.shape[-2:]
+        pad_h, pad_w = (-h) % self.stride, (-w) % self.stride
+        if pad_h or pad_w:
+            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+            x_in = F.pad(x_in, (0, pad_w, 0, pad_h), mode=mode)
+        with torch.autocast(x_in.device.type, dtype=self.compute_dtype, enabled=self.compute_dtype is not None):
+            out = self.net(x_in, cond)
+        return out[:, : self.channels, :h, :w].to(x_in.dtype)
+
+    def _finish(self, x0: Tensor) -> Tensor:
+        return x0.clamp(-1, 1) if self.clip_x0 else x0
+
+
+class NetworkPrior(NetworkDenoiser):
+    """Wrap a discrete-time VP diffusion network ``net(x_t, t)`` (t in 0..T-1) as a denoiser.
+
+    ``prediction`` is ``"epsilon"`` (DDPM/ADM), ``"sample"`` (x0) or ``"v_prediction"``. Output channels beyond
+    ``channels`` (ADM's learned variance) are dropped. Images whose sides are not multiples of ``stride`` are
+    reflect-padded for the network and cropped back; ``compute_dtype`` and ``clip_x0`` as in
+    :class:`NetworkDenoiser`.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        schedule: VPSchedule | None = None,
+        *,
+        prediction: str = "epsilon",
+        **kw,
+    ):
+        super().__init__(net, schedule or VPSchedule.linear(), **kw)
+        if prediction not in ("epsilon", "sample", "v_prediction"):
+            raise ValueError(f"unknown prediction type {prediction!r}")
+        if not isinstance(self.schedule, VPSchedule):
+            raise ValueError("a VP network needs a VPSchedule (its betas give the timestep of each level)")
+        self.prediction = prediction
+
     def denoise(self, x: Tensor, sigma: Tensor | float) -> Tensor:
-        b, _, h, w = x.shape
+        b = x.shape[0]
         sig64 = sigma_tensor(sigma, b)
         t = self.schedule.sigma_to_t(sig64).to(device=x.device, dtype=torch.float32)
         sig = sig64.to(device=x.device, dtype=x.dtype).view(b, 1, 1, 1)
         scale = (1.0 + sig * sig).rsqrt()  # sqrt(abar_t)
         x_t = x * scale
-        pad_h, pad_w = (-h) % self.stride, (-w) % self.stride
-        if pad_h or pad_w:
-            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-            x_t = F.pad(x_t, (0, pad_w, 0, pad_h), mode=mode)
-        with torch.autocast(x.device.type, dtype=self.compute_dtype, enabled=self.compute_dtype is not None):
-            out = self.net(x_t, t)
-        out = out[:, : self.channels, :h, :w].to(x.dtype)
+        out = self._network(x_t, t)
         if self.prediction == "epsilon":
             x0 = x - sig * out
         elif self.prediction == "sample":
             x0 = out
         else:  # v = sqrt(abar) eps - sqrt(1 - abar) x0  =>  x0 = sqrt(abar) x_t - sqrt(1 - abar) v
-            x0 = scale * x_t[:, :, :h, :w] - sig * scale * out
-        return x0.clamp(-1, 1) if self.clip_x0 else x0
+            x0 = scale * x_t - sig * scale * out
+        return self._finish(x0)

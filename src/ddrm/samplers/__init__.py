@@ -18,6 +18,7 @@ from .diffpir import diffpir
 from .dmps import dmps
 from .dps import dps
 from .ilvr import ilvr
+from .latent import latent_daps, psld, resample
 from .mcg import ddrm_mcg, mcg
 from .mmse import mmse
 from .pigdm import pigdm
@@ -39,6 +40,9 @@ _ORDER = (
     "repaint",
     "daps",
     "mmse",
+    "psld",
+    "resample",
+    "latent-daps",
 )
 SAMPLERS: dict[str, SamplerSpec] = {name: REGISTRY[name] for name in _ORDER} | REGISTRY  # DDRM first, then its peers
 
@@ -64,4 +68,7 @@ __all__ = [
     "daps",
     "red_diff",
     "mmse",
+    "psld",
+    "resample",
+    "latent_daps",
 ]

@@ -20,7 +20,7 @@ from torch import Tensor
 from ..errors import SolverError
 from ..operators.base import Generators, LinearOperator, SVDOperator, randn
 from ..priors.base import Prior
-from ..priors.schedule import VPSchedule
+from ..priors.schedule import NoiseSchedule
 
 __all__ = [
     "OperatorUpdate",
@@ -174,7 +174,7 @@ def noise_floor(operator: Any, sigma_y_model: float) -> float:
 
 
 def sigma_levels(
-    schedule: VPSchedule,
+    schedule: NoiseSchedule,
     steps: int,
     operator: Any = None,
     sigma_y_model: float = 0.0,
@@ -186,7 +186,7 @@ def sigma_levels(
     """The descending noise levels of a sampler's ``steps`` steps over the first ``start`` of the diffusion, then the
     clean level 0.
 
-    ``"uniform"``: the paper's timesteps ``floor(i T0 / steps)`` (:meth:`VPSchedule.sigma_grid`; ``spacing="quad"``:
+    ``"uniform"``: the paper's timesteps ``floor(i T0 / steps)`` (:meth:`NoiseSchedule.sigma_grid`; ``spacing="quad"``:
     DiffPIR's). ``"auto"``: the same levels with the one nearest (in log) the measurement's noise floor
     (:func:`noise_floor`, a hair above it, so that Eq. 7 takes the measurement whole there) moved onto it: the same
     network calls, and one of them at the measurement's own noise level. The paper's 20 levels end 0.342, 0.176, 0.01:
@@ -233,7 +233,7 @@ def _last_handover(operator: Any, sigma_y_model: float) -> float | None:
     return sigma_y_model / smin * (1 + 1e-4)
 
 
-def _spread(schedule: VPSchedule, top: float, end: float, steps: int) -> list[float]:
+def _spread(schedule: NoiseSchedule, top: float, end: float, steps: int) -> list[float]:
     """``steps`` levels from ``top`` down to ``end``, evenly in timestep (the intermediate ones on integer
     timesteps), then 0."""
     t_top, t_end = float(schedule.sigma_to_t(top)), float(schedule.sigma_to_t(end))
@@ -249,7 +249,7 @@ def ascending(levels: list[float]) -> list[float]:
     return levels[-2::-1] + [0.0]
 
 
-def level_sigmas(schedule: VPSchedule, steps: int) -> list[float]:
+def level_sigmas(schedule: NoiseSchedule, steps: int) -> list[float]:
     """Noise level of each sampling level ``i = 0..steps-1`` (timestep ``floor(i T / steps)``), plus ``0.0`` last.
 
     Indexing with ``-1`` gives 0: level ``-1`` is the clean image (DDIM/DDRM's ``t = -1``, ``abar = 1``).
@@ -285,7 +285,7 @@ def jump_schedule(steps: int, length: int = 1, repeat: int = 1, interval: int | 
     return out
 
 
-def quad_sigmas(schedule: VPSchedule, steps: int) -> list[float]:
+def quad_sigmas(schedule: NoiseSchedule, steps: int) -> list[float]:
     """DiffPIR's "quad" grid (Zhu et al. 2023, code ``skip_type='quad'``): timesteps ``T - 1 - floor(sqrt(u))`` for
     ``u`` evenly spaced in ``[0, T^2]`` (the last one moved to 0), dense near ``t = 0``; then the clean level 0."""
     if not 1 <= steps <= schedule.num_timesteps:

@@ -16,7 +16,7 @@ from torch import Tensor
 from ..errors import SolverError
 from ..operators.base import Generators, SVDOperator, randn
 from ..priors.base import Prior
-from ..priors.schedule import VPSchedule
+from ..priors.schedule import NoiseSchedule
 from .common import OperatorUpdate, StepInfo, progress, sigma_levels
 from .registry import GRID_PARAM, Param, sampler
 from .spectral import EtaB, Spectral
@@ -57,7 +57,7 @@ def ddrm(
     eta_b: EtaB = 1.0,
     start: float = 1.0,
     x_init: Tensor | None = None,
-    schedule: VPSchedule | None = None,
+    schedule: NoiseSchedule | None = None,
     operator_update: OperatorUpdate | None = None,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,

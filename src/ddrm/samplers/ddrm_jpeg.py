@@ -25,7 +25,7 @@ from torch import Tensor
 from ..operators.base import Generators
 from ..operators.jpeg import JPEG, quantisation_noise, quantisation_tables
 from ..priors.base import Prior
-from ..priors.schedule import VPSchedule
+from ..priors.schedule import NoiseSchedule
 from .common import StepInfo, noise_like, progress
 from .registry import Param, sampler
 
@@ -34,7 +34,7 @@ __all__ = ["ddrm_jpeg", "auto_start", "OFFICIAL_START"]
 OFFICIAL_START = 0.3  # the official configuration's init_timestep 300 of 1000, for its quality factors 10-20
 
 
-def auto_start(schedule: VPSchedule, operator: JPEG, steps: int) -> float:
+def auto_start(schedule: NoiseSchedule, operator: JPEG, steps: int) -> float:
     """The share of the diffusion to run for this file: the official 0.3 at quality 10 (the chain starts at
     timestep 285 for 20 steps), and for other tables the level that keeps the same ratio to the quantisation noise
     (:func:`~ddrm.operators.jpeg.quantisation_noise`): a finely quantised file is started close to itself, so the
@@ -76,7 +76,7 @@ def ddrm_jpeg(
     eta: float = 1.0,
     eta_b: float = 0.4,
     start: float | None = None,
-    schedule: VPSchedule | None = None,
+    schedule: NoiseSchedule | None = None,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,
     progress_bar: bool = False,

@@ -64,6 +64,7 @@ class SamplerSpec:
     consistency: str = "approximate"  # "exact": H x = y when sigma_y = 0; "approximate"; "none"
     noise: str = ""
     deterministic: bool = False  # draws no noise: the generator does not matter
+    space: str = "pixel"  # "pixel": a prior of images; "latent": a latent prior (the measurement through its decoder)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Tensor:
         return self.fn(*args, **kwargs)
@@ -161,7 +162,21 @@ class SamplerSpec:
         """Whether the method takes ``operator_update`` (a new operator during sampling, e.g. blind deblurring)."""
         return "operator_update" in inspect.signature(self.fn).parameters
 
-    # ------------------------------------------------------------------ operators and cost
+    # ------------------------------------------------------------------ priors, operators and cost
+    def check_prior(self, prior: Any) -> None:
+        """Refuse a prior of the other space (a latent prior for a pixel-space method, or the reverse) in one line
+        naming the solvers that take it."""
+        latent = bool(getattr(prior, "latent", False))
+        if latent == (self.space == "latent"):
+            return
+        from . import SAMPLERS
+
+        space = "latent" if latent else "pixel"
+        takers = ", ".join(s.name for s in SAMPLERS.values() if s.space == space)
+        what = "a latent prior (its measurement is nonlinear in the latent)" if latent else "a pixel-space prior"
+        raise SolverError(f"solver {self.name} works on {'latent' if self.space == 'latent' else 'pixel-space'} "
+                          f"priors, not {what}; use {takers}")  # fmt: skip
+
     def accepts(self, operator: Any) -> bool:
         """Whether ``operator`` is an instance of a contract the method takes (``operators``)."""
         return isinstance(operator, self.operators)
@@ -185,7 +200,11 @@ class SamplerSpec:
             return
         from . import SAMPLERS
 
-        takers = ", ".join(s.name for s in SAMPLERS.values() if s.accepts(operator) and s.consistency != "none")
+        takers = ", ".join(
+            s.name
+            for s in SAMPLERS.values()
+            if s.accepts(operator) and s.consistency != "none" and s.space == self.space
+        )
         task = getattr(operator, "task_name", None)
         name = f"the {task} task" if task else f"{type(operator).__name__} operators"
         if not isinstance(operator, LinearOperator):
@@ -219,6 +238,7 @@ def sampler(
     consistency: str = "approximate",
     noise: str = "",
     deterministic: bool = False,
+    space: str = "pixel",
 ) -> Callable[[Callable[..., Tensor]], Callable[..., Tensor]]:
     """Register ``fn`` under ``name``; the returned function checks its inputs and parameters, then runs ``fn``."""
 
@@ -234,6 +254,7 @@ def sampler(
         @functools.wraps(fn)
         def run(prior, operator, y, sigma_y_model, **kwargs):
             check_inputs(operator, y, sigma_y_model)
+            spec.check_prior(prior)
             spec.check_operator(operator)
             bound = sig.bind(prior, operator, y, sigma_y_model, **kwargs)
             bound.apply_defaults()
@@ -254,6 +275,7 @@ def sampler(
             consistency=consistency,
             noise=noise,
             deterministic=deterministic,
+            space=space,
         )
         if name in REGISTRY:
             raise ValueError(f"sampler {name!r} is registered twice")
