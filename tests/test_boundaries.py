@@ -28,7 +28,7 @@ from ddrm.operators import (
     valid_conv_matrix_1d,
     valid_margins,
 )
-from ddrm.pipeline import default_solver
+from ddrm.pipeline import CAPTION_HEIGHT, default_solver
 from ddrm.tasks import BLUR_TASKS, kernel_extent, make_task, spec_for_measurement
 
 SHAPE = (3, 30, 34)
@@ -155,7 +155,7 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
         "--save-grid", "-o", tmp_path / "o.png")  # fmt: skip
     assert read_image(tmp_path / "o.png").shape == (3, 36, 44)  # the input's frame
     grid = read_image(tmp_path / "o_grid.png")
-    assert grid.shape[1] == 36
+    assert grid.shape[1] == 36 + CAPTION_HEIGHT  # the input's frame, under the panels' names
     run("restore", own, "--task", "deblur_gauss", "--boundary", "zero", "--sigma-y", "0.01", "--prior", "gaussian",
         "--steps", "4", "-o", tmp_path / "z.png")  # fmt: skip
     assert read_image(tmp_path / "z.png").shape == (3, 36, 44)

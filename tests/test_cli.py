@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ddrm.pipeline import CAPTION_HEIGHT
+
 DDRM = str(Path(sys.executable).parent / "ddrm")
 
 
@@ -78,8 +80,9 @@ def test_degrade_then_restore_from_sidecar(tmp_path, task):
     out = Image.open(tmp_path / "x.png")
     assert out.size == (40, 24) and out.mode == "RGB"
     grid = Image.open(tmp_path / "x_grid.png")
-    assert grid.size == (4 * 40 + 3 * 4, 24)
+    assert grid.size == (4 * 40 + 3 * 4, 24 + CAPTION_HEIGHT)  # the panels' names above them
     c, x, g = (np.asarray(Image.open(p), dtype=float) for p in (clean, tmp_path / "x.png", tmp_path / "x_grid.png"))
+    g = g[CAPTION_HEIGHT:]
     score = lambda a: 10 * np.log10(255**2 / np.mean((a - c) ** 2))  # noqa: E731
     assert score(x) - score(g[:, 44:84]) > BEATS_PINV_BY[task], (score(x), score(g[:, 44:84]))
     assert digest(clean) == before  # inputs are never modified
@@ -122,6 +125,23 @@ def test_restore_is_deterministic_and_beats_the_measurement(tmp_path):
         )
     assert digest(tmp_path / "a.png") == digest(tmp_path / "b.png") != digest(tmp_path / "c.png")
     assert psnr(tmp_path / "a.png", clean) > psnr(tmp_path / "y.png", clean) + 1.0
+
+
+def test_one_overwrite_rule_for_a_file_and_a_folder(tmp_path):
+    """An existing single result is skipped, and said, as a folder's are; --overwrite redoes it and replaces its whole
+    set of files: the grid of an earlier run does not stay beside a result made without one."""
+    clean = make_photo(tmp_path / "clean.png", 24, 32, seed=2)
+    run("degrade", clean, "-o", tmp_path / "y.png", "--task", "denoise", "--sigma-y", "0.1")
+    common = ("--prior", "gaussian", "--steps", "3", "-o", tmp_path / "x.png")
+    run("restore", tmp_path / "y.png", *common, "--seed", "1", "--save-grid", "--quiet")
+    first = digest(tmp_path / "x.png")
+    assert (tmp_path / "x_grid.png").is_file()
+    res = run("restore", tmp_path / "y.png", *common, "--seed", "2", "--quiet")
+    assert "x.png exists; skipping it (use --overwrite to redo)" in res.stderr
+    assert digest(tmp_path / "x.png") == first
+    run("restore", tmp_path / "y.png", *common, "--seed", "2", "--overwrite", "--quiet")
+    assert digest(tmp_path / "x.png") != first
+    assert (tmp_path / "x.result.json").is_file() and not (tmp_path / "x_grid.png").exists()
 
 
 def test_super_resolution_from_a_low_resolution_image(tmp_path):
@@ -417,7 +437,7 @@ def test_demo_runs_offline_and_is_the_degrade_restore_path(tmp_path):
     assert "the built-in prior is small" in res.stdout and "--prior adm-imagenet256-uncond" in res.stdout
     for name, size in [("original", (256, 256)), ("measurement", (64, 64)), ("restored", (256, 256))]:
         assert Image.open(out / f"{name}.png").size == size
-    assert Image.open(out / "restored_grid.png").size == (4 * 256 + 3 * 4, 256)
+    assert Image.open(out / "restored_grid.png").size == (4 * 256 + 3 * 4, 256 + CAPTION_HEIGHT)
     assert json.loads((out / "measurement.json").read_text())["sigma_y"] == 0.05
     again = tmp_path / "again"
     again.mkdir()

@@ -401,17 +401,29 @@ MEASURED_POSTERIOR = {
 @pytest.mark.parametrize("op_name", POSTERIOR_OPS)
 @pytest.mark.parametrize("name", SOLVERS)
 def test_posterior_mean_against_the_exact_gaussian_posterior(name, op_name):
-    """The mean of N samples is closer to the exact posterior mean than half the distance of the prior mean.
+    """The mean of N samples against the exact posterior mean, and the sample variance against the posterior's.
 
-    N = 256 images in one batch (64 for the slow methods); the Monte Carlo error of the mean is printed
-    beside the measured error, both relative to the prior mean's error.
+    N = 256 images in one batch (64 for the slow methods); the Monte Carlo error of the mean is printed beside the
+    measured error, both relative to the prior mean's error. Every method: within half the prior mean's distance;
+    a method with measured figures (:data:`MEASURED_POSTERIOR`): within its band.
     """
+    if not SAMPLERS[name].accepts(make_op(op_name)):
+        pytest.skip(f"{name} does not support {op_name}")
+    rel, ratio = posterior_figures(name, op_name)
+    assert rel < 0.5
+    if (name, op_name) in MEASURED_POSTERIOR:
+        worst, low, high = MEASURED_POSTERIOR[name, op_name]
+        assert rel < 1.5 * worst + 0.01, (rel, worst)
+        assert 0.8 * low - 0.01 < ratio < 1.25 * high + 0.01, (ratio, low, high)
+
+
+def posterior_figures(name: str, op_name: str, seed: int = 0) -> tuple[float, float]:
+    """Draw ``seed`` of (x, y) and of the chain (``gen(3 + 100 seed)``, ``gen(1 + 100 seed)``): the sample mean's
+    distance to the exact posterior mean over the prior mean's, and the sample variance over the posterior's."""
     op, prior = make_op(op_name), gauss_prior()
     spec = SAMPLERS[name]
-    if not spec.accepts(op):
-        pytest.skip(f"{name} does not support {op_name}")
     sigma_y = _noise(name)
-    g = gen(3)
+    g = gen(3 + 100 * seed)
     x = prior.sample(1, g)
     y = op.measure(x, sigma_y, g)
     post_mean, post_cov = gaussian_posterior(
@@ -419,7 +431,8 @@ def test_posterior_mean_against_the_exact_gaussian_posterior(name, op_name):
     )
     post_mean = post_mean[0]
     n = 64 if name in SLOW else 256
-    out = spec.run(prior, op, y.expand(n, *y.shape[1:]), sigma_y, task=op_name, generator=gen(1), **SUITE.get(name, {}))
+    out = spec.run(prior, op, y.expand(n, *y.shape[1:]), sigma_y, task=op_name, generator=gen(1 + 100 * seed),
+                   **SUITE.get(name, {}))  # fmt: skip
     out = out.reshape(n, -1)
     err = (out.mean(0) - post_mean).norm().item()
     prior_err = (prior.mean.reshape(-1) - post_mean).norm().item()
@@ -429,11 +442,7 @@ def test_posterior_mean_against_the_exact_gaussian_posterior(name, op_name):
         f"{name:9s} {op_name:13s} sigma_y={sigma_y:.4f} N={n}: mean error / prior-mean error = {err / prior_err:.3f} "
         f"(Monte Carlo {mc / prior_err:.3f}), variance ratio {ratio:.2f}"
     )
-    assert err < 0.5 * prior_err
-    if (name, op_name) in MEASURED_POSTERIOR:
-        worst, low, high = MEASURED_POSTERIOR[name, op_name]
-        assert err / prior_err < 1.5 * worst + 0.01, (err / prior_err, worst)
-        assert 0.8 * low - 0.01 < ratio < 1.25 * high + 0.01, (ratio, low, high)
+    return err / prior_err, ratio
 
 
 # ---------------------------------------------------------------------- determinism, batching, inputs

@@ -170,7 +170,7 @@ def _upload(page, elem_id: str, path: Path) -> None:
 
 
 def _new_image(page, path: Path) -> None:
-    page.click("#image button[aria-label='Clear canvas']")
+    """A plain upload: it replaces whatever image the page shows (the example, or an earlier upload)."""
     _upload(page, "image", path)
 
 
@@ -237,8 +237,8 @@ def test_page_inpaints_the_region_drawn_with_the_brush(browser_page, tmp_path):
     Image.fromarray(photo()).save(tmp_path / "photo.png")
     _new_image(page, tmp_path / "photo.png")
     _settings(page, "Degrade a clean photo, then restore it", "Inpainting")
-    page.click("#image button[aria-label='Brush']")
-    box = page.locator("#image canvas").first.bounding_box()
+    page.click("#mask-editor button[aria-label='Brush']")
+    box = page.locator("#mask-editor canvas").first.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(cx - box["width"] / 4, cy)
     page.mouse.down()
@@ -316,6 +316,96 @@ def test_page_reports_a_broken_reference_in_one_line(browser_page, tmp_path):
     page.click("#run")
     text = _error(page, "notes.png: cannot read the image")
     assert "Traceback" not in text and "/tmp" not in text
+
+
+def _image_size(page, selector: str, expect: list[int] | None = None) -> list[int]:
+    """The natural size of the image at ``selector``, once loaded (and, with ``expect``, once it has that size: an
+    upload replaces the image shown a moment later)."""
+    page.wait_for_function(
+        """([s, e]) => { const i = document.querySelector(s);
+            return i && i.complete && i.naturalWidth && (!e || (i.naturalWidth === e[0] && i.naturalHeight === e[1])); }""",
+        arg=[selector, expect], timeout=30_000,
+    )  # fmt: skip
+    return page.locator(selector).evaluate("e => [e.naturalWidth, e.naturalHeight]")
+
+
+def test_page_a_plain_upload_replaces_the_image_and_the_brush_is_for_inpainting(browser_page, tmp_path):
+    """Uploading over the example (or an earlier upload) replaces it, no bin to press; the mask editor is shown for
+    inpainting only, with the page's image in it."""
+    page, _url, _work = browser_page
+    page.click("text=Use the example photo")
+    Image.fromarray(photo()).save(tmp_path / "photo.png")
+    Image.fromarray(photo()[:48, :64]).save(tmp_path / "small.png")
+    _new_image(page, tmp_path / "photo.png")
+    assert _image_size(page, "#image img", [96, 80]) == [96, 80]  # no bin pressed: the upload replaced the example
+    _new_image(page, tmp_path / "small.png")
+    assert _image_size(page, "#image img", [64, 48]) == [64, 48]
+    _choose(page, "task", "Super-resolution")
+    assert not page.locator("#mask-editor").is_visible()
+    _choose(page, "task", "Inpainting")
+    page.locator("#mask-editor").wait_for(state="visible", timeout=10_000)
+    _choose(page, "task", "Deblurring")
+    page.locator("#mask-editor").wait_for(state="hidden", timeout=10_000)
+
+
+def test_page_noise_level_and_steps_follow_the_task_and_solver(browser_page):
+    page, _url, _work = browser_page
+    _choose(page, "task", "Inpainting")
+    _wait_value(page, "#sigma input[type=number]", "0")  # a clean photo's observed pixels stay exact
+    _choose(page, "task", "Denoising")
+    _wait_value(page, "#sigma input[type=number]", "0.1")
+    _choose(page, "task", "Super-resolution")
+    _wait_value(page, "#sigma input[type=number]", "0.05")
+    _choose(page, "solver", "dps")
+    _wait_value(page, "#steps input[type=number]", "1000")
+    _choose(page, "solver", "ddrm")
+    _wait_value(page, "#steps input[type=number]", "20")
+
+
+def test_page_shows_an_error_where_the_result_would_be_until_the_next_run(browser_page, tmp_path):
+    """A mistake is one line in the result's place (not a fading pop-up that leaves "Error" badges on the outputs); it
+    stays until the next run, which replaces it with the result and shows the original beside it."""
+    page, _url, _work = browser_page
+    Image.fromarray(photo()).save(tmp_path / "photo.png")
+    _new_image(page, tmp_path / "photo.png")
+    _settings(page, "Restore a degraded image", "Compressed sensing")
+    page.click("#run")
+    page.locator("#summary").get_by_text("Could not restore").wait_for(timeout=60_000)
+    time.sleep(6)  # longer than a pop-up stays
+    summary = page.locator("#summary").inner_text()
+    assert "compressed-sensing measurement is not an image" in summary and "Traceback" not in summary
+    for pane in ("#result", "#files"):
+        assert "Error" not in page.locator(pane).inner_text()
+    assert page.locator("#result img").count() == 0 and not page.locator("#original").is_visible()
+    _settings(page, "Degrade a clean photo, then restore it", "Super-resolution")
+    sizes, summary = _run(page)
+    assert sizes == [[96, 64], [96, 64]] and "Could not restore" not in summary  # cropped to a multiple of 32
+    assert _image_size(page, "#original img", [96, 64]) == [
+        96,
+        64,
+    ]  # measurement | restored, and the clean photo as degraded
+
+
+def test_page_examples_gallery_sets_image_and_controls(browser_page):
+    """The gallery's JPEG example (a file saved at quality 10) fills the image, mode, task and solver, and restores."""
+    page, _url, _work = browser_page
+    page.locator("#examples").get_by_text("JPEG artefacts", exact=True).click()
+    _wait_value(page, "#task input", "JPEG artefacts")
+    _wait_value(page, "#solver input", "ddrm-jpeg")
+    assert page.locator("#mode input[type=radio]:checked").evaluate("e => e.value") == "Restore a degraded image"
+    time.sleep(0.5)
+    clear = page.locator("#reference button[aria-label='Clear']")  # a reference an earlier test left (shown again)
+    if clear.count():
+        clear.first.click()
+    box = page.locator("#steps input[type=number]")
+    box.fill("2")
+    box.press("Enter")
+    assert _image_size(page, "#image img", [256, 256]) == [256, 256]  # the example JPEG, not the earlier upload
+    old = page.locator("#summary").inner_text()
+    page.click("#run")
+    page.wait_for_function("old => document.querySelector('#summary').innerText !== old", arg=old, timeout=180_000)
+    summary = page.locator("#summary").inner_text()
+    assert "jpeg10" in summary and "ddrm-jpeg" in summary, summary
 
 
 def test_old_runs_are_pruned(tmp_path):

@@ -31,7 +31,8 @@ __all__ = [
     "MODES",
     "AppSettings",
     "task_string",
-    "editor_image",
+    "page_image",
+    "SIGMA_DEFAULTS",
     "editor_mask",
     "build_app",
     "serve",
@@ -56,6 +57,9 @@ KERNELS = {
 }
 DOWNSAMPLING = {"block average": "sr", "bicubic": "sr_bicubic"}
 ESTIMATES = {"Sharpness (one sample)": 1, "Fidelity (mean of 4 samples)": 4}  # the result, and its samples
+# the noise a clean photo is degraded with, per task (else 0.05): inpainting keeps its observed pixels exact (with
+# noise the whole photo would be denoised, i.e. softened), JPEG models none, denoising is the noise
+SIGMA_DEFAULTS = {"Inpainting": 0.0, "JPEG artefacts": 0.0, "Denoising": 0.1}
 
 
 class PageError(InputError):
@@ -107,11 +111,13 @@ def _to_tensor(a: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(a[..., :3])).permute(2, 0, 1).float() / scale
 
 
-def editor_image(value: dict[str, Any] | None) -> Tensor:
-    """The uploaded image of the editor (its background), (3, H, W) in [0, 1]."""
-    if not value or value.get("background") is None:
+def page_image(value: np.ndarray | dict[str, Any] | None) -> Tensor:
+    """The page's image (an upload, the example, or an editor's background), (3, H, W) in [0, 1]."""
+    if isinstance(value, dict):
+        value = value.get("background")
+    if value is None:
         raise PageError("upload an image first (or press 'Use the example photo')")
-    return _to_tensor(value["background"])
+    return _to_tensor(value)
 
 
 def editor_mask(value: dict[str, Any] | None) -> Tensor | None:
@@ -151,8 +157,10 @@ class _Requests:
     def __init__(self, settings: AppSettings, device: torch.device, loader: Any, root: Path):
         self.settings, self.device, self.loader, self.root = settings, device, loader, root
 
-    def __call__(self, mode, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file, reference,
-                 quality, sigma_y, solver, steps, seed, estimate=None, estimate_noise=False, progress=None):  # fmt: skip
+    def __call__(self, mode, image, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file,
+                 reference, quality, sigma_y, solver, steps, seed, estimate=None, estimate_noise=False, progress=None):  # fmt: skip
+        """The result (before/after, the original when there is one, the summary, the files); a mistake is one line
+        shown where the result would be, the outputs cleared, until the next run."""
         import gradio as gr
 
         uploads = [f for f in (kernel_file, mask_file, reference) if f]
@@ -160,7 +168,8 @@ class _Requests:
         try:
             name = task_string(task, factor, downsampling, kernel_choice, degrading, quality)
             sigma_y = 0.0 if name.startswith("jpeg") else float(sigma_y)  # JPEG: the quantisation is the degradation
-            image, mask, kernel = self._inputs(name, task, editor, kernel_choice, kernel_file, mask_file, degrading)
+            image, mask, kernel = self._inputs(name, task, image, editor, kernel_choice, kernel_file, mask_file,
+                                               degrading)  # fmt: skip
             prune_runs(self.root, self.settings.keep_runs - 1)
             out = Path(tempfile.mkdtemp(prefix="run-", dir=self.root))
             common = dict(solver=solver, steps=int(steps), seed=int(seed), device=self.device, loader=self.loader,
@@ -175,24 +184,32 @@ class _Requests:
                 level = "auto" if estimate_noise and not name.startswith("jpeg") else sigma_y
                 res = restore_measurement(out, image, name, level, reference=ref, **common)
         except (DDRMError, OSError) as exc:
-            raise gr.Error(_message(exc, uploads), print_exception=False) from None
+            return _failed(_message(exc, uploads))
         except Exception as exc:  # never a stack trace in the page; the server's log keeps it
             traceback.print_exc(file=sys.stderr)
-            msg = f"internal error ({type(exc).__name__}): {_message(exc, uploads)}"
-            raise gr.Error(msg, print_exception=False) from None
+            return _failed(f"internal error ({type(exc).__name__}): {_message(exc, uploads)}")
         summary = _describe(
             res, name, res.sigma_y if res.sigma_y is not None else sigma_y, solver, int(steps), int(seed)
         )
-        return (str(res.before), str(res.restored)), summary, [str(res.restored), str(res.grid), str(res.measurement)]
+        original = res.original if res.original is not None else (reference or None)
+        return (
+            (str(res.before), str(res.restored)),
+            gr.update(value=str(original) if original else None, visible=original is not None),
+            summary,
+            [str(res.restored), str(res.grid), str(res.measurement)],
+        )
 
     @staticmethod
-    def _inputs(name, task, editor, kernel_choice, kernel_file, mask_file, degrading):
-        """The image, the inpainting mask (drawn or uploaded) and an uploaded kernel, as the library takes them."""
+    def _inputs(name, task, image, editor, kernel_choice, kernel_file, mask_file, degrading):
+        """The image, the inpainting mask (drawn on the editor's copy of the image, or uploaded) and an uploaded
+        kernel, as the library takes them."""
         from ..io import read_image
         from ..tasks import load_kernel
 
-        image = editor_image(editor)
+        image = page_image(image)
         mask = editor_mask(editor) if name == "inpaint" else None
+        if mask is not None and tuple(mask.shape) != tuple(image.shape[-2:]):
+            raise PageError("the drawn mask belongs to another image; draw it again on this one")
         if name == "inpaint" and mask_file:
             mask = read_image(mask_file)
         kernel = None
@@ -221,6 +238,14 @@ def _describe(res, name: str, sigma_y: float, solver: str, steps: int, seed: int
             f"seed {seed}.{fit}")  # fmt: skip
 
 
+def _failed(line: str) -> tuple:
+    """A run that did not happen: the outputs cleared and the one line where the result would be (it stays until the
+    next run; a pop-up would fade and leave error badges behind)."""
+    import gradio as gr
+
+    return None, gr.update(value=None, visible=False), f"**Could not restore:** {line}", None
+
+
 def _show_options(task, mode, kernel_choice):
     """Which controls the chosen task and mode need (quality, sigma_y, factor, downsampling, kernel, kernel file,
     mask file, reference, estimating the noise)."""
@@ -230,8 +255,23 @@ def _show_options(task, mode, kernel_choice):
     restoring = mode != MODES[0]
     visible = (jpeg, not jpeg, task == "Super-resolution", task == "Super-resolution", task == "Deblurring",
                task == "Deblurring" and kernel_choice == "Upload a kernel", task == "Inpainting", restoring,
-               restoring and not jpeg)  # fmt: skip
+               restoring and not jpeg, task == "Inpainting")  # fmt: skip
     return tuple(gr.update(visible=v) for v in visible)
+
+
+def _task_defaults(task):
+    """A task's solver (DDRM-JPEG for JPEG, ...) and the noise a clean photo is degraded with (:data:`SIGMA_DEFAULTS`)."""
+    import gradio as gr
+
+    from ..pipeline import default_solver
+
+    solver = default_solver(task_string(task, 4, "bicubic", "Gaussian (DDRM's)", True))
+    return gr.update(value=solver), gr.update(value=SIGMA_DEFAULTS.get(task, 0.05))
+
+
+def _follow_image(image):
+    """The mask editor shows the page's image, with no strokes (a new image needs its own)."""
+    return None if image is None else {"background": image, "layers": [], "composite": image}
 
 
 def _solver_info(solver):
@@ -244,8 +284,9 @@ def _solver_info(solver):
     return gr.update(value=spec.steps, info=f"{spec.summary[:70]}; official default {spec.steps} steps")
 
 
-def _controls(settings: AppSettings, device: torch.device) -> dict[str, Any]:
-    """The page's widgets (inside an open ``gradio.Blocks``), by name."""
+def _controls(settings: AppSettings, device: torch.device, space: str = "pixel") -> dict[str, Any]:
+    """The page's widgets (inside an open ``gradio.Blocks``), by name; the solvers offered are those of the prior's
+    ``space`` (``pixel``, or ``latent`` for a Stable-Diffusion-type prior)."""
     import gradio as gr
 
     from ..pipeline import describe_device
@@ -263,12 +304,14 @@ def _controls(settings: AppSettings, device: torch.device) -> dict[str, Any]:
     with gr.Row():
         with gr.Column():
             w["mode"] = gr.Radio(list(MODES), value=MODES[0], label="What is the image?", elem_id="mode")
+            w["image"] = gr.Image(value=str(EXAMPLE_IMAGE), type="numpy", label="Image (an upload replaces it)",
+                                  sources=("upload", "clipboard"), elem_id="image", format="png")  # fmt: skip
+            w["example"] = gr.Button("Use the example photo", size="sm")
             w["editor"] = gr.ImageEditor(
-                value=str(EXAMPLE_IMAGE), type="numpy", label="Image (the bin clears it for your own upload; for inpainting, draw over the missing region)",
-                sources=("upload", "clipboard"), transforms=(), layers=False, elem_id="image", format="png",
+                value=str(EXAMPLE_IMAGE), type="numpy", label="Inpainting: draw over the missing region",
+                sources=(), transforms=(), layers=False, elem_id="mask-editor", format="png", visible=False,
                 brush=gr.Brush(colors=["#ff0000"], default_size=16, color_mode="fixed"),
             )  # fmt: skip
-            w["example"] = gr.Button("Use the example photo", size="sm")
             w["task"] = gr.Dropdown(list(TASKS), value=TASKS[0], label="Task", elem_id="task")
             w["quality"] = gr.Dropdown([5, 10, 20, 30, 50], value=10, label="JPEG quality factor", visible=False,
                                        elem_id="quality")  # fmt: skip
@@ -284,26 +327,32 @@ def _controls(settings: AppSettings, device: torch.device) -> dict[str, Any]:
             # a file, not an image widget: the upload is read by the app's own handler (a broken file gets its line)
             w["reference"] = gr.File(label="Reference (optional: the clean image, for PSNR)", type="filepath",
                                      visible=False, elem_id="reference")  # fmt: skip
-            w["sigma_y"] = gr.Slider(0, 0.5, value=0.05, step=0.005, label="Noise level sigma_y ([0, 1] units)")
+            w["sigma_y"] = gr.Slider(0, 0.5, value=SIGMA_DEFAULTS.get(TASKS[0], 0.05), step=0.005, elem_id="sigma",
+                                     label="Noise level sigma_y ([0, 1] units)")  # fmt: skip
             w["estimate_noise"] = gr.Checkbox(value=True, label="Estimate the noise level from the image (instead of the "
                                               "slider)", visible=False, elem_id="estimate-noise")  # fmt: skip
             w["estimate"] = gr.Radio(list(ESTIMATES), value=next(iter(ESTIMATES)), label="Result", elem_id="estimate")
             with gr.Row():
-                w["solver"] = gr.Dropdown(list(SAMPLERS), value="ddrm", label="Solver", elem_id="solver")
-                w["steps"] = gr.Slider(1, 1000, value=20, step=1, label="Steps", elem_id="steps")
+                solvers = [n for n, spec in SAMPLERS.items() if spec.space == space]
+                w["solver"] = gr.Dropdown(solvers, value=solvers[0], label="Solver", elem_id="solver")
+                w["steps"] = gr.Slider(1, 1000, value=SAMPLERS[solvers[0]].steps, step=1, label="Steps",
+                                       elem_id="steps")  # fmt: skip
                 w["seed"] = gr.Number(value=0, precision=0, label="Seed", minimum=0, elem_id="seed")
             w["go"] = gr.Button("Restore", variant="primary", elem_id="run")
         with gr.Column():
-            w["slider"] = gr.ImageSlider(label="Before / after", type="filepath", format="png", elem_id="result")
+            w["slider"] = gr.ImageSlider(label="Before / after (measurement | restored)", type="filepath",
+                                         format="png", elem_id="result")  # fmt: skip
             w["summary"] = gr.Markdown(elem_id="summary")
+            w["original"] = gr.Image(label="Original (the clean photo, or the reference)", type="filepath",
+                                     format="png", elem_id="original", visible=False, interactive=False)  # fmt: skip
             w["files"] = gr.File(label="Download", file_count="multiple", elem_id="files")
     return w
 
 
-_REQUEST_INPUTS = ("mode", "editor", "task", "factor", "downsampling", "kernel_choice", "kernel_file", "mask_file",
+_REQUEST_INPUTS = ("mode", "image", "editor", "task", "factor", "downsampling", "kernel_choice", "kernel_file", "mask_file",
                    "reference", "quality", "sigma_y", "solver", "steps", "seed", "estimate", "estimate_noise")  # fmt: skip
 _OPTIONAL_CONTROLS = ("quality", "sigma_y", "factor", "downsampling", "kernel_choice", "kernel_file", "mask_file",
-                      "reference", "estimate_noise")  # fmt: skip
+                      "reference", "estimate_noise", "editor")  # fmt: skip
 
 
 def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen dataclass)
@@ -311,30 +360,98 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
     refused before the page opens."""
     import gradio as gr
 
-    from ..pipeline import PriorLoader, default_solver, resolve_device
+    from ..pipeline import PriorLoader, resolve_device
 
     device = resolve_device(settings.device)
     loader = PriorLoader(settings.prior, settings.checkpoint, device)
-    loader((3, 256, 256))
+    space = "latent" if getattr(loader((3, 256, 256)), "latent", False) else "pixel"
     root = Path(settings.workdir) if settings.workdir else Path(tempfile.mkdtemp(prefix="ddrm-serve-"))
     root.mkdir(parents=True, exist_ok=True)
     requests = _Requests(settings, device, loader, root)
 
-    def run(*values, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's progress idiom)
-        return requests(*values, progress=progress)
+    # named parameters: Gradio finds the progress tracker only in a signature without *args; it then shows the
+    # solver's own bar (steps done, of how many, elapsed) on the result, and no other
+    def run(
+        mode,
+        image,
+        editor,
+        task,
+        factor,
+        downsampling,
+        kernel_choice,
+        kernel_file,
+        mask_file,
+        reference,
+        quality,
+        sigma_y,
+        solver,
+        steps,
+        seed,
+        estimate,
+        estimate_noise,
+        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's progress idiom)
+    ):
+        return requests(mode, image, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file,
+                        reference, quality, sigma_y, solver, steps, seed, estimate, estimate_noise, progress=progress)  # fmt: skip
 
     with gr.Blocks(title="ddrm", analytics_enabled=False) as app:
-        w = _controls(settings, device)
+        w = _controls(settings, device, space)
         for trigger in (w["task"].change, w["mode"].change, w["kernel_choice"].change):
             trigger(_show_options, [w["task"], w["mode"], w["kernel_choice"]], [w[k] for k in _OPTIONAL_CONTROLS])
-        w["task"].change(lambda t: gr.update(value=default_solver(task_string(t, 4, "bicubic", "Gaussian (DDRM's)", True))),
-                         w["task"], w["solver"])  # fmt: skip
+        if space == "pixel":  # the task's solver (a latent prior keeps its latent solver)
+            w["task"].change(_task_defaults, w["task"], [w["solver"], w["sigma_y"]])
+        else:
+            w["task"].change(lambda t: _task_defaults(t)[1], w["task"], w["sigma_y"])
         w["solver"].change(_solver_info, w["solver"], w["steps"])
-        w["example"].click(lambda: str(EXAMPLE_IMAGE), None, w["editor"])
+        w["example"].click(lambda: str(EXAMPLE_IMAGE), None, w["image"])
+        w["image"].change(_follow_image, w["image"], w["editor"])
+        _examples(root / "examples", w)
         w["go"].click(
-            run, [w[k] for k in _REQUEST_INPUTS], [w["slider"], w["summary"], w["files"]], concurrency_limit=1
-        )
+            run, [w[k] for k in _REQUEST_INPUTS], [w["slider"], w["original"], w["summary"], w["files"]],
+            concurrency_limit=1, show_progress_on=[w["slider"]],
+        )  # fmt: skip
     return app
+
+
+EXAMPLES = (  # (file, what is the image, task, SR factor, downsampling, kernel, sigma_y): degraded as users' are
+    ("low-resolution.png", MODES[1], "Super-resolution", 4, "bicubic", "Gaussian (DDRM's)", 0.0),
+    ("blurred.png", MODES[1], "Deblurring", 4, "bicubic", "Gaussian (DDRM's)", 0.01),
+    ("grey.png", MODES[1], "Colourisation", 4, "bicubic", "Gaussian (DDRM's)", 0.0),
+    ("compressed.jpg", MODES[1], "JPEG artefacts", 4, "bicubic", "Gaussian (DDRM's)", 0.0),
+    ("photo.png", MODES[0], "Inpainting", 4, "bicubic", "Gaussian (DDRM's)", 0.0),
+)
+
+
+def example_files(folder: Path) -> list[Path]:
+    """The examples gallery's inputs, made from the example photo as real degraded photos are made: a 4x bicubic
+    reduction (Pillow), a Gaussian blur of a larger crop (the valid part, DDRM's kernel) with 8-bit noise, a grey
+    conversion, a JPEG at quality 10 (libjpeg's tables, as any encoder's file), and the photo itself for inpainting
+    (the region drawn on the page)."""
+    from PIL import Image, ImageFilter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with Image.open(EXAMPLE_IMAGE) as im:
+        photo = im.convert("RGB")
+    files = [folder / name for name, *_ in EXAMPLES]
+    photo.resize((photo.width // 4, photo.height // 4), Image.Resampling.BICUBIC, reducing_gap=None).save(files[0])
+    blurred = np.asarray(photo.filter(ImageFilter.GaussianBlur(2)), dtype=np.float64)[8:-8, 8:-8]
+    noise = np.random.default_rng(0).normal(0, 0.01 * 255, blurred.shape)
+    Image.fromarray(np.clip(blurred + noise, 0, 255).round().astype(np.uint8)).save(files[1])
+    photo.convert("L").save(files[2])
+    photo.save(files[3], quality=10)
+    photo.save(files[4])
+    return files
+
+
+def _examples(folder: Path, w: dict[str, Any]) -> None:
+    """A gallery of ready inputs, one per task (``gradio.Examples``): clicking one sets the image and the controls."""
+    import gradio as gr
+
+    files = example_files(folder)
+    rows = [[str(f), *rest] for f, (_, *rest) in zip(files, EXAMPLES)]
+    gr.Examples(rows, [w[k] for k in ("image", "mode", "task", "factor", "downsampling", "kernel_choice", "sigma_y")],
+                label="Examples (a real low-resolution, blurred, grey and JPEG file, and a photo to inpaint)",
+                elem_id="examples")  # fmt: skip
 
 
 def _image_size(path: Path) -> tuple[int, int]:

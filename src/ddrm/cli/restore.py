@@ -23,6 +23,7 @@ from ..pipeline import (
     RestoreJob,
     check_outputs,
     check_writable,
+    companion_paths,
     default_solver,
     describe_device,
     dist,
@@ -144,17 +145,23 @@ def cmd_restore(args: argparse.Namespace) -> int:
     check_writable(outputs[0])
     for name in missing_refs:
         print(f"ddrm: warning: no reference for {name} in {ref_root}", file=sys.stderr)
-    # resume: a folder run skips the batches already written; a batch with some outputs missing is redone whole
-    # (and only the missing ones written), so a resumed run reproduces an uninterrupted one exactly
-    todo = jobs if (args.overwrite or not folder) else [j for j in jobs if not j.target.exists()]
-    if len(jobs) > len(todo) and not args.quiet:
-        print(
-            f"{len(jobs) - len(todo)} image(s) already restored; skipping them (use --overwrite to redo)",
-            file=sys.stderr,
-        )
+    # one rule for a file and a folder: an existing result is skipped (a folder run resumes: a batch with some
+    # outputs missing is redone whole and only the missing ones written, so it reproduces an uninterrupted run), and
+    # --overwrite redoes it, replacing the whole set of its files (no grid or record of an earlier run stays)
+    todo = jobs if args.overwrite else [j for j in jobs if not j.target.exists()]
+    if len(jobs) > len(todo):
+        what = f"{jobs[0].target} exists" if not folder else f"{len(jobs) - len(todo)} image(s) already restored"
+        print(f"ddrm: {what}; skipping {'it' if not folder else 'them'} (use --overwrite to redo)", file=sys.stderr)
     rank, world, _ = dist.world()  # torchrun: this process's share of the batches
     with output_lock(out_root) if world == 1 else nullcontext():  # torchrun's processes share the output
         records = _run(args, jobs, todo, solver, solver_args, device, references, rank, world)
+        if args.overwrite and rank == 0:  # the new set written: files of an earlier result that it has not
+            for j in todo:
+                if j.target.exists():
+                    written = set(job_outputs(j, args.save_grid, args.samples or 1))
+                    for stale in companion_paths(j.target):
+                        if stale not in written and stale.exists():
+                            stale.unlink()
     _summary(args, [(r["psnr"], r["ssim"]) for r in records if "psnr" in r], todo, out_root, jobs)
     return 0
 
@@ -320,7 +327,9 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--save-grid", action="store_true", help="also write measurement | pinv | restored | reference")
     p.add_argument("--reference", default=None, help="clean image (or folder) to report PSNR/SSIM against")
-    p.add_argument("--overwrite", action="store_true", help="folder runs: redo images whose output exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo results whose output exists (a file or a folder's images; without it they are skipped), "
+                        "replacing each result's whole set of files")  # fmt: skip
 
 
 def _clip_options(p: argparse.ArgumentParser) -> None:

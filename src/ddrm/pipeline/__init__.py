@@ -23,9 +23,11 @@ from .degrade import degrade_outputs, degrade_to_files
 from .device import describe_device, resolve_device
 from .memory import available_bytes, check_memory, estimate_peak_bytes
 from .outputs import (
+    CAPTION_HEIGHT,
     STD_PICTURE_SCALE,
     check_outputs,
     check_writable,
+    companion_paths,
     find_reference,
     grid_image,
     grid_path,
@@ -75,6 +77,8 @@ __all__ = [
     "output_lock",
     "grid_path",
     "grid_image",
+    "companion_paths",
+    "CAPTION_HEIGHT",
     "kernel_paths",
     "result_path",
     "std_paths",

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -33,6 +34,8 @@ __all__ = [
     "STD_PICTURE_SCALE",
     "measurement_view",
     "grid_image",
+    "companion_paths",
+    "CAPTION_HEIGHT",
 ]
 
 
@@ -196,10 +199,40 @@ def measurement_view(op: Operator, y01: Tensor, shape) -> Tensor:
     return img.expand(c, h, w) if img.shape[0] == 1 else img
 
 
-def grid_image(panels: list[Tensor]) -> Tensor:
-    """Panels (C, H, W) side by side with 4 px white gaps."""
-    gap = torch.ones(panels[0].shape[0], panels[0].shape[1], 4)
+CAPTION_HEIGHT = 16  # the white strip above each panel of a grid, with the panel's name
+
+
+def _caption(text: str, width: int, channels: int) -> Tensor:
+    """A white strip ``CAPTION_HEIGHT`` x ``width`` with ``text`` in black (Pillow's default font, cut to fit)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    strip = Image.new("L", (width, CAPTION_HEIGHT), 255)
+    draw = ImageDraw.Draw(strip)
+    try:
+        font = ImageFont.load_default(size=11)
+    except TypeError:  # Pillow < 10.1: the fixed bitmap font
+        font = ImageFont.load_default()
+    while text and draw.textlength(text, font=font) > width - 4:
+        text = text[:-1]
+    draw.text((2, 2), text, fill=0, font=font)
+    out = torch.from_numpy(np.asarray(strip, dtype=np.float32) / 255.0)
+    return out.expand(channels, -1, -1)
+
+
+def grid_image(panels: list[Tensor], captions: Sequence[str] | None = None) -> Tensor:
+    """Panels (C, H, W) side by side with 4 px white gaps; with ``captions``, each panel's name above it."""
+    c, h = panels[0].shape[0], panels[0].shape[1]
+    gap = torch.ones(c, h + (CAPTION_HEIGHT if captions else 0), 4)
     parts = []
-    for p in panels:
-        parts += [p.clamp(0, 1), gap]
+    for i, p in enumerate(panels):
+        p = p.clamp(0, 1)
+        if captions:
+            p = torch.cat([_caption(captions[i], p.shape[-1], c), p], dim=1)
+        parts += [p, gap]
     return torch.cat(parts[:-1], dim=2)
+
+
+def companion_paths(target: Path) -> list[Path]:
+    """Every file a result may have beside it (record, grid, spread, kernel): what ``--overwrite`` replaces as a
+    set, so that no file of an earlier result stays beside a new one."""
+    return [result_path(target), grid_path(target), *std_paths(target), *kernel_paths(target)]

@@ -165,7 +165,8 @@ def _write(job: RestoreJob, res: Restoration, i: int, op: Operator, reference: T
         pinv = job.task.frame(pinv_image(op.to(how.device), y01[None].to(how.device))[0].cpu())
     if how.save_grid:
         panels = [measurement_view(op, y01, tuple(x01.shape)), pinv, x01] + ([reference] if reference is not None else [])  # fmt: skip
-        files.append((grid_path(job.target), image_writer(grid_image(panels), grid_path(job.target))))
+        captions = ["measurement", "pseudo-inverse", "restored", "reference"][: len(panels)]
+        files.append((grid_path(job.target), image_writer(grid_image(panels, captions), grid_path(job.target))))
     record = result_record(job, res, i, how, reference, noise_scale(op, job.sigma_y))
     if reference is not None:  # the baseline beside the score: the measurement's pseudo-inverse
         record.update(psnr_pinv=psnr(pinv, reference), ssim_pinv=ssim(pinv, reference))
@@ -284,7 +285,9 @@ def run_restore(
         on_start()
     how = _Written(solver, solver_args, seed, getattr(prior_for, "name", None), save_grid, device)
     records = []
-    bar = tqdm(total=len(wanted), desc="images", disable=not progress_bar or len(wanted) < 2)
+    # the images' bar only over several images (a bar of one image beside its steps' bar says nothing; not even
+    # created then: a disabled bar still shows in trackers such as the web page's)
+    bar = tqdm(total=len(wanted), desc="images") if progress_bar and len(wanted) > 1 else None
     for batch in batches:
         task = batch[0].task
         op = operators[task.key()].to(device)
@@ -297,8 +300,10 @@ def run_restore(
             if only is None or job.source in only:
                 records.append(_write(job, res, i, op, (references or {}).get(job.source), how))
                 _tell(job, records[-1], report, warn)
-                bar.update(1)
-    bar.close()
+                if bar is not None:
+                    bar.update(1)
+    if bar is not None:
+        bar.close()
     return records
 
 
