@@ -158,18 +158,16 @@ def test_noiseless_measurements_are_matched(name):
 POSTERIOR_OPS = ["sr", "deblur_gauss", "inpaint", "color"]
 
 
-@pytest.mark.parametrize("name", POSTERIOR_OPS)
-def test_against_exact_gaussian_posterior(name):
-    """Compare DDRM with the exact posterior of a correlated Gaussian prior.
+SETTINGS = {"thm1": (1.0, posterior_eta_b), "default": (0.85, 1.0)}  # (eta, eta_b): Theorem 1's, and the paper's
 
-    DDRM is not an exact posterior sampler (its denoiser ignores y, and with eta = 1 case 2 ignores y too), so
-    no setting reaches the exact posterior; see the closing figures printed here. We assert what DDRM must
-    achieve: its sample mean is far closer to the posterior mean than the prior mean is, and with eta = 1 its
-    spread is within a factor 3 of the posterior's.
-    """
+
+def ddrm_posterior_figures(name: str, setting: str, seed: int = 0) -> tuple[float, float]:
+    """DDRM (20 steps, the paper's grid) on draw ``seed`` of (x, y, chain) against the exact posterior of a correlated
+    Gaussian prior: the sample mean's distance to the posterior mean over the prior mean's, and the sample variance
+    over the posterior's (N = 1024)."""
     op = make(name)
     prior = GaussianPrior.stationary(op.input_shape, dtype=DT)
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     x = prior.sample(1, g)
     sigma_y = 0.1
     y = op.measure(x, sigma_y, g)
@@ -177,33 +175,44 @@ def test_against_exact_gaussian_posterior(name):
         prior.mean.reshape(-1), prior.covariance(), dense_h(op), y.reshape(1, -1), sigma_y
     )
     post_mean, post_var = post_mean[0], post_cov.diagonal()
-    N = 1024
-    rel = lambda v: ((v - post_mean).norm() / post_mean.norm()).item()  # noqa: E731
-    prior_err = rel(prior.mean.reshape(-1))
-    for label, eta, eta_b, steps in [
-        ("eta=1, eta_b=Thm.1", 1.0, posterior_eta_b, 20),
-        ("default eta=0.85", 0.85, 1.0, 20),
-    ]:
-        out = ddrm(
-            prior,
-            op,
-            y.expand(N, *y.shape[1:]),
-            sigma_y,
-            steps=steps,
-            eta=eta,
-            eta_b=eta_b,
-            generator=g,
-            grid="uniform",  # the paper's grid: DDRM as a posterior sampler (the noise-aware grid below)
-        ).reshape(N, -1)
-        err = rel(out.mean(0))
-        ratio = (out.var(0).mean() / post_var.mean()).item()
-        var_err = ((out.var(0) - post_var).norm() / post_var.norm()).item()
-        print(
-            f"{name:13s} {label:18s} mean rel-L2 {err:.3f} (prior mean {prior_err:.3f})  variance ratio {ratio:.3f}  var rel-L2 {var_err:.3f}"
-        )
-        assert err < 0.35 * prior_err
-        if eta == 1.0:  # the default eta = 0.85 under-disperses by design: its ratio is reported, not asserted
-            assert 1 / 3 < ratio < 3
+    n = 1024
+    eta, eta_b = SETTINGS[setting]
+    out = ddrm(
+        prior, op, y.expand(n, *y.shape[1:]), sigma_y, steps=20, eta=eta, eta_b=eta_b, generator=g, grid="uniform"
+    ).reshape(n, -1)  # fmt: skip  (the paper's grid: DDRM as a posterior sampler)
+    err = (out.mean(0) - post_mean).norm().item()
+    prior_err = (prior.mean.reshape(-1) - post_mean).norm().item()
+    ratio = (out.var(0).mean() / post_var.mean()).item()
+    print(f"{name:13s} {setting:8s} seed {seed}: mean error / prior-mean error {err / prior_err:.3f}, "
+          f"variance ratio {ratio:.3f}")  # fmt: skip
+    return err / prior_err, ratio
+
+
+# (worst error / prior-mean error, lowest and highest variance ratio) over draws 0-4 at 1 and 2 threads; the bound is
+# 1.5 x the worst plus 0.01, the band 0.8 x the lowest to 1.25 x the highest (plus 0.01). DDRM is not an exact
+# posterior sampler (its denoiser ignores y, and with eta = 1 case 2 ignores y too): these are its measured figures
+# (1 and 2 threads agree to 3e-16). The bound was 0.35 x the prior mean's error and a ratio in [1/3, 3] (eta = 1).
+DDRM_POSTERIOR = {
+    ("sr", "thm1"): (0.095, 0.728, 0.734),
+    ("sr", "default"): (0.114, 0.647, 0.653),
+    ("deblur_gauss", "thm1"): (0.222, 0.566, 0.576),
+    ("deblur_gauss", "default"): (0.170, 0.299, 0.302),
+    ("inpaint", "thm1"): (0.184, 0.686, 0.688),
+    ("inpaint", "default"): (0.328, 1.433, 1.454),
+    ("color", "thm1"): (0.042, 0.389, 0.398),
+    ("color", "default"): (0.047, 0.598, 0.610),
+}
+
+
+@pytest.mark.parametrize("setting", list(SETTINGS))
+@pytest.mark.parametrize("name", POSTERIOR_OPS)
+def test_against_exact_gaussian_posterior(name, setting):
+    """DDRM against the exact posterior of a correlated Gaussian prior, with Theorem 1's eta_b and with the paper's
+    default (eta 0.85, which under-disperses by design), each within its measured band."""
+    err, ratio = ddrm_posterior_figures(name, setting)
+    worst, low, high = DDRM_POSTERIOR[name, setting]
+    assert err < 1.5 * worst + 0.01, (err, worst)
+    assert 0.8 * low - 0.01 < ratio < 1.25 * high + 0.01, (ratio, low, high)
 
 
 def test_same_seed_same_output_and_inputs_untouched():

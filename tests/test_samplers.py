@@ -156,7 +156,13 @@ def test_parameter_parsing_and_bounds():
         SAMPLERS["ddnm"](prior, op, y, 0.0, eta=1.5)
     with pytest.raises(ValueError, match="does not support the sr task"):
         SAMPLERS["repaint"](prior, op, y, 0.0)
-    assert SAMPLERS["diffpir"].defaults("inpaint") == {"lam": 0.25, "zeta": 1.0, "steps": 20, "grid": "auto"}
+    assert SAMPLERS["diffpir"].defaults("inpaint") == {
+        "lam": 0.25,
+        "zeta": 1.0,
+        "steps": 20,
+        "grid": "auto",
+        "clip": True,
+    }
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -286,6 +292,26 @@ def test_vjp_through_the_denoiser_matches_finite_differences(kind):
         torch.testing.assert_close(g, prior.denoise(x + c, sigma) - prior.denoise(x, sigma))
 
 
+class _Constant(Prior):
+    """A denoiser that answers 5 everywhere: far outside the data range."""
+
+    def denoise(self, x, sigma):
+        return torch.full_like(x, 5.0)
+
+
+@pytest.mark.parametrize("name", ["diffpir", "repaint"])
+def test_solvers_whose_official_code_clips_x0_clip_it(name):
+    """DiffPIR's model_fn and RePaint's configs run with clip_denoised=True: the unobserved pixels of an inpainting
+    come from the clipped estimate (1, not the network's 5); clip=false gives the network's own."""
+    op = build_operator("inpaint", SHAPE, dtype=DT, generator=gen(0))
+    y = op.H(torch.zeros(1, *SHAPE, dtype=DT))
+    missing = ~op.mask[0]  # (C, H, W), True where the pixel is not observed
+    assert SAMPLERS[name].defaults()["clip"] is True
+    for clip, value in ((True, 1.0), (False, 5.0)):
+        out = SAMPLERS[name](_Constant(), op, y, 0.0, steps=4, clip=clip, generator=gen(1))
+        torch.testing.assert_close(out[0][missing], torch.full_like(out[0][missing], value))
+
+
 @pytest.mark.parametrize("clip", [False, True])
 def test_dps_guidance_gradient_matches_finite_differences(clip):
     """grad_x ||y - H clip(D(x))|| per image, as the DPS step uses it."""
@@ -381,7 +407,7 @@ def _noise(name: str) -> float:
 # methods samples the exact posterior at its defaults (DDRM's 0.85 eta and 20 steps: error 1.5-13 x the Monte Carlo
 # error, variance 0.2-0.8 of the posterior's), so each gets its measured band: the error at most 1.5 x the worst
 # measured (plus 0.01), the variance ratio within [0.8 x, 1.25 x] the measured range (plus 0.01). A half-broken step
-# moves both far outside. Methods not listed keep the relative bound of 0.5.
+# moves both far outside. A method not listed would keep the relative bound of 0.5.
 MEASURED_POSTERIOR = {
     ("ddrm", "sr"): (0.074, 0.200, 0.207),
     ("ddrm", "deblur_gauss"): (0.270, 0.293, 0.303),
@@ -395,6 +421,48 @@ MEASURED_POSTERIOR = {
     ("ddnm", "deblur_gauss"): (0.068, 0.000, 0.000),
     ("ddnm", "inpaint"): (0.218, 1.413, 1.477),
     ("ddnm", "color"): (0.088, 0.685, 0.708),
+    # the other methods, measured the same way (1 and 2 threads agree to 5e-6; DiffPIR clips x0_hat as
+    # its official code). Four pass 0.5 on some draw (DDNM+ and PiGDM deblurring, DPS and RED-diff colourisation):
+    # the relative bound of 0.5 held for draw 0 only, so every method now has its band.
+    ("ddnm+", "sr"): (0.042, 0.475, 0.489),
+    ("ddnm+", "deblur_gauss"): (0.558, 0.265, 0.268),
+    ("ddnm+", "inpaint"): (0.183, 0.753, 0.790),
+    ("ddnm+", "color"): (0.097, 0.665, 0.676),
+    ("pigdm", "sr"): (0.237, 0.396, 0.404),
+    ("pigdm", "deblur_gauss"): (0.694, 0.479, 0.493),
+    ("pigdm", "inpaint"): (0.096, 0.511, 0.532),
+    ("pigdm", "color"): (0.211, 0.810, 0.842),
+    ("pigdm", "deblur_varying"): (0.134, 0.340, 0.347),
+    ("dps", "sr"): (0.442, 0.289, 0.310),
+    ("dps", "deblur_gauss"): (0.214, 0.677, 0.709),
+    ("dps", "inpaint"): (0.475, 0.213, 0.228),
+    ("dps", "color"): (0.658, 0.868, 0.921),
+    ("dps", "deblur_varying"): (0.288, 0.173, 0.186),
+    ("mcg", "sr"): (0.062, 0.795, 0.855),
+    ("mcg", "deblur_gauss"): (0.068, 0.000, 0.000),
+    ("mcg", "inpaint"): (0.150, 0.378, 0.412),
+    ("mcg", "color"): (0.271, 0.918, 0.990),
+    ("dmps", "sr"): (0.111, 0.634, 0.676),
+    ("dmps", "deblur_gauss"): (0.434, 0.616, 0.662),
+    ("dmps", "inpaint"): (0.299, 1.204, 1.366),
+    ("dmps", "color"): (0.263, 0.896, 0.951),
+    ("ilvr", "sr"): (0.065, 0.711, 0.722),
+    ("ilvr", "deblur_gauss"): (0.068, 0.000, 0.000),
+    ("ilvr", "inpaint"): (0.345, 2.315, 2.428),
+    ("ilvr", "color"): (0.108, 0.869, 0.893),
+    ("daps", "sr"): (0.069, 1.153, 1.215),
+    ("daps", "deblur_gauss"): (0.318, 2.588, 2.700),
+    ("daps", "inpaint"): (0.287, 2.608, 2.783),
+    ("daps", "color"): (0.218, 0.799, 0.856),
+    ("red-diff", "sr"): (0.404, 0.125, 0.128),
+    ("red-diff", "deblur_gauss"): (0.301, 0.284, 0.300),
+    ("red-diff", "inpaint"): (0.356, 0.774, 0.818),
+    ("red-diff", "color"): (0.827, 0.338, 0.359),
+    ("diffpir", "sr"): (0.109, 1.067, 1.091),
+    ("diffpir", "deblur_gauss"): (0.110, 0.935, 0.962),
+    ("diffpir", "inpaint"): (0.282, 0.460, 0.480),
+    ("diffpir", "color"): (0.133, 0.880, 0.898),
+    ("diffpir", "deblur_varying"): (0.063, 0.980, 1.007),
 }
 
 
@@ -404,17 +472,18 @@ def test_posterior_mean_against_the_exact_gaussian_posterior(name, op_name):
     """The mean of N samples against the exact posterior mean, and the sample variance against the posterior's.
 
     N = 256 images in one batch (64 for the slow methods); the Monte Carlo error of the mean is printed beside the
-    measured error, both relative to the prior mean's error. Every method: within half the prior mean's distance;
-    a method with measured figures (:data:`MEASURED_POSTERIOR`): within its band.
+    measured error, both relative to the prior mean's error. A method with measured figures
+    (:data:`MEASURED_POSTERIOR`, all of them): within its band; any other: within half the prior mean's distance.
     """
     if not SAMPLERS[name].accepts(make_op(op_name)):
         pytest.skip(f"{name} does not support {op_name}")
     rel, ratio = posterior_figures(name, op_name)
-    assert rel < 0.5
-    if (name, op_name) in MEASURED_POSTERIOR:
-        worst, low, high = MEASURED_POSTERIOR[name, op_name]
-        assert rel < 1.5 * worst + 0.01, (rel, worst)
-        assert 0.8 * low - 0.01 < ratio < 1.25 * high + 0.01, (ratio, low, high)
+    if (name, op_name) not in MEASURED_POSTERIOR:
+        assert rel < 0.5
+        return
+    worst, low, high = MEASURED_POSTERIOR[name, op_name]
+    assert rel < 1.5 * worst + 0.01, (rel, worst)
+    assert 0.8 * low - 0.01 < ratio < 1.25 * high + 0.01, (ratio, low, high)
 
 
 def posterior_figures(name: str, op_name: str, seed: int = 0) -> tuple[float, float]:

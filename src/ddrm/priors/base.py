@@ -74,8 +74,10 @@ class NetworkDenoiser(Prior):
 
     ``compute_dtype`` (``torch.float16`` or ``torch.bfloat16``, for GPUs) runs the network under autocast in that
     precision; weights, inputs and outputs keep theirs. ``clip_x0`` clamps the clean-image estimate to the data
-    range [-1, 1] (DDPM's ``clip_denoised``); it is off by default, as the papers run the public checkpoints without
-    it (the built-in prior's manifest sets it)."""
+    range [-1, 1] (DDPM's ``clip_denoised``) for every solver; it is off by default: the solvers whose official code
+    clamps ``x0_hat`` (DPS and MCG, DiffPIR's ``model_fn``, RePaint's configs: ``clip_denoised=True``) do it
+    themselves through their ``clip`` parameter; the others run on the unclamped estimate unless the prior is given
+    ``clip_x0`` (the built-in prior's manifest sets it)."""
 
     def __init__(
         self,

@@ -14,6 +14,8 @@ Native VE form on the denoiser (Algorithm 1). For each annealing level ``sigma_k
 The likelihood needs ``H`` and ``H^T`` only (no network gradient). ``tau`` is a fixed hyper-parameter (the official
 0.01 whatever the noise): ``sigma_y`` is not used, and the configs' sigma = 0.05 is in [-1, 1] units.
 Defaults are DAPS-1K: 200 annealing levels x 5 ODE steps = 1000 network evaluations.
+
+Clamping: not checked against the official code; the ODE's ``x0_hat`` is used unclamped here.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ Time travel (Sec. 3.4, L, s, r): at every ``s``-th level the sampler goes back `
 schedule of :func:`jump_schedule`), by forward diffusion ``q(x_{t+1} | x_t)`` from the current iterate. The official
 code re-noises the last *uncorrected* ``x0`` instead (``x_{t+L} = sqrt(abar) x0_t + sqrt(1 - abar) z``); the paper's
 form is used here. The official configurations use no time travel (L = r = 1) for every paper task.
+
+Clamping: the official ``simplified_ddnm_plus`` / ``svd_based_ddnm_plus`` use ``x0_t`` unclamped; so does this one.
 """
 
 from __future__ import annotations

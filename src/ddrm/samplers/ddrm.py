@@ -4,6 +4,8 @@ The diffusion runs in the spectral space of ``H = U S V^T``: with ``xbar = V^T x
 ``ybar = S^+ U^T y``, each coordinate is updated by one of three Gaussians (Eq. 7) depending on whether it
 is unobserved (``s_i = 0``), observed with more noise than the current level (``sigma_t < sigma_y / s_i``)
 or with less (``sigma_t >= sigma_y / s_i``). The chain starts from Eq. 8 and ends at ``sigma = 0``.
+
+Clamping: the official ``efficient_generalized_steps`` uses ``x0_t`` unclamped; so does this one.
 """
 
 from __future__ import annotations

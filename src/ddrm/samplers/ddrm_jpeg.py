@@ -12,6 +12,8 @@ the first of the ``steps`` levels spread over the first ``start`` of the diffusi
 is not modelled. Written through the operator contract, ``J(x) = pinv(H(x))`` and ``J(y) = pinv(H(pinv(y)))``
 (the JPEG operator's ``pinv`` is the identity). For a linear ``H`` the same step would be a DDNM-like update with a
 partial projection (``eta_b`` = 0.4 leaves 0.6 of the residual), so the method takes only the JPEG operator.
+
+Clamping: not checked against the official code; ``x0_hat`` is used unclamped here.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ with zeta = 0.25 (``zeta = 0.25`` for SR), ``main_ddpir_inpainting.py`` runs 20 
 [0, 1] units (0.002 here), so ``rho_t > 0`` even for noiseless ``y``; ``lam = 0`` gives the exact projection
 ``H x = y``. Unlike the official loop, which skips the data step on its last iteration and returns the iterate
 at ``t = 0``, the paper's algorithm (kept here) applies it on every step down to ``sigma = 0``.
+
+Clamping: the official ``utils_model.model_fn`` calls ``p_sample(..., clip_denoised=True)``, so ``x0_hat`` is
+clamped to [-1, 1] before the data step; so is it here (``clip``, default on).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ SIGMA_FLOOR = 0.002  # the official max(0.001, sigma_n) in [0, 1] units, here in
         GRID_PARAM,
         Param("lam", "data-step weight lambda (unit-free: the official code's lambda / 4)", 0.0, None),
         Param("zeta", "fresh-noise share of the step (Eq. 15): 0 deterministic, 1 all fresh noise", 0.0, 1.0),
+        Param("clip", "clip x0_hat to [-1, 1] (the official model_fn's clip_denoised=True)"),
     ),
     task_defaults={
         "inpaint": {"steps": 20, "lam": 0.25, "zeta": 1.0},
@@ -66,6 +70,7 @@ def diffpir(
     grid: str = "auto",
     lam: float = 1.75,
     zeta: float = 0.3,
+    clip: bool = True,
     operator_update: OperatorUpdate | None = None,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,
@@ -78,6 +83,7 @@ def diffpir(
     for i in progress(range(steps), enabled=progress_bar, desc="diffpir"):
         sig, sig_next = sigmas[i], sigmas[i + 1]
         x0 = prior.denoise(x, sig)  # Eq. 11: prior step
+        x0 = x0.clamp(-1.0, 1.0) if clip else x0  # the official code's clip_denoised
         if operator_update is not None:  # e.g. a blur kernel re-estimated from x0 (ddrm.pipeline.blind)
             operator = operator_update(StepInfo(i, steps, sig, sig_next, x, x0), operator) or operator
         x0_data = operator.prox(y, x0, lam * noise2 / sig**2)  # Eq. 13: data step, rho_t = lambda sigma_n^2 / sigma_t^2

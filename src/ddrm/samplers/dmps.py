@@ -10,6 +10,8 @@ coordinates the factors collapse: ``beta_t / (sqrt(alpha_t) sqrt(abar_{t-1}) sqr
 so ``x_{t-1} = x'_{t-1} + lambda (sigma_t^2 - sigma_{t-1}^2) V diag(s / (s^2 sigma_t^2 + sigma_y^2)) U^T (y - H x_t)``,
 an Euler step of the likelihood score. The score is taken at ``x_t`` as in the paper (the official code evaluates
 it at the already-updated ``x'_{t-1}`` with ``abar_t``). The ancestral step uses the posterior variance.
+
+Clamping: not checked against the official code; ``x0_hat`` is used unclamped here.
 """
 
 from __future__ import annotations

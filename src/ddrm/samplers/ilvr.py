@@ -9,6 +9,8 @@ box filter (DDRM, App. H); for inpainting it is RePaint without resampling. Cond
 that start at timesteps ``t >= range_t`` (the README's image-translation example stops at 20; with
 ``range_t = 0``, the default for restoration, ``H x = y`` holds at the end). The ancestral step uses the
 posterior variance ``beta_tilde``; the measurement noise is not modelled.
+
+Clamping: not checked against the official code; ``x0_hat`` is used unclamped here.
 """
 
 from __future__ import annotations

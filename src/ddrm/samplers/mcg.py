@@ -13,6 +13,8 @@ code path of NVlabs/RED-diff (``algos/mcg.py``): ``x_s <- x_s - w sqrt(abar_t) g
 on the coordinates with ``s_i = 0``. In VE form the correction is ``w / sqrt(abar_s) grad_{x_ve}``; ``H^+`` in the
 loss ignores singular values ``s_i <= sigma_y``. Proposed as an extension of DDRM; ``benchmarks/solvers.py``
 measures whether it helps.
+
+Clamping: the DPS step clamps ``x0_hat`` as DPS's ``clip_denoised`` (``clip``, default on).
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ The guidance is weighted by ``r_t^2`` ("adaptive weight", as the reference imple
 ``g = (dx0/dx)^T V diag(r_t^2 s / (r_t^2 s^2 + sigma_y^2)) U^T (y - H x0_hat)``. The chain starts from ``H^+ y``
 noised to the first level, as the reference code. ``eta = 1`` follows the paper's image experiments (the
 reference config says 0; RED-diff issue #2); the paper's SR runs also start at t = 500, not reproduced here.
+
+Clamping: not checked against the official code; ``x0_hat`` is used unclamped here.
 """
 
 from __future__ import annotations

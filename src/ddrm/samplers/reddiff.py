@@ -8,6 +8,8 @@ as means over an image's entries as the official code), whose gradient in VE ter
 ``-H^T (y - H mu) / m + lambda (mu - D(mu + sigma_t eps, sigma_t)) / n``: regularisation by denoising with the
 diffusion denoiser, and no network gradient. ``mu`` starts at ``H^+ y`` and is the output. The means are per image
 (the official code averages over the batch too, which Adam almost cancels). ``sigma_y`` is not used in the loss.
+
+Clamping: not checked against the official code; ``mu`` is not clamped here.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ configuration (250 respaced steps, j = 10, r = 10) costs 2410 network evaluation
 pixels are ``y`` itself. The ancestral step uses the posterior variance ``beta_tilde``.
 
 For another ``H`` the same merge in spectral coordinates is the range-space refinement of ``ilvr``.
+
+Clamping: the official configs set ``clip_denoised: true``; ``x0_hat`` is clamped here too (``clip``, default on).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ def _nfe(steps: int, jump_length: int, jump_n_sample: int, **_: object) -> int:
         GRID_PARAM,
         Param("jump_length", "resampling jump length j (levels)", 1, None),
         Param("jump_n_sample", "resampling count r (1 = no resampling)", 1, None),
+        Param("clip", "clip x0_hat to [-1, 1] (the official clip_denoised: true)"),
     ),
     nfe=_nfe,
     operators=(Inpainting,),
@@ -59,6 +62,7 @@ def repaint(
     grid: str = "auto",
     jump_length: int = 10,
     jump_n_sample: int = 10,
+    clip: bool = True,
     generator: Generators = None,
     callback: Callable[[StepInfo], None] | None = None,
     progress_bar: bool = False,
@@ -76,6 +80,7 @@ def repaint(
             x = renoise(x, sig[i], sig[j], z)
             continue
         x0 = prior.denoise(x, sig[i])
+        x0 = x0.clamp(-1.0, 1.0) if clip else x0  # the official configs' clip_denoised
         unknown = ddim_step(x0, (x - x0) / sig[i], z, sig[i], sig[j], 1.0)  # Eq. 8b, ancestral
         z_known = randn(meas.shape, generator=generator, like=meas.ut_y)
         x_next = meas.project(unknown, sig[j], z_known)  # Eq. 8a + 8c: known pixels = y noised to the new level
