@@ -213,7 +213,9 @@ def resample(
     ``index >= steps / 3``; in latent space after), and ``z_{t-1}`` is drawn by stochastic resampling (Eq. 13, VP):
     ``N((s^2 sqrt(abar) z_hat + (1 - abar) z') / (s^2 + 1 - abar), s^2 (1 - abar) / (s^2 + 1 - abar))`` with
     ``abar = abar_{t-1}`` and ``s^2 = gamma (1 - abar_{t-1}) / (1 - abar_t) (1 - abar_t / abar_{t-1})``. A latent
-    fit of the final latent ends the run (as the official code)."""
+    fit of the final latent ends the run (as the official code). The per-step gradient goes through the denoiser's
+    ``z0_hat``; the official code forms that estimate with ``(1 - abar_t) eps_hat`` instead of
+    ``sqrt(1 - abar_t) eps_hat``, which we read as a slip and do not follow."""
     sigmas = sigma_levels(prior.schedule, steps, None, 0.0, "uniform")
     hard = set(_resample_levels(steps, interval))
     z = _start(prior, operator, y, sigmas[0], generator)
