@@ -270,7 +270,13 @@ def test_the_command_line_restores_with_a_latent_prior(pipeline, tmp_path):
               "--prompt", "a photo", "--guidance-scale", "2", "-o", tmp_path / "r.png", "--quiet")  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "r.png").is_file()
-    res = cli("restore", tmp_path / "y.png", "--prior", f"hf:{pipeline}", "-o", tmp_path / "d.png", "--quiet")
+    res = cli("restore", tmp_path / "y.png", "--prior", f"hf:{pipeline}", "--solver", "ddrm", "-o", tmp_path / "d.png",
+              "--quiet")  # fmt: skip
     assert res.returncode == 2 and "use psld, resample, latent-daps" in res.stderr
     assert len(res.stderr.strip().splitlines()) <= 2 and "Traceback" not in res.stderr
     assert not (tmp_path / "d.png").exists()
+    # without --solver a latent prior gets a latent solver (chosen from the pipeline's config, before it loads)
+    res = cli("restore", tmp_path / "y.png", "--prior", f"hf:{pipeline}", "--steps", "2", "-o", tmp_path / "p.png",
+              "--quiet")  # fmt: skip
+    assert res.returncode == 0 and (tmp_path / "p.png").is_file(), res.stderr
+    assert json.loads((tmp_path / "p.result.json").read_text())["solver"] == "psld"

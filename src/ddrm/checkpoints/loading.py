@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -38,7 +39,15 @@ from ..priors.latent import LatentPrior
 from .download import download_checkpoint
 from .reading import PathLike, load_network, read_state_dict
 
-__all__ = ["load_prior", "BUILTIN_DIR", "BUILTIN_NAMES", "builtin_manifest", "DiffusersUNet", "weights_identity"]
+__all__ = [
+    "load_prior",
+    "prior_space",
+    "BUILTIN_DIR",
+    "BUILTIN_NAMES",
+    "builtin_manifest",
+    "DiffusersUNet",
+    "weights_identity",
+]
 
 BUILTIN_DIR = Path(__file__).parent.parent / "weights"
 BUILTIN_NAMES = ("builtin", "builtin-low", "builtin-high", "builtin-v1")
@@ -178,6 +187,21 @@ def _is_latent(local: Path | None, source: str) -> bool:
         return UNet2DConditionModel.load_config(source, subfolder="unet").get("_class_name") == "UNet2DConditionModel"
     except Exception:
         return False
+
+
+def prior_space(prior: Any) -> str:
+    """``"latent"`` for a latent prior (an object with ``latent``, or an ``hf:`` pipeline whose U-Net is text
+    conditioned: its config is read, no weights), else ``"pixel"``; known before the prior is loaded, so a front end
+    can choose a solver of its space first."""
+    if not isinstance(prior, str):
+        return "latent" if getattr(prior, "latent", False) else "pixel"
+    if not prior.startswith("hf:"):
+        return "pixel"
+    try:
+        local = Path(prior[3:])
+        return "latent" if _is_latent(local if local.is_dir() else None, prior[3:]) else "pixel"
+    except ImportError:  # without diffusers the loader says so in one line when the prior is loaded
+        return "pixel"
 
 
 def text_embedding(source: str, prompt: str) -> Tensor:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoints import prior_space
 from ..errors import InputError
 from ..io import read_image
 from ..operators import BOUNDARIES
@@ -138,7 +139,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if ref_root is not None and not ref_root.exists():
         raise InputError(f"{ref_root}: reference not found")
     jobs, inputs, references, missing_refs = _read_jobs(args, pairs, ref_root)
-    args.solver = args.solver or (default_solver(jobs[0].task.name, jobs[0].task.params) if jobs else "ddrm")
+    args.solver = args.solver or (
+        default_solver(jobs[0].task.name, jobs[0].task.params, prior_space(args.prior)) if jobs else "ddrm"
+    )
     solver, solver_args = solver_settings(args)
     outputs = [p for j in jobs for p in job_outputs(j, args.save_grid, args.samples or 1)]
     check_outputs(outputs, inputs)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..checkpoints import prior_space
 from ..errors import InputError, SolverError
 from ..priors import Prior
 from ..samplers import SAMPLERS
@@ -138,7 +139,7 @@ def restore(
     spec = spec_for_measurement(name, params, tuple(y01.shape[1:]), mask=mask, kernel=kernel)
     mask_t = spec.params.get("mask")
     sigmas = [estimate_sigma_y(yi, name, mask_t) for yi in y01] if sigma_y == "auto" else [float(sigma_y)] * len(y01)
-    solver = solver or default_solver(name, spec.params)
+    solver = solver or default_solver(name, spec.params, prior_space(prior))
     if solver not in SAMPLERS:
         raise SolverError(f"unknown solver {solver!r}; choose from {', '.join(SAMPLERS)}")
     sampler = SAMPLERS[solver]

@@ -43,10 +43,13 @@ __all__ = [
 DEFAULT_SOLVERS = ("ddrm", "diffpir", "ddrm-jpeg")
 
 
-def default_solver(task: str, params: dict[str, Any] | None = None) -> str:
+def default_solver(task: str, params: dict[str, Any] | None = None, space: str = "pixel") -> str:
     """DDRM; for an operator without an SVD (``deblur_varying``, a 2-D kernel's valid part) DiffPIR, whose data step
     is a prox that conjugate gradients solve and which models the noise; for JPEG, DDRM-JPEG (the first of
-    :data:`DEFAULT_SOLVERS` that takes the contract of the operator ``task`` with ``params`` builds)."""
+    :data:`DEFAULT_SOLVERS` that takes the contract of the operator ``task`` with ``params`` builds). With a latent
+    prior (``space="latent"``, :func:`ddrm.checkpoints.prior_space`): PSLD."""
+    if space == "latent":
+        return "psld"
     name, parsed = parse_task(task)
     if name in BLIND_TASKS:
         return DEFAULT_SOLVERS[0]
