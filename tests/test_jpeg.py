@@ -127,8 +127,8 @@ def test_degrade_writes_a_real_jpeg_and_restore_takes_it(tmp_path):
         assert im.format == "JPEG" and im.size == (64, 64)
     y = read_image(tmp_path / "photo.q.jpg")
     torch.testing.assert_close(y, pillow_jpeg(x, 10), atol=0, rtol=0)  # Pillow's codec, not ours
-    for args in (["--from", str(tmp_path / "photo.q.json")], ["--task", "jpeg10"]):
-        out = tmp_path / f"r{len(args)}.png"
+    for i, args in enumerate((["--from", str(tmp_path / "photo.q.json")], ["--task", "jpeg10"])):
+        out = tmp_path / f"r{i}.png"  # two results (an existing one would be skipped, not redone)
         res = run("restore", str(tmp_path / "photo.q.jpg"), *args, "--steps", "3", "-o", str(out), "--quiet",
                   "--reference", str(tmp_path / "clean.png"))  # fmt: skip
         assert res.returncode == 0, res.stderr
