@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -75,12 +76,7 @@ def build(folder: Path) -> None:
     sys.path.insert(0, str(HERE.parent / "tests"))
     import test_latent
 
-    unet, vae, text, scheduler = test_latent.tiny_parts()
-    unet.save_pretrained(folder / "unet")
-    vae.save_pretrained(folder / "vae")
-    text.save_pretrained(folder / "text_encoder")
-    scheduler.save_pretrained(folder / "scheduler")
-    test_latent.tokenizer(folder / "tokenizer")
+    test_latent.save_tiny_pipeline(folder)
 
 
 def main() -> None:
@@ -93,10 +89,9 @@ def main() -> None:
         build(folder)
         for side in (32, 64, 128):
             for name, settings in SETTINGS.items():
-                env_home = {"DDRM_HOME": str(Path(tmp) / "home")}
+                env = {**os.environ, "DDRM_HOME": str(Path(tmp) / "home")}
                 out = subprocess.run([sys.executable, "-c", CHILD, str(folder), name, str(side), json.dumps(settings)],
-                                     capture_output=True, text=True, check=True, env={**__import__("os").environ,
-                                                                                      **env_home})  # fmt: skip
+                                     capture_output=True, text=True, check=True, env=env)  # fmt: skip
                 rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), flush=True)
         if args.write:

@@ -91,18 +91,23 @@ def tokenizer(folder):
     tok.save_pretrained(folder)
 
 
-@pytest.fixture()
-def pipeline(tmp_path, monkeypatch):
-    """A saved tiny pipeline folder; the cache (embeddings) in a fresh DDRM_HOME."""
-    monkeypatch.setenv("DDRM_HOME", str(tmp_path / "home"))
+def save_tiny_pipeline(folder):
+    """The tiny parts saved as a Stable-Diffusion-type pipeline folder (``unet/``, ``vae/``, ``text_encoder/``,
+    ``scheduler/``, ``tokenizer/``); also the latent benchmark's model."""
     unet, vae, text, scheduler = tiny_parts()
-    folder = tmp_path / "sd-tiny"
     unet.save_pretrained(folder / "unet")
     vae.save_pretrained(folder / "vae")
     text.save_pretrained(folder / "text_encoder")
     scheduler.save_pretrained(folder / "scheduler")
     tokenizer(folder / "tokenizer")
     return folder
+
+
+@pytest.fixture()
+def pipeline(tmp_path, monkeypatch):
+    """A saved tiny pipeline folder; the cache (embeddings) in a fresh DDRM_HOME."""
+    monkeypatch.setenv("DDRM_HOME", str(tmp_path / "home"))
+    return save_tiny_pipeline(tmp_path / "sd-tiny")
 
 
 @pytest.fixture()

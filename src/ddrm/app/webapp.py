@@ -111,10 +111,8 @@ def _to_tensor(a: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(a[..., :3])).permute(2, 0, 1).float() / scale
 
 
-def page_image(value: np.ndarray | dict[str, Any] | None) -> Tensor:
-    """The page's image (an upload, the example, or an editor's background), (3, H, W) in [0, 1]."""
-    if isinstance(value, dict):
-        value = value.get("background")
+def page_image(value: np.ndarray | None) -> Tensor:
+    """The page's image (an upload or the example), (3, H, W) in [0, 1]."""
     if value is None:
         raise PageError("upload an image first (or press 'Use the example photo')")
     return _to_tensor(value)
@@ -259,14 +257,22 @@ def _show_options(task, mode, kernel_choice):
     return tuple(gr.update(visible=v) for v in visible)
 
 
+def _sigma_default(task):
+    """The noise a clean photo is degraded with for ``task`` (:data:`SIGMA_DEFAULTS`)."""
+    import gradio as gr
+
+    return gr.update(value=SIGMA_DEFAULTS.get(task, 0.05))
+
+
 def _task_defaults(task):
-    """A task's solver (DDRM-JPEG for JPEG, ...) and the noise a clean photo is degraded with (:data:`SIGMA_DEFAULTS`)."""
+    """A task's solver (DDRM-JPEG for JPEG, ...) and its noise level (:func:`_sigma_default`)."""
     import gradio as gr
 
     from ..pipeline import default_solver
 
-    solver = default_solver(task_string(task, 4, "bicubic", "Gaussian (DDRM's)", True))
-    return gr.update(value=solver), gr.update(value=SIGMA_DEFAULTS.get(task, 0.05))
+    return gr.update(value=default_solver(task_string(task, 4, "bicubic", "Gaussian (DDRM's)", True))), _sigma_default(
+        task
+    )
 
 
 def _follow_image(image):
@@ -401,7 +407,7 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
         if space == "pixel":  # the task's solver (a latent prior keeps its latent solver)
             w["task"].change(_task_defaults, w["task"], [w["solver"], w["sigma_y"]])
         else:
-            w["task"].change(lambda t: _task_defaults(t)[1], w["task"], w["sigma_y"])
+            w["task"].change(_sigma_default, w["task"], w["sigma_y"])
         w["solver"].change(_solver_info, w["solver"], w["steps"])
         w["example"].click(lambda: str(EXAMPLE_IMAGE), None, w["image"])
         w["image"].change(_follow_image, w["image"], w["editor"])

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from ..errors import CheckpointError, SetupError
 from ..models import PRESETS, ADMConfig, ADMUNet
 from ..priors import (
+    DiffusersModule,
     EDMPrior,
     FlowPrior,
     NetworkPrior,
@@ -70,23 +71,8 @@ def _load_preset(name: str, checkpoint: PathLike | None, **kw) -> NetworkPrior:
     )
 
 
-class DiffusersUNet(nn.Module):
+class DiffusersUNet(DiffusersModule):
     """Adapter: a diffusers ``UNet2DModel`` as ``net(x_t, t) -> output tensor``."""
-
-    def __init__(self, unet: nn.Module):
-        super().__init__()
-        self.unet = unet
-
-    @property
-    def gradient_checkpointing(self) -> bool:
-        return bool(getattr(self.unet, "gradient_checkpointing", False))
-
-    @gradient_checkpointing.setter
-    def gradient_checkpointing(self, enabled: bool) -> None:
-        # diffusers models that support it expose enable/disable_gradient_checkpointing()
-        method = "enable_gradient_checkpointing" if enabled else "disable_gradient_checkpointing"
-        if getattr(self.unet, "_supports_gradient_checkpointing", False) and hasattr(self.unet, method):
-            getattr(self.unet, method)()
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         return self.unet(x, t).sample

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from .schedule import NoiseSchedule, VPSchedule
 
-__all__ = ["Prior", "NetworkDenoiser", "NetworkPrior", "sigma_tensor"]
+__all__ = ["Prior", "NetworkDenoiser", "NetworkPrior", "DiffusersModule", "sigma_tensor"]
 
 
 def sigma_tensor(sigma: Tensor | float, batch: int) -> Tensor:
@@ -64,6 +64,25 @@ class Prior(nn.Module):
         """Within the block, backpropagation through :meth:`denoise` recomputes activations instead of storing
         them, where the prior supports it (yields whether it does); analytic priors store nothing to begin with."""
         yield False
+
+
+class DiffusersModule(nn.Module):
+    """A wrapper of a diffusers model (``self.unet``) whose ``gradient_checkpointing`` switches the model's own
+    (``enable_gradient_checkpointing`` / ``disable_gradient_checkpointing``, where it supports them)."""
+
+    def __init__(self, unet: nn.Module):
+        super().__init__()
+        self.unet = unet
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        return bool(getattr(self.unet, "gradient_checkpointing", False))
+
+    @gradient_checkpointing.setter
+    def gradient_checkpointing(self, enabled: bool) -> None:
+        method = "enable_gradient_checkpointing" if enabled else "disable_gradient_checkpointing"
+        if getattr(self.unet, "_supports_gradient_checkpointing", False) and hasattr(self.unet, method):
+            getattr(self.unet, method)()
 
 
 class NetworkDenoiser(Prior):

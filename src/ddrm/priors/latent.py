@@ -20,34 +20,24 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import TaskError
-from .base import NetworkPrior, Prior
+from .base import DiffusersModule, NetworkPrior, Prior
 from .schedule import VPSchedule
 
 __all__ = ["LatentPrior", "GuidedUNet"]
 
 
-class GuidedUNet(nn.Module):
+class GuidedUNet(DiffusersModule):
     """``net(z_t, t)`` of a text-conditioned U-Net on fixed embeddings: ``unet(z_t, t, context)``, or with
     classifier-free guidance (``guidance_scale != 1``) ``out_u + g (out_c - out_u)`` with ``uncond`` the unconditional
     embedding. Embeddings are (1, L, D) and broadcast over the batch."""
 
     def __init__(self, unet: nn.Module, context: Tensor, uncond: Tensor | None = None, guidance_scale: float = 1.0):
-        super().__init__()
+        super().__init__(unet)
         if guidance_scale != 1.0 and uncond is None:
             raise ValueError("classifier-free guidance needs the unconditional embedding")
-        self.unet, self.guidance_scale = unet, float(guidance_scale)
+        self.guidance_scale = float(guidance_scale)
         self.register_buffer("context", context.detach())
         self.register_buffer("uncond", uncond.detach() if uncond is not None else None)
-
-    @property
-    def gradient_checkpointing(self) -> bool:
-        return bool(getattr(self.unet, "gradient_checkpointing", False))
-
-    @gradient_checkpointing.setter
-    def gradient_checkpointing(self, enabled: bool) -> None:
-        method = "enable_gradient_checkpointing" if enabled else "disable_gradient_checkpointing"
-        if getattr(self.unet, "_supports_gradient_checkpointing", False) and hasattr(self.unet, method):
-            getattr(self.unet, method)()
 
     def forward(self, z: Tensor, t: Tensor) -> Tensor:
         b = z.shape[0]
@@ -99,10 +89,6 @@ class LatentPrior(Prior):
         self.scaling_factor, self.shift_factor = float(scaling_factor), float(shift_factor)
         self.latent_channels, self.downscale = int(latent_channels), int(downscale)
         self.channels, self.image_size, self.stride = 3, image_size, self.downscale
-
-    @property
-    def guidance_scale(self) -> float:
-        return self.denoiser.net.guidance_scale
 
     def latent_shape(self, image_shape: tuple[int, ...]) -> tuple[int, int, int]:
         """The latent's (C, H / f, W / f) of an image (C, H, W) whose sides are multiples of the factor ``f``."""

@@ -24,9 +24,7 @@ from .common import StepInfo, abar, batch_norm, ddim_step, noise_like, progress,
 from .daps import edm_sigmas
 from .registry import Param, sampler
 
-__all__ = ["psld", "resample", "latent_daps", "LATENT_NOTE"]
-
-LATENT_NOTE = "a latent prior: the measurement reaches the latent through the decoder"
+__all__ = ["psld", "resample", "latent_daps"]
 
 
 def _start(prior, operator: LinearOperator, y: Tensor, sigma: float, generator: Generators) -> Tensor:  # noqa: ANN001
