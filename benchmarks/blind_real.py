@@ -1,7 +1,7 @@
 """Blind deblurring of photos blurred as a camera blurs them: the valid part of the blur of a larger crop (the border
 saw the scene beyond the frame), restored by ``ddrm.restore(y, "deblur_blind")`` with the valid model (the default
 for an image without a sidecar) and with the circular one (the only model before), against the blurry photo and
-non-blind DDRM with the true kernel (valid boundary). Held-out photos, 128 px frames, separable kernels of 9-15 px
+non-blind DDRM with the true kernel (valid boundary). Held-out photos, 128 px frames, separable kernels of 9-25 px
 (the valid blind model is separable), sigma_y 0.01 and 0.02 (true value given), built-in prior, DDRM 20 steps.
 
     python benchmarks/blind_real.py          # writes benchmarks/results/blind_real.json
@@ -38,6 +38,8 @@ def kernels() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         "Gaussian 13 px, std 2": (gaussian_kernel_1d(2.0, 6), gaussian_kernel_1d(2.0, 6)),
         "anisotropic Gaussian 15 px, std 1 / 3": (gaussian_kernel_1d(1.0, 7), gaussian_kernel_1d(3.0, 7)),
         "box 9 px": (uniform_kernel_1d(9), uniform_kernel_1d(9)),
+        "Gaussian 25 px, std 4": (gaussian_kernel_1d(4.0, 12), gaussian_kernel_1d(4.0, 12)),
+        "box 15 px": (uniform_kernel_1d(15), uniform_kernel_1d(15)),
     }
 
 
