@@ -223,3 +223,56 @@ def test_a_coarse_kernel_upsampled_is_the_fine_one():
     assert float((upsample_kernel(gaussian_kernel_1d(0.5, 3), 13) - fine).norm() / fine.norm()) > 0.4
     up2 = upsample_kernel(torch.outer(coarse, coarse), 13)
     torch.testing.assert_close(up2, torch.outer(up, up))  # separable in, separable out
+
+
+def test_the_full_valid_system_is_the_windows_products():
+    """The valid 2-D fit's normal equations, built from integral images, are ``Z Z^T`` and ``Z y`` of the windows."""
+    from ddrm.pipeline.blind import _valid_full_system
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(2, 13, 16, generator=g, dtype=torch.float64)
+    kh, kw = 3, 5
+    y = torch.randn(2, 13 - kh + 1, 16 - kw + 1, generator=g, dtype=torch.float64)
+    n0, n1 = y.shape[-2:]
+    windows = torch.stack(
+        [
+            z[:, kh - 1 - a : kh - 1 - a + n0, kw - 1 - b : kw - 1 - b + n1].flatten()
+            for a in range(kh)
+            for b in range(kw)
+        ]
+    )
+    gram, rhs = _valid_full_system(z, y, kh, kw)
+    torch.testing.assert_close(gram, windows @ windows.T)
+    torch.testing.assert_close(rhs, windows @ y.flatten())
+
+
+def test_a_full_kernel_comes_back_from_a_known_image_with_the_valid_boundary():
+    """The full kernel's valid fit is exact: from the true image, a motion kernel comes back; the circular fit on
+    the same data is off (the boundary it assumes is not the photo's)."""
+    from ddrm.pipeline.blind import estimate_full, kernel_error
+
+    x = F.avg_pool2d(torch.rand(1, 3, 40, 44, generator=torch.Generator().manual_seed(0), dtype=torch.float64), 3, 1, 1)
+    k = motion_kernel(9, 0.5, torch.Generator().manual_seed(1))
+    y = valid_conv(x, k)
+    assert kernel_error(estimate_full(x, y, 9, lam=0.0, boundary="valid"), k) < 1e-6
+    assert kernel_error(estimate_full(x[..., 4:-4, 4:-4], y, 9, lam=0.0), k) > 1e-2
+
+
+def test_the_full_valid_model_runs_where_conjugate_gradients_do():
+    """With a full kernel and a photo's boundary the estimator's operator has no SVD: DiffPIR runs it (the image
+    beyond the frame, a kernel on the simplex), DDRM refuses it naming the solvers that take it."""
+    from ddrm.errors import SolverError
+    from ddrm.pipeline.blind import KernelEstimator, restore_blind
+    from ddrm.priors import GaussianPrior
+    from ddrm.samplers import SAMPLERS
+
+    prior = GaussianPrior.stationary((3, 24, 24), length=1.0, dtype=torch.float64)
+    y01 = torch.rand(1, 3, 20, 20, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    op = KernelEstimator(y01, 5, "full", boundary="valid", dtype=torch.float64).operator()
+    assert isinstance(op, ValidPart) and op.input_shape == (3, 24, 24) and op.measurement_shape == (3, 20, 20)
+    with pytest.raises(SolverError, match="diffpir"):
+        restore_blind(prior, SAMPLERS["ddrm"], y01, 0.02, 5, "full", boundary="valid", pyramid=False)
+    out, kernel = restore_blind(prior, SAMPLERS["diffpir"], y01, 0.02, 5, "full", boundary="valid",
+                                solver_args={"steps": 4}, generator=torch.Generator().manual_seed(1))  # fmt: skip
+    assert out.shape == (1, 3, 24, 24) and kernel.shape == (5, 5)
+    assert abs(float(kernel.sum()) - 1) < 1e-9 and float(kernel.min()) >= 0

@@ -14,6 +14,8 @@ them:
   where the estimate differs most from the scene do not).
 - :func:`estimate_full`: a full 2-D kernel, the same least-squares problem over its ``kh kw`` taps (the Gram matrix
   is the autocorrelation of ``x`` at the taps' lag differences, by FFT). The operator is the circular FFT convolution.
+  With ``boundary="valid"`` the system is the valid windows' (exact, from integral images of the image's products
+  with its shifts) on first differences, and the operator the blur's :class:`~ddrm.operators.ValidPart`.
 
 Both solve on the simplex (``k >= 0``, ``sum k = 1``): the sum-to-one solution by a Lagrange multiplier, taps that
 come out negative fixed at zero and the rest solved again. Each channel's mean is removed first (a kernel summing to
@@ -37,7 +39,15 @@ import torch
 from torch import Tensor
 
 from ..errors import SolverError, TaskError
-from ..operators import CircularConvolution, SVDOperator, gaussian_kernel_1d, separable_blur
+from ..operators import (
+    CircularConvolution,
+    LinearOperator,
+    SVDOperator,
+    ValidPart,
+    gaussian_kernel_1d,
+    separable_blur,
+    valid_margins,
+)
 from ..samplers import SAMPLERS
 from ..tasks import BLIND_BOUNDARIES, KERNEL_MODELS, blind_start_kernel
 
@@ -61,6 +71,9 @@ SMOOTH = {"separable": 0.01, "full": 0.1}
 # of ../shared/DATA.md (6 photos x Gaussian, anisotropic and box kernels, sigma_y 0.01; mean gain over the blurry
 # input +1.4, +1.8, +0.9, +1.2 dB; the intensity fit's was -1.3), never on the held-out ones
 SMOOTH_GRADIENT = 0.05
+# the boundaries the estimator computes with, for both models; the tasks offer fewer (:data:`BLIND_BOUNDARIES`: a full
+# kernel's valid fit is exact here, but restorations built on it do not yet beat a photo's blurry input)
+ESTIMATOR_BOUNDARIES = ("circular", "valid")
 
 
 def _difference_penalty(shape: tuple[int, ...], dtype: torch.dtype, device) -> Tensor:
@@ -226,13 +239,63 @@ def _centred(x: Tensor) -> Tensor:
     return x - x.mean((-2, -1), keepdim=True)
 
 
-def estimate_full(x: Tensor, y: Tensor, k: Tensor | int, *, lam: float = 1e-3, smooth: float = 0.0) -> Tensor:
-    """A full 2-D kernel (odd sides, on the simplex) fitting ``y ~ k (*) x`` (circular): the least-squares problem
-    over its ``kh kw`` taps, ``(G + lam I) k = r`` with ``G`` the autocorrelation of ``x`` at the taps' lag
-    differences and ``r`` the cross-correlation of ``y`` and ``x`` (both by FFT), solved on the simplex. ``k`` is the
-    current kernel (only its shape is used: the solve is direct) or its side; ``lam`` is relative to ``G``'s mean
-    diagonal, as is ``smooth`` (first differences of the kernel)."""
+def _valid_full_system(z: Tensor, y: Tensor, kh: int, kw: int) -> tuple[Tensor, Tensor]:
+    """``Z Z^T`` and ``Z y`` for ``Z`` the ``kh kw`` windows of ``z`` (C, H, W) that the valid 2-D convolution weighs
+    (tap ``(a, b)`` reads ``z[i + kh - 1 - a, j + kw - 1 - b]`` for output ``(i, j)``), exactly, without forming
+    ``Z``: ``Z y`` is the correlation of ``z`` with ``y`` (one convolution); each Gram entry is a window sum of the
+    product of ``z`` with a shift of itself, read from that product's integral image: ``(2 kh - 1)(2 kw - 1)``
+    products of the image's size where ``Z Z^T`` costs ``(kh kw)^2`` per output pixel."""
+    z, y = z.reshape(-1, *z.shape[-2:]), y.reshape(-1, *y.shape[-2:])
+    c, h, w = z.shape
+    n0, n1 = h - kh + 1, w - kw + 1
+    rhs = torch.nn.functional.conv2d(z[None], y[None])[0, 0]  # [p, q] = sum_i z[i + (p, q)] y[i]
+    shifted = torch.nn.functional.pad(z, (kw - 1, kw - 1)).unfold(-1, w, 1)  # [.., r, j, u] = z[r, u + j - kw + 1]
+    oy, ox = torch.arange(kh, device=z.device), torch.arange(kw, device=z.device)
+    table = z.new_zeros(2 * kh - 1, 2 * kw - 1, kh, kw)  # [dy, dx, window start]: sum over the window of z z(+d)
+    for dy in range(-(kh - 1), kh):
+        rows = slice(max(0, -dy), min(h, h - dy))
+        prod = z.new_zeros(2 * kw - 1, h + 1, w + 1)
+        prod[:, 1 + rows.start : 1 + rows.stop, 1:] = (
+            (z[:, rows, None, :] * shifted[:, rows.start + dy : rows.stop + dy]).sum(0).transpose(0, 1)
+        )
+        cum = prod.cumsum(1).cumsum(2)  # integral images, one per column lag
+        top, left = oy[:, None], ox[None, :]
+        table[dy + kh - 1] = (
+            cum[:, top + n0, left + n1] - cum[:, top, left + n1] - cum[:, top + n0, left] + cum[:, top, left]
+        )
+    taps = torch.arange(kh * kw, device=z.device)
+    ta, tb = taps // kw, taps % kw
+    # G[t, s] = sum_i z[i + o_t] z[i + o_s], o_t = (kh - 1 - a, kw - 1 - b): the window at o_t, lag o_s - o_t
+    gram = table[
+        (ta[:, None] - ta[None]) + kh - 1, (tb[:, None] - tb[None]) + kw - 1, kh - 1 - ta[:, None], kw - 1 - tb[:, None]
+    ]
+    return gram, rhs[kh - 1 - ta, kw - 1 - tb]
+
+
+def estimate_full(
+    x: Tensor,
+    y: Tensor,
+    k: Tensor | int,
+    *,
+    lam: float = 1e-3,
+    smooth: float = 0.0,
+    boundary: str = "circular",
+) -> Tensor:
+    """A full 2-D kernel (odd sides, on the simplex) fitting ``y ~ k (*) x``: the least-squares problem over its
+    ``kh kw`` taps, ``(G + lam I) k = r`` with ``G`` the autocorrelation of ``x`` at the taps' lag differences and
+    ``r`` the cross-correlation of ``y`` and ``x`` (both by FFT), solved on the simplex. ``k`` is the current kernel
+    (only its shape is used: the solve is direct) or its side; ``lam`` is relative to ``G``'s mean diagonal, as is
+    ``smooth`` (first differences of the kernel). ``boundary="valid"``: ``y`` is the valid part of the blur of ``x``
+    (smaller by ``kh - 1`` rows and ``kw - 1`` columns), fitted on both images' first differences as
+    :func:`estimate_separable` does."""
     kh, kw = (k, k) if isinstance(k, int) else tuple(k.shape)
+    if boundary == "valid":
+        x, y = x.double(), y.double()
+        gram, rhs = 0, 0
+        for gx, gy in zip(_gradients(x), _gradients(y)):
+            g, r = _valid_full_system(gx, gy, kh, kw)
+            gram, rhs = gram + g, rhs + r
+        return _simplex_quadratic(gram, rhs, _regulariser(gram, (kh, kw), lam, smooth)).reshape(kh, kw)
     x, y = _centred(x), _centred(y)
     h, w = x.shape[-2:]
     fx, fy = torch.fft.rfft2(x), torch.fft.rfft2(y)
@@ -269,7 +332,8 @@ class KernelEstimator:
     """Re-estimates the blur of one measurement during sampling: pass it as a solver's ``operator_update``.
 
     ``y01`` (1, C, H, W) in [0, 1]; ``size`` odd; ``model`` ``separable`` or ``full``; ``boundary`` ``circular``,
-    or ``valid`` (separable only: a photo's blur, the image larger than ``y01`` by ``size - 1``); ``start_kernel``
+    or ``valid`` (a photo's blur, the image larger than ``y01`` by ``size - 1``; for a full kernel the operator is
+    a :class:`~ddrm.operators.ValidPart`, without an SVD: DiffPIR, not DDRM); ``start_kernel``
     the first guess (the factors ``(a, b)`` of a separable kernel, or a 2-D one), else a Gaussian of std size / 6. Updates run at every step from
     ``start`` of the steps on (before that the solver works with the initial Gaussian guess), each with
     ``alternations`` ALS rounds (separable) or one direct solve (full). ``lam`` (ridge) and ``smooth`` (first
@@ -294,9 +358,9 @@ class KernelEstimator:
     ):
         if model not in KERNEL_MODELS:
             raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
-        if boundary not in BLIND_BOUNDARIES[model]:
-            raise TaskError(f"the {model} kernel model is estimated with a {' or '.join(BLIND_BOUNDARIES[model])} "
-                            f"boundary, got {boundary!r}")  # fmt: skip
+        if boundary not in ESTIMATOR_BOUNDARIES:
+            raise TaskError(f"the kernel is estimated with a {' or '.join(ESTIMATOR_BOUNDARIES)} boundary, "
+                            f"got {boundary!r}")  # fmt: skip
         _, _, h, w = y01.shape
         if size < 3 or size % 2 == 0 or size > min(h, w):
             raise TaskError(f"the kernel size must be odd and in [3, {min(h, w)}] for this image, got {size}")
@@ -329,13 +393,15 @@ class KernelEstimator:
         grow = self.size - 1 if self.boundary == "valid" else 0
         return (c, h + grow, w + grow)
 
-    def operator(self) -> SVDOperator:
-        """The blur of the current kernel for the image shape (an exact SVD: separable, or circular)."""
+    def operator(self) -> LinearOperator:
+        """The blur of the current kernel for the image shape: an exact SVD (separable, or circular), or a full
+        kernel's valid part (conjugate gradients)."""
         shape = self.image_shape
         if self.model == "separable":
             blur = separable_blur(shape, self.a, self.b, dtype=self.dtype, boundary=self.boundary)
             return blur.to(self.y01.device)
-        return CircularConvolution(shape, self.k, dtype=self.dtype).to(self.y01.device)
+        blur = CircularConvolution(shape, self.k, dtype=self.dtype).to(self.y01.device)
+        return ValidPart(blur, valid_margins(tuple(self.k.shape))) if self.boundary == "valid" else blur
 
     def update(self, x01: Tensor) -> None:
         """One estimation step from an image estimate ``x01`` (1, C, H, W) in [0, 1]."""
@@ -344,7 +410,8 @@ class KernelEstimator:
                                       smooth=self.smooth, boundary=self.boundary)  # fmt: skip
             self.a, self.b = recentre(a.cpu()), recentre(b.cpu())
         else:
-            self.k = recentre(estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth).cpu())
+            k = estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth, boundary=self.boundary)
+            self.k = recentre(k.cpu())
         self.updates += 1
 
     def __call__(self, info: Any, operator: Any) -> SVDOperator | None:

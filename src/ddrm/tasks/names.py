@@ -31,7 +31,8 @@ BLUR_TASKS = ("deblur_uni", "deblur_gauss", "deblur_aniso", "deblur_motion", "de
 KERNEL_MODELS = ("separable", "full")
 # restorations whose operator is estimated while restoring: their parameters (with defaults)
 BLIND_TASKS: dict[str, dict[str, Any]] = {"deblur_blind": {"size": 21, "model": "separable", "boundary": "circular"}}
-# the boundaries each kernel model is estimated with (a full kernel's valid least squares is not implemented)
+# the boundaries each kernel model is offered with: a full kernel's valid fit exists (ddrm.pipeline.blind) but blind
+# restorations of photos built on it came out below the blurry input (docs/guide/real-photos.md), so it is not offered
 BLIND_BOUNDARIES = {"separable": ("circular", "valid"), "full": ("circular",)}
 
 

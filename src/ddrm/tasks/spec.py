@@ -214,8 +214,13 @@ def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[
     if out["model"] not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {out['model']!r}; choose from {', '.join(KERNEL_MODELS)}")
     if out["boundary"] not in BLIND_BOUNDARIES[out["model"]]:
+        hint = (
+            "; a photo's blur: the separable model, or deblur_motion with a known kernel"
+            if out["model"] == "full"
+            else ""
+        )
         raise TaskError(f"the {out['model']} kernel model is estimated with a "
-                        f"{' or '.join(BLIND_BOUNDARIES[out['model']])} boundary, got {out['boundary']!r}")  # fmt: skip
+                        f"{' or '.join(BLIND_BOUNDARIES[out['model']])} boundary, got {out['boundary']!r}{hint}")  # fmt: skip
     return out
 
 
