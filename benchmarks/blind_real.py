@@ -5,6 +5,11 @@ non-blind DDRM with the true kernel (valid boundary). Held-out photos, 128 px fr
 (the valid blind model is separable), sigma_y 0.01 and 0.02 (true value given), built-in prior, DDRM 20 steps.
 
     python benchmarks/blind_real.py          # writes benchmarks/results/blind_real.json
+    python benchmarks/blind_real.py --motion # writes benchmarks/results/blind_real_motion.json
+
+``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
+cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
+``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).
 
 PSNR in the measurement's frame; kernel error: relative L2 distance to the true kernel, both centred.
 """
@@ -17,14 +22,14 @@ import torch
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
 from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from real_boundaries import blur_valid  # the same camera-like blur
-from summaries import blind_real_table
+from summaries import blind_real_motion_table, blind_real_table
 
 import ddrm
 from ddrm.bench.data import prepare
 from ddrm.checkpoints import load_prior
 from ddrm.io import read_image
 from ddrm.metrics import psnr
-from ddrm.operators import gaussian_kernel_1d, separable_blur, uniform_kernel_1d
+from ddrm.operators import gaussian_kernel_1d, motion_kernel, separable_blur, uniform_kernel_1d
 from ddrm.pipeline import image_generator
 from ddrm.pipeline.blind import kernel_error
 from ddrm.samplers import SAMPLERS
@@ -43,12 +48,51 @@ def kernels() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     }
 
 
+def motion_kernels() -> dict[str, torch.Tensor]:
+    """family -> a camera-shake kernel (fixed seeds: the same kernel on every photo)."""
+    return {f"motion {n} px": motion_kernel(n, 0.5, torch.Generator().manual_seed(n)) for n in (9, 15, 21)}
+
+
+def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
+    """The offered blind model (separable, valid) on camera shake, against the true kernel's restoration."""
+    rows = []
+    for family, k in motion_kernels().items():
+        n = k.shape[0]
+        for level in (float(v) for v in args.levels.split(",")):
+            for i, f in enumerate(files):
+                seed = args.seed + i
+                scene = prepare(read_image(f), args.size + n - 1, "center-crop")
+                y = blur_valid(scene, k, level, seed)
+                c = (n - 1) // 2
+                truth = scene[:, c : c + args.size, c : c + args.size]
+                row = {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
+                out, info = ddrm.restore(y, "deblur_blind", sigma_y=level, steps=args.steps, prior=prior, seed=seed,
+                                         task_params={"size": n}, details=True)  # fmt: skip
+                row["blind, separable"] = psnr(out, truth)
+                row["blind, separable kernel error"] = kernel_error(info.kernels[0], k)
+                out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=level, steps=args.steps, prior=prior,
+                                   seed=seed)  # fmt: skip
+                row["true kernel"] = psnr(out, truth)
+                rows.append(row)
+                show(row)
+    return rows
+
+
 def main() -> None:
     ap = photo_arguments(__doc__, size=128, steps=20)
     ap.add_argument("--levels", default="0.01,0.02")
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "blind_real.json"))
+    ap.add_argument("--motion", action="store_true", help="camera-shake kernels (blind_real_motion.json)")
+    ap.add_argument("--out", default=None)
     args = ap.parse_args()
     files = photo_files(args)
+    if args.motion:
+        out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")
+        rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
+        out = write_result(out, "python benchmarks/blind_real.py --motion", rows, args.prior, size=args.size,
+                           steps=args.steps)  # fmt: skip
+        print(blind_real_motion_table(out))
+        return
+    args.out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real.json")
     prior, rows = load_prior(args.prior, args.checkpoint), []
     for family, (a, b) in kernels().items():
         k, n = torch.outer(a, b), a.numel()
