@@ -53,28 +53,35 @@ def motion_kernels() -> dict[str, torch.Tensor]:
     return {f"motion {n} px": motion_kernel(n, 0.5, torch.Generator().manual_seed(n)) for n in (9, 15, 21)}
 
 
+def blurred(args, files, family: str, k: torch.Tensor):  # noqa: ANN001, ANN201
+    """Each level and photo under kernel ``k``: ``(seed, y, truth, row)`` with the row's identity and the blurry
+    photo's PSNR filled in (the scene cropped larger by the kernel, its valid blur, the frame it saw)."""
+    n = k.shape[0]
+    c = (n - 1) // 2
+    for level in (float(v) for v in args.levels.split(",")):
+        for i, f in enumerate(files):
+            seed = args.seed + i
+            scene = prepare(read_image(f), args.size + n - 1, "center-crop")
+            y = blur_valid(scene, k, level, seed)
+            truth = scene[:, c : c + args.size, c : c + args.size]
+            yield seed, y, truth, {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
+
+
 def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     """The offered blind model (separable, valid) on camera shake, against the true kernel's restoration."""
     rows = []
     for family, k in motion_kernels().items():
-        n = k.shape[0]
-        for level in (float(v) for v in args.levels.split(",")):
-            for i, f in enumerate(files):
-                seed = args.seed + i
-                scene = prepare(read_image(f), args.size + n - 1, "center-crop")
-                y = blur_valid(scene, k, level, seed)
-                c = (n - 1) // 2
-                truth = scene[:, c : c + args.size, c : c + args.size]
-                row = {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
-                out, info = ddrm.restore(y, "deblur_blind", sigma_y=level, steps=args.steps, prior=prior, seed=seed,
-                                         task_params={"size": n}, details=True)  # fmt: skip
-                row["blind, separable"] = psnr(out, truth)
-                row["blind, separable kernel error"] = kernel_error(info.kernels[0], k)
-                out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=level, steps=args.steps, prior=prior,
-                                   seed=seed)  # fmt: skip
-                row["true kernel"] = psnr(out, truth)
-                rows.append(row)
-                show(row)
+        for seed, y, truth, row in blurred(args, files, family, k):
+            level = row["sigma_y"]
+            out, info = ddrm.restore(y, "deblur_blind", sigma_y=level, steps=args.steps, prior=prior, seed=seed,
+                                     task_params={"size": k.shape[0]}, details=True)  # fmt: skip
+            row["blind, separable"] = psnr(out, truth)
+            row["blind, separable kernel error"] = kernel_error(info.kernels[0], k)
+            out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=level, steps=args.steps, prior=prior,
+                               seed=seed)  # fmt: skip
+            row["true kernel"] = psnr(out, truth)
+            rows.append(row)
+            show(row)
     return rows
 
 
@@ -96,26 +103,21 @@ def main() -> None:
     prior, rows = load_prior(args.prior, args.checkpoint), []
     for family, (a, b) in kernels().items():
         k, n = torch.outer(a, b), a.numel()
-        for level in (float(v) for v in args.levels.split(",")):
-            for i, f in enumerate(files):
-                seed = args.seed + i
-                scene = prepare(read_image(f), args.size + n - 1, "center-crop")
-                y = blur_valid(scene, k, level, seed)
-                c = (n - 1) // 2
-                truth = scene[:, c : c + args.size, c : c + args.size]
-                row = {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
-                for boundary in ("valid", "circular"):
-                    out, info = ddrm.restore(y, "deblur_blind", sigma_y=level, steps=args.steps, prior=prior, seed=seed,
-                                             task_params={"size": n, "boundary": boundary}, details=True)  # fmt: skip
-                    row[f"blind, {boundary}"] = psnr(out, truth)
-                    row[f"blind, {boundary} kernel error"] = kernel_error(info.kernels[0], k)
-                op = separable_blur(tuple(scene.shape), a, b, boundary="valid")
-                with torch.no_grad():
-                    x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]), 2 * level, steps=args.steps,
-                                             task="deblur_gauss", generator=[image_generator(seed, f.stem)])  # fmt: skip
-                row["true kernel"] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size], truth)
-                rows.append(row)
-                show(row)
+        c = (n - 1) // 2
+        for seed, y, truth, row in blurred(args, files, family, k):
+            level = row["sigma_y"]
+            for boundary in ("valid", "circular"):
+                out, info = ddrm.restore(y, "deblur_blind", sigma_y=level, steps=args.steps, prior=prior, seed=seed,
+                                         task_params={"size": n, "boundary": boundary}, details=True)  # fmt: skip
+                row[f"blind, {boundary}"] = psnr(out, truth)
+                row[f"blind, {boundary} kernel error"] = kernel_error(info.kernels[0], k)
+            op = separable_blur((y.shape[0], y.shape[1] + n - 1, y.shape[2] + n - 1), a, b, boundary="valid")
+            with torch.no_grad():
+                x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]), 2 * level, steps=args.steps,
+                                         task="deblur_gauss", generator=[image_generator(seed, row["image"])])  # fmt: skip
+            row["true kernel"] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size], truth)
+            rows.append(row)
+            show(row)
     out = write_result(args.out, "python benchmarks/blind_real.py", rows, args.prior, size=args.size, steps=args.steps)
     print(blind_real_table(out))
 

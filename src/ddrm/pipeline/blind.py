@@ -246,11 +246,11 @@ def _valid_full_system(z: Tensor, y: Tensor, kh: int, kw: int) -> tuple[Tensor, 
     product of ``z`` with a shift of itself, read from that product's integral image: ``(2 kh - 1)(2 kw - 1)``
     products of the image's size where ``Z Z^T`` costs ``(kh kw)^2`` per output pixel."""
     z, y = z.reshape(-1, *z.shape[-2:]), y.reshape(-1, *y.shape[-2:])
-    c, h, w = z.shape
+    h, w = z.shape[-2:]
     n0, n1 = h - kh + 1, w - kw + 1
     rhs = torch.nn.functional.conv2d(z[None], y[None])[0, 0]  # [p, q] = sum_i z[i + (p, q)] y[i]
     shifted = torch.nn.functional.pad(z, (kw - 1, kw - 1)).unfold(-1, w, 1)  # [.., r, j, u] = z[r, u + j - kw + 1]
-    oy, ox = torch.arange(kh, device=z.device), torch.arange(kw, device=z.device)
+    top, left = torch.arange(kh, device=z.device)[:, None], torch.arange(kw, device=z.device)[None, :]
     table = z.new_zeros(2 * kh - 1, 2 * kw - 1, kh, kw)  # [dy, dx, window start]: sum over the window of z z(+d)
     for dy in range(-(kh - 1), kh):
         rows = slice(max(0, -dy), min(h, h - dy))
@@ -259,7 +259,6 @@ def _valid_full_system(z: Tensor, y: Tensor, kh: int, kw: int) -> tuple[Tensor, 
             (z[:, rows, None, :] * shifted[:, rows.start + dy : rows.stop + dy]).sum(0).transpose(0, 1)
         )
         cum = prod.cumsum(1).cumsum(2)  # integral images, one per column lag
-        top, left = oy[:, None], ox[None, :]
         table[dy + kh - 1] = (
             cum[:, top + n0, left + n1] - cum[:, top, left + n1] - cum[:, top + n0, left] + cum[:, top, left]
         )
