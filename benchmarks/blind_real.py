@@ -7,6 +7,12 @@ non-blind DDRM with the true kernel (valid boundary). Held-out photos, 128 px fr
     python benchmarks/blind_real.py          # writes benchmarks/results/blind_real.json
     python benchmarks/blind_real.py --motion # writes benchmarks/results/blind_real_motion.json
 
+``--offered-only``: only the offered blind model (separable, valid) against the blurry photo, on another photo set
+(``--heldout data/photos/train``: the training photos, many of them low in texture)::
+
+    python benchmarks/blind_real.py --offered-only --heldout data/photos/train \
+        --out benchmarks/results/blind_real_train.json
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).
@@ -22,7 +28,7 @@ import torch
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
 from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from real_boundaries import blur_valid  # the same camera-like blur
-from summaries import blind_real_motion_table, blind_real_table
+from summaries import blind_offered_table, blind_real_motion_table, blind_real_table
 
 import ddrm
 from ddrm.bench.data import prepare
@@ -85,13 +91,36 @@ def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     return rows
 
 
+def offered_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
+    """The offered blind model (separable, valid) on the separable kernels, against the blurry photo only."""
+    rows = []
+    for family, (a, b) in kernels().items():
+        k = torch.outer(a, b)
+        for seed, y, truth, row in blurred(args, files, family, k):
+            out, info = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior,
+                                     seed=seed, task_params={"size": a.numel()}, details=True)  # fmt: skip
+            row["blind, valid"] = psnr(out, truth)
+            row["blind, valid kernel error"] = kernel_error(info.kernels[0], k)
+            rows.append(row)
+            show(row)
+    return rows
+
+
 def main() -> None:
     ap = photo_arguments(__doc__, size=128, steps=20)
     ap.add_argument("--levels", default="0.01,0.02")
     ap.add_argument("--motion", action="store_true", help="camera-shake kernels (blind_real_motion.json)")
+    ap.add_argument("--offered-only", action="store_true", help="the offered model against the blurry photo only")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     files = photo_files(args)
+    if args.offered_only:
+        out = args.out or "benchmarks/results/blind_real_train.json"
+        rows = offered_rows(args, files, load_prior(args.prior, args.checkpoint))
+        command = f"python benchmarks/blind_real.py --offered-only --heldout {args.heldout} --out {out}"
+        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
+        print(blind_offered_table(out))
+        return
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
