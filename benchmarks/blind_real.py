@@ -73,18 +73,23 @@ def blurred(args, files, family: str, k: torch.Tensor):  # noqa: ANN001, ANN201
             yield seed, y, truth, {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
 
 
+def blind_into(row: dict, key: str, y, truth, k: torch.Tensor, prior, args, seed: int, **task_params) -> None:  # noqa: ANN001
+    """``ddrm.restore(y, "deblur_blind")`` with ``task_params``: its PSNR into ``row[key]``, its kernel's error
+    against ``k`` into ``row[key + " kernel error"]``."""
+    out, info = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior, seed=seed,
+                             task_params=task_params, details=True)  # fmt: skip
+    row[key] = psnr(out, truth)
+    row[f"{key} kernel error"] = kernel_error(info.kernels[0], k)
+
+
 def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     """The offered blind model (separable, valid) on camera shake, against the true kernel's restoration."""
     rows = []
     for family, k in motion_kernels().items():
         for seed, y, truth, row in blurred(args, files, family, k):
-            level = row["sigma_y"]
-            out, info = ddrm.restore(y, "deblur_blind", sigma_y=level, steps=args.steps, prior=prior, seed=seed,
-                                     task_params={"size": k.shape[0]}, details=True)  # fmt: skip
-            row["blind, separable"] = psnr(out, truth)
-            row["blind, separable kernel error"] = kernel_error(info.kernels[0], k)
-            out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=level, steps=args.steps, prior=prior,
-                               seed=seed)  # fmt: skip
+            blind_into(row, "blind, separable", y, truth, k, prior, args, seed, size=k.shape[0])
+            out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"], steps=args.steps,
+                               prior=prior, seed=seed)  # fmt: skip
             row["true kernel"] = psnr(out, truth)
             rows.append(row)
             show(row)
@@ -97,10 +102,7 @@ def offered_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     for family, (a, b) in kernels().items():
         k = torch.outer(a, b)
         for seed, y, truth, row in blurred(args, files, family, k):
-            out, info = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior,
-                                     seed=seed, task_params={"size": a.numel()}, details=True)  # fmt: skip
-            row["blind, valid"] = psnr(out, truth)
-            row["blind, valid kernel error"] = kernel_error(info.kernels[0], k)
+            blind_into(row, "blind, valid", y, truth, k, prior, args, seed, size=a.numel())
             rows.append(row)
             show(row)
     return rows
@@ -136,10 +138,7 @@ def main() -> None:
         for seed, y, truth, row in blurred(args, files, family, k):
             level = row["sigma_y"]
             for boundary in ("valid", "circular"):
-                out, info = ddrm.restore(y, "deblur_blind", sigma_y=level, steps=args.steps, prior=prior, seed=seed,
-                                         task_params={"size": n, "boundary": boundary}, details=True)  # fmt: skip
-                row[f"blind, {boundary}"] = psnr(out, truth)
-                row[f"blind, {boundary} kernel error"] = kernel_error(info.kernels[0], k)
+                blind_into(row, f"blind, {boundary}", y, truth, k, prior, args, seed, size=n, boundary=boundary)
             op = separable_blur((y.shape[0], y.shape[1] + n - 1, y.shape[2] + n - 1), a, b, boundary="valid")
             with torch.no_grad():
                 x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]), 2 * level, steps=args.steps,
