@@ -71,12 +71,6 @@ SMOOTH = {"separable": 0.01, "full": 0.1}
 # of ../shared/DATA.md (6 photos x Gaussian, anisotropic and box kernels, sigma_y 0.01; mean gain over the blurry
 # input +1.4, +1.8, +0.9, +1.2 dB; the intensity fit's was -1.3), never on the held-out ones
 SMOOTH_GRADIENT = 0.05
-# the valid separable fit's pull towards narrow factors (weight of each factor's second moment about its middle tap, in
-# units of its half-width, relative to the Gram matrix's mean diagonal): of two kernels that explain the data about as
-# well the narrower is taken, since an under-estimated blur leaves a photo a little soft and an over-estimated one
-# rings. Chosen on the 12 training photos of ../shared/DATA.md (Gaussian, anisotropic, box kernels, sigma_y 0.01 and
-# 0.02, two sets of seeds), never on the held-out ones: see docs/guide/real-photos.md
-WIDTH_GRADIENT = 0.05
 # the boundaries the estimator computes with, for both models; the tasks offer fewer (:data:`BLIND_BOUNDARIES`: a full
 # kernel's valid fit is exact here, but restorations built on it do not yet beat a photo's blurry input)
 ESTIMATOR_BOUNDARIES = ("circular", "valid")
@@ -104,15 +98,6 @@ def _regulariser(gram: Tensor, shape: tuple[int, ...], lam: float, smooth: float
     scale = float(gram.diagonal().mean())
     eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
     return scale * (lam * eye + smooth * _difference_penalty(shape, gram.dtype, gram.device))
-
-
-def _width_penalty(gram: Tensor, width: float) -> Tensor:
-    """The linear term ``width * sum_t (t / c)^2 a_t`` of a factor's objective (``t`` the tap's offset from the
-    middle, ``c`` the half-width), relative to the Gram matrix's mean diagonal: the factor's second moment, linear on
-    the simplex."""
-    n = gram.shape[0]
-    t = (torch.arange(n, dtype=gram.dtype, device=gram.device) - n // 2) / max(n // 2, 1)
-    return width * float(gram.diagonal().mean()) * t * t
 
 
 def _simplex_quadratic(gram: Tensor, rhs: Tensor, reg: Tensor) -> Tensor:
@@ -205,15 +190,13 @@ def estimate_separable(
     smooth: float = 0.0,
     boundary: str = "circular",
     gradients: bool | None = None,
-    width: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """Rank-one kernel ``a b^T`` (odd lengths, on the simplex) fitting ``y ~ (a b^T) (*) x`` by alternating
     regularised least squares, started from ``(a, b)``; ``lam`` relative to the mean diagonal of each system.
     ``x`` and ``y`` are (C, H, W) or (B, C, H, W) images of one scene (a batch shares the kernel); ``smooth``
     weighs first differences of each factor, also relative to the mean diagonal. ``boundary="valid"``: ``y`` is the
     valid part of the blur of ``x`` (smaller by ``len(a) - 1`` rows and ``len(b) - 1`` columns), fitted exactly, by
-    default on the images' gradients (``gradients``; the intensities with ``False``). ``width`` weighs each factor's
-    second moment (:data:`WIDTH_GRADIENT`), also relative to the mean diagonal: the narrower of near-equal fits."""
+    default on the images' gradients (``gradients``; the intensities with ``False``)."""
     if gradients is None:
         gradients = boundary == "valid"
     if gradients and boundary != "valid":
@@ -228,9 +211,9 @@ def estimate_separable(
     a, b = a.double().to(x.device), b.double().to(x.device)
     for _ in range(alternations):
         gram, rhs = system(blur(x, b, -1), y, a.numel(), -2)
-        a = _simplex_quadratic(gram, rhs - _width_penalty(gram, width), _regulariser(gram, (a.numel(),), lam, smooth))
+        a = _simplex_quadratic(gram, rhs, _regulariser(gram, (a.numel(),), lam, smooth))
         gram, rhs = system(blur(x, a, -2), y, b.numel(), -1)
-        b = _simplex_quadratic(gram, rhs - _width_penalty(gram, width), _regulariser(gram, (b.numel(),), lam, smooth))
+        b = _simplex_quadratic(gram, rhs, _regulariser(gram, (b.numel(),), lam, smooth))
     return a, b
 
 
@@ -352,9 +335,8 @@ class KernelEstimator:
     a :class:`~ddrm.operators.ValidPart`, without an SVD: DiffPIR, not DDRM); ``start_kernel``
     the first guess (the factors ``(a, b)`` of a separable kernel, or a 2-D one), else a Gaussian of std size / 6. Updates run at every step from
     ``start`` of the steps on (before that the solver works with the initial Gaussian guess), each with
-    ``alternations`` ALS rounds (separable) or one direct solve (full). ``lam`` (ridge), ``smooth`` (first
-    differences) and, separable only, ``width`` (each factor's second moment; :data:`WIDTH_GRADIENT` by default with
-    the valid boundary, else none) regularise each solve, relative to its Gram matrix's mean diagonal; the estimate is re-centred
+    ``alternations`` ALS rounds (separable) or one direct solve (full). ``lam`` (ridge) and ``smooth`` (first
+    differences) regularise each solve, relative to its Gram matrix's mean diagonal; the estimate is re-centred
     (:func:`recentre`) after each update. The denoiser's ``x0`` is a posterior mean, smoother than the image while
     ``x_t`` is noisy: unregularised, the fitted kernel comes out too narrow and jagged and the chain then follows it
     (see the tests' figures)."""
@@ -369,7 +351,6 @@ class KernelEstimator:
         alternations: int = 3,
         lam: float = 1e-3,
         smooth: float | None = None,
-        width: float | None = None,
         boundary: str = "circular",
         start_kernel: Tensor | tuple[Tensor, Tensor] | None = None,
         dtype: torch.dtype = torch.float32,
@@ -387,11 +368,6 @@ class KernelEstimator:
         self.y01, self.size, self.model, self.start = y01, size, model, start
         if smooth is None:  # first-difference smoothing, relative to the Gram diagonal: more taps need more
             smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH[model]
-        if width is None:  # the pull towards narrow factors: the separable photo model's
-            width = WIDTH_GRADIENT if boundary == "valid" and model == "separable" else 0.0
-        if width and model != "separable":
-            raise ValueError("the width penalty is implemented for the separable model")
-        self.width = width
         self.alternations, self.lam, self.smooth, self.dtype = alternations, lam, smooth, dtype
         self.boundary = boundary
         g = gaussian_kernel(size)
@@ -430,7 +406,7 @@ class KernelEstimator:
         """One estimation step from an image estimate ``x01`` (1, C, H, W) in [0, 1]."""
         if self.model == "separable":
             a, b = estimate_separable(x01, self.y01, self.a, self.b, alternations=self.alternations, lam=self.lam,
-                                      smooth=self.smooth, boundary=self.boundary, width=self.width)  # fmt: skip
+                                      smooth=self.smooth, boundary=self.boundary)  # fmt: skip
             self.a, self.b = recentre(a.cpu()), recentre(b.cpu())
         else:
             k = estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth, boundary=self.boundary)
