@@ -7,7 +7,7 @@ non-blind DDRM with the true kernel (valid boundary). Held-out photos, 128 px fr
     python benchmarks/blind_real.py          # writes benchmarks/results/blind_real.json
     python benchmarks/blind_real.py --motion # writes benchmarks/results/blind_real_motion.json
 
-``--offered-only``: only the offered blind model (separable, valid) against the blurry photo, on another photo set
+``--offered-only``: only the offered blind model (separable, valid) against the blurry photo and the true kernel, on another photo set
 (``--heldout data/photos/train``: the training photos, many of them low in texture)::
 
     python benchmarks/blind_real.py --offered-only --heldout data/photos/train \
@@ -73,6 +73,18 @@ def blurred(args, files, family: str, k: torch.Tensor):  # noqa: ANN001, ANN201
             yield seed, y, truth, {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
 
 
+def true_kernel_into(row: dict, y, truth, a: torch.Tensor, b: torch.Tensor, prior, args, seed: int) -> None:  # noqa: ANN001
+    """``row["true kernel"]``: non-blind DDRM with the true separable kernel ``a b^T`` (valid boundary), cropped to
+    the frame."""
+    n = a.numel()
+    c = (n - 1) // 2
+    op = separable_blur((y.shape[0], y.shape[1] + n - 1, y.shape[2] + n - 1), a, b, boundary="valid")
+    with torch.no_grad():
+        x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]), 2 * row["sigma_y"], steps=args.steps,
+                                 task="deblur_gauss", generator=[image_generator(seed, row["image"])])  # fmt: skip
+    row["true kernel"] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size], truth)
+
+
 def blind_into(row: dict, key: str, y, truth, k: torch.Tensor, prior, args, seed: int, **task_params) -> None:  # noqa: ANN001
     """``ddrm.restore(y, "deblur_blind")`` with ``task_params``: its PSNR into ``row[key]``, its kernel's error
     against ``k`` into ``row[key + " kernel error"]``."""
@@ -103,6 +115,7 @@ def offered_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
         k = torch.outer(a, b)
         for seed, y, truth, row in blurred(args, files, family, k):
             blind_into(row, "blind, valid", y, truth, k, prior, args, seed, size=a.numel())
+            true_kernel_into(row, y, truth, a, b, prior, args, seed)
             rows.append(row)
             show(row)
     return rows
@@ -112,7 +125,7 @@ def main() -> None:
     ap = photo_arguments(__doc__, size=128, steps=20)
     ap.add_argument("--levels", default="0.01,0.02")
     ap.add_argument("--motion", action="store_true", help="camera-shake kernels (blind_real_motion.json)")
-    ap.add_argument("--offered-only", action="store_true", help="the offered model against the blurry photo only")
+    ap.add_argument("--offered-only", action="store_true", help="the offered model, the blurry photo, the true kernel")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     files = photo_files(args)
@@ -134,16 +147,10 @@ def main() -> None:
     prior, rows = load_prior(args.prior, args.checkpoint), []
     for family, (a, b) in kernels().items():
         k, n = torch.outer(a, b), a.numel()
-        c = (n - 1) // 2
         for seed, y, truth, row in blurred(args, files, family, k):
-            level = row["sigma_y"]
             for boundary in ("valid", "circular"):
                 blind_into(row, f"blind, {boundary}", y, truth, k, prior, args, seed, size=n, boundary=boundary)
-            op = separable_blur((y.shape[0], y.shape[1] + n - 1, y.shape[2] + n - 1), a, b, boundary="valid")
-            with torch.no_grad():
-                x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]), 2 * level, steps=args.steps,
-                                         task="deblur_gauss", generator=[image_generator(seed, row["image"])])  # fmt: skip
-            row["true kernel"] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size], truth)
+            true_kernel_into(row, y, truth, a, b, prior, args, seed)
             rows.append(row)
             show(row)
     out = write_result(args.out, "python benchmarks/blind_real.py", rows, args.prior, size=args.size, steps=args.steps)
