@@ -7,8 +7,8 @@ non-blind DDRM with the true kernel (valid boundary). Held-out photos, 128 px fr
     python benchmarks/blind_real.py          # writes benchmarks/results/blind_real.json
     python benchmarks/blind_real.py --motion # writes benchmarks/results/blind_real_motion.json
 
-``--offered-only``: only the offered blind model (separable, valid) against the blurry photo and the true kernel, on another photo set
-(``--heldout data/photos/train``: the training photos, many of them low in texture)::
+``--offered-only``: only the offered blind model (separable, valid) against the blurry photo and the true kernel, on
+another photo set (``--heldout data/photos/train``: the training photos, many of them low in texture)::
 
     python benchmarks/blind_real.py --offered-only --heldout data/photos/train \
         --out benchmarks/results/blind_real_train.json
