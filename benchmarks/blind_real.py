@@ -13,6 +13,11 @@ another photo set (``--heldout data/photos/train``: the training photos, many of
     python benchmarks/blind_real.py --offered-only --heldout data/photos/train \
         --out benchmarks/results/blind_real_train.json
 
+``--large``: the offered model on kernels of 21-31 px (Gaussian, anisotropic, box), the top of #27's 9-31 px range,
+on the held-out photos, against the blurry photo and the true kernel::
+
+    python benchmarks/blind_real.py --large  # writes benchmarks/results/blind_real_large.json
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).
@@ -51,6 +56,16 @@ def kernels() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         "box 9 px": (uniform_kernel_1d(9), uniform_kernel_1d(9)),
         "Gaussian 25 px, std 4": (gaussian_kernel_1d(4.0, 12), gaussian_kernel_1d(4.0, 12)),
         "box 15 px": (uniform_kernel_1d(15), uniform_kernel_1d(15)),
+    }
+
+
+def large_kernels() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """family -> the row and column factors of a separable kernel of 21-31 px (``--large``)."""
+    return {
+        "Gaussian 31 px, std 5": (gaussian_kernel_1d(5.0, 15), gaussian_kernel_1d(5.0, 15)),
+        "anisotropic Gaussian 31 px, std 2 / 6": (gaussian_kernel_1d(2.0, 15), gaussian_kernel_1d(6.0, 15)),
+        "box 21 px": (uniform_kernel_1d(21), uniform_kernel_1d(21)),
+        "box 31 px": (uniform_kernel_1d(31), uniform_kernel_1d(31)),
     }
 
 
@@ -108,10 +123,11 @@ def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     return rows
 
 
-def offered_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
-    """The offered blind model (separable, valid) on the separable kernels, against the blurry photo only."""
+def offered_rows(args, files, prior, families: dict) -> list[dict]:  # noqa: ANN001
+    """The offered blind model (separable, valid) on the separable kernels ``families`` (name -> factors), against
+    the blurry photo and the true kernel."""
     rows = []
-    for family, (a, b) in kernels().items():
+    for family, (a, b) in families.items():
         k = torch.outer(a, b)
         for seed, y, truth, row in blurred(args, files, family, k):
             blind_into(row, "blind, valid", y, truth, k, prior, args, seed, size=a.numel())
@@ -126,13 +142,22 @@ def main() -> None:
     ap.add_argument("--levels", default="0.01,0.02")
     ap.add_argument("--motion", action="store_true", help="camera-shake kernels (blind_real_motion.json)")
     ap.add_argument("--offered-only", action="store_true", help="the offered model, the blurry photo, the true kernel")
+    ap.add_argument(
+        "--large", action="store_true", help="--offered-only on kernels of 21-31 px (blind_real_large.json)"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     files = photo_files(args)
-    if args.offered_only:
-        out = args.out or "benchmarks/results/blind_real_train.json"
-        rows = offered_rows(args, files, load_prior(args.prior, args.checkpoint))
-        command = f"python benchmarks/blind_real.py --offered-only --heldout {args.heldout} --out {out}"
+    if args.offered_only or args.large:
+        default = (
+            "benchmarks/results/blind_real_large.json" if args.large else "benchmarks/results/blind_real_train.json"
+        )
+        out = args.out or default
+        rows = offered_rows(
+            args, files, load_prior(args.prior, args.checkpoint), large_kernels() if args.large else kernels()
+        )
+        flag = "--large" if args.large else "--offered-only"
+        command = f"python benchmarks/blind_real.py {flag} --heldout {args.heldout} --out {out}"
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_offered_table(out))
         return
