@@ -187,6 +187,12 @@ def blind_offered_table(path: Path = RESULTS / "blind_real_train.json") -> str:
     return "\n".join(out)
 
 
+def blind_large_table(path: Path = RESULTS / "blind_real_large.json") -> str:
+    """The offered blind model on kernels of 21-31 px (``blind_real.py --large``), in :func:`blind_offered_table`'s
+    columns."""
+    return blind_offered_table(path)
+
+
 def memory_guard_table(path: Path = RESULTS / "memory_guard.json") -> str:
     """The memory guard's estimate against the measured peak growth of a 20-step DDRM restore, per prior and size."""
     rows = json.loads(path.read_text())["rows"]
@@ -221,6 +227,7 @@ TABLES = {
     "blind_real": blind_real_table,
     "blind_real_motion": blind_real_motion_table,
     "blind_real_train": blind_offered_table,
+    "blind_real_large": blind_large_table,
     "memory_guard": memory_guard_table,
     "latent_solvers": latent_solvers_table,
 }
