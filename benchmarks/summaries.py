@@ -187,6 +187,17 @@ def blind_offered_table(path: Path = RESULTS / "blind_real_train.json") -> str:
     return "\n".join(out)
 
 
+def blind_figures(path: Path, key: str) -> dict[str, float]:
+    """The figures the blind-deblurring prose quotes from one result file: rows, rows below the blurry photo, the
+    blind model's (``key``) mean and worst change against it, its mean distance below the true kernel, and the true
+    kernel's mean and least change."""
+    rows = json.loads(path.read_text())["rows"]
+    gains = [r[key] - r["blurry"] for r in rows]
+    true = [r["true kernel"] - r["blurry"] for r in rows]
+    return {"rows": len(rows), "below": sum(g < 0 for g in gains), "mean": float(np.mean(gains)), "worst": min(gains),
+            "gap": float(np.mean(true) - np.mean(gains)), "true mean": float(np.mean(true)), "true least": min(true)}  # fmt: skip
+
+
 def blind_large_table(path: Path = RESULTS / "blind_real_large.json") -> str:
     """The offered blind model on kernels of 21-31 px (``blind_real.py --large``), in :func:`blind_offered_table`'s
     columns."""

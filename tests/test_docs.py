@@ -108,3 +108,53 @@ def test_the_tables_quoted_are_rendered_from_their_result_files():
             assert all(record.get(k) for k in ("weights_sha256", "commit", "torch", "device")), path.name
     sweep = json.loads((summaries.RESULTS / "noise_sweep.provenance.json").read_text())
     assert all(sweep.get(k) for k in ("weights_sha256", "commit", "torch", "device", "protocol"))
+
+
+def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
+    """The prose around the blind-deblurring tables (docs/benchmarks.md) quotes counts, means and gaps that the tables
+    do not print; each is computed here from its committed result file."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import summaries
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    text = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
+
+    def fig(name: str, key: str = "blind, valid") -> dict:
+        return summaries.blind_figures(summaries.RESULTS / f"{name}.json", key)
+
+    held, train, width = fig("blind_real"), fig("blind_real_train"), fig("blind_real_width")
+    large, motion = fig("blind_real_large"), fig("blind_real_motion", "blind, separable")
+    quoted = [
+        f"blurry photo on {held['rows'] - held['below']} of {held['rows']} photos",
+        f"(mean {held['mean']:+.2f} dB; the one below",
+        f"on average {held['gap']:.2f} dB below DDRM with the true kernel",
+        f"below the blurry photo in {train['below']} of {train['rows']} (mean {train['mean']:+.2f} dB, "
+        f"worst {train['worst']:+.2f} dB)",
+        f"(mean {train['true mean']:+.2f} dB, least {train['true least']:+.2f})",
+        f"on average {train['gap']:.2f} dB below the true kernel",
+        f"in {width['below']} of {width['rows']} rows instead of {held['below']}",
+        f"a mean gain of {width['mean']:+.2f} dB instead of {held['mean']:+.2f}",
+        f"{width['gap']:.2f} dB below the true kernel instead of {held['gap']:.2f}",
+        f"below the blurry photo in {large['below']} of {large['rows']} rows (mean {large['mean']:+.2f} dB; "
+        f"worst {large['worst']:+.2f} dB",
+        f"on average {large['gap']:.2f} dB below DDRM with the true kernel, which is above the blurry photo on all "
+        f"{large['rows']} (mean {large['true mean']:+.2f} dB, least {large['true least']:+.2f})",
+        f"below the blurry photo on {motion['below']} of {motion['rows']} (mean {motion['mean']:+.2f} dB, "
+        f"worst {motion['worst']:+.2f} dB), where the true kernel gains {motion['true mean']:.2f} dB on average",
+    ]
+    missing = [q for q in quoted if q not in text]
+    guide = " ".join((ROOT / "docs" / "guide" / "real-photos.md").read_text(encoding="utf-8").split())
+    rounded = [  # the guide's summary of the same files, to one decimal
+        f"above the blurry photo on {held['rows'] - held['below']} of {held['rows']} (the other {held['worst']:.1f} dB) "
+        f"and {held['gap']:.1f} dB below the true kernel on average",
+        f"below the blurry photo in {train['below']} of {train['rows']} cases on the training photos "
+        f"(worst {train['worst']:.1f} dB)",
+        f"below the blurry photo in {large['below']} of {large['rows']} cases (worst {large['worst']:.1f} dB) and "
+        f"{large['gap']:.1f} dB below the true kernel on average",
+        f"below the blurry photo in {motion['below']} of {motion['rows']} cases",
+    ]
+    missing += [q for q in rounded if q not in guide]
+    assert not missing, missing
