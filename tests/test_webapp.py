@@ -186,7 +186,6 @@ def _new_image_in_editor(page, path: Path) -> None:
     page.evaluate(
         """() => {
             window.editorRuns = 0;
-            window.editorIdleSince = null;
             const look = () => {
                 const tracker = document.querySelector('#mask-editor .wrap');
                 if (tracker && !tracker.classList.contains('hide')) window.editorIdleSince = null;
