@@ -149,14 +149,9 @@ def main() -> None:
     args = ap.parse_args()
     files = photo_files(args)
     if args.offered_only or args.large:
-        default = (
-            "benchmarks/results/blind_real_large.json" if args.large else "benchmarks/results/blind_real_train.json"
-        )
-        out = args.out or default
-        rows = offered_rows(
-            args, files, load_prior(args.prior, args.checkpoint), large_kernels() if args.large else kernels()
-        )
-        flag = "--large" if args.large else "--offered-only"
+        flag, families = ("--large", large_kernels()) if args.large else ("--offered-only", kernels())
+        out = args.out or f"benchmarks/results/blind_real_{'large' if args.large else 'train'}.json"
+        rows = offered_rows(args, files, load_prior(args.prior, args.checkpoint), families)
         command = f"python benchmarks/blind_real.py {flag} --heldout {args.heldout} --out {out}"
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_offered_table(out))

@@ -82,11 +82,8 @@ def test_the_figures_quoted_agree_with_their_record():
         assert text in (ROOT / page).read_text(encoding="utf-8"), (page, text)
 
 
-def test_the_tables_quoted_are_rendered_from_their_result_files():
-    """Every table after a ``<!-- table: NAME -->`` marker (docs/benchmarks.md, README) is what
-    ``benchmarks/summaries.py`` renders from the committed result file, and every result file records how it was made
-    (``python benchmarks/summaries.py --write`` refreshes the pages)."""
-    import json
+def _summaries():
+    """``benchmarks/summaries.py`` (beside the benchmarks, not a package): the tables and figures from result files."""
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -94,6 +91,16 @@ def test_the_tables_quoted_are_rendered_from_their_result_files():
         import summaries
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+    return summaries
+
+
+def test_the_tables_quoted_are_rendered_from_their_result_files():
+    """Every table after a ``<!-- table: NAME -->`` marker (docs/benchmarks.md, README) is what
+    ``benchmarks/summaries.py`` renders from the committed result file, and every result file records how it was made
+    (``python benchmarks/summaries.py --write`` refreshes the pages)."""
+    import json
+
+    summaries = _summaries()
     seen = set()
     for page in summaries.PAGES:
         text = page.read_text(encoding="utf-8")
@@ -111,15 +118,9 @@ def test_the_tables_quoted_are_rendered_from_their_result_files():
 
 
 def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
-    """The prose around the blind-deblurring tables (docs/benchmarks.md) quotes counts, means and gaps that the tables
-    do not print; each is computed here from its committed result file."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import summaries
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    """The prose around the blind-deblurring tables (docs/benchmarks.md, the real-photos guide) quotes counts, means and
+    gaps that the tables do not print; each is computed here from its committed result file."""
+    summaries = _summaries()
     text = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
 
     def fig(name: str, key: str = "blind, valid") -> dict:
