@@ -108,6 +108,20 @@ def test_restore_measurement_matches_the_cli(tmp_path):
         restore_measurement(tmp_path / "e", x, "color", 0.02, steps=1, loader=loader)
 
 
+def test_the_mask_editor_follows_each_new_image_once():
+    """Gradio fires the image's ``change`` twice per upload; the second must not wipe strokes drawn in between."""
+    gradio = pytest.importorskip("gradio")
+    from ddrm.app.webapp import _follow_image
+
+    img = photo()
+    value, digest = _follow_image(img, None)
+    assert value["layers"] == [] and value["background"] is img and digest
+    assert _follow_image(img.copy(), digest) == (gradio.skip(), digest)  # the same image again: the strokes stay
+    other, other_digest = _follow_image(img[:, :64], digest)
+    assert other["background"].shape == (80, 64, 3) and other_digest != digest  # a new image starts clean
+    assert _follow_image(None, other_digest) == (None, None)
+
+
 def test_page_choices_map_to_tasks():
     from ddrm.app.webapp import MODES, editor_mask, task_string
 
@@ -150,9 +164,12 @@ def browser_page(tmp_path_factory):
         pytest.skip("web-app test needs Chromium (apt-get install chromium, or set DDRM_CHROMIUM)")
     from playwright.sync_api import sync_playwright
 
+    from ddrm.app import webapp
     from ddrm.app.webapp import AppSettings, serve
 
     work = tmp_path_factory.mktemp("serve")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(webapp, "_follow_image", _FOLLOWS.counting(webapp._follow_image))
     app, url = serve(AppSettings(device="cpu", max_side=128, workdir=work), port=_free_port(), block=False)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True)
@@ -162,6 +179,7 @@ def browser_page(tmp_path_factory):
         yield page, url, work
         browser.close()
     app.close()
+    mp.undo()
 
 
 def _upload(page, elem_id: str, path: Path) -> None:
@@ -169,9 +187,38 @@ def _upload(page, elem_id: str, path: Path) -> None:
     time.sleep(1.0)
 
 
+class _Follows:
+    """Counts the server's runs of ``_follow_image`` (the app runs in this process): the mask editor gets a new image
+    only when one has run, and strokes drawn before that are wiped, so a test waits for it rather than a fixed time."""
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    def counting(self, follow):
+        def counted(*args):
+            try:
+                return follow(*args)
+            finally:
+                self.done += 1
+
+        return counted
+
+    def wait(self, before: int, timeout: float = 60.0) -> None:
+        end = time.monotonic() + timeout
+        while self.done <= before:
+            assert time.monotonic() < end, f"the mask editor was not given the new image within {timeout:.0f} s"
+            time.sleep(0.05)
+
+
+_FOLLOWS = _Follows()
+
+
 def _new_image(page, path: Path) -> None:
-    """A plain upload: it replaces whatever image the page shows (the example, or an earlier upload)."""
+    """A plain upload: it replaces whatever image the page shows (the example, or an earlier upload); returns once
+    the server has given the mask editor the new image."""
+    before = _FOLLOWS.done
     _upload(page, "image", path)
+    _FOLLOWS.wait(before)
 
 
 def _choose(page, elem_id: str, option: str) -> None:

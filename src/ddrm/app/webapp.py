@@ -275,9 +275,18 @@ def _task_defaults(task):
     )
 
 
-def _follow_image(image):
-    """The mask editor shows the page's image, with no strokes (a new image needs its own)."""
-    return None if image is None else {"background": image, "layers": [], "composite": image}
+def _follow_image(image, followed):
+    """The mask editor shows the page's image, with no strokes (a new image needs its own); ``followed`` is the
+    digest of the image it was last given. Gradio fires ``change`` twice per upload (measured: 20-70 ms apart): the
+    second, the same image again, must not wipe strokes drawn in between, so an image already followed is skipped."""
+    import hashlib
+
+    import gradio as gr
+
+    digest = None if image is None else hashlib.sha256(repr(image.shape).encode() + image.tobytes()).hexdigest()
+    if digest == followed:
+        return gr.skip(), followed
+    return (None if image is None else {"background": image, "layers": [], "composite": image}), digest
 
 
 def _solver_info(solver):
@@ -410,7 +419,8 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
             w["task"].change(_sigma_default, w["task"], w["sigma_y"])
         w["solver"].change(_solver_info, w["solver"], w["steps"])
         w["example"].click(lambda: str(EXAMPLE_IMAGE), None, w["image"])
-        w["image"].change(_follow_image, w["image"], w["editor"])
+        followed = gr.State(None)  # the digest of the image the editor shows (:func:`_follow_image`)
+        w["image"].change(_follow_image, [w["image"], followed], [w["editor"], followed])
         _examples(root / "examples", w)
         w["go"].click(
             run, [w[k] for k in _REQUEST_INPUTS], [w["slider"], w["original"], w["summary"], w["files"]],
