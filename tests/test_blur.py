@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 import torch
 from test_cli import make_photo, psnr, run
 
@@ -108,45 +107,6 @@ def test_kernel_estimation_steps_recover_a_known_kernel_from_a_known_image():
     s = torch.linalg.svdvals(motion)
     rank_one_bound = float(s[1:].norm() / s.norm())  # the best rank-one kernel's error
     assert kernel_error(torch.outer(ea, eb), motion) > 0.9 * rank_one_bound > 0.3
-
-
-def test_the_anchor_pulls_the_kernel_estimate_toward_the_first_guess():
-    """``anchor`` weighs the squared distance to the first guess: 0 is the free estimate bit for bit, the distance
-    shrinks as the weight grows and a very large weight returns the guess; from a poor image estimate (the scene
-    blurred again, as a posterior mean is smoother than the scene) the free fit collapses toward a point (error 1.64),
-    and a weight of 0.05 toward a right first guess (a coarser scale's estimate, say) keeps it nearer the truth (0.48,
-    the estimator's update 0.41; required: under half the free error; the same to 1e-12 at 1 and 2 threads)."""
-    from ddrm.operators import separable_blur
-    from ddrm.pipeline.blind import KernelEstimator, estimate_full, estimate_separable, gaussian_kernel, kernel_error
-
-    x = scene(64, 64)
-    a, b = gaussian_kernel(9, 1.0), gaussian_kernel(9, 2.0)
-    truth = torch.outer(a, b)
-    blur = separable_blur((3, 64, 64), a, b, boundary="circular", dtype=torch.float64)
-    y = blur.H(x) + 0.01 * torch.randn(x.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    start = gaussian_kernel(9)
-    free = estimate_separable(x, y, start, start)
-    assert all(torch.equal(u, v) for u, v in zip(estimate_separable(x, y, start, start, anchor=0.0), free))
-    distances = []
-    for weight in (0.0, 0.01, 0.1, 1.0, 1e6):
-        ea, eb = estimate_separable(x, y, start, start, anchor=weight)
-        distances.append(float((torch.outer(ea, eb) - torch.outer(start, start)).norm()))
-    assert all(d1 > d2 for d1, d2 in zip(distances, distances[1:])) and distances[-1] < 1e-5
-    full = estimate_full(x, y, torch.outer(start, start), anchor=1e6)
-    assert float((full - torch.outer(start, start)).norm()) < 1e-5
-    with pytest.raises(ValueError, match="toward"):
-        estimate_full(x, y, 9, anchor=0.1)
-
-    smoother = separable_blur((3, 64, 64), gaussian_kernel(9, 1.2), gaussian_kernel(9, 1.2), boundary="circular",
-                              dtype=torch.float64).H(x)  # fmt: skip
-    err_free = kernel_error(torch.outer(*estimate_separable(smoother, y, start, start)), truth)
-    err_anchored = kernel_error(torch.outer(*estimate_separable(smoother, y, a, b, anchor=0.05)), truth)
-    assert err_anchored < 0.5 * err_free, (err_anchored, err_free)
-    est = KernelEstimator(y.float(), 9, start_kernel=(a, b), anchor=0.05)
-    est.update(smoother.float())
-    assert kernel_error(est.kernel, truth) < 0.5 * err_free
-    with pytest.raises(ValueError, match="anchor"):
-        KernelEstimator(y.float(), 9, anchor=-1.0)
 
 
 def test_blind_ddrm_with_a_gaussian_prior_beats_a_wrong_kernel():

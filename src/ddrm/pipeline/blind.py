@@ -93,24 +93,11 @@ def _difference_penalty(shape: tuple[int, ...], dtype: torch.dtype, device) -> T
     return out
 
 
-def _regularised_solve(
-    gram: Tensor,
-    rhs: Tensor,
-    shape: tuple[int, ...],
-    lam: float,
-    smooth: float,
-    anchor: float = 0.0,
-    toward: Tensor | None = None,
-) -> Tensor:
-    """The kernel (flattened, on the simplex) minimising ``1/2 k^T gram k - rhs^T k`` plus ``lam ||k||^2``,
-    ``smooth ||D k||^2`` and ``anchor ||k - toward||^2`` (halved), each weight relative to the Gram matrix's mean
-    diagonal."""
+def _regulariser(gram: Tensor, shape: tuple[int, ...], lam: float, smooth: float) -> Tensor:
+    """``lam I + smooth D^T D``, both relative to the Gram matrix's mean diagonal."""
     scale = float(gram.diagonal().mean())
     eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-    reg = scale * ((lam + anchor) * eye + smooth * _difference_penalty(shape, gram.dtype, gram.device))
-    if anchor:
-        rhs = rhs + scale * anchor * toward.to(rhs).flatten()
-    return _simplex_quadratic(gram, rhs, reg)
+    return scale * (lam * eye + smooth * _difference_penalty(shape, gram.dtype, gram.device))
 
 
 def _simplex_quadratic(gram: Tensor, rhs: Tensor, reg: Tensor) -> Tensor:
@@ -203,17 +190,13 @@ def estimate_separable(
     smooth: float = 0.0,
     boundary: str = "circular",
     gradients: bool | None = None,
-    anchor: float = 0.0,
-    toward: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Rank-one kernel ``a b^T`` (odd lengths, on the simplex) fitting ``y ~ (a b^T) (*) x`` by alternating
     regularised least squares, started from ``(a, b)``; ``lam`` relative to the mean diagonal of each system.
     ``x`` and ``y`` are (C, H, W) or (B, C, H, W) images of one scene (a batch shares the kernel); ``smooth``
     weighs first differences of each factor, also relative to the mean diagonal. ``boundary="valid"``: ``y`` is the
     valid part of the blur of ``x`` (smaller by ``len(a) - 1`` rows and ``len(b) - 1`` columns), fitted exactly, by
-    default on the images' gradients (``gradients``; the intensities with ``False``). ``anchor`` weighs
-    ``||a - a0||^2`` and ``||b - b0||^2`` for ``toward = (a0, b0)`` (by default the starting factors), also relative
-    to the mean diagonal."""
+    default on the images' gradients (``gradients``; the intensities with ``False``)."""
     if gradients is None:
         gradients = boundary == "valid"
     if gradients and boundary != "valid":
@@ -226,12 +209,11 @@ def estimate_separable(
         x, y = _centred(x), _centred(y)
         blur, system = _blur_1d, _tap_system
     a, b = a.double().to(x.device), b.double().to(x.device)
-    a0, b0 = (a, b) if toward is None else toward
     for _ in range(alternations):
         gram, rhs = system(blur(x, b, -1), y, a.numel(), -2)
-        a = _regularised_solve(gram, rhs, (a.numel(),), lam, smooth, anchor, a0)
+        a = _simplex_quadratic(gram, rhs, _regulariser(gram, (a.numel(),), lam, smooth))
         gram, rhs = system(blur(x, a, -2), y, b.numel(), -1)
-        b = _regularised_solve(gram, rhs, (b.numel(),), lam, smooth, anchor, b0)
+        b = _simplex_quadratic(gram, rhs, _regulariser(gram, (b.numel(),), lam, smooth))
     return a, b
 
 
@@ -297,28 +279,22 @@ def estimate_full(
     lam: float = 1e-3,
     smooth: float = 0.0,
     boundary: str = "circular",
-    anchor: float = 0.0,
-    toward: Tensor | None = None,
 ) -> Tensor:
     """A full 2-D kernel (odd sides, on the simplex) fitting ``y ~ k (*) x``: the least-squares problem over its
     ``kh kw`` taps, ``(G + lam I) k = r`` with ``G`` the autocorrelation of ``x`` at the taps' lag differences and
     ``r`` the cross-correlation of ``y`` and ``x`` (both by FFT), solved on the simplex. ``k`` is the current kernel
-    (only its shape is used: the solve is direct) or its side; ``lam`` is relative to ``G``'s mean diagonal, as are
-    ``smooth`` (first differences of the kernel) and ``anchor`` (``||k - toward||^2``, by default toward ``k``).
-    ``boundary="valid"``: ``y`` is the valid part of the blur of ``x`` (smaller by ``kh - 1`` rows and ``kw - 1``
-    columns), fitted on both images' first differences as :func:`estimate_separable` does."""
+    (only its shape is used: the solve is direct) or its side; ``lam`` is relative to ``G``'s mean diagonal, as is
+    ``smooth`` (first differences of the kernel). ``boundary="valid"``: ``y`` is the valid part of the blur of ``x``
+    (smaller by ``kh - 1`` rows and ``kw - 1`` columns), fitted on both images' first differences as
+    :func:`estimate_separable` does."""
     kh, kw = (k, k) if isinstance(k, int) else tuple(k.shape)
-    if toward is None and not isinstance(k, int):
-        toward = k
-    if anchor and toward is None:
-        raise ValueError("an anchored estimate needs the kernel it is anchored to (toward), not only a side")
     if boundary == "valid":
         x, y = x.double(), y.double()
         gram, rhs = 0, 0
         for gx, gy in zip(_gradients(x), _gradients(y)):
             g, r = _valid_full_system(gx, gy, kh, kw)
             gram, rhs = gram + g, rhs + r
-        return _regularised_solve(gram, rhs, (kh, kw), lam, smooth, anchor, toward).reshape(kh, kw)
+        return _simplex_quadratic(gram, rhs, _regulariser(gram, (kh, kw), lam, smooth)).reshape(kh, kw)
     x, y = _centred(x), _centred(y)
     h, w = x.shape[-2:]
     fx, fy = torch.fft.rfft2(x), torch.fft.rfft2(y)
@@ -328,7 +304,7 @@ def estimate_full(
     dy, dx = dy.flatten().to(x.device), dx.flatten().to(x.device)
     gram = auto[(dy[None] - dy[:, None]) % h, (dx[None] - dx[:, None]) % w]
     rhs = cross[dy % h, dx % w]
-    return _regularised_solve(gram, rhs, (kh, kw), lam, smooth, anchor, toward).reshape(kh, kw)
+    return _simplex_quadratic(gram, rhs, _regulariser(gram, (kh, kw), lam, smooth)).reshape(kh, kw)
 
 
 def gaussian_kernel(size: int, std: float | None = None) -> Tensor:
@@ -356,15 +332,14 @@ class KernelEstimator:
 
     ``y01`` (1, C, H, W) in [0, 1]; ``size`` odd; ``model`` ``separable`` or ``full``; ``boundary`` ``circular``,
     or ``valid`` (a photo's blur, the image larger than ``y01`` by ``size - 1``; for a full kernel the operator is
-    a :class:`~ddrm.operators.ValidPart`, without an SVD: DiffPIR, not DDRM); ``start_kernel`` the first guess (the
-    factors ``(a, b)`` of a separable kernel, or a 2-D one), else a Gaussian of std size / 6. Updates run at every
-    step from ``start`` of the steps on (before that the solver works with the first guess), each with
+    a :class:`~ddrm.operators.ValidPart`, without an SVD: DiffPIR, not DDRM); ``start_kernel``
+    the first guess (the factors ``(a, b)`` of a separable kernel, or a 2-D one), else a Gaussian of std size / 6. Updates run at every step from
+    ``start`` of the steps on (before that the solver works with the initial Gaussian guess), each with
     ``alternations`` ALS rounds (separable) or one direct solve (full). ``lam`` (ridge) and ``smooth`` (first
-    differences) regularise each solve, relative to its Gram matrix's mean diagonal, as does ``anchor``, the weight
-    of the squared distance to the first guess (with :func:`restore_blind`'s pyramid, the coarser scale's estimate;
-    0, the default, leaves the estimate free); the estimate is re-centred (:func:`recentre`) after each update. The
-    denoiser's ``x0`` is a posterior mean, smoother than the image while ``x_t`` is noisy: unregularised, the fitted
-    kernel comes out too narrow and jagged and the chain then follows it (see the tests' figures)."""
+    differences) regularise each solve, relative to its Gram matrix's mean diagonal; the estimate is re-centred
+    (:func:`recentre`) after each update. The denoiser's ``x0`` is a posterior mean, smoother than the image while
+    ``x_t`` is noisy: unregularised, the fitted kernel comes out too narrow and jagged and the chain then follows it
+    (see the tests' figures)."""
 
     def __init__(
         self,
@@ -378,7 +353,6 @@ class KernelEstimator:
         smooth: float | None = None,
         boundary: str = "circular",
         start_kernel: Tensor | tuple[Tensor, Tensor] | None = None,
-        anchor: float = 0.0,
         dtype: torch.dtype = torch.float32,
     ):
         if model not in KERNEL_MODELS:
@@ -391,8 +365,6 @@ class KernelEstimator:
             raise TaskError(f"the kernel size must be odd and in [3, {min(h, w)}] for this image, got {size}")
         if not 0 <= start < 1:
             raise ValueError(f"start must lie in [0, 1), got {start}")
-        if anchor < 0:
-            raise ValueError(f"anchor must be >= 0, got {anchor}")
         self.y01, self.size, self.model, self.start = y01, size, model, start
         if smooth is None:  # first-difference smoothing, relative to the Gram diagonal: more taps need more
             smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH[model]
@@ -406,7 +378,6 @@ class KernelEstimator:
                 self.a, self.b = (f.double().cpu() for f in start_kernel)
             else:
                 self.k = start_kernel.double().cpu()
-        self.anchor, self.first_guess = anchor, ((self.a, self.b) if model == "separable" else self.k)
         self.updates = 0
 
     @property
@@ -435,12 +406,10 @@ class KernelEstimator:
         """One estimation step from an image estimate ``x01`` (1, C, H, W) in [0, 1]."""
         if self.model == "separable":
             a, b = estimate_separable(x01, self.y01, self.a, self.b, alternations=self.alternations, lam=self.lam,
-                                      smooth=self.smooth, boundary=self.boundary, anchor=self.anchor,
-                                      toward=self.first_guess)  # fmt: skip
+                                      smooth=self.smooth, boundary=self.boundary)  # fmt: skip
             self.a, self.b = recentre(a.cpu()), recentre(b.cpu())
         else:
-            k = estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth, boundary=self.boundary,
-                              anchor=self.anchor, toward=self.first_guess)  # fmt: skip
+            k = estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth, boundary=self.boundary)
             self.k = recentre(k.cpu())
         self.updates += 1
 
@@ -513,9 +482,7 @@ def restore_blind(
     :class:`KernelEstimator`; returns the restored image (1, C, H, W) in [0, 1] (larger than ``y01`` by
     ``size - 1`` with ``boundary="valid"`` among ``estimator_args``) and the kernel (size, size). With ``pyramid``
     the first guess is the kernel of the scale below, estimated the same way (coarse to fine, as the classical blind
-    methods: Fergus et al. 2006, Pan et al. 2014), so the chain at full scale starts near the blur it refines;
-    ``estimator_args`` go to each scale's :class:`KernelEstimator` (``anchor`` keeps a scale's updates near the
-    first guess the scale below gave)."""
+    methods: Fergus et al. 2006, Pan et al. 2014), so the chain at full scale starts near the blur it refines."""
     check_solver(solver)
     if pyramid and "start_kernel" not in estimator_args:  # coarse to fine: the scale below gives the first guess
         start = _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args)
