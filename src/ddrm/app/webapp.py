@@ -8,6 +8,7 @@ prior is loaded for all requests; the queue runs one restoration at a time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -279,8 +280,6 @@ def _follow_image(image, followed):
     """The mask editor shows the page's image, with no strokes (a new image needs its own); ``followed`` is the
     digest of the image it was last given. Gradio fires ``change`` twice per upload (measured: 20-70 ms apart): the
     second, the same image again, must not wipe strokes drawn in between, so an image already followed is skipped."""
-    import hashlib
-
     import gradio as gr
 
     digest = None if image is None else hashlib.sha256(repr(image.shape).encode() + image.tobytes()).hexdigest()
