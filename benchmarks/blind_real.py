@@ -18,6 +18,9 @@ on the held-out photos, against the blurry photo and the true kernel::
 
     python benchmarks/blind_real.py --large  # writes benchmarks/results/blind_real_large.json
 
+``--narrow F``: ``deblur_blind`` restores a second time, non-blind, with its estimate narrowed by ``F`` in (0, 1]
+(``ddrm.pipeline.blind.restore_blind``'s ``narrow``), in the offered-model and motion rows.
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).
@@ -114,7 +117,7 @@ def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     rows = []
     for family, k in motion_kernels().items():
         for seed, y, truth, row in blurred(args, files, family, k):
-            blind_into(row, "blind, separable", y, truth, k, prior, args, seed, size=k.shape[0])
+            blind_into(row, "blind, separable", y, truth, k, prior, args, seed, size=k.shape[0], narrow=args.narrow)
             out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"], steps=args.steps,
                                prior=prior, seed=seed)  # fmt: skip
             row["true kernel"] = psnr(out, truth)
@@ -130,7 +133,7 @@ def offered_rows(args, files, prior, families: dict) -> list[dict]:  # noqa: ANN
     for family, (a, b) in families.items():
         k = torch.outer(a, b)
         for seed, y, truth, row in blurred(args, files, family, k):
-            blind_into(row, "blind, valid", y, truth, k, prior, args, seed, size=a.numel())
+            blind_into(row, "blind, valid", y, truth, k, prior, args, seed, size=a.numel(), narrow=args.narrow)
             true_kernel_into(row, y, truth, a, b, prior, args, seed)
             rows.append(row)
             show(row)
@@ -145,21 +148,25 @@ def main() -> None:
     ap.add_argument(
         "--large", action="store_true", help="--offered-only on kernels of 21-31 px (blind_real_large.json)"
     )
+    ap.add_argument(
+        "--narrow", type=float, default=None, help="deblur_blind's narrow (a second run with the estimate narrowed)"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    narrow = "" if args.narrow is None else f" --narrow {args.narrow:g}"
     files = photo_files(args)
     if args.offered_only or args.large:
         flag, families = ("--large", large_kernels()) if args.large else ("--offered-only", kernels())
         out = args.out or f"benchmarks/results/blind_real_{'large' if args.large else 'train'}.json"
         rows = offered_rows(args, files, load_prior(args.prior, args.checkpoint), families)
-        command = f"python benchmarks/blind_real.py {flag} --heldout {args.heldout} --out {out}"
+        command = f"python benchmarks/blind_real.py {flag}{narrow} --heldout {args.heldout} --out {out}"
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_offered_table(out))
         return
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
-        out = write_result(out, "python benchmarks/blind_real.py --motion", rows, args.prior, size=args.size,
+        out = write_result(out, f"python benchmarks/blind_real.py --motion{narrow}", rows, args.prior, size=args.size,
                            steps=args.steps)  # fmt: skip
         print(blind_real_motion_table(out))
         return

@@ -204,6 +204,22 @@ def blind_large_table(path: Path = RESULTS / "blind_real_large.json") -> str:
     return blind_offered_table(path)
 
 
+def kernel_width_table(path: Path = RESULTS / "kernel_width.json") -> str:
+    """Per kernel and width factor: DDRM's mean PSNR with the kernel's spread scaled, its mean and worst change against
+    the blurry photo and the photos below it."""
+    rows = json.loads(path.read_text())["rows"]
+    out = ["| kernel | sigma_y | kernel width used | PSNR | - blurry, mean | worst photo | photos below blurry |",
+           "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+        for key in (k for k in rs[0] if k.startswith("width x")):
+            gains = [r[key] - r["blurry"] for r in rs]
+            worst = min(zip(gains, (r["image"] for r in rs)))
+            out.append(f"| {family} | {s:g} | {key.removeprefix('width ')} | {np.mean([r[key] for r in rs]):.2f} | "
+                       f"{np.mean(gains):+.2f} | {worst[0]:+.2f} ({worst[1]}) | {sum(g < 0 for g in gains)} of "
+                       f"{len(gains)} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def memory_guard_table(path: Path = RESULTS / "memory_guard.json") -> str:
     """The memory guard's estimate against the measured peak growth of a 20-step DDRM restore, per prior and size."""
     rows = json.loads(path.read_text())["rows"]
@@ -239,6 +255,7 @@ TABLES = {
     "blind_real_motion": blind_real_motion_table,
     "blind_real_train": blind_offered_table,
     "blind_real_large": blind_large_table,
+    "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,
     "latent_solvers": latent_solvers_table,
 }

@@ -529,6 +529,13 @@ def test_blind_deblurring_gets_the_pipelines_guarantees(tmp_path):
     res = run("restore", src, "-o", tmp_path / "o2", *common, "--batch-size", "2", ok=False)
     assert res.returncode == 2 and "one at a time" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o2").exists()
+    run("restore", src / "b0.png", "-o", tmp_path / "n.png", *common, "--kernel-narrow", "0.5")
+    assert json.loads((tmp_path / "n.result.json").read_text())["task_params"]["narrow"] == 0.5
+    assert digest(tmp_path / "n.kernel.npy") == digest(out / "b0.kernel.npy")  # the estimate; the image differs
+    assert digest(tmp_path / "n.png") != digest(out / "b0.png")
+    for flags, why in ((["--kernel-narrow", "0"], "narrowing factor"), (["--kernel-narrow", "2"], "must lie in")):
+        res = run("restore", src / "b0.png", "-o", tmp_path / "bad.png", *common, *flags, ok=False)
+        assert res.returncode == 2 and why in res.stderr and not (tmp_path / "bad.png").exists()
 
 
 def test_samples_their_mean_their_spread_and_the_result_record(tmp_path):

@@ -35,6 +35,7 @@ TASK_FLAGS = {
     "intensity": "intensity",
     "kernel_size": "size",
     "kernel_model": "model",
+    "kernel_narrow": "narrow",
     "grid": "grid",
     "boundary": "boundary",
 }

@@ -70,7 +70,7 @@ def _refuse_options(args: argparse.Namespace, device: torch.device, blind: bool,
     """Options that do not apply to this kind of restoration, refused in one line each."""
     if args.dtype != "float32" and device.type == "cpu":
         raise InputError(f"--dtype {args.dtype} needs a GPU (--device cuda); the CPU runs float32")
-    for flag in ("kernel_model", "kernel_size"):
+    for flag in ("kernel_model", "kernel_size", "kernel_narrow"):
         if getattr(args, flag) is not None and not blind:
             raise InputError(f"--{flag.replace('_', '-')} applies to --task deblur_blind")
     if blind:
@@ -273,6 +273,13 @@ def _task_options(p: argparse.ArgumentParser) -> None:
         "--kernel-model",
         default=None,
         help="deblur_blind: separable (rank one, a b^T; default) or full (any 2-D kernel)",
+    )
+    p.add_argument(
+        "--kernel-narrow",
+        type=number(float, 0, 1),
+        default=None,
+        help="deblur_blind: restore again, non-blind, with the estimate narrowed by this factor in (0, 1] (1: the "
+        "estimate itself; default: the estimating run's image)",
     )
 
 

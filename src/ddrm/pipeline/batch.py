@@ -20,7 +20,7 @@ from ..operators import OPERATORS, Operator, SVDOperator
 from ..priors import Prior
 from ..samplers import SAMPLERS, SamplerSpec
 from ..tasks import BLIND_TASKS, TaskSpec, parse_task
-from .blind import check_solver, restore_blind
+from .blind import check_solver, restore_blind, scale_kernel
 
 __all__ = [
     "Restoration",
@@ -184,11 +184,13 @@ def restore_batch(
             one = {k: v[i : i + 1] for k, v in extra.items()}
             x, k = restore_blind(prior, solver, y01[i : i + 1], sigma_y, task.params["size"], task.params["model"],
                                  solver_args={**(solver_args or {}), **one}, generator=[g], progress_bar=progress_bar,
-                                 boundary=task.params.get("boundary", "circular"))  # fmt: skip
+                                 boundary=task.params.get("boundary", "circular"),
+                                 narrow=task.params.get("narrow"))  # fmt: skip
             images.append(x)
             kernels.append(k)
         x01 = torch.cat(images)
-        blind_op = [task.blur_of(k).to(y01.device, y01.dtype) for k in kernels]
+        narrow = task.params.get("narrow") or 1.0  # the residual under the blur the image was restored with
+        blind_op = [task.blur_of(scale_kernel(k, narrow)).to(y01.device, y01.dtype) for k in kernels]
         residual = torch.cat([consistency_residual(o, y01[i : i + 1], x01[i : i + 1]) for i, o in enumerate(blind_op)])
         return Restoration(task.frame(x01), torch.stack(kernels), residual=residual)
     reps = {k: v.repeat_interleave(samples, 0) for k, v in extra.items()}

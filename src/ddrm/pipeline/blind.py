@@ -58,6 +58,7 @@ __all__ = [
     "gaussian_kernel",
     "KernelEstimator",
     "kernel_error",
+    "scale_kernel",
     "recentre",
     "restore_blind",
     "check_solver",
@@ -392,14 +393,15 @@ class KernelEstimator:
         grow = self.size - 1 if self.boundary == "valid" else 0
         return (c, h + grow, w + grow)
 
-    def operator(self) -> LinearOperator:
+    def operator(self, narrow: float = 1.0) -> LinearOperator:
         """The blur of the current kernel for the image shape: an exact SVD (separable, or circular), or a full
-        kernel's valid part (conjugate gradients)."""
+        kernel's valid part (conjugate gradients); ``narrow`` < 1: of the kernel narrowed by that factor
+        (:func:`scale_kernel`; each factor of a separable one)."""
         shape = self.image_shape
         if self.model == "separable":
-            blur = separable_blur(shape, self.a, self.b, dtype=self.dtype, boundary=self.boundary)
-            return blur.to(self.y01.device)
-        blur = CircularConvolution(shape, self.k, dtype=self.dtype).to(self.y01.device)
+            a, b = scale_kernel(self.a, narrow), scale_kernel(self.b, narrow)
+            return separable_blur(shape, a, b, dtype=self.dtype, boundary=self.boundary).to(self.y01.device)
+        blur = CircularConvolution(shape, scale_kernel(self.k, narrow), dtype=self.dtype).to(self.y01.device)
         return ValidPart(blur, valid_margins(tuple(self.k.shape))) if self.boundary == "valid" else blur
 
     def update(self, x01: Tensor) -> None:
@@ -428,13 +430,14 @@ def check_solver(solver: Any) -> None:
         raise SolverError(f"solver {solver.name} cannot re-estimate its operator; blind deblurring runs {takers}")
 
 
-def upsample_kernel(k: Tensor, size: int) -> Tensor:
-    """A kernel (1-D or 2-D, odd sides) estimated at half scale -> ``size`` taps per side at full scale: linear
-    interpolation at half-tap positions about the centre, on the simplex."""
+def _resample_kernel(k: Tensor, size: int | None, step: float) -> Tensor:
+    """``k`` (1-D or 2-D, odd sides) read at ``size`` taps per side (``None``: as many as it has) spaced ``step`` of
+    its own taps apart about its centre (linear interpolation, zero outside), on the simplex."""
     out = k.double()
     for dim in range(k.ndim):
-        n, r = out.shape[dim], size // 2
-        pos = torch.arange(-r, r + 1, dtype=torch.float64) / 2 + n // 2  # full-scale taps in coarse coordinates
+        n = out.shape[dim]
+        r = (n if size is None else size) // 2
+        pos = torch.arange(-r, r + 1, dtype=torch.float64) * step + n // 2  # the new taps in k's coordinates
         lo = pos.floor().clamp(0, n - 1).long()
         frac = (pos - pos.floor()).reshape([-1 if d == dim else 1 for d in range(k.ndim)])
         inside = ((pos >= 0) & (pos <= n - 1)).reshape(frac.shape)
@@ -442,6 +445,21 @@ def upsample_kernel(k: Tensor, size: int) -> Tensor:
         out = torch.where(inside, a * (1 - frac) + b * frac, torch.zeros((), dtype=torch.float64))
     out = out.clamp_min(0)
     return out / out.sum()
+
+
+def upsample_kernel(k: Tensor, size: int) -> Tensor:
+    """A kernel (1-D or 2-D, odd sides) estimated at half scale -> ``size`` taps per side at full scale: linear
+    interpolation at half-tap positions about the centre, on the simplex."""
+    return _resample_kernel(k, size, 0.5)
+
+
+def scale_kernel(k: Tensor, factor: float) -> Tensor:
+    """``k`` (1-D or 2-D, odd sides) with its spread along each axis scaled by ``factor`` > 0 about its centre: the
+    same taps, reading ``k`` at ``1 / factor`` times each tap's offset (linear interpolation; widened, what falls
+    beyond the taps is dropped), on the simplex; 1 returns ``k`` itself."""
+    if not factor > 0:
+        raise ValueError(f"the kernel's scale factor must be positive, got {factor}")
+    return k if factor == 1 else _resample_kernel(k, None, 1 / factor).to(k.dtype)
 
 
 PYRAMID_MIN_KERNEL = 5  # the coarsest scale's kernel side (Pan et al. stop near 5 px)
@@ -463,6 +481,19 @@ def _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generat
     return upsample_kernel(k, size)
 
 
+def _copy_generators(generator: Any) -> Any:
+    """Generators in the state of ``generator`` (one, a list of them, or ``None``), drawing the same numbers."""
+    if generator is None:
+        return None
+    gens = list(generator) if isinstance(generator, (list, tuple)) else [generator]
+    out = []
+    for g in gens:
+        c = torch.Generator(device=g.device)
+        c.set_state(g.get_state())
+        out.append(c)
+    return out if isinstance(generator, (list, tuple)) else out[0]
+
+
 def restore_blind(
     prior: Any,
     solver: Any,
@@ -475,6 +506,7 @@ def restore_blind(
     generator: torch.Generator | None = None,
     progress_bar: bool = False,
     pyramid: bool = True,
+    narrow: float | None = None,
     **estimator_args: Any,
 ) -> tuple[Tensor, Tensor]:
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
@@ -482,8 +514,18 @@ def restore_blind(
     :class:`KernelEstimator`; returns the restored image (1, C, H, W) in [0, 1] (larger than ``y01`` by
     ``size - 1`` with ``boundary="valid"`` among ``estimator_args``) and the kernel (size, size). With ``pyramid``
     the first guess is the kernel of the scale below, estimated the same way (coarse to fine, as the classical blind
-    methods: Fergus et al. 2006, Pan et al. 2014), so the chain at full scale starts near the blur it refines."""
+    methods: Fergus et al. 2006, Pan et al. 2014), so the chain at full scale starts near the blur it refines.
+
+    ``narrow`` in (0, 1]: the image comes from a second, non-blind run of ``solver`` (its noise drawn as the first
+    run's) with the estimate narrowed by that factor (:func:`scale_kernel`; 1: the estimate itself); the kernel
+    returned is the estimate. ``None``: the image is the estimating run's. A blur
+    taken too wide is restored with ringing that can fall far below the blurry photo, one taken too narrow only
+    leaves some blur (``benchmarks/results/kernel_width.json``), so a narrower kernel gives up some gain where the
+    estimate is right for safety where it is too wide."""
     check_solver(solver)
+    if narrow is not None and not 0 < narrow <= 1:
+        raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {narrow}")
+    first_draws = _copy_generators(generator) if narrow is not None else None
     if pyramid and "start_kernel" not in estimator_args:  # coarse to fine: the scale below gives the first guess
         start = _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args)
         estimator_args = {**estimator_args, "start_kernel": start}
@@ -499,4 +541,7 @@ def restore_blind(
             progress_bar=progress_bar,
             **(solver_args or {}),
         )
+        if narrow is not None:  # the estimate, narrowed, restores the image without further updates
+            x = solver.run(prior, estimator.operator(narrow).to(y01.dtype), 2 * y01 - 1, 2 * sigma_y,
+                           generator=first_draws, progress_bar=progress_bar, **(solver_args or {}))  # fmt: skip
     return ((x + 1) / 2).clamp(0, 1), estimator.kernel

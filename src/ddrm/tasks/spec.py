@@ -206,13 +206,17 @@ def _check_motion(shape: tuple[int, int, int], size: int | None, intensity: floa
 
 
 def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[str, Any]:
-    """A blind task's estimator settings, checked for the image: an odd kernel size that fits, a known model."""
+    """A blind task's estimator settings, checked for the image: an odd kernel size that fits, a known model, no
+    narrowing factor or one in (0, 1]."""
     out = {**task_params(name), **{k: v for k, v in params.items() if v is not None}}
     size, limit = out["size"], min(shape[1], shape[2])
     if not (isinstance(size, int) and 3 <= size <= limit and size % 2 == 1):
         raise TaskError(f"the kernel size must be odd and in [3, {limit}] for this image, got {size}")
     if out["model"] not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {out['model']!r}; choose from {', '.join(KERNEL_MODELS)}")
+    narrow = out["narrow"]
+    if narrow is not None and (isinstance(narrow, bool) or not isinstance(narrow, (int, float)) or not 0 < narrow <= 1):
+        raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {out['narrow']}")
     if out["boundary"] not in BLIND_BOUNDARIES[out["model"]]:
         hint = (
             "; a photo's blur: the separable model, or deblur_motion with a known kernel"

@@ -1,0 +1,63 @@
+"""How a wrong kernel width spoils a photo's deblurring: non-blind DDRM (valid boundary, 20 steps, built-in prior)
+restoring photos blurred as a camera blurs them (:mod:`blind_real`'s protocol, 128 px frames, sigma_y 0.01 given)
+with the true kernel's spread scaled by 0.7-1.3 (:func:`ddrm.pipeline.blind.scale_kernel`), against the blurry photo.
+On the training photos of ../shared/DATA.md: it is a design measurement (what ``deblur_blind``'s ``narrow`` rests
+on), not an evaluation.
+
+    python benchmarks/kernel_width.py   # writes benchmarks/results/kernel_width.json
+"""
+
+from __future__ import annotations
+
+import torch
+from blind_real import blurred  # benchmarks/blind_real.py, beside this script
+from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
+from provenance import show, write_result  # benchmarks/provenance.py, beside this script
+from summaries import kernel_width_table
+
+from ddrm.checkpoints import load_prior
+from ddrm.metrics import psnr
+from ddrm.operators import gaussian_kernel_1d, separable_blur, uniform_kernel_1d
+from ddrm.pipeline import image_generator
+from ddrm.pipeline.blind import scale_kernel
+from ddrm.samplers import SAMPLERS
+
+FACTORS = (0.7, 0.85, 1.0, 1.15, 1.3)
+
+
+def families() -> dict[str, torch.Tensor]:
+    """family -> the 1-D factor of the true separable kernel (both axes), 15 taps: room to widen it by 1.3."""
+    return {
+        "Gaussian, std 2": gaussian_kernel_1d(2.0, 7),
+        "box 9 px": torch.nn.functional.pad(uniform_kernel_1d(9), (3, 3)),
+    }
+
+
+def main() -> None:
+    ap = photo_arguments(__doc__, size=128, steps=20)
+    ap.set_defaults(heldout="data/photos/train")
+    ap.add_argument("--levels", default="0.01")
+    ap.add_argument("--out", default="benchmarks/results/kernel_width.json")
+    args = ap.parse_args()
+    files, prior, rows = photo_files(args), load_prior(args.prior, args.checkpoint), []
+    for family, a in families().items():
+        k, n = torch.outer(a, a), a.numel()
+        c = (n - 1) // 2
+        for seed, y, truth, row in blurred(args, files, family, k):
+            for factor in FACTORS:
+                f = scale_kernel(a.double(), factor)
+                op = separable_blur((y.shape[0], y.shape[1] + n - 1, y.shape[2] + n - 1), f, f, boundary="valid")
+                with torch.no_grad():
+                    x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]), 2 * row["sigma_y"],
+                                             steps=args.steps, generator=[image_generator(seed, row["image"])])  # fmt: skip
+                row[f"width x{factor:g}"] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size],
+                                                 truth)  # fmt: skip
+            rows.append(row)
+            show(row)
+    command = f"python benchmarks/kernel_width.py --heldout {args.heldout}"
+    out = write_result(args.out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
+    print(kernel_width_table(out))
+
+
+if __name__ == "__main__":
+    main()
