@@ -91,8 +91,9 @@ def blurred(args, files, family: str, k: torch.Tensor):  # noqa: ANN001, ANN201
             yield seed, y, truth, {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
 
 
-def true_kernel_into(row: dict, y, truth, a: torch.Tensor, b: torch.Tensor, prior, args, seed: int) -> None:  # noqa: ANN001
-    """``row["true kernel"]``: non-blind DDRM with the true separable kernel ``a b^T`` (valid boundary), cropped to
+def true_kernel_into(row: dict, y, truth, a: torch.Tensor, b: torch.Tensor, prior, args, seed: int,  # noqa: ANN001
+                     key: str = "true kernel") -> None:  # fmt: skip
+    """``row[key]``: non-blind DDRM with the separable kernel ``a b^T`` (the true one; valid boundary), cropped to
     the frame."""
     n = a.numel()
     c = (n - 1) // 2
@@ -100,7 +101,7 @@ def true_kernel_into(row: dict, y, truth, a: torch.Tensor, b: torch.Tensor, prio
     with torch.no_grad():
         x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]), 2 * row["sigma_y"], steps=args.steps,
                                  task="deblur_gauss", generator=[image_generator(seed, row["image"])])  # fmt: skip
-    row["true kernel"] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size], truth)
+    row[key] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size], truth)
 
 
 def blind_into(row: dict, key: str, y, truth, k: torch.Tensor, prior, args, seed: int, **task_params) -> None:  # noqa: ANN001

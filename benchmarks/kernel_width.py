@@ -10,17 +10,14 @@ on), not an evaluation.
 from __future__ import annotations
 
 import torch
-from blind_real import blurred  # benchmarks/blind_real.py, beside this script
+from blind_real import blurred, true_kernel_into  # benchmarks/blind_real.py, beside this script
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
 from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import kernel_width_table
 
 from ddrm.checkpoints import load_prior
-from ddrm.metrics import psnr
-from ddrm.operators import gaussian_kernel_1d, separable_blur, uniform_kernel_1d
-from ddrm.pipeline import image_generator
+from ddrm.operators import gaussian_kernel_1d, uniform_kernel_1d
 from ddrm.pipeline.blind import scale_kernel
-from ddrm.samplers import SAMPLERS
 
 FACTORS = (0.7, 0.85, 1.0, 1.15, 1.3)
 
@@ -41,17 +38,10 @@ def main() -> None:
     args = ap.parse_args()
     files, prior, rows = photo_files(args), load_prior(args.prior, args.checkpoint), []
     for family, a in families().items():
-        k, n = torch.outer(a, a), a.numel()
-        c = (n - 1) // 2
-        for seed, y, truth, row in blurred(args, files, family, k):
+        for seed, y, truth, row in blurred(args, files, family, torch.outer(a, a)):
             for factor in FACTORS:
                 f = scale_kernel(a.double(), factor)
-                op = separable_blur((y.shape[0], y.shape[1] + n - 1, y.shape[2] + n - 1), f, f, boundary="valid")
-                with torch.no_grad():
-                    x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]), 2 * row["sigma_y"],
-                                             steps=args.steps, generator=[image_generator(seed, row["image"])])  # fmt: skip
-                row[f"width x{factor:g}"] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size],
-                                                 truth)  # fmt: skip
+                true_kernel_into(row, y, truth, f, f, prior, args, seed, key=f"width x{factor:g}")
             rows.append(row)
             show(row)
     command = f"python benchmarks/kernel_width.py --heldout {args.heldout}"

@@ -542,6 +542,6 @@ def restore_blind(
             **(solver_args or {}),
         )
         if narrow is not None:  # the estimate, narrowed, restores the image without further updates
-            x = solver.run(prior, estimator.operator(narrow).to(y01.dtype), 2 * y01 - 1, 2 * sigma_y,
+            x = solver.run(prior, estimator.operator(narrow), 2 * y01 - 1, 2 * sigma_y,
                            generator=first_draws, progress_bar=progress_bar, **(solver_args or {}))  # fmt: skip
     return ((x + 1) / 2).clamp(0, 1), estimator.kernel

@@ -216,7 +216,7 @@ def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[
         raise TaskError(f"unknown kernel model {out['model']!r}; choose from {', '.join(KERNEL_MODELS)}")
     narrow = out["narrow"]
     if narrow is not None and (isinstance(narrow, bool) or not isinstance(narrow, (int, float)) or not 0 < narrow <= 1):
-        raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {out['narrow']}")
+        raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {narrow}")
     if out["boundary"] not in BLIND_BOUNDARIES[out["model"]]:
         hint = (
             "; a photo's blur: the separable model, or deblur_motion with a known kernel"
