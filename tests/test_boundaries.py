@@ -283,7 +283,7 @@ def test_a_blind_restoration_with_a_narrowed_kernel_is_the_non_blind_one():
         blind(0.0)
     with pytest.raises(TaskError, match="narrowing factor"):
         spec_for_measurement("deblur_blind", {"size": 7, "narrow": 1.2}, (3, 20, 20))
-    assert spec_for_measurement("deblur_blind", {"size": 7}, (3, 20, 20)).params["narrow"] is None
+    assert spec_for_measurement("deblur_blind", {"size": 7}, (3, 20, 20)).params["narrow"] == 1.0
 
 
 def test_the_full_valid_system_is_the_windows_products():

@@ -278,8 +278,8 @@ def _task_options(p: argparse.ArgumentParser) -> None:
         "--kernel-narrow",
         type=number(float, 0, 1),
         default=None,
-        help="deblur_blind: restore again, non-blind, with the estimate narrowed by this factor in (0, 1] (1: the "
-        "estimate itself; default: the estimating run's image)",
+        help="deblur_blind: restore again, non-blind, with the estimate narrowed by this factor in (0, 1] (default 1: "
+        "the estimate itself)",
     )
 
 

@@ -518,7 +518,8 @@ def restore_blind(
 
     ``narrow`` in (0, 1]: the image comes from a second, non-blind run of ``solver`` (its noise drawn as the first
     run's) with the estimate narrowed by that factor (:func:`scale_kernel`; 1: the estimate itself); the kernel
-    returned is the estimate. ``None``: the image is the estimating run's. A blur
+    returned is the estimate. ``None``: the image is the estimating run's (the coarse scales' use; the
+    ``deblur_blind`` task's default is 1). A blur
     taken too wide is restored with ringing that can fall far below the blurry photo, one taken too narrow only
     leaves some blur (``benchmarks/results/kernel_width.json``), so a narrower kernel gives up some gain where the
     estimate is right for safety where it is too wide."""

@@ -30,10 +30,11 @@ KERNEL_TASKS = ("deblur_motion", "deblur_varying")  # the tasks a kernel file ap
 BLUR_TASKS = ("deblur_uni", "deblur_gauss", "deblur_aniso", "deblur_motion", "deblur_varying")
 KERNEL_MODELS = ("separable", "full")
 # restorations whose operator is estimated while restoring: their parameters (with defaults)
-# (narrow: None, the estimating run's image; a factor in (0, 1], a second run with the estimate narrowed by it:
-# ddrm.pipeline.blind.restore_blind)
+# (narrow: the image is a second, non-blind run with the final estimate narrowed by this factor in (0, 1]; 1, the
+# default: the estimate itself, which put fewer rows below the blurry photo than the estimating run's own image on the
+# training and the held-out photos alike: ddrm.pipeline.blind.restore_blind, docs/benchmarks.md)
 BLIND_TASKS: dict[str, dict[str, Any]] = {
-    "deblur_blind": {"size": 21, "model": "separable", "boundary": "circular", "narrow": None}
+    "deblur_blind": {"size": 21, "model": "separable", "boundary": "circular", "narrow": 1.0}
 }
 # the boundaries each kernel model is offered with: a full kernel's valid fit exists (ddrm.pipeline.blind) but blind
 # restorations of photos built on it came out below the blurry input (docs/guide/real-photos.md), so it is not offered
