@@ -18,6 +18,10 @@ on the held-out photos, against the blurry photo and the true kernel::
 
     python benchmarks/blind_real.py --large  # writes benchmarks/results/blind_real_large.json
 
+``--seed N`` (0): another draw of the measurement noise and of the solvers' noise, for the spread of the outcomes::
+
+    python benchmarks/blind_real.py --offered-only --seed 1 --out benchmarks/results/blind_real_seed1.json
+
 ``--narrow F``: ``deblur_blind`` restores a second time, non-blind, with its estimate narrowed by ``F`` in (0, 1]
 (``ddrm.pipeline.blind.restore_blind``'s ``narrow``), in the offered-model and motion rows.
 
@@ -155,6 +159,7 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     narrow = "" if args.narrow is None else f" --narrow {args.narrow:g}"
+    narrow += "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given
     files = photo_files(args)
     if args.offered_only or args.large:
         flag, families = ("--large", large_kernels()) if args.large else ("--offered-only", kernels())
