@@ -158,21 +158,21 @@ def main() -> None:
     )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    narrow = "" if args.narrow is None else f" --narrow {args.narrow:g}"
-    narrow += "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given
+    seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
+    flags = ("" if args.narrow is None else f" --narrow {args.narrow:g}") + seed_flag
     files = photo_files(args)
     if args.offered_only or args.large:
         flag, families = ("--large", large_kernels()) if args.large else ("--offered-only", kernels())
         out = args.out or f"benchmarks/results/blind_real_{'large' if args.large else 'train'}.json"
         rows = offered_rows(args, files, load_prior(args.prior, args.checkpoint), families)
-        command = f"python benchmarks/blind_real.py {flag}{narrow} --heldout {args.heldout} --out {out}"
+        command = f"python benchmarks/blind_real.py {flag}{flags} --heldout {args.heldout} --out {out}"
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_offered_table(out))
         return
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
-        out = write_result(out, f"python benchmarks/blind_real.py --motion{narrow}", rows, args.prior, size=args.size,
+        out = write_result(out, f"python benchmarks/blind_real.py --motion{flags}", rows, args.prior, size=args.size,
                            steps=args.steps)  # fmt: skip
         print(blind_real_motion_table(out))
         return
@@ -186,7 +186,9 @@ def main() -> None:
             true_kernel_into(row, y, truth, a, b, prior, args, seed)
             rows.append(row)
             show(row)
-    out = write_result(args.out, "python benchmarks/blind_real.py", rows, args.prior, size=args.size, steps=args.steps)
+    out = write_result(
+        args.out, f"python benchmarks/blind_real.py{seed_flag}", rows, args.prior, size=args.size, steps=args.steps
+    )
     print(blind_real_table(out))
 
 

@@ -214,6 +214,12 @@ SECOND_RUN_SETS = {
 }
 
 
+def second_run_files(name: str, results: Path = RESULTS) -> tuple[Path, Path]:
+    """The result file ``name`` of :data:`SECOND_RUN_SETS` made with the estimating run's image, and the one made with
+    the second run."""
+    return results / f"{name.replace('blind_real', 'blind_real_chain')}.json", results / f"{name}.json"
+
+
 def blind_second_run_table(path: Path = RESULTS / "blind_real_chain.json") -> str:
     """Per photo set: the offered blind model's image from the estimating run (``blind_real_chain*.json``) against the
     default second run with the final estimate (``blind_real*.json``): mean and worst change against the blurry photo,
@@ -221,8 +227,7 @@ def blind_second_run_table(path: Path = RESULTS / "blind_real_chain.json") -> st
     out = ["| photos, kernels | rows | estimating run: mean / worst / below blurry / below true kernel | second run "
            "(default): the same | rows the second run improves |", "|---|---:|---|---|---:|"]  # fmt: skip
     for label, (name, key) in SECOND_RUN_SETS.items():
-        chain, second = (path.with_name(f"{name.replace('blind_real', stem)}.json")
-                         for stem in ("blind_real_chain", "blind_real"))  # fmt: skip
+        chain, second = second_run_files(name, path.parent)
         cells = []
         for f in (chain, second):
             fig = blind_figures(f, key)

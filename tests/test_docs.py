@@ -176,8 +176,7 @@ def test_the_blind_second_run_changed_the_image_and_nothing_else():
 
     summaries = _summaries()
     for name, key in summaries.SECOND_RUN_SETS.values():
-        chain, second = (json.loads((summaries.RESULTS / f"{n}.json").read_text())["rows"]
-                         for n in (name.replace("blind_real", "blind_real_chain"), name))  # fmt: skip
+        chain, second = (json.loads(p.read_text())["rows"] for p in summaries.second_run_files(name))
         fixed = ("kernel", "sigma_y", "image", "blurry", "true kernel", f"{key} kernel error")
         assert [[r[k] for k in fixed] for r in chain] == [[r[k] for k in fixed] for r in second], name
         assert any(a[key] != b[key] for a, b in zip(chain, second)), name
