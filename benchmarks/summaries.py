@@ -13,6 +13,7 @@ import re
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -198,6 +199,62 @@ def blind_figures(path: Path, key: str) -> dict[str, float]:
             "gap": float(np.mean(true) - np.mean(gains)), "true mean": float(np.mean(true)), "true least": min(true)}  # fmt: skip
 
 
+def seed_files(results: Path = RESULTS) -> dict[int, Path]:
+    """seed -> the held-out offered-model result file made with it: ``blind_real.json`` (seed 0, its valid column) and
+    ``blind_real_seed{N}.json`` (``blind_real.py --offered-only --seed N``)."""
+    files = {int(p.stem.removeprefix("blind_real_seed")): p for p in results.glob("blind_real_seed*.json")}
+    return {0: results / "blind_real.json", **dict(sorted(files.items()))}
+
+
+def _seed_cases(files: dict[int, Path]) -> dict[tuple, list[float]]:
+    """(kernel, sigma_y, photo) -> the offered model's change against the blurry photo under each draw."""
+    cases: dict[tuple, list[float]] = {}
+    for f in files.values():
+        for r in json.loads(f.read_text())["rows"]:
+            cases.setdefault((r["kernel"], r["sigma_y"], r["image"]), []).append(r["blind, valid"] - r["blurry"])
+    return cases
+
+
+def seed_figures(results: Path = RESULTS) -> dict[str, Any]:
+    """The offered model on the held-out photos over every draw of :func:`seed_files`: draws, restorations and those
+    below the blurry photo, cases (photo, kernel, sigma_y) below it in one draw or more and in every one, the mean
+    change, the worst one and its case, and the mean distance below the true kernel."""
+    files = seed_files(results)
+    cases = _seed_cases(files)
+    gains = [g for v in cases.values() for g in v]
+    case, worst = min(cases.items(), key=lambda kv: min(kv[1]))
+    return {"draws": len(files), "restorations": len(gains), "below": sum(g < 0 for g in gains), "cases": len(cases),
+            "some": sum(min(v) < 0 for v in cases.values()), "every": sum(max(v) < 0 for v in cases.values()),
+            "mean": float(np.mean(gains)), "worst": min(worst), "worst case": case,
+            "gap": float(np.mean([blind_figures(f, "blind, valid")["gap"] for f in files.values()]))}  # fmt: skip
+
+
+def _case(kernel: str, sigma_y: float, image: str) -> str:
+    return f"{image}, {kernel.split(',')[0]}, {sigma_y:g}"
+
+
+def blind_seeds_table(path: Path = RESULTS / "blind_real_seed1.json") -> str:
+    """The offered blind model on the held-out photos (9-25 px) under each draw of the noise (``--seed``): rows below
+    the blurry photo (all, and per kernel family over both noise levels), mean and worst change against it, mean
+    distance below the true kernel; then the same over all draws (:func:`seed_figures`)."""
+    files = seed_files(path.parent)
+    families = [f for (f,) in _groups(json.loads(files[0].read_text())["rows"], "kernel")]
+    short = " / ".join(f.split(",")[0] for f in families)
+    out = [f"| seed | rows | below blurry | below blurry, per kernel ({short}) | mean change | worst (photo, kernel, "
+           "sigma_y) | below the true kernel |", "|---|---:|---:|---|---:|---|---:|"]  # fmt: skip
+    for seed, f in files.items():
+        rows, fig = json.loads(f.read_text())["rows"], blind_figures(f, "blind, valid")
+        per = " / ".join(str(sum(r["blind, valid"] < r["blurry"] for r in rows if r["kernel"] == k)) for k in families)
+        r = min(rows, key=lambda r: r["blind, valid"] - r["blurry"])
+        out.append(f"| {seed} | {fig['rows']} | {fig['below']} | {per} | {fig['mean']:+.2f} | {fig['worst']:+.2f} "
+                   f"({_case(r['kernel'], r['sigma_y'], r['image'])}) | {fig['gap']:.2f} |")  # fmt: skip
+    a = seed_figures(path.parent)
+    out.append(f"| all {a['draws']} | {a['restorations']} | {a['below']} | cases: {a['some']} of {a['cases']} below in "
+               f"one draw or more, {a['every']} in every one | {a['mean']:+.2f} | {a['worst']:+.2f} "
+               f"({_case(*a['worst case'])}) | {a['gap']:.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def blind_large_table(path: Path = RESULTS / "blind_real_large.json") -> str:
     """The offered blind model on kernels of 21-31 px (``blind_real.py --large``), in :func:`blind_offered_table`'s
     columns."""
@@ -292,6 +349,7 @@ TABLES = {
     "blind_real_train": blind_offered_table,
     "blind_real_large": blind_large_table,
     "blind_second_run": blind_second_run_table,
+    "blind_seeds": blind_seeds_table,
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,
     "latent_solvers": latent_solvers_table,
