@@ -23,7 +23,8 @@ on the held-out photos, against the blurry photo and the true kernel::
     python benchmarks/blind_real.py --offered-only --seed 1 --out benchmarks/results/blind_real_seed1.json
 
 ``--narrow F``: ``deblur_blind`` restores a second time, non-blind, with its estimate narrowed by ``F`` in (0, 1]
-(``ddrm.pipeline.blind.restore_blind``'s ``narrow``), in the offered-model and motion rows.
+(``ddrm.pipeline.blind.restore_blind``'s ``narrow``), in the offered-model and motion rows; ``--draws N``: the
+kernel estimated under N draws of the solver's noise, one kept (``restore_blind``'s ``draws``), in the same rows.
 
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
@@ -122,7 +123,8 @@ def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     rows = []
     for family, k in motion_kernels().items():
         for seed, y, truth, row in blurred(args, files, family, k):
-            blind_into(row, "blind, separable", y, truth, k, prior, args, seed, size=k.shape[0], narrow=args.narrow)
+            blind_into(row, "blind, separable", y, truth, k, prior, args, seed, size=k.shape[0], narrow=args.narrow,
+                       draws=args.draws)  # fmt: skip
             out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"], steps=args.steps,
                                prior=prior, seed=seed)  # fmt: skip
             row["true kernel"] = psnr(out, truth)
@@ -138,7 +140,8 @@ def offered_rows(args, files, prior, families: dict) -> list[dict]:  # noqa: ANN
     for family, (a, b) in families.items():
         k = torch.outer(a, b)
         for seed, y, truth, row in blurred(args, files, family, k):
-            blind_into(row, "blind, valid", y, truth, k, prior, args, seed, size=a.numel(), narrow=args.narrow)
+            blind_into(row, "blind, valid", y, truth, k, prior, args, seed, size=a.numel(), narrow=args.narrow,
+                       draws=args.draws)  # fmt: skip
             true_kernel_into(row, y, truth, a, b, prior, args, seed)
             rows.append(row)
             show(row)
@@ -156,10 +159,14 @@ def main() -> None:
     ap.add_argument(
         "--narrow", type=float, default=None, help="deblur_blind's narrow (a second run with the estimate narrowed)"
     )
+    ap.add_argument(
+        "--draws", type=int, default=1, help="deblur_blind's draws (the kernel estimated that many times, one kept)"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
     flags = ("" if args.narrow is None else f" --narrow {args.narrow:g}") + seed_flag
+    flags += "" if args.draws == 1 else f" --draws {args.draws}"
     files = photo_files(args)
     if args.offered_only or args.large:
         flag, families = ("--large", large_kernels()) if args.large else ("--offered-only", kernels())

@@ -286,6 +286,42 @@ def test_a_blind_restoration_with_a_narrowed_kernel_is_the_non_blind_one():
     assert spec_for_measurement("deblur_blind", {"size": 7}, (3, 20, 20)).params["narrow"] == 1.0
 
 
+def test_blind_draws_keep_one_plain_run_the_one_the_rule_picks():
+    """``draws`` N: the result is one of N plain runs, draw ``k`` under :func:`derived_generators` (draw 0: the
+    generator itself, so one draw is the plain run), the one :func:`pick_draw` keeps; N < 1 refused, by the task
+    before any restoration."""
+    from ddrm.pipeline.blind import derived_generators, pick_draw, restore_blind
+    from ddrm.priors import GaussianPrior
+    from ddrm.samplers import SAMPLERS
+
+    prior = GaussianPrior.stationary((3, 26, 26), length=1.0, dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    scene = F.avg_pool2d(torch.rand(1, 3, 26, 26, generator=g, dtype=torch.float64), 3, 1, 1)
+    a = gaussian_kernel_1d(1.0, 3).double()
+    y01 = separable_blur((3, 26, 26), a, a, boundary="valid", dtype=torch.float64).H(scene)
+    y01 = y01 + 0.02 * torch.randn(y01.shape, generator=g, dtype=torch.float64)
+    common = dict(solver_args={"steps": 4}, boundary="valid", narrow=1.0)
+
+    def blind(generator, draws=1):  # noqa: ANN001, ANN202
+        return restore_blind(prior, SAMPLERS["ddrm"], y01, 0.02, 7, generator=generator, draws=draws, **common)
+
+    plain = [blind(derived_generators([torch.Generator().manual_seed(3)], k)) for k in range(3)]
+    assert all(float((p[0] - plain[0][0]).abs().max()) > 1e-3 for p in plain[1:])  # other draws, other images
+    for p, q in zip(plain, [blind(derived_generators([torch.Generator().manual_seed(3)], k)) for k in range(3)]):
+        assert torch.equal(p[0], q[0]) and torch.equal(p[1], q[1])  # a draw is reproducible
+    for draws in (1, 2, 3):
+        x, k = blind([torch.Generator().manual_seed(3)], draws)
+        kept = pick_draw(plain[:draws], y01)
+        assert kept == min(range(draws), key=lambda i: float((plain[i][0][..., 3:23, 3:23] - y01).pow(2).mean()))
+        assert torch.equal(x, plain[kept][0]) and torch.equal(k, plain[kept][1])
+    for bad in (0, 1.5, True):
+        with pytest.raises(TaskError, match="kernel draws"):
+            blind([torch.Generator().manual_seed(3)], bad)
+        with pytest.raises(TaskError, match="kernel draws"):
+            spec_for_measurement("deblur_blind", {"size": 7, "draws": bad}, (3, 20, 20))
+    assert spec_for_measurement("deblur_blind", {"size": 7}, (3, 20, 20)).params["draws"] == 1
+
+
 def test_the_full_valid_system_is_the_windows_products():
     """The valid 2-D fit's normal equations, built from integral images, are ``Z Z^T`` and ``Z y`` of the windows."""
     from ddrm.pipeline.blind import _valid_full_system

@@ -533,7 +533,11 @@ def test_blind_deblurring_gets_the_pipelines_guarantees(tmp_path):
     assert json.loads((tmp_path / "n.result.json").read_text())["task_params"]["narrow"] == 0.5
     assert digest(tmp_path / "n.kernel.npy") == digest(out / "b0.kernel.npy")  # the estimate; the image differs
     assert digest(tmp_path / "n.png") != digest(out / "b0.png")
-    for flags, why in ((["--kernel-narrow", "0"], "narrowing factor"), (["--kernel-narrow", "2"], "must lie in")):
+    run("restore", src / "b0.png", "-o", tmp_path / "d.png", *common, "--kernel-draws", "2")
+    assert json.loads((tmp_path / "d.result.json").read_text())["task_params"]["draws"] == 2
+    assert (tmp_path / "d.kernel.npy").is_file()
+    for flags, why in ((["--kernel-narrow", "0"], "narrowing factor"), (["--kernel-narrow", "2"], "must lie in"),
+                       (["--kernel-draws", "0"], "must lie in"), (["--kernel-draws", "1.5"], "an integer")):  # fmt: skip
         res = run("restore", src / "b0.png", "-o", tmp_path / "bad.png", *common, *flags, ok=False)
         assert res.returncode == 2 and why in res.stderr and not (tmp_path / "bad.png").exists()
 

@@ -36,6 +36,7 @@ TASK_FLAGS = {
     "kernel_size": "size",
     "kernel_model": "model",
     "kernel_narrow": "narrow",
+    "kernel_draws": "draws",
     "grid": "grid",
     "boundary": "boundary",
 }

@@ -70,7 +70,7 @@ def _refuse_options(args: argparse.Namespace, device: torch.device, blind: bool,
     """Options that do not apply to this kind of restoration, refused in one line each."""
     if args.dtype != "float32" and device.type == "cpu":
         raise InputError(f"--dtype {args.dtype} needs a GPU (--device cuda); the CPU runs float32")
-    for flag in ("kernel_model", "kernel_size", "kernel_narrow"):
+    for flag in ("kernel_model", "kernel_size", "kernel_narrow", "kernel_draws"):
         if getattr(args, flag) is not None and not blind:
             raise InputError(f"--{flag.replace('_', '-')} applies to --task deblur_blind")
     if blind:
@@ -280,6 +280,13 @@ def _task_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="deblur_blind: restore again, non-blind, with the estimate narrowed by this factor in (0, 1] (default 1: "
         "the estimate itself)",
+    )
+    p.add_argument(
+        "--kernel-draws",
+        type=number(int, 1),
+        default=None,
+        help="deblur_blind: estimate the kernel this many times, each under another draw of the solver's noise, and "
+        "keep the one whose image departs least from the photo (default 1: one estimate)",
     )
 
 

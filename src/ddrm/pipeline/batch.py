@@ -20,7 +20,7 @@ from ..operators import OPERATORS, Operator, SVDOperator
 from ..priors import Prior
 from ..samplers import SAMPLERS, SamplerSpec
 from ..tasks import BLIND_TASKS, TaskSpec, parse_task
-from .blind import check_solver, restore_blind, scale_kernel
+from .blind import check_solver, derived_generators, restore_blind, scale_kernel
 
 __all__ = [
     "Restoration",
@@ -71,7 +71,7 @@ def sample_generators(generators: Sequence[torch.Generator], samples: int) -> li
     out = []
     for g in generators:
         out.append(g)
-        out += [torch.Generator().manual_seed((g.initial_seed() * 1_000_003 + k) % 2**63) for k in range(1, samples)]
+        out += [derived_generators(g, k) for k in range(1, samples)]
     return out
 
 
@@ -185,7 +185,7 @@ def restore_batch(
             x, k = restore_blind(prior, solver, y01[i : i + 1], sigma_y, task.params["size"], task.params["model"],
                                  solver_args={**(solver_args or {}), **one}, generator=[g], progress_bar=progress_bar,
                                  boundary=task.params.get("boundary", "circular"),
-                                 narrow=task.params.get("narrow"))  # fmt: skip
+                                 narrow=task.params.get("narrow"), draws=task.params.get("draws", 1))  # fmt: skip
             images.append(x)
             kernels.append(k)
         x01 = torch.cat(images)

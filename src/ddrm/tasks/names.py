@@ -34,7 +34,7 @@ KERNEL_MODELS = ("separable", "full")
 # default: the estimate itself, which put fewer rows below the blurry photo than the estimating run's own image on the
 # training and the held-out photos alike: ddrm.pipeline.blind.restore_blind, docs/benchmarks.md)
 BLIND_TASKS: dict[str, dict[str, Any]] = {
-    "deblur_blind": {"size": 21, "model": "separable", "boundary": "circular", "narrow": 1.0}
+    "deblur_blind": {"size": 21, "model": "separable", "boundary": "circular", "narrow": 1.0, "draws": 1}
 }
 # the boundaries each kernel model is offered with: a full kernel's valid fit exists (ddrm.pipeline.blind) but blind
 # restorations of photos built on it came out below the blurry input (docs/guide/real-photos.md), so it is not offered

@@ -207,7 +207,7 @@ def _check_motion(shape: tuple[int, int, int], size: int | None, intensity: floa
 
 def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[str, Any]:
     """A blind task's estimator settings, checked for the image: an odd kernel size that fits, a known model, no
-    narrowing factor or one in (0, 1]."""
+    narrowing factor or one in (0, 1], a whole number of draws."""
     out = {**task_params(name), **{k: v for k, v in params.items() if v is not None}}
     size, limit = out["size"], min(shape[1], shape[2])
     if not (isinstance(size, int) and 3 <= size <= limit and size % 2 == 1):
@@ -217,6 +217,9 @@ def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[
     narrow = out["narrow"]
     if narrow is not None and (isinstance(narrow, bool) or not isinstance(narrow, (int, float)) or not 0 < narrow <= 1):
         raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {narrow}")
+    draws = out["draws"]
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise TaskError(f"the number of kernel draws must be an integer >= 1, got {draws!r}")
     if out["boundary"] not in BLIND_BOUNDARIES[out["model"]]:
         hint = (
             "; a photo's blur: the separable model, or deblur_motion with a known kernel"
