@@ -24,7 +24,8 @@ on the held-out photos, against the blurry photo and the true kernel::
 
 ``--narrow F``: ``deblur_blind`` restores a second time, non-blind, with its estimate narrowed by ``F`` in (0, 1]
 (``ddrm.pipeline.blind.restore_blind``'s ``narrow``), in the offered-model and motion rows; ``--draws N``: the
-kernel estimated under N draws of the solver's noise, one kept (``restore_blind``'s ``draws``), in the same rows.
+kernel estimated under N draws of the solver's noise, one kept (``restore_blind``'s ``draws``), in every blind row;
+without it one draw (the task's default is two since the tables were made: each file records its command).
 
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
@@ -165,8 +166,8 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
-    flags = ("" if args.narrow is None else f" --narrow {args.narrow:g}") + seed_flag
-    flags += "" if args.draws == 1 else f" --draws {args.draws}"
+    draws_flag = "" if args.draws == 1 else f" --draws {args.draws}"
+    flags = ("" if args.narrow is None else f" --narrow {args.narrow:g}") + seed_flag + draws_flag
     files = photo_files(args)
     if args.offered_only or args.large:
         flag, families = ("--large", large_kernels()) if args.large else ("--offered-only", kernels())
@@ -189,12 +190,18 @@ def main() -> None:
         k, n = torch.outer(a, b), a.numel()
         for seed, y, truth, row in blurred(args, files, family, k):
             for boundary in ("valid", "circular"):
-                blind_into(row, f"blind, {boundary}", y, truth, k, prior, args, seed, size=n, boundary=boundary)
+                blind_into(row, f"blind, {boundary}", y, truth, k, prior, args, seed, size=n, boundary=boundary,
+                           draws=args.draws)  # fmt: skip
             true_kernel_into(row, y, truth, a, b, prior, args, seed)
             rows.append(row)
             show(row)
     out = write_result(
-        args.out, f"python benchmarks/blind_real.py{seed_flag}", rows, args.prior, size=args.size, steps=args.steps
+        args.out,
+        f"python benchmarks/blind_real.py{seed_flag}{draws_flag}",
+        rows,
+        args.prior,
+        size=args.size,
+        steps=args.steps,
     )
     print(blind_real_table(out))
 

@@ -255,6 +255,51 @@ def blind_seeds_table(path: Path = RESULTS / "blind_real_seed1.json") -> str:
     return "\n".join(out)
 
 
+def draws_files(results: Path = RESULTS) -> dict[int, tuple[Path, Path]]:
+    """seed -> the held-out offered-model result file with one kernel draw (:func:`seed_files`) and the one made with
+    two (``blind_real.py --offered-only --draws 2 --seed N``: ``blind_draws2_seed{N}.json``)."""
+    one = seed_files(results)
+    two = {int(p.stem.removeprefix("blind_draws2_seed")): p for p in results.glob("blind_draws2_seed*.json")}
+    return {seed: (one[seed], two[seed]) for seed in sorted(two)}
+
+
+def _draw_cells(rows: list[dict]) -> dict[str, Any]:
+    gains = [r["blind, valid"] - r["blurry"] for r in rows]
+    gap = float(np.mean([r["true kernel"] - r["blind, valid"] for r in rows]))
+    return {"rows": len(rows), "below": sum(g < 0 for g in gains), "mean": float(np.mean(gains)), "worst": min(gains),
+            "gap": gap}  # fmt: skip
+
+
+def draws_figures(results: Path = RESULTS) -> dict[str, Any]:
+    """Over every seed of :func:`draws_files`: seeds, the offered model's figures with one kernel draw and with two
+    (rows, below the blurry photo, mean and worst change against it, mean distance below the true kernel), and the
+    rows whose image the second draw changed."""
+    files = draws_files(results)
+    loaded = [[json.loads(f.read_text())["rows"] for f in pair] for pair in files.values()]
+    kept = sum(r["blind, valid"] != s["blind, valid"] for a, b in loaded for r, s in zip(a, b))
+    return {"seeds": len(files), "one": _draw_cells([r for a, _ in loaded for r in a]),
+            "two": _draw_cells([r for _, b in loaded for r in b]), "kept": kept}  # fmt: skip
+
+
+def blind_draws_table(path: Path = RESULTS / "blind_draws2_seed0.json") -> str:
+    """Per draw of the noise (``--seed``): the offered blind model with one kernel draw against two (the image that
+    departs least from the photo kept): rows below the blurry photo, mean and worst change against it, mean distance
+    below the true kernel, and the rows whose image the second draw changed; then all seeds together."""
+    out = ["| seed | rows | one draw: below blurry / mean / worst / below the true kernel | two draws: the same | "
+           "rows where the second draw was kept |", "|---|---:|---|---|---:|"]  # fmt: skip
+
+    def cells(c: dict) -> str:
+        return f"{c['below']} / {c['mean']:+.2f} / {c['worst']:+.2f} / {c['gap']:.2f}"
+
+    for seed, (one, two) in draws_files(path.parent).items():
+        a, b = json.loads(one.read_text())["rows"], json.loads(two.read_text())["rows"]
+        kept = sum(r["blind, valid"] != s["blind, valid"] for r, s in zip(a, b))
+        out.append(f"| {seed} | {len(a)} | {cells(_draw_cells(a))} | {cells(_draw_cells(b))} | {kept} |")
+    f = draws_figures(path.parent)
+    out.append(f"| all {f['seeds']} | {f['one']['rows']} | {cells(f['one'])} | {cells(f['two'])} | {f['kept']} |")
+    return "\n".join(out)
+
+
 def blind_large_table(path: Path = RESULTS / "blind_real_large.json") -> str:
     """The offered blind model on kernels of 21-31 px (``blind_real.py --large``), in :func:`blind_offered_table`'s
     columns."""
@@ -350,6 +395,7 @@ TABLES = {
     "blind_real_large": blind_large_table,
     "blind_second_run": blind_second_run_table,
     "blind_seeds": blind_seeds_table,
+    "blind_draws": blind_draws_table,
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,
     "latent_solvers": latent_solvers_table,

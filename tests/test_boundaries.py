@@ -319,7 +319,7 @@ def test_blind_draws_keep_one_plain_run_the_one_the_rule_picks():
             blind([torch.Generator().manual_seed(3)], bad)
         with pytest.raises(TaskError, match="kernel draws"):
             spec_for_measurement("deblur_blind", {"size": 7, "draws": bad}, (3, 20, 20))
-    assert spec_for_measurement("deblur_blind", {"size": 7}, (3, 20, 20)).params["draws"] == 1
+    assert spec_for_measurement("deblur_blind", {"size": 7}, (3, 20, 20)).params["draws"] == 2
 
 
 def test_the_full_valid_system_is_the_windows_products():

@@ -529,7 +529,8 @@ def restore_blind(
 
     ``draws`` > 1: the whole estimation runs that many times, draw ``k`` from :func:`derived_generators` (draw 0 is
     ``generator`` itself, so one draw is the plain run), and the result is the draw :func:`pick_draw` keeps: the
-    estimating chain can settle on a wrong kernel under one draw of its noise and not under another."""
+    estimating chain can settle on a wrong kernel under one draw of its noise and not under another (the
+    ``deblur_blind`` task's default is 2; the coarse scales run one)."""
     check_solver(solver)
     if narrow is not None and not 0 < narrow <= 1:
         raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {narrow}")
