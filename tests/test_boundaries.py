@@ -248,20 +248,27 @@ def test_a_scaled_kernel_is_the_same_kernel_narrower_or_wider():
         scale_kernel(a, 0.0)
 
 
+def _blurred_gaussian_scene(seed: int) -> tuple:
+    """A stationary Gaussian prior on 26 px colour images and a smooth scene's valid 3x3 Gaussian blur with noise
+    0.02 ([0, 1] units), both drawn from ``seed``."""
+    from ddrm.priors import GaussianPrior
+
+    prior = GaussianPrior.stationary((3, 26, 26), length=1.0, dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)
+    scene = F.avg_pool2d(torch.rand(1, 3, 26, 26, generator=g, dtype=torch.float64), 3, 1, 1)
+    a = gaussian_kernel_1d(1.0, 3).double()
+    y01 = separable_blur((3, 26, 26), a, a, boundary="valid", dtype=torch.float64).H(scene)
+    return prior, y01 + 0.02 * torch.randn(y01.shape, generator=g, dtype=torch.float64)
+
+
 def test_a_blind_restoration_with_a_narrowed_kernel_is_the_non_blind_one():
     """``narrow`` given: the estimate is the one the estimating run makes alone (the same chain, the same draws); the
     image is the solver's non-blind run with that estimate narrowed (1: as estimated), its noise drawn as the blind
     run's; out of (0, 1] refused, by the task before any restoration."""
     from ddrm.pipeline.blind import restore_blind, scale_kernel
-    from ddrm.priors import GaussianPrior
     from ddrm.samplers import SAMPLERS
 
-    prior = GaussianPrior.stationary((3, 26, 26), length=1.0, dtype=torch.float64)
-    g = torch.Generator().manual_seed(0)
-    scene = F.avg_pool2d(torch.rand(1, 3, 26, 26, generator=g, dtype=torch.float64), 3, 1, 1)
-    a = gaussian_kernel_1d(1.0, 3).double()
-    y01 = separable_blur((3, 26, 26), a, a, boundary="valid", dtype=torch.float64).H(scene)
-    y01 = y01 + 0.02 * torch.randn(y01.shape, generator=g, dtype=torch.float64)
+    prior, y01 = _blurred_gaussian_scene(0)
     common = dict(solver_args={"steps": 4}, boundary="valid")
 
     def blind(narrow):  # noqa: ANN001, ANN202
@@ -291,15 +298,9 @@ def test_blind_draws_keep_one_plain_run_the_one_the_rule_picks():
     generator itself, so one draw is the plain run), the one :func:`pick_draw` keeps; N < 1 refused, by the task
     before any restoration."""
     from ddrm.pipeline.blind import derived_generators, pick_draw, restore_blind
-    from ddrm.priors import GaussianPrior
     from ddrm.samplers import SAMPLERS
 
-    prior = GaussianPrior.stationary((3, 26, 26), length=1.0, dtype=torch.float64)
-    g = torch.Generator().manual_seed(1)
-    scene = F.avg_pool2d(torch.rand(1, 3, 26, 26, generator=g, dtype=torch.float64), 3, 1, 1)
-    a = gaussian_kernel_1d(1.0, 3).double()
-    y01 = separable_blur((3, 26, 26), a, a, boundary="valid", dtype=torch.float64).H(scene)
-    y01 = y01 + 0.02 * torch.randn(y01.shape, generator=g, dtype=torch.float64)
+    prior, y01 = _blurred_gaussian_scene(1)
     common = dict(solver_args={"steps": 4}, boundary="valid", narrow=1.0)
 
     def blind(generator, draws=1):  # noqa: ANN001, ANN202
