@@ -27,6 +27,13 @@ on the held-out photos, against the blurry photo and the true kernel::
 kernel estimated under N draws of the solver's noise, one kept (``restore_blind``'s ``draws``), in every blind row;
 without it one draw (the task's default is two since the tables were made: each file records its command).
 
+The other sets with two kernel draws (the task's default), beside their one-draw files::
+
+    python benchmarks/blind_real.py --large --draws 2 --out benchmarks/results/blind_draws2_large.json
+    python benchmarks/blind_real.py --motion --draws 2 --out benchmarks/results/blind_draws2_motion.json
+    python benchmarks/blind_real.py --offered-only --draws 2 --heldout data/photos/train \
+        --out benchmarks/results/blind_draws2_train.json
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).
@@ -180,8 +187,8 @@ def main() -> None:
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
-        out = write_result(out, f"python benchmarks/blind_real.py --motion{flags}", rows, args.prior, size=args.size,
-                           steps=args.steps)  # fmt: skip
+        command = f"python benchmarks/blind_real.py --motion{flags}" + ("" if args.out is None else f" --out {out}")
+        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps)
         print(blind_real_motion_table(out))
         return
     args.out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real.json")

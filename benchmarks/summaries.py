@@ -273,9 +273,22 @@ def draws_figures(results: Path = RESULTS) -> dict[str, Any]:
     rows whose image the second draw changed."""
     files = draws_files(results)
     loaded = [[json.loads(f.read_text())["rows"] for f in pair] for pair in files.values()]
-    kept = sum(r["blind, valid"] != s["blind, valid"] for a, b in loaded for r, s in zip(a, b))
+    kept = sum(_kept(a, b, "blind, valid") for a, b in loaded)
     return {"seeds": len(files), "one": _row_figures([r for a, _ in loaded for r in a], "blind, valid"),
             "two": _row_figures([r for _, b in loaded for r in b], "blind, valid"), "kept": kept}  # fmt: skip
+
+
+def _draws_cells(c: dict) -> str:
+    """One side of a draws table: below the blurry photo / mean / worst change / mean distance below the true kernel."""
+    return f"{c['below']} / {c['mean']:+.2f} / {c['worst']:+.2f} / {c['gap']:.2f}"
+
+
+def _kept(one: list[dict], two: list[dict], key: str) -> int:
+    """The rows (the same cases in the same order) whose image two draws changed: the second draw was kept."""
+    assert [(r["kernel"], r["sigma_y"], r["image"]) for r in one] == [
+        (r["kernel"], r["sigma_y"], r["image"]) for r in two
+    ], "the two files hold different rows"
+    return sum(r[key] != s[key] for r, s in zip(one, two))
 
 
 def blind_draws_table(path: Path = RESULTS / "blind_draws2_seed0.json") -> str:
@@ -284,17 +297,46 @@ def blind_draws_table(path: Path = RESULTS / "blind_draws2_seed0.json") -> str:
     below the true kernel, and the rows whose image the second draw changed; then all seeds together."""
     out = ["| seed | rows | one draw: below blurry / mean / worst / below the true kernel | two draws: the same | "
            "rows where the second draw was kept |", "|---|---:|---|---|---:|"]  # fmt: skip
-
-    def cells(c: dict) -> str:
-        return f"{c['below']} / {c['mean']:+.2f} / {c['worst']:+.2f} / {c['gap']:.2f}"
-
     for seed, (one, two) in draws_files(path.parent).items():
         a, b = json.loads(one.read_text())["rows"], json.loads(two.read_text())["rows"]
-        kept = sum(r["blind, valid"] != s["blind, valid"] for r, s in zip(a, b))
         one_fig, two_fig = _row_figures(a, "blind, valid"), _row_figures(b, "blind, valid")
-        out.append(f"| {seed} | {len(a)} | {cells(one_fig)} | {cells(two_fig)} | {kept} |")
+        out.append(f"| {seed} | {len(a)} | {_draws_cells(one_fig)} | {_draws_cells(two_fig)} | "
+                   f"{_kept(a, b, 'blind, valid')} |")  # fmt: skip
     f = draws_figures(path.parent)
-    out.append(f"| all {f['seeds']} | {f['one']['rows']} | {cells(f['one'])} | {cells(f['two'])} | {f['kept']} |")
+    out.append(f"| all {f['seeds']} | {f['one']['rows']} | {_draws_cells(f['one'])} | {_draws_cells(f['two'])} | "
+               f"{f['kept']} |")  # fmt: skip
+    return "\n".join(out)
+
+
+# the other photo sets' blind result files made with one kernel draw (``blind_real.py`` without ``--draws``) and with
+# two (``--draws 2``, the default since the held-out seeds above), and the offered model's result key
+DRAWS_SETS = {
+    "held-out photos, 21-31 px": ("blind_real_large", "blind_draws2_large", "blind, valid"),
+    "held-out photos, camera shake 9-21 px": ("blind_real_motion", "blind_draws2_motion", "blind, separable"),
+    "training photos, 9-25 px": ("blind_real_train", "blind_draws2_train", "blind, valid"),
+}
+
+
+def draws_set_figures(label: str, results: Path = RESULTS) -> dict[str, Any] | None:
+    """The set ``label`` of :data:`DRAWS_SETS` with one kernel draw and with two (:func:`_row_figures` each) and the
+    rows where the second draw was kept; ``None`` while its two-draw file is not made."""
+    one, two, key = DRAWS_SETS[label]
+    if not (results / f"{two}.json").is_file():
+        return None
+    a, b = (json.loads((results / f"{name}.json").read_text())["rows"] for name in (one, two))
+    return {"one": _row_figures(a, key), "two": _row_figures(b, key), "kept": _kept(a, b, key)}
+
+
+def blind_draws_sets_table(path: Path = RESULTS / "blind_draws2_large.json") -> str:
+    """Per photo set of :data:`DRAWS_SETS` (those made both ways): the offered blind model with one kernel draw
+    against two, in :func:`blind_draws_table`'s columns."""
+    out = ["| photos, kernels | rows | one draw: below blurry / mean / worst / below the true kernel | two draws: the "
+           "same | rows where the second draw was kept |", "|---|---:|---|---|---:|"]  # fmt: skip
+    for label in DRAWS_SETS:
+        f = draws_set_figures(label, path.parent)
+        if f is not None:
+            out.append(f"| {label} | {f['one']['rows']} | {_draws_cells(f['one'])} | {_draws_cells(f['two'])} | "
+                       f"{f['kept']} |")  # fmt: skip
     return "\n".join(out)
 
 
@@ -394,6 +436,7 @@ TABLES = {
     "blind_second_run": blind_second_run_table,
     "blind_seeds": blind_seeds_table,
     "blind_draws": blind_draws_table,
+    "blind_draws_sets": blind_draws_sets_table,
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,
     "latent_solvers": latent_solvers_table,
