@@ -117,6 +117,10 @@ def test_the_tables_quoted_are_rendered_from_their_result_files():
     assert all(sweep.get(k) for k in ("weights_sha256", "commit", "torch", "device", "protocol"))
 
 
+# the same blind command made on two machines (docs/benchmarks.md quotes how far apart they came out)
+TWO_MACHINES = ("blind_real_train", "blind_draws1_train")
+
+
 def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
     """The prose around the blind-deblurring tables (docs/benchmarks.md, the real-photos guide) quotes counts, means and
     gaps that the tables do not print; each is computed here from its committed result file."""
@@ -168,6 +172,16 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
                 f"instead of {a['worst']:+.2f}) and come {b['gap']:.2f} dB below the true kernel instead of "
                 f"{a['gap']:.2f}"
             )
+    old, here = (summaries.json.loads((summaries.RESULTS / f"{n}.json").read_text())["rows"] for n in TWO_MACHINES)
+    assert [(r["kernel"], r["sigma_y"], r["image"]) for r in old] == [
+        (r["kernel"], r["sigma_y"], r["image"]) for r in here
+    ]
+    assert max(abs(r["true kernel"] - s["true kernel"]) for r, s in zip(old, here)) < 1e-5  # "agrees to 0.00001 dB"
+    moved = [abs(r["blind, valid"] - s["blind, valid"]) for r, s in zip(old, here)]
+    quoted.append(  # the same command on two machines
+        f"more than 1 dB on {sum(m > 1 for m in moved)} of the {len(moved)} rows (up to {max(moved):.2f} dB; "
+        f"{train['below']} below the blurry photo there, {fig('blind_draws1_train')['below']} here)"
+    )
     missing = [q for q in quoted if q not in text]
     below = {seed: summaries.blind_figures(f, "blind, valid")["below"] for seed, f in summaries.seed_files().items()}
     assert below[0] == min(below.values()), f"the docs call seed 0 the best draw: {below}"
@@ -194,6 +208,8 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
         "with the default two",
         f"{motion2['below']} of {motion2['rows']} with two",
     ]
+    train2 = summaries.draws_set_figures("training photos, 9-25 px")["two"]
+    rounded.append(f"in {train2['below']} of {train2['rows']} (worst {train2['worst']:.1f} dB) with the default two")
     missing += [q for q in rounded if q not in guide]
     assert not missing, missing
 
