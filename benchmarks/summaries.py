@@ -283,11 +283,15 @@ def _draws_cells(c: dict) -> str:
     return f"{c['below']} / {c['mean']:+.2f} / {c['worst']:+.2f} / {c['gap']:.2f}"
 
 
+def same_cases(one: list[dict], two: list[dict]) -> None:
+    """Asserts two blind result files' rows are the same cases (kernel, sigma_y, photo) in the same order."""
+    cases = [[(r["kernel"], r["sigma_y"], r["image"]) for r in rows] for rows in (one, two)]
+    assert cases[0] == cases[1], "the two files hold different rows"
+
+
 def _kept(one: list[dict], two: list[dict], key: str) -> int:
     """The rows (the same cases in the same order) whose image two draws changed: the second draw was kept."""
-    assert [(r["kernel"], r["sigma_y"], r["image"]) for r in one] == [
-        (r["kernel"], r["sigma_y"], r["image"]) for r in two
-    ], "the two files hold different rows"
+    same_cases(one, two)
     return sum(r[key] != s[key] for r, s in zip(one, two))
 
 

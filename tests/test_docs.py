@@ -162,10 +162,10 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
         f"below the blurry photo on {motion['below']} of {motion['rows']} (mean {motion['mean']:+.2f} dB, "
         f"worst {motion['worst']:+.2f} dB), where the true kernel gains {motion['true mean']:.2f} dB on average",
     ]
-    for label in summaries.DRAWS_SETS:  # the other sets made with one kernel draw and with two
-        sets = summaries.draws_set_figures(label)
-        if sets is not None:
-            a, b = sets["one"], sets["two"]
+    sets = {label: summaries.draws_set_figures(label) for label in summaries.DRAWS_SETS}  # one kernel draw and two
+    for pair in sets.values():
+        if pair is not None:
+            a, b = pair["one"], pair["two"]
             quoted.append(
                 f"two draws put {b['below']} of {b['rows']} restorations below the blurry photo instead of "
                 f"{a['below']} (mean {b['mean']:+.2f} dB instead of {a['mean']:+.2f}, worst {b['worst']:+.2f} dB "
@@ -173,9 +173,7 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
                 f"{a['gap']:.2f}"
             )
     old, here = (summaries.json.loads((summaries.RESULTS / f"{n}.json").read_text())["rows"] for n in TWO_MACHINES)
-    assert [(r["kernel"], r["sigma_y"], r["image"]) for r in old] == [
-        (r["kernel"], r["sigma_y"], r["image"]) for r in here
-    ]
+    summaries.same_cases(old, here)
     assert max(abs(r["true kernel"] - s["true kernel"]) for r, s in zip(old, here)) < 1e-5  # "agrees to 0.00001 dB"
     moved = [abs(r["blind, valid"] - s["blind, valid"]) for r, s in zip(old, here)]
     quoted.append(  # the same command on two machines
@@ -201,14 +199,14 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
         f"{large['gap']:.1f} dB below the true kernel on average",
         f"below the blurry photo in {motion['below']} of {motion['rows']} cases",
     ]
-    large2 = summaries.draws_set_figures("held-out photos, 21-31 px")["two"]
-    motion2 = summaries.draws_set_figures("held-out photos, camera shake 9-21 px")["two"]
+    large2 = sets["held-out photos, 21-31 px"]["two"]
+    motion2 = sets["held-out photos, camera shake 9-21 px"]["two"]
     rounded += [  # the same sets with the default two kernel draws
         f"in {large2['below']} of {large2['rows']} (worst {large2['worst']:.1f} dB) and {large2['gap']:.1f} dB below "
         "with the default two",
         f"{motion2['below']} of {motion2['rows']} with two",
     ]
-    train2 = summaries.draws_set_figures("training photos, 9-25 px")["two"]
+    train2 = sets["training photos, 9-25 px"]["two"]
     rounded.append(f"in {train2['below']} of {train2['rows']} (worst {train2['worst']:.1f} dB) with the default two")
     missing += [q for q in rounded if q not in guide]
     assert not missing, missing
