@@ -41,6 +41,13 @@ came from a CPU whose rounding differs: its true-kernel figures agree to 1e-5 dB
     python benchmarks/blind_real.py --offered-only --heldout data/photos/train \
         --out benchmarks/results/blind_draws1_train.json
 
+``--samples N``: the offered model's one sample against the mean of N samples with the same kernel estimate
+(``ddrm.restore``'s ``samples`` for ``deblur_blind``: the kernel estimated once, the second run drawing N samples), and
+the true kernel's one sample against its mean of N, on the held-out photos at sigma_y 0.01 with the default two
+draws::
+
+    python benchmarks/blind_real.py --samples 4 --draws 2 --levels 0.01 --out benchmarks/results/blind_samples4.json
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).
@@ -56,7 +63,7 @@ import torch
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
 from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from real_boundaries import blur_valid  # the same camera-like blur
-from summaries import blind_offered_table, blind_real_motion_table, blind_real_table
+from summaries import blind_offered_table, blind_real_motion_table, blind_real_table, blind_samples_table
 
 import ddrm
 from ddrm.bench.data import prepare
@@ -65,7 +72,8 @@ from ddrm.io import read_image
 from ddrm.metrics import psnr
 from ddrm.operators import gaussian_kernel_1d, motion_kernel, separable_blur, uniform_kernel_1d
 from ddrm.pipeline import image_generator
-from ddrm.pipeline.blind import kernel_error
+from ddrm.pipeline.batch import sample_generators
+from ddrm.pipeline.blind import kernel_error, restore_blind
 from ddrm.samplers import SAMPLERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,14 +122,19 @@ def blurred(args, files, family: str, k: torch.Tensor):  # noqa: ANN001, ANN201
 def true_kernel_into(row: dict, y, truth, a: torch.Tensor, b: torch.Tensor, prior, args, seed: int,  # noqa: ANN001
                      key: str = "true kernel") -> None:  # fmt: skip
     """``row[key]``: non-blind DDRM with the separable kernel ``a b^T`` (the true one; valid boundary), cropped to
-    the frame."""
-    n = a.numel()
+    the frame; with ``--samples N`` > 1 also ``row[key + ", mean of N"]``, the mean of N samples (the first is the
+    one-sample image)."""
+    n, samples = a.numel(), args.samples
     c = (n - 1) // 2
     op = separable_blur((y.shape[0], y.shape[1] + n - 1, y.shape[2] + n - 1), a, b, boundary="valid")
+    gens = sample_generators([image_generator(seed, row["image"])], samples)
     with torch.no_grad():
-        x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]), 2 * row["sigma_y"], steps=args.steps,
-                                 task="deblur_gauss", generator=[image_generator(seed, row["image"])])  # fmt: skip
-    row[key] = psnr(((x[0] + 1) / 2).clamp(0, 1)[:, c : c + args.size, c : c + args.size], truth)
+        x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]).repeat(samples, 1, 1, 1), 2 * row["sigma_y"],
+                                 steps=args.steps, task="deblur_gauss", generator=gens)  # fmt: skip
+    x = ((x + 1) / 2).clamp(0, 1)[:, :, c : c + args.size, c : c + args.size]
+    row[key] = psnr(x[0], truth)
+    if samples > 1:
+        row[f"{key}, mean of {samples}"] = psnr(x.mean(0), truth)
 
 
 def blind_into(row: dict, key: str, y, truth, k: torch.Tensor, prior, args, seed: int, **task_params) -> None:  # noqa: ANN001
@@ -131,6 +144,31 @@ def blind_into(row: dict, key: str, y, truth, k: torch.Tensor, prior, args, seed
                              task_params=task_params, details=True)  # fmt: skip
     row[key] = psnr(out, truth)
     row[f"{key} kernel error"] = kernel_error(info.kernels[0], k)
+
+
+def samples_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
+    """The offered blind model's one sample against the mean of ``--samples`` N with the same estimate, and the
+    true kernel's likewise: ``restore_blind`` as ``ddrm.restore(y, "deblur_blind", samples=N)`` runs it, all N samples
+    kept (the first is ``ddrm.restore``'s one-sample image: checked on the first row)."""
+    rows, n = [], args.samples
+    for family, (a, b) in kernels().items():
+        k = torch.outer(a, b)
+        for seed, y, truth, row in blurred(args, files, family, k):
+            x, est = restore_blind(prior, SAMPLERS["ddrm"], y[None], row["sigma_y"], a.numel(), boundary="valid",
+                                   narrow=1.0, draws=args.draws, samples=n, solver_args={"steps": args.steps},
+                                   generator=[image_generator(seed, "image 0")])  # fmt: skip
+            c = (a.numel() - 1) // 2
+            x = x[:, :, c : c + args.size, c : c + args.size]
+            if not rows:  # the first sample is the library's one-sample result
+                one = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior, seed=seed,
+                                   task_params={"size": a.numel(), "draws": args.draws})  # fmt: skip
+                assert torch.equal(one, x[0]), "restore_blind's first sample is not ddrm.restore's image"
+            row["blind, valid"], row[f"blind, valid, mean of {n}"] = psnr(x[0], truth), psnr(x.mean(0), truth)
+            row["blind, valid kernel error"] = kernel_error(est, k)
+            true_kernel_into(row, y, truth, a, b, prior, args, seed)
+            rows.append(row)
+            show(row)
+    return rows
 
 
 def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
@@ -177,12 +215,24 @@ def main() -> None:
     ap.add_argument(
         "--draws", type=int, default=1, help="deblur_blind's draws (the kernel estimated that many times, one kept)"
     )
+    ap.add_argument(
+        "--samples", type=int, default=1, help="one sample against the mean of N, the same estimate (blind_samples)"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
     draws_flag = "" if args.draws == 1 else f" --draws {args.draws}"
     flags = ("" if args.narrow is None else f" --narrow {args.narrow:g}") + seed_flag + draws_flag
     files = photo_files(args)
+    if args.samples > 1:
+        out = args.out or f"benchmarks/results/blind_samples{args.samples}.json"
+        rows = samples_rows(args, files, load_prior(args.prior, args.checkpoint))
+        levels = "" if args.levels == ap.get_default("levels") else f" --levels {args.levels}"
+        command = (f"python benchmarks/blind_real.py --samples {args.samples}{flags}{levels} --heldout {args.heldout} "
+                   f"--out {out}")  # fmt: skip
+        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
+        print(blind_samples_table(out))
+        return
     if args.offered_only or args.large:
         flag, families = ("--large", large_kernels()) if args.large else ("--offered-only", kernels())
         out = args.out or f"benchmarks/results/blind_real_{'large' if args.large else 'train'}.json"

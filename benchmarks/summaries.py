@@ -345,6 +345,36 @@ def blind_draws_sets_table(path: Path = RESULTS / "blind_draws2_large.json") -> 
     return "\n".join(out)
 
 
+def samples_figures(path: Path = RESULTS / "blind_samples4.json") -> dict[str, Any]:
+    """The offered blind model's one sample against the mean of N with the same kernel estimate
+    (``blind_real.py --samples N``): :func:`_row_figures` of each (the gap against the true kernel's one sample), the
+    mean's gap against the true kernel's mean of N, and the mean gains of the mean over one sample, blind and with the
+    true kernel."""
+    rows = json.loads(path.read_text())["rows"]
+    n = int(path.stem.removeprefix("blind_samples"))
+    key, mean_key, true_mean = "blind, valid", f"blind, valid, mean of {n}", f"true kernel, mean of {n}"
+    mean = _row_figures(rows, mean_key)
+    mean["gap to the mean"] = float(np.mean([r[true_mean] - r[mean_key] for r in rows]))
+    return {"samples": n, "one": _row_figures(rows, key), "mean": mean,
+            "blind gain": float(np.mean([r[mean_key] - r[key] for r in rows])),
+            "least blind gain": min(r[mean_key] - r[key] for r in rows),
+            "true gain": float(np.mean([r[true_mean] - r["true kernel"] for r in rows]))}  # fmt: skip
+
+
+def blind_samples_table(path: Path = RESULTS / "blind_samples4.json") -> str:
+    """The offered blind model's one sample against the mean of N with the same kernel estimate
+    (:func:`samples_figures`): rows below the blurry photo, mean and worst change against it, mean distance below the
+    true kernel's one sample, and below its mean of N."""
+    f = samples_figures(path)
+    n = f["samples"]
+    out = [f"| result | rows | below blurry / mean / worst / below the true kernel (one sample) | below the true "
+           f"kernel's mean of {n} |", "|---|---:|---|---:|"]  # fmt: skip
+    out.append(f"| one sample (the default) | {f['one']['rows']} | {_draws_cells(f['one'])} | |")
+    out.append(f"| mean of {n} (`--samples {n}`) | {f['mean']['rows']} | {_draws_cells(f['mean'])} | "
+               f"{f['mean']['gap to the mean']:.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def blind_large_table(path: Path = RESULTS / "blind_real_large.json") -> str:
     """The offered blind model on kernels of 21-31 px (``blind_real.py --large``), in :func:`blind_offered_table`'s
     columns."""
@@ -442,6 +472,7 @@ TABLES = {
     "blind_seeds": blind_seeds_table,
     "blind_draws": blind_draws_table,
     "blind_draws_sets": blind_draws_sets_table,
+    "blind_samples": blind_samples_table,
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,
     "latent_solvers": latent_solvers_table,

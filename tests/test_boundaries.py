@@ -323,6 +323,49 @@ def test_blind_draws_keep_one_plain_run_the_one_the_rule_picks():
     assert spec_for_measurement("deblur_blind", {"size": 7}, (3, 20, 20)).params["draws"] == 2
 
 
+def test_blind_samples_are_the_final_kernels_non_blind_samples():
+    """``samples`` N: the kernel is estimated once (the one-sample run's, draws and all), sample 0 is the one-sample
+    image bit for bit and sample ``s`` the solver's non-blind run with that kernel under :func:`derived_generators`
+    of the kept draw's generators; ``ddrm.restore``'s mean and spread are theirs; without ``narrow`` (no second run)
+    or under one sample refused."""
+    from ddrm.pipeline.blind import derived_generators, restore_blind
+    from ddrm.samplers import SAMPLERS
+
+    prior, y01 = _blurred_gaussian_scene(2)
+    common = dict(solver_args={"steps": 4}, boundary="valid", narrow=1.0)
+
+    def blind(generator, **kw):  # noqa: ANN001, ANN202
+        return restore_blind(prior, SAMPLERS["ddrm"], y01, 0.02, 7, generator=generator, **common, **kw)
+
+    x1, k1 = blind([torch.Generator().manual_seed(3)], draws=2)
+    x3, k3 = blind([torch.Generator().manual_seed(3)], draws=2, samples=3)
+    assert torch.equal(k3, k1) and x3.shape == (3, 3, 26, 26) and torch.equal(x3[:1], x1)
+    assert float((x3[1:] - x3[:1]).abs().amax((1, 2, 3)).min()) > 1e-3  # other samples, other images
+    kept = [j for j in range(2) if torch.equal(blind(derived_generators([torch.Generator().manual_seed(3)], j))[0], x1)]
+    draw = derived_generators([torch.Generator().manual_seed(3)], kept[0])
+    op = separable_blur((3, 26, 26), k1.sum(1), k1.sum(0), boundary="valid", dtype=torch.float64)
+    with torch.no_grad():
+        ref = SAMPLERS["ddrm"].run(prior, op, (2 * y01 - 1).repeat(2, 1, 1, 1), 0.04, steps=4,
+                                   generator=[derived_generators(draw, s)[0] for s in (1, 2)])  # fmt: skip
+    torch.testing.assert_close(x3[1:], ((ref + 1) / 2).clamp(0, 1))
+
+    with pytest.raises(TaskError, match="second, non-blind run"):
+        restore_blind(prior, SAMPLERS["ddrm"], y01, 0.02, 7, samples=2, boundary="valid")
+    for bad in (0, True):
+        with pytest.raises(TaskError, match="number of samples"):
+            blind(None, samples=bad)
+    from ddrm.priors import GaussianPrior
+
+    prior = GaussianPrior.stationary((3, 26, 26), length=1.0)  # float32, as ddrm.restore's images
+    y, params = y01[0].float(), {"size": 7, "boundary": "valid"}  # the task's narrow is 1 unless a factor is given
+    img, res = ddrm.restore(y, "deblur_blind", sigma_y=0.02, prior=prior, steps=4, samples=3, task_params=params,
+                            details=True)  # fmt: skip
+    one = ddrm.restore(y, "deblur_blind", sigma_y=0.02, prior=prior, steps=4, task_params=params)
+    assert res.samples == 3 and res.estimate == "mean" and img.shape == one.shape == (3, 20, 20)
+    assert res.std.shape == (1, 3, 20, 20) and float(res.std.mean()) > 1e-3
+    assert float((img - one).abs().max()) > 1e-3  # the mean, not the first sample
+
+
 def test_the_full_valid_system_is_the_windows_products():
     """The valid 2-D fit's normal equations, built from integral images, are ``Z Z^T`` and ``Z y`` of the windows."""
     from ddrm.pipeline.blind import _valid_full_system

@@ -537,6 +537,14 @@ def test_blind_deblurring_gets_the_pipelines_guarantees(tmp_path):
     assert digest(tmp_path / "n.kernel.npy") == digest(tmp_path / "one.kernel.npy")  # the estimate; the image differs
     assert digest(tmp_path / "n.png") != digest(tmp_path / "one.png")
     assert json.loads((out / "b0.result.json").read_text())["task_params"]["draws"] == 2  # the default
+    # several samples, drawn with the one estimate: the one-sample run's kernel, the spread beside the mean, the first
+    # sample the one-sample image
+    run("restore", src / "b0.png", "-o", tmp_path / "s.png", *common, "--kernel-draws", "1", "--samples", "2")
+    assert digest(tmp_path / "s.kernel.npy") == digest(tmp_path / "one.kernel.npy")
+    assert (tmp_path / "s.std.npy").is_file() and digest(tmp_path / "s.png") != digest(tmp_path / "one.png")
+    run("restore", src / "b0.png", "-o", tmp_path / "f.png", *common, "--kernel-draws", "1", "--samples", "2",
+        "--estimate", "sample")  # fmt: skip
+    assert digest(tmp_path / "f.png") == digest(tmp_path / "one.png")
     for flags, why in ((["--kernel-narrow", "0"], "narrowing factor"), (["--kernel-narrow", "2"], "must lie in"),
                        (["--kernel-draws", "0"], "must lie in"), (["--kernel-draws", "1.5"], "an integer")):  # fmt: skip
         res = run("restore", src / "b0.png", "-o", tmp_path / "bad.png", *common, *flags, ok=False)

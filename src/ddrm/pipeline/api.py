@@ -149,7 +149,8 @@ def restore(
     sampler.check_operator(op)
     net = prior if isinstance(prior, Prior) else _loader(prior, checkpoint, device)(spec.image_shape)
     blind = name in BLIND_TASKS
-    unknown = check_memory(net, sampler, spec.image_shape, 1 if blind else y01.shape[0] * samples, device, args, blind)
+    batch = (1 if blind else y01.shape[0]) * samples  # a blind task: one image, its samples drawn in one batch
+    unknown = check_memory(net, sampler, spec.image_shape, batch, device, args, blind)
     for line in (step_warning(sampler, args, name), unknown):
         if line is not None:
             warnings.warn(line, stacklevel=2)

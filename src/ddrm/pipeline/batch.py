@@ -185,14 +185,16 @@ def restore_batch(
             x, k = restore_blind(prior, solver, y01[i : i + 1], sigma_y, task.params["size"], task.params["model"],
                                  solver_args={**(solver_args or {}), **one}, generator=[g], progress_bar=progress_bar,
                                  boundary=task.params.get("boundary", "circular"),
-                                 narrow=task.params.get("narrow"), draws=task.params.get("draws", 1))  # fmt: skip
+                                 narrow=task.params.get("narrow"), draws=task.params.get("draws", 1),
+                                 samples=samples)  # fmt: skip
             images.append(x)
             kernels.append(k)
-        x01 = torch.cat(images)
+        x01, std = _estimate(torch.stack(images), estimate)
         narrow = task.params.get("narrow") or 1.0  # the residual under the blur the image was restored with
         blind_op = [task.blur_of(scale_kernel(k, narrow)).to(y01.device, y01.dtype) for k in kernels]
         residual = torch.cat([consistency_residual(o, y01[i : i + 1], x01[i : i + 1]) for i, o in enumerate(blind_op)])
-        return Restoration(task.frame(x01), torch.stack(kernels), residual=residual)
+        return Restoration(task.frame(x01), torch.stack(kernels), std=None if std is None else task.frame(std),
+                           residual=residual, samples=samples, estimate=estimate)  # fmt: skip
     reps = {k: v.repeat_interleave(samples, 0) for k, v in extra.items()}
     with torch.no_grad():  # gradient methods enable autograd themselves, around the network only
         x = solver.run(
@@ -206,12 +208,17 @@ def restore_batch(
             **(solver_args or {}),
             **reps,
         )
-    draws = ((x + 1) / 2).clamp(0, 1).reshape(y01.shape[0], samples, *x.shape[1:])
-    std = draws.std(1) if samples > 1 else None
-    x01 = draws.mean(1) if estimate == "mean" else draws[:, 0]
+    x01, std = _estimate(((x + 1) / 2).clamp(0, 1).reshape(y01.shape[0], samples, *x.shape[1:]), estimate)
     residual = consistency_residual(op, y01, x01)  # on the whole restored domain, which the measurement saw
     std = None if std is None else task.frame(std)
     return Restoration(task.frame(x01), std=std, residual=residual, samples=samples, estimate=estimate)
+
+
+def _estimate(draws: Tensor, estimate: str) -> tuple[Tensor, Tensor | None]:
+    """``draws`` (B, samples, C, H, W) in [0, 1] -> the result asked for (the first sample or the mean) and, with
+    several samples, their per-pixel standard deviation."""
+    std = draws.std(1) if draws.shape[1] > 1 else None
+    return (draws.mean(1) if estimate == "mean" else draws[:, 0]), std
 
 
 def _to_domain(task: TaskSpec, x01: Tensor) -> Tensor:
@@ -249,9 +256,8 @@ def check_samples(solver: SamplerSpec, task: TaskSpec, samples: int, estimate: s
         raise InputError(f"the estimate is one of {', '.join(ESTIMATES)}, got {estimate!r}")
     if estimate == "mean" and samples < 2:
         raise InputError("the mean estimate needs several samples (--samples N, N >= 2)")
-    if samples > 1 and (task.is_blind or solver.deterministic):
-        why = "each sample would estimate its own kernel" if task.is_blind else f"{solver.name} draws no noise"
-        raise InputError(f"several samples do not apply to {task.name if task.is_blind else solver.name}: {why}")
+    if samples > 1 and solver.deterministic:
+        raise InputError(f"several samples do not apply to {solver.name}: it draws no noise")
 
 
 def pinv_image(op: Operator, y01: Tensor) -> Tensor:

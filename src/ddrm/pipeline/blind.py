@@ -510,6 +510,7 @@ def restore_blind(
     pyramid: bool = True,
     narrow: float | None = None,
     draws: int = 1,
+    samples: int = 1,
     **estimator_args: Any,
 ) -> tuple[Tensor, Tensor]:
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
@@ -530,19 +531,41 @@ def restore_blind(
     ``draws`` > 1: the whole estimation runs that many times, draw ``k`` from :func:`derived_generators` (draw 0 is
     ``generator`` itself, so one draw is the plain run), and the result is the draw :func:`pick_draw` keeps: the
     estimating chain can settle on a wrong kernel under one draw of its noise and not under another (the
-    ``deblur_blind`` task's default is 2; the coarse scales run one)."""
+    ``deblur_blind`` task's default is 2; the coarse scales run one).
+
+    ``samples`` > 1 (with ``narrow``): the second run draws that many samples of the image with the kept draw's
+    kernel (sample 0 the one-sample image, sample ``s`` from :func:`derived_generators` of the draw's generators;
+    the kernel is estimated once), returned stacked (samples, C, H, W): their mean is the posterior mean under the
+    estimate, as ``ddrm.restore``'s ``samples`` gives for a known blur."""
     check_solver(solver)
     if narrow is not None and not 0 < narrow <= 1:
         raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {narrow}")
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise TaskError(f"the number of kernel draws must be an integer >= 1, got {draws!r}")
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise TaskError(f"the number of samples must be an integer >= 1, got {samples!r}")
+    if samples > 1 and narrow is None:
+        raise TaskError("several samples are drawn by the second, non-blind run: give narrow (1: the estimate itself)")
+    gens = [derived_generators(generator, k) for k in range(draws)]
     runs = [
         _restore_blind_once(
             prior, solver, y01, sigma_y, size, model, solver_args, g, progress_bar, pyramid, narrow, estimator_args
         )  # fmt: skip
-        for g in (derived_generators(generator, k) for k in range(draws))
+        for g in gens
     ]
-    return runs[pick_draw(runs, y01)] if draws > 1 else runs[0]
+    kept = pick_draw([run[:2] for run in runs], y01) if draws > 1 else 0
+    x, k, operator = runs[kept]
+    if samples > 1:  # the other samples under the kept draw's kernel, in one batch
+        more = [derived_generators(gens[kept], s) for s in range(1, samples)]
+        # a start image (``x_init``), like the measurement, repeated for each sample
+        args = {a: v.repeat_interleave(samples - 1, 0) if isinstance(v, Tensor) else v
+                for a, v in (solver_args or {}).items()}  # fmt: skip
+        with torch.no_grad():
+            rest = solver.run(prior, operator, (2 * y01 - 1).repeat_interleave(samples - 1, 0), 2 * sigma_y,
+                              generator=None if generator is None else [g for gs in more for g in gs],
+                              progress_bar=progress_bar, **args)  # fmt: skip
+        x = torch.cat([x, ((rest + 1) / 2).clamp(0, 1)])
+    return x, k
 
 
 def derived_generators(generator: Any, k: int) -> Any:
@@ -572,8 +595,9 @@ def pick_draw(runs: list[tuple[Tensor, Tensor]], y01: Tensor) -> int:
 
 
 def _restore_blind_once(prior, solver, y01, sigma_y, size, model, solver_args, generator, progress_bar, pyramid,  # noqa: ANN001
-                        narrow, estimator_args) -> tuple[Tensor, Tensor]:  # fmt: skip
-    """One draw of :func:`restore_blind`: the image in [0, 1] and the kernel estimate."""
+                        narrow, estimator_args) -> tuple[Tensor, Tensor, LinearOperator]:  # fmt: skip
+    """One draw of :func:`restore_blind`: the image in [0, 1], the kernel estimate and the blur the image was
+    restored with (the estimate narrowed, with ``narrow``)."""
     first_draws = _copy_generators(generator) if narrow is not None else None
     if pyramid and "start_kernel" not in estimator_args:  # coarse to fine: the scale below gives the first guess
         start = _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args)
@@ -590,7 +614,8 @@ def _restore_blind_once(prior, solver, y01, sigma_y, size, model, solver_args, g
             progress_bar=progress_bar,
             **(solver_args or {}),
         )
+        operator = estimator.operator(narrow or 1.0)
         if narrow is not None:  # the estimate, narrowed, restores the image without further updates
-            x = solver.run(prior, estimator.operator(narrow), 2 * y01 - 1, 2 * sigma_y,
-                           generator=first_draws, progress_bar=progress_bar, **(solver_args or {}))  # fmt: skip
-    return ((x + 1) / 2).clamp(0, 1), estimator.kernel
+            x = solver.run(prior, operator, 2 * y01 - 1, 2 * sigma_y, generator=first_draws, progress_bar=progress_bar,
+                           **(solver_args or {}))  # fmt: skip
+    return ((x + 1) / 2).clamp(0, 1), estimator.kernel, operator
