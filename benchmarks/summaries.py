@@ -18,6 +18,13 @@ from typing import Any
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def rows_of(path: Path) -> list[dict]:
+    """The rows of a result file."""
+    return json.loads(path.read_text())["rows"]
+
+
 SIGMAS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 TASKS = {"denoise": "denoising", "sr_bicubic4": "SR x4 (bicubic)", "deblur_gauss": "Gaussian deblurring",
          "inpaint": "inpainting 50 %"}  # fmt: skip
@@ -77,7 +84,7 @@ def sample_vs_mean_table(path: Path = RESULTS / "noise_sweep.jsonl") -> str:
 
 def real_degradations_table(path: Path = RESULTS / "real_degradations.json") -> str:
     """Photos degraded as users' are: noise in an 8-bit file, Pillow's bicubic 4x reduction."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     out = ["| degradation | sigma_y | input | DDRM (one sample) | MMSE (1 call) | mean of 4 | DDRM - input, worst photo | "
            "mean of 4 - input, worst photo |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (task, s), rs in _groups(rows, "task", "sigma_y").items():
@@ -94,7 +101,7 @@ def real_degradations_table(path: Path = RESULTS / "real_degradations.json") -> 
 def noise_estimation_table(path: Path = RESULTS / "noise_estimation.json") -> str:
     """The estimate's bias and rms error (PCA and MAD) per task and level, and DDRM with the estimate against DDRM
     with the true level."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     out = ["| task | true sigma_y | PCA: bias / rms | MAD: bias / rms | DDRM, true | DDRM, estimated | worst photo |",
            "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (task, s), rs in _groups(rows, "task", "sigma_y").items():
@@ -113,7 +120,7 @@ def noise_estimation_table(path: Path = RESULTS / "noise_estimation.json") -> st
 def real_boundaries_table(path: Path = RESULTS / "real_boundaries.json") -> str:
     """Per kernel family and sigma_y: the blurry photo, the synthetic boundary models and the valid one (mean PSNR in
     the measurement's frame), and the valid model's worst photo against the blurry input and the synthetic model."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     out = ["| kernel | sigma_y | photos | blurry | synthetic boundary (DDRM) | valid boundary (default) | "
            "valid - blurry, worst photo | valid - synthetic, worst photo |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
@@ -143,7 +150,7 @@ def consistency_table(path: Path = RESULTS / "noise_sweep.jsonl") -> str:
 def blind_real_table(path: Path = RESULTS / "blind_real.json") -> str:
     """Per kernel and sigma_y: the blurry photo, blind DDRM with the circular and the valid model, DDRM with the true
     kernel (mean PSNR), the kernel errors, and the valid model's worst photo against the blurry input."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     out = ["| kernel | sigma_y | blurry | blind, circular | blind, valid (default) | true kernel | kernel error "
            "(circular / valid) | valid - blurry, worst photo |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
@@ -159,7 +166,7 @@ def blind_real_table(path: Path = RESULTS / "blind_real.json") -> str:
 def blind_real_motion_table(path: Path = RESULTS / "blind_real_motion.json") -> str:
     """Per motion kernel and sigma_y: the blurry photo, the offered blind model (separable, valid), ``deblur_motion``
     with the true kernel (mean PSNR), the kernel error, the worst photo and the count below the blurry photo."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     out = ["| kernel | sigma_y | blurry | blind, separable (offered) | true kernel | kernel error | blind - blurry, "
            "worst photo | photos below blurry |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
@@ -174,7 +181,7 @@ def blind_real_motion_table(path: Path = RESULTS / "blind_real_motion.json") -> 
 def blind_offered_table(path: Path = RESULTS / "blind_real_train.json") -> str:
     """Per kernel and sigma_y: the blurry photo, the offered blind model and DDRM with the true kernel (mean PSNR), the
     kernel error, the blind model's mean and worst change against the blurry photo, and the counts below it."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     out = ["| kernel | sigma_y | blurry | blind, valid (offered) | true kernel | kernel error | blind - blurry, mean | "
            "worst photo | below blurry: blind / true kernel |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
@@ -192,7 +199,7 @@ def blind_figures(path: Path, key: str) -> dict[str, float]:
     """The figures the blind-deblurring prose quotes from one result file: rows, rows below the blurry photo, the
     blind model's (``key``) mean and worst change against it, its mean distance below the true kernel, and the true
     kernel's mean and least change."""
-    return _row_figures(json.loads(path.read_text())["rows"], key)
+    return _row_figures(rows_of(path), key)
 
 
 def _row_figures(rows: list[dict], key: str) -> dict[str, float]:
@@ -214,7 +221,7 @@ def _seed_cases(files: dict[int, Path]) -> dict[tuple, list[float]]:
     """(kernel, sigma_y, photo) -> the offered model's change against the blurry photo under each draw."""
     cases: dict[tuple, list[float]] = {}
     for f in files.values():
-        for r in json.loads(f.read_text())["rows"]:
+        for r in rows_of(f):
             cases.setdefault((r["kernel"], r["sigma_y"], r["image"]), []).append(r["blind, valid"] - r["blurry"])
     return cases
 
@@ -242,12 +249,12 @@ def blind_seeds_table(path: Path = RESULTS / "blind_real_seed1.json") -> str:
     the blurry photo (all, and per kernel family over both noise levels), mean and worst change against it, mean
     distance below the true kernel; then the same over all draws (:func:`seed_figures`)."""
     files = seed_files(path.parent)
-    families = [f for (f,) in _groups(json.loads(files[0].read_text())["rows"], "kernel")]
+    families = [f for (f,) in _groups(rows_of(files[0]), "kernel")]
     short = " / ".join(f.split(",")[0] for f in families)
     out = [f"| seed | rows | below blurry | below blurry, per kernel ({short}) | mean change | worst (photo, kernel, "
            "sigma_y) | below the true kernel |", "|---|---:|---:|---|---:|---|---:|"]  # fmt: skip
     for seed, f in files.items():
-        rows, fig = json.loads(f.read_text())["rows"], blind_figures(f, "blind, valid")
+        rows, fig = rows_of(f), blind_figures(f, "blind, valid")
         per = " / ".join(str(sum(r["blind, valid"] < r["blurry"] for r in rows if r["kernel"] == k)) for k in families)
         r = min(rows, key=lambda r: r["blind, valid"] - r["blurry"])
         out.append(f"| {seed} | {fig['rows']} | {fig['below']} | {per} | {fig['mean']:+.2f} | {fig['worst']:+.2f} "
@@ -272,7 +279,7 @@ def draws_figures(results: Path = RESULTS) -> dict[str, Any]:
     (rows, below the blurry photo, mean and worst change against it, mean distance below the true kernel), and the
     rows whose image the second draw changed."""
     files = draws_files(results)
-    loaded = [[json.loads(f.read_text())["rows"] for f in pair] for pair in files.values()]
+    loaded = [[rows_of(f) for f in pair] for pair in files.values()]
     kept = sum(_kept(a, b, "blind, valid") for a, b in loaded)
     return {"seeds": len(files), "one": _row_figures([r for a, _ in loaded for r in a], "blind, valid"),
             "two": _row_figures([r for _, b in loaded for r in b], "blind, valid"), "kept": kept}  # fmt: skip
@@ -302,7 +309,7 @@ def blind_draws_table(path: Path = RESULTS / "blind_draws2_seed0.json") -> str:
     out = ["| seed | rows | one draw: below blurry / mean / worst / below the true kernel | two draws: the same | "
            "rows where the second draw was kept |", "|---|---:|---|---|---:|"]  # fmt: skip
     for seed, (one, two) in draws_files(path.parent).items():
-        a, b = json.loads(one.read_text())["rows"], json.loads(two.read_text())["rows"]
+        a, b = rows_of(one), rows_of(two)
         one_fig, two_fig = _row_figures(a, "blind, valid"), _row_figures(b, "blind, valid")
         out.append(f"| {seed} | {len(a)} | {_draws_cells(one_fig)} | {_draws_cells(two_fig)} | "
                    f"{_kept(a, b, 'blind, valid')} |")  # fmt: skip
@@ -328,7 +335,7 @@ def draws_set_figures(label: str, results: Path = RESULTS) -> dict[str, Any] | N
     one, two, key = DRAWS_SETS[label]
     if not (results / f"{two}.json").is_file():
         return None
-    a, b = (json.loads((results / f"{name}.json").read_text())["rows"] for name in (one, two))
+    a, b = (rows_of(results / f"{name}.json") for name in (one, two))
     return {"one": _row_figures(a, key), "two": _row_figures(b, key), "kept": _kept(a, b, key)}
 
 
@@ -350,7 +357,7 @@ def samples_figures(path: Path = RESULTS / "blind_samples4.json") -> dict[str, A
     (``blind_real.py --samples N``): :func:`_row_figures` of each (the gap against the true kernel's one sample), the
     mean's gap against the true kernel's mean of N, and the mean gains of the mean over one sample, blind and with the
     true kernel."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     n = int(path.stem.removeprefix("blind_samples"))
     key, mean_key, true_mean = "blind, valid", f"blind, valid, mean of {n}", f"true kernel, mean of {n}"
     mean = _row_figures(rows, mean_key)
@@ -409,7 +416,7 @@ def blind_second_run_table(path: Path = RESULTS / "blind_real_chain.json") -> st
         for f in (chain, second):
             fig = blind_figures(f, key)
             cells.append(f"{fig['mean']:+.2f} / {fig['worst']:+.2f} / {fig['below']} / {fig['gap']:.2f}")
-        rows = {f: {(r["kernel"], r["sigma_y"], r["image"]): r[key] for r in json.loads(f.read_text())["rows"]}
+        rows = {f: {(r["kernel"], r["sigma_y"], r["image"]): r[key] for r in rows_of(f)}
                 for f in (chain, second)}  # fmt: skip
         assert rows[chain].keys() == rows[second].keys(), f"{name}: the two files hold different rows"
         better = sum(rows[second][c] > rows[chain][c] for c in rows[chain])
@@ -420,7 +427,7 @@ def blind_second_run_table(path: Path = RESULTS / "blind_real_chain.json") -> st
 def kernel_width_table(path: Path = RESULTS / "kernel_width.json") -> str:
     """Per kernel and width factor: DDRM's mean PSNR with the kernel's spread scaled, its mean and worst change against
     the blurry photo and the photos below it."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     out = ["| kernel | sigma_y | kernel width used | PSNR | - blurry, mean | worst photo | photos below blurry |",
            "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
@@ -435,7 +442,7 @@ def kernel_width_table(path: Path = RESULTS / "kernel_width.json") -> str:
 
 def memory_guard_table(path: Path = RESULTS / "memory_guard.json") -> str:
     """The memory guard's estimate against the measured peak growth of a 20-step DDRM restore, per prior and size."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     out = ["| prior | side (px) | estimate (MiB) | measured peak growth (MiB) | estimate / measured |",
            "|---|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
@@ -448,7 +455,7 @@ def memory_guard_table(path: Path = RESULTS / "memory_guard.json") -> str:
 def latent_solvers_table(path: Path = RESULTS / "latent_solvers.json") -> str:
     """The latent solvers on the tiny SD-type pipeline: seconds per step, network evaluations, the peak's growth
     against the memory guard's estimate, and the residual over the unconditional sample's."""
-    rows = json.loads(path.read_text())["rows"]
+    rows = rows_of(path)
     out = ["| solver | side (px) | steps | NFE | s / step | peak growth (MiB) | guard estimate (MiB) | residual / "
            "unconditional |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for r in rows:
