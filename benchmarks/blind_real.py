@@ -124,7 +124,7 @@ def true_kernel_into(row: dict, y, truth, a: torch.Tensor, b: torch.Tensor, prio
     """``row[key]``: non-blind DDRM with the separable kernel ``a b^T`` (the true one; valid boundary), cropped to
     the frame; with ``--samples N`` > 1 also ``row[key + ", mean of N"]``, the mean of N samples (the first is the
     one-sample image)."""
-    n, samples = a.numel(), args.samples
+    n, samples = a.numel(), getattr(args, "samples", 1)  # kernel_width.py has no --samples
     c = (n - 1) // 2
     op = separable_blur((y.shape[0], y.shape[1] + n - 1, y.shape[2] + n - 1), a, b, boundary="valid")
     gens = sample_generators([image_generator(seed, row["image"])], samples)

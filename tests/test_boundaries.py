@@ -348,6 +348,8 @@ def test_blind_samples_are_the_final_kernels_non_blind_samples():
         ref = SAMPLERS["ddrm"].run(prior, op, (2 * y01 - 1).repeat(2, 1, 1, 1), 0.04, steps=4,
                                    generator=[derived_generators(draw, s)[0] for s in (1, 2)])  # fmt: skip
     torch.testing.assert_close(x3[1:], ((ref + 1) / 2).clamp(0, 1))
+    x2, _ = blind(torch.Generator().manual_seed(3), samples=2)  # one generator, not a list of them
+    assert x2.shape == (2, 3, 26, 26) and float((x2[1] - x2[0]).abs().max()) > 1e-3
 
     with pytest.raises(TaskError, match="second, non-blind run"):
         restore_blind(prior, SAMPLERS["ddrm"], y01, 0.02, 7, samples=2, boundary="valid")

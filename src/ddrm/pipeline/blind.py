@@ -515,10 +515,11 @@ def restore_blind(
 ) -> tuple[Tensor, Tensor]:
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
     ``solver`` (a :class:`~ddrm.samplers.SamplerSpec` that takes ``operator_update``: DDRM, DiffPIR) runs with a
-    :class:`KernelEstimator`; returns the restored image (1, C, H, W) in [0, 1] (larger than ``y01`` by
-    ``size - 1`` with ``boundary="valid"`` among ``estimator_args``) and the kernel (size, size). With ``pyramid``
-    the first guess is the kernel of the scale below, estimated the same way (coarse to fine, as the classical blind
-    methods: Fergus et al. 2006, Pan et al. 2014), so the chain at full scale starts near the blur it refines.
+    :class:`KernelEstimator`; returns the restored image (1, C, H, W; ``samples`` of them) in [0, 1] (larger than
+    ``y01`` by ``size - 1`` with ``boundary="valid"`` among ``estimator_args``) and the kernel (size, size). With
+    ``pyramid`` the first guess is the kernel of the scale below, estimated the same way (coarse to fine, as the
+    classical blind methods: Fergus et al. 2006, Pan et al. 2014), so the chain at full scale starts near the blur it
+    refines.
 
     ``narrow`` in (0, 1]: the image comes from a second, non-blind run of ``solver`` (its noise drawn as the first
     run's) with the estimate narrowed by that factor (:func:`scale_kernel`; 1: the estimate itself); the kernel
@@ -560,10 +561,10 @@ def restore_blind(
         # a start image (``x_init``), like the measurement, repeated for each sample
         args = {a: v.repeat_interleave(samples - 1, 0) if isinstance(v, Tensor) else v
                 for a, v in (solver_args or {}).items()}  # fmt: skip
+        flat = None if generator is None else [g for gs in more for g in (gs if isinstance(gs, list) else [gs])]
         with torch.no_grad():
             rest = solver.run(prior, operator, (2 * y01 - 1).repeat_interleave(samples - 1, 0), 2 * sigma_y,
-                              generator=None if generator is None else [g for gs in more for g in gs],
-                              progress_bar=progress_bar, **args)  # fmt: skip
+                              generator=flat, progress_bar=progress_bar, **args)  # fmt: skip
         x = torch.cat([x, ((rest + 1) / 2).clamp(0, 1)])
     return x, k
 
@@ -595,9 +596,9 @@ def pick_draw(runs: list[tuple[Tensor, Tensor]], y01: Tensor) -> int:
 
 
 def _restore_blind_once(prior, solver, y01, sigma_y, size, model, solver_args, generator, progress_bar, pyramid,  # noqa: ANN001
-                        narrow, estimator_args) -> tuple[Tensor, Tensor, LinearOperator]:  # fmt: skip
-    """One draw of :func:`restore_blind`: the image in [0, 1], the kernel estimate and the blur the image was
-    restored with (the estimate narrowed, with ``narrow``)."""
+                        narrow, estimator_args) -> tuple[Tensor, Tensor, LinearOperator | None]:  # fmt: skip
+    """One draw of :func:`restore_blind`: the image in [0, 1], the kernel estimate and, with ``narrow``, the blur of
+    the second run (the estimate narrowed; ``None`` without one)."""
     first_draws = _copy_generators(generator) if narrow is not None else None
     if pyramid and "start_kernel" not in estimator_args:  # coarse to fine: the scale below gives the first guess
         start = _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args)
@@ -614,8 +615,8 @@ def _restore_blind_once(prior, solver, y01, sigma_y, size, model, solver_args, g
             progress_bar=progress_bar,
             **(solver_args or {}),
         )
-        operator = estimator.operator(narrow or 1.0)
-        if narrow is not None:  # the estimate, narrowed, restores the image without further updates
+        operator = None if narrow is None else estimator.operator(narrow)
+        if operator is not None:  # the estimate, narrowed, restores the image without further updates
             x = solver.run(prior, operator, 2 * y01 - 1, 2 * sigma_y, generator=first_draws, progress_bar=progress_bar,
                            **(solver_args or {}))  # fmt: skip
     return ((x + 1) / 2).clamp(0, 1), estimator.kernel, operator
