@@ -296,6 +296,14 @@ def same_cases(one: list[dict], two: list[dict]) -> None:
     assert cases[0] == cases[1], "the two files hold different rows"
 
 
+def machine_apart(there: list[dict], here: list[dict], key: str) -> list[float]:
+    """The same blind command's rows made on two machines: asserts they are the same cases and that DDRM with the true
+    kernel agrees to 0.00001 dB, and returns how far apart each blind result (``key``) came out, dB."""
+    same_cases(there, here)
+    assert max(abs(a["true kernel"] - b["true kernel"]) for a, b in zip(there, here)) < 1e-5, "another computation"
+    return [abs(a[key] - b[key]) for a, b in zip(there, here)]
+
+
 def _kept(one: list[dict], two: list[dict], key: str) -> int:
     """The rows (the same cases in the same order) whose image two draws changed: the second draw was kept."""
     same_cases(one, two)

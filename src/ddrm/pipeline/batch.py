@@ -20,7 +20,7 @@ from ..operators import OPERATORS, Operator, SVDOperator
 from ..priors import Prior
 from ..samplers import SAMPLERS, SamplerSpec
 from ..tasks import BLIND_TASKS, TaskSpec, parse_task
-from .blind import check_solver, derived_generators, restore_blind, scale_kernel
+from .blind import check_solver, restore_blind, sample_generators, scale_kernel
 
 __all__ = [
     "Restoration",
@@ -63,16 +63,6 @@ def image_generator(seed: int, name: str) -> torch.Generator:
 
 
 ESTIMATES = ("sample", "mean")
-
-
-def sample_generators(generators: Sequence[torch.Generator], samples: int) -> list[torch.Generator]:
-    """One generator per sample of each image, image by image: sample 0 draws from the image's own generator (one
-    sample is the plain restoration), sample ``k`` from one seeded by the image's seed and ``k``."""
-    out = []
-    for g in generators:
-        out.append(g)
-        out += [derived_generators(g, k) for k in range(1, samples)]
-    return out
 
 
 @dataclass(frozen=True)

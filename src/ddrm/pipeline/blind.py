@@ -62,6 +62,7 @@ __all__ = [
     "recentre",
     "restore_blind",
     "derived_generators",
+    "sample_generators",
     "pick_draw",
     "check_solver",
     "BLIND_BOUNDARIES",
@@ -535,7 +536,7 @@ def restore_blind(
     ``deblur_blind`` task's default is 2; the coarse scales run one).
 
     ``samples`` > 1 (with ``narrow``): the second run draws that many samples of the image with the kept draw's
-    kernel (sample 0 the one-sample image, sample ``s`` from :func:`derived_generators` of the draw's generators;
+    kernel (sample 0 the one-sample image, the others from :func:`sample_generators` of the draw's generators;
     the kernel is estimated once), returned stacked (samples, C, H, W): their mean is the posterior mean under the
     estimate, as ``ddrm.restore``'s ``samples`` gives for a known blur."""
     check_solver(solver)
@@ -557,14 +558,14 @@ def restore_blind(
     kept = pick_draw([run[:2] for run in runs], y01) if draws > 1 else 0
     x, k, operator = runs[kept]
     if samples > 1:  # the other samples under the kept draw's kernel, in one batch
-        more = [derived_generators(gens[kept], s) for s in range(1, samples)]
+        g = gens[kept]  # the kept draw's generators (one or a list); its sample 0 is the image above
+        more = None if g is None else sample_generators(g if isinstance(g, (list, tuple)) else [g], samples)[1:]
         # a start image (``x_init``), like the measurement, repeated for each sample
         args = {a: v.repeat_interleave(samples - 1, 0) if isinstance(v, Tensor) else v
                 for a, v in (solver_args or {}).items()}  # fmt: skip
-        flat = None if generator is None else [g for gs in more for g in (gs if isinstance(gs, list) else [gs])]
         with torch.no_grad():
             rest = solver.run(prior, operator, (2 * y01 - 1).repeat_interleave(samples - 1, 0), 2 * sigma_y,
-                              generator=flat, progress_bar=progress_bar, **args)  # fmt: skip
+                              generator=more, progress_bar=progress_bar, **args)  # fmt: skip
         x = torch.cat([x, ((rest + 1) / 2).clamp(0, 1)])
     return x, k
 
@@ -578,6 +579,16 @@ def derived_generators(generator: Any, k: int) -> Any:
     gens = list(generator) if isinstance(generator, (list, tuple)) else [generator]
     out = [torch.Generator(device=g.device).manual_seed((g.initial_seed() * 1_000_003 + k) % 2**63) for g in gens]
     return out if isinstance(generator, (list, tuple)) else out[0]
+
+
+def sample_generators(generators: list[torch.Generator], samples: int) -> list[torch.Generator]:
+    """One generator per sample of each image, image by image: sample 0 draws from the image's own generator (one
+    sample is the plain restoration), sample ``k`` from one seeded by the image's seed and ``k``."""
+    out = []
+    for g in generators:
+        out.append(g)
+        out += [derived_generators(g, k) for k in range(1, samples)]
+    return out
 
 
 def pick_draw(runs: list[tuple[Tensor, Tensor]], y01: Tensor) -> int:
