@@ -48,6 +48,12 @@ draws::
 
     python benchmarks/blind_real.py --samples 4 --draws 2 --levels 0.01 --out benchmarks/results/blind_samples4.json
 
+The true kernel's restoration of camera shake at DiffPIR's recommended 100 steps (the motion files above make it at
+``--steps``, the blind rows' 20), without the blind rows, for the distance the blind model leaves::
+
+    python benchmarks/blind_real.py --motion --true-only --true-steps 100 \
+        --out benchmarks/results/blind_motion_true100.json
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).
@@ -63,7 +69,13 @@ import torch
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
 from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from real_boundaries import blur_valid  # the same camera-like blur
-from summaries import blind_offered_table, blind_real_motion_table, blind_real_table, blind_samples_table
+from summaries import (
+    blind_motion_steps_table,
+    blind_offered_table,
+    blind_real_motion_table,
+    blind_real_table,
+    blind_samples_table,
+)
 
 import ddrm
 from ddrm.bench.data import prepare
@@ -172,14 +184,16 @@ def samples_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
 
 
 def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
-    """The offered blind model (separable, valid) on camera shake, against the true kernel's restoration."""
+    """The offered blind model (separable, valid) on camera shake, against the true kernel's restoration
+    (``deblur_motion``, ``--true-steps`` steps); with ``--true-only`` the true kernel's alone."""
     rows = []
     for family, k in motion_kernels().items():
         for seed, y, truth, row in blurred(args, files, family, k):
-            blind_into(row, "blind, separable", y, truth, k, prior, args, seed, size=k.shape[0], narrow=args.narrow,
-                       draws=args.draws)  # fmt: skip
-            out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"], steps=args.steps,
-                               prior=prior, seed=seed)  # fmt: skip
+            if not args.true_only:
+                blind_into(row, "blind, separable", y, truth, k, prior, args, seed, size=k.shape[0],
+                           narrow=args.narrow, draws=args.draws)  # fmt: skip
+            out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"],
+                               steps=args.true_steps or args.steps, prior=prior, seed=seed)  # fmt: skip
             row["true kernel"] = psnr(out, truth)
             rows.append(row)
             show(row)
@@ -218,17 +232,23 @@ def main() -> None:
     ap.add_argument(
         "--samples", type=int, default=1, help="one sample against the mean of N, the same estimate (blind_samples)"
     )
+    ap.add_argument(
+        "--true-steps", type=int, default=None, help="--motion: the true kernel's steps (DiffPIR; default --steps)"
+    )
+    ap.add_argument("--true-only", action="store_true", help="--motion: the blurry photo and the true kernel alone")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    if args.true_only and not args.motion:
+        ap.error("--true-only goes with --motion")
     seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
     draws_flag = "" if args.draws == 1 else f" --draws {args.draws}"
-    flags = ("" if args.narrow is None else f" --narrow {args.narrow:g}") + seed_flag + draws_flag
+    levels = "" if args.levels == ap.get_default("levels") else f" --levels {args.levels}"
+    flags = ("" if args.narrow is None else f" --narrow {args.narrow:g}") + seed_flag + draws_flag + levels
     files = photo_files(args)
     if args.samples > 1:
         out = args.out or f"benchmarks/results/blind_samples{args.samples}.json"
         rows = samples_rows(args, files, load_prior(args.prior, args.checkpoint))
-        levels = "" if args.levels == ap.get_default("levels") else f" --levels {args.levels}"
-        command = (f"python benchmarks/blind_real.py --samples {args.samples}{flags}{levels} --heldout {args.heldout} "
+        command = (f"python benchmarks/blind_real.py --samples {args.samples}{flags} --heldout {args.heldout} "
                    f"--out {out}")  # fmt: skip
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_samples_table(out))
@@ -244,9 +264,15 @@ def main() -> None:
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
-        command = f"python benchmarks/blind_real.py --motion{flags}" + ("" if args.out is None else f" --out {out}")
-        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps)
-        print(blind_real_motion_table(out))
+        true_flags = (" --true-only" if args.true_only else "") + (
+            "" if args.true_steps is None else f" --true-steps {args.true_steps}"
+        )
+        command = f"python benchmarks/blind_real.py --motion{flags}{true_flags}" + (
+            "" if args.out is None else f" --out {out}"
+        )
+        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps,
+                           true_steps=args.true_steps or args.steps)  # fmt: skip
+        print(blind_motion_steps_table(out) if args.true_only else blind_real_motion_table(out))
         return
     args.out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real.json")
     prior, rows = load_prior(args.prior, args.checkpoint), []
@@ -261,7 +287,7 @@ def main() -> None:
             show(row)
     out = write_result(
         args.out,
-        f"python benchmarks/blind_real.py{seed_flag}{draws_flag}",
+        f"python benchmarks/blind_real.py{seed_flag}{draws_flag}{levels}",
         rows,
         args.prior,
         size=args.size,

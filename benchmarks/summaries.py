@@ -178,6 +178,44 @@ def blind_real_motion_table(path: Path = RESULTS / "blind_real_motion.json") -> 
     return "\n".join(out)
 
 
+def motion_steps_rows(path: Path = RESULTS / "blind_motion_true100.json") -> list[dict]:
+    """The camera-shake rows of ``blind_draws2_motion.json`` (the offered model, two draws; the true kernel at the
+    blind rows' 20 steps) with the true kernel at the steps of ``path`` (``--motion --true-only --true-steps N``,
+    the same cases, the same blurry photos) beside it as ``"true kernel, N steps"``."""
+    blind, true = rows_of(path.parent / "blind_draws2_motion.json"), rows_of(path)
+    same_cases(blind, true)
+    assert max(abs(a["blurry"] - b["blurry"]) for a, b in zip(blind, true)) < 1e-9, "other blurry photos"
+    steps = json.loads(path.read_text())["true_steps"]
+    return [{**a, f"true kernel, {steps} steps": b["true kernel"]} for a, b in zip(blind, true)]
+
+
+def motion_steps_figures(path: Path = RESULTS / "blind_motion_true100.json") -> dict[str, Any]:
+    """The camera-shake figures the prose quotes: the true kernel's at each step count (:func:`_row_figures`'s keys,
+    ``"blind, separable"`` as the blind model) and the true kernel's mean gain from the extra steps."""
+    rows = motion_steps_rows(path)
+    key = next(k for k in rows[0] if k.startswith("true kernel, "))
+    at_more = [{**r, "true kernel": r[key]} for r in rows]
+    return {"steps": int(key.split()[2]), "at 20": _row_figures(rows, "blind, separable"),
+            "at more": _row_figures(at_more, "blind, separable"),
+            "more steps gain": float(np.mean([r[key] - r["true kernel"] for r in rows])),
+            "more steps least": min(r[key] - r["true kernel"] for r in rows)}  # fmt: skip
+
+
+def blind_motion_steps_table(path: Path = RESULTS / "blind_motion_true100.json") -> str:
+    """Per camera-shake kernel and sigma_y: the blurry photo, the offered blind model (two draws) and the true kernel
+    at 20 steps and at DiffPIR's recommended count (mean PSNR), and the photos below the blurry one for each."""
+    rows = motion_steps_rows(path)
+    more = next(k for k in rows[0] if k.startswith("true kernel, "))
+    out = [f"| kernel | sigma_y | blurry | blind, separable (offered) | true kernel, 20 steps | {more} | below blurry: "
+           f"blind / true kernel at 20 / at {more.split()[2]} |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, separable", "true kernel", more)]
+        out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, separable'):.2f} | "
+                   f"{avg('true kernel'):.2f} | {avg(more):.2f} | {' / '.join(map(str, below))} of {len(rs)} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def blind_offered_table(path: Path = RESULTS / "blind_real_train.json") -> str:
     """Per kernel and sigma_y: the blurry photo, the offered blind model and DDRM with the true kernel (mean PSNR), the
     kernel error, the blind model's mean and worst change against the blurry photo, and the counts below it."""
@@ -481,6 +519,7 @@ TABLES = {
     "real_boundaries": real_boundaries_table,
     "blind_real": blind_real_table,
     "blind_real_motion": blind_real_motion_table,
+    "blind_motion_steps": blind_motion_steps_table,
     "blind_real_train": blind_offered_table,
     "blind_real_large": blind_large_table,
     "blind_second_run": blind_second_run_table,
