@@ -162,6 +162,19 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
         f"below the blurry photo on {motion['below']} of {motion['rows']} (mean {motion['mean']:+.2f} dB, "
         f"worst {motion['worst']:+.2f} dB), where the true kernel gains {motion['true mean']:.2f} dB on average",
     ]
+    steps = summaries.motion_steps_figures()  # camera shake: the true kernel at 20 steps and at DiffPIR's 100
+    at20, more = steps["at 20"], steps["at more"]
+    true20 = summaries.rows_of(summaries.RESULTS / "blind_draws2_motion.json")
+    quoted += [
+        f"At {steps['steps']} steps the true kernel is above the blurry photo on all {more['rows']} (mean "
+        f"{more['true mean']:+.2f} dB, least {more['true least']:+.2f}), where at 20 steps it was below it on "
+        f"{sum(r['true kernel'] < r['blurry'] for r in true20)} (mean {at20['true mean']:+.2f} dB, least "
+        f"{at20['true least']:+.2f}): {steps['more steps gain']:.2f} dB more on average, at least "
+        f"{steps['more steps least']:+.2f} on every photo.",
+        f"the offered blind model is {more['gap']:.2f} dB below what the true kernel gives on a shaken photo, not "
+        f"{at20['gap']:.2f}",
+    ]
+    assert more["true least"] > 0, "the docs say the true kernel at 100 steps is above the blurry photo on every photo"
     sets = {label: summaries.draws_set_figures(label) for label in summaries.DRAWS_SETS}  # one kernel draw and two
     for pair in sets.values():
         if pair is not None:
@@ -216,6 +229,8 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
         f"below the blurry photo in {large['below']} of {large['rows']} cases (worst {large['worst']:.1f} dB) and "
         f"{large['gap']:.1f} dB below the true kernel on average",
         f"below the blurry photo in {motion['below']} of {motion['rows']} cases",
+        f"at its default {steps['steps']} steps is above the blurry photo in all {more['rows']} "
+        f"({more['true mean']:.1f} dB on average)",
     ]
     large2 = sets["held-out photos, 21-31 px"]["two"]
     motion2 = sets["held-out photos, camera shake 9-21 px"]["two"]
