@@ -54,6 +54,12 @@ The true kernel's restoration of camera shake at DiffPIR's recommended 100 steps
     python benchmarks/blind_real.py --motion --true-only --true-steps 100 \
         --out benchmarks/results/blind_motion_true100.json
 
+``--full-kernel``: the camera-shake rows with a full kernel and a valid boundary, the model that can represent
+shake (DiffPIR at ``--steps``; the tasks offer it with a circular boundary only), as the task would start it and
+started at the true kernel::
+
+    python benchmarks/blind_real.py --full-kernel --draws 2 --levels 0.01 --out benchmarks/results/blind_motion_full.json
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).
@@ -70,6 +76,7 @@ from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, besid
 from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from real_boundaries import blur_valid  # the same camera-like blur
 from summaries import (
+    blind_motion_full_table,
     blind_motion_steps_table,
     blind_offered_table,
     blind_real_motion_table,
@@ -200,6 +207,29 @@ def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     return rows
 
 
+def full_kernel_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
+    """Camera shake with the model that can represent it: a full kernel with a valid boundary (``restore_blind``
+    directly, DiffPIR at ``--steps``, ``--draws`` draws, the second run; the tasks do not offer it), started as the
+    task starts (coarse to fine) and started at the true kernel (one draw): whether the estimation keeps a kernel
+    that is already right."""
+    rows = []
+    for family, k in motion_kernels().items():
+        n, c = k.shape[0], (k.shape[0] - 1) // 2
+        for seed, y, truth, row in blurred(args, files, family, k):
+            for key, start, draws in (
+                ("blind, full", {}, args.draws),
+                ("full, from the true kernel", {"start_kernel": k}, 1),
+            ):
+                x, est = restore_blind(prior, SAMPLERS["diffpir"], y[None], row["sigma_y"], n, "full", boundary="valid",
+                                       narrow=1.0, draws=draws, solver_args={"steps": args.steps},
+                                       generator=[image_generator(seed, "image 0")], **start)  # fmt: skip
+                row[key] = psnr(x[0, :, c : c + args.size, c : c + args.size], truth)
+                row[f"{key} kernel error"] = kernel_error(est, k)
+            rows.append(row)
+            show(row)
+    return rows
+
+
 def offered_rows(args, files, prior, families: dict) -> list[dict]:  # noqa: ANN001
     """The offered blind model (separable, valid) on the separable kernels ``families`` (name -> factors), against
     the blurry photo and the true kernel."""
@@ -236,6 +266,7 @@ def main() -> None:
         "--true-steps", type=int, default=None, help="--motion: the true kernel's steps (DiffPIR; default --steps)"
     )
     ap.add_argument("--true-only", action="store_true", help="--motion: the blurry photo and the true kernel alone")
+    ap.add_argument("--full-kernel", action="store_true", help="camera shake, full-kernel valid model (DiffPIR)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if args.true_only and not args.motion:
@@ -260,6 +291,13 @@ def main() -> None:
         command = f"python benchmarks/blind_real.py {flag}{flags} --heldout {args.heldout} --out {out}"
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_offered_table(out))
+        return
+    if args.full_kernel:
+        out = args.out or "benchmarks/results/blind_motion_full.json"
+        rows = full_kernel_rows(args, files, load_prior(args.prior, args.checkpoint))
+        command = f"python benchmarks/blind_real.py --full-kernel{flags} --out {out}"
+        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps)
+        print(blind_motion_full_table(out))
         return
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")

@@ -216,6 +216,39 @@ def blind_motion_steps_table(path: Path = RESULTS / "blind_motion_true100.json")
     return "\n".join(out)
 
 
+def motion_full_rows(path: Path = RESULTS / "blind_motion_full.json") -> list[dict]:
+    """The full-kernel rows of ``path`` (``--full-kernel``) with, for the same cases, the offered model (two draws)
+    and the true kernel at 20 steps from ``blind_draws2_motion.json`` and at 100 from ``blind_motion_true100.json``."""
+    full = rows_of(path)
+    cases = {
+        (r["kernel"], r["sigma_y"], r["image"]): r for r in motion_steps_rows(path.parent / "blind_motion_true100.json")
+    }
+    out = []
+    for r in full:
+        other = cases[(r["kernel"], r["sigma_y"], r["image"])]
+        assert abs(other["blurry"] - r["blurry"]) < 1e-9, "other blurry photos"
+        out.append({**other, **r})
+    return out
+
+
+def blind_motion_full_table(path: Path = RESULTS / "blind_motion_full.json") -> str:
+    """Per camera-shake kernel and sigma_y: the blurry photo, the offered (separable) and the full-kernel blind
+    models, the full one started at the true kernel, and the true kernel held fixed at 20 steps (mean PSNR), the full
+    models' kernel errors and the photos below the blurry one."""
+    rows = motion_full_rows(path)
+    out = ["| kernel | sigma_y | blurry | blind, separable (offered) | blind, full | full, from the true kernel | "
+           "true kernel, fixed | kernel error: full / from the true kernel | below blurry: separable / full / from "
+           "the true kernel |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        keys = ("blind, separable", "blind, full", "full, from the true kernel")
+        below = [sum(r[k] < r["blurry"] for r in rs) for k in keys]
+        out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {' | '.join(f'{avg(k):.2f}' for k in keys)} | "
+                   f"{avg('true kernel'):.2f} | {avg('blind, full kernel error'):.2f} / "
+                   f"{avg('full, from the true kernel kernel error'):.2f} | {' / '.join(map(str, below))} of {len(rs)} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def blind_offered_table(path: Path = RESULTS / "blind_real_train.json") -> str:
     """Per kernel and sigma_y: the blurry photo, the offered blind model and DDRM with the true kernel (mean PSNR), the
     kernel error, the blind model's mean and worst change against the blurry photo, and the counts below it."""
@@ -520,6 +553,7 @@ TABLES = {
     "blind_real": blind_real_table,
     "blind_real_motion": blind_real_motion_table,
     "blind_motion_steps": blind_motion_steps_table,
+    "blind_motion_full": blind_motion_full_table,
     "blind_real_train": blind_offered_table,
     "blind_real_large": blind_large_table,
     "blind_second_run": blind_second_run_table,
