@@ -269,8 +269,10 @@ def main() -> None:
     ap.add_argument("--full-kernel", action="store_true", help="camera shake, full-kernel valid model (DiffPIR)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    if args.true_only and not args.motion:
-        ap.error("--true-only goes with --motion")
+    if (args.true_only or args.true_steps is not None) and not args.motion:
+        ap.error("--true-only and --true-steps go with --motion")
+    if args.full_kernel and args.narrow is not None:
+        ap.error("--full-kernel restores with the estimate itself (narrow 1)")
     seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
     draws_flag = "" if args.draws == 1 else f" --draws {args.draws}"
     levels = "" if args.levels == ap.get_default("levels") else f" --levels {args.levels}"
