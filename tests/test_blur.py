@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 from test_cli import make_photo, psnr, run
 
@@ -107,6 +108,53 @@ def test_kernel_estimation_steps_recover_a_known_kernel_from_a_known_image():
     s = torch.linalg.svdvals(motion)
     rank_one_bound = float(s[1:].norm() / s.norm())  # the best rank-one kernel's error
     assert kernel_error(torch.outer(ea, eb), motion) > 0.9 * rank_one_bound > 0.3
+
+
+def _rises_then_falls(a: torch.Tensor) -> bool:
+    d = torch.diff(a)
+    first_fall = int((d < -1e-12).nonzero()[0]) if bool((d < -1e-12).any()) else d.numel()
+    return bool((d[first_fall:] <= 1e-12).all())
+
+
+@pytest.mark.parametrize("n", [5, 9, 15, 25])
+def test_unimodal_factor_solve_is_the_best_unimodal_vector(n):
+    """The factors' unimodal solve: on the simplex, one peak among the central five taps, an objective no larger than
+    any of 2000 random unimodal vectors peaking there, nor than the simplex solve's after sorting it into one peak;
+    noiseless Gaussian and box data give their factor back (1e-6), where the plain simplex solve agrees."""
+    from ddrm.operators import gaussian_kernel_1d, uniform_kernel_1d
+    from ddrm.pipeline.blind import _regulariser, _simplex_quadratic, _unimodal_quadratic
+
+    g = torch.Generator().manual_seed(n)
+    x = torch.randn(400, n, generator=g, dtype=torch.float64)
+    gram = x.T @ x
+    rhs = x.T @ (
+        x @ torch.rand(n, generator=g, dtype=torch.float64) + torch.randn(400, generator=g, dtype=torch.float64)
+    )
+    reg = _regulariser(gram, (n,), 1e-3, 0.05)
+    a = _unimodal_quadratic(gram, rhs, reg)
+
+    def cost(v: torch.Tensor) -> float:
+        return float(0.5 * v @ (gram + reg) @ v - rhs @ v)
+
+    assert a.min() >= 0 and abs(float(a.sum()) - 1) < 1e-12 and _rises_then_falls(a)
+    assert abs(int(a.argmax()) - n // 2) <= 2
+    for peak in range(n // 2 - 2, n // 2 + 3):  # random unimodal vectors: sorted rises, then sorted falls
+        left = torch.rand(2000, peak + 1, generator=g, dtype=torch.float64).sort(1).values
+        right = torch.rand(2000, n - peak - 1, generator=g, dtype=torch.float64).sort(1, descending=True).values
+        v = torch.cat([left, right * left[:, -1:]], 1)
+        v = v / v.sum(1, keepdim=True)
+        assert cost(a) <= float((0.5 * ((v @ (gram + reg)) * v).sum(1) - v @ rhs).min()) + 1e-12
+    plain = _simplex_quadratic(gram, rhs, reg)
+    order = plain.argsort(descending=True)  # the plain solution's values arranged into one central peak
+    peaked = torch.zeros_like(plain)
+    places = sorted(range(n), key=lambda i: (abs(i - n // 2), i))
+    peaked[torch.tensor(places)] = plain[order]
+    assert cost(a) <= cost(peaked) + 1e-12
+    for truth in (gaussian_kernel_1d(n / 8, n // 2).double(), uniform_kernel_1d(n).double()):
+        exact = gram @ truth
+        zero = torch.zeros_like(gram)
+        torch.testing.assert_close(_unimodal_quadratic(gram, exact, zero), truth, atol=1e-6, rtol=0)
+        torch.testing.assert_close(_simplex_quadratic(gram, exact, zero), truth, atol=1e-6, rtol=0)
 
 
 def test_blind_ddrm_with_a_gaussian_prior_beats_a_wrong_kernel():

@@ -125,6 +125,63 @@ def _simplex_quadratic(gram: Tensor, rhs: Tensor, reg: Tensor) -> Tensor:
     return out / out.sum()
 
 
+def _unimodal_basis(n: int, peak: int) -> tuple[Tensor, Tensor]:
+    """``M`` (n, n + 1) and the equality rows ``A`` (2, n + 1) of a unimodal vector ``a = M d``, ``d >= 0``: the
+    first ``peak + 1`` entries of ``d`` are the rises up to the peak (``a[i] = d[0] + .. + d[i]``), the others the
+    falls after it (``a[i] = d[i + 1] + .. + d[n]`` past the peak, ``d[peak + 1]`` the drop just after it); ``A d =
+    (1, 0)`` says ``a`` sums to one and the rises and falls both reach the peak."""
+    m = torch.zeros(n, n + 1, dtype=torch.float64)
+    for i in range(n):
+        if i <= peak:
+            m[i, : i + 1] = 1
+        else:
+            m[i, i + 1 :] = 1
+    rows = torch.zeros(2, n + 1, dtype=torch.float64)
+    rows[0] = m.sum(0)
+    rows[1, : peak + 1], rows[1, peak + 1 :] = 1, -1
+    return m, rows
+
+
+def _unimodal_at(system: Tensor, rhs: Tensor, peak: int) -> tuple[Tensor, float]:
+    """:func:`_simplex_quadratic`'s problem over the unimodal vectors peaking at tap ``peak``: the same shrinking free
+    set over the rises and falls of :func:`_unimodal_basis` (two equality multipliers); the vector and its
+    objective."""
+    n = rhs.numel()
+    m, rows = _unimodal_basis(n, peak)
+    m, rows = m.to(rhs), rows.to(rhs)
+    h, g = m.T @ system @ m, m.T @ rhs
+    target = torch.tensor([1.0, 0.0], dtype=rhs.dtype, device=rhs.device)
+    free = torch.ones(n + 1, dtype=torch.bool, device=rhs.device)
+    for _ in range(n + 1):
+        idx = free.nonzero().flatten()
+        k = idx.numel()
+        kkt = rhs.new_zeros(k + 2, k + 2)
+        kkt[:k, :k] = h[idx][:, idx]
+        kkt[:k, k:], kkt[k:, :k] = rows[:, idx].T, rows[:, idx]
+        # least squares: with the drop after the peak free, the rises and falls can trade along one direction
+        sol = torch.linalg.lstsq(kkt.cpu(), torch.cat([g[idx], target]).cpu()[:, None]).solution[:k, 0].to(rhs)
+        if bool((sol >= -1e-15).all()):  # (a rise or fall that is zero may come out at rounding's -1e-17)
+            break
+        free[idx[sol < 0]] = False
+    d = rhs.new_zeros(n + 1)
+    d[idx] = sol.clamp_min(0)
+    a = (m @ d).clamp_min(0)
+    a = a / a.sum()
+    return a, float(0.5 * a @ system @ a - rhs @ a)
+
+
+def _unimodal_quadratic(gram: Tensor, rhs: Tensor, reg: Tensor, reach: int = 2) -> Tensor:
+    """:func:`_simplex_quadratic` over the unimodal vectors (rising to one peak, falling after it), the peak among
+    the ``2 reach + 1`` central taps, the best of them: the factors of the blurs a separable model stands for
+    (Gaussian, box, a lens's defocus) are unimodal, and the constraint removes the secondary bumps a fit to a
+    smoothed estimate makes, without the smoothing that rounds a narrow factor's peak."""
+    n = rhs.numel()
+    system = gram + reg
+    centre = n // 2
+    fits = [_unimodal_at(system, rhs, p) for p in range(max(0, centre - reach), min(n, centre + reach + 1))]
+    return min(fits, key=lambda fit: fit[1])[0]
+
+
 def _blur_1d(x: Tensor, k: Tensor, dim: int) -> Tensor:
     """Circular 1-D convolution along ``dim``: ``out[i] = sum_t k[t] x[i + c - t]`` (``c = len(k) // 2``), by FFT."""
     n = x.shape[dim]
@@ -194,13 +251,15 @@ def estimate_separable(
     smooth: float = 0.0,
     boundary: str = "circular",
     gradients: bool | None = None,
+    unimodal: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """Rank-one kernel ``a b^T`` (odd lengths, on the simplex) fitting ``y ~ (a b^T) (*) x`` by alternating
     regularised least squares, started from ``(a, b)``; ``lam`` relative to the mean diagonal of each system.
     ``x`` and ``y`` are (C, H, W) or (B, C, H, W) images of one scene (a batch shares the kernel); ``smooth``
     weighs first differences of each factor, also relative to the mean diagonal. ``boundary="valid"``: ``y`` is the
     valid part of the blur of ``x`` (smaller by ``len(a) - 1`` rows and ``len(b) - 1`` columns), fitted exactly, by
-    default on the images' gradients (``gradients``; the intensities with ``False``)."""
+    default on the images' gradients (``gradients``; the intensities with ``False``). ``unimodal``: each factor rises
+    to one peak among its central five taps and falls after it (:func:`_unimodal_quadratic`)."""
     if gradients is None:
         gradients = boundary == "valid"
     if gradients and boundary != "valid":
@@ -213,11 +272,12 @@ def estimate_separable(
         x, y = _centred(x), _centred(y)
         blur, system = _blur_1d, _tap_system
     a, b = a.double().to(x.device), b.double().to(x.device)
+    solve = _unimodal_quadratic if unimodal else _simplex_quadratic
     for _ in range(alternations):
         gram, rhs = system(blur(x, b, -1), y, a.numel(), -2)
-        a = _simplex_quadratic(gram, rhs, _regulariser(gram, (a.numel(),), lam, smooth))
+        a = solve(gram, rhs, _regulariser(gram, (a.numel(),), lam, smooth))
         gram, rhs = system(blur(x, a, -2), y, b.numel(), -1)
-        b = _simplex_quadratic(gram, rhs, _regulariser(gram, (b.numel(),), lam, smooth))
+        b = solve(gram, rhs, _regulariser(gram, (b.numel(),), lam, smooth))
     return a, b
 
 
@@ -343,7 +403,9 @@ class KernelEstimator:
     differences) regularise each solve, relative to its Gram matrix's mean diagonal; the estimate is re-centred
     (:func:`recentre`) after each update. The denoiser's ``x0`` is a posterior mean, smoother than the image while
     ``x_t`` is noisy: unregularised, the fitted kernel comes out too narrow and jagged and the chain then follows it
-    (see the tests' figures)."""
+    (see the tests' figures). ``unimodal`` (separable): each factor held to one peak (:func:`estimate_separable`);
+    by default with the valid boundary, where it was chosen on the training photos of ``../shared/DATA.md``
+    (``docs/benchmarks.md``, "Unimodal factors")."""
 
     def __init__(
         self,
@@ -357,6 +419,7 @@ class KernelEstimator:
         smooth: float | None = None,
         boundary: str = "circular",
         start_kernel: Tensor | tuple[Tensor, Tensor] | None = None,
+        unimodal: bool | None = None,
         dtype: torch.dtype = torch.float32,
     ):
         if model not in KERNEL_MODELS:
@@ -374,6 +437,7 @@ class KernelEstimator:
             smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH[model]
         self.alternations, self.lam, self.smooth, self.dtype = alternations, lam, smooth, dtype
         self.boundary = boundary
+        self.unimodal = boundary == "valid" if unimodal is None else unimodal
         g = gaussian_kernel(size)
         self.a, self.b = g.clone(), g.clone()
         self.k = torch.outer(g, g)
@@ -411,7 +475,7 @@ class KernelEstimator:
         """One estimation step from an image estimate ``x01`` (1, C, H, W) in [0, 1]."""
         if self.model == "separable":
             a, b = estimate_separable(x01, self.y01, self.a, self.b, alternations=self.alternations, lam=self.lam,
-                                      smooth=self.smooth, boundary=self.boundary)  # fmt: skip
+                                      smooth=self.smooth, boundary=self.boundary, unimodal=self.unimodal)  # fmt: skip
             self.a, self.b = recentre(a.cpu()), recentre(b.cpu())
         else:
             k = estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth, boundary=self.boundary)
