@@ -60,6 +60,12 @@ started at the true kernel::
 
     python benchmarks/blind_real.py --full-kernel --draws 2 --levels 0.01 --out benchmarks/results/blind_motion_full.json
 
+The held-out sets again with each factor of the estimate held to one peak (``restore_blind``'s ``unimodal``), made at
+commit 6774dc8, where it was the default (it is not since: ``docs/benchmarks.md``, "Factors held to one peak")::
+
+    python benchmarks/blind_real.py --offered-only --draws 2 --seed N --out benchmarks/results/blind_unimodal_seedN.json
+    python benchmarks/blind_real.py --large --draws 2 --out benchmarks/results/blind_unimodal_large.json
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).

@@ -100,6 +100,9 @@ def test_kernel_estimation_steps_recover_a_known_kernel_from_a_known_image():
     assert kernel_error(torch.outer(ea, eb), torch.outer(a, b)) < 0.03
     assert kernel_error(estimate_full(x, y, 9), torch.outer(a, b)) < 0.06
     assert ea.min() >= 0 and abs(float(ea.sum()) - 1) < 1e-9
+    ua, ub = estimate_separable(x, y, start, start, unimodal=True)  # the factors held to one peak (not the default)
+    assert kernel_error(torch.outer(ua, ub), torch.outer(a, b)) < 0.03
+    assert _rises_then_falls(ua) and _rises_then_falls(ub)
     motion = motion_kernel(9, 0.5, torch.Generator().manual_seed(3)).double()
     ym = CircularConvolution((3, 64, 64), motion, dtype=torch.float64).H(x)
     ym = ym + 0.01 * torch.randn(ym.shape, generator=g, dtype=torch.float64)
@@ -137,19 +140,19 @@ def test_unimodal_factor_solve_is_the_best_unimodal_vector(n):
         return float(0.5 * v @ (gram + reg) @ v - rhs @ v)
 
     assert a.min() >= 0 and abs(float(a.sum()) - 1) < 1e-12 and _rises_then_falls(a)
-    assert abs(int(a.argmax()) - n // 2) <= 2
+    assert float(a[n // 2 - 2 : n // 2 + 3].max()) >= float(a.max()) - 1e-12  # a peak (or its plateau) there
     for peak in range(n // 2 - 2, n // 2 + 3):  # random unimodal vectors: sorted rises, then sorted falls
         left = torch.rand(2000, peak + 1, generator=g, dtype=torch.float64).sort(1).values
         right = torch.rand(2000, n - peak - 1, generator=g, dtype=torch.float64).sort(1, descending=True).values
         v = torch.cat([left, right * left[:, -1:]], 1)
         v = v / v.sum(1, keepdim=True)
-        assert cost(a) <= float((0.5 * ((v @ (gram + reg)) * v).sum(1) - v @ rhs).min()) + 1e-12
+        assert cost(a) <= float((0.5 * ((v @ (gram + reg)) * v).sum(1) - v @ rhs).min()) + 1e-9 * abs(cost(a))
     plain = _simplex_quadratic(gram, rhs, reg)
     order = plain.argsort(descending=True)  # the plain solution's values arranged into one central peak
     peaked = torch.zeros_like(plain)
     places = sorted(range(n), key=lambda i: (abs(i - n // 2), i))
     peaked[torch.tensor(places)] = plain[order]
-    assert cost(a) <= cost(peaked) + 1e-12
+    assert cost(a) <= cost(peaked) + 1e-9 * abs(cost(a))  # (rounding's margin)
     for truth in (gaussian_kernel_1d(n / 8, n // 2).double(), uniform_kernel_1d(n).double()):
         exact = gram @ truth
         zero = torch.zeros_like(gram)

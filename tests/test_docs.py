@@ -222,6 +222,22 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
         f"{max(apart):.2f} dB ({o['below']} below the blurry photo here, "
         f"{sum(r['blind, valid'] < r['blurry'] for r in there)} there)"
     )
+    uni = summaries.unimodal_figures()  # the factors held to one peak, against the plain ones
+    seeds3, large3 = uni["held-out photos, 9-25 px, all 3 seeds"], uni["held-out photos, 21-31 px"]
+    u, p, lu, lp = seeds3["unimodal"], seeds3["plain"], large3["unimodal"], large3["plain"]
+    quoted += [
+        f"Over the 3 seeds the unimodal factors leave {u['below']} of {u['rows']} restorations below the blurry photo, "
+        f"as the plain ones leave {p['below']}, but with a worst of {u['worst']:+.2f} dB instead of {p['worst']:+.2f}, "
+        f"a mean gain of {u['mean']:+.2f} dB instead of {p['mean']:+.2f} and {u['gap']:.2f} dB below the true kernel "
+        f"instead of {p['gap']:.2f}",
+        f"rows below the blurry photo ({lu['below']} of {lu['rows']} instead of {lp['below']}) at {lu['gap']:.2f} dB "
+        f"below the true kernel instead of {lp['gap']:.2f}",
+    ]
+    assert lu["below"] < lp["below"] and u["worst"] < p["worst"] and u["gap"] > p["gap"], "the docs' comparison"
+    families = summaries.unimodal_families()  # "every kernel family gains less, the boxes most, and the kernel
+    drop = {k: f["plain"] - f["unimodal"] for k, f in families.items()}  # error grows on every family"
+    assert min(drop.values()) > 0 and all(f["unimodal error"] > f["plain error"] for f in families.values())
+    assert {k for k, _ in sorted(drop.items(), key=lambda kv: -kv[1])[:2]} == {k for k in drop if k.startswith("box")}
     missing = [q for q in quoted if q not in text]
     below = {seed: summaries.blind_figures(f, "blind, valid")["below"] for seed, f in summaries.seed_files().items()}
     assert below[0] == min(below.values()), f"the docs call seed 0 the best draw: {below}"
