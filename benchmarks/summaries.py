@@ -449,12 +449,11 @@ def blind_draws_sets_table(path: Path = RESULTS / "blind_draws2_large.json") -> 
 
 
 # the offered model's result files made before the factors were held to one peak (two kernel draws, the default) and
-# the same commands after (``blind_real.py ... --out blind_unimodal_*.json``), per photo set
-UNIMODAL_SETS = {
-    **{f"held-out photos, 9-25 px, seed {n}": (f"blind_draws2_seed{n}", f"blind_unimodal_seed{n}") for n in range(3)},
-    "held-out photos, 21-31 px": ("blind_draws2_large", "blind_unimodal_large"),
-    "training photos, 9-25 px": ("blind_draws2_train", "blind_unimodal_train"),
-}
+# the same commands after (``blind_real.py ... --out blind_unimodal_*.json``), per photo set; the held-out 9-25 px
+# seeds are also pooled
+UNIMODAL_SEEDS = {f"held-out photos, 9-25 px, seed {n}": (f"blind_draws2_seed{n}", f"blind_unimodal_seed{n}")
+                  for n in range(3)}  # fmt: skip
+UNIMODAL_SETS = {**UNIMODAL_SEEDS, "held-out photos, 21-31 px": ("blind_draws2_large", "blind_unimodal_large")}
 
 
 def unimodal_pairs(results: Path = RESULTS) -> dict[str, tuple[list[dict], list[dict]]]:
@@ -476,7 +475,7 @@ def unimodal_figures(results: Path = RESULTS) -> dict[str, Any]:
     all seeds"``): the plain factors' and the unimodal ones' :func:`_row_figures`, and the rows each leaves below the
     blurry photo that the other does not."""
     pairs = unimodal_pairs(results)
-    seeds = [v for k, v in pairs.items() if ", seed " in k]
+    seeds = [v for k, v in pairs.items() if k in UNIMODAL_SEEDS]
     if len(seeds) > 1:
         pairs[f"held-out photos, 9-25 px, all {len(seeds)} seeds"] = tuple(
             [r for pair in seeds for r in pair[i]] for i in range(2)
@@ -493,7 +492,7 @@ def unimodal_figures(results: Path = RESULTS) -> dict[str, Any]:
 def unimodal_families(results: Path = RESULTS) -> dict[str, dict[str, float]]:
     """Per kernel family over the held-out 9-25 px seeds of :func:`unimodal_pairs`: the plain and the unimodal
     factors' mean change against the blurry photo and mean kernel error."""
-    pairs = [v for k, v in unimodal_pairs(results).items() if ", seed " in k]
+    pairs = [v for k, v in unimodal_pairs(results).items() if k in UNIMODAL_SEEDS]
     out: dict[str, dict[str, list[float]]] = {}
     for a, b in pairs:
         for r, s in zip(a, b):
