@@ -516,6 +516,48 @@ def blind_unimodal_table(path: Path = RESULTS / "blind_unimodal_seed0.json") -> 
     return "\n".join(out)
 
 
+# the steps of ``blind_fit_steps.py``'s table (20 steps; the estimator's default first update is step 6, start 0.3)
+FIT_STEPS_SHOWN = (0, 3, 6, 9, 12, 15, 17, 18, 19)
+
+
+def blind_fit_steps_figures(path: Path = RESULTS / "blind_fit_steps.json") -> dict[str, Any]:
+    """The kernel fitted to each step's ``x0`` of a chain that has the true kernel (``blind_fit_steps.py``): per step
+    (and ``"scene"``, the fit to the scene itself) over all rows: ``x0``'s mean PSNR, the mean kernel error, the
+    median of the factors' spread over the true ones, the share of factors fitted more than 1.2 times as wide; and
+    per kernel family and step, that median spread."""
+    rows = rows_of(path)
+
+    def pooled(fits: list[dict]) -> dict[str, float]:
+        spreads = [s for f in fits for s in f["spread"]]
+        return {"kernel error": float(np.mean([f["kernel error"] for f in fits])),
+                "spread": float(np.median(spreads)), "wide": float(np.mean([s > 1.2 for s in spreads]))}  # fmt: skip
+
+    steps = {i: [r["steps"][i] for r in rows] for i in range(len(rows[0]["steps"]))}
+    scene = [{"kernel error": r["scene kernel error"], "spread": r["scene spread"]} for r in rows]
+    out: dict[str, Any] = {"rows": len(rows), "scene": pooled(scene)}
+    out["steps"] = {i: {"psnr": float(np.mean([f["psnr"] for f in fits])), **pooled(fits)} for i, fits in steps.items()}
+    out["families"] = {
+        family: {i: float(np.median([s for r in rs for s in r["steps"][i]["spread"]])) for i in steps}
+        | {"scene": float(np.median([s for r in rs for s in r["scene spread"]]))}
+        for (family,), rs in _groups(rows, "kernel").items()
+    }
+    return out
+
+
+def blind_fit_steps_table(path: Path = RESULTS / "blind_fit_steps.json") -> str:
+    """:func:`blind_fit_steps_figures` at the steps of :data:`FIT_STEPS_SHOWN` and for the scene."""
+    f = blind_fit_steps_figures(path)
+    out = ["| fitted to | x0 PSNR | kernel error | factor spread / true (median) | factors > 1.2x as wide |",
+           "|---|---:|---:|---:|---:|"]  # fmt: skip
+    for i in FIT_STEPS_SHOWN:
+        s = f["steps"][i]
+        out.append(f"| x0 at step {i} | {s['psnr']:.2f} | {s['kernel error']:.2f} | {s['spread']:.2f} | "
+                   f"{100 * s['wide']:.0f} % |")  # fmt: skip
+    s = f["scene"]
+    out.append(f"| the scene | | {s['kernel error']:.2f} | {s['spread']:.2f} | {100 * s['wide']:.0f} % |")
+    return "\n".join(out)
+
+
 def samples_figures(path: Path = RESULTS / "blind_samples4.json") -> dict[str, Any]:
     """The offered blind model's one sample against the mean of N with the same kernel estimate
     (``blind_real.py --samples N``): :func:`_row_figures` of each (the gap against the true kernel's one sample), the
@@ -647,6 +689,7 @@ TABLES = {
     "blind_draws_sets": blind_draws_sets_table,
     "blind_unimodal": blind_unimodal_table,
     "blind_samples": blind_samples_table,
+    "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,
     "latent_solvers": latent_solvers_table,
