@@ -238,6 +238,25 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
     drop = {k: f["plain"] - f["unimodal"] for k, f in families.items()}  # error grows on every family"
     assert min(drop.values()) > 0 and all(f["unimodal error"] > f["plain error"] for f in families.values())
     assert {k for k, _ in sorted(drop.items(), key=lambda kv: -kv[1])[:2]} == {k for k in drop if k.startswith("box")}
+    import inspect
+    import math
+
+    from ddrm.pipeline.blind import KernelEstimator
+
+    fits = summaries.blind_fit_steps_figures()  # the kernel fitted to a true-kernel chain's x0 at each step
+    wide = {k: f[6] for k, f in fits["families"].items()}  # step 6: the default first update (start 0.3 of 20)
+    quoted += [
+        f"the scene gives the kernel back to an error of {fits['scene']['kernel error']:.2f}",
+        f"median Gaussian factor comes out {wide['Gaussian 13 px, std 2']:.2f} times as wide as the truth (13 px), the "
+        f"25 px one {wide['Gaussian 25 px, std 4']:.2f} times, the anisotropic kernel's "
+        f"{wide['anisotropic Gaussian 15 px, std 1 / 3']:.2f} times",
+    ]
+    start = inspect.signature(KernelEstimator).parameters["start"].default
+    assert math.ceil(start * 20) == 6 and "(step 6 of 20, `start` 0.3)" in text, "the docs' first update"
+    assert all(v <= 1 for k, v in wide.items() if k.startswith("box")), "the boxes cannot widen"
+    assert all(v > 1.2 for k, v in wide.items() if not k.startswith("box")), "the Gaussians come out wide"
+    late = [fits["steps"][i] for i in (17, 18, 19)]  # "from step 17 on the fit is near the truth"
+    assert all(abs(f["spread"] - 1) < 0.05 and f["wide"] < 0.1 for f in late)
     missing = [q for q in quoted if q not in text]
     below = {seed: summaries.blind_figures(f, "blind, valid")["below"] for seed, f in summaries.seed_files().items()}
     assert below[0] == min(below.values()), f"the docs call seed 0 the best draw: {below}"
