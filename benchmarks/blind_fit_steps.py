@@ -2,7 +2,7 @@
 built-in prior) restores photos blurred as a camera blurs them (:mod:`blind_real`'s protocol: 128 px frames, the
 9-25 px separable kernels, sigma_y 0.01), and at every step the separable kernel is fitted to that step's denoised
 estimate ``x0`` exactly as :class:`~ddrm.pipeline.blind.KernelEstimator` fits it (valid boundary, gradients, its
-smoothing), from its first guess, with enough alternations to converge (10); and once to the scene itself. Per row and
+smoothing), from the Gaussian first guess of a run without the pyramid (std size / 6), with enough alternations to converge (10); and once to the scene itself. Per row and
 step: ``x0``'s PSNR in the frame, the fitted kernel's error against the truth and each factor's spread (standard
 deviation) over the true factor's. A chain that already has the true kernel should give the truth back at every step;
 where it does not, the in-chain estimate is pulled off the truth whatever it started from.
@@ -41,7 +41,7 @@ def spread(f: torch.Tensor) -> float:
 
 
 def fit(x01: torch.Tensor, y: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> dict:
-    """The estimator's separable fit of ``y`` (C, h, w) from ``x01`` (1, C, H, W), started from its first guess: the
+    """The estimator's separable fit of ``y`` (C, h, w) from ``x01`` (1, C, H, W), started from its Gaussian guess: the
     kernel error against ``a b^T`` and each factor's spread over the true factor's."""
     g = gaussian_kernel(a.numel())
     fa, fb = estimate_separable(x01, y[None], g, g, alternations=ALTERNATIONS, smooth=SMOOTH_GRADIENT, boundary="valid")
