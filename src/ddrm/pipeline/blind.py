@@ -61,6 +61,8 @@ __all__ = [
     "scale_kernel",
     "recentre",
     "restore_blind",
+    "l0_kernel",
+    "l0_latent",
     "derived_generators",
     "sample_generators",
     "pick_draw",
@@ -530,6 +532,116 @@ def scale_kernel(k: Tensor, factor: float) -> Tensor:
 
 
 PYRAMID_MIN_KERNEL = 5  # the coarsest scale's kernel side (Pan et al. stop near 5 px)
+PYRAMIDS = ("auto", "l0", "chain")  # restore_blind's first guesses (None: the Gaussian guess alone)
+
+# the classical first guess (:func:`l0_kernel`), set on the training photos of ../shared/DATA.md (never the held-out
+# ones; docs/benchmarks.md, "A classical first guess"): the L0 weight at the start of each scale (image units
+# squared, per pixel; Pan et al. 2014 start at 4e-3, 1e-2 kept fewer wide estimates) and its decay per iteration,
+# the iterations per scale, the scale ratio, and the std of the near-delta guess at the coarsest scale (the
+# narrower side of the alternation is the safe one: a kernel too wide is the costly error)
+L0_WEIGHT, L0_DECAY, L0_WEIGHT_MIN = 1e-2, 1.1, 1e-4
+L0_ITERATIONS, L0_RATIO, L0_FIRST_STD = 5, math.sqrt(0.5), 0.5
+# the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
+# where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
+# chosen on the training photos between 0.3 (the default without it) and 0.7
+L0_START = 0.7
+
+
+def _difference_spectra(h: int, w: int, dtype: torch.dtype, device) -> tuple[Tensor, Tensor]:  # noqa: ANN001
+    """The 2-D DFTs of the circular forward differences along columns and rows (``x[i + 1] - x[i]``)."""
+    dx = torch.zeros(h, w, dtype=dtype, device=device)
+    dy = torch.zeros(h, w, dtype=dtype, device=device)
+    dx[0, 0] = dy[0, 0] = -1
+    dx[0, -1] = dy[-1, 0] = 1
+    return torch.fft.fft2(dx), torch.fft.fft2(dy)
+
+
+def _kernel_spectrum(k: Tensor, h: int, w: int) -> Tensor:
+    """The 2-D DFT of kernel ``k`` (odd sides) centred at the origin of an ``h x w`` grid (a circular convolution)."""
+    kh, kw = k.shape
+    grid = torch.zeros(h, w, dtype=k.dtype, device=k.device)
+    grid[:kh, :kw] = k
+    return torch.fft.fft2(torch.roll(grid, (-(kh // 2), -(kw // 2)), (0, 1)))
+
+
+def l0_latent(y: Tensor, k: Tensor, weight: float, *, beta_max: float = 1e5, kappa: float = 2.0) -> Tensor:
+    """The latent image of Xu, Zheng & Jia's L0 deblurring (2013; Pan et al. 2014 estimate kernels with it):
+    ``argmin_x ||k (*) x - y||^2 + weight ||grad x||_0`` (circular, ``y`` (C, H, W)) by half-quadratic splitting:
+    the gradients kept where their squared norm (over channels and both axes) exceeds ``weight / beta``, the image
+    then a closed-form FFT solve, ``beta`` from ``2 weight`` up by ``kappa`` to ``beta_max``. Salient edges come out
+    sharp and fine texture flat, with no ringing: the image a kernel fit can trust before any prior is sampled."""
+    h, w = y.shape[-2:]
+    kf = _kernel_spectrum(k.to(y), h, w)
+    dxf, dyf = _difference_spectra(h, w, y.dtype, y.device)
+    data = kf.conj() * torch.fft.fft2(y)
+    blur_power, diff_power = kf.abs() ** 2, dxf.abs() ** 2 + dyf.abs() ** 2
+    x, beta = y, 2 * weight
+    while beta < beta_max:
+        gx, gy = torch.roll(x, -1, -1) - x, torch.roll(x, -1, -2) - x
+        keep = (gx**2 + gy**2).sum(-3, keepdim=True) >= weight / beta
+        edges = dxf.conj() * torch.fft.fft2(gx * keep) + dyf.conj() * torch.fft.fft2(gy * keep)
+        x = torch.fft.ifft2((data + beta * edges) / (blur_power + beta * diff_power)).real
+        beta *= kappa
+    return x
+
+
+def _periodic_extension(y: Tensor, margin: int) -> Tensor:
+    """``y`` (C, h, w) padded by ``margin`` (its edges repeated: the scene the valid blur saw) and then, along the
+    bottom and the right, blended linearly back to its first row and column: an image whose circular blur and
+    differences see no jump at the wrap (Liu & Jia 2008 extend a blurred image smoothly for the FFT likewise)."""
+    ext = torch.nn.functional.pad(y[None], (margin,) * 4, mode="replicate")[0]
+    m = max(8, 2 * margin)
+    t = torch.arange(1, m + 1, dtype=y.dtype, device=y.device) / (m + 1)
+    ext = torch.cat([ext, ext[:, -1:] * (1 - t[:, None]) + ext[:, :1] * t[:, None]], -2)
+    return torch.cat([ext, ext[:, :, -1:] * (1 - t) + ext[:, :, :1] * t], -1)
+
+
+def l0_kernel(
+    y01: Tensor, size: int, model: str = "separable", *, boundary: str = "valid"
+) -> Tensor | tuple[Tensor, Tensor]:
+    """A blur kernel of ``size`` taps estimated from ``y01`` (1, C, H, W) alone, coarse to fine without a diffusion
+    prior (Pan et al. 2014's scheme with Xu et al. 2013's gradient L0 image): at each scale of a pyramid of ratio
+    :data:`L0_RATIO` down to a :data:`PYRAMID_MIN_KERNEL`-tap kernel, :data:`L0_ITERATIONS` alternations of the L0
+    latent image (:func:`l0_latent`, its weight decaying) and the kernel fitted to it as the in-chain updates fit
+    it (:func:`estimate_separable` or :func:`estimate_full`: on gradients with a valid boundary, on the simplex), the
+    kernel then resampled to the next scale. The coarsest starts from a near delta. Returns the factors ``(a, b)``
+    (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
+    if model not in KERNEL_MODELS:
+        raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
+    y = y01[0].double()
+    levels = max(0, math.floor(math.log(PYRAMID_MIN_KERNEL / size) / math.log(L0_RATIO)))
+    a = b = k = None
+    for level in range(levels, -1, -1):
+        scale = L0_RATIO**level
+        n = size if level == 0 else max(3, round(size * scale) | 1)
+        ys = y
+        if level:
+            shape = (max(8, round(y.shape[-2] * scale)), max(8, round(y.shape[-1] * scale)))
+            ys = torch.nn.functional.interpolate(y[None], size=shape, mode="bilinear", antialias=True)[0]
+        if a is None and k is None:
+            a = b = gaussian_kernel(n, L0_FIRST_STD).double()
+            k = torch.outer(a, b)
+        elif model == "separable":
+            a, b = (_resample_kernel(f, n, L0_RATIO) for f in (a, b))
+        else:
+            k = _resample_kernel(k, n, L0_RATIO)
+        if boundary == "valid":
+            extended, grow = _periodic_extension(ys, n // 2), n - 1
+        else:
+            extended, grow = ys, 0
+        weight = L0_WEIGHT
+        for _ in range(L0_ITERATIONS):
+            kernel = torch.outer(a, b) if model == "separable" else k
+            x = l0_latent(extended, kernel, weight)[:, : ys.shape[-2] + grow, : ys.shape[-1] + grow]
+            if model == "separable":
+                a, b = estimate_separable(x, ys, a, b, smooth=SMOOTH_GRADIENT if boundary == "valid" else
+                                          SMOOTH["separable"], boundary=boundary)  # fmt: skip
+                a, b = recentre(a), recentre(b)
+            else:
+                smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH["full"]
+                k = recentre(estimate_full(x, ys, k, smooth=smooth, boundary=boundary))
+            weight = max(weight / L0_DECAY, L0_WEIGHT_MIN)
+    return (a, b) if model == "separable" else k
 
 
 def _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args):  # noqa: ANN001
@@ -541,7 +653,7 @@ def _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generat
         return None
     y2 = torch.nn.functional.avg_pool2d(y01, 2)
     _, k = restore_blind(prior, solver, y2, sigma_y / 2, coarse, model, solver_args=solver_args, generator=generator,
-                         **estimator_args)  # fmt: skip
+                         pyramid="chain", **estimator_args)  # fmt: skip
     if model == "separable":  # the factors: the kernel is their outer product
         a, b = k.sum(1), k.sum(0)
         return upsample_kernel(a / a.sum(), size), upsample_kernel(b / b.sum(), size)
@@ -572,7 +684,7 @@ def restore_blind(
     solver_args: dict[str, Any] | None = None,
     generator: torch.Generator | None = None,
     progress_bar: bool = False,
-    pyramid: bool = True,
+    pyramid: str | bool | None = "auto",
     narrow: float | None = None,
     draws: int = 1,
     samples: int = 1,
@@ -581,10 +693,16 @@ def restore_blind(
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
     ``solver`` (a :class:`~ddrm.samplers.SamplerSpec` that takes ``operator_update``: DDRM, DiffPIR) runs with a
     :class:`KernelEstimator`; returns the restored image (1, C, H, W; ``samples`` of them) in [0, 1] (larger than
-    ``y01`` by ``size - 1`` with ``boundary="valid"`` among ``estimator_args``) and the kernel (size, size). With
-    ``pyramid`` the first guess is the kernel of the scale below, estimated the same way (coarse to fine, as the
-    classical blind methods: Fergus et al. 2006, Pan et al. 2014), so the chain at full scale starts near the blur it
-    refines.
+    ``y01`` by ``size - 1`` with ``boundary="valid"`` among ``estimator_args``) and the kernel (size, size).
+
+    ``pyramid``: the first guess, estimated coarse to fine as the classical blind methods do (Fergus et al. 2006, Pan
+    et al. 2014), so the chain at full scale starts near the blur it refines: ``"l0"`` the classical estimate of
+    :func:`l0_kernel` (no diffusion chain; the L0 latent image is reliable from the start, where the chain's early
+    estimates pull the kernel wide: ``docs/benchmarks.md``), ``"chain"`` the kernel of the scale below estimated by
+    this function itself (half scale, a diffusion chain per scale), ``None`` or ``False`` the Gaussian guess alone;
+    ``"auto"`` (or ``True``): ``"l0"`` for a separable kernel with a valid boundary (a photo's blur, where it was
+    measured), ``"chain"`` otherwise. After the classical guess the chain's own updates begin later
+    (:data:`L0_START` unless ``start`` is given): the first guess holds while the chain's ``x0`` is unreliable.
 
     ``narrow`` in (0, 1]: the image comes from a second, non-blind run of ``solver`` (its noise drawn as the first
     run's) with the estimate narrowed by that factor (:func:`scale_kernel`; 1: the estimate itself); the kernel
@@ -612,6 +730,10 @@ def restore_blind(
         raise TaskError(f"the number of samples must be an integer >= 1, got {samples!r}")
     if samples > 1 and narrow is None:
         raise TaskError("several samples are drawn by the second, non-blind run: give narrow (1: the estimate itself)")
+    pyramid = _pyramid_kind(pyramid, model, estimator_args.get("boundary", "circular"))
+    if pyramid == "l0" and "start_kernel" not in estimator_args:  # the classical estimate: one for every draw
+        start = l0_kernel(y01, size, model, boundary=estimator_args.get("boundary", "circular"))
+        estimator_args = {"start": L0_START, **estimator_args, "start_kernel": start}
     gens = [derived_generators(generator, k) for k in range(draws)]
     runs = [
         _restore_blind_once(
@@ -632,6 +754,17 @@ def restore_blind(
                               generator=more, progress_bar=progress_bar, **args)  # fmt: skip
         x = torch.cat([x, ((rest + 1) / 2).clamp(0, 1)])
     return x, k
+
+
+def _pyramid_kind(pyramid: str | bool | None, model: str, boundary: str) -> str | None:
+    """``restore_blind``'s ``pyramid`` as ``"l0"``, ``"chain"`` or ``None`` (see there)."""
+    if pyramid is False or pyramid is None:
+        return None
+    if pyramid is True or pyramid == "auto":
+        return "l0" if model == "separable" and boundary == "valid" else "chain"
+    if pyramid not in PYRAMIDS:
+        raise TaskError(f"unknown pyramid {pyramid!r}; choose from {', '.join(PYRAMIDS)} (or None)")
+    return pyramid
 
 
 def derived_generators(generator: Any, k: int) -> Any:
@@ -675,7 +808,7 @@ def _restore_blind_once(prior, solver, y01, sigma_y, size, model, solver_args, g
     """One draw of :func:`restore_blind`: the image in [0, 1], the kernel estimate and, with ``narrow``, the blur of
     the second run (the estimate narrowed; ``None`` without one)."""
     first_draws = _copy_generators(generator) if narrow is not None else None
-    if pyramid and "start_kernel" not in estimator_args:  # coarse to fine: the scale below gives the first guess
+    if pyramid == "chain" and "start_kernel" not in estimator_args:  # the scale below, by a diffusion chain
         start = _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args)
         estimator_args = {**estimator_args, "start_kernel": start}
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **estimator_args)
