@@ -66,6 +66,15 @@ commit 6774dc8, where it was the default (it is not since: ``docs/benchmarks.md`
     python benchmarks/blind_real.py --offered-only --draws 2 --seed N --out benchmarks/results/blind_unimodal_seedN.json
     python benchmarks/blind_real.py --large --draws 2 --out benchmarks/results/blind_unimodal_large.json
 
+The sets with two draws again with the classical first guess (``restore_blind``'s ``pyramid="l0"``: the default for
+a photo's separable blur since commit a86d0d0; the files above were made with the diffusion pyramid)::
+
+    python benchmarks/blind_real.py --offered-only --draws 2 --seed N --out benchmarks/results/blind_l0_seedN.json
+    python benchmarks/blind_real.py --large --draws 2 --out benchmarks/results/blind_l0_large.json
+    python benchmarks/blind_real.py --motion --draws 2 --out benchmarks/results/blind_l0_motion.json
+    python benchmarks/blind_real.py --offered-only --draws 2 --heldout data/photos/train \
+        --out benchmarks/results/blind_l0_train.json
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).

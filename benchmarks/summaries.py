@@ -454,54 +454,113 @@ def blind_draws_sets_table(path: Path = RESULTS / "blind_draws2_large.json") -> 
 UNIMODAL_SEEDS = {f"held-out photos, 9-25 px, seed {n}": (f"blind_draws2_seed{n}", f"blind_unimodal_seed{n}")
                   for n in range(3)}  # fmt: skip
 UNIMODAL_SETS = {**UNIMODAL_SEEDS, "held-out photos, 21-31 px": ("blind_draws2_large", "blind_unimodal_large")}
+# likewise the classical first guess (``pyramid="l0"``, the default since; ``blind_real.py ... --out blind_l0_*.json``)
+# against the diffusion pyramid's two-draw files
+L0_SEEDS = {f"held-out photos, 9-25 px, seed {n}": (f"blind_draws2_seed{n}", f"blind_l0_seed{n}") for n in range(3)}
+L0_SETS = {
+    **L0_SEEDS,
+    "held-out photos, 21-31 px": ("blind_draws2_large", "blind_l0_large"),
+    "held-out photos, camera shake 9-21 px": ("blind_draws2_motion", "blind_l0_motion"),
+    "training photos, 9-25 px": ("blind_draws2_train", "blind_l0_train"),
+}
 
 
-def unimodal_pairs(results: Path = RESULTS) -> dict[str, tuple[list[dict], list[dict]]]:
-    """label -> the rows of :data:`UNIMODAL_SETS`'s two files, for the sets whose unimodal file is made (asserted to
-    hold the same cases in the same order). Each file's distance below the true kernel is to its own true-kernel
-    column: the change touches only the blind estimate, but the pairs were made on different CPUs, where DDRM with the
-    true 21-31 px boxes (near-zero singular values) differs by up to 0.15 dB, the other kernels by under 0.00001."""
+def variant_pairs(
+    sets: dict[str, tuple[str, str]], results: Path = RESULTS
+) -> dict[str, tuple[list[dict], list[dict]]]:
+    """label -> the rows of a pair of result files of ``sets`` (before, after a change), for the sets whose second
+    file is made (asserted to hold the same cases in the same order). Each file's distance below the true kernel is
+    to its own true-kernel column: a change to the blind estimate leaves it, but pairs made on different CPUs differ
+    where DDRM with the true kernel amplifies rounding (the 21-31 px boxes, near-zero singular values: up to 0.15 dB;
+    the other kernels under 0.00001)."""
     out = {}
-    for label, (plain, unimodal) in UNIMODAL_SETS.items():
-        if (results / f"{unimodal}.json").is_file():
-            a, b = rows_of(results / f"{plain}.json"), rows_of(results / f"{unimodal}.json")
+    for label, (before, after) in sets.items():
+        if (results / f"{after}.json").is_file():
+            a, b = rows_of(results / f"{before}.json"), rows_of(results / f"{after}.json")
             same_cases(a, b)
             out[label] = (a, b)
     return out
 
 
-def unimodal_figures(results: Path = RESULTS) -> dict[str, Any]:
-    """Per set of :func:`unimodal_pairs` and over the held-out 9-25 px seeds together (``"held-out photos, 9-25 px,
-    all seeds"``): the plain factors' and the unimodal ones' :func:`_row_figures`, and the rows each leaves below the
-    blurry photo that the other does not."""
-    pairs = unimodal_pairs(results)
-    seeds = [v for k, v in pairs.items() if k in UNIMODAL_SEEDS]
-    if len(seeds) > 1:
-        pairs[f"held-out photos, 9-25 px, all {len(seeds)} seeds"] = tuple(
-            [r for pair in seeds for r in pair[i]] for i in range(2)
+def unimodal_pairs(results: Path = RESULTS) -> dict[str, tuple[list[dict], list[dict]]]:
+    """:func:`variant_pairs` of :data:`UNIMODAL_SETS`."""
+    return variant_pairs(UNIMODAL_SETS, results)
+
+
+def _blind_key(rows: list[dict]) -> str:
+    """The blind column of a result file's rows: the offered model's (``blind, separable`` in the camera-shake ones)."""
+    return "blind, valid" if "blind, valid" in rows[0] else "blind, separable"
+
+
+def variant_figures(sets: dict[str, tuple[str, str]], seeds: dict, names: tuple[str, str],
+                    results: Path = RESULTS) -> dict[str, Any]:  # fmt: skip
+    """Per set of :func:`variant_pairs` and over the held-out 9-25 px ``seeds`` together (``"held-out photos, 9-25
+    px, all N seeds"``): each side's :func:`_row_figures` under ``names`` (before, after), and the rows each leaves
+    below the blurry photo that the other does not (``"rescued"``: below before only; ``"new losses"``)."""
+    pairs = variant_pairs(sets, results)
+    pooled = [v for k, v in pairs.items() if k in seeds]
+    if len(pooled) > 1:
+        pairs[f"held-out photos, 9-25 px, all {len(pooled)} seeds"] = tuple(
+            [r for pair in pooled for r in pair[i]] for i in range(2)
         )
     out = {}
     for label, (a, b) in pairs.items():
-        lost = sum(r["blind, valid"] < r["blurry"] <= s["blind, valid"] for r, s in zip(a, b))
-        new = sum(s["blind, valid"] < s["blurry"] <= r["blind, valid"] for r, s in zip(a, b))
-        out[label] = {"plain": _row_figures(a, "blind, valid"), "unimodal": _row_figures(b, "blind, valid"),
-                      "rescued": lost, "new losses": new}  # fmt: skip
+        key = _blind_key(a)
+        lost = sum(r[key] < r["blurry"] <= s[key] for r, s in zip(a, b))
+        new = sum(s[key] < s["blurry"] <= r[key] for r, s in zip(a, b))
+        out[label] = {names[0]: _row_figures(a, key), names[1]: _row_figures(b, key), "rescued": lost,
+                      "new losses": new}  # fmt: skip
     return out
+
+
+def unimodal_figures(results: Path = RESULTS) -> dict[str, Any]:
+    """:func:`variant_figures` of the plain factors (``"plain"``) against the unimodal ones (``"unimodal"``)."""
+    return variant_figures(UNIMODAL_SETS, UNIMODAL_SEEDS, ("plain", "unimodal"), results)
+
+
+def l0_figures(results: Path = RESULTS) -> dict[str, Any]:
+    """:func:`variant_figures` of the diffusion pyramid's first guess (``"chain"``) against the classical one
+    (``"l0"``)."""
+    return variant_figures(L0_SETS, L0_SEEDS, ("chain", "l0"), results)
+
+
+def variant_families(sets: dict[str, tuple[str, str]], names: tuple[str, str],
+                     results: Path = RESULTS) -> dict[str, dict[str, float]]:  # fmt: skip
+    """Per kernel family over the pairs of ``sets``: each side's mean change against the blurry photo (``names``)
+    and mean kernel error (``"NAME error"``)."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for a, b in variant_pairs(sets, results).values():
+        key = _blind_key(a)
+        for r, s in zip(a, b):
+            f = out.setdefault(r["kernel"], {m: [] for n in names for m in (n, f"{n} error")})
+            for name, row in zip(names, (r, s)):
+                f[name].append(row[key] - row["blurry"])
+                f[f"{name} error"].append(row[f"{key} kernel error"])
+    return {k: {m: float(np.mean(v)) for m, v in f.items()} for k, f in out.items()}
 
 
 def unimodal_families(results: Path = RESULTS) -> dict[str, dict[str, float]]:
     """Per kernel family over the held-out 9-25 px seeds of :func:`unimodal_pairs`: the plain and the unimodal
     factors' mean change against the blurry photo and mean kernel error."""
-    pairs = [v for k, v in unimodal_pairs(results).items() if k in UNIMODAL_SEEDS]
-    out: dict[str, dict[str, list[float]]] = {}
-    for a, b in pairs:
-        for r, s in zip(a, b):
-            f = out.setdefault(r["kernel"], {"plain": [], "unimodal": [], "plain error": [], "unimodal error": []})
-            f["plain"].append(r["blind, valid"] - r["blurry"])
-            f["unimodal"].append(s["blind, valid"] - s["blurry"])
-            f["plain error"].append(r["blind, valid kernel error"])
-            f["unimodal error"].append(s["blind, valid kernel error"])
-    return {k: {m: float(np.mean(v)) for m, v in f.items()} for k, f in out.items()}
+    return variant_families(UNIMODAL_SEEDS, ("plain", "unimodal"), results)
+
+
+def l0_families(results: Path = RESULTS) -> dict[str, dict[str, float]]:
+    """Per kernel family over the held-out 9-25 px seeds: the diffusion pyramid's and the classical first guess's
+    mean change against the blurry photo and mean kernel error."""
+    return variant_families(L0_SEEDS, ("chain", "l0"), results)
+
+
+def blind_l0_table(path: Path = RESULTS / "blind_l0_seed0.json") -> str:
+    """Per photo set: the offered blind model (two kernel draws) with the diffusion pyramid's first guess against the
+    classical one (:data:`L0_SETS`), in :func:`blind_unimodal_table`'s columns."""
+    out = ["| photos, kernels | rows | diffusion pyramid: below blurry / mean / worst / below the true kernel | "
+           "classical (L0) first guess: the same | below with the pyramid only / with L0 only |",
+           "|---|---:|---|---|---:|"]  # fmt: skip
+    for label, f in l0_figures(path.parent).items():
+        out.append(f"| {label} | {f['chain']['rows']} | {_draws_cells(f['chain'])} | {_draws_cells(f['l0'])} | "
+                   f"{f['rescued']} / {f['new losses']} |")  # fmt: skip
+    return "\n".join(out)
 
 
 def blind_unimodal_table(path: Path = RESULTS / "blind_unimodal_seed0.json") -> str:
@@ -688,6 +747,7 @@ TABLES = {
     "blind_draws": blind_draws_table,
     "blind_draws_sets": blind_draws_sets_table,
     "blind_unimodal": blind_unimodal_table,
+    "blind_l0": blind_l0_table,
     "blind_samples": blind_samples_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,

@@ -24,6 +24,10 @@ one maps it to itself), which leaves the systems well scaled. GibbsDDRM's full-k
 non-negativity itself makes the kernel sparse, so it plays the sparsity term's part here, with a small ridge ``lam``
 and first-difference smoothing ``smooth``.
 
+:func:`l0_kernel` estimates a kernel from the measurement alone, without the diffusion prior (Pan et al. 2014's
+pyramid, Xu et al. 2013's L0 image, :func:`l0_latent`, fitted with the two functions above): :func:`restore_blind`'s
+first guess for a photo's separable blur.
+
 :class:`KernelEstimator` wraps either into a solver's ``operator_update`` hook (DDRM and DiffPIR take one): from
 ``start`` of the steps on, each step's denoised estimate ``x0`` updates the kernel and the solver continues with the
 new operator. Kernels summing to one with a circular boundary keep ``H 1 = 1``, so the measurement's conversion to
@@ -636,10 +640,10 @@ def l0_kernel(
             if model == "separable":
                 a, b = estimate_separable(x, ys, a, b, smooth=SMOOTH_GRADIENT if boundary == "valid" else
                                           SMOOTH["separable"], boundary=boundary)  # fmt: skip
-                a, b = recentre(a), recentre(b)
+                a, b = recentre(a.cpu()), recentre(b.cpu())  # the kernel's bookkeeping on the CPU, as the estimator's
             else:
                 smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH["full"]
-                k = recentre(estimate_full(x, ys, k, smooth=smooth, boundary=boundary))
+                k = recentre(estimate_full(x, ys, k, smooth=smooth, boundary=boundary).cpu())
             weight = max(weight / L0_DECAY, L0_WEIGHT_MIN)
     return (a, b) if model == "separable" else k
 
