@@ -266,6 +266,17 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
         f"kernel instead of {hc['gap']:.2f}: within #27's 2 dB on average, not yet above the blurry photo on every row."
     )
     assert h["gap"] < 2 < hc["gap"] and h["below"] > 0, "the docs' reading against #27's targets"
+    g, gc = l0["held-out photos, 21-31 px"]["l0"], l0["held-out photos, 21-31 px"]["chain"]
+    quoted.append(
+        f"On the 21-31 px kernels it leaves {g['below']} of {g['rows']} below the blurry photo instead of "
+        f"{gc['below']} (worst {g['worst']:+.2f} dB instead of {gc['worst']:+.2f}), gains {g['mean']:+.2f} dB on "
+        f"average instead of {gc['mean']:+.2f} and comes {g['gap']:.2f} dB below the true kernel instead of "
+        f"{gc['gap']:.2f}: the large Gaussians gain most, the boxes as before, and the 2 dB target is not met there."
+    )
+    assert g["gap"] > 2, "the 2 dB target is not met on the large kernels"
+    change = {k: f["l0"] - f["chain"] for k, f in summaries.variant_families(
+        {"large": summaries.L0_SETS["held-out photos, 21-31 px"]}, ("chain", "l0")).items()}  # fmt: skip
+    assert all(v > 0.2 if "Gaussian" in k else abs(v) < 0.05 for k, v in change.items()), change
     fam = {k: f"{f['l0']:+.2f} against {f['chain']:+.2f}" for k, f in summaries.l0_families().items()}
     quoted.append(
         f"anisotropic Gaussian ({fam['anisotropic Gaussian 15 px, std 1 / 3'].replace(' against', ' dB against')}), "
@@ -295,6 +306,7 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
         f"below the blurry photo in {motion['below']} of {motion['rows']} cases",
         f"below the blurry photo in {h['below']} of {h['rows']} (worst {h['worst']:.1f} dB) and {h['gap']:.1f} dB "
         "below the true kernel over the same draws",
+        f"and in {g['below']} of {g['rows']} ({g['gap']:.1f} dB below the true kernel) under 21-31 px kernels.",
         f"at its default {steps['steps']} steps is above the blurry photo in all {more['rows']} "
         f"({more['true mean']:.1f} dB on average)",
     ]
