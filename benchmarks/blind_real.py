@@ -67,8 +67,7 @@ commit 6774dc8, where it was the default (it is not since: ``docs/benchmarks.md`
     python benchmarks/blind_real.py --large --draws 2 --out benchmarks/results/blind_unimodal_large.json
 
 The sets with two draws again with the classical first guess (``restore_blind``'s ``pyramid="l0"``: the default for
-a photo's separable blur since commit a86d0d0; the files above were made with the diffusion pyramid; the camera-shake
-and training files of the last two commands are not made yet)::
+a photo's separable blur since commit a86d0d0; the files above were made with the diffusion pyramid)::
 
     python benchmarks/blind_real.py --offered-only --draws 2 --seed N --out benchmarks/results/blind_l0_seedN.json
     python benchmarks/blind_real.py --large --draws 2 --out benchmarks/results/blind_l0_large.json
