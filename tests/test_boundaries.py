@@ -453,15 +453,16 @@ def test_the_l0_latent_image_is_sharper_than_the_blurry_one(seed):
 @pytest.mark.parametrize("seed", range(3))
 def test_the_classical_first_guess_finds_a_known_blur_without_a_prior(seed):
     """``l0_kernel`` from the measurement alone (valid blur of a scene of flat rectangles, noise 0.01): relative
-    kernel errors 0.12-0.25 for an anisotropic Gaussian (std 1 / 2.5, 11 px) and 0.18-0.41 for a 7 px box over
-    seeds 0-3, against 0.45 and 1.37 for the Gaussian guess a run without the pyramid starts from; on the simplex,
+    kernel errors 0.15-0.23 for an anisotropic Gaussian (std 1 / 2.5, 11 px) and 0.12-0.29 for a 7 px box over
+    seeds 0-3 (factors held to one peak; 0.12-0.25 and 0.18-0.41 without), against 0.45 and 1.37 for the Gaussian
+    guess a run without the pyramid starts from; on the simplex,
     separable in, separable out; the full model gives a 2-D kernel of the size asked."""
     from ddrm.pipeline.blind import gaussian_kernel, kernel_error, l0_kernel
 
     g = torch.Generator().manual_seed(100 + seed)
     for (ta, tb), bound in (
         ((gaussian_kernel_1d(1.0, 5), gaussian_kernel_1d(2.5, 5)), 0.35),
-        ((uniform_kernel_1d(7),) * 2, 0.55),
+        ((uniform_kernel_1d(7),) * 2, 0.45),
     ):
         n, k = ta.numel(), torch.outer(ta, tb)
         y = valid_conv(_blocks(72 + n - 1, seed)[None], k)

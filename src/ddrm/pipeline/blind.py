@@ -545,6 +545,11 @@ PYRAMIDS = ("auto", "l0", "chain")  # restore_blind's first guesses (None: the G
 # narrower side of the alternation is the safe one: a kernel too wide is the costly error)
 L0_WEIGHT, L0_DECAY, L0_WEIGHT_MIN = 1e-2, 1.1, 1e-4
 L0_ITERATIONS, L0_RATIO, L0_FIRST_STD = 5, math.sqrt(0.5), 0.5
+# each factor of the classical guess held to one peak (estimate_separable's ``unimodal``): fitted to the sharp L0
+# image rather than to the chain's smooth estimate, the constraint brings the guess nearer the true kernel (training
+# photos, 216 rows of 9-31 px: median kernel error 0.78 -> 0.63 for a 25 px Gaussian, 1.26 -> 1.00 for a 15 px box,
+# 2.07 -> 1.56 for a 31 px box; docs/benchmarks.md, "A classical first guess")
+L0_UNIMODAL = True
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
 # chosen on the training photos between 0.3 (the default without it) and 0.7
@@ -614,6 +619,7 @@ def l0_kernel(
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
     y = y01[0].double()
     levels = max(0, math.floor(math.log(PYRAMID_MIN_KERNEL / size) / math.log(L0_RATIO)))
+    smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH[model]  # as KernelEstimator fits
     a = b = k = None
     for level in range(levels, -1, -1):
         scale = L0_RATIO**level
@@ -638,11 +644,9 @@ def l0_kernel(
             kernel = torch.outer(a, b) if model == "separable" else k
             x = l0_latent(extended, kernel, weight)[:, : ys.shape[-2] + grow, : ys.shape[-1] + grow]
             if model == "separable":
-                a, b = estimate_separable(x, ys, a, b, smooth=SMOOTH_GRADIENT if boundary == "valid" else
-                                          SMOOTH["separable"], boundary=boundary)  # fmt: skip
+                a, b = estimate_separable(x, ys, a, b, smooth=smooth, boundary=boundary, unimodal=L0_UNIMODAL)
                 a, b = recentre(a.cpu()), recentre(b.cpu())  # the kernel's bookkeeping on the CPU, as the estimator's
             else:
-                smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH["full"]
                 k = recentre(estimate_full(x, ys, k, smooth=smooth, boundary=boundary).cpu())
             weight = max(weight / L0_DECAY, L0_WEIGHT_MIN)
     return (a, b) if model == "separable" else k
