@@ -75,6 +75,9 @@ a photo's separable blur since commit a86d0d0; the files above were made with th
     python benchmarks/blind_real.py --offered-only --draws 2 --heldout data/photos/train \
         --out benchmarks/results/blind_l0_train.json
 
+The same with the classical guess's factors held to one peak (``L0_UNIMODAL``, the default since commit 0865557),
+``--out benchmarks/results/blind_l0u_*.json`` (``train``, ``large``, ``seedN``).
+
 ``--motion``: camera-shake kernels (``motion_kernel(size, 0.5)``, 9-21 px), which the offered blind model (separable)
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).

@@ -463,6 +463,15 @@ L0_SETS = {
     "held-out photos, camera shake 9-21 px": ("blind_draws2_motion", "blind_l0_motion"),
     "training photos, 9-25 px": ("blind_draws2_train", "blind_l0_train"),
 }
+# likewise the classical first guess with each factor held to one peak (``L0_UNIMODAL``, the default since commit
+# 0865557; ``blind_real.py ... --out blind_l0u_*.json``) against its plain factors' files above
+L0U_SEEDS = {f"held-out photos, 9-25 px, seed {n}": (f"blind_l0_seed{n}", f"blind_l0u_seed{n}") for n in range(3)}
+L0U_SETS = {
+    **L0U_SEEDS,
+    "held-out photos, 21-31 px": ("blind_l0_large", "blind_l0u_large"),
+    "held-out photos, camera shake 9-21 px": ("blind_l0_motion", "blind_l0u_motion"),
+    "training photos, 9-25 px": ("blind_l0_train", "blind_l0u_train"),
+}
 
 
 def variant_pairs(
@@ -524,6 +533,12 @@ def l0_figures(results: Path = RESULTS) -> dict[str, Any]:
     return variant_figures(L0_SETS, L0_SEEDS, ("chain", "l0"), results)
 
 
+def l0u_figures(results: Path = RESULTS) -> dict[str, Any]:
+    """:func:`variant_figures` of the classical first guess with plain factors (``"plain"``) against the one with
+    factors held to one peak (``"unimodal"``)."""
+    return variant_figures(L0U_SETS, L0U_SEEDS, ("plain", "unimodal"), results)
+
+
 def variant_families(sets: dict[str, tuple[str, str]], names: tuple[str, str],
                      results: Path = RESULTS) -> dict[str, dict[str, float]]:  # fmt: skip
     """Per kernel family over the pairs of ``sets``: each side's mean change against the blurry photo (``names``)
@@ -559,6 +574,18 @@ def blind_l0_table(path: Path = RESULTS / "blind_l0_seed0.json") -> str:
            "|---|---:|---|---|---:|"]  # fmt: skip
     for label, f in l0_figures(path.parent).items():
         out.append(f"| {label} | {f['chain']['rows']} | {_draws_cells(f['chain'])} | {_draws_cells(f['l0'])} | "
+                   f"{f['rescued']} / {f['new losses']} |")  # fmt: skip
+    return "\n".join(out)
+
+
+def blind_l0u_table(path: Path = RESULTS / "blind_l0u_train.json") -> str:
+    """Per photo set: the classical first guess with plain factors against factors held to one peak
+    (:data:`L0U_SETS`), in :func:`blind_unimodal_table`'s columns."""
+    out = ["| photos, kernels | rows | classical guess, plain factors: below blurry / mean / worst / below the true "
+           "kernel | factors held to one peak: the same | below with plain only / with one peak only |",
+           "|---|---:|---|---|---:|"]  # fmt: skip
+    for label, f in l0u_figures(path.parent).items():
+        out.append(f"| {label} | {f['plain']['rows']} | {_draws_cells(f['plain'])} | {_draws_cells(f['unimodal'])} | "
                    f"{f['rescued']} / {f['new losses']} |")  # fmt: skip
     return "\n".join(out)
 
@@ -748,6 +775,7 @@ TABLES = {
     "blind_draws_sets": blind_draws_sets_table,
     "blind_unimodal": blind_unimodal_table,
     "blind_l0": blind_l0_table,
+    "blind_l0u": blind_l0u_table,
     "blind_samples": blind_samples_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,
