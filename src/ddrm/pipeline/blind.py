@@ -547,8 +547,9 @@ L0_WEIGHT, L0_DECAY, L0_WEIGHT_MIN = 1e-2, 1.1, 1e-4
 L0_ITERATIONS, L0_RATIO, L0_FIRST_STD = 5, math.sqrt(0.5), 0.5
 # each factor of the classical guess held to one peak (estimate_separable's ``unimodal``): fitted to the sharp L0
 # image rather than to the chain's smooth estimate, the constraint brings the guess nearer the true kernel (training
-# photos, 216 rows of 9-31 px: median kernel error 0.78 -> 0.63 for a 25 px Gaussian, 1.26 -> 1.00 for a 15 px box,
-# 2.07 -> 1.56 for a 31 px box; docs/benchmarks.md, "A classical first guess")
+# photos, 216 rows of 9-31 px, the guess alone: median kernel error 0.78 -> 0.63 for a 25 px Gaussian, 1.26 -> 1.00
+# for a 15 px box, 2.07 -> 1.56 for a 31 px box; the restorations: docs/benchmarks.md, "The classical guess held to
+# one peak")
 L0_UNIMODAL = True
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
