@@ -164,8 +164,10 @@ def _unimodal_at(system: Tensor, rhs: Tensor, peak: int) -> tuple[Tensor, float]
         kkt = rhs.new_zeros(k + 2, k + 2)
         kkt[:k, :k] = h[idx][:, idx]
         kkt[:k, k:], kkt[k:, :k] = rows[:, idx].T, rows[:, idx]
-        # least squares: with the drop after the peak free, the rises and falls can trade along one direction
-        sol = torch.linalg.lstsq(kkt.cpu(), torch.cat([g[idx], target]).cpu()[:, None]).solution[:k, 0].to(rhs)
+        # least squares: with the drop after the peak free, the rises and falls can trade along one direction; the
+        # SVD driver (gelsd) returns the same bits on every call, where the default (gelsy) varies in the last bit
+        sol = torch.linalg.lstsq(kkt.cpu(), torch.cat([g[idx], target]).cpu()[:, None], driver="gelsd")
+        sol = sol.solution[:k, 0].to(rhs)
         if bool((sol >= -1e-15).all()):  # (a rise or fall that is zero may come out at rounding's -1e-17)
             break
         free[idx[sol < 0]] = False
