@@ -566,40 +566,40 @@ def l0_families(results: Path = RESULTS) -> dict[str, dict[str, float]]:
     return variant_families(L0_SEEDS, ("chain", "l0"), results)
 
 
+def _variant_table(figures: dict[str, Any], names: tuple[str, str], columns: tuple[str, str, str]) -> str:
+    """Per photo set of :func:`variant_figures`' ``figures``: rows, each side's (``names``: before, after) rows below
+    the blurry photo / mean and worst change against it / mean distance below the true kernel, and the rows each
+    leaves below the blurry photo that the other lifts above it; ``columns`` heads the before, after and last cells."""
+    before, after, last = columns
+    out = [f"| photos, kernels | rows | {before}: below blurry / mean / worst / below the true kernel | {after}: the "
+           f"same | {last} |", "|---|---:|---|---|---:|"]  # fmt: skip
+    for label, f in figures.items():
+        out.append(f"| {label} | {f[names[0]]['rows']} | {_draws_cells(f[names[0]])} | {_draws_cells(f[names[1]])} | "
+                   f"{f['rescued']} / {f['new losses']} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def blind_l0_table(path: Path = RESULTS / "blind_l0_seed0.json") -> str:
     """Per photo set: the offered blind model (two kernel draws) with the diffusion pyramid's first guess against the
     classical one (:data:`L0_SETS`), in :func:`blind_unimodal_table`'s columns."""
-    out = ["| photos, kernels | rows | diffusion pyramid: below blurry / mean / worst / below the true kernel | "
-           "classical (L0) first guess: the same | below with the pyramid only / with L0 only |",
-           "|---|---:|---|---|---:|"]  # fmt: skip
-    for label, f in l0_figures(path.parent).items():
-        out.append(f"| {label} | {f['chain']['rows']} | {_draws_cells(f['chain'])} | {_draws_cells(f['l0'])} | "
-                   f"{f['rescued']} / {f['new losses']} |")  # fmt: skip
-    return "\n".join(out)
+    return _variant_table(l0_figures(path.parent), ("chain", "l0"), (
+        "diffusion pyramid", "classical (L0) first guess", "below with the pyramid only / with L0 only"))  # fmt: skip
 
 
 def blind_l0u_table(path: Path = RESULTS / "blind_l0u_train.json") -> str:
     """Per photo set: the classical first guess with plain factors against factors held to one peak
     (:data:`L0U_SETS`), in :func:`blind_unimodal_table`'s columns."""
-    out = ["| photos, kernels | rows | classical guess, plain factors: below blurry / mean / worst / below the true "
-           "kernel | factors held to one peak: the same | below with plain only / with one peak only |",
-           "|---|---:|---|---|---:|"]  # fmt: skip
-    for label, f in l0u_figures(path.parent).items():
-        out.append(f"| {label} | {f['plain']['rows']} | {_draws_cells(f['plain'])} | {_draws_cells(f['unimodal'])} | "
-                   f"{f['rescued']} / {f['new losses']} |")  # fmt: skip
-    return "\n".join(out)
+    return _variant_table(l0u_figures(path.parent), ("plain", "unimodal"), (
+        "classical guess, plain factors", "factors held to one peak", "below with plain only / with one peak only"
+    ))  # fmt: skip
 
 
 def blind_unimodal_table(path: Path = RESULTS / "blind_unimodal_seed0.json") -> str:
     """Per photo set: the offered blind model (two kernel draws) with plain factors against unimodal ones: rows below
     the blurry photo, mean and worst change against it, mean distance below the true kernel, and the rows each
     leaves below the blurry photo that the other lifts above it."""
-    out = ["| photos, kernels | rows | plain factors: below blurry / mean / worst / below the true kernel | unimodal "
-           "factors: the same | below with plain only / with unimodal only |", "|---|---:|---|---|---:|"]  # fmt: skip
-    for label, f in unimodal_figures(path.parent).items():
-        out.append(f"| {label} | {f['plain']['rows']} | {_draws_cells(f['plain'])} | {_draws_cells(f['unimodal'])} | "
-                   f"{f['rescued']} / {f['new losses']} |")  # fmt: skip
-    return "\n".join(out)
+    return _variant_table(unimodal_figures(path.parent), ("plain", "unimodal"), (
+        "plain factors", "unimodal factors", "below with plain only / with unimodal only"))  # fmt: skip
 
 
 # the steps of ``blind_fit_steps.py``'s table (20 steps; the estimator's default first update is step 6, start 0.3)

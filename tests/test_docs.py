@@ -312,14 +312,13 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
     )
     per_seed = [l0u[f"held-out photos, 9-25 px, seed {n}"]["unimodal"]["below"] for n in range(3)]
     assert per_seed == [0, 0, 1] and hu["worst"] < hp["worst"] < 0, "the docs' seeds and the deeper worst row"
-    fam = {k: f"{f['unimodal']:+.2f} against {f['plain']:+.2f}" for k, f in
-           summaries.variant_families(summaries.L0U_SEEDS, ("plain", "unimodal")).items()}  # fmt: skip
+    l0u_fam = summaries.variant_families(summaries.L0U_SEEDS, ("plain", "unimodal"))
+    fam = {k: f"{f['unimodal']:+.2f} against {f['plain']:+.2f}" for k, f in l0u_fam.items()}
     quoted.append(
         f"(the 25 px Gaussian {fam['Gaussian 25 px, std 4'].replace(' against', ' dB against')}, the 15 px box "
         f"{fam['box 15 px']}, the others within 0.05 dB)"
     )
-    small = {k: abs(f["unimodal"] - f["plain"]) for k, f in
-             summaries.variant_families(summaries.L0U_SEEDS, ("plain", "unimodal")).items()}  # fmt: skip
+    small = {k: abs(f["unimodal"] - f["plain"]) for k, f in l0u_fam.items()}
     assert all(v < 0.05 for k, v in small.items() if k not in ("Gaussian 25 px, std 4", "box 15 px")), small
     gu, gpl = l0u["held-out photos, 21-31 px"]["unimodal"], l0u["held-out photos, 21-31 px"]["plain"]
     quoted.append(
