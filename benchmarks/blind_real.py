@@ -60,6 +60,13 @@ started at the true kernel::
 
     python benchmarks/blind_real.py --full-kernel --draws 2 --levels 0.01 --out benchmarks/results/blind_motion_full.json
 
+``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
+estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
+and separable), each kernel's error, and the photo restored with the scene's fit and with the full guess held fixed
+(``deblur_motion``, DiffPIR at ``--steps``, as the true kernel's column of ``blind_draws2_motion.json``)::
+
+    python benchmarks/blind_real.py --kernel-fit --levels 0.01 --out benchmarks/results/blind_motion_fit.json
+
 The held-out sets again with each factor of the estimate held to one peak (``restore_blind``'s ``unimodal``), made at
 commit 6774dc8, where it was the default (it is not since: ``docs/benchmarks.md``, "Factors held to one peak")::
 
@@ -94,6 +101,7 @@ from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, besid
 from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from real_boundaries import blur_valid  # the same camera-like blur
 from summaries import (
+    blind_motion_fit_table,
     blind_motion_full_table,
     blind_motion_steps_table,
     blind_offered_table,
@@ -110,7 +118,14 @@ from ddrm.metrics import psnr
 from ddrm.operators import gaussian_kernel_1d, motion_kernel, separable_blur, uniform_kernel_1d
 from ddrm.pipeline import image_generator
 from ddrm.pipeline.batch import sample_generators
-from ddrm.pipeline.blind import kernel_error, restore_blind
+from ddrm.pipeline.blind import (
+    SMOOTH_GRADIENT,
+    estimate_full,
+    kernel_error,
+    l0_kernel,
+    recentre,
+    restore_blind,
+)
 from ddrm.samplers import SAMPLERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +157,11 @@ def motion_kernels() -> dict[str, torch.Tensor]:
     return {f"motion {n} px": motion_kernel(n, 0.5, torch.Generator().manual_seed(n)) for n in (9, 15, 21)}
 
 
+def scene_of(args, photo: Path, n: int) -> torch.Tensor:  # noqa: ANN001
+    """The scene a valid blur of ``n`` taps sees for ``photo``: the photo cropped larger than the frame by ``n - 1``."""
+    return prepare(read_image(photo), args.size + n - 1, "center-crop")
+
+
 def blurred(args, files, family: str, k: torch.Tensor):  # noqa: ANN001, ANN201
     """Each level and photo under kernel ``k``: ``(seed, y, truth, row)`` with the row's identity and the blurry
     photo's PSNR filled in (the scene cropped larger by the kernel, its valid blur, the frame it saw)."""
@@ -150,7 +170,7 @@ def blurred(args, files, family: str, k: torch.Tensor):  # noqa: ANN001, ANN201
     for level in (float(v) for v in args.levels.split(",")):
         for i, f in enumerate(files):
             seed = args.seed + i
-            scene = prepare(read_image(f), args.size + n - 1, "center-crop")
+            scene = scene_of(args, f, n)
             y = blur_valid(scene, k, level, seed)
             truth = scene[:, c : c + args.size, c : c + args.size]
             yield seed, y, truth, {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
@@ -248,6 +268,34 @@ def full_kernel_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     return rows
 
 
+def kernel_fit_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
+    """Camera shake: what limits a full kernel's estimate, the data or the image it is fitted to. The fit the
+    estimator makes (``estimate_full``, valid, on gradients) to the true scene itself, without smoothing and with the
+    estimator's (``SMOOTH_GRADIENT``), against the classical guess from the measurement alone (``l0_kernel``, full and
+    separable: the L0 latent image); and ``deblur_motion`` (DiffPIR, ``--steps``, the true kernel's command) with the
+    scene's fit and with the full guess held fixed."""
+    rows, photos = [], {f.stem: f for f in files}
+    for family, k in motion_kernels().items():
+        n = k.shape[0]
+        for seed, y, truth, row in blurred(args, files, family, k):
+            scene = scene_of(args, photos[row["image"]], n)
+            fits = {
+                "scene fit": recentre(estimate_full(scene, y, n, smooth=0.0, boundary="valid")),
+                "scene fit, smoothed": recentre(estimate_full(scene, y, n, smooth=SMOOTH_GRADIENT, boundary="valid")),
+                "classical guess": l0_kernel(y[None], n, "full", boundary="valid"),
+                "classical guess, separable": torch.outer(*l0_kernel(y[None], n, "separable", boundary="valid")),
+            }
+            for key, est in fits.items():
+                row[f"{key} kernel error"] = kernel_error(est, k)
+            for key in ("scene fit", "classical guess"):
+                out = ddrm.restore(y, "deblur_motion", kernel=fits[key].float(), sigma_y=row["sigma_y"],
+                                   steps=args.steps, prior=prior, seed=seed)  # fmt: skip
+                row[key] = psnr(out, truth)
+            rows.append(row)
+            show(row)
+    return rows
+
+
 def offered_rows(args, files, prior, families: dict) -> list[dict]:  # noqa: ANN001
     """The offered blind model (separable, valid) on the separable kernels ``families`` (name -> factors), against
     the blurry photo and the true kernel."""
@@ -285,6 +333,7 @@ def main() -> None:
     )
     ap.add_argument("--true-only", action="store_true", help="--motion: the blurry photo and the true kernel alone")
     ap.add_argument("--full-kernel", action="store_true", help="camera shake, full-kernel valid model (DiffPIR)")
+    ap.add_argument("--kernel-fit", action="store_true", help="camera shake: the full fit to the scene and the guess")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -311,6 +360,13 @@ def main() -> None:
         command = f"python benchmarks/blind_real.py {flag}{flags} --heldout {args.heldout} --out {out}"
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_offered_table(out))
+        return
+    if args.kernel_fit:
+        out = args.out or "benchmarks/results/blind_motion_fit.json"
+        rows = kernel_fit_rows(args, files, load_prior(args.prior, args.checkpoint))
+        command = f"python benchmarks/blind_real.py --kernel-fit{flags} --out {out}"
+        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps)
+        print(blind_motion_fit_table(out))
         return
     if args.full_kernel:
         out = args.out or "benchmarks/results/blind_motion_full.json"
