@@ -340,6 +340,8 @@ def main() -> None:
         ap.error("--true-only and --true-steps go with --motion")
     if args.full_kernel and args.narrow is not None:
         ap.error("--full-kernel restores with the estimate itself (narrow 1)")
+    if args.kernel_fit and (args.narrow is not None or args.draws != 1 or args.samples != 1):
+        ap.error("--kernel-fit makes no blind run: --narrow, --draws and --samples do not apply")
     seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
     draws_flag = "" if args.draws == 1 else f" --draws {args.draws}"
     levels = "" if args.levels == ap.get_default("levels") else f" --levels {args.levels}"
