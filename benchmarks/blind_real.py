@@ -363,20 +363,18 @@ def main() -> None:
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_offered_table(out))
         return
-    if args.kernel_fit:
-        out = args.out or "benchmarks/results/blind_motion_fit.json"
-        rows = kernel_fit_rows(args, files, load_prior(args.prior, args.checkpoint))
-        command = f"python benchmarks/blind_real.py --kernel-fit{flags} --out {out}"
-        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps)
-        print(blind_motion_fit_table(out))
-        return
-    if args.full_kernel:
-        out = args.out or "benchmarks/results/blind_motion_full.json"
-        rows = full_kernel_rows(args, files, load_prior(args.prior, args.checkpoint))
-        command = f"python benchmarks/blind_real.py --full-kernel{flags} --out {out}"
-        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps)
-        print(blind_motion_full_table(out))
-        return
+    shake = {  # the camera-shake sets beside the offered model: flag -> chosen, rows, default file, table
+        "--kernel-fit": (args.kernel_fit, kernel_fit_rows, "blind_motion_fit", blind_motion_fit_table),
+        "--full-kernel": (args.full_kernel, full_kernel_rows, "blind_motion_full", blind_motion_full_table),
+    }
+    for flag, (chosen, make_rows, name, table) in shake.items():
+        if chosen:
+            out = args.out or f"benchmarks/results/{name}.json"
+            rows = make_rows(args, files, load_prior(args.prior, args.checkpoint))
+            command = f"python benchmarks/blind_real.py {flag}{flags} --out {out}"
+            out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps)
+            print(table(out))
+            return
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
