@@ -239,7 +239,8 @@ def _task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--task",
         default=None,
-        help=TASKS_HELP + "|deblur_blind (or read from a sidecar); real low-resolution photos: sr_bicubicN",
+        help=f"{TASKS_HELP}|jpeg|deblur_blind (or read from a sidecar); real photos: sr_bicubicN for a resized one, "
+        "jpeg for a JPEG file (its own tables; jpegQF is for synthetic runs)",
     )
     p.add_argument("--from", dest="from_sidecar", default=None, help="sidecar JSON written by 'ddrm degrade'")
     p.add_argument(
