@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import torch
 from PIL import Image
 
 from ddrm.app.demo import EXAMPLE_IMAGE
+from ddrm.errors import DDRMError
 from ddrm.io import read_image
 from ddrm.metrics import psnr
 from ddrm.operators import JPEG, build_operator
@@ -200,6 +202,28 @@ def test_a_files_own_tables_and_layout_are_its_degradation(tmp_path, case, optio
     if not grey:
         quality_tables = quantisation_tables(40)
         assert torch.equal(settings["tables"][0], quality_tables[0]) == ("quality" in str(options))
+
+
+def test_a_jpeg_is_known_by_its_content_not_its_name(tmp_path):
+    """A JPEG saved as ``.jfif`` (or renamed by an upload) brings its own tables; a PNG named ``.jpg`` is no JPEG:
+    ``jpeg`` refuses it, ``jpegQF`` takes the quality given for its decoded pixels."""
+    from ddrm.tasks import is_jpeg, jpeg_params, jpeg_settings
+
+    x = read_image(EXAMPLE_IMAGE)[:, :64, :64]
+    saved(tmp_path / "a.jfif", x, qtables=CUSTOM, subsampling=0)
+    shutil.copy(tmp_path / "a.jfif", tmp_path / "a.jpg")
+    own = jpeg_params(tmp_path / "a.jfif", {})
+    assert is_jpeg(tmp_path / "a.jfif") and own["subsampling"] == "4:4:4"
+    assert torch.equal(own["tables"], jpeg_settings(tmp_path / "a.jpg")["tables"])
+    with pytest.raises(DDRMError, match="restore it with --task jpeg"):
+        jpeg_params(tmp_path / "a.jfif", {"quality": 10})
+    Image.fromarray((x.permute(1, 2, 0).numpy() * 255).astype(np.uint8)).save(tmp_path / "p.jpg", format="PNG")
+    assert not is_jpeg(tmp_path / "p.jpg") and not is_jpeg(tmp_path / "missing.jpg")
+    assert jpeg_params(tmp_path / "p.jpg", {"quality": 10}) == {"quality": 10}
+    with pytest.raises(DDRMError, match="reads the quantisation tables of a JPEG file"):
+        jpeg_params(tmp_path / "p.jpg", {})
+    with Image.open(tmp_path / "a.jpg") as im:
+        assert is_jpeg(im)
 
 
 def test_restore_takes_the_files_own_tables_and_refuses_a_wrong_quality(tmp_path):

@@ -7,6 +7,7 @@ own browser download is not reachable offline). ``.ci/run`` installs both; elsew
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import socket
@@ -108,18 +109,70 @@ def test_restore_measurement_matches_the_cli(tmp_path):
         restore_measurement(tmp_path / "e", x, "color", 0.02, steps=1, loader=loader)
 
 
-def test_the_mask_editor_follows_each_new_image_once():
-    """Gradio fires the image's ``change`` twice per upload; the second must not wipe strokes drawn in between."""
+def test_the_mask_editor_follows_each_new_image_once(tmp_path):
+    """Gradio fires the image's ``change`` twice per upload; the second must not wipe strokes drawn in between. The
+    editor is given the upload's pixels as the restoration reads them (a grey file as RGB)."""
     gradio = pytest.importorskip("gradio")
     from ddrm.app.webapp import _follow_image
 
     img = photo()
-    value, digest = _follow_image(img, None)
-    assert value["layers"] == [] and value["background"] is img and digest
-    assert _follow_image(img.copy(), digest) == (gradio.skip(), digest)  # the same image again: the strokes stay
-    other, other_digest = _follow_image(img[:, :64], digest)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    Image.fromarray(img).save(tmp_path / "again.png")
+    Image.fromarray(img[:, :64, 0]).save(tmp_path / "grey.png")
+    value, digest = _follow_image(str(tmp_path / "a.png"), None)
+    assert value["layers"] == [] and np.array_equal(value["background"], img) and digest
+    assert _follow_image(str(tmp_path / "again.png"), digest) == (gradio.skip(), digest)  # the same image: strokes stay
+    other, other_digest = _follow_image(str(tmp_path / "grey.png"), digest)
     assert other["background"].shape == (80, 64, 3) and other_digest != digest  # a new image starts clean
-    assert _follow_image(None, other_digest) == (None, None)
+    assert np.array_equal(other["background"][..., 2], img[:, :64, 0])
+    (tmp_path / "notes.png").write_text("not an image")
+    assert _follow_image(str(tmp_path / "notes.png"), other_digest) == (None, None)  # the run will say why
+    assert _follow_image(None, None) == (gradio.skip(), None)
+
+
+def test_the_page_restores_a_jpeg_with_the_tables_of_its_file(tmp_path):
+    """A JPEG to restore brings its own quantisation tables and chroma layout, whatever encoder and quality wrote it:
+    the page reads them from the uploaded file (as ``ddrm restore --task jpeg`` does), never a quality factor picked
+    on the page (before, a file saved at quality 60 or 85 came out 5.7-6.9 dB below itself as saved, assumed at 10).
+    An upload that is no JPEG file gets one line."""
+    pytest.importorskip("gradio")
+    from ddrm.app.webapp import MODES, AppSettings, _Requests
+
+    Image.fromarray(photo(64, 64)).save(tmp_path / "clean.png")
+    Image.fromarray(photo(64, 64)).save(tmp_path / "fine.jpg", quality=85, subsampling=0)
+    root = tmp_path / "runs"
+    root.mkdir()
+    requests = _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader("builtin", device="cpu"), root)
+    page = dict(factor=4, downsampling="bicubic", kernel_choice="", kernel_file=None, mask_file=None, quality=10,
+                sigma_y=0.05, solver="ddrm-jpeg", steps=2, seed=0)  # fmt: skip
+    _, _, summary, files = requests(MODES[1], str(tmp_path / "fine.jpg"), None, "JPEG artefacts",
+                                    reference=str(tmp_path / "clean.png"), **page)  # fmt: skip
+    assert "task `jpeg`" in summary and "sigma_y 0" in summary, summary
+    record = json.loads(Path(files[0]).with_suffix(".result.json").read_text())
+    assert record["task_params"] == {"quality": None, "subsampling": "4:4:4"}  # the file's layout; a QF is 4:2:0
+    y = read_image(tmp_path / "fine.jpg")
+    _, _, summary, _ = requests(MODES[1], str(tmp_path / "clean.png"), None, "JPEG artefacts", reference=None, **page)
+    assert "Could not restore" in summary and "from the JPEG file itself" in summary and "Traceback" not in summary
+    with pytest.raises(DDRMError, match="restore it with --task jpeg"):  # a quality given is checked against the file
+        restore_measurement(tmp_path / "q", y, "jpeg10", 0.0, steps=1, source=tmp_path / "fine.jpg", device="cpu")
+
+
+@pytest.mark.parametrize("tag", range(1, 9))
+def test_the_page_reads_a_phone_photo_upright(tmp_path, tag):
+    """A photo stored sideways with an EXIF orientation tag is restored as the page shows it (as Pillow's
+    ``exif_transpose`` turns it, for every tag); for a JPEG's own restoration, the grid as stored (its blocks')."""
+    from PIL import ImageOps
+
+    from ddrm.app.webapp import page_image
+
+    im = Image.fromarray(photo(40, 56))
+    exif = im.getexif()
+    exif[274] = tag
+    im.save(tmp_path / "phone.png", exif=exif)
+    with Image.open(tmp_path / "phone.png") as f:
+        upright = as_tensor(np.asarray(ImageOps.exif_transpose(f).convert("RGB")))
+    assert torch.equal(page_image(tmp_path / "phone.png"), upright)
+    assert torch.equal(page_image(tmp_path / "phone.png", upright=False), as_tensor(photo(40, 56)))
 
 
 def test_page_choices_map_to_tasks():
@@ -128,6 +181,8 @@ def test_page_choices_map_to_tasks():
     assert task_string("Super-resolution", 8, "bicubic", "", True) == "sr_bicubic8"
     assert task_string("Deblurring", 4, "", "Upload a kernel", False) == "deblur_motion"
     assert task_string("Colourisation", 4, "", "", False) == "color"
+    assert task_string("JPEG artefacts", 4, "", "", True, 20) == "jpeg20"  # degrading a clean photo: libjpeg at QF
+    assert task_string("JPEG artefacts", 4, "", "", False, 20) == "jpeg"  # restoring a file: the file's own tables
     with pytest.raises(ValueError, match="random motion kernel"):
         task_string("Deblurring", 4, "", "Random motion", False)
     with pytest.raises(ValueError, match="not an image"):
@@ -324,6 +379,7 @@ def test_page_removes_jpeg_artefacts_with_ddrm_jpeg(browser_page, tmp_path):
     _new_image(page, tmp_path / "photo.png")
     _settings(page, "Degrade a clean photo, then restore it", "JPEG artefacts")
     _wait_value(page, "#solver input", "ddrm-jpeg")  # chosen with the task
+    page.locator("#quality").wait_for(state="visible", timeout=10_000)  # degrading: libjpeg at the quality picked
     runs = set(work.iterdir())
     sizes, summary = _run(page)
     assert sizes == [[96, 80], [96, 80]] and "jpeg10" in summary and "ddrm-jpeg" in summary
@@ -440,6 +496,7 @@ def test_page_examples_gallery_sets_image_and_controls(browser_page):
     _wait_value(page, "#task input", "JPEG artefacts")
     _wait_value(page, "#solver input", "ddrm-jpeg")
     assert page.locator("#mode input[type=radio]:checked").evaluate("e => e.value") == "Restore a degraded image"
+    page.locator("#quality").wait_for(state="hidden", timeout=10_000)  # restoring: the file brings its own tables
     time.sleep(0.5)
     clear = page.locator("#reference button[aria-label='Clear']")  # a reference an earlier test left (shown again)
     if clear.count():
@@ -452,7 +509,7 @@ def test_page_examples_gallery_sets_image_and_controls(browser_page):
     page.click("#run")
     page.wait_for_function("old => document.querySelector('#summary').innerText !== old", arg=old, timeout=180_000)
     summary = page.locator("#summary").inner_text()
-    assert "jpeg10" in summary and "ddrm-jpeg" in summary, summary
+    assert "task jpeg," in summary and "ddrm-jpeg" in summary, summary  # the file's own tables (quality 10)
 
 
 def test_old_runs_are_pruned(tmp_path):

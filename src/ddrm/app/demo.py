@@ -44,6 +44,7 @@ from ..tasks import (
     check_sigma_y,
     default_sigma_y,
     estimate_sigma_y,
+    jpeg_params,
     load_mask,
     make_task,
     parse_task,
@@ -213,14 +214,19 @@ def restore_measurement(
     on_start: Callable[[], None] | None = None,
     samples: int = 1,
     overwrite: bool = False,
+    source: str | Path | None = None,
 ) -> DemoResult:
     """Restore a measurement already in hand (an image in [0, 1], e.g. an uploaded low-resolution photo) of ``task``
     with noise ``sigma_y`` ([0, 1] units, or ``"auto"``: estimated from the measurement), as ``ddrm restore --task
     ... --sigma-y ...`` does without a sidecar;
-    scored against ``reference`` (the clean image, at the restored size) when given. Writes ``measurement.png``,
+    scored against ``reference`` (the clean image, at the restored size) when given. ``source`` is the file the
+    measurement was read from: for ``jpeg`` a JPEG file's own quantisation tables and chroma layout are read from it,
+    and ``jpegQF`` is checked against them (:func:`ddrm.tasks.jpeg_params`). Writes ``measurement.png``,
     ``restored.png``, ``before.png`` and ``restored_grid.png`` into ``out_dir``, each checked before the first."""
     device = resolve_device(device)
     name, params = parse_task(task)
+    if name == "jpeg":
+        params = jpeg_params(source, params, str(source) if source is not None else "the image")
     check_sigma_y(name, sigma_y)
     y = as_measurement(name, y01.float())
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=mask, kernel=kernel)

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from ..errors import DDRMError, InputError
+from ..tasks import is_jpeg
 from .demo import BUILTIN_NOTE, EXAMPLE_IMAGE, example_credit, restore_measurement, run_demo
 
 __all__ = [
@@ -87,9 +88,11 @@ def prune_runs(root: Path, keep: int) -> None:
 
 
 def task_string(task: str, factor: int, downsampling: str, kernel: str, degrading: bool, quality: int = 10) -> str:
-    """The task name ``ddrm`` knows for the page's choices (``"sr4"``, ``"deblur_gauss"``, ``"jpeg10"``, ...)."""
+    """The task name ``ddrm`` knows for the page's choices (``"sr4"``, ``"deblur_gauss"``, ``"jpeg10"``, ...). A JPEG
+    to restore is ``"jpeg"``: its own quantisation tables are read from the file, whatever encoder wrote it; the
+    quality factor is for degrading a clean photo (libjpeg's tables)."""
     if task == "JPEG artefacts":
-        return f"jpeg{int(quality)}"
+        return f"jpeg{int(quality)}" if degrading else "jpeg"
     if task == "Super-resolution":
         return f"{DOWNSAMPLING[downsampling]}{int(factor)}"
     if task == "Deblurring":
@@ -103,20 +106,45 @@ def task_string(task: str, factor: int, downsampling: str, kernel: str, degradin
     return {"Inpainting": "inpaint", "Colourisation": "color", "Denoising": "denoise"}[task]
 
 
-def _to_tensor(a: np.ndarray) -> Tensor:
-    """An (H, W[, C]) uint8 array from the page -> (C, H, W) in [0, 1] (alpha dropped)."""
-    a = np.asarray(a)
-    if a.ndim == 2:
-        a = a[..., None]
-    scale = 255.0 if a.dtype == np.uint8 else 1.0
-    return torch.from_numpy(np.ascontiguousarray(a[..., :3])).permute(2, 0, 1).float() / scale
+# a file's EXIF orientation (tag 274) -> the turn that shows it upright, as browsers and Pillow's exif_transpose do
+_UPRIGHT: dict[int, Callable[[Tensor], Tensor]] = {
+    2: lambda t: t.flip(-1),
+    3: lambda t: t.flip(-1, -2),
+    4: lambda t: t.flip(-2),
+    5: lambda t: t.transpose(-1, -2),
+    6: lambda t: t.rot90(-1, (-2, -1)),
+    7: lambda t: t.transpose(-1, -2).flip(-1, -2),
+    8: lambda t: t.rot90(1, (-2, -1)),
+}
 
 
-def page_image(value: np.ndarray | None) -> Tensor:
-    """The page's image (an upload or the example), (3, H, W) in [0, 1]."""
+def _orientation(path: str | Path) -> int:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(274, 1))
+    except (OSError, SyntaxError, ValueError, TypeError):
+        return 1
+
+
+def _rgb_file(path: str | Path, upright: bool = False) -> Tensor:
+    """An image file read as ``ddrm restore`` reads it, (3, H, W) in [0, 1] (a grey image repeated); ``upright``:
+    turned as its EXIF orientation says (a phone stores a photo sideways with that tag; the page shows it upright)."""
+    from ..io import read_image
+
+    x = read_image(path)
+    x = x.expand(3, -1, -1) if x.shape[0] == 1 else x
+    turn = _UPRIGHT.get(_orientation(path)) if upright else None
+    return turn(x).contiguous() if turn else x
+
+
+def page_image(value: str | Path | None, upright: bool = True) -> Tensor:
+    """The page's image (the uploaded file as it is, or the example), (3, H, W) in [0, 1], upright as the page shows
+    it (``upright=False``: the pixel grid as stored, which a JPEG's blocks are on)."""
     if value is None:
         raise PageError("upload an image first (or press 'Use the example photo')")
-    return _to_tensor(value)
+    return _rgb_file(value, upright)
 
 
 def editor_mask(value: dict[str, Any] | None) -> Tensor | None:
@@ -131,12 +159,10 @@ def editor_mask(value: dict[str, Any] | None) -> Tensor | None:
     return torch.from_numpy(~drawn).float()
 
 
-def _reference(path: str) -> Tensor:
-    """The uploaded reference, read as ``ddrm restore --reference`` reads it (RGB; a grey image repeated)."""
-    from ..io import read_image
-
-    x = read_image(path)
-    return x.expand(3, -1, -1) if x.shape[0] == 1 else x
+def _reference(path: str, upright: bool) -> Tensor:
+    """The uploaded reference, read as ``ddrm restore --reference`` reads it (RGB; a grey image repeated), turned
+    as the image is (:func:`page_image`)."""
+    return _rgb_file(path, upright)
 
 
 def _message(exc: BaseException, uploads: Sequence[str] = ()) -> str:
@@ -162,11 +188,16 @@ class _Requests:
         shown where the result would be, the outputs cleared, until the next run."""
         import gradio as gr
 
-        uploads = [f for f in (kernel_file, mask_file, reference) if f]
+        uploads = [f for f in (image, kernel_file, mask_file, reference) if f]
         degrading = mode == MODES[0]
         try:
             name = task_string(task, factor, downsampling, kernel_choice, degrading, quality)
+            if name == "jpeg" and image and not is_jpeg(image):
+                raise PageError("JPEG artefacts are restored from the JPEG file itself (its quantisation tables are "
+                                "read from it); this upload is not one. For an image decoded and saved otherwise, "
+                                "give the quality it was saved at: ddrm restore --task jpegQF")  # fmt: skip
             sigma_y = 0.0 if name.startswith("jpeg") else float(sigma_y)  # JPEG: the quantisation is the degradation
+            path = image  # the upload's own file: a JPEG keeps its quantisation tables
             image, mask, kernel = self._inputs(name, task, image, editor, kernel_choice, kernel_file, mask_file,
                                                degrading)  # fmt: skip
             prune_runs(self.root, self.settings.keep_runs - 1)
@@ -179,9 +210,9 @@ class _Requests:
                 limit = 4 * self.settings.max_side
                 if max(image.shape[-2:]) * int(factor if name.startswith("sr") else 1) > limit:
                     raise PageError(f"the restored image would be larger than {limit} px; use 'ddrm restore' for it")
-                ref = None if not reference else _reference(reference)
+                ref = None if not reference else _reference(reference, name != "jpeg")
                 level = "auto" if estimate_noise and not name.startswith("jpeg") else sigma_y
-                res = restore_measurement(out, image, name, level, reference=ref, **common)
+                res = restore_measurement(out, image, name, level, reference=ref, source=path, **common)
         except (DDRMError, OSError) as exc:
             return _failed(_message(exc, uploads))
         except Exception as exc:  # never a stack trace in the page; the server's log keeps it
@@ -205,7 +236,7 @@ class _Requests:
         from ..io import read_image
         from ..tasks import load_kernel
 
-        image = page_image(image)
+        image = page_image(image, upright=name != "jpeg")  # a JPEG is restored on its blocks' grid, as stored
         mask = editor_mask(editor) if name == "inpaint" else None
         if mask is not None and tuple(mask.shape) != tuple(image.shape[-2:]):
             raise PageError("the drawn mask belongs to another image; draw it again on this one")
@@ -247,14 +278,15 @@ def _failed(line: str) -> tuple:
 
 def _show_options(task, mode, kernel_choice):
     """Which controls the chosen task and mode need (quality, sigma_y, factor, downsampling, kernel, kernel file,
-    mask file, reference, estimating the noise)."""
+    mask file, reference, estimating the noise). The quality factor is for degrading a clean photo: a JPEG to restore
+    brings its own tables."""
     import gradio as gr
 
     jpeg = task == "JPEG artefacts"
     restoring = mode != MODES[0]
-    visible = (jpeg, not jpeg, task == "Super-resolution", task == "Super-resolution", task == "Deblurring",
-               task == "Deblurring" and kernel_choice == "Upload a kernel", task == "Inpainting", restoring,
-               restoring and not jpeg, task == "Inpainting")  # fmt: skip
+    visible = (jpeg and not restoring, not jpeg, task == "Super-resolution", task == "Super-resolution",
+               task == "Deblurring", task == "Deblurring" and kernel_choice == "Upload a kernel", task == "Inpainting",
+               restoring, restoring and not jpeg, task == "Inpainting")  # fmt: skip
     return tuple(gr.update(visible=v) for v in visible)
 
 
@@ -277,15 +309,22 @@ def _task_defaults(task):
 
 
 def _follow_image(image, followed):
-    """The mask editor shows the page's image, with no strokes (a new image needs its own); ``followed`` is the
-    digest of the image it was last given. Gradio fires ``change`` twice per upload (measured: 20-70 ms apart): the
-    second, the same image again, must not wipe strokes drawn in between, so an image already followed is skipped."""
+    """The mask editor shows the page's image (its file read as the restoration reads it), with no strokes (a new
+    image needs its own); ``followed`` is the digest of the image it was last given. Gradio fires ``change`` twice
+    per upload (measured: 20-70 ms apart): the second, the same image again, must not wipe strokes drawn in between,
+    so an image already followed is skipped. A file that cannot be read leaves the editor empty (the run says why)."""
     import gradio as gr
 
-    digest = None if image is None else hashlib.sha256(repr(image.shape).encode() + image.tobytes()).hexdigest()
+    try:
+        pixels = None if image is None else page_image(image)
+    except DDRMError:
+        pixels = None
+    if pixels is not None:
+        pixels = (pixels * 255).round().to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+    digest = None if pixels is None else hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()
     if digest == followed:
         return gr.skip(), followed
-    return (None if image is None else {"background": image, "layers": [], "composite": image}), digest
+    return (None if pixels is None else {"background": pixels, "layers": [], "composite": pixels}), digest
 
 
 def _solver_info(solver):
@@ -318,8 +357,11 @@ def _controls(settings: AppSettings, device: torch.device, space: str = "pixel")
     with gr.Row():
         with gr.Column():
             w["mode"] = gr.Radio(list(MODES), value=MODES[0], label="What is the image?", elem_id="mode")
-            w["image"] = gr.Image(value=str(EXAMPLE_IMAGE), type="numpy", label="Image (an upload replaces it)",
-                                  sources=("upload", "clipboard"), elem_id="image", format="png")  # fmt: skip
+            # the upload's own file (image_mode None: not converted, so a JPEG keeps its quantisation tables), read
+            # by the app as 'ddrm restore' reads a file
+            w["image"] = gr.Image(value=str(EXAMPLE_IMAGE), type="filepath", image_mode=None, format="png",
+                                  sources=("upload", "clipboard"), label="Image (an upload replaces it)",
+                                  elem_id="image")  # fmt: skip
             w["example"] = gr.Button("Use the example photo", size="sm")
             w["editor"] = gr.ImageEditor(
                 value=str(EXAMPLE_IMAGE), type="numpy", label="Inpainting: draw over the missing region",

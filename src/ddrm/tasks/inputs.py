@@ -25,6 +25,7 @@ __all__ = [
     "read_measurement",
     "jpeg_settings",
     "jpeg_params",
+    "is_jpeg",
 ]
 
 MaskOrKernel = str | Path | Tensor | None
@@ -148,6 +149,20 @@ def jpeg_settings(source: str | Path | Any) -> dict[str, Any]:
     return {"quality": None, "tables": tables, "subsampling": _SAMPLING[sampling]}
 
 
+def is_jpeg(source: Any) -> bool:
+    """Whether ``source`` (an opened Pillow image or a file) is a JPEG, by its content: a ``.jpe`` or ``.jfif``
+    file, or one an upload renamed, is one too; a file Pillow cannot open (a ``.npy``) is not."""
+    from PIL import Image
+
+    if isinstance(source, Image.Image):
+        return source.format == "JPEG"
+    try:
+        with Image.open(source) as im:
+            return im.format == "JPEG"
+    except (OSError, SyntaxError, ValueError):
+        return False
+
+
 def jpeg_params(source: Any, params: dict[str, Any], label: str = "measurement") -> dict[str, Any]:
     """The JPEG task's parameters for a measurement: ``jpeg`` (no quality given) takes the file's own tables and
     chroma layout (:func:`jpeg_settings`); ``jpegQF`` on a JPEG file is checked against the file, so that a file saved
@@ -155,11 +170,7 @@ def jpeg_params(source: Any, params: dict[str, Any], label: str = "measurement")
     is the file's path or the opened Pillow image (``None``: a decoded image with no file behind it)."""
     from ..operators.jpeg import quantisation_tables
 
-    own = None
-    if source is not None and (
-        getattr(source, "format", None) == "JPEG" or Path(str(source)).suffix.lower() in (".jpg", ".jpeg")
-    ):
-        own = jpeg_settings(source)
+    own = jpeg_settings(source) if source is not None and is_jpeg(source) else None
     if "quality" not in params:
         if own is None:
             raise InputError(f"{label}: --task jpeg reads the quantisation tables of a JPEG file; for an image decoded "
