@@ -171,6 +171,27 @@ def test_super_resolution_from_a_low_resolution_image(tmp_path):
     assert bad.returncode == 2 and "--from SIDECAR" in bad.stderr
 
 
+def test_a_phone_photo_is_restored_and_degraded_as_viewers_show_it(tmp_path):
+    """A portrait a phone stored sideways with EXIF orientation 6 is degraded and restored upright, as viewers (and
+    the web page) show it; a JPEG restored with its own tables stays on the grid its blocks were stored on."""
+    stored = np.asarray(Image.open(make_photo(tmp_path / "p.png", 24, 40)))  # 40 wide, 24 high as stored
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[274] = 6  # shown turned 90 degrees clockwise
+    im.save(tmp_path / "phone.png", exif=exif)
+    im.save(tmp_path / "phone.jpg", quality=90, exif=exif)
+    run("degrade", tmp_path / "phone.png", "-o", tmp_path / "y.png", "--task", "sr2", "--sigma-y", "0")
+    upright = np.rot90(stored, -1).astype(np.float64)
+    halved = upright.reshape(20, 2, 12, 2, 3).mean((1, 3))
+    assert np.abs(np.asarray(Image.open(tmp_path / "y.png"), np.float64) - halved).max() <= 0.51
+    common = ("--prior", "gaussian", "--steps", "3", "--quiet")
+    run("restore", tmp_path / "phone.png", "--task", "sr_bicubic2", "--sigma-y", "0.01", "-o", tmp_path / "up.png",
+        *common)  # fmt: skip
+    assert Image.open(tmp_path / "up.png").size == (48, 80)  # upright (24 wide, 40 high), twice as large
+    run("restore", tmp_path / "phone.jpg", "--task", "jpeg", "-o", tmp_path / "j.png", *common)
+    assert Image.open(tmp_path / "j.png").size == (40, 24)
+
+
 def test_folder_batching_and_resume(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

@@ -147,8 +147,29 @@ def _too_many_pixels(path: Path, pixels: int | None) -> InputError:
     )
 
 
-def read_image(path: PathLike) -> Tensor:
-    """An image file as a float32 tensor (C, H, W) in [0, 1], C = 3 (RGB) or 1 (grey)."""
+# a file's EXIF orientation (tag 274) -> the turn that shows it upright, as viewers and Pillow's exif_transpose do
+_UPRIGHT: dict[int, Callable[[Tensor], Tensor]] = {
+    2: lambda t: t.flip(-1),
+    3: lambda t: t.flip(-1, -2),
+    4: lambda t: t.flip(-2),
+    5: lambda t: t.transpose(-1, -2),
+    6: lambda t: t.rot90(-1, (-2, -1)),
+    7: lambda t: t.transpose(-1, -2).flip(-1, -2),
+    8: lambda t: t.rot90(1, (-2, -1)),
+}
+
+
+def read_image(path: PathLike, *, upright: bool = False) -> Tensor:
+    """An image file as a float32 tensor (C, H, W) in [0, 1], C = 3 (RGB) or 1 (grey). ``upright``: turned as its
+    EXIF orientation says (a phone stores a portrait photo sideways with that tag, and viewers show it upright);
+    without it, the pixel grid as stored (a JPEG's blocks are on that grid)."""
+    x, orientation = _read_image(path)
+    turn = _UPRIGHT.get(orientation) if upright else None
+    return turn(x).contiguous() if turn else x
+
+
+def _read_image(path: PathLike) -> tuple[Tensor, int]:
+    """The image as :func:`read_image` returns it, on its stored grid, and its EXIF orientation (1: none)."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -162,6 +183,10 @@ def read_image(path: PathLike) -> Tensor:
             if im.width * im.height > MAX_PIXELS:
                 raise _too_many_pixels(path, im.width * im.height)
             im.load()
+            try:
+                orientation = int(im.getexif().get(274, 1))
+            except (ValueError, TypeError, SyntaxError, OSError):  # a damaged EXIF block: the grid as stored
+                orientation = 1
             mode = im.mode
             if mode == "P":
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
@@ -175,7 +200,7 @@ def read_image(path: PathLike) -> Tensor:
             if mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im, dtype=np.float64)
                 arr = arr / (65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0)
-                return torch.from_numpy(arr[None].astype(np.float32))
+                return torch.from_numpy(arr[None].astype(np.float32)), orientation
             if mode not in ("RGB", "L", "1"):
                 raise InputError(f"{path}: unsupported image mode {mode} (use RGB or greyscale)")
             arr = np.asarray(im.convert("L") if mode == "1" else im, dtype=np.float32) / 255.0
@@ -190,7 +215,7 @@ def read_image(path: PathLike) -> Tensor:
         arr = arr[None]
     else:
         arr = arr.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+    return torch.from_numpy(np.ascontiguousarray(arr)), orientation
 
 
 def read_array(path: PathLike, *, integer: bool = False) -> Tensor:

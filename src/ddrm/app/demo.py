@@ -120,7 +120,7 @@ def _photo(image: Path | Tensor | None) -> tuple[Tensor, Path | None]:
     source = EXAMPLE_IMAGE if image is None else image
     if isinstance(source, Tensor):
         return source.float(), None
-    return read_image(source), Path(source)
+    return read_image(source, upright=True), Path(source)  # a photo as viewers show it (EXIF orientation)
 
 
 def run_demo(

@@ -106,37 +106,13 @@ def task_string(task: str, factor: int, downsampling: str, kernel: str, degradin
     return {"Inpainting": "inpaint", "Colourisation": "color", "Denoising": "denoise"}[task]
 
 
-# a file's EXIF orientation (tag 274) -> the turn that shows it upright, as browsers and Pillow's exif_transpose do
-_UPRIGHT: dict[int, Callable[[Tensor], Tensor]] = {
-    2: lambda t: t.flip(-1),
-    3: lambda t: t.flip(-1, -2),
-    4: lambda t: t.flip(-2),
-    5: lambda t: t.transpose(-1, -2),
-    6: lambda t: t.rot90(-1, (-2, -1)),
-    7: lambda t: t.transpose(-1, -2).flip(-1, -2),
-    8: lambda t: t.rot90(1, (-2, -1)),
-}
-
-
-def _orientation(path: str | Path) -> int:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return int(im.getexif().get(274, 1))
-    except (OSError, SyntaxError, ValueError, TypeError):
-        return 1
-
-
 def _rgb_file(path: str | Path, upright: bool = False) -> Tensor:
     """An image file read as ``ddrm restore`` reads it, (3, H, W) in [0, 1] (a grey image repeated); ``upright``:
     turned as its EXIF orientation says (a phone stores a photo sideways with that tag; the page shows it upright)."""
     from ..io import read_image
 
-    x = read_image(path)
-    x = x.expand(3, -1, -1) if x.shape[0] == 1 else x
-    turn = _UPRIGHT.get(_orientation(path)) if upright else None
-    return turn(x).contiguous() if turn else x
+    x = read_image(path, upright=upright)
+    return x.expand(3, -1, -1) if x.shape[0] == 1 else x
 
 
 def page_image(value: str | Path | None, upright: bool = True) -> Tensor:

@@ -24,7 +24,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     out = Path(args.output)
     name, params = parse_task(args.task)
     params = task_flags(args, name, params)
-    x = read_image(src)
+    x = read_image(src, upright=True)  # a photo as viewers show it (a phone's portrait is stored sideways)
     if x.shape[0] != 3:
         raise InputError(f"{src}: expected an RGB image, got {x.shape[0]} channel(s)")
     g = torch.Generator().manual_seed(args.seed)

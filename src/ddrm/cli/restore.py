@@ -98,8 +98,11 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
     """Every measurement read and checked, with its task, noise level and reference, before any work:
     ``(jobs, inputs read, references, images without a reference)``."""
     jobs, inputs, references, missing_refs = [], [], {}, []
+    # a photo is restored as viewers show it (its EXIF orientation applied: a phone's portrait is stored sideways),
+    # a JPEG restored as a JPEG on the grid its blocks were stored on
+    upright = not (args.task and parse_task(args.task)[0] == "jpeg")
     for f, target in pairs:
-        y = read_measurement(f)
+        y = read_measurement(f, upright=upright)
         if args.task:
             y = as_measurement(parse_task(args.task)[0], y, str(f))  # e.g. a grey image saved as RGB
         spec, sigma_y, task_files, source = resolve_task(args, f, y)
@@ -113,7 +116,7 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
             if ref_path is None:
                 missing_refs.append(f.name)
             else:
-                ref = read_image(ref_path)
+                ref = read_image(ref_path, upright=upright)
                 if tuple(ref.shape) != tuple(spec.output_shape):
                     raise InputError(
                         f"{ref_path}: reference is {tuple(ref.shape)}, the restored image will be {spec.output_shape}"

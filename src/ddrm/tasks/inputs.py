@@ -107,9 +107,10 @@ def as_measurement(name: str, y: Tensor, label: str = "measurement") -> Tensor:
     return y
 
 
-def read_measurement(path: Path) -> Tensor:
-    """A measurement file (image or ``.npy``) as float32, refusing NaN / infinite values."""
-    y = read_array(path) if path.suffix.lower() == ".npy" else read_image(path)
+def read_measurement(path: Path, *, upright: bool = False) -> Tensor:
+    """A measurement file (image or ``.npy``) as float32, refusing NaN / infinite values; ``upright``: an image
+    turned as its EXIF orientation says (:func:`ddrm.io.read_image`)."""
+    y = read_array(path) if path.suffix.lower() == ".npy" else read_image(path, upright=upright)
     if not torch.isfinite(y).all():
         raise InputError(f"{path}: measurement contains NaN or infinite values")
     return y.float()
