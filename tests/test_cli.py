@@ -192,6 +192,21 @@ def test_a_phone_photo_is_restored_and_degraded_as_viewers_show_it(tmp_path):
     assert Image.open(tmp_path / "j.png").size == (40, 24)
 
 
+def test_a_photos_colour_profile_is_kept_on_its_restoration(tmp_path):
+    """A photo with an embedded ICC profile (a phone's Display P3, here an sRGB one) is restored in its own values and
+    written with the same profile, so a colour-managed viewer shows it in the colours of its input; a photo without
+    one gets none."""
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.open(make_photo(tmp_path / "plain.png")).save(tmp_path / "tagged.png", icc_profile=profile)
+    common = ("--task", "denoise", "--sigma-y", "0.02", "--prior", "gaussian", "--steps", "3", "--quiet")
+    run("restore", tmp_path / "tagged.png", "-o", tmp_path / "t.png", *common)
+    run("restore", tmp_path / "plain.png", "-o", tmp_path / "p.png", *common)
+    assert Image.open(tmp_path / "t.png").info.get("icc_profile") == profile
+    assert "icc_profile" not in Image.open(tmp_path / "p.png").info
+
+
 def test_folder_batching_and_resume(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

@@ -19,6 +19,7 @@ from .errors import InputError
 
 __all__ = [
     "read_image",
+    "image_profile",
     "read_array",
     "write_image",
     "write_array",
@@ -238,8 +239,11 @@ def read_array(path: PathLike, *, integer: bool = False) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32 if arr.dtype != np.float64 else np.float64))
 
 
-def image_writer(img: Tensor, path: PathLike, jpeg_quality: int | None = None) -> Callable[[Path], None]:
-    """What :func:`write_image` writes, as a ``write(tmp)`` for :func:`write_together`."""
+def image_writer(
+    img: Tensor, path: PathLike, jpeg_quality: int | None = None, icc_profile: bytes | None = None
+) -> Callable[[Path], None]:
+    """What :func:`write_image` writes, as a ``write(tmp)`` for :func:`write_together`; ``icc_profile``: the colour
+    profile to embed (:func:`image_profile` of the file the image was restored from)."""
     from PIL import Image
 
     arr = (img.detach().float().clamp(0, 1).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
@@ -248,7 +252,22 @@ def image_writer(img: Tensor, path: PathLike, jpeg_quality: int | None = None) -
         options = {"format": "JPEG", "quality": int(jpeg_quality), "subsampling": 2}
     else:
         options = {"format": Image.registered_extensions().get(Path(path).suffix.lower(), "PNG")}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
     return lambda tmp: Image.fromarray(arr).save(tmp, **options)
+
+
+def image_profile(path: PathLike) -> bytes | None:
+    """The ICC colour profile embedded in an image file (a phone's photo is often Display P3), ``None`` for none or
+    for a file that is no image: a result written with it is shown in the colours its input was."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            profile = im.info.get("icc_profile")
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return profile if isinstance(profile, bytes) and profile else None
 
 
 def array_writer(arr: Tensor) -> Callable[[Path], None]:

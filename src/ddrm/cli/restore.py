@@ -17,7 +17,7 @@ import torch
 
 from ..checkpoints import prior_space
 from ..errors import InputError
-from ..io import read_image
+from ..io import image_profile, read_image
 from ..operators import BOUNDARIES
 from ..pipeline import (
     ESTIMATES,
@@ -123,7 +123,7 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
                     )
                 references[f] = ref
                 inputs.append(ref_path)
-        jobs.append(RestoreJob(f, target, y, spec, sigma_y, sigma_y_from=source))
+        jobs.append(RestoreJob(f, target, y, spec, sigma_y, sigma_y_from=source, icc_profile=image_profile(f)))
     return jobs, inputs, references, missing_refs
 
 

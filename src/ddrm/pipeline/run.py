@@ -59,6 +59,7 @@ class RestoreJob:
     seed_name: str | None = None
     x_init01: Tensor | None = None
     sigma_y_from: str = "given"  # or "sidecar", or "estimated" (from the measurement itself)
+    icc_profile: bytes | None = None  # the measurement file's colour profile, embedded in the result
 
     @property
     def kind(self) -> str:
@@ -172,7 +173,7 @@ def _write(job: RestoreJob, res: Restoration, i: int, op: Operator, reference: T
         record.update(psnr_pinv=psnr(pinv, reference), ssim_pinv=ssim(pinv, reference))
     files.append((result_path(job.target), text_writer(json.dumps(record, indent=1) + "\n")))
     # one unit, the result last: a resumed run redoes a result that is missing, so its files are all or none
-    write_together([*files, (job.target, image_writer(x01, job.target))])
+    write_together([*files, (job.target, image_writer(x01, job.target, icc_profile=job.icc_profile))])
     return record
 
 
