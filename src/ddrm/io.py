@@ -35,9 +35,12 @@ __all__ = [
     "MAX_PIXELS",
     "set_max_pixels",
     "IMAGE_SUFFIXES",
+    "HEIF_SUFFIXES",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+# read, not written: a phone's HEIF photos (an iPhone's default), through the optional pillow-heif (ddrm[heif])
+HEIF_SUFFIXES = (".heic", ".heif")
 PathLike = str | Path
 
 
@@ -164,9 +167,22 @@ def read_image(path: PathLike, *, upright: bool = False) -> Tensor:
     """An image file as a float32 tensor (C, H, W) in [0, 1], C = 3 (RGB) or 1 (grey). ``upright``: turned as its
     EXIF orientation says (a phone stores a portrait photo sideways with that tag, and viewers show it upright);
     without it, the pixel grid as stored (a JPEG's blocks are on that grid)."""
+    if Path(path).suffix.lower() in HEIF_SUFFIXES:
+        _heif_opener(path)
     x, orientation = _read_image(path)
     turn = _UPRIGHT.get(orientation) if upright else None
     return turn(x).contiguous() if turn else x
+
+
+def _heif_opener(path: PathLike) -> None:
+    """Pillow's opener for HEIF files (pillow-heif, registered once; it decodes upright, its orientation tag reset)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        raise InputError(
+            f"{path}: a HEIF photo needs the pillow-heif package: pip install 'ddrm[heif]' (or save it as PNG or JPEG)"
+        ) from None
+    pillow_heif.register_heif_opener()
 
 
 def _read_image(path: PathLike) -> tuple[Tensor, int]:

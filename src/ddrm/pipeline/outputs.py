@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError
-from ..io import IMAGE_SUFFIXES, hidden_name, name_max
+from ..io import HEIF_SUFFIXES, IMAGE_SUFFIXES, hidden_name, name_max
 from ..operators import Operator
 from ..tasks import SIDE_FILE_SUFFIXES
 
@@ -42,7 +42,8 @@ __all__ = [
 def list_inputs(path: Path) -> list[Path]:
     """The measurements in a folder (images and ``.npy``, side files excluded), or the one file given."""
     if path.is_dir():
-        files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + (".npy",)]
+        readable = (*IMAGE_SUFFIXES, *HEIF_SUFFIXES, ".npy")
+        files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in readable]
         files = [
             p for p in files if not any(p.name.endswith(s) for s in (*SIDE_FILE_SUFFIXES.values(), *RESULT_PICTURES))
         ]
