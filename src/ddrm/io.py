@@ -175,7 +175,7 @@ def read_image(path: PathLike, *, upright: bool = False) -> Tensor:
 
 
 def _heif_opener(path: PathLike) -> None:
-    """Pillow's opener for HEIF files (pillow-heif, registered once; it decodes upright, its orientation tag reset)."""
+    """Pillow's opener for HEIF files (pillow-heif; registering it again is harmless): it decodes a photo upright."""
     try:
         import pillow_heif
     except ImportError:
