@@ -174,7 +174,8 @@ def test_super_resolution_from_a_low_resolution_image(tmp_path):
 
 def test_a_phone_photo_is_restored_and_degraded_as_viewers_show_it(tmp_path):
     """A portrait a phone stored sideways with EXIF orientation 6 is degraded and restored upright, as viewers (and
-    the web page) show it; a JPEG restored with its own tables stays on the grid its blocks were stored on."""
+    the web page) show it; a JPEG restored with its own tables is restored on the grid its blocks were stored on and
+    written upright (its grid and spread too), scored against an upright reference."""
     stored = np.asarray(Image.open(make_photo(tmp_path / "p.png", 24, 40)))  # 40 wide, 24 high as stored
     im = Image.fromarray(stored)
     exif = im.getexif()
@@ -189,8 +190,28 @@ def test_a_phone_photo_is_restored_and_degraded_as_viewers_show_it(tmp_path):
     run("restore", tmp_path / "phone.png", "--task", "sr_bicubic2", "--sigma-y", "0.01", "-o", tmp_path / "up.png",
         *common)  # fmt: skip
     assert Image.open(tmp_path / "up.png").size == (48, 80)  # upright (24 wide, 40 high), twice as large
-    run("restore", tmp_path / "phone.jpg", "--task", "jpeg", "-o", tmp_path / "j.png", *common)
-    assert Image.open(tmp_path / "j.png").size == (40, 24)
+    # the same JPEG without the tag (the same tables and pixels) restores to the stored grid's image; the tagged one
+    # is that image turned, scored against the upright clean photo as the untagged one against the stored one (the
+    # same name: the same noise)
+    for folder in ("plain", "up", "st"):
+        (tmp_path / folder).mkdir()
+    im.save(tmp_path / "plain" / "phone.jpg", quality=90)
+    Image.fromarray(np.rot90(stored, -1)).save(tmp_path / "up" / "phone.png")
+    Image.fromarray(stored).save(tmp_path / "st" / "phone.png")
+    jpeg = ("--task", "jpeg", "--samples", "2", "--save-grid", *common)
+    run("restore", tmp_path / "phone.jpg", "-o", tmp_path / "tagged.png", "--reference", tmp_path / "up", *jpeg)
+    plain = tmp_path / "plain" / "phone.jpg"
+    run("restore", plain, "-o", tmp_path / "plain.png", "--reference", tmp_path / "st", *jpeg)
+    turned = np.asarray(Image.open(tmp_path / "tagged.png"))
+    assert turned.shape == (40, 24, 3)
+    assert np.array_equal(turned, np.rot90(np.asarray(Image.open(tmp_path / "plain.png")), -1))
+    spread = np.load(tmp_path / "tagged.std.npy")
+    assert np.array_equal(spread, np.rot90(np.load(tmp_path / "plain.std.npy"), -1, (-2, -1)))
+    grids = [Image.open(tmp_path / f"{n}_grid.png").size for n in ("tagged", "plain")]
+    assert grids[0] != grids[1] and grids[0][1] > grids[1][1]  # upright panels are taller
+    records = [json.loads((tmp_path / f"{n}.result.json").read_text()) for n in ("tagged", "plain")]
+    assert records[0]["exif_orientation"] == 6 and "exif_orientation" not in records[1]
+    assert records[0]["psnr"] == pytest.approx(records[1]["psnr"], abs=1e-9)
 
 
 def test_a_photos_colour_profile_is_kept_on_its_restoration(tmp_path):

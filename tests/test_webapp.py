@@ -23,7 +23,7 @@ from PIL import Image
 
 from ddrm.app.demo import restore_measurement, run_demo
 from ddrm.errors import DDRMError
-from ddrm.io import read_image
+from ddrm.io import image_orientation, read_image, turn_upright
 from ddrm.pipeline import PriorLoader
 from ddrm.tasks import as_kernel, as_mask, spec_for_measurement
 
@@ -180,6 +180,39 @@ def test_the_page_reads_a_phone_photo_upright(tmp_path, tag):
         upright = as_tensor(np.asarray(ImageOps.exif_transpose(f).convert("RGB")))
     assert torch.equal(page_image(tmp_path / "phone.png"), upright)
     assert torch.equal(page_image(tmp_path / "phone.png", upright=False), as_tensor(photo(40, 56)))
+    assert image_orientation(tmp_path / "phone.png") == tag
+    assert torch.equal(turn_upright(upright, tag, back=True), as_tensor(photo(40, 56)))  # back onto the stored grid
+
+
+def test_a_phone_jpeg_is_restored_on_its_blocks_grid_and_shown_upright(tmp_path):
+    """A phone JPEG stored sideways (EXIF orientation 6) is restored with its own tables on the grid its blocks were
+    stored on, and the page shows it upright: the before/after pair and the files written are the stored grid's
+    restoration turned, scored against an upright reference as the untagged file is against the stored one."""
+    pytest.importorskip("gradio")
+    from ddrm.app.webapp import MODES, AppSettings, _Requests
+
+    im = Image.fromarray(photo(32, 48))  # 48 wide, 32 high as stored
+    exif = im.getexif()
+    exif[274] = 6
+    for name, tag in (("tagged", exif), ("plain", None)):
+        (tmp_path / name).mkdir()
+        im.save(tmp_path / name / "phone.jpg", quality=85, **({"exif": tag} if tag else {}))
+    Image.fromarray(np.rot90(photo(32, 48), -1)).save(tmp_path / "tagged" / "ref.png")
+    Image.fromarray(photo(32, 48)).save(tmp_path / "plain" / "ref.png")
+    root = tmp_path / "runs"
+    root.mkdir()
+    requests = _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader("gaussian", device="cpu"), root)
+    page = dict(factor=4, downsampling="bicubic", kernel_choice="", kernel_file=None, mask_file=None, quality=10,
+                sigma_y=0.05, solver="ddrm-jpeg", steps=2, seed=0)  # fmt: skip
+    shown = {}
+    for name in ("tagged", "plain"):
+        pair, _, summary, files = requests(MODES[1], str(tmp_path / name / "phone.jpg"), None, "JPEG artefacts",
+                                           reference=str(tmp_path / name / "ref.png"), **page)  # fmt: skip
+        assert "PSNR" in summary, summary
+        shown[name] = [np.asarray(Image.open(f)) for f in (*pair, files[2])] + [summary.split("PSNR")[1][:8]]
+    for tagged, plain in zip(shown["tagged"][:3], shown["plain"][:3]):  # before, restored, measurement
+        assert tagged.shape == (48, 32, 3) and np.array_equal(tagged, np.rot90(plain, -1))
+    assert shown["tagged"][3] == shown["plain"][3]  # the same score
 
 
 def test_page_choices_map_to_tasks():

@@ -20,6 +20,8 @@ from .errors import InputError
 __all__ = [
     "read_image",
     "image_profile",
+    "image_orientation",
+    "turn_upright",
     "read_array",
     "write_image",
     "write_array",
@@ -170,8 +172,27 @@ def read_image(path: PathLike, *, upright: bool = False) -> Tensor:
     if Path(path).suffix.lower() in HEIF_SUFFIXES:
         _heif_opener(path)
     x, orientation = _read_image(path)
-    turn = _UPRIGHT.get(orientation) if upright else None
+    return turn_upright(x, orientation) if upright else x
+
+
+def turn_upright(x: Tensor, orientation: int, *, back: bool = False) -> Tensor:
+    """``x`` (..., H, W), an image on a file's stored grid, turned as the file's EXIF ``orientation`` says (1, or a
+    value outside 1-8: unchanged): what viewers show. ``back``: the inverse turn, an upright image onto the stored
+    grid (the turns are their own inverses but for 6 and 8, each the other's)."""
+    turn = _UPRIGHT.get({6: 8, 8: 6}.get(orientation, orientation) if back else orientation)
     return turn(x).contiguous() if turn else x
+
+
+def image_orientation(path: PathLike) -> int:
+    """An image file's EXIF orientation (1 to 8; 1 for none, for a damaged EXIF block or a file that is no image),
+    read from its header: a result restored on the file's stored grid is written turned by it (:func:`turn_upright`)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return int(im.getexif().get(274, 1))
+    except (OSError, SyntaxError, ValueError, TypeError):
+        return 1
 
 
 def _heif_opener(path: PathLike) -> None:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError, SolverError
-from ..io import read_image, write_image
+from ..io import image_orientation, read_image, turn_upright, write_image
 from ..operators import OPERATORS, LinearOperator
 from ..pipeline import (
     PriorLoader,
@@ -221,12 +221,18 @@ def restore_measurement(
     ... --sigma-y ...`` does without a sidecar;
     scored against ``reference`` (the clean image, at the restored size) when given. ``source`` is the file the
     measurement was read from: for ``jpeg`` a JPEG file's own quantisation tables and chroma layout are read from it,
-    and ``jpegQF`` is checked against them (:func:`ddrm.tasks.jpeg_params`). Writes ``measurement.png``,
-    ``restored.png``, ``before.png`` and ``restored_grid.png`` into ``out_dir``, each checked before the first."""
+    and ``jpegQF`` is checked against them (:func:`ddrm.tasks.jpeg_params`); ``y01`` is then the file on its stored
+    grid (its blocks' grid, :func:`ddrm.io.read_image` without ``upright``), and the images written and ``reference``
+    are upright, as viewers show the file (its EXIF orientation). Writes ``measurement.png``, ``restored.png``,
+    ``before.png`` and ``restored_grid.png`` into ``out_dir``, each checked before the first."""
     device = resolve_device(device)
     name, params = parse_task(task)
+    orientation = 1
     if name == "jpeg":
         params = jpeg_params(source, params, str(source) if source is not None else "the image")
+        orientation = 1 if source is None else image_orientation(source)
+        if reference is not None:  # onto the grid the JPEG is restored on
+            reference = turn_upright(reference, orientation, back=True)
     check_sigma_y(name, sigma_y)
     y = as_measurement(name, y01.float())
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=mask, kernel=kernel)
@@ -245,10 +251,10 @@ def restore_measurement(
     inputs = [Path(p) for p in (mask, kernel) if isinstance(p, (str, Path))]
     _check_first(out_dir, measurement, [measurement], inputs, spec, sigma_y, solver, steps, loader, device, samples,
                  overwrite)  # fmt: skip
-    write_image(y, measurement)
+    write_image(turn_upright(y, orientation), measurement)
     return _restore_and_score(
         out_dir, measurement, y, spec, sigma_y, reference, solver, steps, seed, loader, device, progress_bar, report,
-        on_start, samples,
+        on_start, samples, orientation,
     )  # fmt: skip
 
 
@@ -310,14 +316,15 @@ def _restore_and_score(
     report: Callable[[str], None] | None,
     on_start: Callable[[], None] | None,
     samples: int = 1,
+    orientation: int = 1,
 ) -> DemoResult:
     op = spec.operator()
     pinv = spec.frame(pinv_image(op, y[None])[0])
     before = out_dir / "before.png"
-    write_image(pinv if y.ndim != 3 else measurement_view(op, y, spec.output_shape), before)
+    write_image(turn_upright(pinv if y.ndim != 3 else measurement_view(op, y, spec.output_shape), orientation), before)
     restored = out_dir / "restored.png"
     args = {} if steps is None else {"steps": steps}
-    job = RestoreJob(measurement, restored, y, spec, sigma_y)
+    job = RestoreJob(measurement, restored, y, spec, sigma_y, orientation=orientation)
     refs = {} if reference is None else {measurement: reference}
     (record,) = run_restore(
         [job], SAMPLERS[solver], args, loader, seed=seed, device=device, references=refs, save_grid=True,

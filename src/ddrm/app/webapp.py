@@ -135,12 +135,6 @@ def editor_mask(value: dict[str, Any] | None) -> Tensor | None:
     return torch.from_numpy(~drawn).float()
 
 
-def _reference(path: str, upright: bool) -> Tensor:
-    """The uploaded reference, read as ``ddrm restore --reference`` reads it (RGB; a grey image repeated), turned
-    as the image is (:func:`page_image`)."""
-    return _rgb_file(path, upright)
-
-
 def _message(exc: BaseException, uploads: Sequence[str] = ()) -> str:
     """The first line of an error, with the server's folders of uploaded files cut from their names."""
     lines = str(exc).strip().splitlines()
@@ -186,7 +180,7 @@ class _Requests:
                 limit = 4 * self.settings.max_side
                 if max(image.shape[-2:]) * int(factor if name.startswith("sr") else 1) > limit:
                     raise PageError(f"the restored image would be larger than {limit} px; use 'ddrm restore' for it")
-                ref = None if not reference else _reference(reference, name != "jpeg")
+                ref = None if not reference else _rgb_file(reference, upright=True)  # as the result is shown
                 level = "auto" if estimate_noise and not name.startswith("jpeg") else sigma_y
                 res = restore_measurement(out, image, name, level, reference=ref, source=path, **common)
         except (DDRMError, OSError) as exc:

@@ -17,7 +17,7 @@ import torch
 
 from ..checkpoints import prior_space
 from ..errors import InputError
-from ..io import image_profile, read_image
+from ..io import image_orientation, image_profile, read_image, turn_upright
 from ..operators import BOUNDARIES
 from ..pipeline import (
     ESTIMATES,
@@ -103,6 +103,7 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
     upright = not (args.task and parse_task(args.task)[0] == "jpeg")
     for f, target in pairs:
         y = read_measurement(f, upright=upright)
+        turn = 1 if upright else image_orientation(f)  # a JPEG restored as stored is written upright
         if args.task:
             y = as_measurement(parse_task(args.task)[0], y, str(f))  # e.g. a grey image saved as RGB
         spec, sigma_y, task_files, source = resolve_task(args, f, y)
@@ -116,14 +117,16 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
             if ref_path is None:
                 missing_refs.append(f.name)
             else:
-                ref = read_image(ref_path, upright=upright)
+                # as viewers show it, then on the grid the image is restored on (a JPEG's stored grid)
+                ref = turn_upright(read_image(ref_path, upright=True), turn, back=True)
                 if tuple(ref.shape) != tuple(spec.output_shape):
                     raise InputError(
                         f"{ref_path}: reference is {tuple(ref.shape)}, the restored image will be {spec.output_shape}"
                     )
                 references[f] = ref
                 inputs.append(ref_path)
-        jobs.append(RestoreJob(f, target, y, spec, sigma_y, sigma_y_from=source, icc_profile=image_profile(f)))
+        jobs.append(RestoreJob(f, target, y, spec, sigma_y, sigma_y_from=source, icc_profile=image_profile(f),
+                               orientation=turn))  # fmt: skip
     return jobs, inputs, references, missing_refs
 
 

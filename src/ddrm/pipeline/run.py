@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError, TaskError
-from ..io import array_writer, image_writer, remove_stale_temporaries, text_writer, write_together
+from ..io import array_writer, image_writer, remove_stale_temporaries, text_writer, turn_upright, write_together
 from ..metrics import psnr, ssim
 from ..operators import Operator
 from ..priors import Prior
@@ -60,6 +60,9 @@ class RestoreJob:
     x_init01: Tensor | None = None
     sigma_y_from: str = "given"  # or "sidecar", or "estimated" (from the measurement itself)
     icc_profile: bytes | None = None  # the measurement file's colour profile, embedded in the result
+    # the measurement file's EXIF orientation where it is restored on its stored grid (a JPEG's blocks are on that
+    # grid): the result and the grid are written turned by it, as viewers show the file (1: as restored)
+    orientation: int = 1
 
     @property
     def kind(self) -> str:
@@ -159,13 +162,15 @@ def _write(job: RestoreJob, res: Restoration, i: int, op: Operator, reference: T
         op = job.task.blur_of(kernel)
     if res.std is not None:
         npy, png = std_paths(job.target)
-        picture = (res.std[i].cpu().mean(0, keepdim=True) * STD_PICTURE_SCALE).clamp(0, 1)
-        files += [(npy, array_writer(res.std[i].cpu().float())), (png, image_writer(picture, png))]
+        std = turn_upright(res.std[i].cpu(), job.orientation)  # beside the result, as it is written
+        picture = (std.mean(0, keepdim=True) * STD_PICTURE_SCALE).clamp(0, 1)
+        files += [(npy, array_writer(std.float())), (png, image_writer(picture, png))]
     pinv = None
     if how.save_grid or reference is not None:
         pinv = job.task.frame(pinv_image(op.to(how.device), y01[None].to(how.device))[0].cpu())
     if how.save_grid:
         panels = [measurement_view(op, y01, tuple(x01.shape)), pinv, x01] + ([reference] if reference is not None else [])  # fmt: skip
+        panels = [turn_upright(p, job.orientation) for p in panels]
         captions = ["measurement", "pseudo-inverse", "restored", "reference"][: len(panels)]
         files.append((grid_path(job.target), image_writer(grid_image(panels, captions), grid_path(job.target))))
     record = result_record(job, res, i, how, reference, noise_scale(op, job.sigma_y))
@@ -173,7 +178,8 @@ def _write(job: RestoreJob, res: Restoration, i: int, op: Operator, reference: T
         record.update(psnr_pinv=psnr(pinv, reference), ssim_pinv=ssim(pinv, reference))
     files.append((result_path(job.target), text_writer(json.dumps(record, indent=1) + "\n")))
     # one unit, the result last: a resumed run redoes a result that is missing, so its files are all or none
-    write_together([*files, (job.target, image_writer(x01, job.target, icc_profile=job.icc_profile))])
+    result = image_writer(turn_upright(x01, job.orientation), job.target, icc_profile=job.icc_profile)
+    write_together([*files, (job.target, result)])
     return record
 
 
@@ -202,6 +208,8 @@ def result_record(
         "noise_scale": scale,  # what the residual should be near: sigma_y (JPEG: its quantisation noise)
         "residual_ratio": residual / scale if scale > 0 else None,
     }
+    if job.orientation != 1:  # the result is written turned; image_shape and the scores are the stored grid's
+        record["exif_orientation"] = job.orientation
     if reference is not None:
         x01 = res.images[i].cpu()
         record.update(psnr=psnr(x01, reference), ssim=ssim(x01, reference))
