@@ -14,6 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
+from ddrm.io import read_image
 from ddrm.pipeline import CAPTION_HEIGHT
 
 DDRM = str(Path(sys.executable).parent / "ddrm")
@@ -214,6 +215,60 @@ def test_a_phone_photo_is_restored_and_degraded_as_viewers_show_it(tmp_path):
     assert records[0]["psnr"] == pytest.approx(records[1]["psnr"], abs=1e-9)
 
 
+def _cmyk_profile() -> bytes:
+    """A small ICC v2 printer profile of our own (CMYK to Lab, a 2-point table per ink): its cyan ink prints red,
+    so a reader that applies the profile and one that ignores it disagree at a glance."""
+    import struct
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    def lab(c, m, y, k):  # the colour printed by each corner of the inks' cube
+        return (0, 0, 0) if k else (55, 70, 55) if c else (55, 80, -10) if m else (90, -5, 90) if y else (100, 0, 0)
+
+    clut = b"".join(struct.pack(">3H", round(L * 0xFF00 / 100), round((a + 128) * 256), round((b + 128) * 256))
+                    for corner in np.ndindex(2, 2, 2, 2) for L, a, b in [lab(*corner)])  # fmt: skip
+    ramp, d50 = struct.pack(">2H", 0, 65535), s15(0.9642) + s15(1.0) + s15(0.8249)
+    identity = b"".join(s15(float(i == j)) for i in range(3) for j in range(3))
+    a2b0 = b"mft2" + bytes(4) + bytes([4, 3, 2, 0]) + identity + struct.pack(">2H", 2, 2) + ramp * 4 + clut + ramp * 3
+    text = b"ddrm test inks\0"
+    desc = b"desc" + bytes(4) + struct.pack(">I", len(text)) + text + bytes(78)
+    tags = [(b"desc", desc), (b"wtpt", b"XYZ " + bytes(4) + d50), (b"A2B0", a2b0)]
+    start, table, data = 132 + 12 * len(tags), b"", b""
+    for sig, body in tags:
+        body += bytes(-len(body) % 4)
+        table, data = table + sig + struct.pack(">2I", start + len(data), len(body)), data + body
+    header = (struct.pack(">I4sI", start + len(data), bytes(4), 0x02100000) + b"prtrCMYKLab " + bytes(12) + b"acsp"
+              + bytes(28) + d50 + bytes(48))  # fmt: skip
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def test_a_cmyk_print_file_is_read_in_srgb_through_its_profile(tmp_path):
+    """A CMYK JPEG (a print workflow's) is read in sRGB: through its embedded ICC profile where it has one (here one
+    whose cyan ink prints red: the left half reads red, as a colour-managed viewer shows it, not cyan), else by the
+    plain conversion viewers without colour management make; the result is written untagged (sRGB, not the inks'
+    profile). Its JPEG blocks are CMYK planes, so --task jpeg refuses it in one line."""
+    inks = np.zeros((16, 32, 4), np.uint8)
+    inks[:, :16, 0] = 255  # cyan on the left, paper on the right
+    Image.fromarray(inks, "CMYK").save(tmp_path / "managed.jpg", quality=95, icc_profile=_cmyk_profile())
+    Image.fromarray(inks, "CMYK").save(tmp_path / "plain.jpg", quality=95)
+    managed, plain = (read_image(tmp_path / f"{n}.jpg") for n in ("managed", "plain"))
+    left, right = managed[:, 4:12, 2:14].mean((1, 2)), managed[:, 4:12, 18:30].mean((1, 2))
+    assert left[0] > 0.85 and left[1:].max() < 0.3, left  # red (LittleCMS: 243, 56, 40 of 255)
+    assert right.min() > 0.97, right  # white paper
+    with Image.open(tmp_path / "plain.jpg") as im:
+        assert torch.equal(plain, torch.from_numpy(np.asarray(im.convert("RGB"), np.float32) / 255).permute(2, 0, 1))
+    assert plain[:, 4:12, 2:14].mean((1, 2))[0] < 0.05  # the plain conversion: cyan
+    common = ("--task", "denoise", "--sigma-y", "0.02", "--prior", "gaussian", "--steps", "3", "--quiet")
+    run("restore", tmp_path / "managed.jpg", "-o", tmp_path / "out.png", *common)
+    with Image.open(tmp_path / "out.png") as out:
+        assert out.mode == "RGB" and "icc_profile" not in out.info
+        assert np.asarray(out)[4:12, 2:14, 0].mean() > 200
+    bad = run("restore", tmp_path / "managed.jpg", "--task", "jpeg", "--prior", "gaussian", "-o", tmp_path / "j.png",
+              ok=False)  # fmt: skip
+    assert bad.returncode == 2 and "CMYK JPEG" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_a_photos_colour_profile_is_kept_on_its_restoration(tmp_path):
     """A photo with an embedded ICC profile (a phone's Display P3, here an sRGB one) is restored in its own values and
     written with the same profile, so a colour-managed viewer shows it in the colours of its input; a photo without
@@ -235,7 +290,6 @@ def test_a_heif_photo_is_read_and_restored(tmp_path, monkeypatch):
     pillow_heif = pytest.importorskip("pillow_heif")
     import ddrm
     from ddrm.errors import InputError
-    from ddrm.io import read_image
 
     with Image.open(ddrm.EXAMPLE_IMAGE) as im:  # a photo, which HEIF's codec is made for (measured: 1.7 of 255)
         arr = np.asarray(im.convert("RGB"))[100:124, 100:140].copy()

@@ -226,7 +226,7 @@ FILE_FAULTS = {
         "truncated": _truncate,
         "text": _text,
         "transparent": _image(rgba),
-        "cmyk": lambda p: Image.new("CMYK", (W // 2, H // 2)).save(p, format="JPEG"),
+        "lab": lambda p: Image.new("LAB", (W // 2, H // 2)).save(p, format="TIFF"),
         "wrong size": _image(np.zeros((H // 2 + 1, W // 2, 3), np.uint8)),
         "grey": _image(np.zeros((H // 2, W // 2), np.uint8)),
     },

@@ -9,7 +9,9 @@ import re
 import tempfile
 import warnings
 from collections.abc import Callable, Sequence
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -235,6 +237,8 @@ def _read_image(path: PathLike) -> tuple[Tensor, int]:
                     raise InputError(f"{path}: image has transparent pixels; save it without an alpha channel")
                 im = im.convert("RGB" if mode == "RGBA" else "L")
                 mode = im.mode
+            if mode == "CMYK":  # a print file's inks, to the sRGB a result is written in
+                im, mode = _cmyk_to_rgb(im), "RGB"
             if mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im, dtype=np.float64)
                 arr = arr / (65535.0 if mode.startswith("I;16") or arr.max() > 255 else 255.0)
@@ -254,6 +258,22 @@ def _read_image(path: PathLike) -> tuple[Tensor, int]:
     else:
         arr = arr.transpose(2, 0, 1)
     return torch.from_numpy(np.ascontiguousarray(arr)), orientation
+
+
+def _cmyk_to_rgb(im: Any) -> Any:
+    """A CMYK image (a print workflow's JPEG or TIFF) in sRGB: through its embedded ICC profile (LittleCMS, the
+    perceptual intent, as colour-managed viewers show it), else, or with a profile LittleCMS cannot use, Pillow's
+    plain conversion (each ink's complement times black's: what viewers without colour management show)."""
+    from PIL import ImageCms
+
+    profile = im.info.get("icc_profile")
+    if profile:
+        try:
+            source = ImageCms.ImageCmsProfile(BytesIO(profile))
+            return ImageCms.profileToProfile(im, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass
+    return im.convert("RGB")
 
 
 def read_array(path: PathLike, *, integer: bool = False) -> Tensor:
@@ -301,7 +321,7 @@ def image_profile(path: PathLike) -> bytes | None:
 
     try:
         with Image.open(path) as im:
-            profile = im.info.get("icc_profile")
+            profile = im.info.get("icc_profile") if im.mode != "CMYK" else None  # a CMYK file is read as sRGB
     except (OSError, SyntaxError, ValueError):
         return None
     return profile if isinstance(profile, bytes) and profile else None

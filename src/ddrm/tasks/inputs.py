@@ -143,6 +143,9 @@ def jpeg_settings(source: str | Path | Any) -> dict[str, Any]:
     if mode == "L":
         return {"quality": None, "tables": torch.tensor([qt[layers[0][3]]], dtype=torch.float64).reshape(1, 8, 8),
                 "subsampling": "grey"}  # fmt: skip
+    if mode == "CMYK":
+        raise InputError(f"{label}: a CMYK JPEG (a print file) is compressed in its inks, which the JPEG model "
+                         "(YCbCr or grey) does not cover; restore it with another task (it is read in sRGB)")  # fmt: skip
     if mode != "RGB" or sampling not in _SAMPLING or len(layers) != 3:
         raise InputError(f"{label}: a {mode} JPEG with this chroma layout is not supported (RGB 4:4:4, 4:2:2, 4:2:0, "
                          "or greyscale)")  # fmt: skip
