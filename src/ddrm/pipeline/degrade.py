@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ..errors import InputError, TaskError
-from ..io import IMAGE_SUFFIXES, array_writer, image_writer, read_image, write_together
+from ..io import IMAGE_SUFFIXES, LOSSY_SUFFIXES, array_writer, image_writer, read_image, write_together
 from ..operators import LinearOperator
 from ..tasks import TaskSpec, check_sigma_y, side_files, sidecar_path, sidecar_record, sidecar_writers
 from .outputs import check_outputs, check_writable
@@ -61,8 +61,8 @@ def _planned(spec: TaskSpec, sigma_y: float, out: Path, seed: int | None) -> tup
             raise TaskError(f"{out}: a {spec.name} measurement is a JPEG file; name it .jpg")
     elif suffix not in IMAGE_SUFFIXES + (".npy",):
         raise InputError(f"{out}: output must be .png or .npy")
-    elif suffix in (".jpg", ".jpeg"):
-        raise TaskError("JPEG would add compression artefacts to the measurement; use .png or .npy")
+    elif suffix in LOSSY_SUFFIXES:
+        raise TaskError(f"{suffix} would add compression artefacts to the measurement; use .png or .npy")
     image_like = len(op.measurement_shape) == 3 and op.measurement_shape[0] in (1, 3)
     if suffix != ".npy" and not image_like:
         raise TaskError(f"a {spec.name} measurement is not an image; write it as .npy")
