@@ -214,11 +214,11 @@ def _heif_opener(path: PathLike) -> None:
 
 
 def _check_avif(path: PathLike) -> None:
-    """AVIF files are read by Pillow 11.3 and later (its wheels bring the codec); an older one gets one line."""
+    """AVIF files are read by a Pillow with AVIF support (recent wheels bring the codec); without it, one line."""
     from PIL import features
 
     if not features.check("avif"):
-        raise InputError(f"{path}: reading AVIF needs Pillow 11.3 or later with AVIF support (pip install -U pillow)")
+        raise InputError(f"{path}: reading AVIF needs a Pillow with AVIF support (recent ones: pip install -U pillow)")
 
 
 def _read_image(path: PathLike) -> tuple[Tensor, int]:
