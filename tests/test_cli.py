@@ -249,7 +249,8 @@ def test_a_restoration_asked_for_in_a_lossy_format_is_written_to_keep_it(tmp_pat
     """``-o out.jpg`` (or .webp, .avif) writes the restoration in that format at a quality that keeps it: the bundled
     photo as a result, written and read back, is within 1/100 of its pixels' range (measured: JPEG 44.95 dB, AVIF
     45.82, WebP exact; Pillow's defaults gave 32.46, 35.87 and 34.17, more than many restorations gain; bound 42 dB).
-    A folder's .jfif, .jpe and .avif photos are restored with the others, and no measurement is written lossy."""
+    A folder's .jfif, .jpe and .avif photos are restored with the others, no measurement is written lossy, and an
+    animation (GIF, APNG, WebP) is refused in one line rather than restored as its first frame."""
     from PIL import features
 
     import ddrm
@@ -278,6 +279,12 @@ def test_a_restoration_asked_for_in_a_lossy_format_is_written_to_keep_it(tmp_pat
     run("degrade", tmp_path / "p.png", "-o", tmp_path / "y.webp", "--task", "sr2", "--sigma-y", "0")
     run("degrade", tmp_path / "p.png", "-o", tmp_path / "y.png", "--task", "sr2", "--sigma-y", "0")
     assert torch.equal(read_image(tmp_path / "y.webp"), read_image(tmp_path / "y.png"))  # lossless
+    frames = [Image.open(tmp_path / "p.png").rotate(10 * i) for i in range(3)]  # an animation: not one image
+    for suffix in (".gif", ".png", ".webp"):
+        frames[0].save(tmp_path / f"anim{suffix}", save_all=True, append_images=frames[1:], duration=100)
+        bad = run("restore", tmp_path / f"anim{suffix}", "--task", "denoise", "--sigma-y", "0.02", "--prior",
+                  "gaussian", "-o", tmp_path / "anim_out.png", ok=False)  # fmt: skip
+        assert bad.returncode == 2 and "an animation of 3 frames" in bad.stderr, bad.stderr
     monkeypatch.setattr(features, "check", lambda name: name != "avif")  # a Pillow without AVIF: one line
     (tmp_path / "x.avif").write_bytes(b"\0" * 64)
     with pytest.raises(InputError, match="needs a Pillow with AVIF support"):

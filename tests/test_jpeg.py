@@ -226,6 +226,32 @@ def test_a_jpeg_is_known_by_its_content_not_its_name(tmp_path):
         assert is_jpeg(im)
 
 
+def test_a_phone_jpeg_with_a_second_picture_is_a_jpeg(tmp_path):
+    """A phone's JPEG that carries a second picture (an HDR gain map, a depth map: the Multi-Picture Format, which
+    Pillow opens as "MPO") is restored as the JPEG of its first picture: its tables, chroma layout, pixels and
+    restoration are the plain JPEG's (before, --task jpeg refused it, "this chroma layout is not supported", and the
+    web page called it no JPEG); it is one image, not an animation."""
+    from ddrm.tasks import is_jpeg, jpeg_settings
+
+    x = (read_image(EXAMPLE_IMAGE)[:, :64, :64].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    photo, gain_map = Image.fromarray(x), Image.fromarray(x[::2, ::2].copy())
+    files = {"mpo": tmp_path / "mpo" / "photo.jpg", "plain": tmp_path / "plain" / "photo.jpg"}  # one name: one noise
+    for f in files.values():
+        f.parent.mkdir()
+    photo.save(files["mpo"], format="MPO", save_all=True, append_images=[gain_map], quality=80)
+    photo.save(files["plain"], quality=80)
+    with Image.open(files["mpo"]) as im:
+        assert im.format == "MPO" and im.n_frames == 2 and is_jpeg(im)
+    assert is_jpeg(files["mpo"])
+    mpo, plain = jpeg_settings(files["mpo"]), jpeg_settings(files["plain"])
+    assert mpo["subsampling"] == plain["subsampling"] == "4:2:0" and torch.equal(mpo["tables"], plain["tables"])
+    assert torch.equal(read_image(files["mpo"]), read_image(files["plain"]))
+    for name, f in files.items():
+        assert run("restore", str(f), "--task", "jpeg", "--prior", "gaussian", "--steps", "3", "-o",
+                   str(tmp_path / f"{name}.png"), "--quiet").returncode == 0  # fmt: skip
+    assert torch.equal(read_image(tmp_path / "mpo.png"), read_image(tmp_path / "plain.png"))
+
+
 def test_restore_takes_the_files_own_tables_and_refuses_a_wrong_quality(tmp_path):
     x = read_image(EXAMPLE_IMAGE)[:, 64:128, 64:128]
     saved(tmp_path / "fine.jpg", x, qtables=CUSTOM, subsampling=2)

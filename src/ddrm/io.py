@@ -221,6 +221,11 @@ def _check_avif(path: PathLike) -> None:
         raise InputError(f"{path}: reading AVIF needs a Pillow with AVIF support (recent ones: pip install -U pillow)")
 
 
+# the formats whose several frames are an animation (a phone's JPEG may hold a second, depth or preview picture: MPO;
+# a TIFF, pages): an image of them would be its first frame alone
+_ANIMATIONS = ("GIF", "PNG", "WEBP")
+
+
 def _read_image(path: PathLike) -> tuple[Tensor, int]:
     """The image as :func:`read_image` returns it, on its stored grid, and its EXIF orientation (1: none)."""
     from PIL import Image, UnidentifiedImageError
@@ -235,6 +240,11 @@ def _read_image(path: PathLike) -> tuple[Tensor, int]:
         with im:
             if im.width * im.height > MAX_PIXELS:
                 raise _too_many_pixels(path, im.width * im.height)
+            if getattr(im, "is_animated", False) and im.format in _ANIMATIONS:  # not a camera's MPO or TIFF pages
+                raise InputError(
+                    f"{path}: an animation of {im.n_frames} frames; restore it as a video (e.g. ffmpeg -i "
+                    f"{path.name} {path.stem}.mp4), or save the frame to restore as PNG"
+                )
             im.load()
             try:
                 orientation = int(im.getexif().get(274, 1))

@@ -119,6 +119,11 @@ def read_measurement(path: Path, *, upright: bool = False) -> Tensor:
 _SAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}  # Pillow's get_sampling -> the chroma layout
 
 
+# Pillow's names for a JPEG file: a phone's JPEG that carries a second picture (an HDR gain map, a depth map, a
+# preview: the Multi-Picture Format) opens as "MPO", its first picture the photo, a baseline JPEG like any other
+JPEG_FORMATS = ("JPEG", "MPO")
+
+
 def jpeg_settings(source: str | Path | Any) -> dict[str, Any]:
     """A JPEG file's own quantisation tables and chroma layout, as :class:`~ddrm.operators.JPEG` takes them
     (``{"quality": None, "tables": (1 or 2, 8, 8), "subsampling": ...}``), from a path or an opened Pillow image:
@@ -130,7 +135,7 @@ def jpeg_settings(source: str | Path | Any) -> dict[str, Any]:
         if im is None:
             im = Image.open(source)
         qt, layers, mode = getattr(im, "quantization", None), getattr(im, "layer", None), im.mode
-        sampling = JpegImagePlugin.get_sampling(im) if im.format == "JPEG" else None
+        sampling = JpegImagePlugin.get_sampling(im) if im.format in JPEG_FORMATS else None
     except (OSError, SyntaxError) as exc:
         raise InputError(f"{source}: cannot read the JPEG file ({type(exc).__name__})") from None
     finally:
@@ -159,10 +164,10 @@ def is_jpeg(source: Any) -> bool:
     from PIL import Image
 
     if isinstance(source, Image.Image):
-        return source.format == "JPEG"
+        return source.format in JPEG_FORMATS
     try:
         with Image.open(source) as im:
-            return im.format == "JPEG"
+            return im.format in JPEG_FORMATS
     except (OSError, SyntaxError, ValueError):
         return False
 
