@@ -221,8 +221,8 @@ def _check_avif(path: PathLike) -> None:
         raise InputError(f"{path}: reading AVIF needs a Pillow with AVIF support (recent ones: pip install -U pillow)")
 
 
-# the formats whose several frames are an animation (a phone's JPEG may hold a second, depth or preview picture: MPO;
-# a TIFF, pages): an image of them would be its first frame alone
+# the formats whose several frames are an animation (not a JPEG's second picture, MPO, nor a TIFF's pages): an image
+# read from one would be its first frame alone
 _ANIMATIONS = ("GIF", "PNG", "WEBP")
 
 

@@ -119,8 +119,8 @@ def read_measurement(path: Path, *, upright: bool = False) -> Tensor:
 _SAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}  # Pillow's get_sampling -> the chroma layout
 
 
-# Pillow's names for a JPEG file: a phone's JPEG that carries a second picture (an HDR gain map, a depth map, a
-# preview: the Multi-Picture Format) opens as "MPO", its first picture the photo, a baseline JPEG like any other
+# Pillow's names for a JPEG file: one that carries a second picture in the Multi-Picture Format (a camera's preview,
+# a depth map, the HDR gain map of some phones' files) opens as "MPO", its first picture the photo, a JPEG as any
 JPEG_FORMATS = ("JPEG", "MPO")
 
 
