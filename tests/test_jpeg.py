@@ -226,6 +226,27 @@ def test_a_jpeg_is_known_by_its_content_not_its_name(tmp_path):
         assert is_jpeg(im)
 
 
+def test_jpegs_outside_the_model_are_refused_in_one_line(tmp_path):
+    """The JPEG model is libjpeg's colour JPEG (YCbCr planes, one luma and one chroma table): a JPEG that stores its
+    R, G, B planes untransformed (Adobe's marker; Pillow's ``keep_rgb``) or quantises Cr with a third table is refused
+    by name, where it was restored as YCbCr with the Cb table for Cr, silently."""
+    from ddrm.tasks import jpeg_settings
+
+    x = Image.fromarray((read_image(EXAMPLE_IMAGE)[:, :32, :32].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    x.save(tmp_path / "rgb.jpg", keep_rgb=True, quality=80)
+    x.save(tmp_path / "three.jpg", qtables=[[4] * 64, [8] * 64, [16] * 64], subsampling=0)
+    x.save(tmp_path / "two.jpg", qtables=[[4] * 64, [8] * 64], subsampling=0)
+    with pytest.raises(DDRMError, match="without the YCbCr transform"):
+        jpeg_settings(tmp_path / "rgb.jpg")
+    with pytest.raises(DDRMError, match="two different tables"):
+        jpeg_settings(tmp_path / "three.jpg")
+    assert jpeg_settings(tmp_path / "two.jpg")["tables"][:, 0, 0].tolist() == [4, 8]
+    res = run(
+        "restore", str(tmp_path / "rgb.jpg"), "--task", "jpeg", "--prior", "gaussian", "-o", str(tmp_path / "o.png")
+    )
+    assert res.returncode == 2 and "YCbCr transform" in res.stderr and "Traceback" not in res.stderr
+
+
 def test_a_phone_jpeg_with_a_second_picture_is_a_jpeg(tmp_path):
     """A phone's JPEG that carries a second picture (an HDR gain map, a depth map: the Multi-Picture Format, which
     Pillow opens as "MPO") is restored as the JPEG of its first picture: its tables, chroma layout, pixels and

@@ -136,6 +136,7 @@ def jpeg_settings(source: str | Path | Any) -> dict[str, Any]:
             im = Image.open(source)
         qt, layers, mode = getattr(im, "quantization", None), getattr(im, "layer", None), im.mode
         sampling = JpegImagePlugin.get_sampling(im) if im.format in JPEG_FORMATS else None
+        untransformed = im.info.get("adobe_transform") == 0  # Adobe's marker: the planes are R, G, B, not YCbCr
     except (OSError, SyntaxError) as exc:
         raise InputError(f"{source}: cannot read the JPEG file ({type(exc).__name__})") from None
     finally:
@@ -154,6 +155,13 @@ def jpeg_settings(source: str | Path | Any) -> dict[str, Any]:
     if mode != "RGB" or sampling not in _SAMPLING or len(layers) != 3:
         raise InputError(f"{label}: a {mode} JPEG with this chroma layout is not supported (RGB 4:4:4, 4:2:2, 4:2:0, "
                          "or greyscale)")  # fmt: skip
+    # the model is libjpeg's colour JPEG: YCbCr planes, one table for luma and one for both chroma planes
+    if untransformed:
+        raise InputError(f"{label}: this JPEG stores its R, G, B planes without the YCbCr transform, which the JPEG "
+                         "model does not cover; restore it with another task")  # fmt: skip
+    if qt[layers[1][3]] != qt[layers[2][3]]:
+        raise InputError(f"{label}: this JPEG quantises Cb and Cr with two different tables, which the JPEG model "
+                         "(one chroma table) does not cover; restore it with another task")  # fmt: skip
     tables = torch.tensor([qt[layers[0][3]], qt[layers[1][3]]], dtype=torch.float64).reshape(2, 8, 8)
     return {"quality": None, "tables": tables, "subsampling": _SAMPLING[sampling]}
 
