@@ -226,21 +226,33 @@ def test_a_jpeg_is_known_by_its_content_not_its_name(tmp_path):
         assert is_jpeg(im)
 
 
-def test_jpegs_outside_the_model_are_refused_in_one_line(tmp_path):
-    """The JPEG model is libjpeg's colour JPEG (YCbCr planes, one luma and one chroma table): a JPEG that stores its
-    R, G, B planes untransformed (Adobe's marker; Pillow's ``keep_rgb``) or quantises Cr with a third table is refused
-    by name, where it was restored as YCbCr with the Cb table for Cr, silently."""
-    from ddrm.tasks import jpeg_settings
+def test_a_jpeg_with_a_table_per_plane_and_one_outside_the_model(tmp_path):
+    """A JPEG that quantises Cr with a third table of its own (Pillow gives each plane its table when given three) is
+    modelled with it: the codec built from the file's settings decodes as Pillow's libjpeg does (measured on three
+    crops, 4:4:4 and 4:2:0, 1 and 2 threads: 42.3 to 44.7 dB; here 42.34 and 43.77; bound 39 as for the other
+    layouts), and 8.2 to 9.6 dB lower with Cb's table used for Cr, the model before, silently. A JPEG that stores its R, G, B planes without the YCbCr transform (Adobe's marker; Pillow's
+    ``keep_rgb``) is refused by name."""
+    from ddrm.tasks import jpeg_params, jpeg_settings
 
-    x = Image.fromarray((read_image(EXAMPLE_IMAGE)[:, :32, :32].permute(1, 2, 0).numpy() * 255).astype(np.uint8))
-    x.save(tmp_path / "rgb.jpg", keep_rgb=True, quality=80)
-    x.save(tmp_path / "three.jpg", qtables=[[4] * 64, [8] * 64, [16] * 64], subsampling=0)
-    x.save(tmp_path / "two.jpg", qtables=[[4] * 64, [8] * 64], subsampling=0)
+    x = read_image(EXAMPLE_IMAGE)[:, :96, :120]
+    luma, cb, cr = ([int(v) for v in np.random.default_rng(s).integers(lo, hi, 64)] for s, lo, hi in
+                    ((0, 2, 20), (1, 3, 30), (2, 40, 90)))  # fmt: skip
+    for sampling in (0, 2):
+        path = saved(tmp_path / f"three{sampling}.jpg", x, qtables=[luma, cb, cr], subsampling=sampling)
+        settings = jpeg_settings(path)
+        assert settings["tables"].shape == (3, 8, 8) and settings["tables"][2].flatten().tolist() == cr
+        ours = build_operator("jpeg", tuple(x.shape), dtype=torch.float64, **settings).compress(x[None].double())[0]
+        cb_for_cr = {**settings, "tables": settings["tables"][:2]}
+        before = build_operator("jpeg", tuple(x.shape), dtype=torch.float64, **cb_for_cr).compress(x[None].double())[0]
+        theirs = read_image(path)
+        assert psnr(ours.float(), theirs) > 39 and psnr(ours.float(), theirs) > psnr(before.float(), theirs) + 5
+    with pytest.raises(DDRMError, match="restore it with --task jpeg"):  # no libjpeg quality has these tables
+        jpeg_params(tmp_path / "three2.jpg", {"quality": 50})
+    saved(tmp_path / "two.jpg", x, qtables=[luma, cb], subsampling=0)
+    assert jpeg_settings(tmp_path / "two.jpg")["tables"].shape == (2, 8, 8)
+    saved(tmp_path / "rgb.jpg", x, keep_rgb=True, quality=80)
     with pytest.raises(DDRMError, match="without the YCbCr transform"):
         jpeg_settings(tmp_path / "rgb.jpg")
-    with pytest.raises(DDRMError, match="two different tables"):
-        jpeg_settings(tmp_path / "three.jpg")
-    assert jpeg_settings(tmp_path / "two.jpg")["tables"][:, 0, 0].tolist() == [4, 8]
     res = run(
         "restore", str(tmp_path / "rgb.jpg"), "--task", "jpeg", "--prior", "gaussian", "-o", str(tmp_path / "o.png")
     )

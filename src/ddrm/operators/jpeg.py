@@ -48,25 +48,30 @@ _CHROMA = (
 )
 
 
-def _check_tables(tables: Tensor) -> tuple[Tensor, Tensor]:
-    """A file's quantisation tables (1 or 2, 8, 8) -> (luma, chroma); steps are integers in 1..65535."""
-    if tables.ndim != 3 or tables.shape[1:] != (8, 8) or tables.shape[0] not in (1, 2):
-        raise TaskError(f"JPEG quantisation tables are (1 or 2, 8, 8), got {tuple(tables.shape)}")
+def _check_tables(tables: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """A file's quantisation tables (1, 2 or 3, 8, 8) -> (luma, Cb, Cr): two tables are luma's and both chroma
+    planes' (libjpeg's layout), three one per plane; steps are integers in 1..65535."""
+    if tables.ndim != 3 or tables.shape[1:] != (8, 8) or tables.shape[0] not in (1, 2, 3):
+        raise TaskError(f"JPEG quantisation tables are (1, 2 or 3, 8, 8), got {tuple(tables.shape)}")
     if not bool(((tables >= 1) & (tables <= 65535) & (tables == tables.round())).all()):
         raise TaskError("JPEG quantisation steps must be integers in 1..65535")
-    return tables[0], tables[-1]
+    return tables[0], tables[min(1, len(tables) - 1)], tables[-1]
 
 
-def quantisation_noise(q_luma: Tensor, q_chroma: Tensor, subsampling: str = "4:2:0") -> float:
+def quantisation_noise(
+    q_luma: Tensor, q_chroma: Tensor, subsampling: str = "4:2:0", q_cr: Tensor | None = None
+) -> float:
     """The rms error JPEG's quantisation leaves, as image noise in [0, 1] units: ``q / sqrt(12)`` per coefficient (a
     uniform error over the step; the DCT is orthonormal), luma and chroma averaged over the pixels by the chroma
-    layout. A scale for the degradation: 0.177 at quality 10, 0.006 at 95 (4:2:0)."""
+    layout (``q_cr``: Cr's own table, where a file has three; else ``q_chroma`` quantises both). A scale for the
+    degradation: 0.177 at quality 10, 0.006 at 95 (4:2:0)."""
     luma = float((q_luma.double() ** 2).mean() / 12)
     if subsampling == "grey":
         return luma**0.5 / 255
     fh, fw = SUBSAMPLINGS[subsampling]
-    chroma = float((q_chroma.double() ** 2).mean() / 12) / (fh * fw)
-    return ((luma + 2 * chroma) / 3) ** 0.5 / 255
+    cr = q_chroma if q_cr is None else q_cr
+    chroma = float((q_chroma.double() ** 2).mean() / 12 + (cr.double() ** 2).mean() / 12) / (fh * fw)
+    return ((luma + chroma) / 3) ** 0.5 / 255
 
 
 def quantisation_tables(quality: int) -> tuple[Tensor, Tensor]:
@@ -131,7 +136,8 @@ class JPEG(Operator):
     """``J(x)``: JPEG-compress and decompress images of shape ``input_shape`` (3, H, W).
 
     The quantisation tables are libjpeg's at ``quality`` (the IJG tables scaled), or any file's own: ``tables``
-    (2, 8, 8) for luma and chroma (1, 8, 8 for a greyscale file), in natural (row-major) order as Pillow reports them.
+    (2, 8, 8) for luma and chroma (3, 8, 8: luma, Cb and Cr, for a file with a table per plane; 1, 8, 8 for a
+    greyscale file), in natural (row-major) order as Pillow reports them.
     ``subsampling``: the chroma layout, ``"4:2:0"`` (2x2 means), ``"4:2:2"`` (1x2), ``"4:4:4"`` (none), or ``"grey"``: a
     greyscale JPEG of the image's luma, measured as one channel.
 
@@ -161,16 +167,18 @@ class JPEG(Operator):
         if tables is None:
             self.quality = int(quality if quality is not None else 10)
             qy, qc = quantisation_tables(self.quality)
+            qr = qc
         else:
             self.quality = None
-            qy, qc = _check_tables(torch.as_tensor(tables, dtype=torch.float64))
+            qy, qc, qr = _check_tables(torch.as_tensor(tables, dtype=torch.float64))
         self.register_buffer("q_luma", qy.to(dtype))
-        self.register_buffer("q_chroma", qc.to(dtype))
+        self.register_buffer("q_chroma", qc.to(dtype))  # Cb's (and Cr's, but for a file with a table for Cr)
+        self.register_buffer("q_cr", qr.to(dtype))
         self.register_buffer("d", dct_matrix(8, dtype))
 
     def quantisation_noise(self) -> float:
         """The rms error the quantisation leaves, as image noise in [0, 1] units (:func:`quantisation_noise`)."""
-        return quantisation_noise(self.q_luma, self.q_chroma, self.subsampling)
+        return quantisation_noise(self.q_luma, self.q_chroma, self.subsampling, self.q_cr)
 
     @property
     def factors(self) -> tuple[int, int]:
@@ -193,13 +201,13 @@ class JPEG(Operator):
         else:
             fh, fw = self.factors
             chroma = F.avg_pool2d(ycc[:, 1:], (fh, fw)) if (fh, fw) != (1, 1) else ycc[:, 1:]  # means of each block
-            planes = [(ycc[:, 0], self.q_luma), (chroma[:, 0], self.q_chroma), (chroma[:, 1], self.q_chroma)]
+            planes = [(ycc[:, 0], self.q_luma), (chroma[:, 0], self.q_chroma), (chroma[:, 1], self.q_cr)]
         return tuple(_round((self.d @ _blocks(plane - 128.0) @ self.d.T) / q) for plane, q in planes)
 
     def decode(self, coefs: tuple[Tensor, ...], size: tuple[int, int]) -> Tensor:
         """Quantised coefficients -> (B, 3, H, W) in [0, 255] ((B, 1, H, W) for a greyscale JPEG), rounded to 8 bits
         like a decoder's output."""
-        tables = (self.q_luma, self.q_chroma, self.q_chroma)
+        tables = (self.q_luma, self.q_chroma, self.q_cr)
         planes = [_unblocks(self.d.T @ (coef * q) @ self.d) + 128.0 for coef, q in zip(coefs, tables)]
         if self.grey:
             return _round(planes[0][:, None, : size[0], : size[1]].clamp(0, 255))
@@ -235,7 +243,8 @@ class JPEG(Operator):
 
         (xl, xc), (yl, yc) = planes(x01), planes(y01)
         out = []
-        for xp, yp, q in ((xl, yl, self.q_luma), (xc, yc, self.q_chroma)):
+        for xp, yp, tables in ((xl, yl, [self.q_luma]), (xc, yc, [self.q_chroma, self.q_cr])):
+            q = torch.stack(tables).repeat(xp.shape[0], 1, 1)[:, None, None]  # each plane's table, image by image
             bx = self.d @ _blocks(xp.flatten(0, 1) - 128.0) @ self.d.T
             cells = torch.round((self.d @ _blocks(yp.flatten(0, 1) - 128.0) @ self.d.T) / q)
             clipped = torch.minimum(torch.maximum(bx, (cells - 0.5) * q), (cells + 0.5) * q)

@@ -126,7 +126,7 @@ JPEG_FORMATS = ("JPEG", "MPO")
 
 def jpeg_settings(source: str | Path | Any) -> dict[str, Any]:
     """A JPEG file's own quantisation tables and chroma layout, as :class:`~ddrm.operators.JPEG` takes them
-    (``{"quality": None, "tables": (1 or 2, 8, 8), "subsampling": ...}``), from a path or an opened Pillow image:
+    (``{"quality": None, "tables": (1, 2 or 3, 8, 8), "subsampling": ...}``), from a path or an opened Pillow image:
     whatever encoder wrote the file, the restoration models the degradation it made."""
     from PIL import Image, JpegImagePlugin
 
@@ -155,14 +155,12 @@ def jpeg_settings(source: str | Path | Any) -> dict[str, Any]:
     if mode != "RGB" or sampling not in _SAMPLING or len(layers) != 3:
         raise InputError(f"{label}: a {mode} JPEG with this chroma layout is not supported (RGB 4:4:4, 4:2:2, 4:2:0, "
                          "or greyscale)")  # fmt: skip
-    # the model is libjpeg's colour JPEG: YCbCr planes, one table for luma and one for both chroma planes
-    if untransformed:
+    if untransformed:  # the model is a colour JPEG's: YCbCr planes
         raise InputError(f"{label}: this JPEG stores its R, G, B planes without the YCbCr transform, which the JPEG "
                          "model does not cover; restore it with another task")  # fmt: skip
-    if qt[layers[1][3]] != qt[layers[2][3]]:
-        raise InputError(f"{label}: this JPEG quantises Cb and Cr with two different tables, which the JPEG model "
-                         "(one chroma table) does not cover; restore it with another task")  # fmt: skip
-    tables = torch.tensor([qt[layers[0][3]], qt[layers[1][3]]], dtype=torch.float64).reshape(2, 8, 8)
+    # luma's table and Cb's (Cr's too, libjpeg's layout), or a table per plane where Cr has its own
+    planes = [qt[layers[0][3]], qt[layers[1][3]]] + ([qt[layers[2][3]]] if qt[layers[2][3]] != qt[layers[1][3]] else [])
+    tables = torch.tensor(planes, dtype=torch.float64).reshape(len(planes), 8, 8)
     return {"quality": None, "tables": tables, "subsampling": _SAMPLING[sampling]}
 
 
@@ -198,7 +196,7 @@ def jpeg_params(source: Any, params: dict[str, Any], label: str = "measurement")
         same = (
             own["subsampling"] == "4:2:0"
             and torch.equal(own["tables"][0], luma)
-            and torch.equal(own["tables"][-1], chroma)
+            and all(torch.equal(t, chroma) for t in own["tables"][1:])
         )
         if not same:
             raise InputError(f"{label}: the file was saved with other quantisation tables (or chroma layout: "
