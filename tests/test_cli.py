@@ -276,6 +276,8 @@ def test_a_restoration_asked_for_in_a_lossy_format_is_written_to_keep_it(tmp_pat
         bad = run("degrade", tmp_path / "p.png", "-o", tmp_path / f"y{suffix}", "--task", "sr2", "--sigma-y", "0",
                   ok=False)  # fmt: skip
         assert bad.returncode == 2 and "compression artefacts" in bad.stderr
+    bad = run("degrade", tmp_path / "p.png", "-o", tmp_path / "y.xyz", "--task", "sr2", "--sigma-y", "0", ok=False)
+    assert bad.returncode == 2 and "lossless image (.png, .webp, .tif, .bmp) or .npy" in bad.stderr
     run("degrade", tmp_path / "p.png", "-o", tmp_path / "y.webp", "--task", "sr2", "--sigma-y", "0")
     run("degrade", tmp_path / "p.png", "-o", tmp_path / "y.png", "--task", "sr2", "--sigma-y", "0")
     assert torch.equal(read_image(tmp_path / "y.webp"), read_image(tmp_path / "y.png"))  # lossless

@@ -60,7 +60,7 @@ def _planned(spec: TaskSpec, sigma_y: float, out: Path, seed: int | None) -> tup
         if suffix not in (".jpg", ".jpeg"):
             raise TaskError(f"{out}: a {spec.name} measurement is a JPEG file; name it .jpg")
     elif suffix not in IMAGE_SUFFIXES + (".npy",):
-        raise InputError(f"{out}: output must be .png or .npy")
+        raise InputError(f"{out}: output must be a lossless image (.png, .webp, .tif, .bmp) or .npy")
     elif suffix in LOSSY_SUFFIXES:
         raise TaskError(f"{suffix} would add compression artefacts to the measurement; use .png or .npy")
     image_like = len(op.measurement_shape) == 3 and op.measurement_shape[0] in (1, 3)
