@@ -197,8 +197,16 @@ def image_orientation(path: PathLike) -> int:
 
     try:
         with Image.open(path) as im:
-            return int(im.getexif().get(274, 1))
-    except (OSError, SyntaxError, ValueError, TypeError):
+            return _orientation(im)
+    except (OSError, SyntaxError, ValueError):
+        return 1
+
+
+def _orientation(im: Any) -> int:
+    """An opened image's EXIF orientation (tag 274; 1 for none, or for a damaged EXIF block: the grid as stored)."""
+    try:
+        return int(im.getexif().get(274, 1))
+    except (ValueError, TypeError, SyntaxError, OSError):
         return 1
 
 
@@ -246,10 +254,7 @@ def _read_image(path: PathLike) -> tuple[Tensor, int]:
                     f"{path.name} {path.stem}.mp4), or save the frame to restore as PNG"
                 )
             im.load()
-            try:
-                orientation = int(im.getexif().get(274, 1))
-            except (ValueError, TypeError, SyntaxError, OSError):  # a damaged EXIF block: the grid as stored
-                orientation = 1
+            orientation = _orientation(im)
             mode = im.mode
             if mode == "P":
                 im = im.convert("RGBA" if "transparency" in im.info else "RGB")
