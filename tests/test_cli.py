@@ -250,7 +250,7 @@ def test_a_restoration_asked_for_in_a_lossy_format_is_written_to_keep_it(tmp_pat
     photo as a result, written and read back, is within 1/100 of its pixels' range (measured: JPEG 44.95 dB, AVIF
     45.82, WebP exact; Pillow's defaults gave 32.46, 35.87 and 34.17, more than many restorations gain; bound 42 dB).
     A folder's .jfif, .jpe and .avif photos are restored with the others, no measurement is written lossy, and an
-    animation (GIF, APNG, WebP) is refused in one line rather than restored as its first frame."""
+    animation (GIF, APNG, WebP, AVIF) is refused in one line rather than restored as its first frame."""
     from PIL import features
 
     import ddrm
@@ -282,7 +282,7 @@ def test_a_restoration_asked_for_in_a_lossy_format_is_written_to_keep_it(tmp_pat
     run("degrade", tmp_path / "p.png", "-o", tmp_path / "y.png", "--task", "sr2", "--sigma-y", "0")
     assert torch.equal(read_image(tmp_path / "y.webp"), read_image(tmp_path / "y.png"))  # lossless
     frames = [Image.open(tmp_path / "p.png").rotate(10 * i) for i in range(3)]  # an animation: not one image
-    for suffix in (".gif", ".png", ".webp"):
+    for suffix in (".gif", ".png", ".webp", *avif):
         frames[0].save(tmp_path / f"anim{suffix}", save_all=True, append_images=frames[1:], duration=100)
         bad = run("restore", tmp_path / f"anim{suffix}", "--task", "denoise", "--sigma-y", "0.02", "--prior",
                   "gaussian", "-o", tmp_path / "anim_out.png", ok=False)  # fmt: skip

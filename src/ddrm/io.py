@@ -231,7 +231,7 @@ def _check_avif(path: PathLike) -> None:
 
 # the formats whose several frames are an animation (not a JPEG's second picture, MPO, nor a TIFF's pages): an image
 # read from one would be its first frame alone
-_ANIMATIONS = ("GIF", "PNG", "WEBP")
+_ANIMATIONS = ("GIF", "PNG", "WEBP", "AVIF")
 
 
 def _read_image(path: PathLike) -> tuple[Tensor, int]:
