@@ -83,6 +83,34 @@ def test_recentring():
     assert recentre(k2)[2, 2] == 1.0
 
 
+def test_the_final_kernel_is_centred_to_a_fraction_of_a_tap():
+    """``centre_subpixel``: a kernel (1-D, 2-D, camera shake) moved so that its centre of mass is the middle tap
+    (recentre leaves up to half a tap), on the simplex, a centred one unchanged; blind deblurring's second run uses
+    and returns the centred estimate (a kernel d off restores an image moved by d: half a tap cost 1.0 dB on
+    training photos)."""
+    from ddrm.operators import motion_kernel
+    from ddrm.pipeline.blind import centre_subpixel
+
+    def centre_of_mass(k: torch.Tensor) -> list[float]:
+        out = []
+        for dim in range(k.ndim):
+            pos = torch.arange(k.shape[dim], dtype=k.dtype) - k.shape[dim] // 2
+            marginal = k if k.ndim == 1 else k.sum(1 - dim)
+            out.append(float((marginal * pos).sum()))
+        return out
+
+    g = torch.Generator().manual_seed(0)
+    kernels = [torch.tensor([0.0, 0.1, 0.5, 0.3, 0.1], dtype=torch.float64), torch.rand(7, 9, generator=g).double()]
+    kernels += [motion_kernel(n, 0.5, torch.Generator().manual_seed(n)).roll(1, 1) for n in (9, 15)]
+    for k in kernels:
+        k = k / k.sum()
+        out = centre_subpixel(k)
+        assert max(abs(v) for v in centre_of_mass(out)) < 1e-9 < max(abs(v) for v in centre_of_mass(k)), k.shape
+        assert float(out.min()) >= 0 and abs(float(out.sum()) - 1) < 1e-12 and out.shape == k.shape
+    box = torch.full((5,), 0.2, dtype=torch.float64)
+    assert torch.equal(centre_subpixel(box), box)
+
+
 def test_kernel_estimation_steps_recover_a_known_kernel_from_a_known_image():
     """The estimation steps any solver can call: given the true image, the separable ALS recovers a separable kernel
     (0.7 % error) and the full solve any kernel (2.6 % / 1.0 %); the separable model cannot fit a motion kernel (its

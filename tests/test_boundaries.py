@@ -340,6 +340,8 @@ def test_blind_samples_are_the_final_kernels_non_blind_samples():
     x1, k1 = blind([torch.Generator().manual_seed(3)], draws=2)
     x3, k3 = blind([torch.Generator().manual_seed(3)], draws=2, samples=3)
     assert torch.equal(k3, k1) and x3.shape == (3, 3, 26, 26) and torch.equal(x3[:1], x1)
+    taps = torch.arange(7, dtype=torch.float64) - 3  # the estimate returned and restored with: centred (sub-tap)
+    assert max(abs(float((k1.sum(d) * taps).sum())) for d in (0, 1)) < 1e-9
     assert float((x3[1:] - x3[:1]).abs().amax((1, 2, 3)).min()) > 1e-3  # other samples, other images
     kept = [j for j in range(2) if torch.equal(blind(derived_generators([torch.Generator().manual_seed(3)], j))[0], x1)]
     draw = derived_generators([torch.Generator().manual_seed(3)], kept[0])

@@ -64,6 +64,7 @@ __all__ = [
     "kernel_error",
     "scale_kernel",
     "recentre",
+    "centre_subpixel",
     "restore_blind",
     "l0_kernel",
     "l0_latent",
@@ -306,6 +307,31 @@ def recentre(k: Tensor) -> Tensor:
     return out / out.sum()
 
 
+def centre_subpixel(k: Tensor) -> Tensor:
+    """``k`` (1-D or 2-D, on the simplex) moved along each axis by the fraction of a tap that puts its centre of mass
+    on the middle tap (linear interpolation between neighbouring taps, zero beyond the ends), after :func:`recentre`'s
+    whole taps. A kernel off centre by ``d`` restores an image moved by ``d`` against the photo: the final estimate
+    is centred so that the restoration keeps the photo in place (a blur by a kernel centred on its mass does not
+    move it; half a tap off, measured on six training photos with a 13 px Gaussian, costs 1.0 dB)."""
+    out = recentre(k.double())
+    for _ in range(3):  # again: mass one axis's move drops at its end taps moves the other axis's centre a little
+        for dim in range(out.ndim):
+            n = out.shape[dim]
+            shape = [-1 if d == dim else 1 for d in range(out.ndim)]
+            pos = torch.arange(n, dtype=out.dtype, device=out.device).reshape(shape) - n // 2
+            first = float((out * pos).sum())  # the centre of mass times the mass: |.| <= 1/2 after recentre
+            if abs(first) < 1e-15:
+                continue
+            step = 1 if first < 0 else -1  # the taps move towards the middle: a fraction f of each goes one tap on
+            end = torch.arange(n, device=out.device).reshape(shape) == (0 if step > 0 else n - 1)
+            moved = torch.roll(out, step, dims=dim).masked_fill(end, 0)  # mass moved past the end tap is dropped
+            # the moment of (1 - f) out + f moved is linear in f: zero at f = first / (first - moved's moment)
+            f = min(1.0, first / (first - float((moved * pos).sum())))
+            out = (1 - f) * out + f * moved
+            out = out / out.sum()
+    return out.to(k.dtype)
+
+
 def _centred(x: Tensor) -> Tensor:
     x = x.double()
     return x - x.mean((-2, -1), keepdim=True)
@@ -489,6 +515,14 @@ class KernelEstimator:
             k = estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth, boundary=self.boundary)
             self.k = recentre(k.cpu())
         self.updates += 1
+
+    def centre(self) -> None:
+        """The estimate centred to a fraction of a tap (:func:`centre_subpixel`; each factor of a separable one): the
+        final kernel's, not each update's (the interpolation would widen a kernel updated many times)."""
+        if self.model == "separable":
+            self.a, self.b = centre_subpixel(self.a), centre_subpixel(self.b)
+        else:
+            self.k = centre_subpixel(self.k)
 
     def __call__(self, info: Any, operator: Any) -> SVDOperator | None:
         """The ``operator_update`` hook: ``info`` is the solver's :class:`~ddrm.samplers.common.StepInfo`."""
@@ -834,8 +868,10 @@ def _restore_blind_once(prior, solver, y01, sigma_y, size, model, solver_args, g
             progress_bar=progress_bar,
             **(solver_args or {}),
         )
-        operator = None if narrow is None else estimator.operator(narrow)
-        if operator is not None:  # the estimate, narrowed, restores the image without further updates
+        operator = None
+        if narrow is not None:  # the estimate, centred and narrowed, restores the image without further updates
+            estimator.centre()
+            operator = estimator.operator(narrow)
             x = solver.run(prior, operator, 2 * y01 - 1, 2 * sigma_y, generator=first_draws, progress_bar=progress_bar,
                            **(solver_args or {}))  # fmt: skip
     return ((x + 1) / 2).clamp(0, 1), estimator.kernel, operator
