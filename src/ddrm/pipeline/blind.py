@@ -64,7 +64,8 @@ __all__ = [
     "kernel_error",
     "scale_kernel",
     "recentre",
-    "centre_subpixel",
+    "kernel_offset",
+    "move_image",
     "restore_blind",
     "l0_kernel",
     "l0_latent",
@@ -307,29 +308,31 @@ def recentre(k: Tensor) -> Tensor:
     return out / out.sum()
 
 
-def centre_subpixel(k: Tensor) -> Tensor:
-    """``k`` (1-D or 2-D, on the simplex) moved along each axis by the fraction of a tap that puts its centre of mass
-    on the middle tap (linear interpolation between neighbouring taps, zero beyond the ends), after :func:`recentre`'s
-    whole taps. A kernel off centre by ``d`` restores an image moved by ``d`` against the photo: the final estimate
-    is centred so that the restoration keeps the photo in place (a blur by a kernel centred on its mass does not
-    move it; half a tap off, measured on six training photos with a 13 px Gaussian, costs 1.0 dB)."""
-    out = recentre(k.double())
-    for _ in range(3):  # again: mass one axis's move drops at its end taps moves the other axis's centre a little
-        for dim in range(out.ndim):
-            n = out.shape[dim]
-            shape = [-1 if d == dim else 1 for d in range(out.ndim)]
-            pos = torch.arange(n, dtype=out.dtype, device=out.device).reshape(shape) - n // 2
-            first = float((out * pos).sum())  # the centre of mass times the mass: |.| <= 1/2 after recentre
-            if abs(first) < 1e-15:
-                continue
-            step = 1 if first < 0 else -1  # the taps move towards the middle: a fraction f of each goes one tap on
-            end = torch.arange(n, device=out.device).reshape(shape) == (0 if step > 0 else n - 1)
-            moved = torch.roll(out, step, dims=dim).masked_fill(end, 0)  # mass moved past the end tap is dropped
-            # the moment of (1 - f) out + f moved is linear in f: zero at f = first / (first - moved's moment)
-            f = min(1.0, first / (first - float((moved * pos).sum())))
-            out = (1 - f) * out + f * moved
-            out = out / out.sum()
-    return out.to(k.dtype)
+def kernel_offset(k: Tensor) -> tuple[float, float]:
+    """The centre of mass of a 2-D kernel (odd sides) relative to its middle tap, rows then columns, in taps: what
+    :func:`recentre` leaves (up to half a tap each). An image restored with it sits that far from the photo, towards
+    lower indices, against one restored with the same kernel centred (blind deblurring cannot tell them apart)."""
+    k = k.double()
+    out = []
+    for dim in (0, 1):
+        marginal = k.sum(1 - dim)
+        pos = torch.arange(marginal.numel(), dtype=k.dtype, device=k.device) - marginal.numel() // 2
+        out.append(float((marginal * pos).sum() / marginal.sum()))
+    return out[0], out[1]
+
+
+def move_image(x: Tensor, rows: float, cols: float) -> Tensor:
+    """``x`` (..., H, W) moved by ``rows`` and ``cols`` pixels (fractions; towards higher indices for positive ones) by
+    the Fourier shift theorem, on its mirror extension (2H x 2W: periodic without a jump, so the shift rings at no
+    border), cropped back: sharp, where an interpolation between neighbours blurs by up to a quarter of a pixel's
+    variance."""
+    h, w = x.shape[-2:]
+    mirrored = torch.cat([x, x.flip(-2)], -2)
+    mirrored = torch.cat([mirrored, mirrored.flip(-1)], -1).double()
+    fy = torch.fft.fftfreq(2 * h, dtype=torch.float64, device=x.device)[:, None]
+    fx = torch.fft.fftfreq(2 * w, dtype=torch.float64, device=x.device)[None]
+    ramp = torch.exp(-2j * math.pi * (fy * rows + fx * cols))
+    return torch.fft.ifft2(torch.fft.fft2(mirrored) * ramp).real[..., :h, :w].to(x.dtype)
 
 
 def _centred(x: Tensor) -> Tensor:
@@ -515,14 +518,6 @@ class KernelEstimator:
             k = estimate_full(x01, self.y01, self.k, lam=self.lam, smooth=self.smooth, boundary=self.boundary)
             self.k = recentre(k.cpu())
         self.updates += 1
-
-    def centre(self) -> None:
-        """The estimate centred to a fraction of a tap (:func:`centre_subpixel`; each factor of a separable one): the
-        final kernel's, not each update's (the interpolation would widen a kernel updated many times)."""
-        if self.model == "separable":
-            self.a, self.b = centre_subpixel(self.a), centre_subpixel(self.b)
-        else:
-            self.k = centre_subpixel(self.k)
 
     def __call__(self, info: Any, operator: Any) -> SVDOperator | None:
         """The ``operator_update`` hook: ``info`` is the solver's :class:`~ddrm.samplers.common.StepInfo`."""
@@ -750,8 +745,11 @@ def restore_blind(
     (:data:`L0_START` unless ``start`` is given): the first guess holds while the chain's ``x0`` is unreliable.
 
     ``narrow`` in (0, 1]: the image comes from a second, non-blind run of ``solver`` (its noise drawn as the first
-    run's) with the estimate narrowed by that factor (:func:`scale_kernel`; 1: the estimate itself); the kernel
-    returned is the estimate. ``None``: the image is the estimating run's (the coarse scales' use; the
+    run's) with the estimate narrowed by that factor (:func:`scale_kernel`; 1: the estimate itself), then moved by
+    the fraction of a pixel the estimate's centre of mass lies off its middle tap (:func:`kernel_offset`,
+    :func:`move_image`): a blur by a kernel centred on its mass keeps a photo in place, and a restoration should too
+    (chosen on training photos: docs/benchmarks.md, "The image put back in place"); the kernel returned is the
+    estimate. ``None``: the image is the estimating run's (the coarse scales' use; the
     ``deblur_blind`` task's default is 1). A blur
     taken too wide is restored with ringing that can fall far below the blurry photo, one taken too narrow only
     leaves some blur (``benchmarks/results/kernel_width.json``), so a narrower kernel gives up some gain where the
@@ -798,6 +796,8 @@ def restore_blind(
             rest = solver.run(prior, operator, (2 * y01 - 1).repeat_interleave(samples - 1, 0), 2 * sigma_y,
                               generator=more, progress_bar=progress_bar, **args)  # fmt: skip
         x = torch.cat([x, ((rest + 1) / 2).clamp(0, 1)])
+    if narrow is not None:  # the image put back in place: the estimate's centre may lie up to half a tap off
+        x = move_image(x, *(narrow * d for d in kernel_offset(k))).clamp(0, 1)  # narrowed about the middle tap
     return x, k
 
 
@@ -868,10 +868,8 @@ def _restore_blind_once(prior, solver, y01, sigma_y, size, model, solver_args, g
             progress_bar=progress_bar,
             **(solver_args or {}),
         )
-        operator = None
-        if narrow is not None:  # the estimate, centred and narrowed, restores the image without further updates
-            estimator.centre()
-            operator = estimator.operator(narrow)
+        operator = None if narrow is None else estimator.operator(narrow)
+        if operator is not None:  # the estimate, narrowed, restores the image without further updates
             x = solver.run(prior, operator, 2 * y01 - 1, 2 * sigma_y, generator=first_draws, progress_bar=progress_bar,
                            **(solver_args or {}))  # fmt: skip
     return ((x + 1) / 2).clamp(0, 1), estimator.kernel, operator
