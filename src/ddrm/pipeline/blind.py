@@ -323,9 +323,9 @@ def kernel_offset(k: Tensor) -> tuple[float, float]:
 
 def move_image(x: Tensor, rows: float, cols: float) -> Tensor:
     """``x`` (..., H, W) moved by ``rows`` and ``cols`` pixels (fractions; towards higher indices for positive ones) by
-    the Fourier shift theorem, on its mirror extension (2H x 2W: periodic without a jump, so the shift rings at no
-    border), cropped back: sharp, where an interpolation between neighbours blurs by up to a quarter of a pixel's
-    variance."""
+    the Fourier shift theorem, on its mirror extension (2H x 2W: periodic without a jump at the borders, only a kink,
+    which rings a little a few pixels in), cropped back: sharp, where an interpolation between neighbours blurs by up
+    to a quarter of a pixel's variance."""
     h, w = x.shape[-2:]
     mirrored = torch.cat([x, x.flip(-2)], -2)
     mirrored = torch.cat([mirrored, mirrored.flip(-1)], -1).double()
