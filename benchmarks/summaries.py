@@ -842,13 +842,22 @@ def latent_solvers_table(path: Path = RESULTS / "latent_solvers.json") -> str:
     return "\n".join(out)
 
 
+def moved_rows(results: Path = RESULTS) -> tuple[list[dict], list[dict]]:
+    """The rows of the image put back in place, before (made at 4be5301) and after (faf2c6a), the same cases in the
+    same order: sigma_y 0.01 (``blind_unmoved_seed0.json``, ``blind_moved_seed0.json``), then 0.02 (the same names
+    ending ``_level002``)."""
+    pairs = [[rows_of(results / f"blind_{side}_seed0{level}.json") for side in ("unmoved", "moved")]
+             for level in ("", "_level002")]  # fmt: skip
+    return [r for b, _ in pairs for r in b], [r for _, a in pairs for r in a]
+
+
 def blind_moved_table(path: Path = RESULTS / "blind_moved_seed0.json") -> str:
     """The offered blind model (two kernel draws) with its image put back where the photo is (moved by the
     estimate's fraction of a pixel off centre: ``kernel_offset``, ``move_image``; commit faf2c6a on) against the same
-    command at the commit before (4be5301, ``blind_unmoved_seed0.json``; ``blind_l0u_seed0.json`` was made before
-    7f59dea changed the unimodal solve's rounding, and its estimates differ), per kernel and noise level and over all
-    rows: the mean PSNR, the rows below the blurry photo, the mean distance below the true kernel."""
-    before, after = rows_of(path.parent / "blind_unmoved_seed0.json"), rows_of(path)
+    command at the commit before (4be5301; :func:`moved_rows`; ``blind_l0u_seed0.json`` was made before 7f59dea
+    changed the unimodal solve's rounding, and its estimates differ), per kernel and noise level and over all rows:
+    the mean PSNR, the rows below the blurry photo, the mean distance below the true kernel."""
+    before, after = moved_rows(path.parent)
     same_cases(before, after)
     # the same computation up to the move: DDRM with the true kernel and the estimates agree to the digit
     key = "blind, valid"
@@ -858,7 +867,8 @@ def blind_moved_table(path: Path = RESULTS / "blind_moved_seed0.json") -> str:
            "| below blurry: before / moved | below the true kernel: before / moved |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     groups: dict[tuple, list[int]] = {}
-    for i, r in enumerate(after):
+    families = list(dict.fromkeys(r["kernel"] for r in after))  # in the files' order, each kernel's levels together
+    for i, r in sorted(enumerate(after), key=lambda e: (families.index(e[1]["kernel"]), e[1]["sigma_y"])):
         groups.setdefault((r["kernel"], r["sigma_y"]), []).append(i)
     for (kernel, level), idx in [*groups.items(), (("all", ""), list(range(len(after))))]:
         b, a = [before[i] for i in idx], [after[i] for i in idx]

@@ -454,13 +454,14 @@ def test_the_blind_second_run_changed_the_image_and_nothing_else():
 
 def test_the_blind_move_figures_quoted_agree_with_their_result_files():
     """docs/benchmarks.md's and the real-photos guide's figures for the image put back in place (table
-    ``blind_moved``), computed here from its two result files, and the difference they quote between the estimates of
+    ``blind_moved``), computed here from its result files, and the difference they quote between the estimates of
     ``blind_l0u_seed0.json`` and today's."""
+    import numpy as np
+
     summaries = _summaries()
     text = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
     guide = " ".join((ROOT / "docs" / "guide" / "real-photos.md").read_text(encoding="utf-8").split())
-    before = summaries.rows_of(summaries.RESULTS / "blind_unmoved_seed0.json")
-    after = summaries.rows_of(summaries.RESULTS / "blind_moved_seed0.json")
+    before, after = summaries.moved_rows()
     change = [b["blind, valid"] - a["blind, valid"] for a, b in zip(before, after)]
     mean = sum(change) / len(change)
     gap = [summaries._row_figures(rows, "blind, valid")["gap"] for rows in (before, after)]
@@ -479,8 +480,8 @@ def test_the_blind_move_figures_quoted_agree_with_their_result_files():
         f"Over the {len(change)} restorations the move adds {mean:.2f} dB on average and improves "
         f"{sum(c > 0 for c in change)} (by up to {max(change):+.2f} dB; the least change {min(change):+.2f} dB)",
         f"the distance below the true kernel goes from {gap[0]:.2f} to {gap[1]:.2f} dB",
-        f"+{sum(by_family['Gaussian 13 px, std 2']) / 6:.2f} dB for the 13 px one, "
-        f"+{sum(by_family['anisotropic Gaussian 15 px, std 1 / 3']) / 6:.2f} for the anisotropic one",
+        f"+{np.mean(by_family['Gaussian 13 px, std 2']):.2f} dB for the 13 px one, "
+        f"+{np.mean(by_family['anisotropic Gaussian 15 px, std 1 / 3']):.2f} for the anisotropic one",
         f"the boxes change by {max(map(abs, boxes)):.2f} dB at most either way",
         f"its estimates differ by up to {moved_apart:.2f} in kernel error",
     ]
