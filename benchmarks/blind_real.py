@@ -60,6 +60,12 @@ started at the true kernel::
 
     python benchmarks/blind_real.py --full-kernel --draws 2 --levels 0.01 --out benchmarks/results/blind_motion_full.json
 
+``--shake``: camera shake with the full model as ``deblur_blind`` offers it for a photo (``model="full"``, valid
+boundary: the classical estimate held, its error taken as noise, DiffPIR), on the held-out photos; the table joins
+the offered separable model and the true kernel from ``blind_draws2_motion.json`` and ``blind_motion_true100.json``::
+
+    python benchmarks/blind_real.py --shake  # writes benchmarks/results/blind_shake.json
+
 ``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
 estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
 and separable), each kernel's error, and the photo restored with the scene's fit and with the full guess held fixed
@@ -108,6 +114,7 @@ from summaries import (
     blind_real_motion_table,
     blind_real_table,
     blind_samples_table,
+    blind_shake_table,
 )
 
 import ddrm
@@ -296,6 +303,19 @@ def kernel_fit_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     return rows
 
 
+def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
+    """Camera shake with the full model as ``deblur_blind`` offers it for a photo (``model="full"``, valid boundary:
+    the classical estimate held, its error taken as noise, DiffPIR at ``--steps``): PSNR and kernel error; the
+    blurry photo's PSNR to join the other shake files by."""
+    rows = []
+    for family, k in motion_kernels().items():
+        for seed, y, truth, row in blurred(args, files, family, k):
+            blind_into(row, "blind, full", y, truth, k, prior, args, seed, size=k.shape[0], model="full")
+            rows.append(row)
+            show(row)
+    return rows
+
+
 def offered_rows(args, files, prior, families: dict) -> list[dict]:  # noqa: ANN001
     """The offered blind model (separable, valid) on the separable kernels ``families`` (name -> factors), against
     the blurry photo and the true kernel."""
@@ -334,12 +354,15 @@ def main() -> None:
     ap.add_argument("--true-only", action="store_true", help="--motion: the blurry photo and the true kernel alone")
     ap.add_argument("--full-kernel", action="store_true", help="camera shake, full-kernel valid model (DiffPIR)")
     ap.add_argument("--kernel-fit", action="store_true", help="camera shake: the full fit to the scene and the guess")
+    ap.add_argument("--shake", action="store_true", help="camera shake, the full model as deblur_blind offers it")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
         ap.error("--true-only and --true-steps go with --motion")
     if args.full_kernel and args.narrow is not None:
         ap.error("--full-kernel restores with the estimate itself (narrow 1)")
+    if args.shake and (args.narrow is not None or args.draws != 1 or args.samples != 1):
+        ap.error("--shake runs deblur_blind's full model as offered: --narrow, --draws and --samples do not apply")
     if args.kernel_fit and (args.narrow is not None or args.draws != 1 or args.samples != 1):
         ap.error("--kernel-fit makes no blind run: --narrow, --draws and --samples do not apply")
     seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
@@ -366,6 +389,7 @@ def main() -> None:
     shake = {  # the camera-shake sets beside the offered model: flag -> chosen, rows, default file, table
         "--kernel-fit": (args.kernel_fit, kernel_fit_rows, "blind_motion_fit", blind_motion_fit_table),
         "--full-kernel": (args.full_kernel, full_kernel_rows, "blind_motion_full", blind_motion_full_table),
+        "--shake": (args.shake, shake_rows, "blind_shake", blind_shake_table),
     }
     for flag, (chosen, make_rows, name, table) in shake.items():
         if chosen:

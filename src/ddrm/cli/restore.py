@@ -279,7 +279,8 @@ def _task_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kernel-model",
         default=None,
-        help="deblur_blind: separable (rank one, a b^T; default) or full (any 2-D kernel)",
+        help="deblur_blind: separable (rank one, a b^T; default) or full (any 2-D kernel: camera shake; of a photo, "
+        "the classical estimate restored by diffpir)",
     )
     p.add_argument(
         "--kernel-narrow",

@@ -44,15 +44,16 @@ DEFAULT_SOLVERS = ("ddrm", "diffpir", "ddrm-jpeg")
 
 
 def default_solver(task: str, params: dict[str, Any] | None = None, space: str = "pixel") -> str:
-    """DDRM; for an operator without an SVD (``deblur_varying``, a 2-D kernel's valid part) DiffPIR, whose data step
-    is a prox that conjugate gradients solve and which models the noise; for JPEG, DDRM-JPEG (the first of
-    :data:`DEFAULT_SOLVERS` that takes the contract of the operator ``task`` with ``params`` builds). With a latent
-    prior (``space="latent"``, :func:`ddrm.checkpoints.prior_space`): PSLD."""
+    """DDRM; for an operator without an SVD (``deblur_varying``, a 2-D kernel's valid part, a blind full kernel's
+    valid part) DiffPIR, whose data step is a prox that conjugate gradients solve and which models the noise; for
+    JPEG, DDRM-JPEG (the first of :data:`DEFAULT_SOLVERS` that takes the contract of the operator ``task`` with
+    ``params`` builds). With a latent prior (``space="latent"``, :func:`ddrm.checkpoints.prior_space`): PSLD."""
     if space == "latent":
         return "psld"
     name, parsed = parse_task(task)
     if name in BLIND_TASKS:
-        return DEFAULT_SOLVERS[0]
+        blind = {**BLIND_TASKS[name], **parsed, **{k: v for k, v in (params or {}).items() if v is not None}}
+        return DEFAULT_SOLVERS[1 if blind["model"] == "full" and blind["boundary"] == "valid" else 0]
     contract = OPERATORS[name].contract_for({**parsed, **(params or {})})
     return next(s for s in DEFAULT_SOLVERS if SAMPLERS[s].takes(contract))
 

@@ -586,6 +586,12 @@ L0_UNIMODAL = True
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
 # chosen on the training photos between 0.3 (the default without it) and 0.7
 L0_START = 0.7
+# a full kernel of a photo's blur (valid boundary) is the classical guess held, without the chain's updates, which move
+# even the true kernel away from it (docs/benchmarks.md, "Camera shake with a full kernel"); its error then enters the
+# image's run as measurement noise of this std ([0, 1] units, added in quadrature to sigma_y): a kernel that is 0.5 off
+# restored as exact rings below the blurry photo. Chosen on the training photos of ../shared/DATA.md (camera shakes
+# of 9-21 px, sigma_y 0.01 and 0.02; none for the separable model, whose chain refines its estimate)
+KERNEL_NOISE = 0.05
 
 
 def _difference_spectra(h: int, w: int, dtype: torch.dtype, device) -> tuple[Tensor, Tensor]:  # noqa: ANN001
@@ -728,6 +734,8 @@ def restore_blind(
     narrow: float | None = None,
     draws: int = 1,
     samples: int = 1,
+    refine: bool | None = None,
+    kernel_noise: float | None = None,
     **estimator_args: Any,
 ) -> tuple[Tensor, Tensor]:
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
@@ -763,7 +771,15 @@ def restore_blind(
     ``samples`` > 1 (with ``narrow``): the second run draws that many samples of the image with the kept draw's
     kernel (sample 0 the one-sample image, the others from :func:`sample_generators` of the draw's generators;
     the kernel is estimated once), returned stacked (samples, C, H, W): their mean is the posterior mean under the
-    estimate, as ``ddrm.restore``'s ``samples`` gives for a known blur."""
+    estimate, as ``ddrm.restore``'s ``samples`` gives for a known blur.
+
+    ``refine``: whether the diffusion chain refines the first guess (the estimating run above). ``None``: it does,
+    except for a full kernel with a valid boundary (camera shake in a photo), where the chain's updates move even the
+    true kernel away: there the kernel is the classical estimate of :func:`l0_kernel` held (or ``start_kernel``), and
+    the image one non-blind run with it (``narrow`` applies; ``draws`` does not: the estimate has no noise to draw).
+    ``kernel_noise`` ([0, 1] units): the estimate's error taken as measurement noise in the image's run, whose noise
+    level is ``hypot(sigma_y, kernel_noise)``; ``None``: :data:`KERNEL_NOISE` for a held estimate, 0 for a refined
+    one."""
     check_solver(solver)
     if narrow is not None and not 0 < narrow <= 1:
         raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {narrow}")
@@ -773,9 +789,19 @@ def restore_blind(
         raise TaskError(f"the number of samples must be an integer >= 1, got {samples!r}")
     if samples > 1 and narrow is None:
         raise TaskError("several samples are drawn by the second, non-blind run: give narrow (1: the estimate itself)")
-    pyramid = _pyramid_kind(pyramid, model, estimator_args.get("boundary", "circular"))
+    boundary = estimator_args.get("boundary", "circular")
+    if refine is None:
+        refine = not (model == "full" and boundary == "valid")
+    if kernel_noise is None:
+        kernel_noise = 0.0 if refine else KERNEL_NOISE
+    if not kernel_noise >= 0:
+        raise TaskError(f"the kernel's noise allowance must be >= 0, got {kernel_noise}")
+    if not refine:
+        return _restore_held(prior, solver, y01, math.hypot(sigma_y, kernel_noise), size, model, solver_args,
+                             generator, progress_bar, narrow, samples, estimator_args)  # fmt: skip
+    pyramid = _pyramid_kind(pyramid, model, boundary)
     if pyramid == "l0" and "start_kernel" not in estimator_args:  # the classical estimate: one for every draw
-        start = l0_kernel(y01, size, model, boundary=estimator_args.get("boundary", "circular"))
+        start = l0_kernel(y01, size, model, boundary=boundary)
         estimator_args = {"start": L0_START, **estimator_args, "start_kernel": start}
     gens = [derived_generators(generator, k) for k in range(draws)]
     runs = [
@@ -799,6 +825,27 @@ def restore_blind(
     if narrow is not None:  # the image put back in place: the estimate's centre may lie up to half a tap off
         x = move_image(x, *(narrow * d for d in kernel_offset(k))).clamp(0, 1)  # narrowed about the middle tap
     return x, k
+
+
+def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, generator, progress_bar, narrow, samples,  # noqa: ANN001
+                  estimator_args) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """:func:`restore_blind` without refinement: the kernel the classical estimate (or ``start_kernel``), the image
+    ``samples`` non-blind runs of ``solver`` with it (narrowed by ``narrow``) at noise ``sigma_run``, put back in
+    place as the refined route's."""
+    args = dict(estimator_args)
+    if args.get("start_kernel") is None:
+        args["start_kernel"] = l0_kernel(y01, size, model, boundary=args.get("boundary", "circular"))
+    estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **args)
+    k, factor = estimator.kernel, 1.0 if narrow is None else narrow
+    gens = None
+    if generator is not None:
+        gens = sample_generators(list(generator) if isinstance(generator, (list, tuple)) else [generator], samples)
+    reps = {a: v.repeat_interleave(samples, 0) if isinstance(v, Tensor) else v for a, v in (solver_args or {}).items()}
+    with torch.no_grad():
+        x = solver.run(prior, estimator.operator(factor), (2 * y01 - 1).repeat_interleave(samples, 0), 2 * sigma_run,
+                       generator=gens, progress_bar=progress_bar, **reps)  # fmt: skip
+    x = ((x + 1) / 2).clamp(0, 1)
+    return move_image(x, *(factor * d for d in kernel_offset(k))).clamp(0, 1), k
 
 
 def _pyramid_kind(pyramid: str | bool | None, model: str, boundary: str) -> str | None:

@@ -39,9 +39,9 @@ KERNEL_MODELS = ("separable", "full")
 BLIND_TASKS: dict[str, dict[str, Any]] = {
     "deblur_blind": {"size": 21, "model": "separable", "boundary": "circular", "narrow": 1.0, "draws": 2}
 }
-# the boundaries each kernel model is offered with: a full kernel's valid fit exists (ddrm.pipeline.blind) but blind
-# restorations of photos built on it came out below the blurry input (docs/guide/real-photos.md), so it is not offered
-BLIND_BOUNDARIES = {"separable": ("circular", "valid"), "full": ("circular",)}
+# the boundaries each kernel model is offered with (the last: a photo's blur, the default without a sidecar); a full
+# kernel of a photo's blur is the classical estimate held, its error taken as noise (ddrm.pipeline.blind.restore_blind)
+BLIND_BOUNDARIES = {"separable": ("circular", "valid"), "full": ("circular", "valid")}
 
 
 def task_params(name: str) -> dict[str, Any]:

@@ -221,13 +221,8 @@ def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
         raise TaskError(f"the number of kernel draws must be an integer >= 1, got {draws!r}")
     if out["boundary"] not in BLIND_BOUNDARIES[out["model"]]:
-        hint = (
-            "; a photo's blur: the separable model, or deblur_motion with a known kernel"
-            if out["model"] == "full"
-            else ""
-        )
         raise TaskError(f"the {out['model']} kernel model is estimated with a "
-                        f"{' or '.join(BLIND_BOUNDARIES[out['model']])} boundary, got {out['boundary']!r}{hint}")  # fmt: skip
+                        f"{' or '.join(BLIND_BOUNDARIES[out['model']])} boundary, got {out['boundary']!r}")  # fmt: skip
     return out
 
 
