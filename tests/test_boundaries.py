@@ -5,6 +5,7 @@ domain and cropped back; the synthetic models stay the defaults of measurements 
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -159,10 +160,15 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
     run("restore", own, "--task", "deblur_gauss", "--boundary", "zero", "--sigma-y", "0.01", "--prior", "gaussian",
         "--steps", "4", "-o", tmp_path / "z.png")  # fmt: skip
     assert read_image(tmp_path / "z.png").shape == (3, 36, 44)
-    res = run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--boundary", "valid",
+    res = run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--boundary", "zero",
               "-o", tmp_path / "b.png", ok=False)  # fmt: skip
-    assert res.returncode == 2 and "full kernel model is estimated with a circular boundary" in res.stderr
+    assert res.returncode == 2 and "full kernel model is estimated with a circular or valid boundary" in res.stderr
     assert not (tmp_path / "b.png").exists()
+    run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-size", "5", "--sigma-y", "0.01",
+        "--prior", "gaussian", "--steps", "4", "-o", tmp_path / "f.png")  # fmt: skip
+    record = json.loads((tmp_path / "f.result.json").read_text())  # camera shake in a photo: valid, DiffPIR
+    assert record["task_params"]["boundary"] == "valid" and record["solver"] == "diffpir"
+    assert read_image(tmp_path / "f.png").shape == (3, 36, 44)
     run("restore", own, "--task", "deblur_blind", "--kernel-size", "5", "--sigma-y", "0.01", "--prior", "gaussian",
         "--steps", "4", "--save-grid", "-o", tmp_path / "b.png")  # fmt: skip
     assert read_image(tmp_path / "b.png").shape == (3, 36, 44)  # estimated on 40 x 48, cropped to the frame
@@ -421,6 +427,63 @@ def test_the_full_valid_model_runs_where_conjugate_gradients_do():
                                 solver_args={"steps": 4}, generator=torch.Generator().manual_seed(1))  # fmt: skip
     assert out.shape == (1, 3, 24, 24) and kernel.shape == (5, 5)
     assert abs(float(kernel.sum()) - 1) < 1e-9 and float(kernel.min()) >= 0
+
+
+def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_noise():
+    """``restore_blind`` with a full kernel and a valid boundary (camera shake in a photo): no refining chain, the
+    kernel the classical estimate (:func:`l0_kernel`) itself, the image one non-blind run with it at the noise
+    ``hypot(sigma_y, KERNEL_NOISE)``, moved by the kernel's offset; ``kernel_noise`` and ``refine`` override, a
+    negative allowance is refused; several samples: the first is the one-sample image."""
+    from ddrm.pipeline.blind import (
+        KERNEL_NOISE,
+        KernelEstimator,
+        kernel_offset,
+        l0_kernel,
+        move_image,
+        restore_blind,
+    )
+    from ddrm.priors import GaussianPrior
+    from ddrm.samplers import SAMPLERS
+
+    prior = GaussianPrior.stationary((3, 28, 28), length=1.0, dtype=torch.float64)
+    scene = _blocks(28, 3)
+    k = torch.zeros(5, 5, dtype=torch.float64)
+    k[2, 1:4], k[1, 3] = 0.25, 0.25  # a small shake, not separable
+    y01 = F.conv2d(scene[:, None], k.flip(0, 1)[None, None])[:, 0][None]  # the valid part: (1, 3, 24, 24)
+    y01 = y01 + 0.01 * torch.randn(y01.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    diffpir, args = SAMPLERS["diffpir"], {"steps": 4}
+    out, est = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
+                             generator=torch.Generator().manual_seed(1))  # fmt: skip
+    guess = l0_kernel(y01, 5, "full", boundary="valid")
+    assert torch.equal(est, guess) and kernel_offset(est) != (0.0, 0.0)
+    op = KernelEstimator(y01, 5, "full", boundary="valid", start_kernel=guess, dtype=torch.float64).operator()
+    with torch.no_grad():
+        x = diffpir.run(prior, op, 2 * y01 - 1, 2 * math.hypot(0.01, KERNEL_NOISE), generator=[torch.Generator()
+                        .manual_seed(1)], **args)  # fmt: skip
+    expected = move_image(((x + 1) / 2).clamp(0, 1), *kernel_offset(guess)).clamp(0, 1)
+    torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
+    plain, _ = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
+                             generator=torch.Generator().manual_seed(1), kernel_noise=0.0)  # fmt: skip
+    assert float((plain - out).abs().max()) > 1e-3  # the allowance changes the image
+    _, refined = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
+                               generator=torch.Generator().manual_seed(1), refine=True)  # fmt: skip
+    assert not torch.equal(refined, guess)  # the chain moves the guess
+    many, _ = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
+                            generator=torch.Generator().manual_seed(1), samples=3)  # fmt: skip
+    assert many.shape == (3, 3, 28, 28) and torch.equal(many[:1], out) and not torch.equal(many[1], many[2])
+    with pytest.raises(TaskError, match="noise allowance"):
+        restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", kernel_noise=-0.1)
+
+
+def test_a_blind_tasks_default_solver_follows_its_kernel_model():
+    """DDRM for the separable model and a circular full kernel (both have an SVD), DiffPIR for a full kernel's valid
+    part (camera shake in a photo, no SVD)."""
+    from ddrm.pipeline.batch import default_solver
+
+    assert default_solver("deblur_blind") == "ddrm"
+    assert default_solver("deblur_blind", {"model": "full", "boundary": "circular"}) == "ddrm"
+    assert default_solver("deblur_blind", {"model": "separable", "boundary": "valid"}) == "ddrm"
+    assert default_solver("deblur_blind", {"model": "full", "boundary": "valid"}) == "diffpir"
 
 
 def _blocks(size: int, seed: int) -> torch.Tensor:
