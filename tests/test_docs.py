@@ -433,7 +433,8 @@ def test_the_blind_default_figures_quoted_agree_with_their_result_files():
         f"{large['gap']:.1f} dB below the true kernel.",
         f"below the blurry photo in {train['below']} of {train['rows']} cases on the training photos (worst "
         f"{train['worst']:.1f} dB), where DDRM with the true kernel gains on every one.",
-        f"under 9-21 px shakes it is below the blurry photo in {shake['below']} of {shake['rows']} cases.",
+        f"the default separable model is below the blurry photo in {shake['below']} of {shake['rows']} cases under 9-21 "
+        "px shakes;",
     ]
     missing += [q for q in listed if q not in guide]
     assert not missing, missing
@@ -489,3 +490,38 @@ def test_the_blind_move_figures_quoted_agree_with_their_result_files():
         assert phrase in text, phrase
     assert below == [0, 0], "the docs say none is below the blurry photo, before or after"
     assert f"that adds {mean:.2f} dB on average" in guide
+
+
+def test_the_full_shake_figures_quoted_agree_with_their_result_files():
+    """docs/benchmarks.md's, the tasks guide's and the real-photos guide's figures for camera shake with the full
+    model as offered (table ``blind_shake``), computed here from its result files."""
+    summaries = _summaries()
+    docs = ROOT / "docs"
+    text = " ".join((docs / "benchmarks.md").read_text(encoding="utf-8").split())
+    tasks = " ".join((docs / "guide" / "tasks.md").read_text(encoding="utf-8").split())
+    guide = " ".join((docs / "guide" / "real-photos.md").read_text(encoding="utf-8").split())
+    f = summaries.shake_figures()
+    full, sep, err = f["full"], f["separable"], f["error"]
+    quoted = [
+        f"`--kernel-model full`, offered for photos since, is below the blurry photo in {full['below']} of the "
+        f"{full['rows']}",
+        f"The full model is below the blurry photo in {full['below']} of {full['rows']} restorations (the separable one "
+        f"in {sep['below']}), {full['mean']:+.2f} dB over it on average (separable {sep['mean']:+.2f}), worst "
+        f"{full['worst']:+.2f} dB, and better than the separable model on {f['beats separable']} of the {full['rows']}",
+        f"It is {full['gap']:.2f} dB below the true kernel at the same 20 steps (the separable model {sep['gap']:.2f}) "
+        f"and {f['gap 100']:.2f} dB below the true kernel at 100 steps",
+        f"Its kernels are {err['median']:.2f} off (median; {err['least']:.2f} to {err['largest']:.2f})",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert (
+        f"below the blurry photo in {full['below']} of {full['rows']} where the separable model is in {sep['below']}"
+        in tasks
+    )
+    assert (
+        f"px shakes; `--kernel-model full` in {full['below']} of {full['rows']} ({full['mean']:+.1f} dB on average, worst {full['worst']:+.1f} dB, "
+        f"{full['gap']:.1f} dB below the true kernel at the same 20 steps" in guide
+    )
+    from ddrm.pipeline.blind import KERNEL_NOISE
+
+    assert f"`hypot(sigma_y, {KERNEL_NOISE:g})`" in text and f"`hypot(sigma_y, {KERNEL_NOISE:g})`" in tasks
