@@ -408,6 +408,7 @@ def main() -> None:
             rows = make_rows(args, files, load_prior(args.prior, args.checkpoint))
             photos = "" if args.heldout == ap.get_default("heldout") else f" --heldout {args.heldout}"
             true = " --with-true-kernel" if args.with_true_kernel else ""
+            true += "" if args.steps == ap.get_default("steps") else f" --steps {args.steps}"
             command = f"python benchmarks/blind_real.py {flag}{flags}{true}{photos} --out {out}"
             out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
             print(blind_shake_own_table(out) if args.with_true_kernel else table(out))
