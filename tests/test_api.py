@@ -85,10 +85,14 @@ def test_masks_kernels_blind_and_the_details():
                         task_params={"boundary": "circular"}).shape == x.shape  # fmt: skip
     with pytest.raises(TaskError, match="restores 18x18 \\(a blur's valid part"):  # a photo's blur: 2 px more
         ddrm.restore(x, "deblur_motion", sigma_y=0.01, kernel=k, prior=prior, steps=3)
-    img, res = ddrm.restore(x, "deblur_blind", sigma_y=0.01, task_params={"size": 5, "model": "full"}, prior=prior,
-                            steps=4, details=True)  # fmt: skip
+    img, res = ddrm.restore(x, "deblur_blind", sigma_y=0.01, task_params={"size": 5, "model": "full",
+                            "boundary": "circular"}, prior=prior, steps=4, details=True)  # fmt: skip
     assert img.shape == x.shape and res.kernels.shape == (1, 5, 5)
     assert abs(float(res.kernels.sum()) - 1) < 1e-5 and float(res.kernels.min()) >= 0
+    shaken = x[:, :12, :12]  # a photo's camera shake: restored on 16 x 16 beyond the frame, by DiffPIR
+    img, res = ddrm.restore(shaken, "deblur_blind", sigma_y=0.01, task_params={"size": 5, "model": "full"},
+                            prior=prior, steps=4, details=True)  # fmt: skip
+    assert img.shape == shaken.shape and res.kernels.shape == (1, 5, 5)  # DDRM would refuse the valid part
 
 
 def test_what_a_user_can_get_wrong_is_one_ddrm_error():

@@ -26,7 +26,7 @@ and first-difference smoothing ``smooth``.
 
 :func:`l0_kernel` estimates a kernel from the measurement alone, without the diffusion prior (Pan et al. 2014's
 pyramid, Xu et al. 2013's L0 image, :func:`l0_latent`, fitted with the two functions above): :func:`restore_blind`'s
-first guess for a photo's separable blur.
+first guess for a photo's blur (for a full kernel, held as the kernel itself).
 
 :class:`KernelEstimator` wraps either into a solver's ``operator_update`` hook (DDRM and DiffPIR take one): from
 ``start`` of the steps on, each step's denoised estimate ``x0`` updates the kernel and the solver continues with the
