@@ -65,8 +65,7 @@ boundary: the classical estimate held, its error taken as noise, DiffPIR), on th
 the offered separable model and the true kernel from ``blind_draws2_motion.json`` and ``blind_motion_true100.json``::
 
     python benchmarks/blind_real.py --shake  # writes benchmarks/results/blind_shake.json
-    python benchmarks/blind_real.py --shake --with-true-kernel --heldout data/photos/train \
-        --out benchmarks/results/blind_shake_train.json
+    python benchmarks/blind_real.py --shake --steps 100 --out benchmarks/results/blind_shake_steps100.json
 
 ``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
 estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
@@ -116,7 +115,6 @@ from summaries import (
     blind_real_motion_table,
     blind_real_table,
     blind_samples_table,
-    blind_shake_own_table,
     blind_shake_table,
 )
 
@@ -309,16 +307,11 @@ def kernel_fit_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
 def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     """Camera shake with the full model as ``deblur_blind`` offers it for a photo (``model="full"``, valid boundary:
     the classical estimate held, its error taken as noise, DiffPIR at ``--steps``): PSNR and kernel error; the
-    blurry photo's PSNR to join the other shake files by. ``--with-true-kernel``: the true kernel's restoration too
-    (``deblur_motion`` at ``--steps``, as ``--motion`` makes it), for a photo set without a ``--motion`` file."""
+    blurry photo's PSNR to join the other shake files by."""
     rows = []
     for family, k in motion_kernels().items():
         for seed, y, truth, row in blurred(args, files, family, k):
             blind_into(row, "blind, full", y, truth, k, prior, args, seed, size=k.shape[0], model="full")
-            if args.with_true_kernel:
-                out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"], steps=args.steps,
-                                   prior=prior, seed=seed)  # fmt: skip
-                row["true kernel"] = psnr(out, truth)
             rows.append(row)
             show(row)
     return rows
@@ -363,7 +356,6 @@ def main() -> None:
     ap.add_argument("--full-kernel", action="store_true", help="camera shake, full-kernel valid model (DiffPIR)")
     ap.add_argument("--kernel-fit", action="store_true", help="camera shake: the full fit to the scene and the guess")
     ap.add_argument("--shake", action="store_true", help="camera shake, the full model as deblur_blind offers it")
-    ap.add_argument("--with-true-kernel", action="store_true", help="--shake: the true kernel's restoration too")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -372,8 +364,6 @@ def main() -> None:
         ap.error("--full-kernel restores with the estimate itself (narrow 1)")
     if args.shake and (args.narrow is not None or args.draws != 1 or args.samples != 1):
         ap.error("--shake runs deblur_blind's full model as offered: --narrow, --draws and --samples do not apply")
-    if args.with_true_kernel and not args.shake:
-        ap.error("--with-true-kernel goes with --shake")
     if args.kernel_fit and (args.narrow is not None or args.draws != 1 or args.samples != 1):
         ap.error("--kernel-fit makes no blind run: --narrow, --draws and --samples do not apply")
     seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
@@ -407,11 +397,10 @@ def main() -> None:
             out = args.out or f"benchmarks/results/{name}.json"
             rows = make_rows(args, files, load_prior(args.prior, args.checkpoint))
             photos = "" if args.heldout == ap.get_default("heldout") else f" --heldout {args.heldout}"
-            true = " --with-true-kernel" if args.with_true_kernel else ""
-            true += "" if args.steps == ap.get_default("steps") else f" --steps {args.steps}"
+            true = "" if args.steps == ap.get_default("steps") else f" --steps {args.steps}"
             command = f"python benchmarks/blind_real.py {flag}{flags}{true}{photos} --out {out}"
             out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
-            print(blind_shake_own_table(out) if args.with_true_kernel else table(out))
+            print(table(out))
             return
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")

@@ -349,23 +349,6 @@ def blind_shake_steps_table(path: Path = RESULTS / "blind_shake_steps100.json") 
     return "\n".join(out)
 
 
-def blind_shake_own_table(path: Path = RESULTS / "blind_shake_train.json") -> str:
-    """:func:`blind_shake_table` for a file that carries its own true-kernel column (``--with-true-kernel``: the
-    training photos, which have no ``--motion`` file): the blurry photo, the full model, the true kernel at the same
-    steps, the kernel error, the mean change and worst photo against the blurry one, the photos below it."""
-    out = ["| kernel | sigma_y | blurry | blind, full (classical, held) | true kernel | kernel error | full - blurry: "
-           "mean / worst (photo) | below blurry: full / true kernel |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for (family, s), rs in _groups(rows_of(path), "kernel", "sigma_y").items():
-        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
-        worst = min(rs, key=lambda r: r["blind, full"] - r["blurry"])
-        below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", "true kernel")]
-        out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | {avg('true kernel'):.2f} | "
-                   f"{avg('blind, full kernel error'):.2f} | {avg('blind, full') - avg('blurry'):+.2f} / "
-                   f"{worst['blind, full'] - worst['blurry']:+.2f} ({worst['image']}) | {below[0]} / {below[1]} of "
-                   f"{len(rs)} |")  # fmt: skip
-    return "\n".join(out)
-
-
 def motion_fit_rows(path: Path = RESULTS / "blind_motion_fit.json") -> list[dict]:
     """The rows of ``path`` (``--kernel-fit``) with, for the same cases, the offered model (two draws) and the true
     kernel at 20 steps from ``blind_draws2_motion.json``."""
@@ -994,7 +977,6 @@ TABLES = {
     "blind_motion_steps": blind_motion_steps_table,
     "blind_motion_full": blind_motion_full_table,
     "blind_shake": blind_shake_table,
-    "blind_shake_train": blind_shake_own_table,
     "blind_shake_steps": blind_shake_steps_table,
     "blind_motion_fit": blind_motion_fit_table,
     "blind_real_train": blind_offered_table,
