@@ -168,6 +168,11 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
         "--prior", "gaussian", "--steps", "4", "-o", tmp_path / "f.png")  # fmt: skip
     record = json.loads((tmp_path / "f.result.json").read_text())  # camera shake in a photo: valid, DiffPIR
     assert record["task_params"]["boundary"] == "valid" and record["solver"] == "diffpir"
+    assert record["task_params"]["draws"] == 1  # what ran: the classical estimate is held, not drawn
+    res = run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-draws", "3",
+              "-o", tmp_path / "d.png", ok=False)  # fmt: skip
+    assert res.returncode == 2 and "kernel draws do not apply" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "d.png").exists()
     assert read_image(tmp_path / "f.png").shape == (3, 36, 44)
     run("restore", own, "--task", "deblur_blind", "--kernel-size", "5", "--sigma-y", "0.01", "--prior", "gaussian",
         "--steps", "4", "--save-grid", "-o", tmp_path / "b.png")  # fmt: skip

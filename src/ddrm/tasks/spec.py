@@ -207,7 +207,7 @@ def _check_motion(shape: tuple[int, int, int], size: int | None, intensity: floa
 
 def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[str, Any]:
     """A blind task's estimator settings, checked for the image: an odd kernel size that fits, a known model, no
-    narrowing factor or one in (0, 1], a whole number of draws."""
+    narrowing factor or one in (0, 1], a whole number of draws (one for a photo's full kernel, which is not drawn)."""
     out = {**task_params(name), **{k: v for k, v in params.items() if v is not None}}
     size, limit = out["size"], min(shape[1], shape[2])
     if not (isinstance(size, int) and 3 <= size <= limit and size % 2 == 1):
@@ -223,6 +223,11 @@ def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[
     if out["boundary"] not in BLIND_BOUNDARIES[out["model"]]:
         raise TaskError(f"the {out['model']} kernel model is estimated with a "
                         f"{' or '.join(BLIND_BOUNDARIES[out['model']])} boundary, got {out['boundary']!r}")  # fmt: skip
+    if out["model"] == "full" and out["boundary"] == "valid":  # the classical estimate held: nothing to draw
+        if params.get("draws") not in (None, 1):
+            raise TaskError("kernel draws do not apply to a photo's full kernel (its classical estimate is held, "
+                            "not drawn); leave them out")  # fmt: skip
+        out["draws"] = 1
     return out
 
 
