@@ -66,6 +66,7 @@ the offered separable model and the true kernel from ``blind_draws2_motion.json`
 
     python benchmarks/blind_real.py --shake  # writes benchmarks/results/blind_shake.json
     python benchmarks/blind_real.py --shake --steps 100 --out benchmarks/results/blind_shake_steps100.json
+    python benchmarks/blind_real.py --shake --heldout data/photos/train --out benchmarks/results/blind_shake_train.json
 
 ``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
 estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
@@ -115,6 +116,7 @@ from summaries import (
     blind_real_motion_table,
     blind_real_table,
     blind_samples_table,
+    blind_shake_photos_table,
     blind_shake_table,
 )
 
@@ -400,7 +402,7 @@ def main() -> None:
             true = "" if args.steps == ap.get_default("steps") else f" --steps {args.steps}"
             command = f"python benchmarks/blind_real.py {flag}{flags}{true}{photos} --out {out}"
             out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
-            print(table(out))
+            print(blind_shake_photos_table(out) if name == "blind_shake" and photos else table(out))
             return
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")

@@ -349,6 +349,22 @@ def blind_shake_steps_table(path: Path = RESULTS / "blind_shake_steps100.json") 
     return "\n".join(out)
 
 
+def blind_shake_photos_table(path: Path = RESULTS / "blind_shake_train.json") -> str:
+    """:func:`blind_shake_table` for another photo set (``--shake --heldout DIR``: the training photos), which has no
+    separable or true-kernel files to join: per camera-shake kernel and sigma_y the blurry photo, the full model and
+    its kernel error (means), its mean change and worst photo against the blurry one, the photos below it."""
+    out = ["| kernel | sigma_y | blurry | blind, full (classical, held) | kernel error | full - blurry: mean / worst "
+           "(photo) | below blurry |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (family, s), rs in _groups(rows_of(path), "kernel", "sigma_y").items():
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        worst = min(rs, key=lambda r: r["blind, full"] - r["blurry"])
+        out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | "
+                   f"{avg('blind, full kernel error'):.2f} | {avg('blind, full') - avg('blurry'):+.2f} / "
+                   f"{worst['blind, full'] - worst['blurry']:+.2f} ({worst['image']}) | "
+                   f"{sum(r['blind, full'] < r['blurry'] for r in rs)} of {len(rs)} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def motion_fit_rows(path: Path = RESULTS / "blind_motion_fit.json") -> list[dict]:
     """The rows of ``path`` (``--kernel-fit``) with, for the same cases, the offered model (two draws) and the true
     kernel at 20 steps from ``blind_draws2_motion.json``."""
@@ -978,6 +994,7 @@ TABLES = {
     "blind_motion_full": blind_motion_full_table,
     "blind_shake": blind_shake_table,
     "blind_shake_steps": blind_shake_steps_table,
+    "blind_shake_train": blind_shake_photos_table,
     "blind_motion_fit": blind_motion_fit_table,
     "blind_real_train": blind_offered_table,
     "blind_real_large": blind_large_table,
