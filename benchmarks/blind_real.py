@@ -399,8 +399,8 @@ def main() -> None:
             out = args.out or f"benchmarks/results/{name}.json"
             rows = make_rows(args, files, load_prior(args.prior, args.checkpoint))
             photos = "" if args.heldout == ap.get_default("heldout") else f" --heldout {args.heldout}"
-            true = "" if args.steps == ap.get_default("steps") else f" --steps {args.steps}"
-            command = f"python benchmarks/blind_real.py {flag}{flags}{true}{photos} --out {out}"
+            steps = "" if args.steps == ap.get_default("steps") else f" --steps {args.steps}"
+            command = f"python benchmarks/blind_real.py {flag}{flags}{steps}{photos} --out {out}"
             out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
             print(blind_shake_photos_table(out) if name == "blind_shake" and photos else table(out))
             return
