@@ -214,20 +214,24 @@ def blind_motion_steps_table(path: Path = RESULTS / "blind_motion_true100.json")
     return "\n".join(out)
 
 
+def _matched(rows: list[dict], others: list[dict]) -> list[dict]:
+    """For each of ``rows``, the row of ``others`` of the same case (kernel, sigma_y, photo), checked to be of the
+    same blurry photo (its PSNR to 1e-9): how result files made by different commands are put side by side."""
+    by_case = {(r["kernel"], r["sigma_y"], r["image"]): r for r in others}
+    out = []
+    for r in rows:
+        other = by_case[(r["kernel"], r["sigma_y"], r["image"])]
+        assert abs(other["blurry"] - r["blurry"]) < 1e-9, "other blurry photos"
+        out.append(other)
+    return out
+
+
 def motion_full_rows(path: Path = RESULTS / "blind_motion_full.json") -> list[dict]:
     """The full-kernel rows of ``path`` (``--full-kernel``) with, for the same cases, the offered model (two draws)
     and the true kernel at 20 steps from ``blind_draws2_motion.json`` and at 100 from ``blind_motion_true100.json``."""
     full = rows_of(path)
-    cases = {
-        (r["kernel"], r["sigma_y"], r["image"]): r
-        for r in motion_steps_rows(path.parent / "blind_motion_true100.json")[0]
-    }
-    out = []
-    for r in full:
-        other = cases[(r["kernel"], r["sigma_y"], r["image"])]
-        assert abs(other["blurry"] - r["blurry"]) < 1e-9, "other blurry photos"
-        out.append({**other, **r})
-    return out
+    steps = motion_steps_rows(path.parent / "blind_motion_true100.json")[0]
+    return [{**other, **r} for r, other in zip(full, _matched(full, steps))]
 
 
 def motion_full_figures(path: Path = RESULTS / "blind_motion_full.json") -> dict[str, Any]:
@@ -269,16 +273,10 @@ def shake_rows(path: Path = RESULTS / "blind_shake.json") -> list[dict]:
     """The rows of ``path`` (``--shake``: the full model as offered) with, for the same cases, the offered separable
     model (two draws) and the true kernel at 20 steps from ``blind_draws2_motion.json`` and at 100 steps
     (``"true kernel, 100 steps"``) from ``blind_motion_true100.json``."""
-    results = path.parent
-    two = {(r["kernel"], r["sigma_y"], r["image"]): r for r in rows_of(results / "blind_draws2_motion.json")}
-    hundred = {(r["kernel"], r["sigma_y"], r["image"]): r for r in rows_of(results / "blind_motion_true100.json")}
-    out = []
-    for r in rows_of(path):
-        case = (r["kernel"], r["sigma_y"], r["image"])
-        assert abs(two[case]["blurry"] - r["blurry"]) < 1e-9, "other blurry photos"
-        assert abs(hundred[case]["blurry"] - r["blurry"]) < 1e-9, "other blurry photos"
-        out.append({**two[case], **r, "true kernel, 100 steps": hundred[case]["true kernel"]})
-    return out
+    rows = rows_of(path)
+    two = _matched(rows, rows_of(path.parent / "blind_draws2_motion.json"))
+    hundred = _matched(rows, rows_of(path.parent / "blind_motion_true100.json"))
+    return [{**t, **r, "true kernel, 100 steps": h["true kernel"]} for r, t, h in zip(rows, two, hundred)]
 
 
 def shake_figures(path: Path = RESULTS / "blind_shake.json") -> dict[str, Any]:
@@ -314,11 +312,9 @@ def blind_shake_table(path: Path = RESULTS / "blind_shake.json") -> str:
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
-    more = {(r["kernel"], r["sigma_y"], r["image"]): r for r in rows_of(path)}
+    rows = shake_rows(path.parent / "blind_shake.json")
     out = []
-    for r in shake_rows(path.parent / "blind_shake.json"):
-        other = more[(r["kernel"], r["sigma_y"], r["image"])]
-        assert abs(other["blurry"] - r["blurry"]) < 1e-9, "other blurry photos"
+    for r, other in zip(rows, _matched(rows, rows_of(path))):
         assert abs(other["blind, full kernel error"] - r["blind, full kernel error"]) < 1e-9, "other estimates"
         out.append({**r, "blind, full, more steps": other["blind, full"]})
     return out
@@ -368,13 +364,8 @@ def blind_shake_photos_table(path: Path = RESULTS / "blind_shake_train.json") ->
 def motion_fit_rows(path: Path = RESULTS / "blind_motion_fit.json") -> list[dict]:
     """The rows of ``path`` (``--kernel-fit``) with, for the same cases, the offered model (two draws) and the true
     kernel at 20 steps from ``blind_draws2_motion.json``."""
-    cases = {(r["kernel"], r["sigma_y"], r["image"]): r for r in rows_of(path.parent / "blind_draws2_motion.json")}
-    out = []
-    for r in rows_of(path):
-        other = cases[(r["kernel"], r["sigma_y"], r["image"])]
-        assert abs(other["blurry"] - r["blurry"]) < 1e-9, "other blurry photos"
-        out.append({**other, **r})
-    return out
+    rows = rows_of(path)
+    return [{**other, **r} for r, other in zip(rows, _matched(rows, rows_of(path.parent / "blind_draws2_motion.json")))]
 
 
 FIT_ERRORS = ("scene fit", "scene fit, smoothed", "classical guess", "classical guess, separable")
