@@ -164,8 +164,9 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
               "-o", tmp_path / "b.png", ok=False)  # fmt: skip
     assert res.returncode == 2 and "full kernel model is estimated with a circular or valid boundary" in res.stderr
     assert not (tmp_path / "b.png").exists()
-    run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-size", "5", "--sigma-y", "0.01",
-        "--prior", "gaussian", "--steps", "4", "-o", tmp_path / "f.png")  # fmt: skip
+    res = run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-size", "5", "--sigma-y",
+              "0.01", "--prior", "gaussian", "--steps", "4", "-o", tmp_path / "f.png")  # fmt: skip
+    assert "under a quarter of the 20 it is made for" in res.stderr  # the held estimate's own step count
     record = json.loads((tmp_path / "f.result.json").read_text())  # camera shake in a photo: valid, DiffPIR
     assert record["task_params"]["boundary"] == "valid" and record["solver"] == "diffpir"
     assert record["task_params"]["draws"] == 1  # what ran: the classical estimate is held, not drawn
@@ -489,6 +490,34 @@ def test_a_blind_tasks_default_solver_follows_its_kernel_model():
     assert default_solver("deblur_blind", {"model": "full", "boundary": "circular"}) == "ddrm"
     assert default_solver("deblur_blind", {"model": "separable", "boundary": "valid"}) == "ddrm"
     assert default_solver("deblur_blind", {"model": "full", "boundary": "valid"}) == "diffpir"
+
+
+def test_a_held_estimates_run_takes_its_own_step_count():
+    """The held estimate's image run (a photo's full kernel) takes ``HELD_STEPS`` steps unless told, and the step
+    warning measures against them there; the refined route's solver keeps its own count (DiffPIR's 100)."""
+    from ddrm.pipeline.batch import step_warning
+    from ddrm.pipeline.blind import HELD_STEPS, restore_blind
+    from ddrm.priors import GaussianPrior
+    from ddrm.samplers import SAMPLERS
+
+    prior = GaussianPrior.stationary((3, 20, 20), length=1.0, dtype=torch.float64)
+    y01 = F.avg_pool2d(_blocks(20, 5)[None], 5, stride=1)  # (1, 3, 16, 16): the valid part of a 5-tap blur
+    diffpir = SAMPLERS["diffpir"]
+
+    def held(args: dict | None) -> torch.Tensor:
+        return restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
+                             generator=torch.Generator().manual_seed(2))[0]  # fmt: skip
+
+    told = held({"steps": HELD_STEPS})
+    assert torch.equal(held(None), told) and torch.equal(held({"steps": None}), told)
+    assert not torch.equal(held({"steps": HELD_STEPS + 1}), told)
+    shake = {"model": "full", "boundary": "valid"}
+    assert step_warning(diffpir, {}, "deblur_blind", shake) is None
+    assert step_warning(diffpir, {"steps": HELD_STEPS}, "deblur_blind", shake) is None
+    few = step_warning(diffpir, {"steps": 4}, "deblur_blind", shake)
+    assert f"of the {HELD_STEPS} it is made for" in few and few.endswith(f"--steps {HELD_STEPS})")
+    for params in ({"model": "separable", "boundary": "valid"}, {"model": "full", "boundary": "circular"}, None):
+        assert "of the 100 it is made for" in step_warning(diffpir, {"steps": HELD_STEPS}, "deblur_blind", params)
 
 
 def _blocks(size: int, seed: int) -> torch.Tensor:

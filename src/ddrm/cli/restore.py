@@ -280,7 +280,7 @@ def _task_options(p: argparse.ArgumentParser) -> None:
         "--kernel-model",
         default=None,
         help="deblur_blind: separable (rank one, a b^T; default) or full (any 2-D kernel: camera shake; of a photo, "
-        "the classical estimate restored by diffpir)",
+        "the classical estimate restored by diffpir, 20 steps)",
     )
     p.add_argument(
         "--kernel-narrow",
@@ -314,7 +314,10 @@ def _solver_options(p: argparse.ArgumentParser) -> None:
         help="a parameter of the solver (repeatable), e.g. --solver-arg scale=0.5; see 'ddrm solvers NAME'",
     )
     p.add_argument(
-        "--steps", type=number(int, 1), default=None, help="sampling steps (default: the solver's, for the task)"
+        "--steps",
+        type=number(int, 1),
+        default=None,
+        help="sampling steps (default: the solver's, for the task; 20 for deblur_blind's full kernel of a photo)",
     )
     p.add_argument("--eta", type=number(float), default=None, help="shorthand for --solver-arg eta=VALUE")
     p.add_argument("--eta-b", type=number(float), default=None, help="shorthand for --solver-arg eta_b=VALUE")

@@ -151,7 +151,7 @@ def restore(
     blind = name in BLIND_TASKS
     batch = (1 if blind else y01.shape[0]) * samples  # a blind task: one image, its samples drawn in one batch
     unknown = check_memory(net, sampler, spec.image_shape, batch, device, args, blind)
-    for line in (step_warning(sampler, args, name), unknown):
+    for line in (step_warning(sampler, args, name, spec.params), unknown):
         if line is not None:
             warnings.warn(line, stacklevel=2)
     gens = [image_generator(seed, f"image {i}") for i in range(y01.shape[0])]

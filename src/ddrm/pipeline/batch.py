@@ -20,7 +20,7 @@ from ..operators import OPERATORS, Operator, SVDOperator
 from ..priors import Prior
 from ..samplers import SAMPLERS, SamplerSpec
 from ..tasks import BLIND_TASKS, TaskSpec, parse_task
-from .blind import check_solver, restore_blind, sample_generators, scale_kernel
+from .blind import HELD_STEPS, check_solver, holds_estimate, restore_blind, sample_generators, scale_kernel
 
 __all__ = [
     "Restoration",
@@ -52,8 +52,8 @@ def default_solver(task: str, params: dict[str, Any] | None = None, space: str =
         return "psld"
     name, parsed = parse_task(task)
     if name in BLIND_TASKS:
-        blind = {**BLIND_TASKS[name], **parsed, **{k: v for k, v in (params or {}).items() if v is not None}}
-        return DEFAULT_SOLVERS[1 if blind["model"] == "full" and blind["boundary"] == "valid" else 0]
+        given = {**parsed, **{k: v for k, v in (params or {}).items() if v is not None}}
+        return DEFAULT_SOLVERS[1 if _holds_estimate(name, given) else 0]
     contract = OPERATORS[name].contract_for({**parsed, **(params or {})})
     return next(s for s in DEFAULT_SOLVERS if SAMPLERS[s].takes(contract))
 
@@ -129,14 +129,31 @@ def consistency_warning(residual: float, scale: float, exact_fit_expected: bool 
     return None
 
 
-def step_warning(solver: SamplerSpec, solver_args: dict[str, Any] | None, task: str | None = None) -> str | None:
+def _holds_estimate(name: str, params: dict[str, Any]) -> bool:
+    """Whether blind task ``name`` with ``params`` (its defaults filled in) holds the classical kernel estimate
+    (:func:`~ddrm.pipeline.blind.holds_estimate`: a photo's full kernel)."""
+    blind = {**BLIND_TASKS[name], **{k: v for k, v in params.items() if v is not None}}
+    return holds_estimate(blind["model"], blind["boundary"])
+
+
+def step_warning(
+    solver: SamplerSpec,
+    solver_args: dict[str, Any] | None,
+    task: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> str | None:
     """One line when a run makes fewer than a quarter of the network evaluations the solver is made for (DPS at 20 of
-    its 1000 steps returns little more than the prior's mean); ``None`` otherwise."""
+    its 1000 steps returns little more than the prior's mean); ``None`` otherwise. A blind task's held estimate
+    (``params``: the task's) is made for :data:`~ddrm.pipeline.blind.HELD_STEPS` steps, its default."""
     args = {k: v for k, v in (solver_args or {}).items() if k == "steps" or k in {p.name for p in solver.params}}
-    made_for, runs = solver.count_nfe(task=task), solver.count_nfe(task=task, **args)
+    steps = solver.defaults(task)["steps"]
+    if task in BLIND_TASKS and _holds_estimate(task, params or {}):
+        steps = HELD_STEPS
+        if args.get("steps") is None:
+            args["steps"] = steps
+    made_for, runs = solver.count_nfe(steps, task=task), solver.count_nfe(task=task, **args)
     if runs * 4 >= made_for:
         return None
-    steps = solver.defaults(task)["steps"]
     return (f"{solver.name} makes {runs} network evaluations here, under a quarter of the {made_for} it is made for: "
             f"expect a poor result (its default is --steps {steps})")  # fmt: skip
 

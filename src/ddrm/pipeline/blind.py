@@ -73,6 +73,7 @@ __all__ = [
     "sample_generators",
     "pick_draw",
     "check_solver",
+    "holds_estimate",
     "BLIND_BOUNDARIES",
 ]
 
@@ -592,6 +593,17 @@ L0_START = 0.7
 # restored as exact rings below the blurry photo. Chosen on the training photos of ../shared/DATA.md (camera shakes
 # of 9-21 px, sigma_y 0.01 and 0.02; none for the separable model, whose chain refines its estimate)
 KERNEL_NOISE = 0.05
+# the held estimate's image run takes this many steps unless told (DiffPIR's own 100 fit the measurement more closely
+# under a kernel that is not the photo's: the estimate's error costs more there). Chosen on the training photos of
+# ../shared/DATA.md (camera shakes of 9-21 px, sigma_y 0.01, 20 against 100 steps: docs/benchmarks.md, "Camera shake:
+# the full model as offered")
+HELD_STEPS = 20
+
+
+def holds_estimate(model: str, boundary: str) -> bool:
+    """Whether :func:`restore_blind` holds the classical estimate by default (``refine=None``) rather than refining
+    it with the diffusion chain: a full kernel with a valid boundary, a photo's camera shake."""
+    return model == "full" and boundary == "valid"
 
 
 def _difference_spectra(h: int, w: int, dtype: torch.dtype, device) -> tuple[Tensor, Tensor]:  # noqa: ANN001
@@ -776,7 +788,8 @@ def restore_blind(
     ``refine``: whether the diffusion chain refines the first guess (the estimating run above). ``None``: it does,
     except for a full kernel with a valid boundary (camera shake in a photo), where the chain's updates move even the
     true kernel away: there the kernel is the classical estimate of :func:`l0_kernel` held (or ``start_kernel``), and
-    the image one non-blind run with it (``narrow`` applies; ``draws`` does not: the estimate has no noise to draw).
+    the image one non-blind run with it (``narrow`` applies; ``draws`` does not: the estimate has no noise to draw),
+    of :data:`HELD_STEPS` steps unless ``solver_args`` give ``steps``.
     ``kernel_noise`` ([0, 1] units): the estimate's error taken as measurement noise in the image's run, whose noise
     level is ``hypot(sigma_y, kernel_noise)``; ``None``: :data:`KERNEL_NOISE` for a held estimate, 0 for a refined
     one."""
@@ -791,7 +804,7 @@ def restore_blind(
         raise TaskError("several samples are drawn by the second, non-blind run: give narrow (1: the estimate itself)")
     boundary = estimator_args.get("boundary", "circular")
     if refine is None:
-        refine = not (model == "full" and boundary == "valid")
+        refine = not holds_estimate(model, boundary)
     if kernel_noise is None:
         kernel_noise = 0.0 if refine else KERNEL_NOISE
     if not kernel_noise >= 0:
@@ -831,7 +844,10 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
                   estimator_args) -> tuple[Tensor, Tensor]:  # fmt: skip
     """:func:`restore_blind` without refinement: the kernel the classical estimate (or ``start_kernel``), the image
     ``samples`` non-blind runs of ``solver`` with it (narrowed by ``narrow``) at noise ``sigma_run``, put back in
-    place as the refined route's."""
+    place as the refined route's; :data:`HELD_STEPS` steps unless ``solver_args`` give them."""
+    solver_args = {**(solver_args or {})}
+    if solver_args.get("steps") is None:
+        solver_args["steps"] = HELD_STEPS
     args = dict(estimator_args)
     if args.get("start_kernel") is None:
         args["start_kernel"] = l0_kernel(y01, size, model, boundary=args.get("boundary", "circular"))
@@ -840,7 +856,7 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
     gens = None
     if generator is not None:
         gens = sample_generators(list(generator) if isinstance(generator, (list, tuple)) else [generator], samples)
-    reps = {a: v.repeat_interleave(samples, 0) if isinstance(v, Tensor) else v for a, v in (solver_args or {}).items()}
+    reps = {a: v.repeat_interleave(samples, 0) if isinstance(v, Tensor) else v for a, v in solver_args.items()}
     with torch.no_grad():
         x = solver.run(prior, estimator.operator(factor), (2 * y01 - 1).repeat_interleave(samples, 0), 2 * sigma_run,
                        generator=gens, progress_bar=progress_bar, **reps)  # fmt: skip

@@ -285,7 +285,7 @@ def run_restore(
     for job in wanted:
         for path in job_outputs(job, save_grid, samples):
             remove_stale_temporaries(path)
-    few = step_warning(solver, solver_args, jobs[0].task.name if jobs else None)
+    few = step_warning(solver, solver_args, *((jobs[0].task.name, jobs[0].task.params) if jobs else ()))
     if few is not None and (warn or report) is not None:
         (warn or report)(few)
     if unknown is not None and (warn or report) is not None:
