@@ -309,56 +309,40 @@ def blind_shake_table(path: Path = RESULTS / "blind_shake.json") -> str:
     return "\n".join(out)
 
 
-def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json", base: Path | None = None) -> list[dict]:
-    """The rows of ``path`` (``--shake --steps 100``: DiffPIR's own count) joined to the same estimates at 20 steps:
-    :func:`shake_rows` (``blind_shake.json``, with the separable model and the true kernel) or, for another photo set,
-    the rows of ``base`` (``blind_shake_train.json``); the full model at ``path``'s steps as
-    ``"blind, full, more steps"``."""
-    more = rows_of(path)
-    rows = shake_rows(path.parent / "blind_shake.json") if base is None else rows_of(base)
+def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
+    """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
+    ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
+    rows = shake_rows(path.parent / "blind_shake.json")
     out = []
-    for other, r in zip(more, _matched(more, rows)):
+    for r, other in zip(rows, _matched(rows, rows_of(path))):
         assert abs(other["blind, full kernel error"] - r["blind, full kernel error"]) < 1e-9, "other estimates"
         out.append({**r, "blind, full, more steps": other["blind, full"]})
     return out
 
 
-def shake_steps_figures(path: Path = RESULTS / "blind_shake_steps100.json", base: Path | None = None) -> dict[str, Any]:
+def shake_steps_figures(path: Path = RESULTS / "blind_shake_steps100.json") -> dict[str, Any]:
     """The figures the prose on the full model's steps quotes: its change against the blurry photo at the more steps
-    (mean, worst, rows below; at 20 steps the rows below too), the distance below the true kernel at 100 steps
-    (where the file has it), and the change from 20 steps."""
-    rows = shake_steps_rows(path, base)
+    (mean, worst, rows below), the distance below the true kernel at 100 steps, and the change from 20 steps."""
+    rows = shake_steps_rows(path)
     gains = [r["blind, full, more steps"] - r["blurry"] for r in rows]
     change = [r["blind, full, more steps"] - r["blind, full"] for r in rows]
-    out = {"rows": len(rows), "mean": float(np.mean(gains)), "worst": min(gains), "below": sum(g < 0 for g in gains),
-           "below at 20": sum(r["blind, full"] < r["blurry"] for r in rows),
-           "change": float(np.mean(change)), "improved": sum(c > 0 for c in change)}  # fmt: skip
-    if "true kernel, 100 steps" in rows[0]:
-        out["gap 100"] = float(np.mean([r["true kernel, 100 steps"] - r["blind, full, more steps"] for r in rows]))
-    return out
+    return {"rows": len(rows), "mean": float(np.mean(gains)), "worst": min(gains), "below": sum(g < 0 for g in gains),
+            "gap 100": float(np.mean([r["true kernel, 100 steps"] - r["blind, full, more steps"] for r in rows])),
+            "change": float(np.mean(change)), "improved": sum(c > 0 for c in change)}  # fmt: skip
 
 
-def blind_shake_steps_table(path: Path = RESULTS / "blind_shake_steps100.json", base: Path | None = None) -> str:
+def blind_shake_steps_table(path: Path = RESULTS / "blind_shake_steps100.json") -> str:
     """Per camera-shake kernel and sigma_y: the blurry photo, the full model at 20 and at 100 steps, the true kernel at
-    100 steps where the file has it (mean PSNR) and the photos below the blurry one at 20 and 100 steps."""
-    rows = shake_steps_rows(path, base)
-    true = "true kernel, 100 steps" in rows[0]
-    out = ["| kernel | sigma_y | blurry | blind, full: 20 steps | 100 steps | " + ("true kernel, 100 steps | " * true)
-           + "below blurry: 20 / 100 steps |", "|---|---:|---:|---:|---:|" + "---:|" * true + "---:|"]  # fmt: skip
-    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+    100 steps (mean PSNR) and the photos below the blurry one at 20 and 100 steps."""
+    out = ["| kernel | sigma_y | blurry | blind, full: 20 steps | 100 steps | true kernel, 100 steps | below blurry: 20 / "
+           "100 steps |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (family, s), rs in _groups(shake_steps_rows(path), "kernel", "sigma_y").items():
         avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
         below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", "blind, full, more steps")]
         out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | "
-                   f"{avg('blind, full, more steps'):.2f} | "
-                   + (f"{avg('true kernel, 100 steps'):.2f} | " if true else "")
-                   + f"{below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
+                   f"{avg('blind, full, more steps'):.2f} | {avg('true kernel, 100 steps'):.2f} | {below[0]} / "
+                   f"{below[1]} of {len(rs)} |")  # fmt: skip
     return "\n".join(out)
-
-
-def blind_shake_train_steps_table(path: Path = RESULTS / "blind_shake_train_steps100.json") -> str:
-    """:func:`blind_shake_steps_table` of the training photos (``--shake --steps 100 --heldout data/photos/train``)
-    against ``blind_shake_train.json``: the held estimate's step count, chosen there."""
-    return blind_shake_steps_table(path, path.parent / "blind_shake_train.json")
 
 
 def blind_shake_photos_table(path: Path = RESULTS / "blind_shake_train.json") -> str:
@@ -1002,7 +986,6 @@ TABLES = {
     "blind_shake": blind_shake_table,
     "blind_shake_steps": blind_shake_steps_table,
     "blind_shake_train": blind_shake_photos_table,
-    "blind_shake_train_steps": blind_shake_train_steps_table,
     "blind_motion_fit": blind_motion_fit_table,
     "blind_real_train": blind_offered_table,
     "blind_real_large": blind_large_table,

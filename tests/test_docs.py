@@ -527,6 +527,9 @@ def test_the_full_shake_figures_quoted_agree_with_their_result_files():
         "the same 100 steps"
     )
     assert more["change"] < 0, "the docs say the 100-step results are below the 20-step ones on average"
+    from ddrm.pipeline.blind import HELD_STEPS
+
+    quoted.append(f"and {HELD_STEPS} is what the held estimate's run takes without `--steps`")
     train = summaries.rows_of(summaries.RESULTS / "blind_shake_train.json")  # the training photos, same route
     gains = {(r["image"], r["kernel"], r["sigma_y"]): r["blind, full"] - r["blurry"] for r in train}
     worst = min(gains, key=gains.get)
@@ -543,7 +546,7 @@ def test_the_full_shake_figures_quoted_agree_with_their_result_files():
     assert (
         f"px shakes; `--kernel-model full` in {full['below']} of {full['rows']} ({full['mean']:+.1f} dB on average, "
         f"worst {full['worst']:+.1f} dB, "
-        f"{full['gap']:.1f} dB below the true kernel at the same 20 steps; at DiffPIR's own 100 steps, the default, in "
+        f"{full['gap']:.1f} dB below the true kernel at the same 20 steps, its default; at DiffPIR's own 100 steps in "
         f"{more['below']} of {more['rows']}; on the training photos, many with few edges, in {len(losers)} of "
         f"{len(train)}:" in guide
     )
