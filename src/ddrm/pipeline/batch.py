@@ -19,8 +19,8 @@ from ..errors import InputError, SolverError, TaskError
 from ..operators import OPERATORS, Operator, SVDOperator
 from ..priors import Prior
 from ..samplers import SAMPLERS, SamplerSpec
-from ..tasks import BLIND_TASKS, TaskSpec, parse_task
-from .blind import HELD_STEPS, check_solver, holds_estimate, restore_blind, sample_generators, scale_kernel
+from ..tasks import BLIND_TASKS, TaskSpec, holds_estimate, parse_task
+from .blind import HELD_STEPS, check_solver, restore_blind, sample_generators, scale_kernel
 
 __all__ = [
     "Restoration",
@@ -131,7 +131,7 @@ def consistency_warning(residual: float, scale: float, exact_fit_expected: bool 
 
 def _holds_estimate(name: str, params: dict[str, Any]) -> bool:
     """Whether blind task ``name`` with ``params`` (its defaults filled in) holds the classical kernel estimate
-    (:func:`~ddrm.pipeline.blind.holds_estimate`: a photo's full kernel)."""
+    (:func:`~ddrm.tasks.holds_estimate`: a photo's full kernel)."""
     blind = {**BLIND_TASKS[name], **{k: v for k, v in params.items() if v is not None}}
     return holds_estimate(blind["model"], blind["boundary"])
 

@@ -53,7 +53,7 @@ from ..operators import (
     valid_margins,
 )
 from ..samplers import SAMPLERS
-from ..tasks import BLIND_BOUNDARIES, KERNEL_MODELS, blind_start_kernel
+from ..tasks import BLIND_BOUNDARIES, KERNEL_MODELS, blind_start_kernel, holds_estimate
 
 __all__ = [
     "KERNEL_MODELS",
@@ -73,7 +73,6 @@ __all__ = [
     "sample_generators",
     "pick_draw",
     "check_solver",
-    "holds_estimate",
     "BLIND_BOUNDARIES",
 ]
 
@@ -598,12 +597,6 @@ KERNEL_NOISE = 0.05
 # the photo's, so the estimate's error costs more there (docs/benchmarks.md, "Camera shake: the full model as
 # offered": on the held-out photos 0.34 dB below 20 steps on average)
 HELD_STEPS = 20
-
-
-def holds_estimate(model: str, boundary: str) -> bool:
-    """Whether :func:`restore_blind` holds the classical estimate by default (``refine=None``) rather than refining
-    it with the diffusion chain: a full kernel with a valid boundary, a photo's camera shake."""
-    return model == "full" and boundary == "valid"
 
 
 def _difference_spectra(h: int, w: int, dtype: torch.dtype, device) -> tuple[Tensor, Tensor]:  # noqa: ANN001

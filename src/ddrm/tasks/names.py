@@ -44,6 +44,13 @@ BLIND_TASKS: dict[str, dict[str, Any]] = {
 BLIND_BOUNDARIES = {"separable": ("circular", "valid"), "full": ("circular", "valid")}
 
 
+def holds_estimate(model: str, boundary: str) -> bool:
+    """Whether a blind kernel of ``model`` with ``boundary`` is the classical estimate held rather than refined by the
+    diffusion chain (``ddrm.pipeline.blind.restore_blind``'s ``refine=None``): a full kernel with a valid boundary, a
+    photo's camera shake. It is not drawn, runs its own step count and has DiffPIR as its default solver."""
+    return model == "full" and boundary == "valid"
+
+
 def task_params(name: str) -> dict[str, Any]:
     """The parameters task ``name`` takes, with their defaults."""
     return dict(BLIND_TASKS[name]) if name in BLIND_TASKS else dict(OPERATORS[name].params)

@@ -31,7 +31,7 @@ from ..operators import (
     valid_margins,
 )
 from .inputs import MaskOrKernel, as_kernel, as_kernel_grid, as_mask, load_kernel, load_kernel_grid, load_mask
-from .names import BLIND_BOUNDARIES, BLIND_TASKS, BLUR_TASKS, KERNEL_MODELS, KERNEL_TASKS, task_params
+from .names import BLIND_BOUNDARIES, BLIND_TASKS, BLUR_TASKS, KERNEL_MODELS, KERNEL_TASKS, holds_estimate, task_params
 
 __all__ = ["TaskSpec", "make_task", "spec_for_measurement", "image_shape_for_measurement", "blind_start_kernel"]
 
@@ -223,7 +223,7 @@ def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[
     if out["boundary"] not in BLIND_BOUNDARIES[out["model"]]:
         raise TaskError(f"the {out['model']} kernel model is estimated with a "
                         f"{' or '.join(BLIND_BOUNDARIES[out['model']])} boundary, got {out['boundary']!r}")  # fmt: skip
-    if out["model"] == "full" and out["boundary"] == "valid":  # the classical estimate held: nothing to draw
+    if holds_estimate(out["model"], out["boundary"]):  # the classical estimate held: nothing to draw
         if params.get("draws") not in (None, 1):
             raise TaskError("kernel draws do not apply to a photo's full kernel (its classical estimate is held, "
                             "not drawn); leave them out")  # fmt: skip
