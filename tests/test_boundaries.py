@@ -169,6 +169,7 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
     assert "under a quarter of the 20 it is made for" in res.stderr  # the held estimate's own step count
     record = json.loads((tmp_path / "f.result.json").read_text())  # camera shake in a photo: valid, DiffPIR
     assert record["task_params"]["boundary"] == "valid" and record["solver"] == "diffpir"
+    assert record["solver_args"] == {"steps": 4} and record["steps"] == 4
     assert record["task_params"]["draws"] == 1  # what ran: the classical estimate is held, not drawn
     res = run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-draws", "3",
               "-o", tmp_path / "d.png", ok=False)  # fmt: skip
@@ -495,7 +496,7 @@ def test_a_blind_tasks_default_solver_follows_its_kernel_model():
 def test_a_held_estimates_run_takes_its_own_step_count():
     """The held estimate's image run (a photo's full kernel) takes ``HELD_STEPS`` steps unless told, and the step
     warning measures against them there; the refined route's solver keeps its own count (DiffPIR's 100)."""
-    from ddrm.pipeline.batch import step_warning
+    from ddrm.pipeline.batch import run_steps, step_warning
     from ddrm.pipeline.blind import HELD_STEPS, restore_blind
     from ddrm.priors import GaussianPrior
     from ddrm.samplers import SAMPLERS
@@ -518,6 +519,13 @@ def test_a_held_estimates_run_takes_its_own_step_count():
     assert f"of the {HELD_STEPS} it is made for" in few and few.endswith(f"--steps {HELD_STEPS})")
     for params in ({"model": "separable", "boundary": "valid"}, {"model": "full", "boundary": "circular"}, None):
         assert "of the 100 it is made for" in step_warning(diffpir, {"steps": HELD_STEPS}, "deblur_blind", params)
+        assert run_steps(diffpir, {}, "deblur_blind", params) == 100
+    # the count a result's record writes: the one given, else the run's default
+    assert run_steps(diffpir, {}, "deblur_blind", shake) == run_steps(diffpir, {"steps": None}, "deblur_blind", shake)
+    assert run_steps(diffpir, {}, "deblur_blind", shake) == HELD_STEPS
+    assert run_steps(diffpir, {"steps": 7}, "deblur_blind", shake) == 7
+    assert run_steps(SAMPLERS["ddrm"], {}, "deblur_blind", shake) == HELD_STEPS  # the route's count, any solver
+    assert run_steps(SAMPLERS["dps"], {}, "sr4") == 1000 and run_steps(SAMPLERS["ddrm"], {}, "sr4") == 20
 
 
 def _blocks(size: int, seed: int) -> torch.Tensor:

@@ -739,6 +739,8 @@ def test_blind_deblurring_gets_the_pipelines_guarantees(tmp_path):
 def test_samples_their_mean_their_spread_and_the_result_record(tmp_path):
     """--samples N: the mean is the result (--estimate mean) and the spread is written beside it; --estimate sample
     keeps the first sample, which is the plain restoration; every result has its record with the consistency."""
+    from ddrm.samplers import SAMPLERS
+
     clean = make_photo(tmp_path / "clean.png", 16, 16)
     run("degrade", clean, "-o", tmp_path / "y.png", "--task", "sr2", "--sigma-y", "0.05")
     common = ["--prior", "gaussian", "--steps", "4", "--quiet"]
@@ -754,6 +756,10 @@ def test_samples_their_mean_their_spread_and_the_result_record(tmp_path):
     rec = json.loads((tmp_path / "mean.result.json").read_text())
     assert rec["samples"] == 3 and rec["estimate"] == "mean" and rec["task"] == "sr" and rec["sigma_y"] == 0.05
     assert 0.3 < rec["residual_ratio"] < 3 and rec["residual"] == pytest.approx(rec["residual_ratio"] * 0.05)
+    assert rec["solver_args"] == {"steps": 4} and rec["steps"] == 4
+    run("restore", tmp_path / "y.png", "-o", tmp_path / "own.png", "--prior", "gaussian", "--quiet")
+    rec = json.loads((tmp_path / "own.result.json").read_text())  # no --steps: the count the run took is written
+    assert rec["solver_args"] == {} and rec["steps"] == SAMPLERS["ddrm"].defaults("sr2")["steps"]
     res = run("restore", tmp_path / "y.png", "-o", tmp_path / "bad.png", "--estimate", "mean", *common, ok=False)
     assert res.returncode == 2 and "needs several samples" in res.stderr and not (tmp_path / "bad.png").exists()
 

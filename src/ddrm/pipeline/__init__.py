@@ -15,6 +15,7 @@ from .batch import (
     noise_scale,
     pinv_image,
     restore_batch,
+    run_steps,
     sample_generators,
     step_warning,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "consistency_residual",
     "consistency_warning",
     "sample_generators",
+    "run_steps",
     "step_warning",
     "noise_scale",
     "KernelEstimator",

@@ -34,6 +34,7 @@ __all__ = [
     "ESTIMATES",
     "consistency_warning",
     "noise_scale",
+    "run_steps",
     "step_warning",
     "check_samples",
     "check_batch",
@@ -136,6 +137,22 @@ def _holds_estimate(name: str, params: dict[str, Any]) -> bool:
     return holds_estimate(blind["model"], blind["boundary"])
 
 
+def run_steps(
+    solver: SamplerSpec,
+    solver_args: dict[str, Any] | None,
+    task: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> int:
+    """The steps a run takes: ``solver_args``' ``steps``, else the solver's default for ``task``; a blind task's held
+    estimate (``params``: the task's) takes :data:`~ddrm.pipeline.blind.HELD_STEPS`."""
+    given = (solver_args or {}).get("steps")
+    if given is not None:
+        return int(given)
+    if task in BLIND_TASKS and _holds_estimate(task, params or {}):
+        return HELD_STEPS
+    return int(solver.defaults(task)["steps"])
+
+
 def step_warning(
     solver: SamplerSpec,
     solver_args: dict[str, Any] | None,
@@ -145,13 +162,10 @@ def step_warning(
     """One line when a run makes fewer than a quarter of the network evaluations the solver is made for (DPS at 20 of
     its 1000 steps returns little more than the prior's mean); ``None`` otherwise. A blind task's held estimate
     (``params``: the task's) is made for :data:`~ddrm.pipeline.blind.HELD_STEPS` steps, its default."""
-    args = {k: v for k, v in (solver_args or {}).items() if k == "steps" or k in {p.name for p in solver.params}}
-    steps = solver.defaults(task)["steps"]
-    if task in BLIND_TASKS and _holds_estimate(task, params or {}):
-        steps = HELD_STEPS
-        if args.get("steps") is None:
-            args["steps"] = steps
-    made_for, runs = solver.count_nfe(steps, task=task), solver.count_nfe(task=task, **args)
+    args = {k: v for k, v in (solver_args or {}).items() if k != "steps" and k in {p.name for p in solver.params}}
+    steps = run_steps(solver, None, task, params)  # the count the run is made for
+    made_for = solver.count_nfe(steps, task=task)
+    runs = solver.count_nfe(run_steps(solver, solver_args, task, params), task=task, **args)
     if runs * 4 >= made_for:
         return None
     return (f"{solver.name} makes {runs} network evaluations here, under a quarter of the {made_for} it is made for: "

@@ -33,6 +33,7 @@ from .batch import (
     noise_scale,
     pinv_image,
     restore_batch,
+    run_steps,
     step_warning,
 )
 from .blind import check_solver
@@ -200,6 +201,7 @@ def result_record(
         "sigma_y_from": job.sigma_y_from,
         "solver": how.solver.name,
         "solver_args": {k: v for k, v in sorted(how.solver_args.items()) if isinstance(v, (int, float, str, bool))},
+        "steps": run_steps(how.solver, how.solver_args, job.task.name, job.task.params),  # given or the default
         "seed": how.seed,
         "prior": how.prior,
         "samples": res.samples,
