@@ -55,7 +55,8 @@ The true kernel's restoration of camera shake at DiffPIR's recommended 100 steps
         --out benchmarks/results/blind_motion_true100.json
 
 ``--full-kernel``: the camera-shake rows with a full kernel and a valid boundary, the model that can represent
-shake (DiffPIR at ``--steps``; the tasks offer it with a circular boundary only), as the task would start it and
+shake, its estimate refined by the chain (DiffPIR at ``--steps``; made when the tasks offered the full model with a
+circular boundary only: the task now holds the classical estimate instead, ``--shake``), started coarse to fine and
 started at the true kernel::
 
     python benchmarks/blind_real.py --full-kernel --draws 2 --levels 0.01 --out benchmarks/results/blind_motion_full.json
@@ -256,10 +257,10 @@ def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
 
 
 def full_kernel_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
-    """Camera shake with the model that can represent it: a full kernel with a valid boundary (``restore_blind``
-    directly, DiffPIR at ``--steps``, ``--draws`` draws, the second run; the tasks do not offer it), started as the
-    task starts (coarse to fine) and started at the true kernel (one draw): whether the estimation keeps a kernel
-    that is already right."""
+    """Camera shake with the model that can represent it: a full kernel with a valid boundary refined by the chain
+    (``restore_blind(refine=True)`` directly, DiffPIR at ``--steps``, ``--draws`` draws, the second run; the task
+    holds the classical estimate instead, ``--shake``), started coarse to fine and started at the true kernel (one
+    draw): whether the estimation keeps a kernel that is already right."""
     rows = []
     for family, k in motion_kernels().items():
         n, c = k.shape[0], (k.shape[0] - 1) // 2
@@ -269,7 +270,7 @@ def full_kernel_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
                 ("full, from the true kernel", {"start_kernel": k}, 1),
             ):
                 x, est = restore_blind(prior, SAMPLERS["diffpir"], y[None], row["sigma_y"], n, "full", boundary="valid",
-                                       narrow=1.0, draws=draws, solver_args={"steps": args.steps},
+                                       narrow=1.0, draws=draws, refine=True, solver_args={"steps": args.steps},
                                        generator=[image_generator(seed, "image 0")], **start)  # fmt: skip
                 row[key] = psnr(x[0, :, c : c + args.size, c : c + args.size], truth)
                 row[f"{key} kernel error"] = kernel_error(est, k)

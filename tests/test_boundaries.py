@@ -480,6 +480,8 @@ def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_
     assert many.shape == (3, 3, 28, 28) and torch.equal(many[:1], out) and not torch.equal(many[1], many[2])
     with pytest.raises(TaskError, match="noise allowance"):
         restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", kernel_noise=-0.1)
+    with pytest.raises(TaskError, match="kernel draws do not apply to a held estimate"):  # not ignored
+        restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", draws=2)
 
 
 def test_a_blind_tasks_default_solver_follows_its_kernel_model():

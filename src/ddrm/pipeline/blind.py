@@ -781,7 +781,7 @@ def restore_blind(
     ``refine``: whether the diffusion chain refines the first guess (the estimating run above). ``None``: it does,
     except for a full kernel with a valid boundary (camera shake in a photo), where the chain's updates move even the
     true kernel away: there the kernel is the classical estimate of :func:`l0_kernel` held (or ``start_kernel``), and
-    the image one non-blind run with it (``narrow`` applies; ``draws`` does not: the estimate has no noise to draw),
+    the image one non-blind run with it (``narrow`` applies; ``draws`` > 1 is refused: the estimate has no noise to draw),
     of :data:`HELD_STEPS` steps unless ``solver_args`` give ``steps``.
     ``kernel_noise`` ([0, 1] units): the estimate's error taken as measurement noise in the image's run, whose noise
     level is ``hypot(sigma_y, kernel_noise)``; ``None``: :data:`KERNEL_NOISE` for a held estimate, 0 for a refined
@@ -802,6 +802,9 @@ def restore_blind(
         kernel_noise = 0.0 if refine else KERNEL_NOISE
     if not kernel_noise >= 0:
         raise TaskError(f"the kernel's noise allowance must be >= 0, got {kernel_noise}")
+    if not refine and draws > 1:  # (the task refuses them too: tasks/spec.py)
+        raise TaskError("kernel draws do not apply to a held estimate (the classical kernel has no noise to draw); "
+                        "give refine=True to refine it by the chain")  # fmt: skip
     if not refine:
         return _restore_held(prior, solver, y01, math.hypot(sigma_y, kernel_noise), size, model, solver_args,
                              generator, progress_bar, narrow, samples, estimator_args)  # fmt: skip
