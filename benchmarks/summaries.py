@@ -309,6 +309,48 @@ def blind_shake_table(path: Path = RESULTS / "blind_shake.json") -> str:
     return "\n".join(out)
 
 
+def shake_samples_rows(path: Path = RESULTS / "blind_shake_samples4.json") -> tuple[list[dict], int]:
+    """The rows of ``path`` (``--shake --samples N``: one sample and the mean of N with the same held estimate) with
+    the true kernel at 20 and 100 steps for the same cases (:func:`shake_rows`'s), and N."""
+    rows = rows_of(path)
+    n = int(next(k for k in rows[0] if k.startswith("blind, full, mean of ")).rsplit(" ", 1)[1])
+    return [
+        {**t, **r, "blind, full, mean": r[f"blind, full, mean of {n}"]}
+        for r, t in zip(rows, _matched(rows, shake_rows()))
+    ], n
+
+
+def shake_samples_figures(path: Path = RESULTS / "blind_shake_samples4.json") -> dict[str, Any]:
+    """The figures the prose on the mean of samples quotes: :func:`_row_figures` of one sample and of the mean
+    (against the true kernel at 20 steps), the mean's distance below the true kernel at 100 steps, and its change
+    from one sample (mean, least, rows better)."""
+    rows, n = shake_samples_rows(path)
+    change = [r["blind, full, mean"] - r["blind, full"] for r in rows]
+    return {"samples": n, "one": _row_figures(rows, "blind, full"), "mean": _row_figures(rows, "blind, full, mean"),
+            "gap 100": float(np.mean([r["true kernel, 100 steps"] - r["blind, full, mean"] for r in rows])),
+            "change": float(np.mean(change)), "least": min(change), "better": sum(c > 0 for c in change)}  # fmt: skip
+
+
+def blind_shake_samples_table(path: Path = RESULTS / "blind_shake_samples4.json") -> str:
+    """Per camera-shake kernel and sigma_y: the blurry photo, the full model's one sample and mean of N (the same
+    held estimate), the true kernel at 20 / 100 steps (mean PSNR), the mean's change against one sample and against
+    the blurry photo (mean / worst), and the photos below the blurry one."""
+    rows, n = shake_samples_rows(path)
+    out = [f"| kernel | sigma_y | blurry | one sample | mean of {n} | true kernel, 20 / 100 steps | mean - one sample: "
+           f"mean / least | mean of {n} - blurry: mean / worst | below blurry: one / mean |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        change = [r["blind, full, mean"] - r["blind, full"] for r in rs]
+        gains = [r["blind, full, mean"] - r["blurry"] for r in rs]
+        below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", "blind, full, mean")]
+        out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | "
+                   f"{avg('blind, full, mean'):.2f} | {avg('true kernel'):.2f} / {avg('true kernel, 100 steps'):.2f} | "
+                   f"{np.mean(change):+.2f} / {min(change):+.2f} | {np.mean(gains):+.2f} / {min(gains):+.2f} | "
+                   f"{below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
