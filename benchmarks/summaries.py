@@ -1028,6 +1028,7 @@ TABLES = {
     "blind_shake": blind_shake_table,
     "blind_shake_steps": blind_shake_steps_table,
     "blind_shake_train": blind_shake_photos_table,
+    "blind_shake_samples": blind_shake_samples_table,
     "blind_motion_fit": blind_motion_fit_table,
     "blind_real_train": blind_offered_table,
     "blind_real_large": blind_large_table,

@@ -559,3 +559,54 @@ def test_the_full_shake_figures_quoted_agree_with_their_result_files():
     from ddrm.pipeline.blind import KERNEL_NOISE
 
     assert f"`hypot(sigma_y, {KERNEL_NOISE:g})`" in text and f"`hypot(sigma_y, {KERNEL_NOISE:g})`" in tasks
+
+
+def test_the_shake_mean_of_samples_figures_quoted_agree_with_their_result_file():
+    """docs/benchmarks.md's and the guides' figures for camera shake's mean of several samples (table
+    ``blind_shake_samples``), computed here from ``blind_shake_samples4.json`` beside ``blind_shake.json``."""
+    import numpy as np
+
+    summaries = _summaries()
+    docs = ROOT / "docs"
+    text = " ".join((docs / "benchmarks.md").read_text(encoding="utf-8").split())
+    tasks = " ".join((docs / "guide" / "tasks.md").read_text(encoding="utf-8").split())
+    guide = " ".join((docs / "guide" / "real-photos.md").read_text(encoding="utf-8").split())
+    f = summaries.shake_samples_figures()
+    one, mean, n, rows = f["one"], f["mean"], f["samples"], f["one"]["rows"]
+    assert f["better"] == rows, "the docs say the mean is above one sample on every row"
+    rs, _ = summaries.shake_samples_rows()
+    by_size = {k: np.mean([r["blind, full, mean"] - r["blind, full"] for r in rs if r["kernel"] == k])
+               for k in ("motion 9 px", "motion 21 px")}  # fmt: skip
+    same = summaries._matched(rs, summaries.rows_of(summaries.RESULTS / "blind_shake.json"))
+    agree = max(abs(r["blind, full"] - o["blind, full"]) for r, o in zip(rs, same))
+    assert agree < 0.001 and all(
+        abs(r["blind, full kernel error"] - o["blind, full kernel error"]) < 1e-9 for r, o in zip(rs, same)
+    ), "the docs say the one-sample column is blind_shake.json's made again: the same kernels, within 0.001 dB"
+    quoted = [
+        f"The mean of {n} is above one sample on all {rows} ({f['change']:+.2f} dB on average, least "
+        f"{f['least']:+.2f}): {by_size['motion 9 px']:+.1f} dB under the 9 px shakes, "
+        f"{by_size['motion 21 px']:+.1f} under the 21 px ones",
+        f"It is below the blurry photo in {mean['below']} of {rows} instead of {one['below']} (worst "
+        f"{mean['worst']:+.2f} dB instead of {one['worst']:+.2f}), {mean['mean']:+.2f} dB over it on average, and "
+        f"{mean['gap']:.2f} dB below the true kernel's one sample at the same 20 steps (one sample: {one['gap']:.2f}), "
+        f"{f['gap 100']:.2f} dB below it at 100 steps",
+        f"Four samples cost {_held_nfe(n)} network evaluations, against {_held_nfe(1)} for one",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert (
+        f"the mean of {n} is {f['change']:.2f} dB above one sample on average and below the blurry photo in "
+        f"{mean['below']} of {rows} instead of {one['below']}" in tasks
+    )
+    assert (
+        f"with `--samples {n}` (the mean of four samples, {_held_nfe(n)} network evaluations) in {mean['below']} of "
+        f"{rows} ({mean['mean']:+.1f} dB on average, {mean['gap']:.1f} dB below the true kernel's one sample:" in guide
+    )
+
+
+def _held_nfe(samples: int) -> int:
+    """The network evaluations of the held estimate's run with ``samples`` samples (DiffPIR, ``HELD_STEPS``)."""
+    from ddrm.pipeline.blind import HELD_STEPS
+    from ddrm.samplers import SAMPLERS
+
+    return samples * SAMPLERS["diffpir"].count_nfe(HELD_STEPS, task="deblur_blind")
