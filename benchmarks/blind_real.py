@@ -123,6 +123,7 @@ from summaries import (
     blind_real_table,
     blind_samples_table,
     blind_shake_photos_table,
+    blind_shake_samples_photos_table,
     blind_shake_samples_table,
     blind_shake_table,
 )
@@ -434,7 +435,9 @@ def main() -> None:
             steps = "" if args.steps == ap.get_default("steps") else f" --steps {args.steps}"
             command = f"python benchmarks/blind_real.py {flag}{flags}{steps}{photos} --out {out}"
             out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
-            print(blind_shake_photos_table(out) if name == "blind_shake" and photos else table(out))
+            if photos and name.startswith("blind_shake"):  # another photo set: no true kernel to join
+                table = blind_shake_samples_photos_table if args.samples > 1 else blind_shake_photos_table
+            print(table(out))
             return
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")

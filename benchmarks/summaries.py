@@ -351,6 +351,26 @@ def blind_shake_samples_table(path: Path = RESULTS / "blind_shake_samples4.json"
     return "\n".join(out)
 
 
+def blind_shake_samples_photos_table(path: Path = RESULTS / "blind_shake_samples4_train.json") -> str:
+    """:func:`blind_shake_samples_table` for another photo set (``--shake --samples N --heldout DIR``, no true
+    kernel made): per shake and sigma_y the blurry photo, one sample, the mean of N, the mean's change against one
+    sample and against the blurry photo (mean / worst, its photo), and the photos below the blurry one."""
+    rows = rows_of(path)
+    key = next(k for k in rows[0] if k.startswith("blind, full, mean of "))
+    out = [f"| kernel | sigma_y | blurry | one sample | {key.removeprefix('blind, full, ')} | mean - one sample: mean / "
+           "least | mean - blurry: mean / worst (photo) | below blurry: one / mean |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        change = [r[key] - r["blind, full"] for r in rs]
+        worst = min(rs, key=lambda r: r[key] - r["blurry"])
+        below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", key)]
+        out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | {avg(key):.2f} | "
+                   f"{np.mean(change):+.2f} / {min(change):+.2f} | {np.mean([r[key] - r['blurry'] for r in rs]):+.2f} "
+                   f"/ {worst[key] - worst['blurry']:+.2f} ({worst['image']}) | {below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
@@ -1029,6 +1049,7 @@ TABLES = {
     "blind_shake_steps": blind_shake_steps_table,
     "blind_shake_train": blind_shake_photos_table,
     "blind_shake_samples": blind_shake_samples_table,
+    "blind_shake_samples_train": blind_shake_samples_photos_table,
     "blind_motion_fit": blind_motion_fit_table,
     "blind_real_train": blind_offered_table,
     "blind_real_large": blind_large_table,
