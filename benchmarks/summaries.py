@@ -313,11 +313,26 @@ def shake_samples_rows(path: Path = RESULTS / "blind_shake_samples4.json") -> tu
     """The rows of ``path`` (``--shake --samples N``: one sample and the mean of N with the same held estimate) with
     the true kernel at 20 and 100 steps for the same cases (:func:`shake_rows`'s), and N."""
     rows = rows_of(path)
-    n = int(next(k for k in rows[0] if k.startswith("blind, full, mean of ")).rsplit(" ", 1)[1])
-    return [
-        {**t, **r, "blind, full, mean": r[f"blind, full, mean of {n}"]}
-        for r, t in zip(rows, _matched(rows, shake_rows()))
-    ], n
+    key, n = _samples_key(rows)
+    return [{**t, **r, "blind, full, mean": r[key]} for r, t in zip(rows, _matched(rows, shake_rows()))], n
+
+
+def _samples_key(rows: list[dict]) -> tuple[str, int]:
+    """The mean-of-N column of a ``--shake --samples N`` file's rows, and N."""
+    key = next(k for k in rows[0] if k.startswith("blind, full, mean of "))
+    return key, int(key.rsplit(" ", 1)[1])
+
+
+def _samples_cells(rs: list[dict], key: str, photo: bool = False) -> str:
+    """A shake group's cells for the mean of samples (column ``key``): its change against one sample (mean / least),
+    against the blurry photo (mean / worst, with the worst's photo when ``photo``) and the rows below the blurry
+    photo with one sample and with the mean."""
+    change = [r[key] - r["blind, full"] for r in rs]
+    worst = min(rs, key=lambda r: r[key] - r["blurry"])
+    below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", key)]
+    named = f" ({worst['image']})" if photo else ""
+    return (f"{np.mean(change):+.2f} / {min(change):+.2f} | {np.mean([r[key] - r['blurry'] for r in rs]):+.2f} / "
+            f"{worst[key] - worst['blurry']:+.2f}{named} | {below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
 
 
 def shake_samples_figures(path: Path = RESULTS / "blind_shake_samples4.json") -> dict[str, Any]:
@@ -341,13 +356,9 @@ def blind_shake_samples_table(path: Path = RESULTS / "blind_shake_samples4.json"
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
         avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
-        change = [r["blind, full, mean"] - r["blind, full"] for r in rs]
-        gains = [r["blind, full, mean"] - r["blurry"] for r in rs]
-        below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", "blind, full, mean")]
         out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | "
                    f"{avg('blind, full, mean'):.2f} | {avg('true kernel'):.2f} / {avg('true kernel, 100 steps'):.2f} | "
-                   f"{np.mean(change):+.2f} / {min(change):+.2f} | {np.mean(gains):+.2f} / {min(gains):+.2f} | "
-                   f"{below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
+                   f"{_samples_cells(rs, 'blind, full, mean')}")  # fmt: skip
     return "\n".join(out)
 
 
@@ -356,18 +367,14 @@ def blind_shake_samples_photos_table(path: Path = RESULTS / "blind_shake_samples
     kernel made): per shake and sigma_y the blurry photo, one sample, the mean of N, the mean's change against one
     sample and against the blurry photo (mean / worst, its photo), and the photos below the blurry one."""
     rows = rows_of(path)
-    key = next(k for k in rows[0] if k.startswith("blind, full, mean of "))
+    key, _ = _samples_key(rows)
     out = [f"| kernel | sigma_y | blurry | one sample | {key.removeprefix('blind, full, ')} | mean - one sample: mean / "
            "least | mean - blurry: mean / worst (photo) | below blurry: one / mean |",
            "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
         avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
-        change = [r[key] - r["blind, full"] for r in rs]
-        worst = min(rs, key=lambda r: r[key] - r["blurry"])
-        below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", key)]
         out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | {avg(key):.2f} | "
-                   f"{np.mean(change):+.2f} / {min(change):+.2f} | {np.mean([r[key] - r['blurry'] for r in rs]):+.2f} "
-                   f"/ {worst[key] - worst['blurry']:+.2f} ({worst['image']}) | {below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
+                   f"{_samples_cells(rs, key, photo=True)}")  # fmt: skip
     return "\n".join(out)
 
 

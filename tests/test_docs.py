@@ -82,6 +82,11 @@ def test_the_figures_quoted_agree_with_their_record():
         assert text in (ROOT / page).read_text(encoding="utf-8"), (page, text)
 
 
+def _prose(name: str) -> str:
+    """docs/``name`` with its whitespace runs made single spaces (figures quoted across line breaks match)."""
+    return " ".join((ROOT / "docs" / name).read_text(encoding="utf-8").split())
+
+
 def _summaries():
     """``benchmarks/summaries.py`` (beside the benchmarks, not a package): the tables and figures from result files."""
     import sys
@@ -125,7 +130,7 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
     """The prose around the blind-deblurring tables (docs/benchmarks.md, the real-photos guide) quotes counts, means and
     gaps that the tables do not print; each is computed here from its committed result file."""
     summaries = _summaries()
-    text = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
+    text = _prose("benchmarks.md")
 
     def fig(name: str, key: str = "blind, valid") -> dict:
         return summaries.blind_figures(summaries.RESULTS / f"{name}.json", key)
@@ -368,13 +373,13 @@ def test_the_blind_deblurring_figures_quoted_agree_with_their_result_files():
     assert below[0] == min(below.values()), f"the docs call seed 0 the best draw: {below}"
     for seed, (_, b) in summaries.draws_files().items():  # the tasks guide: fewer below under every seed tried
         assert summaries.blind_figures(b, "blind, valid")["below"] < below[seed] or below[seed] == 0, seed
-    guide = " ".join((ROOT / "docs" / "guide" / "real-photos.md").read_text(encoding="utf-8").split())
+    guide = _prose("guide/real-photos.md")
     rounded = [  # the guide's summary of the same files, to one decimal
         f"at its default {steps['steps']} steps is above the blurry photo in all {more['rows']} "
         f"({more['true mean']:.1f} dB on average)",
     ]
     missing += [q for q in rounded if q not in guide]
-    tasks = " ".join((ROOT / "docs" / "guide" / "tasks.md").read_text(encoding="utf-8").split())
+    tasks = _prose("guide/tasks.md")
     across = f"than 1 dB apart on {sum(m > 1 for m in moved)} of {len(moved)} training photos and kernels"
     missing += [] if across in tasks else [across]  # the tasks guide: a seed fixes a blind result per machine
     assert not missing, missing
@@ -384,8 +389,8 @@ def test_the_blind_default_figures_quoted_agree_with_their_result_files():
     """docs/benchmarks.md's summary of the blind default (table ``blind_default``) and the real-photos guide's list of
     what to expect quote figures the table does not print; each is computed here from the default's result files."""
     summaries = _summaries()
-    text = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
-    guide = " ".join((ROOT / "docs" / "guide" / "real-photos.md").read_text(encoding="utf-8").split())
+    text = _prose("benchmarks.md")
+    guide = _prose("guide/real-photos.md")
     sets = {label: pair["unimodal"] for label, pair in summaries.l0u_figures().items()}
     small, large = sets["held-out photos, 9-25 px, all 3 seeds"], sets["held-out photos, 21-31 px"]
     shake, train = sets["held-out photos, camera shake 9-21 px"], sets["training photos, 9-25 px"]
@@ -460,8 +465,8 @@ def test_the_blind_move_figures_quoted_agree_with_their_result_files():
     import numpy as np
 
     summaries = _summaries()
-    text = " ".join((ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split())
-    guide = " ".join((ROOT / "docs" / "guide" / "real-photos.md").read_text(encoding="utf-8").split())
+    text = _prose("benchmarks.md")
+    guide = _prose("guide/real-photos.md")
     before, after = summaries.moved_rows()
     change = [b["blind, valid"] - a["blind, valid"] for a, b in zip(before, after)]
     mean = sum(change) / len(change)
@@ -499,10 +504,9 @@ def test_the_full_shake_figures_quoted_agree_with_their_result_files():
     import numpy as np
 
     summaries = _summaries()
-    docs = ROOT / "docs"
-    text = " ".join((docs / "benchmarks.md").read_text(encoding="utf-8").split())
-    tasks = " ".join((docs / "guide" / "tasks.md").read_text(encoding="utf-8").split())
-    guide = " ".join((docs / "guide" / "real-photos.md").read_text(encoding="utf-8").split())
+    text = _prose("benchmarks.md")
+    tasks = _prose("guide/tasks.md")
+    guide = _prose("guide/real-photos.md")
     f = summaries.shake_figures()
     full, sep, err = f["full"], f["separable"], f["error"]
     quoted = [
@@ -567,10 +571,9 @@ def test_the_shake_mean_of_samples_figures_quoted_agree_with_their_result_file()
     import numpy as np
 
     summaries = _summaries()
-    docs = ROOT / "docs"
-    text = " ".join((docs / "benchmarks.md").read_text(encoding="utf-8").split())
-    tasks = " ".join((docs / "guide" / "tasks.md").read_text(encoding="utf-8").split())
-    guide = " ".join((docs / "guide" / "real-photos.md").read_text(encoding="utf-8").split())
+    text = _prose("benchmarks.md")
+    tasks = _prose("guide/tasks.md")
+    guide = _prose("guide/real-photos.md")
     f = summaries.shake_samples_figures()
     one, mean, n, rows = f["one"], f["mean"], f["samples"], f["one"]["rows"]
     assert f["better"] == rows, "the docs say the mean is above one sample on every row"
