@@ -69,8 +69,11 @@ the offered separable model and the true kernel from ``blind_draws2_motion.json`
     python benchmarks/blind_real.py --shake --steps 100 --out benchmarks/results/blind_shake_steps100.json
     python benchmarks/blind_real.py --shake --heldout data/photos/train --out benchmarks/results/blind_shake_train.json
 
+The image is one sample (``samples=1``), as the task's default was when these files were made; its default now is the
+mean of ``HELD_SAMPLES`` (4), which ``--shake --samples 4`` measures.
+
 ``--shake --samples N``: the same, the image one sample against the mean of N with the same held estimate (as
-``--samples N`` gives it; the first sample is the one-sample image)::
+``--samples N`` gives it; the first sample is the one-sample image, the mean of 4 the task's default)::
 
     python benchmarks/blind_real.py --shake --samples 4  # writes benchmarks/results/blind_shake_samples4.json
 
@@ -213,10 +216,11 @@ def true_kernel_into(row: dict, y, truth, a: torch.Tensor, b: torch.Tensor, prio
 
 
 def blind_into(row: dict, key: str, y, truth, k: torch.Tensor, prior, args, seed: int, **task_params) -> None:  # noqa: ANN001
-    """``ddrm.restore(y, "deblur_blind")`` with ``task_params``: its PSNR into ``row[key]``, its kernel's error
-    against ``k`` into ``row[key + " kernel error"]``."""
+    """``ddrm.restore(y, "deblur_blind", samples=1)`` with ``task_params``: its PSNR into ``row[key]``, its kernel's
+    error against ``k`` into ``row[key + " kernel error"]``. One sample, as every file made with it measured (the
+    held estimate's default is the mean of several now: ``--shake --samples N`` measures it)."""
     out, info = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior, seed=seed,
-                             task_params=task_params, details=True)  # fmt: skip
+                             task_params=task_params, samples=1, details=True)  # fmt: skip
     row[key] = psnr(out, truth)
     row[f"{key} kernel error"] = kernel_error(info.kernels[0], k)
 
@@ -341,7 +345,7 @@ def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: 
     x = x[:, :, c : c + args.size, c : c + args.size]
     if check:  # the first sample is the library's one-sample result
         one = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior, seed=seed,
-                           task_params={"size": n, "model": "full"})  # fmt: skip
+                           task_params={"size": n, "model": "full"}, samples=1)  # fmt: skip
         # to float32 rounding: the network's batched convolutions round as a single image's do not (6e-7 in one
         # denoiser call here), which DiffPIR's steps carry on
         assert float((one - x[0]).abs().max()) < 1e-3, "restore_blind's first sample is not ddrm.restore's image"

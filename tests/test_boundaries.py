@@ -171,6 +171,16 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
     assert record["task_params"]["boundary"] == "valid" and record["solver"] == "diffpir"
     assert record["solver_args"] == {"steps": 4} and record["steps"] == 4
     assert record["task_params"]["draws"] == 1  # what ran: the classical estimate is held, not drawn
+    assert (record["samples"], record["estimate"]) == (4, "mean")  # the held estimate's default: the mean of 4
+    assert (tmp_path / "f.std.png").exists() and (tmp_path / "f.std.npy").exists()
+    run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-size", "5", "--sigma-y",
+        "0.01", "--prior", "gaussian", "--steps", "4", "--samples", "1", "-o", tmp_path / "f1.png")  # fmt: skip
+    assert json.loads((tmp_path / "f1.result.json").read_text())["samples"] == 1
+    assert not (tmp_path / "f1.std.png").exists()
+    run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-size", "5", "--sigma-y",
+        "0.01", "--prior", "gaussian", "--steps", "4", "--overwrite", "-o", tmp_path / "f1.png")  # fmt: skip
+    assert json.loads((tmp_path / "f1.result.json").read_text())["samples"] == 4  # redone with the default: the
+    assert (tmp_path / "f1.std.png").exists() and (tmp_path / "f1.std.npy").exists()  # spread is its own, kept
     res = run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-draws", "3",
               "-o", tmp_path / "d.png", ok=False)  # fmt: skip
     assert res.returncode == 2 and "kernel draws do not apply" in res.stderr and "Traceback" not in res.stderr
@@ -528,6 +538,50 @@ def test_a_held_estimates_run_takes_its_own_step_count():
     assert run_steps(diffpir, {"steps": 7}, "deblur_blind", shake) == 7
     assert run_steps(SAMPLERS["ddrm"], {}, "deblur_blind", shake) == HELD_STEPS  # the route's count, any solver
     assert run_steps(SAMPLERS["dps"], {}, "sr4") == 1000 and run_steps(SAMPLERS["ddrm"], {}, "sr4") == 20
+
+
+@pytest.mark.filterwarnings("ignore:diffpir makes 3 network evaluations")
+def test_a_held_estimates_result_is_the_mean_of_its_samples():
+    """Camera shake in a photo (the held estimate) returns the mean of ``HELD_SAMPLES`` samples unless told: its run's
+    noise holds the kernel's error, so its samples disagree far more than a known blur's (docs/benchmarks.md, "Camera
+    shake: the mean of several samples"). ``samples`` or ``estimate="sample"`` given, the run draws what it is told;
+    every other task, and a solver that draws no noise, one sample."""
+    from ddrm.pipeline import run_estimate, run_samples
+    from ddrm.pipeline.batch import image_generator
+    from ddrm.pipeline.blind import HELD_SAMPLES, restore_blind
+    from ddrm.priors import GaussianPrior
+    from ddrm.samplers import SAMPLERS
+
+    diffpir, shake = SAMPLERS["diffpir"], {"model": "full", "boundary": "valid"}
+    assert HELD_SAMPLES == 4 and run_samples(diffpir, "deblur_blind", shake) == HELD_SAMPLES
+    assert run_samples(diffpir, "deblur_blind", shake, estimate="mean") == HELD_SAMPLES
+    assert run_samples(diffpir, "deblur_blind", shake, estimate="sample") == 1  # one sample asked: one drawn
+    assert run_samples(diffpir, "deblur_blind", shake, samples=2) == 2 and run_estimate(2) == "mean"
+    assert run_samples(diffpir, "deblur_blind", shake, samples=1) == 1 and run_estimate(1) == "sample"
+    assert run_samples(SAMPLERS["ddrm"], "deblur_blind", {"size": 5, **shake}) == HELD_SAMPLES  # the route, any solver
+    for params in ({"model": "separable", "boundary": "valid"}, {"model": "full", "boundary": "circular"}, None):
+        assert run_samples(diffpir, "deblur_blind", params) == 1
+    assert run_samples(diffpir, "deblur_motion", {}) == 1 and run_samples(SAMPLERS["ddrm"], "sr4") == 1
+    assert run_samples(SAMPLERS["mmse"], "deblur_blind", shake) == 1  # draws no noise: one sample says it all
+
+    prior = GaussianPrior.stationary((3, 20, 20), length=1.0, dtype=torch.float64)
+    y01 = F.avg_pool2d(_blocks(20, 5)[None], 5, stride=1).float()  # the valid part of a 5-tap blur, as restore reads it
+
+    def restore(**kw: object) -> tuple[torch.Tensor, object]:
+        return ddrm.restore(y01, "deblur_blind", sigma_y=0.01, prior=prior, steps=3, seed=7,
+                            task_params={"size": 5, "model": "full"}, details=True, **kw)  # fmt: skip
+
+    draws, _ = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, samples=HELD_SAMPLES,
+                             solver_args={"steps": 3}, generator=[image_generator(7, "image 0")])  # fmt: skip
+    draws = draws[:, :, 2:-2, 2:-2]  # the measurement's frame, as ddrm.restore returns it
+    out, res = restore()
+    assert (res.samples, res.estimate) == (HELD_SAMPLES, "mean") and res.std is not None
+    torch.testing.assert_close(out[0], draws.mean(0), atol=1e-12, rtol=0)
+    assert float((out[0] - draws[0]).abs().max()) > 1e-3  # not the first sample
+    one, res = restore(samples=1)
+    assert (res.samples, res.estimate, res.std) == (1, "sample", None) and torch.equal(one[0], draws[0])
+    first, res = restore(estimate="sample")
+    assert (res.samples, res.std) == (1, None) and torch.equal(first[0], draws[0])
 
 
 def _blocks(size: int, seed: int) -> torch.Tensor:

@@ -548,9 +548,9 @@ def test_the_full_shake_figures_quoted_agree_with_their_result_files():
     )
     assert sorted(set(losers), key=losers.count)[-2:] == ["ColdRipple", "Path"], "the docs name the most losing"
     assert (
-        f"px shakes; `--kernel-model full` in {full['below']} of {full['rows']} ({full['mean']:+.1f} dB on average, "
-        f"worst {full['worst']:+.1f} dB, "
-        f"{full['gap']:.1f} dB below the true kernel at the same 20 steps, its default; at DiffPIR's own 100 steps in "
+        f"one sample of it (`--samples 1`) in {full['below']} of {full['rows']} ({full['mean']:+.1f} dB on average, "
+        f"worst {full['worst']:+.1f} dB, {full['gap']:.1f} dB below the true kernel at the same 20 steps, the route's "
+        f"default step count; at DiffPIR's own 100 steps in "
         f"{more['below']} of {more['rows']}; on the training photos, many with few edges, in {len(losers)} of "
         f"{len(train)}:" in guide
     )
@@ -617,8 +617,9 @@ def test_the_shake_mean_of_samples_figures_quoted_agree_with_their_result_file()
         f"{mean['below']} of {rows} instead of {one['below']}" in tasks
     )
     assert (
-        f"with `--samples {n}` (the mean of four samples, {_held_nfe(n)} network evaluations) in {mean['below']} of "
-        f"{rows} ({mean['mean']:+.1f} dB on average, {mean['gap']:.1f} dB below the true kernel's one sample:" in guide
+        f"whose result is by default the mean of four samples (`--samples {n}`, {_held_nfe(n)} network evaluations), "
+        f"in {mean['below']} of {rows} ({mean['mean']:+.1f} dB on average, {mean['gap']:.1f} dB below the true "
+        f"kernel's one sample:" in guide
     )
 
 

@@ -31,6 +31,7 @@ from ..pipeline import (
     find_reference,
     grid_path,
     job_outputs,
+    job_samples,
     output_lock,
     plan_outputs,
     resolve_device,
@@ -149,7 +150,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
         default_solver(jobs[0].task.name, jobs[0].task.params, prior_space(args.prior)) if jobs else "ddrm"
     )
     solver, solver_args = solver_settings(args)
-    outputs = [p for j in jobs for p in job_outputs(j, args.save_grid, args.samples or 1)]
+    outputs = [
+        p for j in jobs for p in job_outputs(j, args.save_grid, job_samples(j, solver, args.samples, args.estimate))
+    ]
     check_outputs(outputs, inputs)
     check_writable(outputs[0])
     for name in missing_refs:
@@ -167,7 +170,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if args.overwrite and rank == 0:  # the new set written: files of an earlier result that it has not
             for j in todo:
                 if j.target.exists():
-                    written = set(job_outputs(j, args.save_grid, args.samples or 1))
+                    written = set(job_outputs(j, args.save_grid, job_samples(j, solver, args.samples, args.estimate)))
                     for stale in companion_paths(j.target):
                         if stale not in written and stale.exists():
                             stale.unlink()
@@ -179,7 +182,7 @@ def _run(args, jobs, todo, solver, solver_args, device, references, rank, world)
     return run_restore(
         jobs, solver, solver_args, prior_loader(args, device), seed=args.seed, batch_size=args.batch_size or 4,
         device=device, only={j.source for j in todo}, references=references, save_grid=args.save_grid,
-        samples=args.samples or 1, estimate=args.estimate or ("mean" if (args.samples or 1) > 1 else "sample"),
+        samples=args.samples, estimate=args.estimate,
         progress_bar=not args.quiet, report=print, shard=(rank, world),
         warn=lambda line: print(f"ddrm: warning: {line}", file=sys.stderr),
         on_start=None if args.quiet else lambda: _start(args, device),
@@ -345,13 +348,15 @@ def _run_options(p: argparse.ArgumentParser) -> None:
         type=number(int, 1),
         default=None,
         help="draw N samples of each image; their mean is the result (see --estimate) and their per-pixel standard "
-        "deviation is written beside it (NAME.std.png, NAME.std.npy)",
+        "deviation is written beside it (NAME.std.png, NAME.std.npy). Default: 1; a photo's camera shake "
+        "(deblur_blind --kernel-model full): 4",
     )
     p.add_argument(
         "--estimate",
         choices=ESTIMATES,
         default=None,
-        help="the result: one sample (sharper; the default) or the mean of --samples (more faithful)",
+        help="the result: one sample (sharper; the default) or the mean of --samples (more faithful; the default with "
+        "several, and for a photo's camera shake)",
     )
     p.add_argument("--save-grid", action="store_true", help="also write measurement | pinv | restored | reference")
     p.add_argument("--reference", default=None, help="clean image (or folder) to report PSNR/SSIM against")

@@ -15,6 +15,8 @@ from .batch import (
     noise_scale,
     pinv_image,
     restore_batch,
+    run_estimate,
+    run_samples,
     run_steps,
     sample_generators,
     step_warning,
@@ -41,7 +43,7 @@ from .outputs import (
     std_paths,
 )
 from .priors import AUTO_TILE_PIXELS, DEFAULT_TILE, PriorLoader
-from .run import RestoreJob, check_restore, job_outputs, result_record, run_restore
+from .run import RestoreJob, check_restore, job_outputs, job_samples, result_record, run_restore
 
 __all__ = [
     "restore",
@@ -56,6 +58,8 @@ __all__ = [
     "consistency_warning",
     "sample_generators",
     "run_steps",
+    "run_samples",
+    "run_estimate",
     "step_warning",
     "noise_scale",
     "KernelEstimator",
@@ -91,6 +95,7 @@ __all__ = [
     "DEFAULT_TILE",
     "RestoreJob",
     "job_outputs",
+    "job_samples",
     "result_record",
     "run_restore",
     "check_batch",

@@ -26,7 +26,15 @@ from ..tasks import (
     parse_task,
     spec_for_measurement,
 )
-from .batch import Restoration, default_solver, image_generator, restore_batch, step_warning
+from .batch import (
+    Restoration,
+    default_solver,
+    image_generator,
+    restore_batch,
+    run_estimate,
+    run_samples,
+    step_warning,
+)
 from .memory import check_memory
 from .priors import PriorLoader
 
@@ -106,7 +114,7 @@ def restore(
     kernel: Any = None,
     task_params: dict[str, Any] | None = None,
     solver_args: dict[str, Any] | None = None,
-    samples: int = 1,
+    samples: int | None = None,
     estimate: str | None = None,
     device: str | torch.device | None = None,
     checkpoint: str | None = None,
@@ -124,7 +132,8 @@ def restore(
     observed) and ``kernel`` (``deblur_motion``) are files or arrays; ``task_params`` the task's own (e.g.
     ``{"size": 15, "model": "full"}`` for ``deblur_blind``). ``samples`` draws that many samples of each image; the
     result is their mean (``estimate="mean"``, the default with several samples: more faithful) or the first
-    (``"sample"``: sharper). Image ``i`` of a batch draws its noise from ``seed`` and its index. ``device`` defaults to
+    (``"sample"``: sharper). Not given: one, but a blind photo's camera shake (the held estimate of a full kernel)
+    returns the mean of :data:`~ddrm.pipeline.blind.HELD_SAMPLES` (:func:`~ddrm.pipeline.run_samples`). Image ``i`` of a batch draws its noise from ``seed`` and its index. ``device`` defaults to
     the tensor's (the CPU for arrays and images); nothing moves by itself. ``details=True`` returns
     ``(image, restoration)``: the :class:`~ddrm.pipeline.Restoration` with the consistency residual
     ``||y - H x|| / sqrt(m)`` (compare with ``sigma_y``), the samples' per-pixel spread and the blind kernels."""
@@ -149,13 +158,14 @@ def restore(
     sampler.check_operator(op)
     net = prior if isinstance(prior, Prior) else _loader(prior, checkpoint, device)(spec.image_shape)
     blind = name in BLIND_TASKS
+    samples = run_samples(sampler, name, spec.params, samples, estimate)
+    estimate = run_estimate(samples, estimate)
     batch = (1 if blind else y01.shape[0]) * samples  # a blind task: one image, its samples drawn in one batch
     unknown = check_memory(net, sampler, spec.image_shape, batch, device, args, blind)
     for line in (step_warning(sampler, args, name, spec.params), unknown):
         if line is not None:
             warnings.warn(line, stacklevel=2)
     gens = [image_generator(seed, f"image {i}") for i in range(y01.shape[0])]
-    estimate = estimate or ("mean" if samples > 1 else "sample")
     parts = []  # images with one noise level go in one batch (all of them unless estimated one by one)
     for level in dict.fromkeys(sigmas):
         idx = [i for i, s in enumerate(sigmas) if s == level]

@@ -20,7 +20,7 @@ from ..operators import OPERATORS, Operator, SVDOperator
 from ..priors import Prior
 from ..samplers import SAMPLERS, SamplerSpec
 from ..tasks import BLIND_TASKS, TaskSpec, holds_estimate, parse_task
-from .blind import HELD_STEPS, check_solver, restore_blind, sample_generators, scale_kernel
+from .blind import HELD_SAMPLES, HELD_STEPS, check_solver, restore_blind, sample_generators, scale_kernel
 
 __all__ = [
     "Restoration",
@@ -35,6 +35,8 @@ __all__ = [
     "consistency_warning",
     "noise_scale",
     "run_steps",
+    "run_samples",
+    "run_estimate",
     "step_warning",
     "check_samples",
     "check_batch",
@@ -153,6 +155,27 @@ def run_steps(
     return int(solver.defaults(task)["steps"])
 
 
+def run_samples(
+    solver: SamplerSpec,
+    task: str | None = None,
+    params: dict[str, Any] | None = None,
+    samples: int | None = None,
+    estimate: str | None = None,
+) -> int:
+    """The samples a run draws: ``samples`` when given; else one, but a blind task's held estimate (``params``: the
+    task's) draws :data:`~ddrm.pipeline.blind.HELD_SAMPLES` and returns their mean, unless ``estimate`` asks for one
+    sample or the solver draws no noise."""
+    if samples is not None:
+        return samples
+    held = task in BLIND_TASKS and _holds_estimate(task, params or {})
+    return HELD_SAMPLES if held and estimate != "sample" and not solver.deterministic else 1
+
+
+def run_estimate(samples: int, estimate: str | None = None) -> str:
+    """The result of ``samples`` samples: ``estimate`` when given, else their mean (several) or the one sample."""
+    return estimate or ("mean" if samples > 1 else "sample")
+
+
 def step_warning(
     solver: SamplerSpec,
     solver_args: dict[str, Any] | None,
@@ -183,8 +206,8 @@ def restore_batch(
     solver_args: dict[str, Any] | None = None,
     *,
     x_init01: Tensor | None = None,
-    samples: int = 1,
-    estimate: str = "sample",
+    samples: int | None = None,
+    estimate: str | None = None,
     progress_bar: bool = False,
 ) -> Restoration:
     """Restore a batch of measurements ``y01`` (B, *measurement_shape) of one task with noise ``sigma_y``, both in
@@ -192,9 +215,12 @@ def restore_batch(
 
     ``samples`` draws that many samples of each image in one batch (per-sample generators,
     :func:`sample_generators`) and returns their per-pixel standard deviation; ``estimate`` says which is the
-    result, the first sample or the mean of all (the posterior mean: more faithful, less sharp). ``x_init01``
+    result, the first sample or the mean of all (the posterior mean: more faithful, less sharp; the default with
+    several). Not given: :func:`run_samples` (one; a blind task's held estimate, the mean of several). ``x_init01``
     (images in [0, 1]) starts the chain of a solver that can start from an image (``solver.starts_from_image``). A
     blind task estimates each image's kernel while restoring it (one at a time: each image has its own operator)."""
+    samples = run_samples(solver, task.name, task.params, samples, estimate)
+    estimate = run_estimate(samples, estimate)
     check_batch(prior, solver, task, op, y01, x_init01, samples, estimate)
     extra: dict[str, Any] = {}
     if x_init01 is not None:

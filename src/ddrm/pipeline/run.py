@@ -33,6 +33,8 @@ from .batch import (
     noise_scale,
     pinv_image,
     restore_batch,
+    run_estimate,
+    run_samples,
     run_steps,
     step_warning,
 )
@@ -41,7 +43,7 @@ from .dist import shard as shard_items
 from .memory import check_memory
 from .outputs import STD_PICTURE_SCALE, grid_image, grid_path, kernel_paths, measurement_view, result_path, std_paths
 
-__all__ = ["RestoreJob", "job_outputs", "run_restore", "check_restore", "result_record"]
+__all__ = ["RestoreJob", "job_outputs", "job_samples", "run_restore", "check_restore", "result_record"]
 
 
 @dataclass
@@ -73,9 +75,15 @@ class RestoreJob:
 
 def job_outputs(job: RestoreJob, save_grid: bool = False, samples: int = 1) -> list[Path]:
     """Every file restoring ``job`` writes: the result and its record, a blind job's kernel files, the spread of
-    several samples, the grid."""
+    several samples (``samples``: the count the run draws, :func:`job_samples`), the grid."""
     return [job.target, result_path(job.target), *(kernel_paths(job.target) if job.task.is_blind else ()),
             *(std_paths(job.target) if samples > 1 else ()), *([grid_path(job.target)] if save_grid else [])]  # fmt: skip
+
+
+def job_samples(job: RestoreJob, solver: SamplerSpec, samples: int | None = None, estimate: str | None = None) -> int:
+    """The samples restoring ``job`` draws with ``solver`` when the run asks for ``samples`` / ``estimate`` (``None``:
+    the task's default, :func:`~ddrm.pipeline.run_samples`)."""
+    return run_samples(solver, job.task.name, job.task.params, samples, estimate)
 
 
 def _batches(jobs: Sequence[RestoreJob], batch_size: int) -> list[list[RestoreJob]]:
@@ -104,7 +112,8 @@ def _check_before_work(
     solver_args: dict[str, Any],
     prior_for: Callable[[tuple[int, int, int]], Prior],
     device: str | torch.device,
-    samples: int = 1,
+    samples: int | None = None,
+    estimate: str | None = None,
 ) -> tuple[dict[str, Operator], str | None]:
     """Each operator built once and checked against the solver (before the prior is loaded), each measurement against
     its operator; then the prior loaded and every batch checked to fit in memory. Returns the operators by task key
@@ -112,9 +121,9 @@ def _check_before_work(
     notes = []
     # one image of each size before anything is built (an image too large to build its operator or prior); the
     # batches are checked with the prior below, which also says which --batch-size fits
-    sizes = {(b[0].task.image_shape, b[0].task.is_blind) for b in batches}
-    for shape, blind in sorted(sizes, key=lambda s: -s[0][0] * s[0][1] * s[0][2]):
-        notes.append(check_memory(None, solver, shape, samples, device, solver_args, blind))
+    sizes = {(b[0].task.image_shape, b[0].task.is_blind, job_samples(b[0], solver, samples, estimate)) for b in batches}
+    for shape, blind, n in sorted(sizes, key=lambda s: -s[0][0] * s[0][1] * s[0][2]):
+        notes.append(check_memory(None, solver, shape, n, device, solver_args, blind))
     operators: dict[str, Operator] = {}
     for batch in batches:
         key = batch[0].task.key()
@@ -133,8 +142,9 @@ def _check_before_work(
                 raise InputError("a batch mixes jobs with and without a starting image; restore them apart")
     for batch in {(b[0].task.key(), len(b)): b for b in batches}.values():
         task = batch[0].task
-        notes.append(check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch) * samples, device,
-                                  solver_args, task.is_blind))  # fmt: skip
+        n = len(batch) * job_samples(batch[0], solver, samples, estimate)
+        notes.append(check_memory(prior_for(task.image_shape), solver, task.image_shape, n, device, solver_args,
+                                  task.is_blind))  # fmt: skip
     return operators, next((n for n in notes if n is not None), None)
 
 
@@ -223,9 +233,10 @@ def _planned(jobs, solver, solver_args, prior_for, batch_size, device, only, sam
     batches = [
         b for b in shard_items(_batches(jobs, batch_size), *shard) if only is None or any(j.source in only for j in b)
     ]
-    for task in {b[0].task.key(): b[0].task for b in batches}.values():
-        check_samples(solver, task, samples, estimate)
-    return batches, *_check_before_work(batches, solver, solver_args, prior_for, device, samples)
+    for job in {b[0].task.key(): b[0] for b in batches}.values():
+        n = job_samples(job, solver, samples, estimate)
+        check_samples(solver, job.task, n, run_estimate(n, estimate))
+    return batches, *_check_before_work(batches, solver, solver_args, prior_for, device, samples, estimate)
 
 
 def check_restore(
@@ -236,8 +247,8 @@ def check_restore(
     *,
     batch_size: int = 4,
     device: str | torch.device = "cpu",
-    samples: int = 1,
-    estimate: str = "sample",
+    samples: int | None = None,
+    estimate: str | None = None,
 ) -> str | None:
     """Every check :func:`run_restore` makes before its first output (operators against the solver, measurements
     against their operators, samples, the memory estimate), for a front end that writes files of its own first
@@ -258,8 +269,8 @@ def run_restore(
     only: set[Path] | None = None,
     references: dict[Path, Tensor] | None = None,
     save_grid: bool = False,
-    samples: int = 1,
-    estimate: str = "sample",
+    samples: int | None = None,
+    estimate: str | None = None,
     progress_bar: bool = False,
     report: Callable[[str], None] | None = None,
     warn: Callable[[str], None] | None = None,
@@ -274,8 +285,8 @@ def run_restore(
     batch holding some of them is computed whole, so a resumed run gives the very bytes of an uninterrupted one
     (batched network calls may round differently from single ones). ``shard = (rank, world)``: this process takes
     every world-th batch, counted over all jobs (the caller says; under torchrun the command line passes the
-    process's rank). ``samples`` / ``estimate``: see :func:`~ddrm.pipeline.restore_batch` (the memory guard counts
-    the samples). ``references`` maps a job's source to its clean image: PSNR / SSIM are reported and recorded.
+    process's rank). ``samples`` / ``estimate``: see :func:`~ddrm.pipeline.restore_batch` (not given: each task's
+    default, :func:`job_samples`; the memory guard counts the samples). ``references`` maps a job's source to its clean image: PSNR / SSIM are reported and recorded.
     ``report`` gets a line per result (its consistency, its scores), ``warn`` a line when a result does not explain
     its measurement (:func:`~ddrm.pipeline.consistency_warning`). ``on_start`` is called once every input, operator,
     the prior and the memory estimate have been checked, before the first batch."""
@@ -285,7 +296,7 @@ def run_restore(
                                            estimate, shard)  # fmt: skip
     wanted = [j for batch in batches for j in batch if only is None or j.source in only]
     for job in wanted:
-        for path in job_outputs(job, save_grid, samples):
+        for path in job_outputs(job, save_grid, job_samples(job, solver, samples, estimate)):
             remove_stale_temporaries(path)
     few = step_warning(solver, solver_args, *((jobs[0].task.name, jobs[0].task.params) if jobs else ()))
     if few is not None and (warn or report) is not None:

@@ -144,7 +144,8 @@ def restore_clip(
     if all(done):
         return targets
     frames = _FrameJobs(clip, task, sigma_y, targets, temporal)
-    common = dict(solver=solver, prior_for=prior_for, seed=seed, device=device, on_start=_once(on_start))
+    # one sample each (a blind shake estimate too: a clip writes no spread beside its frames)
+    common = dict(solver=solver, prior_for=prior_for, seed=seed, device=device, on_start=_once(on_start), samples=1)
     bar = tqdm(total=sum(not d for d in done), desc="frames", disable=not progress_bar)
     if temporal == "warm-start":
         _restore_warm(frames, done, solver_args, warm_level, bar, **common)
