@@ -287,30 +287,34 @@ def _blurred_gaussian_scene(seed: int) -> tuple:
 def test_a_blind_restoration_with_a_narrowed_kernel_is_the_non_blind_one():
     """``narrow`` given: the estimate is the one the estimating run makes alone (the same chain, the same draws); the
     image is the solver's non-blind run with that estimate narrowed (1: as estimated), its noise drawn as the blind
-    run's; out of (0, 1] refused, by the task before any restoration."""
+    run's, at ``hypot(sigma_y, kernel_noise)`` (0 unless given: the photo's noise); out of (0, 1] refused, by the task
+    before any restoration, and an allowance without a second run."""
     from ddrm.pipeline.blind import kernel_offset, move_image, restore_blind, scale_kernel
     from ddrm.samplers import SAMPLERS
 
     prior, y01 = _blurred_gaussian_scene(0)
     common = dict(solver_args={"steps": 4}, boundary="valid")
 
-    def blind(narrow):  # noqa: ANN001, ANN202
+    def blind(narrow, **kw):  # noqa: ANN001, ANN202
         return restore_blind(prior, SAMPLERS["ddrm"], y01, 0.02, 7, generator=[torch.Generator().manual_seed(3)],
-                             narrow=narrow, **common)  # fmt: skip
+                             narrow=narrow, **common, **kw)  # fmt: skip
 
     x0, k0 = blind(None)
-    for narrow in (1.0, 0.7):
-        x, k = blind(narrow)
-        assert torch.equal(k, k0) and x.shape == x0.shape == (1, 3, 26, 26)
+    for narrow, allowance in ((1.0, None), (0.7, None), (1.0, 0.03)):
+        x, k = blind(narrow, kernel_noise=allowance)
+        assert torch.equal(k, k0) and x.shape == x0.shape == (1, 3, 26, 26)  # the estimating run is the photo's
         assert float((x - x0).abs().max()) > 1e-3
         a, b = scale_kernel(k0.sum(1), narrow), scale_kernel(k0.sum(0), narrow)
         op = separable_blur((3, 26, 26), a, b, boundary="valid", dtype=torch.float64)
         with torch.no_grad():
-            ref = SAMPLERS["ddrm"].run(prior, op, 2 * y01 - 1, 0.04, steps=4,
+            ref = SAMPLERS["ddrm"].run(prior, op, 2 * y01 - 1, 2 * math.hypot(0.02, allowance or 0.0), steps=4,
                                        generator=[torch.Generator().manual_seed(3)])  # fmt: skip
         offset = [narrow * d for d in kernel_offset(k0)]  # the image put back where the photo is
         assert max(abs(d) for d in offset) > 0.01
         torch.testing.assert_close(x, move_image(((ref + 1) / 2).clamp(0, 1), *offset).clamp(0, 1))
+    assert torch.equal(blind(1.0, kernel_noise=0.0)[0], blind(1.0)[0])  # a refined estimate's default
+    with pytest.raises(TaskError, match="noise allowance applies to the image's second run"):  # not ignored
+        blind(None, kernel_noise=0.03)
     with pytest.raises(TaskError, match="narrowing factor"):
         blind(0.0)
     with pytest.raises(TaskError, match="narrowing factor"):

@@ -190,7 +190,11 @@ def test_resume_refuses_frames_restored_with_other_settings(tmp_path):
     _restore(clip, tmp_path / "out", "shared")
     with pytest.raises(DDRMError, match=r"other settings \(temporal\)"):
         _restore(clip, tmp_path / "out", "independent")
-    assert json.loads((tmp_path / "out" / "restore.json").read_text())["temporal"] == "shared"
+    record = json.loads((tmp_path / "out" / "restore.json").read_text())
+    assert record["temporal"] == "shared" and (record["solver_args"], record["steps"]) == ({"steps": 4}, 4)
+    default = video.clip_record(clip, make_task("denoise", (3, clip.height, clip.width), {}, torch.Generator()), 0.05,
+                                SAMPLERS["ddrm"], {}, 0, "shared", 0.5, None)  # fmt: skip
+    assert (default["solver_args"], default["steps"]) == ({}, SAMPLERS["ddrm"].defaults("denoise")["steps"])
     (tmp_path / "out" / "restore.json").unlink()
     with pytest.raises(DDRMError, match="no readable restore.json"):
         _restore(clip, tmp_path / "out", "shared")

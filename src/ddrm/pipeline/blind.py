@@ -298,8 +298,7 @@ def recentre(k: Tensor) -> Tensor:
     out = k
     for dim in range(k.ndim):
         n = k.shape[dim]
-        pos = torch.arange(n, dtype=k.dtype, device=k.device).reshape([-1 if d == dim else 1 for d in range(k.ndim)])
-        shift = -round(float((out * pos).sum() / out.sum()) - n // 2)
+        shift = -round(_mass_centre(out, dim))
         if shift:
             out = torch.roll(out, shift, dims=dim)
             idx = torch.arange(n, device=k.device)
@@ -312,13 +311,14 @@ def kernel_offset(k: Tensor) -> tuple[float, float]:
     """The centre of mass of a 2-D kernel (odd sides) relative to its middle tap, rows then columns, in taps: what
     :func:`recentre` leaves (up to half a tap each). An image restored with it sits that far from the photo, towards
     lower indices, against one restored with the same kernel centred (blind deblurring cannot tell them apart)."""
-    k = k.double()
-    out = []
-    for dim in (0, 1):
-        marginal = k.sum(1 - dim)
-        pos = torch.arange(marginal.numel(), dtype=k.dtype, device=k.device) - marginal.numel() // 2
-        out.append(float((marginal * pos).sum() / marginal.sum()))
-    return out[0], out[1]
+    return _mass_centre(k.double(), 0), _mass_centre(k.double(), 1)
+
+
+def _mass_centre(k: Tensor, dim: int) -> float:
+    """The centre of mass of kernel ``k`` (odd sides) along ``dim`` relative to its middle tap, in taps."""
+    marginal = k.sum([d for d in range(k.ndim) if d != dim]) if k.ndim > 1 else k
+    pos = torch.arange(marginal.numel(), dtype=marginal.dtype, device=k.device) - marginal.numel() // 2
+    return float((marginal * pos).sum() / marginal.sum())
 
 
 def move_image(x: Tensor, rows: float, cols: float) -> Tensor:
@@ -791,7 +791,8 @@ def restore_blind(
     of :data:`HELD_STEPS` steps unless ``solver_args`` give ``steps``.
     ``kernel_noise`` ([0, 1] units): the estimate's error taken as measurement noise in the image's run, whose noise
     level is ``hypot(sigma_y, kernel_noise)``; ``None``: :data:`KERNEL_NOISE` for a held estimate, 0 for a refined
-    one."""
+    one, whose image's run is the second (the estimating chain runs at ``sigma_y``; without ``narrow`` an allowance
+    is refused)."""
     check_solver(solver)
     if narrow is not None and not 0 < narrow <= 1:
         raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {narrow}")
@@ -808,12 +809,16 @@ def restore_blind(
         kernel_noise = 0.0 if refine else KERNEL_NOISE
     if not kernel_noise >= 0:
         raise TaskError(f"the kernel's noise allowance must be >= 0, got {kernel_noise}")
+    if refine and kernel_noise > 0 and narrow is None:  # the estimating run's noise is the photo's own
+        raise TaskError("a refined estimate's noise allowance applies to the image's second run: give narrow (1: the "
+                        "estimate itself)")  # fmt: skip
     if not refine and draws > 1:  # (the task refuses them too: tasks/spec.py)
         raise TaskError("kernel draws do not apply to a held estimate (the classical kernel has no noise to draw); "
                         "give refine=True to refine it by the chain")  # fmt: skip
+    sigma_image = math.hypot(sigma_y, kernel_noise)  # the image's run: the photo's noise and the allowance
     if not refine:
-        return _restore_held(prior, solver, y01, math.hypot(sigma_y, kernel_noise), size, model, solver_args,
-                             generator, progress_bar, narrow, samples, estimator_args)  # fmt: skip
+        return _restore_held(prior, solver, y01, sigma_image, size, model, solver_args, generator, progress_bar,
+                             narrow, samples, estimator_args)  # fmt: skip
     pyramid = _pyramid_kind(pyramid, model, boundary)
     if pyramid == "l0" and "start_kernel" not in estimator_args:  # the classical estimate: one for every draw
         start = l0_kernel(y01, size, model, boundary=boundary)
@@ -821,7 +826,19 @@ def restore_blind(
     gens = [derived_generators(generator, k) for k in range(draws)]
     runs = [
         _restore_blind_once(
-            prior, solver, y01, sigma_y, size, model, solver_args, g, progress_bar, pyramid, narrow, estimator_args
+            prior,
+            solver,
+            y01,
+            sigma_y,
+            size,
+            model,
+            solver_args,
+            g,
+            progress_bar,
+            pyramid,
+            narrow,
+            estimator_args,
+            sigma_image,
         )  # fmt: skip
         for g in gens
     ]
@@ -830,12 +847,9 @@ def restore_blind(
     if samples > 1:  # the other samples under the kept draw's kernel, in one batch
         g = gens[kept]  # the kept draw's generators (one or a list); its sample 0 is the image above
         more = None if g is None else sample_generators(g if isinstance(g, (list, tuple)) else [g], samples)[1:]
-        # a start image (``x_init``), like the measurement, repeated for each sample
-        args = {a: v.repeat_interleave(samples - 1, 0) if isinstance(v, Tensor) else v
-                for a, v in (solver_args or {}).items()}  # fmt: skip
         with torch.no_grad():
-            rest = solver.run(prior, operator, (2 * y01 - 1).repeat_interleave(samples - 1, 0), 2 * sigma_y,
-                              generator=more, progress_bar=progress_bar, **args)  # fmt: skip
+            rest = solver.run(prior, operator, (2 * y01 - 1).repeat_interleave(samples - 1, 0), 2 * sigma_image,
+                              generator=more, progress_bar=progress_bar, **_repeated(solver_args, samples - 1))  # fmt: skip
         x = torch.cat([x, ((rest + 1) / 2).clamp(0, 1)])
     if narrow is not None:  # the image put back in place: the estimate's centre may lie up to half a tap off
         x = move_image(x, *(narrow * d for d in kernel_offset(k))).clamp(0, 1)  # narrowed about the middle tap
@@ -858,12 +872,17 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
     gens = None
     if generator is not None:
         gens = sample_generators(list(generator) if isinstance(generator, (list, tuple)) else [generator], samples)
-    reps = {a: v.repeat_interleave(samples, 0) if isinstance(v, Tensor) else v for a, v in solver_args.items()}
     with torch.no_grad():
         x = solver.run(prior, estimator.operator(factor), (2 * y01 - 1).repeat_interleave(samples, 0), 2 * sigma_run,
-                       generator=gens, progress_bar=progress_bar, **reps)  # fmt: skip
+                       generator=gens, progress_bar=progress_bar, **_repeated(solver_args, samples))  # fmt: skip
     x = ((x + 1) / 2).clamp(0, 1)
     return move_image(x, *(factor * d for d in kernel_offset(k))).clamp(0, 1), k
+
+
+def _repeated(solver_args: dict[str, Any] | None, n: int) -> dict[str, Any]:
+    """``solver_args`` for ``n`` samples of one image: a tensor among them (a start image, ``x_init``) repeated as the
+    measurement is."""
+    return {a: v.repeat_interleave(n, 0) if isinstance(v, Tensor) else v for a, v in (solver_args or {}).items()}
 
 
 def _pyramid_kind(pyramid: str | bool | None, model: str, boundary: str) -> str | None:
@@ -914,9 +933,9 @@ def pick_draw(runs: list[tuple[Tensor, Tensor]], y01: Tensor) -> int:
 
 
 def _restore_blind_once(prior, solver, y01, sigma_y, size, model, solver_args, generator, progress_bar, pyramid,  # noqa: ANN001
-                        narrow, estimator_args) -> tuple[Tensor, Tensor, LinearOperator | None]:  # fmt: skip
+                        narrow, estimator_args, sigma_image) -> tuple[Tensor, Tensor, LinearOperator | None]:  # fmt: skip
     """One draw of :func:`restore_blind`: the image in [0, 1], the kernel estimate and, with ``narrow``, the blur of
-    the second run (the estimate narrowed; ``None`` without one)."""
+    the second run (the estimate narrowed; ``None`` without one), whose noise level is ``sigma_image``."""
     first_draws = _copy_generators(generator) if narrow is not None else None
     if pyramid == "chain" and "start_kernel" not in estimator_args:  # the scale below, by a diffusion chain
         start = _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args)
@@ -935,6 +954,6 @@ def _restore_blind_once(prior, solver, y01, sigma_y, size, model, solver_args, g
         )
         operator = None if narrow is None else estimator.operator(narrow)
         if operator is not None:  # the estimate, narrowed, restores the image without further updates
-            x = solver.run(prior, operator, 2 * y01 - 1, 2 * sigma_y, generator=first_draws, progress_bar=progress_bar,
-                           **(solver_args or {}))  # fmt: skip
+            x = solver.run(prior, operator, 2 * y01 - 1, 2 * sigma_image, generator=first_draws,
+                           progress_bar=progress_bar, **(solver_args or {}))  # fmt: skip
     return ((x + 1) / 2).clamp(0, 1), estimator.kernel, operator

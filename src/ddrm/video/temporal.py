@@ -34,7 +34,7 @@ from torch import Tensor
 from ..errors import InputError, SolverError
 from ..io import read_image, remove_stale_temporaries, write_text
 from ..metrics import psnr, ssim
-from ..pipeline import RestoreJob, pinv_image, run_restore
+from ..pipeline import RestoreJob, pinv_image, run_restore, run_steps
 from ..samplers import SamplerSpec
 from ..tasks import TaskSpec, as_measurement
 from .container import Clip
@@ -47,7 +47,8 @@ TEMPORAL_MODES = ("shared", "independent", "warm-start")
 
 def clip_record(clip: Clip, task: TaskSpec, sigma_y: float, solver: SamplerSpec, solver_args: dict[str, Any],
                 seed: int, temporal: str, warm_level: float, settings: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
-    """The settings a clip's frames were restored with (``restore.json``): a resumed run must match them."""
+    """The settings a clip's frames were restored with (``restore.json``): a resumed run must match them. ``steps``
+    is the count each frame's chain runs (:func:`~ddrm.pipeline.run_steps`), as an image's record writes it."""
     record = {
         "source": clip.path.name,
         "source_sha256": clip.digest(),
@@ -56,6 +57,7 @@ def clip_record(clip: Clip, task: TaskSpec, sigma_y: float, solver: SamplerSpec,
         "sigma_y": sigma_y,
         "solver": solver.name,
         "solver_args": dict(sorted(solver_args.items())),
+        "steps": run_steps(solver, solver_args, task.name, task.params),  # the given count, else the solver's default
         "seed": seed,
         "temporal": temporal,
         **({"warm_level": warm_level} if temporal == "warm-start" else {}),
