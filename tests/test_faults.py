@@ -578,6 +578,19 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_up_front(work, monkeypatch):
     small = restore.estimate_peak_bytes(prior, SAMPLERS["ddrm"], (3, 32, 32), 1)
     monkeypatch.setattr(restore, "available_bytes", lambda device: int(1.5 * small))  # one 32 px image fits, not two
     assert "--batch-size 1" in assert_refused(work, ["restore", folder, "-o", work / "out", "--steps", "2"])
+    # samples: fewer images per batch where one image's samples fit, else fewer samples (the line's words: the CLI's)
+    monkeypatch.setattr(restore, "available_bytes", lambda device: int(2.5 * small * restore._MARGIN))  # 2 fit
+    line = assert_refused(work, ["restore", folder, "-o", work / "out", "--steps", "2", "--samples", "2"])
+    assert "2 image(s) x 2 samples" in line and line.endswith("use --batch-size 1")
+    line = assert_refused(work, ["restore", folder, "-o", work / "out", "--steps", "2", "--samples", "4"])
+    assert line.endswith("use --samples 2 and --batch-size 1")
+    # a photo's camera shake draws 4 samples of its one image by default, in one batch: --batch-size does not apply
+    shake = photo(work / "shake.png", seed=5, h=32, w=32)
+    one_blind = restore.estimate_peak_bytes(prior, SAMPLERS["diffpir"], (3, 36, 36), 1, blind=True)
+    monkeypatch.setattr(restore, "available_bytes", lambda device: int(1.5 * one_blind * restore._MARGIN))
+    line = assert_refused(work, ["restore", shake, "-o", work / "s.png", "--task", "deblur_blind", "--kernel-model",
+                                 "full", "--kernel-size", "5", "--sigma-y", "0.01", "--steps", "2"])  # fmt: skip
+    assert "1 image(s) x 4 samples of 36x36" in line and line.endswith("use --samples 1")
     line = assert_refused(
         work, ["restore", folder / "im0.png", "-o", work / "o.png", "--solver", "dps", "--steps", "2"]
     )

@@ -161,7 +161,7 @@ def restore(
     samples = run_samples(sampler, name, spec.params, samples, estimate)
     estimate = run_estimate(samples, estimate)
     batch = (1 if blind else y01.shape[0]) * samples  # a blind task: one image, its samples drawn in one batch
-    unknown = check_memory(net, sampler, spec.image_shape, batch, device, args, blind)
+    unknown = check_memory(net, sampler, spec.image_shape, batch, device, args, blind, samples)
     for line in (step_warning(sampler, args, name, spec.params), unknown):
         if line is not None:
             warnings.warn(line, stacklevel=2)

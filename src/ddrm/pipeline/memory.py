@@ -186,10 +186,13 @@ def check_memory(
     device,
     solver_args=None,
     blind: bool = False,
+    samples: int = 1,
 ) -> str | None:
     """Refuse a run that will not fit, before it starts, with the estimate and what to change (``prior=None``: on the
-    solvers' workspace alone, checked before a prior is built for the image's shape). Returns a warning line when
-    the free memory cannot be known (the run is then not checked), else ``None``."""
+    solvers' workspace alone, checked before a prior is built for the image's shape). ``batch`` counts every sample
+    of the batch's images (``samples`` each): what to change is fewer images per batch, or fewer samples where one
+    image's do not fit (a blind image's samples always go in one batch). Returns a warning line when the free memory
+    cannot be known (the run is then not checked), else ``None``."""
     need = estimate_peak_bytes(prior, solver, image_shape, batch, bool((solver_args or {}).get("checkpointing")), blind)
     have = available_bytes(torch.device(device))
     if have is None:
@@ -197,15 +200,18 @@ def check_memory(
     if need is None or need * _MARGIN <= have:
         return None
     one = estimate_peak_bytes(prior, solver, image_shape, 1, blind=blind) or need
-    remedy = (
-        f"use --batch-size {max(1, int(have // (one * _MARGIN)))}"
-        if batch > 1 and one * _MARGIN <= have
-        else "restore a smaller image (or crops of it)"
-    )
+    fits, images = int(have // (one * _MARGIN)), batch // samples  # samples that fit in one batch
+    if batch == 1 or fits < 1:
+        remedy = "restore a smaller image (or crops of it)"
+    elif images > 1 and fits >= samples:
+        remedy = f"use --batch-size {fits // samples}"
+    else:
+        remedy = f"use --samples {fits}" + (" and --batch-size 1" if images > 1 else "")
     if solver.needs_grad and not (solver_args or {}).get("checkpointing"):
         remedy += ", or --solver-arg checkpointing=true"
+    what = f"{images} image(s)" + (f" x {samples} samples" if samples > 1 else "")
     raise SetupError(
-        f"restoring {batch} image(s) of {image_shape[2]}x{image_shape[1]} needs about {_size(need)} "
+        f"restoring {what} of {image_shape[2]}x{image_shape[1]} needs about {_size(need)} "
         f"but {_size(have)} is free on {device}: {remedy}"
     )
 

@@ -123,7 +123,7 @@ def _check_before_work(
     # batches are checked with the prior below, which also says which --batch-size fits
     sizes = {(b[0].task.image_shape, b[0].task.is_blind, job_samples(b[0], solver, samples, estimate)) for b in batches}
     for shape, blind, n in sorted(sizes, key=lambda s: -s[0][0] * s[0][1] * s[0][2]):
-        notes.append(check_memory(None, solver, shape, n, device, solver_args, blind))
+        notes.append(check_memory(None, solver, shape, n, device, solver_args, blind, n))
     operators: dict[str, Operator] = {}
     for batch in batches:
         key = batch[0].task.key()
@@ -142,9 +142,9 @@ def _check_before_work(
                 raise InputError("a batch mixes jobs with and without a starting image; restore them apart")
     for batch in {(b[0].task.key(), len(b)): b for b in batches}.values():
         task = batch[0].task
-        n = len(batch) * job_samples(batch[0], solver, samples, estimate)
-        notes.append(check_memory(prior_for(task.image_shape), solver, task.image_shape, n, device, solver_args,
-                                  task.is_blind))  # fmt: skip
+        n = job_samples(batch[0], solver, samples, estimate)
+        notes.append(check_memory(prior_for(task.image_shape), solver, task.image_shape, len(batch) * n, device,
+                                  solver_args, task.is_blind, n))  # fmt: skip
     return operators, next((n for n in notes if n is not None), None)
 
 
