@@ -133,10 +133,11 @@ def restore(
     ``{"size": 15, "model": "full"}`` for ``deblur_blind``). ``samples`` draws that many samples of each image; the
     result is their mean (``estimate="mean"``, the default with several samples: more faithful) or the first
     (``"sample"``: sharper). Not given: one, but a blind photo's camera shake (the held estimate of a full kernel)
-    returns the mean of :data:`~ddrm.pipeline.blind.HELD_SAMPLES` (:func:`~ddrm.pipeline.run_samples`). Image ``i`` of a batch draws its noise from ``seed`` and its index. ``device`` defaults to
-    the tensor's (the CPU for arrays and images); nothing moves by itself. ``details=True`` returns
-    ``(image, restoration)``: the :class:`~ddrm.pipeline.Restoration` with the consistency residual
-    ``||y - H x|| / sqrt(m)`` (compare with ``sigma_y``), the samples' per-pixel spread and the blind kernels."""
+    returns the mean of :data:`~ddrm.pipeline.blind.HELD_SAMPLES` (:func:`~ddrm.pipeline.run_samples`). Image ``i``
+    of a batch draws its noise from ``seed`` and its index. ``device`` defaults to the tensor's (the CPU for arrays
+    and images); nothing moves by itself. ``details=True`` returns ``(image, restoration)``: the
+    :class:`~ddrm.pipeline.Restoration` with the consistency residual ``||y - H x|| / sqrt(m)`` (compare with
+    ``sigma_y``), the samples' per-pixel spread and the blind kernels."""
     y01, kind = _as_batch(y)
     device = torch.device(device) if device is not None else y01.device if kind.get("tensor") else torch.device("cpu")
     name, params = parse_task(task)

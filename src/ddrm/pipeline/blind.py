@@ -849,7 +849,8 @@ def restore_blind(
         more = None if g is None else sample_generators(g if isinstance(g, (list, tuple)) else [g], samples)[1:]
         with torch.no_grad():
             rest = solver.run(prior, operator, (2 * y01 - 1).repeat_interleave(samples - 1, 0), 2 * sigma_image,
-                              generator=more, progress_bar=progress_bar, **_repeated(solver_args, samples - 1))  # fmt: skip
+                              generator=more, progress_bar=progress_bar,
+                              **_repeated(solver_args, samples - 1))  # fmt: skip
         x = torch.cat([x, ((rest + 1) / 2).clamp(0, 1)])
     if narrow is not None:  # the image put back in place: the estimate's centre may lie up to half a tap off
         x = move_image(x, *(narrow * d for d in kernel_offset(k))).clamp(0, 1)  # narrowed about the middle tap
