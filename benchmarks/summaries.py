@@ -368,8 +368,8 @@ def blind_shake_samples_photos_table(path: Path = RESULTS / "blind_shake_samples
     sample and against the blurry photo (mean / worst, its photo), and the photos below the blurry one."""
     rows = rows_of(path)
     key, _ = _samples_key(rows)
-    out = [f"| kernel | sigma_y | blurry | one sample | {key.removeprefix('blind, full, ')} | mean - one sample: mean / "
-           "least | mean - blurry: mean / worst (photo) | below blurry: one / mean |",
+    out = [f"| kernel | sigma_y | blurry | one sample | {key.removeprefix('blind, full, ')} | mean - one sample: "
+           "mean / least | mean - blurry: mean / worst (photo) | below blurry: one / mean |",
            "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
         avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731

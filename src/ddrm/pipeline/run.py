@@ -286,7 +286,8 @@ def run_restore(
     (batched network calls may round differently from single ones). ``shard = (rank, world)``: this process takes
     every world-th batch, counted over all jobs (the caller says; under torchrun the command line passes the
     process's rank). ``samples`` / ``estimate``: see :func:`~ddrm.pipeline.restore_batch` (not given: each task's
-    default, :func:`job_samples`; the memory guard counts the samples). ``references`` maps a job's source to its clean image: PSNR / SSIM are reported and recorded.
+    default, :func:`job_samples`; the memory guard counts the samples). ``references`` maps a job's source to its
+    clean image: PSNR / SSIM are reported and recorded.
     ``report`` gets a line per result (its consistency, its scores), ``warn`` a line when a result does not explain
     its measurement (:func:`~ddrm.pipeline.consistency_warning`). ``on_start`` is called once every input, operator,
     the prior and the memory estimate have been checked, before the first batch."""
