@@ -54,6 +54,12 @@ The true kernel's restoration of camera shake at DiffPIR's recommended 100 steps
     python benchmarks/blind_real.py --motion --true-only --true-steps 100 \
         --out benchmarks/results/blind_motion_true100.json
 
+The true kernel's mean of 4 samples beside its one sample at the blind rows' 20 steps (the held estimate's default is
+the mean of 4: the like-for-like distance; ``--samples N`` with ``--true-only``)::
+
+    python benchmarks/blind_real.py --motion --true-only --samples 4 \
+        --out benchmarks/results/blind_motion_true_samples4.json
+
 ``--full-kernel``: the camera-shake rows with a full kernel and a valid boundary, the model that can represent
 shake, its estimate refined by the chain (DiffPIR at ``--steps``; made when the tasks offered the full model with a
 circular boundary only: the task now holds the classical estimate instead, ``--shake``), started coarse to fine and
@@ -252,16 +258,19 @@ def samples_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
 
 def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     """The offered blind model (separable, valid) on camera shake, against the true kernel's restoration
-    (``deblur_motion``, ``--true-steps`` steps); with ``--true-only`` the true kernel's alone."""
+    (``deblur_motion``, ``--true-steps`` steps); with ``--true-only`` the true kernel's alone, and with ``--samples
+    N`` its mean of N samples beside its one sample (``ddrm.restore(samples=N)``: the held estimate's default is a
+    mean of 4, this is the true kernel's like for like)."""
     rows = []
     for family, k in motion_kernels().items():
         for seed, y, truth, row in blurred(args, files, family, k):
             if not args.true_only:
                 blind_into(row, "blind, separable", y, truth, k, prior, args, seed, size=k.shape[0],
                            narrow=args.narrow, draws=args.draws)  # fmt: skip
-            out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"],
-                               steps=args.true_steps or args.steps, prior=prior, seed=seed)  # fmt: skip
-            row["true kernel"] = psnr(out, truth)
+            for m in (1, args.samples) if args.samples > 1 else (1,):
+                out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"], samples=m,
+                                   steps=args.true_steps or args.steps, prior=prior, seed=seed)  # fmt: skip
+                row["true kernel" if m == 1 else f"true kernel, mean of {m}"] = psnr(out, truth)
             rows.append(row)
             show(row)
     return rows
@@ -400,6 +409,8 @@ def main() -> None:
         ap.error("--full-kernel restores with the estimate itself (narrow 1)")
     if args.shake and (args.narrow is not None or args.draws != 1):
         ap.error("--shake runs deblur_blind's full model as offered: --narrow and --draws do not apply")
+    if args.motion and args.samples > 1 and not args.true_only:
+        ap.error("--motion --samples N goes with --true-only (the true kernel's mean of N)")
     if args.kernel_fit and (args.narrow is not None or args.draws != 1 or args.samples != 1):
         ap.error("--kernel-fit makes no blind run: --narrow, --draws and --samples do not apply")
     seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
@@ -407,7 +418,7 @@ def main() -> None:
     levels = "" if args.levels == ap.get_default("levels") else f" --levels {args.levels}"
     flags = ("" if args.narrow is None else f" --narrow {args.narrow:g}") + seed_flag + draws_flag + levels
     files = photo_files(args)
-    if args.samples > 1 and not args.shake:
+    if args.samples > 1 and not (args.shake or args.true_only):
         out = args.out or f"benchmarks/results/blind_samples{args.samples}.json"
         rows = samples_rows(args, files, load_prior(args.prior, args.checkpoint))
         command = (f"python benchmarks/blind_real.py --samples {args.samples}{flags} --heldout {args.heldout} "
@@ -446,15 +457,20 @@ def main() -> None:
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
-        true_flags = (" --true-only" if args.true_only else "") + (
-            "" if args.true_steps is None else f" --true-steps {args.true_steps}"
+        true_flags = (
+            (" --true-only" if args.true_only else "")
+            + ("" if args.true_steps is None else f" --true-steps {args.true_steps}")
+            + ("" if args.samples == 1 else f" --samples {args.samples}")
         )
         command = f"python benchmarks/blind_real.py --motion{flags}{true_flags}" + (
             "" if args.out is None else f" --out {out}"
         )
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps,
                            true_steps=args.true_steps or args.steps)  # fmt: skip
-        print(blind_motion_steps_table(out) if args.true_only else blind_real_motion_table(out))
+        if args.true_only and args.samples > 1:
+            print(blind_shake_samples_table(true_samples=out))
+        else:
+            print(blind_motion_steps_table(out) if args.true_only else blind_real_motion_table(out))
         return
     args.out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real.json")
     prior, rows = load_prior(args.prior, args.checkpoint), []
