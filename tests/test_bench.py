@@ -634,3 +634,31 @@ def test_samples_and_the_paper_grid_in_protocols(tmp_path):
     proto.write_text(bad)
     with pytest.raises(ProtocolError, match=r"methods\[1\].estimate: must be one of sample, mean"):
         load_protocol(proto)
+
+
+def test_a_protocol_that_cannot_fit_in_memory_is_refused_in_its_own_words(tmp_path, monkeypatch):
+    """The memory guard's refusal names the protocol's keys (``batch_size``, a method's ``samples``), not
+    ``ddrm restore``'s options, and counts a method's samples: fewer images per batch where one image's samples fit,
+    else fewer samples."""
+    import ddrm.pipeline.memory as memory
+    from ddrm.errors import SetupError
+    from ddrm.pipeline import PriorLoader
+    from ddrm.samplers import SAMPLERS
+
+    data = make_images(tmp_path / "data", n=2, size=16)
+    proto = tmp_path / "p.toml"
+    proto.write_text(
+        f'batch_size = 2\n[[datasets]]\nname = "d"\npath = "{data.as_posix()}"\nsize = 16\n[[tasks]]\n'
+        'name = "denoise"\nsigma_y = 0.1\n[[methods]]\nmethod = "ddrm"\nlabel = "mean"\nsteps = 3\nsamples = 2\n'
+        'prior = "gaussian"\n'
+    )
+    one = memory.estimate_peak_bytes(PriorLoader("gaussian", None)((3, 16, 16)), SAMPLERS["ddrm"], (3, 16, 16), 1)
+    for fit, remedy in ((2, "use batch_size = 1 in the protocol"),
+                        (1, "use samples = 1 for method mean and batch_size = 1 in the protocol")):  # fmt: skip
+        monkeypatch.setattr(memory, "available_bytes", lambda device, f=fit: int((f + 0.5) * one * memory._MARGIN))
+        with pytest.raises(SetupError, match="needs about") as caught:
+            run_protocol(load_protocol(proto), tmp_path / f"run{fit}", report=lambda s: None)
+        line = str(caught.value)
+        assert "2 image(s) x 2 samples of 16x16" in line and line.endswith(remedy), line
+        assert "--" not in line
+        assert not (tmp_path / f"run{fit}" / "rows.jsonl").exists()

@@ -24,6 +24,7 @@ from ..metrics import psnr, ssim
 from ..operators import Operator
 from ..pipeline import (
     PriorLoader,
+    Remedies,
     check_batch,
     check_memory,
     consistency_residual,
@@ -74,7 +75,9 @@ class _Methods:
         check_batch(prior, spec, TaskSpec(group.task.name, shape, group.task.params), op, y, None, m.samples,
                     m.estimate)  # fmt: skip
         args = {**m.params, "steps": group.steps}
-        return check_memory(prior, spec, shape, batch * m.samples, self.device, args)
+        words = Remedies(batch="batch_size = {} in the protocol", samples=f"samples = {{}} for method {m.label}",
+                         checkpointing=f"params.checkpointing = true for method {m.label}")  # fmt: skip
+        return check_memory(prior, spec, shape, batch * m.samples, self.device, args, samples=m.samples, remedies=words)
 
     def _sync(self) -> None:
         if self.device.type == "cuda":

@@ -24,7 +24,7 @@ from .batch import (
 from .blind import KernelEstimator, check_solver, estimate_full, estimate_separable, kernel_error, restore_blind
 from .degrade import degrade_outputs, degrade_to_files
 from .device import describe_device, resolve_device
-from .memory import available_bytes, check_memory, estimate_peak_bytes
+from .memory import Remedies, available_bytes, check_memory, estimate_peak_bytes
 from .outputs import (
     CAPTION_HEIGHT,
     STD_PICTURE_SCALE,
@@ -75,6 +75,7 @@ __all__ = [
     "estimate_peak_bytes",
     "available_bytes",
     "check_memory",
+    "Remedies",
     "list_inputs",
     "plan_outputs",
     "find_reference",

@@ -16,7 +16,7 @@ from ..errors import SetupError
 from ..priors import Prior
 from ..samplers import SamplerSpec
 
-__all__ = ["estimate_peak_bytes", "available_bytes", "check_memory"]
+__all__ = ["estimate_peak_bytes", "available_bytes", "check_memory", "Remedies"]
 
 # peak memory of a network call over the summed sizes of all its layers' outputs: measured for the built-in prior
 # on CPU at 256 and 512 px (0.19, 0.15; 2.1-2.7 KB per pixel); with back-propagation every output is kept, and
@@ -29,6 +29,16 @@ _PROBE = 64
 # (270 and 201 MiB for the same 256 px run); a run is refused when the estimate times this exceeds the free memory
 _MARGIN = 1.3
 _BLIND_COPIES = 8
+
+
+@dataclass(frozen=True)
+class Remedies:
+    """The words a memory refusal asks for a change in: ``batch`` and ``samples`` take the number to use. The
+    defaults are ``ddrm restore``'s options; ``ddrm bench`` names its protocol's keys."""
+
+    batch: str = "--batch-size {}"
+    samples: str = "--samples {}"
+    checkpointing: str = "--solver-arg checkpointing=true"
 
 
 @dataclass(frozen=True)
@@ -187,12 +197,13 @@ def check_memory(
     solver_args=None,
     blind: bool = False,
     samples: int = 1,
+    remedies: Remedies = Remedies(),
 ) -> str | None:
     """Refuse a run that will not fit, before it starts, with the estimate and what to change (``prior=None``: on the
     solvers' workspace alone, checked before a prior is built for the image's shape). ``batch`` counts every sample
     of the batch's images (``samples`` each): what to change is fewer images per batch, or fewer samples where one
-    image's do not fit (a blind image's samples always go in one batch). Returns a warning line when the free memory
-    cannot be known (the run is then not checked), else ``None``."""
+    image's do not fit (a blind image's samples always go in one batch), in the front end's words (``remedies``).
+    Returns a warning line when the free memory cannot be known (the run is then not checked), else ``None``."""
     need = estimate_peak_bytes(prior, solver, image_shape, batch, bool((solver_args or {}).get("checkpointing")), blind)
     have = available_bytes(torch.device(device))
     if have is None:
@@ -204,11 +215,11 @@ def check_memory(
     if batch == 1 or fits < 1:
         remedy = "restore a smaller image (or crops of it)"
     elif images > 1 and fits >= samples:
-        remedy = f"use --batch-size {fits // samples}"
+        remedy = "use " + remedies.batch.format(fits // samples)
     else:
-        remedy = f"use --samples {fits}" + (" and --batch-size 1" if images > 1 else "")
+        remedy = "use " + remedies.samples.format(fits) + (" and " + remedies.batch.format(1) if images > 1 else "")
     if solver.needs_grad and not (solver_args or {}).get("checkpointing"):
-        remedy += ", or --solver-arg checkpointing=true"
+        remedy += ", or " + remedies.checkpointing
     what = f"{images} image(s)" + (f" x {samples} samples" if samples > 1 else "")
     raise SetupError(
         f"restoring {what} of {image_shape[2]}x{image_shape[1]} needs about {_size(need)} "
