@@ -595,6 +595,17 @@ def test_the_shake_mean_of_samples_figures_quoted_agree_with_their_result_file()
         f"{f['gap 100']:.2f} dB below it at 100 steps",
         f"Four samples cost {_held_nfe(n)} network evaluations, against {_held_nfe(1)} for one",
     ]
+    # like for like: the true kernel's own mean of N (blind_motion_true_samples4.json, its one sample checked to be
+    # blind_draws2_motion.json's by shake_samples_rows)
+    gain, like = f["true gain"], f["gap mean"]
+    sizes = {k: np.mean([r["true kernel, mean"] - r["blind, full, mean"] for r in rs if r["kernel"] == k])
+             for k in ("motion 9 px", "motion 15 px", "motion 21 px")}  # fmt: skip
+    quoted.append(
+        f"The true kernel's own mean of {n} is {np.mean(gain):+.2f} dB above its one sample (least {min(gain):+.2f}; "
+        f"its one sample is below the blurry photo in {one['true below']} of {rows}, its mean in "
+        f"{like['true below']}), so like for like the route's default is {like['gap']:.2f} dB below the true "
+        f"kernel's mean of {n} ({', '.join(f'{k.split()[1]} px {v:.2f}' for k, v in sizes.items())})"
+    )
     train = summaries.rows_of(summaries.RESULTS / "blind_shake_samples4_train.json")  # the training photos
     key = f"blind, full, mean of {n}"
     made = summaries._matched(train, summaries.rows_of(summaries.RESULTS / "blind_shake_train.json"))
@@ -621,6 +632,7 @@ def test_the_shake_mean_of_samples_figures_quoted_agree_with_their_result_file()
         f"in {mean['below']} of {rows} ({mean['mean']:+.1f} dB on average, {mean['gap']:.1f} dB below the true "
         f"kernel's one sample:" in guide
     )
+    assert f"{like['gap']:.1f} dB below the true kernel's own mean of four)" in guide
 
 
 def _held_nfe(samples: int) -> int:
