@@ -633,6 +633,10 @@ def test_the_shake_mean_of_samples_figures_quoted_agree_with_their_result_file()
         f"kernel's one sample:" in guide
     )
     assert f"{like['gap']:.1f} dB below the true kernel's own mean of four)" in guide
+    assert (
+        f"in {mean['below']} with its default mean of {n}, {like['gap']:.2f} dB below the true kernel's own mean"
+        in text
+    )
 
 
 def _held_nfe(samples: int) -> int:
