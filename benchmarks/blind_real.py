@@ -467,8 +467,9 @@ def main() -> None:
         )
         out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps,
                            true_steps=args.true_steps or args.steps)  # fmt: skip
-        if args.true_only and args.samples > 1:
-            print(blind_shake_samples_table(true_samples=out))
+        if args.true_only and args.samples > 1:  # joined to the held-out shake files: the same photos and size
+            if (args.heldout, args.size) == (ap.get_default("heldout"), ap.get_default("size")):
+                print(blind_shake_samples_table(true_samples=out))
         else:
             print(blind_motion_steps_table(out) if args.true_only else blind_real_motion_table(out))
         return
