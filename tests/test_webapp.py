@@ -215,6 +215,46 @@ def test_a_phone_jpeg_is_restored_on_its_blocks_grid_and_shown_upright(tmp_path)
     assert shown["tagged"][3] == shown["plain"][3]  # the same score
 
 
+def test_the_page_restores_a_blurred_photo_with_its_kernel_estimated(tmp_path):
+    """A blurred photo whose kernel is unknown (restoring, "Unknown camera shake" / "Unknown blur") is
+    ``ddrm restore --task deblur_blind --kernel-model full|separable --kernel-size N`` on the same file: the same
+    bytes, the kernel of the size asked for beside it; the mean of 4 writes the samples' spread. Degrading a clean
+    photo with an unknown kernel is one line."""
+    pytest.importorskip("gradio")
+    from ddrm.app.webapp import ESTIMATES, MODES, AppSettings, _Requests, blind_params
+    from ddrm.cli import main
+
+    Image.fromarray(photo(36, 36)).save(tmp_path / "blurry.png")
+    root = tmp_path / "runs"
+    root.mkdir()
+    requests = _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader("builtin", device="cpu"), root)
+    page = dict(factor=4, downsampling="bicubic", kernel_file=None, mask_file=None, quality=10, sigma_y=0.02,
+                steps=2, seed=3, reference=None, estimate_noise=False, kernel_size=5)  # fmt: skip
+    for choice, model, solver, (label, n) in (("Unknown camera shake: estimate it", "full", "diffpir", list(ESTIMATES.items())[1]),
+                                              ("Unknown blur: estimate it", "separable", "ddrm", list(ESTIMATES.items())[0])):  # fmt: skip
+        assert blind_params("Deblurring", choice, 5) == {"size": 5, "model": model}
+        _, _, summary, files = requests(MODES[1], str(tmp_path / "blurry.png"), None, "Deblurring", kernel_choice=choice,
+                                        solver=solver, estimate=label, **page)  # fmt: skip
+        assert "task `deblur_blind`" in summary, summary
+        restored = Path(files[0])
+        record = json.loads(restored.with_suffix(".result.json").read_text())
+        assert record["task_params"]["model"] == model and record["task_params"]["size"] == 5, record
+        assert record["samples"] == n and np.load(restored.with_suffix(".kernel.npy")).shape == (5, 5)
+        assert restored.with_suffix(".std.npy").exists() == (n > 1)
+        cli_in = tmp_path / model / "measurement.png"  # the same name: each image's noise is seeded by its file name
+        cli_in.parent.mkdir()
+        shutil.copy(restored.with_name("measurement.png"), cli_in)
+        rc = main(["restore", str(cli_in), "--task", "deblur_blind", "--kernel-model", model, "--kernel-size", "5",
+                   "--sigma-y", "0.02", "--solver", solver, "--steps", "2", "--seed", "3", "--samples", str(n),
+                   "-o", str(tmp_path / f"{model}.png"), "--device", "cpu", "--quiet"])  # fmt: skip
+        assert rc == 0
+        assert (tmp_path / f"{model}.png").read_bytes() == restored.read_bytes(), model
+    assert blind_params("Deblurring", "Gaussian (DDRM's)", 5) is None and blind_params("Denoising", choice, 5) is None
+    _, _, summary, _ = requests(MODES[0], str(tmp_path / "blurry.png"), None, "Deblurring", kernel_choice=choice,
+                                solver="ddrm", estimate=None, **page)  # fmt: skip
+    assert "Could not restore" in summary and "choose a kernel" in summary and "Traceback" not in summary
+
+
 def test_page_choices_map_to_tasks():
     from ddrm.app.webapp import MODES, editor_mask, task_string
 
@@ -502,6 +542,27 @@ def test_page_noise_level_and_steps_follow_the_task_and_solver(browser_page):
     _choose(page, "solver", "dps")
     _wait_value(page, "#steps input[type=number]", "1000")
     _choose(page, "solver", "ddrm")
+    _wait_value(page, "#steps input[type=number]", "20")
+
+
+def test_page_an_estimated_camera_shake_takes_its_routes_solver_steps_and_result(browser_page):
+    """Choosing an unknown camera shake shows the kernel's size and sets DiffPIR, its 20 steps and the mean of 4 (what
+    ``ddrm restore`` runs for it); an unknown separable blur, DDRM and one sample; a known kernel gives the solver's
+    own steps back."""
+    page, _url, _work = browser_page
+    _settings(page, "Restore a degraded image", "Deblurring", steps=7)
+    assert not page.locator("#kernel-size").is_visible()
+    _choose(page, "kernel", "Unknown camera shake: estimate it")
+    page.locator("#kernel-size").wait_for(state="visible", timeout=10_000)
+    _wait_value(page, "#solver input", "diffpir")
+    _wait_value(page, "#steps input[type=number]", "20")
+    page.wait_for_function("() => document.querySelector('#estimate input[value^=Fidelity]').checked", timeout=10_000)
+    _choose(page, "kernel", "Gaussian (DDRM's)")
+    _wait_value(page, "#steps input[type=number]", "100")  # DiffPIR's own
+    page.locator("#kernel-size").wait_for(state="hidden", timeout=10_000)
+    _choose(page, "kernel", "Unknown blur: estimate it")
+    _wait_value(page, "#solver input", "ddrm")
+    page.wait_for_function("() => document.querySelector('#estimate input[value^=Sharpness]').checked", timeout=10_000)
     _wait_value(page, "#steps input[type=number]", "20")
 
 

@@ -47,6 +47,7 @@ from ..tasks import (
     jpeg_params,
     load_mask,
     make_task,
+    merge_task_params,
     parse_task,
     read_measurement,
     spec_for_measurement,
@@ -215,6 +216,7 @@ def restore_measurement(
     samples: int = 1,
     overwrite: bool = False,
     source: str | Path | None = None,
+    task_params: dict | None = None,
 ) -> DemoResult:
     """Restore a measurement already in hand (an image in [0, 1], e.g. an uploaded low-resolution photo) of ``task``
     with noise ``sigma_y`` ([0, 1] units, or ``"auto"``: estimated from the measurement), as ``ddrm restore --task
@@ -223,10 +225,12 @@ def restore_measurement(
     measurement was read from: for ``jpeg`` a JPEG file's own quantisation tables and chroma layout are read from it,
     and ``jpegQF`` is checked against them (:func:`ddrm.tasks.jpeg_params`); ``y01`` is then the file on its stored
     grid (its blocks' grid, :func:`ddrm.io.read_image` without ``upright``), and the images written and ``reference``
-    are upright, as viewers show the file (its EXIF orientation). Writes ``measurement.png``, ``restored.png``,
+    are upright, as viewers show the file (its EXIF orientation). ``task_params``: the task's parameters beyond its
+    name (``{"size": 15, "model": "full"}`` for ``deblur_blind``, as ``--kernel-size`` and ``--kernel-model``). Writes ``measurement.png``, ``restored.png``,
     ``before.png`` and ``restored_grid.png`` into ``out_dir``, each checked before the first."""
     device = resolve_device(device)
     name, params = parse_task(task)
+    params = merge_task_params(name, params, task_params or {})
     orientation = 1
     if name == "jpeg":
         params = jpeg_params(source, params, str(source) if source is not None else "the image")

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ..errors import DDRMError, InputError
-from ..tasks import is_jpeg
+from ..tasks import BLIND_TASKS, is_jpeg
 from .demo import BUILTIN_NOTE, EXAMPLE_IMAGE, example_credit, restore_measurement, run_demo
 
 __all__ = [
@@ -56,7 +56,12 @@ KERNELS = {
     "Anisotropic Gaussian": "deblur_aniso",
     "Random motion": "deblur_motion",
     "Upload a kernel": "deblur_motion",
+    "Unknown blur: estimate it": "deblur_blind",
+    "Unknown camera shake: estimate it": "deblur_blind",
 }
+# the kernels a blurred photo's restoration estimates, and the model each estimates (``deblur_blind``'s ``model``: a
+# separable kernel refined by the solver, or a full kernel held: the two routes of docs/guide/real-photos.md)
+BLIND_KERNELS = {"Unknown blur: estimate it": "separable", "Unknown camera shake: estimate it": "full"}
 DOWNSAMPLING = {"block average": "sr", "bicubic": "sr_bicubic"}
 ESTIMATES = {"Sharpness (one sample)": 1, "Fidelity (mean of 4 samples)": 4}  # the result, and its samples
 # the noise a clean photo is degraded with, per task (else 0.05): inpainting keeps its observed pixels exact (with
@@ -98,12 +103,24 @@ def task_string(task: str, factor: int, downsampling: str, kernel: str, degradin
     if task == "Deblurring":
         if kernel == "Random motion" and not degrading:
             raise PageError("a random motion kernel can only degrade a clean photo; upload the kernel of your image")
+        if kernel in BLIND_KERNELS and degrading:
+            raise PageError(
+                "an unknown kernel is estimated from a blurred photo; to degrade a clean photo choose a kernel"
+            )
         return KERNELS[kernel]
     if task == "Compressed sensing":
         if not degrading:
             raise PageError("a compressed-sensing measurement is not an image; degrade a clean photo instead")
         return "cs4"
     return {"Inpainting": "inpaint", "Colourisation": "color", "Denoising": "denoise"}[task]
+
+
+def blind_params(task: str, kernel: str, size: int | float | None) -> dict | None:
+    """The parameters of a blurred photo's restoration with its kernel estimated (``deblur_blind``'s ``size`` and
+    ``model``), ``None`` for any other choice."""
+    if task != "Deblurring" or kernel not in BLIND_KERNELS:
+        return None
+    return {"size": int(size or BLIND_TASKS["deblur_blind"]["size"]), "model": BLIND_KERNELS[kernel]}
 
 
 def _rgb_file(path: str | Path, upright: bool = False) -> Tensor:
@@ -153,7 +170,8 @@ class _Requests:
         self.settings, self.device, self.loader, self.root = settings, device, loader, root
 
     def __call__(self, mode, image, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file,
-                 reference, quality, sigma_y, solver, steps, seed, estimate=None, estimate_noise=False, progress=None):  # fmt: skip
+                 reference, quality, sigma_y, solver, steps, seed, estimate=None, estimate_noise=False, kernel_size=None,
+                 progress=None):  # fmt: skip
         """The result (before/after, the original when there is one, the summary, the files); a mistake is one line
         shown where the result would be, the outputs cleared, until the next run."""
         import gradio as gr
@@ -182,7 +200,8 @@ class _Requests:
                     raise PageError(f"the restored image would be larger than {limit} px; use 'ddrm restore' for it")
                 ref = None if not reference else _rgb_file(reference, upright=True)  # as the result is shown
                 level = "auto" if estimate_noise and not name.startswith("jpeg") else sigma_y
-                res = restore_measurement(out, image, name, level, reference=ref, source=path, **common)
+                res = restore_measurement(out, image, name, level, reference=ref, source=path,
+                                          task_params=blind_params(task, kernel_choice, kernel_size), **common)  # fmt: skip
         except (DDRMError, OSError) as exc:
             return _failed(_message(exc, uploads))
         except Exception as exc:  # never a stack trace in the page; the server's log keeps it
@@ -248,15 +267,16 @@ def _failed(line: str) -> tuple:
 
 def _show_options(task, mode, kernel_choice):
     """Which controls the chosen task and mode need (quality, sigma_y, factor, downsampling, kernel, kernel file,
-    mask file, reference, estimating the noise). The quality factor is for degrading a clean photo: a JPEG to restore
-    brings its own tables."""
+    mask file, reference, estimating the noise, the mask editor, the size of a kernel to estimate). The quality
+    factor is for degrading a clean photo: a JPEG to restore brings its own tables."""
     import gradio as gr
 
     jpeg = task == "JPEG artefacts"
     restoring = mode != MODES[0]
     visible = (jpeg and not restoring, not jpeg, task == "Super-resolution", task == "Super-resolution",
                task == "Deblurring", task == "Deblurring" and kernel_choice == "Upload a kernel", task == "Inpainting",
-               restoring, restoring and not jpeg, task == "Inpainting")  # fmt: skip
+               restoring, restoring and not jpeg, task == "Inpainting",
+               task == "Deblurring" and kernel_choice in BLIND_KERNELS)  # fmt: skip
     return tuple(gr.update(visible=v) for v in visible)
 
 
@@ -297,14 +317,38 @@ def _follow_image(image, followed):
     return (None if pixels is None else {"background": pixels, "layers": [], "composite": pixels}), digest
 
 
-def _solver_info(solver):
-    """The steps control follows the solver: its official default (DPS's 1000, DDRM's 20), said under the control."""
+def _solver_info(solver, task=None, kernel_choice=None):
+    """The steps control follows the solver: its official default (DPS's 1000, DDRM's 20), said under the control;
+    for a camera shake whose kernel is estimated, the steps that route takes (:func:`ddrm.pipeline.run_steps`)."""
     import gradio as gr
 
+    from ..pipeline import run_steps
     from ..samplers import SAMPLERS
 
     spec = SAMPLERS[solver]
-    return gr.update(value=spec.steps, info=f"{spec.summary[:70]}; official default {spec.steps} steps")
+    params = blind_params(task, kernel_choice, None)
+    steps = spec.steps if params is None else run_steps(spec, None, "deblur_blind", {**params, "boundary": "valid"})
+    return gr.update(value=steps, info=f"{spec.summary[:70]}; official default {spec.steps} steps")
+
+
+def _kernel_defaults(task, kernel_choice, solver):
+    """An estimated kernel's solver, result and steps follow the route it takes on a photo, as ``ddrm restore``
+    chooses them (:func:`ddrm.pipeline.default_solver`, :func:`ddrm.pipeline.run_samples`, :func:`_solver_info`):
+    DiffPIR, the mean of 4 samples and 20 steps for a camera shake; any other choice keeps the solver and the result
+    and gives the solver's steps back."""
+    import gradio as gr
+
+    from ..pipeline import default_solver, run_samples
+    from ..samplers import SAMPLERS
+
+    params = blind_params(task, kernel_choice, None)
+    if params is None:
+        return gr.skip(), gr.skip(), _solver_info(solver, task, kernel_choice)
+    params = {**params, "boundary": "valid"}  # a photo's blur
+    solver = default_solver("deblur_blind", params)
+    samples = run_samples(SAMPLERS[solver], "deblur_blind", params)
+    result = next(k for k, n in ESTIMATES.items() if n == samples)
+    return gr.update(value=solver), gr.update(value=result), _solver_info(solver, task, kernel_choice)
 
 
 def _controls(settings: AppSettings, device: torch.device, space: str = "pixel") -> dict[str, Any]:
@@ -346,6 +390,9 @@ def _controls(settings: AppSettings, device: torch.device, space: str = "pixel")
                 w["downsampling"] = gr.Radio(list(DOWNSAMPLING), value="block average", label="Downsampling")
             w["kernel_choice"] = gr.Dropdown(list(KERNELS), value="Gaussian (DDRM's)", label="Blur kernel",
                                              visible=False, elem_id="kernel")  # fmt: skip
+            w["kernel_size"] = gr.Slider(3, 63, value=BLIND_TASKS["deblur_blind"]["size"], step=2, visible=False,
+                                         label="Size of the blur to estimate (px, odd: at least the blur's extent)",
+                                         elem_id="kernel-size")  # fmt: skip
             w["kernel_file"] = gr.File(label="Kernel (.npy summing to 1, or a grey image)", type="filepath",
                                        visible=False, elem_id="kernel-file")  # fmt: skip
             w["mask_file"] = gr.File(label="Or upload a mask (white = observed, the image's size)", type="filepath",
@@ -376,9 +423,10 @@ def _controls(settings: AppSettings, device: torch.device, space: str = "pixel")
 
 
 _REQUEST_INPUTS = ("mode", "image", "editor", "task", "factor", "downsampling", "kernel_choice", "kernel_file", "mask_file",
-                   "reference", "quality", "sigma_y", "solver", "steps", "seed", "estimate", "estimate_noise")  # fmt: skip
+                   "reference", "quality", "sigma_y", "solver", "steps", "seed", "estimate", "estimate_noise",
+                   "kernel_size")  # fmt: skip
 _OPTIONAL_CONTROLS = ("quality", "sigma_y", "factor", "downsampling", "kernel_choice", "kernel_file", "mask_file",
-                      "reference", "estimate_noise", "editor")  # fmt: skip
+                      "reference", "estimate_noise", "editor", "kernel_size")  # fmt: skip
 
 
 def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen dataclass)
@@ -415,10 +463,12 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
         seed,
         estimate,
         estimate_noise,
+        kernel_size,
         progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's progress idiom)
     ):
         return requests(mode, image, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file,
-                        reference, quality, sigma_y, solver, steps, seed, estimate, estimate_noise, progress=progress)  # fmt: skip
+                        reference, quality, sigma_y, solver, steps, seed, estimate, estimate_noise, kernel_size,
+                        progress=progress)  # fmt: skip
 
     with gr.Blocks(title="ddrm", analytics_enabled=False) as app:
         w = _controls(settings, device, space)
@@ -428,7 +478,10 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
             w["task"].change(_task_defaults, w["task"], [w["solver"], w["sigma_y"]])
         else:
             w["task"].change(_sigma_default, w["task"], w["sigma_y"])
-        w["solver"].change(_solver_info, w["solver"], w["steps"])
+        w["solver"].change(_solver_info, [w["solver"], w["task"], w["kernel_choice"]], w["steps"])
+        if space == "pixel":  # an estimated camera shake's solver and result (a latent prior keeps its own)
+            w["kernel_choice"].change(_kernel_defaults, [w["task"], w["kernel_choice"], w["solver"]],
+                                      [w["solver"], w["estimate"], w["steps"]])  # fmt: skip
         w["example"].click(lambda: str(EXAMPLE_IMAGE), None, w["image"])
         followed = gr.State(None)  # the digest of the image the editor shows (:func:`_follow_image`)
         w["image"].change(_follow_image, [w["image"], followed], [w["editor"], followed])
