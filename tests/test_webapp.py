@@ -564,6 +564,16 @@ def test_page_an_estimated_camera_shake_takes_its_routes_solver_steps_and_result
     _wait_value(page, "#solver input", "ddrm")
     page.wait_for_function("() => document.querySelector('#estimate input[value^=Sharpness]').checked", timeout=10_000)
     _wait_value(page, "#steps input[type=number]", "20")
+    # back to the shake through another task: the task's solver is the shake's
+    _choose(page, "kernel", "Unknown camera shake: estimate it")
+    _wait_value(page, "#solver input", "diffpir")
+    _choose(page, "task", "Denoising")
+    _wait_value(page, "#solver input", "ddrm")
+    _choose(page, "task", "Deblurring")
+    _wait_value(page, "#solver input", "diffpir")
+    _wait_value(page, "#steps input[type=number]", "20")
+    page.locator("#mode").get_by_text("Degrade a clean photo, then restore it", exact=True).click()
+    page.locator("#kernel-size").wait_for(state="hidden", timeout=10_000)  # an unknown kernel degrades nothing
 
 
 def test_page_shows_an_error_where_the_result_would_be_until_the_next_run(browser_page, tmp_path):

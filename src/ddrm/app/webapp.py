@@ -276,7 +276,7 @@ def _show_options(task, mode, kernel_choice):
     visible = (jpeg and not restoring, not jpeg, task == "Super-resolution", task == "Super-resolution",
                task == "Deblurring", task == "Deblurring" and kernel_choice == "Upload a kernel", task == "Inpainting",
                restoring, restoring and not jpeg, task == "Inpainting",
-               task == "Deblurring" and kernel_choice in BLIND_KERNELS)  # fmt: skip
+               restoring and task == "Deblurring" and kernel_choice in BLIND_KERNELS)  # fmt: skip
     return tuple(gr.update(visible=v) for v in visible)
 
 
@@ -287,15 +287,19 @@ def _sigma_default(task):
     return gr.update(value=SIGMA_DEFAULTS.get(task, 0.05))
 
 
-def _task_defaults(task):
-    """A task's solver (DDRM-JPEG for JPEG, ...) and its noise level (:func:`_sigma_default`)."""
+def _task_defaults(task, kernel_choice=None):
+    """A task's solver (DDRM-JPEG for JPEG, DiffPIR for an estimated camera shake, ...) and its noise level
+    (:func:`_sigma_default`)."""
     import gradio as gr
 
     from ..pipeline import default_solver
 
-    return gr.update(value=default_solver(task_string(task, 4, "bicubic", "Gaussian (DDRM's)", True))), _sigma_default(
-        task
-    )
+    params = blind_params(task, kernel_choice, None)
+    if params is None:
+        solver = default_solver(task_string(task, 4, "bicubic", "Gaussian (DDRM's)", True))
+    else:  # a photo's blur
+        solver = default_solver("deblur_blind", {**params, "boundary": "valid"})
+    return gr.update(value=solver), _sigma_default(task)
 
 
 def _follow_image(image, followed):
@@ -475,7 +479,7 @@ def build_app(settings: AppSettings = AppSettings()):  # noqa: B008 (a frozen da
         for trigger in (w["task"].change, w["mode"].change, w["kernel_choice"].change):
             trigger(_show_options, [w["task"], w["mode"], w["kernel_choice"]], [w[k] for k in _OPTIONAL_CONTROLS])
         if space == "pixel":  # the task's solver (a latent prior keeps its latent solver)
-            w["task"].change(_task_defaults, w["task"], [w["solver"], w["sigma_y"]])
+            w["task"].change(_task_defaults, [w["task"], w["kernel_choice"]], [w["solver"], w["sigma_y"]])
         else:
             w["task"].change(_sigma_default, w["task"], w["sigma_y"])
         w["solver"].change(_solver_info, [w["solver"], w["task"], w["kernel_choice"]], w["steps"])
