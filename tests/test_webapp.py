@@ -230,11 +230,13 @@ def test_the_page_restores_a_blurred_photo_with_its_kernel_estimated(tmp_path):
     requests = _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader("builtin", device="cpu"), root)
     page = dict(factor=4, downsampling="bicubic", kernel_file=None, mask_file=None, quality=10, sigma_y=0.02,
                 steps=2, seed=3, reference=None, estimate_noise=False, kernel_size=5)  # fmt: skip
-    for choice, model, solver, (label, n) in (("Unknown camera shake: estimate it", "full", "diffpir", list(ESTIMATES.items())[1]),
-                                              ("Unknown blur: estimate it", "separable", "ddrm", list(ESTIMATES.items())[0])):  # fmt: skip
+    (one, _), (mean, _) = ESTIMATES.items()
+    routes = (("Unknown camera shake: estimate it", "full", "diffpir", (mean, 4)),
+              ("Unknown blur: estimate it", "separable", "ddrm", (one, 1)))  # fmt: skip
+    for choice, model, solver, (label, n) in routes:
         assert blind_params("Deblurring", choice, 5) == {"size": 5, "model": model}
-        _, _, summary, files = requests(MODES[1], str(tmp_path / "blurry.png"), None, "Deblurring", kernel_choice=choice,
-                                        solver=solver, estimate=label, **page)  # fmt: skip
+        _, _, summary, files = requests(MODES[1], str(tmp_path / "blurry.png"), None, "Deblurring",
+                                        kernel_choice=choice, solver=solver, estimate=label, **page)  # fmt: skip
         assert "task `deblur_blind`" in summary, summary
         restored = Path(files[0])
         record = json.loads(restored.with_suffix(".result.json").read_text())

@@ -226,8 +226,9 @@ def restore_measurement(
     and ``jpegQF`` is checked against them (:func:`ddrm.tasks.jpeg_params`); ``y01`` is then the file on its stored
     grid (its blocks' grid, :func:`ddrm.io.read_image` without ``upright``), and the images written and ``reference``
     are upright, as viewers show the file (its EXIF orientation). ``task_params``: the task's parameters beyond its
-    name (``{"size": 15, "model": "full"}`` for ``deblur_blind``, as ``--kernel-size`` and ``--kernel-model``). Writes ``measurement.png``, ``restored.png``,
-    ``before.png`` and ``restored_grid.png`` into ``out_dir``, each checked before the first."""
+    name (``{"size": 15, "model": "full"}`` for ``deblur_blind``, as ``--kernel-size`` and ``--kernel-model``).
+    Writes ``measurement.png``, ``restored.png``, ``before.png`` and ``restored_grid.png`` into ``out_dir``, each
+    checked before the first."""
     device = resolve_device(device)
     name, params = parse_task(task)
     params = merge_task_params(name, params, task_params or {})

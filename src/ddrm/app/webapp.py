@@ -170,8 +170,8 @@ class _Requests:
         self.settings, self.device, self.loader, self.root = settings, device, loader, root
 
     def __call__(self, mode, image, editor, task, factor, downsampling, kernel_choice, kernel_file, mask_file,
-                 reference, quality, sigma_y, solver, steps, seed, estimate=None, estimate_noise=False, kernel_size=None,
-                 progress=None):  # fmt: skip
+                 reference, quality, sigma_y, solver, steps, seed, estimate=None, estimate_noise=False,
+                 kernel_size=None, progress=None):  # fmt: skip
         """The result (before/after, the original when there is one, the summary, the files); a mistake is one line
         shown where the result would be, the outputs cleared, until the next run."""
         import gradio as gr
@@ -200,8 +200,9 @@ class _Requests:
                     raise PageError(f"the restored image would be larger than {limit} px; use 'ddrm restore' for it")
                 ref = None if not reference else _rgb_file(reference, upright=True)  # as the result is shown
                 level = "auto" if estimate_noise and not name.startswith("jpeg") else sigma_y
-                res = restore_measurement(out, image, name, level, reference=ref, source=path,
-                                          task_params=blind_params(task, kernel_choice, kernel_size), **common)  # fmt: skip
+                blind = blind_params(task, kernel_choice, kernel_size)
+                res = restore_measurement(out, image, name, level, reference=ref, source=path, task_params=blind,
+                                          **common)  # fmt: skip
         except (DDRMError, OSError) as exc:
             return _failed(_message(exc, uploads))
         except Exception as exc:  # never a stack trace in the page; the server's log keeps it
