@@ -117,6 +117,27 @@ def noise_estimation_table(path: Path = RESULTS / "noise_estimation.json") -> st
     return "\n".join(out)
 
 
+def grey_photos_table(path: Path = RESULTS / "grey_photos.json") -> str:
+    """Greyscale photos: the input, the grey measurement (noise estimated, and true), three equal channels (the page's
+    reading before), mean PSNR of the result's grey; the worst photo against the input; and the noise estimates' bias
+    and rms error (weak-texture patches, the default; all patches; three equal channels)."""
+    rows = rows_of(path)
+    out = ["| task | sigma_y | input | grey (default) | grey, true sigma_y | three equal channels | grey - input: worst "
+           "photo | noise estimate, bias / rms: weak-texture / all patches / three channels |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (task, s), rs in _groups(rows, "task", "sigma_y").items():
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        worst = min(r["grey"] - r["input"] for r in rs)
+        errs = []
+        for k in ("sigma_y estimated", "sigma_y all patches", "sigma_y three channels"):
+            e = np.array([r[k] - s for r in rs])
+            errs.append(f"{e.mean():+.4f} / {np.sqrt((e**2).mean()):.4f}")
+        label = "SR x4 (Pillow bicubic)" if task == "sr_bicubic4" else "denoising"
+        out.append(f"| {label} | {s:g} | {avg('input'):.2f} | {avg('grey'):.2f} | {avg('grey, true sigma_y'):.2f} | "
+                   f"{avg('three equal channels'):.2f} | {worst:+.2f} | {' / '.join(errs)} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def real_boundaries_table(path: Path = RESULTS / "real_boundaries.json") -> str:
     """Per kernel family and sigma_y: the blurry photo, the synthetic boundary models and the valid one (mean PSNR in
     the measurement's frame), and the valid model's worst photo against the blurry input and the synthetic model."""
@@ -1061,6 +1082,7 @@ TABLES = {
     "sample_vs_mean": sample_vs_mean_table,
     "real_degradations": real_degradations_table,
     "noise_estimation": noise_estimation_table,
+    "grey_photos": grey_photos_table,
     "real_boundaries": real_boundaries_table,
     "blind_real": blind_real_table,
     "blind_real_motion": blind_real_motion_table,

@@ -175,6 +175,41 @@ def test_super_resolution_from_a_low_resolution_image(tmp_path):
     assert bad.returncode == 2 and "--from SIDECAR" in bad.stderr
 
 
+def test_a_greyscale_photo_is_restored_as_the_grey_of_a_colour_image(tmp_path):
+    """A one-channel photo (an old print's scan, a grey camera's frame) is the grey of the image measured: each task
+    restores it with its operator on the channels' mean (recorded as ``grey``), the noise estimated on the grey image
+    itself, and the result explains the measurement (its residual is about the noise); blind deblurring says in one
+    line that it takes colour photos only."""
+    clean = np.asarray(Image.open(make_photo(tmp_path / "c.png", 32, 48)).convert("L"), dtype=float) / 255
+    noisy = np.clip(clean + 0.05 * np.random.default_rng(0).standard_normal(clean.shape), 0, 1)
+    Image.fromarray((noisy * 255 + 0.5).astype(np.uint8)).save(tmp_path / "grey.png")
+    np.save(tmp_path / "k.npy", np.full((1, 5), 0.2))
+    mask = np.ones_like(clean)
+    mask[8:20, 10:30] = 0
+    Image.fromarray((mask * 255).astype(np.uint8)).save(tmp_path / "m.png")
+    runs = {"denoise": (), "sr_bicubic2": (), "deblur_gauss": (), "deblur_motion": ("--kernel", tmp_path / "k.npy"),
+            "inpaint": ("--mask", tmp_path / "m.png")}  # fmt: skip
+    for task, extra in runs.items():
+        out = tmp_path / f"{task}.png"
+        run("restore", tmp_path / "grey.png", "--task", task, *extra, "--prior", "gaussian", "--steps", "10", "-o",
+            out, "--quiet")  # fmt: skip
+        rec = json.loads(out.with_suffix(".result.json").read_text())
+        assert rec["task_params"]["grey"] is True and rec["sigma_y_from"] == "estimated", task
+        # measured over make_photo seeds 0-3 (noise seeds alike), 1 and 2 threads: estimates 0.041-0.047 on this 32x48
+        # photo (clipping at 0 and 1 takes some noise away), residuals 0.81-1.46 x the noise; bounds with margin
+        assert rec["sigma_y"] == pytest.approx(0.05, rel=0.25), task
+        restored = np.asarray(Image.open(out), dtype=float) / 255
+        assert restored.shape[-1] == 3
+        # the grey of the result keeps the photo's contrast: 0.90-1.36 of the clean grey's over the same seeds (a grey
+        # coordinate measured at the wrong scale, singular values not divided by sqrt(3), gave 0.57-0.79)
+        contrast = restored.mean(-1).std() / clean.std()
+        assert 0.85 < contrast < 1.5, (task, contrast)
+        if task != "inpaint":  # the missing pixels' noise is not measured: the residual is over all
+            assert 0.5 < rec["residual_ratio"] < 2.5, (task, rec["residual_ratio"])
+    bad = run("restore", tmp_path / "grey.png", "--task", "deblur_blind", "--prior", "gaussian", ok=False)
+    assert bad.returncode == 2 and "greyscale" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_a_phone_photo_is_restored_and_degraded_as_viewers_show_it(tmp_path):
     """A portrait a phone stored sideways with EXIF orientation 6 is degraded and restored upright, as viewers (and
     the web page) show it; a JPEG restored with its own tables is restored on the grid its blocks were stored on and

@@ -257,6 +257,37 @@ def test_the_page_restores_a_blurred_photo_with_its_kernel_estimated(tmp_path):
     assert "Could not restore" in summary and "choose a kernel" in summary and "Traceback" not in summary
 
 
+def test_the_page_restores_a_greyscale_photo_as_ddrm_restore_does(tmp_path):
+    """A greyscale upload, restored, is the grey of the image measured (not three equal channels, whose noise would be
+    estimated as 0): the page's result records ``grey``, its noise estimated on the grey image, and is
+    ``ddrm restore``'s on the same file, byte for byte."""
+    pytest.importorskip("gradio")
+    from ddrm.app.webapp import MODES, AppSettings, _Requests
+    from ddrm.cli import main
+
+    grey = photo(32, 32).mean(-1)
+    noisy = np.clip(grey + 12 * np.random.default_rng(0).standard_normal(grey.shape), 0, 255)
+    Image.fromarray(noisy.round().astype(np.uint8)).save(tmp_path / "grey.png")
+    root = tmp_path / "runs"
+    root.mkdir()
+    requests = _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader("builtin", device="cpu"), root)
+    page = dict(factor=4, downsampling="bicubic", kernel_file=None, mask_file=None, quality=10, sigma_y=0.02,
+                steps=2, seed=3, reference=None, estimate_noise=True, kernel_size=5)  # fmt: skip
+    _, _, summary, files = requests(MODES[1], str(tmp_path / "grey.png"), None, "Denoising", solver="ddrm",
+                                    kernel_choice="Gaussian (DDRM's)", estimate=None, **page)  # fmt: skip
+    assert "task `denoise`" in summary, summary
+    restored = Path(files[0])
+    record = json.loads(restored.with_suffix(".result.json").read_text())
+    assert record["task_params"] == {"grey": True}, record
+    assert record["sigma_y"] == pytest.approx(12 / 255, rel=0.25)
+    cli_in = tmp_path / "cli" / "measurement.png"  # the same name: each image's noise is seeded by its file name
+    cli_in.parent.mkdir()
+    shutil.copy(restored.with_name("measurement.png"), cli_in)
+    rc = main(["restore", str(cli_in), "--task", "denoise", "--solver", "ddrm", "--steps", "2", "--seed", "3",
+               "-o", str(tmp_path / "cli.png"), "--device", "cpu", "--quiet"])  # fmt: skip
+    assert rc == 0 and (tmp_path / "cli.png").read_bytes() == restored.read_bytes()
+
+
 def test_page_choices_map_to_tasks():
     from ddrm.app.webapp import MODES, editor_mask, task_string
 

@@ -123,21 +123,23 @@ def blind_params(task: str, kernel: str, size: int | float | None) -> dict | Non
     return {"size": int(size or BLIND_TASKS["deblur_blind"]["size"]), "model": BLIND_KERNELS[kernel]}
 
 
-def _rgb_file(path: str | Path, upright: bool = False) -> Tensor:
-    """An image file read as ``ddrm restore`` reads it, (3, H, W) in [0, 1] (a grey image repeated); ``upright``:
-    turned as its EXIF orientation says (a phone stores a photo sideways with that tag; the page shows it upright)."""
+def _rgb_file(path: str | Path, upright: bool = False, grey: bool = False) -> Tensor:
+    """An image file read as ``ddrm restore`` reads it, (3, H, W) in [0, 1] (a grey image repeated; ``grey=True``:
+    kept (1, H, W), the measurement of a greyscale photo); ``upright``: turned as its EXIF orientation says (a phone
+    stores a photo sideways with that tag; the page shows it upright)."""
     from ..io import read_image
 
     x = read_image(path, upright=upright)
-    return x.expand(3, -1, -1) if x.shape[0] == 1 else x
+    return x.expand(3, -1, -1) if x.shape[0] == 1 and not grey else x
 
 
-def page_image(value: str | Path | None, upright: bool = True) -> Tensor:
+def page_image(value: str | Path | None, upright: bool = True, grey: bool = False) -> Tensor:
     """The page's image (the uploaded file as it is, or the example), (3, H, W) in [0, 1], upright as the page shows
-    it (``upright=False``: the pixel grid as stored, which a JPEG's blocks are on)."""
+    it (``upright=False``: the pixel grid as stored, which a JPEG's blocks are on); ``grey=True``: a greyscale file
+    kept (1, H, W), as ``ddrm restore`` restores it (the grey of the image measured, not three equal channels)."""
     if value is None:
         raise PageError("upload an image first (or press 'Use the example photo')")
-    return _rgb_file(value, upright)
+    return _rgb_file(value, upright, grey)
 
 
 def editor_mask(value: dict[str, Any] | None) -> Tensor | None:
@@ -226,7 +228,8 @@ class _Requests:
         from ..io import read_image
         from ..tasks import load_kernel
 
-        image = page_image(image, upright=name != "jpeg")  # a JPEG is restored on its blocks' grid, as stored
+        # a JPEG is restored on its blocks' grid, as stored; a greyscale photo to restore as its grey
+        image = page_image(image, upright=name != "jpeg", grey=not degrading)
         mask = editor_mask(editor) if name == "inpaint" else None
         if mask is not None and tuple(mask.shape) != tuple(image.shape[-2:]):
             raise PageError("the drawn mask belongs to another image; draw it again on this one")

@@ -5,7 +5,7 @@ No dense ``H`` is ever built (except by :class:`DenseOperator`, for small proble
 """
 
 from .base import Generators, LinearOperator, Operator, SVDOperator, conjugate_gradient, randn
-from .compose import ValidPart, compose, valid_margins
+from .compose import OnGrey, OnGreySVD, ValidPart, compose, on_grey, valid_margins
 from .fourier import CircularConvolution
 from .hadamard import WalshHadamardCS, fwht
 from .jpeg import JPEG
@@ -26,6 +26,7 @@ from .kronecker import (
 )
 from .registry import (
     BOX_MARGIN,
+    GREY_OWN,
     OPERATORS,
     OperatorSpec,
     box_mask,
@@ -57,6 +58,9 @@ __all__ = [
     "compose",
     "ValidPart",
     "valid_margins",
+    "OnGrey",
+    "OnGreySVD",
+    "on_grey",
     "fwht",
     "separable_blur",
     "bicubic_super_resolution",
@@ -80,4 +84,5 @@ __all__ = [
     "OperatorSpec",
     "OPERATORS",
     "build_operator",
+    "GREY_OWN",
 ]

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..errors import TaskError
 from .base import LinearOperator, Operator, SVDOperator
-from .compose import ValidPart, valid_margins
+from .compose import ValidPart, on_grey, valid_margins
 from .fourier import CircularConvolution
 from .hadamard import WalshHadamardCS
 from .jpeg import JPEG
@@ -251,6 +251,10 @@ OPERATORS: dict[str, OperatorSpec] = {
 }
 
 
+# the operators whose measurement is grey already (colorization) or has its own grey layout (a greyscale JPEG)
+GREY_OWN = ("color", "jpeg")
+
+
 def build_operator(
     name: str,
     input_shape: tuple[int, int, int],
@@ -260,14 +264,23 @@ def build_operator(
     **params: Any,
 ) -> Operator:
     """Build the registered operator ``name`` (of ``OPERATORS``) for images of shape (C, H, W); an instance of the
-    spec's ``contract``. ``dtype`` defaults to torch's default (float32)."""
+    spec's ``contract``. ``dtype`` defaults to torch's default (float32). ``grey=True``: the measurement is of the
+    image's grey (a greyscale photo), the operator built for one channel and applied to the channels' mean
+    (:func:`ddrm.operators.on_grey`); not for the tasks with a grey measurement of their own (:data:`GREY_OWN`)."""
     try:
         spec = OPERATORS[name]
     except KeyError:
         raise TaskError(f"unknown operator {name!r}; choose from {', '.join(OPERATORS)}") from None
+    grey = bool(params.pop("grey", False))
     unknown = set(params) - set(spec.params)
     if unknown:
         raise TaskError(f"operator {name!r} takes no parameter(s) {', '.join(sorted(unknown))}")
-    op = spec.build(tuple(input_shape), generator=generator, dtype=dtype, **params)
+    if grey:  # the measurement of a greyscale photo: the operator on one channel, of the image's grey
+        if name in GREY_OWN:
+            raise TaskError(f"operator {name!r} has its own grey measurement; grey does not apply")
+        c, h, w = input_shape
+        op = on_grey(spec.build((1, h, w), generator=generator, dtype=dtype, **params), c)
+    else:
+        op = spec.build(tuple(input_shape), generator=generator, dtype=dtype, **params)
     op.task_name = name  # messages speak in task names, not class names
     return op

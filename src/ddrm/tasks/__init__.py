@@ -40,6 +40,7 @@ from .noise import (
     estimate_sigma_y,
     mad_noise_level,
     pca_noise_level,
+    weak_texture_noise_level,
 )
 from .sidecar import (
     SIDE_FILE_SUFFIXES,
@@ -102,6 +103,7 @@ __all__ = [
     "validate_sidecar",
     "estimate_sigma_y",
     "pca_noise_level",
+    "weak_texture_noise_level",
     "mad_noise_level",
     "NOISE_ESTIMATORS",
     "DEFAULT_SIGMA_Y",

@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ..errors import TaskError
 from ..operators import (
+    GREY_OWN,
     OPERATORS,
     CircularConvolution,
     Operator,
@@ -138,8 +139,12 @@ def image_shape_for_measurement(name: str, params: dict, y_shape: tuple[int, ...
         if c != 1:
             raise TaskError(f"colorization restores from a greyscale image, got {c} channels")
         return (3, h, w)
+    if params.get("grey"):  # a greyscale photo: its grey is measured, the image has colours
+        if c != 1:
+            raise TaskError(f"the measurement of a greyscale photo has one channel, got {c}")
+        c = 3
     if c != 3:
-        raise TaskError(f"task {name} expects an RGB measurement, got {c} channel(s)")
+        raise TaskError(f"task {name} expects an RGB or greyscale measurement, got {c} channel(s)")
     if name in ("sr", "sr_bicubic"):
         f = params.get("factor", OPERATORS[name].params["factor"])
         return (c, h * f, w * f)
@@ -194,6 +199,11 @@ def make_task(
     elif name == "cs":
         params["permutation"] = torch.randperm(shape[1] * shape[2], generator=generator)
     return TaskSpec(name, shape, params)
+
+
+def _grey(params: dict) -> dict:
+    """The ``grey`` flag of a task's parameters, kept where they are rebuilt."""
+    return {"grey": True} if params.get("grey") else {}
 
 
 def _check_motion(shape: tuple[int, int, int], size: int | None, intensity: float) -> None:
@@ -259,10 +269,16 @@ def spec_for_measurement(
     inpainting needs its ``mask``, ``deblur_motion`` its ``kernel``, ``deblur_varying`` its grid of kernels (files or
     arrays); CS cannot be restored this way (the measurement does not tell the image size). A blur is taken as a
     real photo's (``boundary="valid"`` unless given): the image is restored beyond the frame by the kernel's extent
-    and cropped back to it (:meth:`TaskSpec.frame`)."""
+    and cropped back to it (:meth:`TaskSpec.frame`). A one-channel measurement (a greyscale photo) of a task without a
+    grey measurement of its own is the grey of the image measured (``grey=True``: :func:`ddrm.operators.on_grey`);
+    the image restored has colours, as a greyscale JPEG's."""
     params = dict(params)
     if name in BLUR_TASKS:
         params["boundary"] = params.get("boundary") or "valid"
+    if len(y_shape) == 3 and y_shape[0] == 1 and name not in GREY_OWN:  # a greyscale photo (own grey: color, jpeg)
+        if name in BLIND_TASKS:
+            raise TaskError(f"{name} estimates its kernel from a colour photo; a greyscale one is not supported yet")
+        params["grey"] = True
     if name in BLIND_TASKS:
         if mask is not None or kernel is not None:
             raise TaskError(f"{name} estimates its kernel; a {'mask' if mask is not None else 'kernel'} does not apply")
@@ -279,17 +295,17 @@ def spec_for_measurement(
     if name == "deblur_motion":
         if kernel is None:
             raise TaskError("deblur_motion needs a kernel (.npy or image)")
-        params = {"kernel": _kernel(kernel), "boundary": params["boundary"]}
+        params = {"kernel": _kernel(kernel), "boundary": params["boundary"], **_grey(params)}
     elif name == "deblur_varying":
         if kernel is None:
             raise TaskError("deblur_varying needs its kernels (.npy of shape (rows, cols, kh, kw))")
         params = {"kernels": as_kernel_grid(kernel) if isinstance(kernel, Tensor) else load_kernel_grid(kernel),
-                  "boundary": params["boundary"]}  # fmt: skip
+                  "boundary": params["boundary"], **_grey(params)}  # fmt: skip
     shape = image_shape_for_measurement(name, params, tuple(y_shape))
     if name == "inpaint":
         if mask is None:
             raise TaskError("inpainting needs a mask (white = observed)")
-        params = {"mask": _mask(mask, shape)}
+        params = {"mask": _mask(mask, shape), **_grey(params)}
     elif name == "deblur_varying":
         _kernel_grid(params["kernels"], shape)  # fits the image
     return TaskSpec(name, shape, params, crop=params.get("boundary") == "valid")
