@@ -138,6 +138,35 @@ def grey_photos_table(path: Path = RESULTS / "grey_photos.json") -> str:
     return "\n".join(out)
 
 
+def grey_figures(path: Path = RESULTS / "grey_photos.json") -> dict[str, Any]:
+    """The figures docs/benchmarks.md quotes for greyscale photos: per denoising level the grey default's gain over the
+    input; its rows below the input (photo, level, loss, and the loss with the true level); for SR its gain over
+    bicubic, rows below it and worst, and its distance to the three equal channels and to the true level."""
+    rows = rows_of(path)
+    den = [r for r in rows if r["task"] == "denoise"]
+    sr = [r for r in rows if r["task"] == "sr_bicubic4"]
+    mean = lambda rs, a, b: float(np.mean([r[a] - r[b] for r in rs]))  # noqa: E731
+    return {
+        "gain": {s: mean(rs, "grey", "input") for (s,), rs in _groups(den, "sigma_y").items()},
+        "denoise rows": len(den),
+        "below": [
+            (r["image"], r["sigma_y"], r["grey"] - r["input"], r["grey, true sigma_y"] - r["input"])
+            for r in den
+            if r["grey"] < r["input"]
+        ],
+        "true gap": mean(den, "grey, true sigma_y", "grey"),
+        "three equal": max(abs(r["three equal channels"] - r["input"]) for r in den),
+        "sr gain": mean(sr, "grey", "input"),
+        "sr below": sum(r["grey"] < r["input"] for r in sr),
+        "sr rows": len(sr),
+        "sr worst": min(r["grey"] - r["input"] for r in sr),
+        "sr three": mean(sr, "three equal channels", "grey"),
+        "sr true three": mean(sr, "grey, true sigma_y", "three equal channels"),
+        "sr bias": float(np.mean([r["sigma_y estimated"] for r in sr])),
+        "sr bias all": float(np.mean([r["sigma_y all patches"] for r in sr])),
+    }
+
+
 def real_boundaries_table(path: Path = RESULTS / "real_boundaries.json") -> str:
     """Per kernel family and sigma_y: the blurry photo, the synthetic boundary models and the valid one (mean PSNR in
     the measurement's frame), and the valid model's worst photo against the blurry input and the synthetic model."""

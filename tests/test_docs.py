@@ -645,3 +645,40 @@ def _held_nfe(samples: int) -> int:
     from ddrm.samplers import SAMPLERS
 
     return samples * SAMPLERS["diffpir"].count_nfe(HELD_STEPS, task="deblur_blind")
+
+
+def test_the_greyscale_photo_figures_quoted_agree_with_their_result_file():
+    """docs/benchmarks.md's figures for greyscale photos (table ``grey_photos``), from ``grey_photos.json``."""
+    f = _summaries().grey_figures()
+    text = _prose("benchmarks.md")
+    gain = f["gain"]
+    assert f["three equal"] < 1e-4, "the docs say the three equal channels return the input when denoising"
+    ((photo, level, loss, true_loss),) = f["below"]
+    quoted = [
+        f"+{gain[0.01]:.2f}, +{gain[0.02]:.2f} and +{gain[0.05]:.2f} dB over the noisy photo at 0.01, 0.02 and 0.05, "
+        f"below it in {len(f['below'])} of {f['denoise rows']} (`{photo}` at {level:g}, {loss:+.2f} dB, and "
+        f"{true_loss:+.2f} dB with the true level",
+        f"{f['true gap']:.2f} dB from the true level's result on average",
+        f"the grey model is {f['sr gain']:+.2f} dB over bicubic upsampling, below it in {f['sr below']} of "
+        f"{f['sr rows']} (worst {f['sr worst']:+.2f} dB), and {f['sr three']:.2f} dB below the three equal channels",
+        f"still {f['sr bias']:+.3f} on average (all patches: {f['sr bias all']:+.3f})",
+        f"the grey model is {f['sr true three']:.2f} dB above the three channels",
+    ]
+    for q in quoted:
+        assert q in text, q
+
+
+def test_the_colourisation_noise_figures_quoted_agree_with_their_result_file():
+    """docs/benchmarks.md's colourisation noise estimate (table ``noise_estimation``): its bias at level 0 and how far
+    DDRM with it is from DDRM with the true level, from ``noise_estimation.json``."""
+    import numpy as np
+
+    summaries = _summaries()
+    rows = [r for r in summaries.rows_of(summaries.RESULTS / "noise_estimation.json") if r["task"] == "color"]
+    clean = [r for r in rows if r["sigma_y"] == 0]
+    bias, mad = np.mean([r["pca"] for r in clean]), np.mean([r["mad"] for r in clean])
+    far = max(abs(np.mean([r["psnr estimated"] - r["psnr true"] for r in rows if r["sigma_y"] == s]))
+              for s in {r["sigma_y"] for r in rows})  # fmt: skip
+    assert far < 0.15, "the docs say within 0.15 dB of the true level's at every level"
+    quoted = f"{bias:+.4f} at level 0, where all patches gave +0.022 and the MAD gives {mad:+.4f}"
+    assert quoted in _prose("benchmarks.md"), quoted
