@@ -144,3 +144,17 @@ def test_the_flat_patch_limit_is_the_gamma_laws_quantile():
         for q in (0.9, 0.99):
             want = stats.gamma.ppf(q, shape, scale=0.7)
             assert _gamma_quantile(q, shape, 0.7) == pytest.approx(want, rel=1e-3)
+
+
+def test_a_grey_photo_stored_as_colour_has_the_grey_images_noise():
+    """Three equal channels carry one noise, which patches across the channels cannot see (estimated 0 before): the
+    level is the grey image's, also with an encoder's chroma rounding (channels a level apart)."""
+    x = _grey_photo("camera")
+    y = ((x + 0.02 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(0, 1) * 255).round() / 255
+    rgb = y.expand(3, -1, -1).clone()
+    assert estimate_sigma_y(rgb, "denoise") == pytest.approx(estimate_sigma_y(y, "denoise"), rel=1e-6)
+    assert estimate_sigma_y(rgb, "denoise") == pytest.approx(0.02, rel=0.1)
+    rgb[1] = (rgb[1] + torch.randint(-1, 2, y.shape[1:], generator=torch.Generator().manual_seed(1)) / 255).clamp(0, 1)
+    assert estimate_sigma_y(rgb, "denoise") == pytest.approx(0.02, rel=0.1)
+    colour = texture()  # a colour photo is not one
+    assert estimate_sigma_y(colour, "denoise") == pca_noise_level(colour)
