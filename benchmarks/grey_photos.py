@@ -5,8 +5,8 @@ gives), as 8-bit files, noisy (denoising) or reduced by Pillow's bicubic (super-
 * grey (the default): the one-channel measurement, the task's operator on the image's grey (``grey=True``), its noise
   estimated on the grey image from its weak-texture patches;
 * grey, true sigma_y: the same with the true level (0 for the reduction: its 8-bit rounding only);
-* three equal channels: the grey image repeated to RGB, as the web page read a grey upload before and as a grey photo
-  saved as RGB is read (its noise is estimated on the three channels, which are equal).
+* three equal channels: the grey image repeated to RGB, as a grey photo saved as RGB is read (and as the web page
+  read a grey upload before 059e731), its noise level the grey image's.
 
     python benchmarks/grey_photos.py          # writes benchmarks/results/grey_photos.json
 
