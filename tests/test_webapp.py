@@ -130,6 +130,15 @@ def test_the_mask_editor_follows_each_new_image_once(tmp_path):
     assert _follow_image(None, None) == (gradio.skip(), None)
 
 
+def _page_requests(tmp_path: Path, prior: str = "builtin"):
+    """The page's request handler as ``ddrm serve`` makes it (CPU, ``prior``), its runs under ``tmp_path / "runs"``."""
+    from ddrm.app.webapp import AppSettings, _Requests
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    return _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader(prior, device="cpu"), root)
+
+
 def test_the_page_restores_a_jpeg_with_the_tables_of_its_file(tmp_path):
     """A JPEG to restore brings its own quantisation tables and chroma layout, whatever encoder and quality wrote it:
     the page reads them from the uploaded file (as ``ddrm restore --task jpeg`` does), never a quality factor picked
@@ -137,13 +146,11 @@ def test_the_page_restores_a_jpeg_with_the_tables_of_its_file(tmp_path):
     on the bundled photo; on this pattern 11-15 dB below the file's own tables). An upload that is no JPEG file gets
     one line."""
     pytest.importorskip("gradio")
-    from ddrm.app.webapp import MODES, AppSettings, _Requests
+    from ddrm.app.webapp import MODES
 
     Image.fromarray(photo(64, 64)).save(tmp_path / "clean.png")
     Image.fromarray(photo(64, 64)).save(tmp_path / "fine.jpg", quality=85, subsampling=0)
-    root = tmp_path / "runs"
-    root.mkdir()
-    requests = _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader("builtin", device="cpu"), root)
+    requests = _page_requests(tmp_path)
     page = dict(factor=4, downsampling="bicubic", kernel_choice="", kernel_file=None, mask_file=None, quality=10,
                 sigma_y=0.05, solver="ddrm-jpeg", steps=2, seed=0)  # fmt: skip
     _, _, summary, files = requests(MODES[1], str(tmp_path / "fine.jpg"), None, "JPEG artefacts",
@@ -189,7 +196,7 @@ def test_a_phone_jpeg_is_restored_on_its_blocks_grid_and_shown_upright(tmp_path)
     stored on, and the page shows it upright: the before/after pair and the files written are the stored grid's
     restoration turned, scored against an upright reference as the untagged file is against the stored one."""
     pytest.importorskip("gradio")
-    from ddrm.app.webapp import MODES, AppSettings, _Requests
+    from ddrm.app.webapp import MODES
 
     im = Image.fromarray(photo(32, 48))  # 48 wide, 32 high as stored
     exif = im.getexif()
@@ -199,9 +206,7 @@ def test_a_phone_jpeg_is_restored_on_its_blocks_grid_and_shown_upright(tmp_path)
         im.save(tmp_path / name / "phone.jpg", quality=85, **({"exif": tag} if tag else {}))
     Image.fromarray(np.rot90(photo(32, 48), -1)).save(tmp_path / "tagged" / "ref.png")
     Image.fromarray(photo(32, 48)).save(tmp_path / "plain" / "ref.png")
-    root = tmp_path / "runs"
-    root.mkdir()
-    requests = _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader("gaussian", device="cpu"), root)
+    requests = _page_requests(tmp_path, "gaussian")
     page = dict(factor=4, downsampling="bicubic", kernel_choice="", kernel_file=None, mask_file=None, quality=10,
                 sigma_y=0.05, solver="ddrm-jpeg", steps=2, seed=0)  # fmt: skip
     shown = {}
@@ -221,13 +226,11 @@ def test_the_page_restores_a_blurred_photo_with_its_kernel_estimated(tmp_path):
     bytes, the kernel of the size asked for beside it; the mean of 4 writes the samples' spread. Degrading a clean
     photo with an unknown kernel is one line."""
     pytest.importorskip("gradio")
-    from ddrm.app.webapp import ESTIMATES, MODES, AppSettings, _Requests, blind_params
+    from ddrm.app.webapp import ESTIMATES, MODES, blind_params
     from ddrm.cli import main
 
     Image.fromarray(photo(36, 36)).save(tmp_path / "blurry.png")
-    root = tmp_path / "runs"
-    root.mkdir()
-    requests = _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader("builtin", device="cpu"), root)
+    requests = _page_requests(tmp_path)
     page = dict(factor=4, downsampling="bicubic", kernel_file=None, mask_file=None, quality=10, sigma_y=0.02,
                 steps=2, seed=3, reference=None, estimate_noise=False, kernel_size=5)  # fmt: skip
     (one, _), (mean, _) = ESTIMATES.items()
@@ -262,15 +265,13 @@ def test_the_page_restores_a_greyscale_photo_as_ddrm_restore_does(tmp_path):
     estimated as 0): the page's result records ``grey``, its noise estimated on the grey image, and is
     ``ddrm restore``'s on the same file, byte for byte."""
     pytest.importorskip("gradio")
-    from ddrm.app.webapp import MODES, AppSettings, _Requests
+    from ddrm.app.webapp import MODES
     from ddrm.cli import main
 
     grey = photo(32, 32).mean(-1)
     noisy = np.clip(grey + 12 * np.random.default_rng(0).standard_normal(grey.shape), 0, 255)
     Image.fromarray(noisy.round().astype(np.uint8)).save(tmp_path / "grey.png")
-    root = tmp_path / "runs"
-    root.mkdir()
-    requests = _Requests(AppSettings(device="cpu"), torch.device("cpu"), PriorLoader("builtin", device="cpu"), root)
+    requests = _page_requests(tmp_path)
     page = dict(factor=4, downsampling="bicubic", kernel_file=None, mask_file=None, quality=10, sigma_y=0.02,
                 steps=2, seed=3, reference=None, estimate_noise=True, kernel_size=5)  # fmt: skip
     _, _, summary, files = requests(MODES[1], str(tmp_path / "grey.png"), None, "Denoising", solver="ddrm",

@@ -80,14 +80,17 @@ PATCH_SIZES = (8, 4)  # Chen et al.'s 8 px; 4 px where an image has too few 8 px
 MAX_PATCHES = 100_000  # beyond, patches are taken on a coarser grid: the statistics are settled long before
 
 
+def _grid_stride(y: Tensor, patch: int) -> int:
+    """The step of the patch grid: 1, or coarser where ``y`` has more than :data:`MAX_PATCHES` patches."""
+    count = max(1, (y.shape[-2] - patch + 1) * (y.shape[-1] - patch + 1))
+    return max(1, math.ceil(math.sqrt(count / MAX_PATCHES)))
+
+
 def pca_noise_level(y: Tensor, patch: int = 8, stride: int | None = None, valid: Tensor | None = None) -> float:
     """The noise standard deviation of an image ``y`` (C, H, W), Chen et al. 2015 (see the module's docstring), from
     the ``C patch^2``-dimensional patches at every pixel (``stride`` 1; coarser on images with more than
     ``MAX_PATCHES`` of them); ``valid`` (H, W) restricts the patches to observed pixels."""
-    if stride is None:
-        count = max(1, (y.shape[-2] - patch + 1) * (y.shape[-1] - patch + 1))
-        stride = max(1, math.ceil(math.sqrt(count / MAX_PATCHES)))
-    x = _patches(y, patch, stride, valid)
+    x = _patches(y, patch, _grid_stride(y, patch) if stride is None else stride, valid)
     if x.shape[0] < 2 * x.shape[1]:
         raise InputError(
             f"the measurement is too small to estimate its noise ({x.shape[0]} patches of {patch} px); give --sigma-y"
@@ -127,8 +130,9 @@ def weak_texture_noise_level(y: Tensor, patch: int = WEAK_TEXTURE_PATCH, valid: 
     Gamma law of shape ``D / 2`` (``D`` the patch's length) and mean ``sigma^2 tr(Dh^T Dh + Dv^T Dv)``, so the patches
     below that law's :data:`WEAK_TEXTURE_QUANTILE` quantile are kept and the level is estimated again from them (by
     :func:`_eigen_level`, Chen et al.'s rule), from all patches first, for :data:`WEAK_TEXTURE_ROUNDS` rounds or until
-    it settles. ``valid`` (H, W) restricts the patches to observed pixels."""
-    x = _patches(y, patch, 1, valid)
+    it settles; the patches on :func:`pca_noise_level`'s grid. ``valid`` (H, W) restricts the patches to observed
+    pixels."""
+    x = _patches(y, patch, _grid_stride(y, patch), valid)
     c, d = y.shape[0], x.shape[1]
     if x.shape[0] < 2 * d:
         raise InputError(
