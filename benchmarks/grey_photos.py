@@ -5,8 +5,10 @@ gives), as 8-bit files, noisy (denoising) or reduced by Pillow's bicubic (super-
 * grey (the default): the one-channel measurement, the task's operator on the image's grey (``grey=True``), its noise
   estimated on the grey image from its weak-texture patches;
 * grey, true sigma_y: the same with the true level (0 for the reduction: its 8-bit rounding only);
-* three equal channels: the grey image repeated to RGB, as a grey photo saved as RGB is read (and as the web page
-  read a grey upload before 059e731), its noise level the grey image's.
+* three equal channels: the grey image repeated to RGB, a grey photo saved as RGB, restored by ``ddrm.restore`` (since
+  the commit after 6597729, as its grey: the same measurement as the first);
+* as colour: the same three channels restored with the colour model, as ``ddrm.restore`` read them before (and as the
+  web page read a grey upload before 059e731), its noise level the grey image's.
 
     python benchmarks/grey_photos.py          # writes benchmarks/results/grey_photos.json
 
@@ -32,8 +34,9 @@ from ddrm.checkpoints import load_prior
 from ddrm.errors import InputError
 from ddrm.io import read_image
 from ddrm.metrics import psnr
-from ddrm.pipeline import image_generator
-from ddrm.tasks import estimate_sigma_y, pca_noise_level
+from ddrm.pipeline import image_generator, restore_batch
+from ddrm.samplers import SAMPLERS
+from ddrm.tasks import estimate_sigma_y, parse_task, pca_noise_level, spec_for_measurement
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = (0.01, 0.02, 0.05)
@@ -66,6 +69,13 @@ def restore_three_ways(row: dict, y: torch.Tensor, task: str, truth: torch.Tenso
     rgb = y.expand(3, -1, -1).contiguous()
     out, info = ddrm.restore(rgb, task, details=True, **common)
     row["three equal channels"], row["sigma_y three channels"] = psnr(out.mean(0, keepdim=True), truth), info.sigma_y[0]
+    # the colour model on the same three channels, as ddrm.restore had it before: the first image's generator, the
+    # solver's default steps given, the level estimated on the three channels
+    spec = spec_for_measurement(*parse_task(task), tuple(rgb.shape))
+    assert not spec.measures_grey
+    res = restore_batch(prior, SAMPLERS["ddrm"], spec, spec.operator(), rgb[None], info.sigma_y[0],
+                        [image_generator(args.seed, "image 0")], {"steps": args.steps})  # fmt: skip
+    row["as colour"] = psnr(res.images[0].mean(0, keepdim=True), truth)
     row["sigma_y all patches"] = all_patches(y)
     assert row["sigma_y estimated"] == estimate_sigma_y(y, task.rstrip("0123456789"))
 

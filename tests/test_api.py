@@ -74,6 +74,25 @@ def test_each_kind_of_image_comes_back_as_the_same_kind():
     assert g2.shape == (16, 16, 3)
 
 
+def test_a_greyscale_photo_comes_back_grey_in_the_channels_it_came_in():
+    """A grey photo (one channel, or three equal ones) is restored as the grey of the image measured and comes back
+    grey: one channel as one, three equal channels as three equal ones, the same image either way; a batch that mixes
+    a grey and a colour photo is restored with the colour model for both (one model per call)."""
+    prior = gaussian()
+    g = torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(3))
+    one = ddrm.restore(g, "denoise", sigma_y=0.05, prior=prior, steps=4)
+    three, res = ddrm.restore(g.expand(3, -1, -1), "denoise", sigma_y=0.05, prior=prior, steps=4, details=True)
+    assert one.shape == (1, 16, 16) and three.shape == (3, 16, 16) and res.images.shape == (1, 1, 16, 16)
+    assert torch.equal(three[0], three[1]) and torch.equal(three[1], three[2])
+    assert torch.allclose(three[:1], one, atol=1e-5)
+    arr = ddrm.restore((g[0].numpy() * 255).astype(np.uint8), "denoise", sigma_y=0.05, prior=prior, steps=4)
+    assert arr.shape == (16, 16) and arr.dtype == np.uint8
+    colour = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(4))
+    both, res = ddrm.restore(torch.stack([g.expand(3, -1, -1), colour]), "denoise", sigma_y=0.05, prior=prior,
+                             steps=4, details=True)  # fmt: skip
+    assert both.shape == res.images.shape == (2, 3, 16, 16)  # restored in colour, not expanded from a grey result
+
+
 def test_masks_kernels_blind_and_the_details():
     prior = gaussian()
     x = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(4))

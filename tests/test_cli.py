@@ -178,8 +178,8 @@ def test_super_resolution_from_a_low_resolution_image(tmp_path):
 def test_a_greyscale_photo_is_restored_as_the_grey_of_a_colour_image(tmp_path):
     """A one-channel photo (an old print's scan, a grey camera's frame) is the grey of the image measured: each task
     restores it with its operator on the channels' mean (recorded as ``grey``), the noise estimated on the grey image
-    itself, and the result explains the measurement (its residual is about the noise); blind deblurring says in one
-    line that it takes colour photos only."""
+    itself, and the result, written grey as the photo (its colours were not measured), explains the measurement (its
+    residual is about the noise); blind deblurring says in one line that it takes colour photos only."""
     clean = np.asarray(Image.open(make_photo(tmp_path / "c.png", 32, 48)).convert("L"), dtype=float) / 255
     noisy = np.clip(clean + 0.05 * np.random.default_rng(0).standard_normal(clean.shape), 0, 1)
     Image.fromarray((noisy * 255 + 0.5).astype(np.uint8)).save(tmp_path / "grey.png")
@@ -199,15 +199,54 @@ def test_a_greyscale_photo_is_restored_as_the_grey_of_a_colour_image(tmp_path):
         # photo (clipping at 0 and 1 takes some noise away), residuals 0.81-1.46 x the noise; bounds with margin
         assert rec["sigma_y"] == pytest.approx(0.05, rel=0.25), task
         restored = np.asarray(Image.open(out), dtype=float) / 255
-        assert restored.shape[-1] == 3
-        # the grey of the result keeps the photo's contrast: 0.90-1.36 of the clean grey's over the same seeds (a grey
-        # coordinate measured at the wrong scale, singular values not divided by sqrt(3), gave 0.57-0.79)
-        contrast = restored.mean(-1).std() / clean.std()
+        assert restored.ndim == 2 and Image.open(out).mode == "L", task
+        # the result keeps the photo's contrast: 0.90-1.36 of the clean grey's over the same seeds (a grey coordinate
+        # measured at the wrong scale, singular values not divided by sqrt(3), gave 0.57-0.79)
+        contrast = restored.std() / clean.std()
         assert 0.85 < contrast < 1.5, (task, contrast)
         if task != "inpaint":  # the missing pixels' noise is not measured: the residual is over all
             assert 0.5 < rec["residual_ratio"] < 2.5, (task, rec["residual_ratio"])
     bad = run("restore", tmp_path / "grey.png", "--task", "deblur_blind", "--prior", "gaussian", ok=False)
     assert bad.returncode == 2 and "greyscale" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_grey_photo_stored_as_colour_is_restored_as_the_grey_photo(tmp_path):
+    """A grey photo saved as RGB (a scan, a black-and-white photo; here as PNG and as an RGB JPEG, whose chroma
+    rounding leaves the channels within 2/255) is restored as the one-channel photo is: its grey measured (recorded as
+    ``grey``), one noise level, a grey result; a grey reference stored as RGB scores it, a reference with colours is
+    refused in one line; a photo whose colours differ by more than the JPEG's rounding stays a colour photo."""
+    clean = np.asarray(Image.open(make_photo(tmp_path / "c.png", 32, 48)).convert("L"))
+    noisy = np.clip(clean / 255 + 0.05 * np.random.default_rng(0).standard_normal(clean.shape), 0, 1)
+    noisy = (noisy * 255 + 0.5).astype(np.uint8)
+    for folder in ("one", "three", "jpeg", "ref", "colour_ref", "tinted"):
+        (tmp_path / folder).mkdir()
+    Image.fromarray(noisy).save(tmp_path / "one" / "p.png")  # the same name: the same seed
+    Image.fromarray(noisy).convert("RGB").save(tmp_path / "three" / "p.png")
+    Image.fromarray(noisy).convert("RGB").save(tmp_path / "jpeg" / "p.jpg", quality=95)
+    Image.fromarray(clean).convert("RGB").save(tmp_path / "ref" / "p.png")
+    Image.open(tmp_path / "c.png").save(tmp_path / "colour_ref" / "p.png")
+    tinted = np.asarray(Image.fromarray(noisy).convert("RGB")).copy()
+    tinted[5:9, 5:9, 0] = np.minimum(tinted[5:9, 5:9, 0].astype(int) + 4, 255)  # a faint red patch: a colour photo
+    Image.fromarray(tinted).save(tmp_path / "tinted" / "p.png")
+    common = ("--task", "denoise", "--prior", "gaussian", "--steps", "10", "--quiet")
+    outs = {}
+    for folder, name in (("one", "p.png"), ("three", "p.png"), ("jpeg", "p.jpg"), ("tinted", "p.png")):
+        out = tmp_path / f"{folder}.png"
+        ref = ("--reference", tmp_path / "ref") if folder == "three" else ()
+        run("restore", tmp_path / folder / name, "-o", out, *common, *ref)
+        outs[folder] = (np.asarray(Image.open(out)), json.loads(out.with_suffix(".result.json").read_text()))
+    (one, rec_one), (three, rec_three), (jpeg, rec_jpeg), (colour, rec_colour) = outs.values()
+    for image, rec in ((three, rec_three), (jpeg, rec_jpeg)):
+        assert image.shape == clean.shape and rec["task_params"] == {"grey": True}
+    assert rec_three["sigma_y"] == pytest.approx(rec_one["sigma_y"], rel=1e-5)
+    assert np.abs(three.astype(int) - one).max() <= 1  # the same photo, the same result (up to rounding)
+    assert rec_three["psnr"] > 20 and np.isfinite(rec_three["psnr"])
+    # the tinted photo: a colour photo's model and result (its noise level estimated on three channels)
+    assert colour.shape == (*clean.shape, 3) and "grey" not in rec_colour["task_params"]
+    bad = run("restore", tmp_path / "three" / "p.png", "-o", tmp_path / "x.png", *common, "--reference",
+              tmp_path / "colour_ref", ok=False)  # fmt: skip
+    assert bad.returncode == 2 and "has colours" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_a_phone_photo_is_restored_and_degraded_as_viewers_show_it(tmp_path):

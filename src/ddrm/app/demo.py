@@ -39,6 +39,7 @@ from ..pipeline import (
 from ..samplers import SAMPLERS
 from ..tasks import (
     TaskSpec,
+    as_grey_reference,
     as_mask,
     as_measurement,
     check_sigma_y,
@@ -239,10 +240,12 @@ def restore_measurement(
         if reference is not None:  # onto the grid the JPEG is restored on
             reference = turn_upright(reference, orientation, back=True)
     check_sigma_y(name, sigma_y)
-    y = as_measurement(name, y01.float())
+    y = as_measurement(name, y01.float(), grey_photo=True)  # a grey photo stored as colour: its grey
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=mask, kernel=kernel)
     solver = solver or default_solver(name, spec.params)
     _check_solver(solver)
+    if reference is not None and spec.output_shape[0] == 1 and reference.shape[0] > 1:  # a grey result
+        reference = as_grey_reference(reference)
     if reference is not None and tuple(reference.shape) != tuple(spec.output_shape):
         c, h, w = spec.output_shape
         raise InputError(

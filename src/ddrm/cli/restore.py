@@ -39,6 +39,7 @@ from ..pipeline import (
 )
 from ..tasks import (
     BLIND_TASKS,
+    as_grey_reference,
     as_measurement,
     parse_task,
     read_measurement,
@@ -105,8 +106,8 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
     for f, target in pairs:
         y = read_measurement(f, upright=upright)
         turn = 1 if upright else image_orientation(f)  # a JPEG restored as stored is written upright
-        if args.task:
-            y = as_measurement(parse_task(args.task)[0], y, str(f))  # e.g. a grey image saved as RGB
+        if args.task:  # a grey image saved as RGB: one channel (colourisation; without a sidecar, any photo's grey)
+            y = as_measurement(parse_task(args.task)[0], y, str(f), grey_photo=not args.from_sidecar)
         spec, sigma_y, task_files, source = resolve_task(args, f, y)
         if source == "estimated" and not args.quiet:
             print(f"{f.name}: sigma_y estimated from the measurement: {sigma_y:.4f}", file=sys.stderr)
@@ -120,6 +121,8 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
             else:
                 # as viewers show it, then on the grid the image is restored on (a JPEG's stored grid)
                 ref = turn_upright(read_image(ref_path, upright=True), turn, back=True)
+                if spec.output_shape[0] == 1 and ref.shape[0] > 1:  # a grey result: a grey reference stored as RGB
+                    ref = as_grey_reference(ref, str(ref_path))
                 if tuple(ref.shape) != tuple(spec.output_shape):
                     raise InputError(
                         f"{ref_path}: reference is {tuple(ref.shape)}, the restored image will be {spec.output_shape}"

@@ -8,7 +8,7 @@ from .base import Generators, LinearOperator, Operator, SVDOperator, conjugate_g
 from .compose import OnGrey, OnGreySVD, ValidPart, compose, on_grey, valid_margins
 from .fourier import CircularConvolution
 from .hadamard import WalshHadamardCS, fwht
-from .jpeg import JPEG
+from .jpeg import JPEG, LUMA_WEIGHTS
 from .kernels import ddrm_anisotropic_kernels, ddrm_gaussian_kernel_1d, motion_kernel, uniform_kernel_1d
 from .kronecker import (
     BOUNDARIES,
@@ -54,6 +54,7 @@ __all__ = [
     "SpatiallyVaryingBlur",
     "WalshHadamardCS",
     "JPEG",
+    "LUMA_WEIGHTS",
     "grid_weights",
     "compose",
     "ValidPart",

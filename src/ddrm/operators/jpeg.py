@@ -23,6 +23,7 @@ from .base import Generators, Operator, randn
 __all__ = [
     "JPEG",
     "SUBSAMPLINGS",
+    "LUMA_WEIGHTS",
     "quantisation_tables",
     "quantisation_noise",
     "dct_matrix",
@@ -95,7 +96,8 @@ def dct_matrix(n: int = 8, dtype: torch.dtype = torch.float64) -> Tensor:
     return d.to(dtype)
 
 
-_TO_YCBCR = [[0.299, 0.587, 0.114], [-0.168735892, -0.331264108, 0.5], [0.5, -0.418687589, -0.081312411]]
+LUMA_WEIGHTS = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64)  # JFIF's Y from R, G, B (ITU-R BT.601)
+_TO_YCBCR = [LUMA_WEIGHTS.tolist(), [-0.168735892, -0.331264108, 0.5], [0.5, -0.418687589, -0.081312411]]
 _TO_RGB = [[1.0, 0.0, 1.402], [1.0, -0.344136286, -0.714136286], [1.0, 1.772, 0.0]]
 
 

@@ -124,7 +124,9 @@ def restore(
     """Restore a degraded image ``y`` of ``task`` (``"sr4"``, ``"sr_bicubic4"``, ``"deblur_gauss"``, ``"inpaint"``,
     ``"color"``, ``"denoise"``, ``"jpeg10"``, ``"deblur_blind"``, ...) with noise ``sigma_y`` (image units, [0, 1];
     ``"auto"``, the default: estimated from each image, :func:`~ddrm.tasks.estimate_sigma_y`; JPEG: 0); returns the restored image as the kind ``y`` came as (a tensor (C, H, W) or (B, C, H, W) in [0, 1], a NumPy array
-    (H, W[, C]) float in [0, 1] or uint8, a PIL image).
+    (H, W[, C]) float in [0, 1] or uint8, a PIL image). A greyscale photo (one channel, or three equal ones: every image
+    of the batch) is the grey of the image measured and comes back grey, in its channels
+    (:meth:`~ddrm.tasks.TaskSpec.frame`).
 
     ``prior`` is a name for :func:`ddrm.load_prior` (``"builtin"``, a preset with ``checkpoint``, ``"hf:ORG/NAME"``)
     or a loaded :class:`~ddrm.priors.Prior`; ``solver`` a name of :data:`ddrm.SAMPLERS` (default: DDRM, DDRM-JPEG
@@ -145,7 +147,11 @@ def restore(
     if name == "jpeg" and "tables" not in params:  # the file's own tables (an opened JPEG), or QF checked against them
         params = jpeg_params(y if kind.get("pil") else None, params, "the image")
     check_sigma_y(name, sigma_y)
-    y01 = torch.stack([as_measurement(name, yi) for yi in y01])
+    channels = y01.shape[1]
+    ys = [as_measurement(name, yi, grey_photo=True) for yi in y01]  # a grey photo stored as colour: its grey
+    if len({yi.shape[0] for yi in ys}) > 1:  # a batch of grey and colour photos: one model for all, the colour one
+        ys = [as_measurement(name, yi) for yi in y01]
+    y01 = torch.stack(ys)
     spec = spec_for_measurement(name, params, tuple(y01.shape[1:]), mask=mask, kernel=kernel)
     mask_t = spec.params.get("mask")
     sigmas = [estimate_sigma_y(yi, name, mask_t) for yi in y01] if sigma_y == "auto" else [float(sigma_y)] * len(y01)
@@ -173,7 +179,8 @@ def restore(
         parts.append((idx, restore_batch(net, sampler, spec, op, y01[idx].to(device), level, [gens[i] for i in idx],
                                          args, samples=samples, estimate=estimate, progress_bar=progress)))  # fmt: skip
     res = _merge(parts, len(sigmas), sigmas)
-    out = _as_kind(res.images, kind)
+    images = res.images.expand(-1, channels, -1, -1) if res.images.shape[1] == 1 < channels else res.images
+    out = _as_kind(images, kind)  # a grey photo's grey result in the channels it came in
     return (out, res) if details else out
 
 

@@ -237,12 +237,16 @@ def restore_batch(
                                  samples=samples)  # fmt: skip
             images.append(x)
             kernels.append(k)
-        x01, std = _estimate(torch.stack(images), estimate)
+        draws = torch.stack(images)
+        whole = _estimate(draws, estimate)[0]  # the restored domain, which the measurement saw
         narrow = task.params.get("narrow") or 1.0  # the residual under the blur the image was restored with
         blind_op = [task.blur_of(scale_kernel(k, narrow)).to(y01.device, y01.dtype) for k in kernels]
-        residual = torch.cat([consistency_residual(o, y01[i : i + 1], x01[i : i + 1]) for i, o in enumerate(blind_op)])
-        return Restoration(task.frame(x01), torch.stack(kernels), std=None if std is None else task.frame(std),
-                           residual=residual, samples=samples, estimate=estimate)  # fmt: skip
+        residual = torch.cat(
+            [consistency_residual(o, y01[i : i + 1], whole[i : i + 1]) for i, o in enumerate(blind_op)]
+        )
+        x01, std = _estimate(task.frame(draws), estimate)  # the result as written, its samples' spread
+        return Restoration(x01, torch.stack(kernels), std=std, residual=residual, samples=samples,
+                           estimate=estimate)  # fmt: skip
     reps = {k: v.repeat_interleave(samples, 0) for k, v in extra.items()}
     with torch.no_grad():  # gradient methods enable autograd themselves, around the network only
         x = solver.run(
@@ -256,10 +260,10 @@ def restore_batch(
             **(solver_args or {}),
             **reps,
         )
-    x01, std = _estimate(((x + 1) / 2).clamp(0, 1).reshape(y01.shape[0], samples, *x.shape[1:]), estimate)
-    residual = consistency_residual(op, y01, x01)  # on the whole restored domain, which the measurement saw
-    std = None if std is None else task.frame(std)
-    return Restoration(task.frame(x01), std=std, residual=residual, samples=samples, estimate=estimate)
+    draws = ((x + 1) / 2).clamp(0, 1).reshape(y01.shape[0], samples, *x.shape[1:])
+    residual = consistency_residual(op, y01, _estimate(draws, estimate)[0])  # the whole domain the measurement saw
+    x01, std = _estimate(task.frame(draws), estimate)  # the result as written (a grey photo's grey), its spread
+    return Restoration(x01, std=std, residual=residual, samples=samples, estimate=estimate)
 
 
 def _estimate(draws: Tensor, estimate: str) -> tuple[Tensor, Tensor | None]:
@@ -270,7 +274,10 @@ def _estimate(draws: Tensor, estimate: str) -> tuple[Tensor, Tensor | None]:
 
 
 def _to_domain(task: TaskSpec, x01: Tensor) -> Tensor:
-    """Images in the measurement's frame -> the restored domain (a blur's valid part: the border replicated)."""
+    """Images in the measurement's frame -> the restored domain (a blur's valid part: the border replicated; a
+    greyscale photo's grey result: its channels, grey)."""
+    if x01.shape[-3] == 1 < task.image_shape[0]:
+        x01 = x01.expand(*x01.shape[:-3], task.image_shape[0], *x01.shape[-2:])
     (h, w), (fh, fw) = task.image_shape[1:], x01.shape[-2:]
     if (fh, fw) == (h, w):
         return x01

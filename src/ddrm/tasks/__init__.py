@@ -8,10 +8,12 @@ Values in files and in public signatures are in image units ([0, 1]); an operato
 from ..errors import TaskError
 from .inputs import (
     MaskOrKernel,
+    as_grey_reference,
     as_kernel,
     as_kernel_grid,
     as_mask,
     as_measurement,
+    is_grey_photo,
     is_jpeg,
     jpeg_params,
     jpeg_settings,
@@ -94,6 +96,8 @@ __all__ = [
     "jpeg_settings",
     "jpeg_params",
     "is_jpeg",
+    "is_grey_photo",
+    "as_grey_reference",
     "sidecar_path",
     "sidecar_record",
     "side_files",

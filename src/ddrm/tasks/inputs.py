@@ -12,6 +12,8 @@ from torch import Tensor
 
 from ..errors import InputError
 from ..io import read_array, read_image
+from ..operators import GREY_OWN
+from .names import BLIND_TASKS
 
 __all__ = [
     "MaskOrKernel",
@@ -22,6 +24,9 @@ __all__ = [
     "load_mask",
     "as_mask",
     "as_measurement",
+    "is_grey_photo",
+    "as_grey_reference",
+    "GREY_TOLERANCE",
     "read_measurement",
     "jpeg_settings",
     "jpeg_params",
@@ -29,6 +34,7 @@ __all__ = [
 ]
 
 MaskOrKernel = str | Path | Tensor | None
+GREY_TOLERANCE = 2 / 255  # channels this close everywhere are one grey image (an encoder's chroma rounding)
 
 
 def load_kernel(path: str | Path) -> Tensor:
@@ -97,14 +103,37 @@ def as_mask(m: Tensor, shape: tuple[int, int, int], label: str = "mask") -> Tens
     return (m.mean(0) >= 0.5) if m.shape[0] > 1 else (m[0] >= 0.5)
 
 
-def as_measurement(name: str, y: Tensor, label: str = "measurement") -> Tensor:
+def is_grey_photo(y: Tensor) -> bool:
+    """Whether an image (C, H, W) is a grey photo stored as colour: its channels within :data:`GREY_TOLERANCE` of
+    each other everywhere (a scan or a black-and-white photo saved as RGB; an encoder's chroma rounding)."""
+    return y.ndim == 3 and y.shape[0] > 1 and float((y - y.mean(0, keepdim=True)).abs().max()) <= GREY_TOLERANCE
+
+
+def as_measurement(name: str, y: Tensor, label: str = "measurement", *, grey_photo: bool = False) -> Tensor:
     """A measurement image as the task expects it: for colourisation a grey image saved as RGB becomes one channel
-    (an image with colours is refused)."""
+    (an image with colours is refused). ``grey_photo`` (a photo restored without a sidecar): a grey photo stored as
+    colour (:func:`is_grey_photo`) becomes one channel for every task that measures a greyscale photo's grey (all
+    but JPEG, whose file keeps its colour layout, and blind deblurring, which estimates its kernel in colour): its one
+    noise is then one noise, not three, and the result is grey, as the photo."""
     if name == "color" and y.ndim == 3 and y.shape[0] == 3:
-        if (y - y.mean(0, keepdim=True)).abs().max() > 2 / 255:
+        if not is_grey_photo(y):
             raise InputError(f"{label}: colorization needs a greyscale image, this one has colours")
         return y.mean(0, keepdim=True)
+    if grey_photo and name not in GREY_OWN and name not in BLIND_TASKS and is_grey_photo(y):
+        return y.mean(0, keepdim=True)
     return y
+
+
+def as_grey_reference(ref: Tensor, label: str = "reference") -> Tensor:
+    """A reference for a greyscale result: a grey image (one channel, or a grey photo stored as colour); a reference
+    with colours is refused (the result's colours are not measured)."""
+    if ref.shape[0] == 1:
+        return ref
+    if not is_grey_photo(ref):
+        raise InputError(
+            f"{label}: the restored image is greyscale (so is its measurement), this reference has colours"
+        )
+    return ref.mean(0, keepdim=True)
 
 
 def read_measurement(path: Path, *, upright: bool = False) -> Tensor:

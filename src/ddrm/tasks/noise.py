@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import InputError
+from .inputs import is_grey_photo
 
 __all__ = [
     "pca_noise_level",
@@ -98,7 +99,6 @@ def pca_noise_level(y: Tensor, patch: int = 8, stride: int | None = None, valid:
     return _eigen_level(x)
 
 
-GREY_TOLERANCE = 2 / 255  # channels this close everywhere are one grey image (an encoder's chroma rounding)
 WEAK_TEXTURE_PATCH = 5  # px: chosen on the training photos' grey images (5 and 7 tried; 5 holds at 32 px)
 WEAK_TEXTURE_QUANTILE = 0.99  # Liu et al.'s: a patch of noise alone is taken as flat with this probability
 WEAK_TEXTURE_ROUNDS = 5
@@ -172,9 +172,9 @@ def mad_noise_level(y: Tensor, valid: Tensor | None = None) -> float:
 def estimate_sigma_y(y01: Tensor, task: str, mask: Tensor | None = None, method: str = "pca") -> float:
     """The noise level ``sigma_y`` ([0, 1] units) of a measurement ``y01`` of ``task`` (an operator's name), in the
     measurement's own domain: the image as measured (a low-resolution or grey image), the observed pixels of an
-    inpainting measurement (``mask``: True = observed). Colour channels within :data:`GREY_TOLERANCE` of each other
-    everywhere are a grey photo stored as colour: its level is estimated on the grey image (the same noise is in
-    every channel; patches across the channels would find none). Refused where the measurement is not an image
+    inpainting measurement (``mask``: True = observed). Colour channels within 2/255 of each other everywhere are a
+    grey photo stored as colour (:func:`~ddrm.tasks.inputs.is_grey_photo`): its level is estimated on the grey image
+    (the same noise is in every channel; patches across the channels would find none). Refused where the measurement is not an image
     (compressed sensing) or the degradation is not additive noise (JPEG: its quantisation is the degradation)."""
     if method not in NOISE_ESTIMATORS:
         raise InputError(f"unknown noise estimator {method!r}; choose from {', '.join(NOISE_ESTIMATORS)}")
@@ -186,7 +186,7 @@ def estimate_sigma_y(y01: Tensor, task: str, mask: Tensor | None = None, method:
     if mask is not None:
         valid = torch.as_tensor(mask).to(torch.bool)
         valid = valid.reshape(valid.shape[-2:]) if valid.numel() == valid.shape[-1] * valid.shape[-2] else valid.all(0)
-    if y01.shape[0] > 1 and float((y01 - y01.mean(0, keepdim=True)).abs().max()) <= GREY_TOLERANCE:
+    if is_grey_photo(y01):
         y01 = y01.mean(0, keepdim=True)  # a grey photo stored as colour: one noise in every channel, which the
         # patches across the channels cannot see (their differences are flat): its level is the grey image's
     if method == "mad":

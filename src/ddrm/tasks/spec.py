@@ -16,6 +16,7 @@ from torch import Tensor
 from ..errors import TaskError
 from ..operators import (
     GREY_OWN,
+    LUMA_WEIGHTS,
     OPERATORS,
     CircularConvolution,
     Operator,
@@ -57,18 +58,35 @@ class TaskSpec:
     crop: bool = False
 
     def frame(self, x: Tensor) -> Tensor:
-        """Images (..., C, H, W) of the restored domain -> the part in the measurement's frame (itself unless
-        ``crop``): the centre, less the margins the blur's valid part leaves (:func:`ddrm.operators.valid_margins`)."""
-        if not self.crop:
-            return x
-        (h, w), (mh, mw) = self.image_shape[1:], self.measurement_size
-        top, left = (h - mh) // 2, (w - mw) // 2
-        return x[..., top : top + mh, left : left + mw]
+        """Images (..., C, H, W) of the restored domain -> the result as written: the part in the measurement's frame
+        (the whole unless ``crop``: the centre, less the margins the blur's valid part leaves,
+        :func:`ddrm.operators.valid_margins`), and for a greyscale photo the grey its measurement sees
+        (:meth:`grey_of`)."""
+        if self.crop:
+            (h, w), (mh, mw) = self.image_shape[1:], self.measurement_size
+            top, left = (h - mh) // 2, (w - mw) // 2
+            x = x[..., top : top + mh, left : left + mw]
+        return self.grey_of(x) if self.measures_grey else x
+
+    @property
+    def measures_grey(self) -> bool:
+        """Whether the measurement is a greyscale photo's (``grey``, or a greyscale JPEG): the image is restored with
+        colours, which nothing measured, and written as its grey, as the photo was."""
+        return bool(self.params.get("grey")) or (self.name == "jpeg" and self.params.get("subsampling") == "grey")
+
+    def grey_of(self, x: Tensor) -> Tensor:
+        """The grey of colour images (..., 3, H, W) as the measurement sees it, (..., 1, H, W): the channels' mean
+        (:func:`ddrm.operators.on_grey`), a JPEG's luma (ITU-R BT.601, JFIF's)."""
+        if self.name == "jpeg":
+            return torch.einsum("c,...chw->...hw", LUMA_WEIGHTS.to(x), x).unsqueeze(-3)
+        return x.mean(-3, keepdim=True)
 
     @property
     def output_shape(self) -> tuple[int, int, int]:
-        """The shape of a result as written: the image, or its part in the measurement's frame (``crop``)."""
-        return (self.image_shape[0], *self.measurement_size) if self.crop else self.image_shape
+        """The shape of a result as written: the image, or its part in the measurement's frame (``crop``); one
+        channel for a greyscale photo (:attr:`measures_grey`)."""
+        c = 1 if self.measures_grey else self.image_shape[0]
+        return (c, *self.measurement_size) if self.crop else (c, *self.image_shape[1:])
 
     @property
     def measurement_size(self) -> tuple[int, int]:
@@ -271,7 +289,7 @@ def spec_for_measurement(
     real photo's (``boundary="valid"`` unless given): the image is restored beyond the frame by the kernel's extent
     and cropped back to it (:meth:`TaskSpec.frame`). A one-channel measurement (a greyscale photo) of a task without a
     grey measurement of its own is the grey of the image measured (``grey=True``: :func:`ddrm.operators.on_grey`);
-    the image restored has colours, as a greyscale JPEG's."""
+    the image is restored with colours and written as its grey (:meth:`TaskSpec.frame`)."""
     params = dict(params)
     if name in BLUR_TASKS:
         params["boundary"] = params.get("boundary") or "valid"
