@@ -304,3 +304,28 @@ def test_restore_takes_the_files_own_tables_and_refuses_a_wrong_quality(tmp_path
     with Image.open(tmp_path / "fine.jpg") as im:
         out, info = ddrm.restore(im, "jpeg", prior=prior, steps=3, details=True)
     assert out.size == (64, 64) and info.sigma_y == (0.0,)
+
+
+def test_a_grey_result_is_the_grey_its_measurement_sees():
+    """A greyscale photo's result is written as its grey (``TaskSpec.frame``), the grey its operator measures: a
+    greyscale JPEG's luma (JFIF's weights, not the channels' mean), the channels' mean for the other tasks
+    (``on_grey``: the grey repeated into the channels is measured as the colour image is)."""
+    from ddrm.tasks import spec_for_measurement
+
+    g = torch.Generator().manual_seed(0)
+    jpeg = spec_for_measurement("jpeg", {"quality": 30, "subsampling": "grey"}, (1, 16, 24))
+    others = [spec_for_measurement(name, params, (1, 16, 24)) for name, params in
+              (("denoise", {}), ("sr_bicubic", {"factor": 2}), ("deblur_gauss", {"boundary": "circular"}))]  # fmt: skip
+    for spec in (jpeg, *others):
+        x = torch.rand(2, *spec.image_shape, generator=g, dtype=torch.float64)
+        grey = spec.frame(x)
+        assert spec.measures_grey and grey.shape == (2, *spec.output_shape) == (2, 1, *x.shape[-2:])
+        if spec.name == "jpeg":  # the luma the file quantises (before its rounding to 8 bits and its steps)
+            torch.testing.assert_close(grey, rgb_to_ycbcr(x * 255)[:, :1] / 255, atol=1e-12, rtol=0)
+            assert (grey - x.mean(1, keepdim=True)).abs().max() > 0.05
+        else:
+            op = spec.operator().double()
+            torch.testing.assert_close(op.H(grey.expand(-1, 3, -1, -1)), op.H(x), atol=1e-12, rtol=0)
+    colour = spec_for_measurement("jpeg", {"quality": 30}, (3, 16, 24))
+    x = torch.rand(1, 3, 16, 24, generator=g)
+    assert not colour.measures_grey and torch.equal(colour.frame(x), x)

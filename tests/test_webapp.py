@@ -263,7 +263,7 @@ def test_the_page_restores_a_blurred_photo_with_its_kernel_estimated(tmp_path):
 def test_the_page_restores_a_greyscale_photo_as_ddrm_restore_does(tmp_path):
     """A greyscale upload, restored, is the grey of the image measured (not three equal channels, whose noise would be
     estimated as 0): the page's result records ``grey``, its noise estimated on the grey image, and is
-    ``ddrm restore``'s on the same file, byte for byte."""
+    ``ddrm restore``'s on the same file, byte for byte, written grey; the photo saved as RGB gives the same file."""
     pytest.importorskip("gradio")
     from ddrm.app.webapp import MODES
     from ddrm.cli import main
@@ -280,13 +280,19 @@ def test_the_page_restores_a_greyscale_photo_as_ddrm_restore_does(tmp_path):
     restored = Path(files[0])
     record = json.loads(restored.with_suffix(".result.json").read_text())
     assert record["task_params"] == {"grey": True}, record
-    assert record["sigma_y"] == pytest.approx(12 / 255, rel=0.25)
+    assert record["sigma_y"] == pytest.approx(12 / 255, rel=0.25) and record["sigma_y_from"] == "estimated"
     cli_in = tmp_path / "cli" / "measurement.png"  # the same name: each image's noise is seeded by its file name
     cli_in.parent.mkdir()
     shutil.copy(restored.with_name("measurement.png"), cli_in)
     rc = main(["restore", str(cli_in), "--task", "denoise", "--solver", "ddrm", "--steps", "2", "--seed", "3",
                "-o", str(tmp_path / "cli.png"), "--device", "cpu", "--quiet"])  # fmt: skip
     assert rc == 0 and (tmp_path / "cli.png").read_bytes() == restored.read_bytes()
+    assert Image.open(restored).mode == "L"  # written grey, as the photo
+    # the same photo saved as RGB (three equal channels) is the same grey measurement, restored to the same file
+    Image.fromarray(noisy.round().astype(np.uint8)).convert("RGB").save(tmp_path / "grey_rgb.png")
+    _, _, _, files = requests(MODES[1], str(tmp_path / "grey_rgb.png"), None, "Denoising", solver="ddrm",
+                              kernel_choice="Gaussian (DDRM's)", estimate=None, **page)  # fmt: skip
+    assert Path(files[0]) != restored and Path(files[0]).read_bytes() == (tmp_path / "cli.png").read_bytes()
 
 
 def test_page_choices_map_to_tasks():

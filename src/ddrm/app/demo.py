@@ -251,6 +251,7 @@ def restore_measurement(
         raise InputError(
             f"the reference is {reference.shape[-1]}x{reference.shape[-2]}, the restored image will be {w}x{h}"
         )
+    source = "estimated" if sigma_y == "auto" else "given"  # recorded beside the result, as ddrm restore does
     if sigma_y == "auto":
         sigma_y = estimate_sigma_y(y, spec.name, spec.params.get("mask"))
     out_dir = Path(out_dir)
@@ -262,7 +263,7 @@ def restore_measurement(
     write_image(turn_upright(y, orientation), measurement)
     return _restore_and_score(
         out_dir, measurement, y, spec, sigma_y, reference, solver, steps, seed, loader, device, progress_bar, report,
-        on_start, samples, orientation,
+        on_start, samples, orientation, source,
     )  # fmt: skip
 
 
@@ -325,6 +326,7 @@ def _restore_and_score(
     on_start: Callable[[], None] | None,
     samples: int = 1,
     orientation: int = 1,
+    sigma_y_from: str = "given",
 ) -> DemoResult:
     op = spec.operator()
     pinv = spec.frame(pinv_image(op, y[None])[0])
@@ -332,7 +334,7 @@ def _restore_and_score(
     write_image(turn_upright(pinv if y.ndim != 3 else measurement_view(op, y, spec.output_shape), orientation), before)
     restored = out_dir / "restored.png"
     args = {} if steps is None else {"steps": steps}
-    job = RestoreJob(measurement, restored, y, spec, sigma_y, orientation=orientation)
+    job = RestoreJob(measurement, restored, y, spec, sigma_y, sigma_y_from=sigma_y_from, orientation=orientation)
     refs = {} if reference is None else {measurement: reference}
     (record,) = run_restore(
         [job], SAMPLERS[solver], args, loader, seed=seed, device=device, references=refs, save_grid=True,
