@@ -173,6 +173,25 @@ def grey_figures(path: Path = RESULTS / "grey_photos.json") -> dict[str, Any]:
     }
 
 
+def grey_blind_table(path: Path = RESULTS / "grey_blind.json") -> str:
+    """Blind deblurring of greyscale photos, per kernel and sigma_y: the blurry photo, the blind model and the true
+    kernel (mean PSNR), the kernel's error, the blind model against the blurry photo (mean, worst) and the rows below
+    it; a last row over all."""
+    rows = rows_of(path)
+    out = ["| kernel | sigma_y | photos | blurry | deblur_blind | true kernel | kernel error | blind - blurry: mean / "
+           "worst | below blurry |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    groups = [*_groups(rows, "kernel", "sigma_y").items(), (("all", None), rows)]
+    for (family, s), rs in groups:
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        gain = [r["blind"] - r["blurry"] for r in rs]
+        below = sum(g < 0 for g in gain)
+        level = "" if s is None else f"{s:g}"
+        out.append(f"| {family} | {level} | {len(rs)} | {avg('blurry'):.2f} | {avg('blind'):.2f} | "
+                   f"{avg('true kernel'):.2f} | {avg('blind kernel error'):.2f} | {np.mean(gain):+.2f} / "
+                   f"{min(gain):+.2f} | {below} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def real_boundaries_table(path: Path = RESULTS / "real_boundaries.json") -> str:
     """Per kernel family and sigma_y: the blurry photo, the synthetic boundary models and the valid one (mean PSNR in
     the measurement's frame), and the valid model's worst photo against the blurry input and the synthetic model."""

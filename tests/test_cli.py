@@ -179,7 +179,7 @@ def test_a_greyscale_photo_is_restored_as_the_grey_of_a_colour_image(tmp_path):
     """A one-channel photo (an old print's scan, a grey camera's frame) is the grey of the image measured: each task
     restores it with its operator on the channels' mean (recorded as ``grey``), the noise estimated on the grey image
     itself, and the result, written grey as the photo (its colours were not measured), explains the measurement (its
-    residual is about the noise); blind deblurring says in one line that it takes colour photos only."""
+    residual is about the noise); blind deblurring too, its kernel estimated from the grey."""
     clean = np.asarray(Image.open(make_photo(tmp_path / "c.png", 32, 48)).convert("L"), dtype=float) / 255
     noisy = np.clip(clean + 0.05 * np.random.default_rng(0).standard_normal(clean.shape), 0, 1)
     Image.fromarray((noisy * 255 + 0.5).astype(np.uint8)).save(tmp_path / "grey.png")
@@ -206,8 +206,14 @@ def test_a_greyscale_photo_is_restored_as_the_grey_of_a_colour_image(tmp_path):
         assert 0.85 < contrast < 1.5, (task, contrast)
         if task != "inpaint":  # the missing pixels' noise is not measured: the residual is over all
             assert 0.5 < rec["residual_ratio"] < 2.5, (task, rec["residual_ratio"])
-    bad = run("restore", tmp_path / "grey.png", "--task", "deblur_blind", "--prior", "gaussian", ok=False)
-    assert bad.returncode == 2 and "greyscale" in bad.stderr and "Traceback" not in bad.stderr
+    # blind deblurring: the kernel estimated from the grey in every channel, the image measured through its grey
+    out = tmp_path / "blind.png"
+    run("restore", tmp_path / "grey.png", "--task", "deblur_blind", "--kernel-size", "5", "--prior", "gaussian",
+        "--steps", "10", "-o", out, "--save-grid", "--quiet")  # fmt: skip
+    rec = json.loads(out.with_suffix(".result.json").read_text())
+    kernel = np.load(tmp_path / "blind.kernel.npy")
+    assert rec["task_params"]["grey"] is True and Image.open(out).mode == "L" and Image.open(out).size == (48, 32)
+    assert kernel.shape == (5, 5) and abs(kernel.sum() - 1) < 1e-4 and 0.5 < rec["residual_ratio"] < 2.5
 
 
 def test_a_grey_photo_stored_as_colour_is_restored_as_the_grey_photo(tmp_path):

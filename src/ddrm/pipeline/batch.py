@@ -7,6 +7,7 @@ here once. Every image has its own generator, so a result does not depend on the
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -230,7 +231,12 @@ def restore_batch(
         images, kernels = [], []
         for i, g in enumerate(generators):
             one = {k: v[i : i + 1] for k, v in extra.items()}
-            x, k = restore_blind(prior, solver, y01[i : i + 1], sigma_y, task.params["size"], task.params["model"],
+            yi, level = y01[i : i + 1], sigma_y
+            if task.measures_grey:  # a greyscale photo: its grey in every channel, the colour estimator's measurement,
+                # whose one noise, repeated, is sqrt(C) times the noise of the channels' grey coordinate (sum / sqrt(C))
+                c = task.image_shape[0]
+                yi, level = yi.expand(-1, c, -1, -1), sigma_y * math.sqrt(c)
+            x, k = restore_blind(prior, solver, yi, level, task.params["size"], task.params["model"],
                                  solver_args={**(solver_args or {}), **one}, generator=[g], progress_bar=progress_bar,
                                  boundary=task.params.get("boundary", "circular"),
                                  narrow=task.params.get("narrow"), draws=task.params.get("draws", 1),

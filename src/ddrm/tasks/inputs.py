@@ -13,7 +13,6 @@ from torch import Tensor
 from ..errors import InputError
 from ..io import read_array, read_image
 from ..operators import GREY_OWN
-from .names import BLIND_TASKS
 
 __all__ = [
     "MaskOrKernel",
@@ -112,14 +111,14 @@ def is_grey_photo(y: Tensor) -> bool:
 def as_measurement(name: str, y: Tensor, label: str = "measurement", *, grey_photo: bool = False) -> Tensor:
     """A measurement image as the task expects it: for colourisation a grey image saved as RGB becomes one channel
     (an image with colours is refused). ``grey_photo`` (a photo restored without a sidecar): a grey photo stored as
-    colour (:func:`is_grey_photo`) becomes one channel for every task that measures a greyscale photo's grey (all
-    but JPEG, whose file keeps its colour layout, and blind deblurring, which estimates its kernel in colour): its one
-    noise is then one noise, not three, and the result is grey, as the photo."""
+    colour (:func:`is_grey_photo`) becomes one channel for every task that measures a greyscale photo's grey (all but
+    JPEG, whose file keeps its colour layout): its one noise is then one noise, not three, and the result is grey, as
+    the photo."""
     if name == "color" and y.ndim == 3 and y.shape[0] == 3:
         if not is_grey_photo(y):
             raise InputError(f"{label}: colorization needs a greyscale image, this one has colours")
         return y.mean(0, keepdim=True)
-    if grey_photo and name not in GREY_OWN and name not in BLIND_TASKS and is_grey_photo(y):
+    if grey_photo and name not in GREY_OWN and is_grey_photo(y):
         return y.mean(0, keepdim=True)
     return y
 

@@ -27,6 +27,7 @@ from ..operators import (
     default_motion_size,
     gaussian_kernel_1d,
     motion_kernel,
+    on_grey,
     random_kernel_grid,
     random_mask,
     separable_blur,
@@ -100,20 +101,24 @@ class TaskSpec:
         return self.name in BLIND_TASKS
 
     def operator(self, device: str | torch.device = "cpu") -> Operator:
-        if self.is_blind:
+        if self.is_blind:  # the estimator's starting guess (on the grey of a greyscale photo)
             g = blind_start_kernel(int(self.params.get("size", BLIND_TASKS[self.name]["size"])))
+            shape = (1, *self.image_shape[1:]) if self.measures_grey else self.image_shape
             if self.params.get("boundary") == "valid":
-                return separable_blur(self.image_shape, g, g, dtype=torch.float32, boundary="valid").to(device)
-            return CircularConvolution(self.image_shape, torch.outer(g, g), dtype=torch.float32).to(device)
+                blur = separable_blur(shape, g, g, dtype=torch.float32, boundary="valid")
+            else:
+                blur = CircularConvolution(shape, torch.outer(g, g), dtype=torch.float32)
+            return (on_grey(blur, self.image_shape[0]) if self.measures_grey else blur).to(device)
         return build_operator(self.name, self.image_shape, dtype=torch.float32, **self.params).to(device)
 
     def blur_of(self, kernel: Tensor) -> Operator:
         """A blind task's blur with an estimated ``kernel``, with the task's boundary (the result's residual, its
-        grid's pseudo-inverse)."""
-        blur = CircularConvolution(self.image_shape, kernel, dtype=torch.float32)
+        grid's pseudo-inverse), on the image's grey for a greyscale photo (:func:`ddrm.operators.on_grey`)."""
+        shape = (1, *self.image_shape[1:]) if self.measures_grey else self.image_shape
+        blur = CircularConvolution(shape, kernel, dtype=torch.float32)
         if self.params.get("boundary") == "valid":
-            return ValidPart(blur, valid_margins(tuple(kernel.shape)))
-        return blur
+            blur = ValidPart(blur, valid_margins(tuple(kernel.shape)))
+        return on_grey(blur, self.image_shape[0]) if self.measures_grey else blur
 
     def key(self) -> str:
         """Identity of the operator (images that share it can be restored in one batch)."""
@@ -294,8 +299,6 @@ def spec_for_measurement(
     if name in BLUR_TASKS:
         params["boundary"] = params.get("boundary") or "valid"
     if len(y_shape) == 3 and y_shape[0] == 1 and name not in GREY_OWN:  # a greyscale photo (own grey: color, jpeg)
-        if name in BLIND_TASKS:
-            raise TaskError(f"{name} estimates its kernel from a colour photo; a greyscale one is not supported yet")
         params["grey"] = True
     if name in BLIND_TASKS:
         if mask is not None or kernel is not None:
