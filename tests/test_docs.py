@@ -673,6 +673,17 @@ def test_the_greyscale_photo_figures_quoted_agree_with_their_result_file():
     assert span in _prose("guide/real-photos.md"), span
 
 
+def test_the_grey_blind_deblurring_figures_quoted_agree_with_their_result_file():
+    """docs/benchmarks.md's figures for blind deblurring of greyscale photos (table ``grey_blind``), from
+    ``grey_blind.json``."""
+    f = _summaries().grey_blind_figures()
+    gain, photo, kernel, level = f["worst"]
+    quoted = (f"above the blurry photo on {f['rows'] - f['below']} of {f['rows']} (mean {f['gain']:+.2f} dB, least "
+              f"{gain:+.2f} dB: `{photo}`, {kernel}, sigma_y {level:g}) and {f['true gap']:.2f} dB below the true "
+              f"kernel on average")  # fmt: skip
+    assert quoted in _prose("benchmarks.md"), quoted
+
+
 def test_the_colourisation_noise_figures_quoted_agree_with_their_result_file():
     """docs/benchmarks.md's colourisation noise estimate (table ``noise_estimation``): its bias at level 0 and how far
     DDRM with it is from DDRM with the true level, from ``noise_estimation.json``."""
