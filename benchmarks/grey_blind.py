@@ -32,8 +32,8 @@ from ddrm.samplers import SAMPLERS
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def true_kernel(y: torch.Tensor, a: torch.Tensor, b: torch.Tensor, sigma_y: float, prior, args, seed: int,  # noqa: ANN001
-                image: str) -> torch.Tensor:  # fmt: skip
+def true_kernel(y: torch.Tensor, a: torch.Tensor, b: torch.Tensor, sigma_y: float, prior, args,  # noqa: ANN001
+                seed: int, image: str) -> torch.Tensor:  # fmt: skip
     """Non-blind DDRM with the true separable kernel ``a b^T`` on the grey of the image (valid boundary), the result's
     grey in the frame."""
     n, c = a.numel(), (a.numel() - 1) // 2

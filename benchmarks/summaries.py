@@ -123,8 +123,9 @@ def grey_photos_table(path: Path = RESULTS / "grey_photos.json") -> str:
     mean PSNR of the result's grey; the worst photo against the input; and the noise estimates' bias and rms error
     (weak-texture patches, the default; all patches; three equal channels)."""
     rows = rows_of(path)
-    out = ["| task | sigma_y | input | grey (default) | grey, true sigma_y | three equal channels | as colour (before) | "
-           "grey - input: worst photo | noise estimate, bias / rms: weak-texture / all patches / three channels |",
+    out = ["| task | sigma_y | input | grey (default) | grey, true sigma_y | three equal channels | as colour "
+           "(before) | grey - input: worst photo | noise estimate, bias / rms: weak-texture / all patches / three "
+           "channels |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for (task, s), rs in _groups(rows, "task", "sigma_y").items():
         avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731

@@ -174,8 +174,9 @@ def estimate_sigma_y(y01: Tensor, task: str, mask: Tensor | None = None, method:
     measurement's own domain: the image as measured (a low-resolution or grey image), the observed pixels of an
     inpainting measurement (``mask``: True = observed). Colour channels within 2/255 of each other everywhere are a
     grey photo stored as colour (:func:`~ddrm.tasks.inputs.is_grey_photo`): its level is estimated on the grey image
-    (the same noise is in every channel; patches across the channels would find none). Refused where the measurement is not an image
-    (compressed sensing) or the degradation is not additive noise (JPEG: its quantisation is the degradation)."""
+    (the same noise is in every channel; patches across the channels would find none). Refused where the measurement
+    is not an image (compressed sensing) or the degradation is not additive noise (JPEG: its quantisation is the
+    degradation)."""
     if method not in NOISE_ESTIMATORS:
         raise InputError(f"unknown noise estimator {method!r}; choose from {', '.join(NOISE_ESTIMATORS)}")
     if task == "jpeg":
