@@ -120,6 +120,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from grey_photos import grey_of, tensor  # benchmarks/grey_photos.py, beside this script
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
 from provenance import show, write_result  # benchmarks/provenance.py, beside this script
 from real_boundaries import blur_valid  # the same camera-like blur
@@ -142,7 +143,7 @@ from ddrm.bench.data import prepare
 from ddrm.checkpoints import load_prior
 from ddrm.io import read_image
 from ddrm.metrics import psnr
-from ddrm.operators import gaussian_kernel_1d, motion_kernel, separable_blur, uniform_kernel_1d
+from ddrm.operators import gaussian_kernel_1d, motion_kernel, on_grey, separable_blur, uniform_kernel_1d
 from ddrm.pipeline import image_generator
 from ddrm.pipeline.batch import sample_generators
 from ddrm.pipeline.blind import (
@@ -189,15 +190,16 @@ def scene_of(args, photo: Path, n: int) -> torch.Tensor:  # noqa: ANN001
     return prepare(read_image(photo), args.size + n - 1, "center-crop")
 
 
-def blurred(args, files, family: str, k: torch.Tensor):  # noqa: ANN001, ANN201
+def blurred(args, files, family: str, k: torch.Tensor, grey: bool = False):  # noqa: ANN001, ANN201
     """Each level and photo under kernel ``k``: ``(seed, y, truth, row)`` with the row's identity and the blurry
-    photo's PSNR filled in (the scene cropped larger by the kernel, its valid blur, the frame it saw)."""
+    photo's PSNR filled in (the scene cropped larger by the kernel, its valid blur, the frame it saw); ``grey``: the
+    scene turned grey first, by Pillow's luma (``grey_photos.grey_of``), one channel."""
     n = k.shape[0]
     c = (n - 1) // 2
     for level in (float(v) for v in args.levels.split(",")):
         for i, f in enumerate(files):
             seed = args.seed + i
-            scene = scene_of(args, f, n)
+            scene = tensor(grey_of(scene_of(args, f, n))) if grey else scene_of(args, f, n)
             y = blur_valid(scene, k, level, seed)
             truth = scene[:, c : c + args.size, c : c + args.size]
             yield seed, y, truth, {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
@@ -207,15 +209,18 @@ def true_kernel_into(row: dict, y, truth, a: torch.Tensor, b: torch.Tensor, prio
                      key: str = "true kernel") -> None:  # fmt: skip
     """``row[key]``: non-blind DDRM with the separable kernel ``a b^T`` (the true one; valid boundary), cropped to
     the frame; with ``--samples N`` > 1 also ``row[key + ", mean of N"]``, the mean of N samples (the first is the
-    one-sample image)."""
-    n, samples = a.numel(), getattr(args, "samples", 1)  # kernel_width.py has no --samples
+    one-sample image). A one-channel ``y`` (a grey photo): the blur of the image's grey (``on_grey``), scored on the
+    result's grey."""
+    n, samples = a.numel(), getattr(args, "samples", 1)  # kernel_width.py, grey_blind.py have no --samples
     c = (n - 1) // 2
     op = separable_blur((y.shape[0], y.shape[1] + n - 1, y.shape[2] + n - 1), a, b, boundary="valid")
+    op = on_grey(op) if y.shape[0] == 1 else op
     gens = sample_generators([image_generator(seed, row["image"])], samples)
     with torch.no_grad():
         x = SAMPLERS["ddrm"].run(prior, op, op.to_model_range(y[None]).repeat(samples, 1, 1, 1), 2 * row["sigma_y"],
                                  steps=args.steps, task="deblur_gauss", generator=gens)  # fmt: skip
     x = ((x + 1) / 2).clamp(0, 1)[:, :, c : c + args.size, c : c + args.size]
+    x = x.mean(1, keepdim=True) if y.shape[0] == 1 else x
     row[key] = psnr(x[0], truth)
     if samples > 1:
         row[f"{key}, mean of {samples}"] = psnr(x.mean(0), truth)

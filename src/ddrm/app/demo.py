@@ -244,7 +244,7 @@ def restore_measurement(
     spec = spec_for_measurement(name, params, tuple(y.shape), mask=mask, kernel=kernel)
     solver = solver or default_solver(name, spec.params)
     _check_solver(solver)
-    if reference is not None and spec.output_shape[0] == 1 and reference.shape[0] > 1:  # a grey result
+    if reference is not None and spec.output_shape[0] == 1:  # a grey result: a grey reference
         reference = as_grey_reference(reference)
     if reference is not None and tuple(reference.shape) != tuple(spec.output_shape):
         c, h, w = spec.output_shape

@@ -121,7 +121,7 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
             else:
                 # as viewers show it, then on the grid the image is restored on (a JPEG's stored grid)
                 ref = turn_upright(read_image(ref_path, upright=True), turn, back=True)
-                if spec.output_shape[0] == 1 and ref.shape[0] > 1:  # a grey result: a grey reference stored as RGB
+                if spec.output_shape[0] == 1:  # a grey result: a grey reference (one stored as RGB read as grey)
                     ref = as_grey_reference(ref, str(ref_path))
                 if tuple(ref.shape) != tuple(spec.output_shape):
                     raise InputError(

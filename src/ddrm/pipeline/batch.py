@@ -244,7 +244,7 @@ def restore_batch(
             images.append(x)
             kernels.append(k)
         draws = torch.stack(images)
-        whole = _estimate(draws, estimate)[0]  # the restored domain, which the measurement saw
+        whole = _pick(draws, estimate)  # the restored domain, which the measurement saw
         narrow = task.params.get("narrow") or 1.0  # the residual under the blur the image was restored with
         blind_op = [task.blur_of(scale_kernel(k, narrow)).to(y01.device, y01.dtype) for k in kernels]
         residual = torch.cat(
@@ -267,7 +267,7 @@ def restore_batch(
             **reps,
         )
     draws = ((x + 1) / 2).clamp(0, 1).reshape(y01.shape[0], samples, *x.shape[1:])
-    residual = consistency_residual(op, y01, _estimate(draws, estimate)[0])  # the whole domain the measurement saw
+    residual = consistency_residual(op, y01, _pick(draws, estimate))  # the whole domain the measurement saw
     x01, std = _estimate(task.frame(draws), estimate)  # the result as written (a grey photo's grey), its spread
     return Restoration(x01, std=std, residual=residual, samples=samples, estimate=estimate)
 
@@ -275,8 +275,12 @@ def restore_batch(
 def _estimate(draws: Tensor, estimate: str) -> tuple[Tensor, Tensor | None]:
     """``draws`` (B, samples, C, H, W) in [0, 1] -> the result asked for (the first sample or the mean) and, with
     several samples, their per-pixel standard deviation."""
-    std = draws.std(1) if draws.shape[1] > 1 else None
-    return (draws.mean(1) if estimate == "mean" else draws[:, 0]), std
+    return _pick(draws, estimate), (draws.std(1) if draws.shape[1] > 1 else None)
+
+
+def _pick(draws: Tensor, estimate: str) -> Tensor:
+    """``draws`` (B, samples, C, H, W) -> the result asked for: the first sample or the mean of all."""
+    return draws.mean(1) if estimate == "mean" else draws[:, 0]
 
 
 def _to_domain(task: TaskSpec, x01: Tensor) -> Tensor:

@@ -101,23 +101,30 @@ class TaskSpec:
         return self.name in BLIND_TASKS
 
     def operator(self, device: str | torch.device = "cpu") -> Operator:
-        if self.is_blind:  # the estimator's starting guess (on the grey of a greyscale photo)
+        if self.is_blind:  # the estimator's starting guess
             g = blind_start_kernel(int(self.params.get("size", BLIND_TASKS[self.name]["size"])))
-            shape = (1, *self.image_shape[1:]) if self.measures_grey else self.image_shape
             if self.params.get("boundary") == "valid":
-                blur = separable_blur(shape, g, g, dtype=torch.float32, boundary="valid")
+                blur = separable_blur(self._blurred_shape, g, g, dtype=torch.float32, boundary="valid")
             else:
-                blur = CircularConvolution(shape, torch.outer(g, g), dtype=torch.float32)
-            return (on_grey(blur, self.image_shape[0]) if self.measures_grey else blur).to(device)
+                blur = CircularConvolution(self._blurred_shape, torch.outer(g, g), dtype=torch.float32)
+            return self._measured(blur).to(device)
         return build_operator(self.name, self.image_shape, dtype=torch.float32, **self.params).to(device)
 
     def blur_of(self, kernel: Tensor) -> Operator:
         """A blind task's blur with an estimated ``kernel``, with the task's boundary (the result's residual, its
         grid's pseudo-inverse), on the image's grey for a greyscale photo (:func:`ddrm.operators.on_grey`)."""
-        shape = (1, *self.image_shape[1:]) if self.measures_grey else self.image_shape
-        blur = CircularConvolution(shape, kernel, dtype=torch.float32)
+        blur = CircularConvolution(self._blurred_shape, kernel, dtype=torch.float32)
         if self.params.get("boundary") == "valid":
             blur = ValidPart(blur, valid_margins(tuple(kernel.shape)))
+        return self._measured(blur)
+
+    @property
+    def _blurred_shape(self) -> tuple[int, int, int]:
+        """The images a blind task's blur is built for: the image's, or one channel (its grey) for a grey photo."""
+        return (1, *self.image_shape[1:]) if self.measures_grey else self.image_shape
+
+    def _measured(self, blur: Operator) -> Operator:
+        """A blind task's blur as the measurement sees the image: of its grey for a greyscale photo."""
         return on_grey(blur, self.image_shape[0]) if self.measures_grey else blur
 
     def key(self) -> str:
