@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from test_cli import run
 
 from ddrm.errors import DDRMError
@@ -35,14 +36,18 @@ def texture(h: int, w: int, shift: float = 0.0, seed: int = 0) -> np.ndarray:
     return np.clip(img.transpose(1, 2, 0), 0, 1)
 
 
-def make_clip(path: Path, frames: int = 6, h: int = 32, w: int = 48, fps=Fraction(12), audio=True, step=1.5):
-    """A short H.264 clip of a texture moving right by ``step`` px per frame, with an AAC tone."""
+def make_clip(path: Path, frames: int = 6, h: int = 32, w: int = 48, fps=Fraction(12), audio=True, step=1.5,
+              grey=False):  # fmt: skip
+    """A short H.264 clip of a texture moving right by ``step`` px per frame, with an AAC tone; ``grey``: the
+    texture's grey in every channel (a black-and-white film in a colour container)."""
     with av.open(str(path), "w") as c:
         v = c.add_stream("libx264", rate=fps)
         v.width, v.height, v.pix_fmt, v.options = w, h, "yuv420p", {"crf": "8"}
         a = c.add_stream("aac", rate=16000) if audio else None
         for i in range(frames):
-            arr = (texture(h, w, step * i) * 255 + 0.5).astype(np.uint8)
+            img = texture(h, w, step * i)
+            img = img.mean(2, keepdims=True).repeat(3, 2) if grey else img
+            arr = (img * 255 + 0.5).astype(np.uint8)
             f = av.VideoFrame.from_ndarray(arr, format="rgb24")
             f.pts, f.time_base = i, 1 / fps
             c.mux(v.encode(f))
@@ -277,3 +282,33 @@ def test_folder_of_frames_becomes_a_video_at_the_given_rate(tmp_path):
     got = sorted(p.name for p in (tmp_path / "folder").iterdir())
     kinds = (".png", ".kernel.npy", ".kernel.png", ".result.json")
     assert got == sorted([f"f{i:02d}{s}" for i in range(3) for s in kinds] + ["restore.json"])
+
+
+def test_a_black_and_white_clip_stored_as_colour_is_restored_grey(tmp_path):
+    clip = make_clip(tmp_path / "bw.mp4", frames=3, audio=False, grey=True)
+    assert video.open_clip(clip).is_grey() and not video.open_clip(make_clip(tmp_path / "c.mp4", frames=2)).is_grey()
+    base = ["--task", "denoise", "--sigma-y", "0.05", "--prior", "gaussian", "--steps", "3"]
+    res = run("restore", clip, *base, "-o", tmp_path / "out.mp4", "--reference", clip)
+    frames = sorted((tmp_path / "out_frames").glob("*.png"))
+    assert len(frames) == 3 and all(Image.open(f).mode == "L" for f in frames)  # one noise, one channel, as the film
+    assert "mean over 3 frames: PSNR" in res.stdout  # scored against the clip's grey
+    # the same frames saved with one channel are the same measurement: the same restoration
+    grey = tmp_path / "grey"
+    for i, f in video.open_clip(clip).frames():
+        write_image(f.mean(0, keepdim=True), grey / f"{i:06d}.png")
+    run("restore", grey, "--temporal", "shared", *base, "-o", tmp_path / "from_grey", "--quiet")
+    for f in frames:
+        a = np.asarray(Image.open(f), dtype=int)
+        assert np.abs(a - np.asarray(Image.open(tmp_path / "from_grey" / f.name), dtype=int)).max() <= 1
+    # a reference with colours is refused before any frame is restored
+    colour = make_clip(tmp_path / "colour.mp4", frames=3, audio=False)
+    res = run("restore", clip, *base, "-o", tmp_path / "again.mp4", "--reference", colour, ok=False)
+    assert res.returncode == 2 and "this reference has colours" in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "again_frames").exists()
+    # a clip that turns to colour keeps the colour model throughout (decided before the first frame)
+    turning = tmp_path / "turning"
+    for i, f in video.open_clip(clip).frames():
+        write_image(f, turning / f"{i:06d}.png")
+    write_image(torch.from_numpy(texture(32, 48, 9.0)).permute(2, 0, 1).float(), turning / "000003.png")
+    run("restore", turning, "--temporal", "shared", *base, "-o", tmp_path / "turned", "--quiet")
+    assert [Image.open(f).mode for f in sorted((tmp_path / "turned").glob("*.png"))] == ["RGB"] * 4

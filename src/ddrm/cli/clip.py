@@ -51,7 +51,9 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
     frames_dir = frames_folder(out) if video_out else out
     _, y0 = next(clip.frames())
     if args.task:
-        y0 = as_measurement(parse_task(args.task)[0], y0, f"{src} frame 0")
+        # a black-and-white clip stored as colour (every frame grey): restored as the grey it is, as a photo is
+        grey = not args.from_sidecar and clip.is_grey()
+        y0 = as_measurement(parse_task(args.task)[0], y0, f"{src} frame 0", grey_photo=grey)
     spec, sigma_y, task_files, source = resolve_task(args, src, y0)
     if source == "estimated" and not args.quiet:
         print(f"{src.name}: sigma_y estimated from its first frame: {sigma_y:.4f}", file=sys.stderr)
@@ -123,6 +125,9 @@ def _reference(args, clip, image_shape):  # noqa: ANN001
         return None
     reference = open_clip(args.reference, fps=clip.fps)
     c, h, w = image_shape
+    if c == 1 and not reference.is_grey():  # checked before any frame is restored
+        raise InputError(f"{args.reference}: the restored clip is greyscale (so is its measurement), this reference "
+                         "has colours")  # fmt: skip
     if (reference.height, reference.width, reference.count) != (h, w, clip.count):
         raise InputError(
             f"{args.reference}: the reference has {reference.count} frames of {reference.width}x{reference.height}, "

@@ -18,7 +18,7 @@ from torch import Tensor
 from ..errors import InputError, SetupError
 from ..io import IMAGE_SUFFIXES, atomic_write, read_image
 from ..pipeline import list_inputs
-from ..tasks import read_measurement
+from ..tasks import is_grey_photo, read_measurement
 
 __all__ = ["VIDEO_SUFFIXES", "DEFAULT_FPS", "Clip", "is_video", "open_clip", "write_video", "check_video_output"]
 
@@ -81,6 +81,13 @@ class Clip:
                 for block in iter(lambda: f.read(1 << 20), b""):
                     h.update(block)
         return h.hexdigest()
+
+    def is_grey(self) -> bool:
+        """Whether every frame is grey: one channel, or a grey picture stored as colour
+        (:func:`ddrm.tasks.is_grey_photo`: a black-and-white film in a colour container, whose decoded channels
+        agree). Decoded once more, stopping at the first frame with colours: decided for the whole clip before its
+        first frame is restored, so a clip that turns to colour keeps the colour model throughout."""
+        return all(frame.shape[0] == 1 or is_grey_photo(frame) for _, frame in self.frames())
 
     def frames(self, start: int = 0) -> Iterator[tuple[int, Tensor]]:
         """``(index, frame)`` from frame ``start`` on; frames are (C, H, W) float32 in [0, 1]."""

@@ -36,7 +36,7 @@ from ..io import read_image, remove_stale_temporaries, write_text
 from ..metrics import psnr, ssim
 from ..pipeline import RestoreJob, pinv_image, run_restore, run_steps
 from ..samplers import SamplerSpec
-from ..tasks import TaskSpec, as_measurement
+from ..tasks import TaskSpec, as_grey_reference, as_measurement
 from .container import Clip
 from .flow import _cv2, flicker_along, optical_flow, warp
 
@@ -179,7 +179,7 @@ class _FrameJobs:
 
     def measurement(self, i: int, y: Tensor) -> Tensor:
         label = f"{self.clip.path.name} frame {i}"
-        y = as_measurement(self.task.name, y, label)
+        y = as_measurement(self.task.name, y, label, grey_photo=bool(self.task.params.get("grey")))  # (Clip.is_grey)
         if tuple(y.shape) != self.shape:
             raise InputError(f"{label}: measurement {tuple(y.shape)} does not fit the task ({self.shape})")
         return y
@@ -242,8 +242,10 @@ def score_clip(frames: Sequence[Path], reference: Clip) -> dict[str, float]:
             f"{reference.path}: the reference has {reference.count} frames, the restored clip {len(frames)}"
         )
     restored, clean = [], []
-    for (_, ref), path in zip(reference.frames(), frames):
+    for (i, ref), path in zip(reference.frames(), frames):
         x = read_image(path)
+        if x.shape[0] == 1 < ref.shape[0]:  # a grey result: a grey reference (one stored as colour read as grey)
+            ref = as_grey_reference(ref, f"{reference.path} frame {i}")
         if tuple(ref.shape) != tuple(x.shape):
             raise InputError(f"{reference.path}: reference frames are {tuple(ref.shape)}, restored {tuple(x.shape)}")
         restored.append(x)
