@@ -12,7 +12,7 @@ import torch
 
 from ..errors import InputError
 from ..pipeline import check_outputs, check_writable, default_solver, describe_device, output_lock
-from ..tasks import as_measurement, parse_task
+from ..tasks import as_measurement, is_grey_photo, parse_task
 from ..video import (
     VIDEO_SUFFIXES,
     check_video_output,
@@ -51,8 +51,9 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
     frames_dir = frames_folder(out) if video_out else out
     _, y0 = next(clip.frames())
     if args.task:
-        # a black-and-white clip stored as colour (every frame grey): restored as the grey it is, as a photo is
-        grey = not args.from_sidecar and clip.is_grey()
+        # a black-and-white clip stored as colour (every frame grey): restored as the grey it is, as a photo is; the
+        # clip is read again only when its first frame is such a picture
+        grey = not args.from_sidecar and is_grey_photo(y0) and clip.is_grey()
         y0 = as_measurement(parse_task(args.task)[0], y0, f"{src} frame 0", grey_photo=grey)
     spec, sigma_y, task_files, source = resolve_task(args, src, y0)
     if source == "estimated" and not args.quiet:

@@ -179,7 +179,7 @@ class _FrameJobs:
 
     def measurement(self, i: int, y: Tensor) -> Tensor:
         label = f"{self.clip.path.name} frame {i}"
-        y = as_measurement(self.task.name, y, label, grey_photo=bool(self.task.params.get("grey")))  # (Clip.is_grey)
+        y = as_measurement(self.task.name, y, label, grey_photo=self.task.measures_grey)  # Clip.is_grey
         if tuple(y.shape) != self.shape:
             raise InputError(f"{label}: measurement {tuple(y.shape)} does not fit the task ({self.shape})")
         return y
@@ -244,7 +244,7 @@ def score_clip(frames: Sequence[Path], reference: Clip) -> dict[str, float]:
     restored, clean = [], []
     for (i, ref), path in zip(reference.frames(), frames):
         x = read_image(path)
-        if x.shape[0] == 1 < ref.shape[0]:  # a grey result: a grey reference (one stored as colour read as grey)
+        if x.shape[0] == 1:  # a grey result: a grey reference (one stored as colour read as grey)
             ref = as_grey_reference(ref, f"{reference.path} frame {i}")
         if tuple(ref.shape) != tuple(x.shape):
             raise InputError(f"{reference.path}: reference frames are {tuple(ref.shape)}, restored {tuple(x.shape)}")
