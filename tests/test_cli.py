@@ -255,6 +255,60 @@ def test_a_grey_photo_stored_as_colour_is_restored_as_the_grey_photo(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_a_clean_greyscale_photo_is_degraded_to_a_greyscale_photos_measurement(tmp_path):
+    """``ddrm degrade`` of a one-channel photo makes the measurement a greyscale photo is restored as: the grey of an
+    image with colours (``grey`` in the sidecar, image_shape three channels; a greyscale JPEG for jpeg), the grey the
+    same photo stored as RGB gives; restored from its sidecar it is written grey, byte for byte the restoration of the
+    same file without a sidecar. Colourisation of a grey photo is refused in one line; a sidecar's ``grey`` must be
+    true or false."""
+    grey = Image.open(make_photo(tmp_path / "c.png", 32, 48)).convert("L")
+    grey.save(tmp_path / "grey.png")
+    grey.convert("RGB").save(tmp_path / "rgb.png")
+    common = ("--prior", "gaussian", "--steps", "10", "--quiet")
+    for task, suffix, level in (("sr_bicubic2", ".png", "0.02"), ("denoise", ".png", "0.02"), ("jpeg10", ".jpg", "0")):
+        y = tmp_path / f"{task}{suffix}"
+        run("degrade", tmp_path / "grey.png", "-o", y, "--task", task, "--sigma-y", level, "--seed", "3")
+        meta = json.loads(y.with_suffix(".json").read_text())
+        assert meta["image_shape"] == [3, 32, 48], meta
+        assert meta["params"].get("subsampling" if task == "jpeg10" else "grey") == (
+            "grey" if task == "jpeg10" else True
+        )
+        measured = np.asarray(Image.open(y), dtype=int)
+        assert Image.open(y).mode == "L", task
+        # the same photo stored as RGB, degraded with the same seed: three channels, each the grey photo's measurement
+        colour = tmp_path / f"rgb_{task}{suffix}"
+        run("degrade", tmp_path / "rgb.png", "-o", colour, "--task", task, "--sigma-y", level, "--seed", "3")
+        colour_measured = np.asarray(Image.open(colour), dtype=int)
+        if task == "sr_bicubic2":  # noise-free comparison: the noise is drawn per channel
+            run("degrade", tmp_path / "grey.png", "-o", tmp_path / "g0.png", "--task", task, "--sigma-y", "0")
+            run("degrade", tmp_path / "rgb.png", "-o", tmp_path / "c0.png", "--task", task, "--sigma-y", "0")
+            g0, c0 = (np.asarray(Image.open(tmp_path / f), dtype=int) for f in ("g0.png", "c0.png"))
+            assert g0.shape == (16, 24) and np.abs(c0 - g0[..., None]).max() <= 1
+        assert colour_measured.shape == (*measured.shape, 3), task
+        out = tmp_path / f"{task}.restored.png"
+        run("restore", y, "-o", out, "--reference", tmp_path / "grey.png", *common)
+        rec = json.loads(out.with_suffix(".result.json").read_text())
+        assert Image.open(out).mode == "L" and Image.open(out).size == (48, 32) and rec["psnr"] > 20, (task, rec)
+        if task != "jpeg10":  # the photo's route (no sidecar, the same level): the same restoration
+            alone = tmp_path / "alone" / y.name
+            alone.parent.mkdir(exist_ok=True)
+            alone.write_bytes(y.read_bytes())
+            run("restore", alone, "--task", task, "--sigma-y", level, "-o", alone.with_suffix(".out.png"), *common)
+            assert alone.with_suffix(".out.png").read_bytes() == out.read_bytes(), task
+    # ddrm demo (the page's degrade mode) on the grey photo: the same measurement as ddrm degrade's, a grey result
+    run("demo", "--image", tmp_path / "grey.png", "-o", tmp_path / "demo", "--task", "sr_bicubic2", "--sigma-y", "0.02",
+        "--seed", "3", *common)  # fmt: skip
+    assert (tmp_path / "demo" / "measurement.png").read_bytes() == (tmp_path / "sr_bicubic2.png").read_bytes()
+    assert all(Image.open(tmp_path / "demo" / f"{f}.png").mode == "L" for f in ("original", "restored"))
+    bad = run("degrade", tmp_path / "grey.png", "-o", tmp_path / "col.png", "--task", "color", ok=False)
+    assert bad.returncode == 2 and "no colours" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "col.png").exists() and not (tmp_path / "col.json").exists()
+    sidecar = tmp_path / "denoise.json"
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "params": {"grey": 1}}))
+    bad = run("restore", tmp_path / "denoise.png", "-o", tmp_path / "x.png", *common, ok=False)
+    assert bad.returncode == 2 and "true or false" in bad.stderr and "Traceback" not in bad.stderr
+
+
 def test_a_phone_photo_is_restored_and_degraded_as_viewers_show_it(tmp_path):
     """A portrait a phone stored sideways with EXIF orientation 6 is degraded and restored upright, as viewers (and
     the web page) show it; a JPEG restored with its own tables is restored on the grid its blocks were stored on and

@@ -237,7 +237,7 @@ def test_the_page_restores_a_blurred_photo_with_its_kernel_estimated(tmp_path):
     routes = (("Unknown camera shake: estimate it", "full", "diffpir", (mean, 4)),
               ("Unknown blur: estimate it", "separable", "ddrm", (one, 1)))  # fmt: skip
     for choice, model, solver, (label, n) in routes:
-        assert blind_params("Deblurring", choice, 5) == {"size": 5, "model": model}
+        assert blind_params("Deblurring", choice, 5) == {"size": 5, "model": model, "boundary": "valid"}
         _, _, summary, files = requests(MODES[1], str(tmp_path / "blurry.png"), None, "Deblurring",
                                         kernel_choice=choice, solver=solver, estimate=label, **page)  # fmt: skip
         assert "task `deblur_blind`" in summary, summary
@@ -293,6 +293,12 @@ def test_the_page_restores_a_greyscale_photo_as_ddrm_restore_does(tmp_path):
     _, _, _, files = requests(MODES[1], str(tmp_path / "grey_rgb.png"), None, "Denoising", solver="ddrm",
                               kernel_choice="Gaussian (DDRM's)", estimate=None, **page)  # fmt: skip
     assert Path(files[0]) != restored and Path(files[0]).read_bytes() == (tmp_path / "cli.png").read_bytes()
+    # degraded on the page, a greyscale upload is measured as ddrm degrade measures it: its grey, the result grey
+    _, _, summary, files = requests(MODES[0], str(tmp_path / "grey.png"), None, "Denoising", solver="ddrm",
+                                    kernel_choice="Gaussian (DDRM's)", estimate=None, **page)  # fmt: skip
+    measurement = Path(files[2])
+    assert json.loads(measurement.with_suffix(".json").read_text())["params"] == {"grey": True}, summary
+    assert Image.open(measurement).mode == "L" and Image.open(files[0]).mode == "L", summary
 
 
 def test_page_choices_map_to_tasks():

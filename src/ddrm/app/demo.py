@@ -45,6 +45,7 @@ from ..tasks import (
     check_sigma_y,
     default_sigma_y,
     estimate_sigma_y,
+    grey_photo_params,
     jpeg_params,
     load_mask,
     make_task,
@@ -148,7 +149,9 @@ def run_demo(
     overwrite: bool = False,
 ) -> DemoResult:
     """Degrade a clean photo ``image`` (a file or a (3, H, W) tensor in [0, 1]; default: the bundled photo) by
-    ``task`` with noise ``sigma_y`` ([0, 1] units; default 0.05, JPEG 0), restore it with ``solver`` and the prior, and score it.
+    ``task`` with noise ``sigma_y`` ([0, 1] units; default 0.05, JPEG 0), restore it with ``solver`` and the prior, and
+    score it. A greyscale photo ((1, H, W)) is measured as ``ddrm degrade`` measures one (its grey,
+    :func:`ddrm.tasks.grey_photo_params`) and its result written grey.
 
     The photo is scaled down to ``max_side`` if larger, then centre-cropped to a multiple of 8 times the task's
     factor; a ``mask`` (white = observed; the photo's size) and a ``kernel`` go through the same steps as
@@ -167,8 +170,11 @@ def run_demo(
     solver = solver or default_solver(name)
     _check_solver(solver)
     x, source = _photo(image)
+    if x.ndim == 3 and x.shape[0] == 1:  # a greyscale photo: its grey measured, as ddrm degrade measures it
+        params = grey_photo_params(name, params)
+        x = x.expand(3, -1, -1)
     if x.ndim != 3 or x.shape[0] != 3:
-        raise InputError(f"{source or 'image'}: the demo takes an RGB photo, got {x.shape[0]} channel(s)")
+        raise InputError(f"{source or 'image'}: the demo takes an RGB or greyscale photo, got {x.shape[0]} channel(s)")
     if mask is not None:
         if name != "inpaint":
             raise InputError(f"a mask does not apply to task {name}")
@@ -185,12 +191,13 @@ def run_demo(
     inputs = [Path(p) for p in (source, mask, kernel) if isinstance(p, (str, Path))]
     _check_first(out_dir, measurement, [original, *degrade_outputs(spec, sigma_y, measurement, seed)], inputs, spec,
                  sigma_y, solver, steps, loader, device, samples, overwrite)  # fmt: skip
-    write_image(x, original)
+    truth = spec.frame(x)  # the photo as the result is written (a greyscale photo's grey)
+    write_image(truth, original)
     degrade_to_files(x, spec, sigma_y, measurement, g, seed, inputs)
     y = read_measurement(measurement)  # restored from the file, as written (8-bit), like `ddrm restore` does
     res = _restore_and_score(
-        out_dir, measurement, y, spec, sigma_y, x, solver, steps, seed, loader, device, progress_bar, report, on_start,
-        samples,
+        out_dir, measurement, y, spec, sigma_y, truth, solver, steps, seed, loader, device, progress_bar, report,
+        on_start, samples,
     )  # fmt: skip
     return replace(res, original=original)
 

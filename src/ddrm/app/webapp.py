@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ..errors import DDRMError, InputError
-from ..tasks import BLIND_TASKS, is_jpeg
+from ..tasks import BLIND_TASKS, is_jpeg, photo_params
 from .demo import BUILTIN_NOTE, EXAMPLE_IMAGE, example_credit, restore_measurement, run_demo
 
 __all__ = [
@@ -117,10 +117,11 @@ def task_string(task: str, factor: int, downsampling: str, kernel: str, degradin
 
 def blind_params(task: str, kernel: str, size: int | float | None) -> dict | None:
     """The parameters of a blurred photo's restoration with its kernel estimated (``deblur_blind``'s ``size`` and
-    ``model``), ``None`` for any other choice."""
+    ``model``, and the boundary a photo takes: :func:`ddrm.tasks.photo_params`), ``None`` for any other choice."""
     if task != "Deblurring" or kernel not in BLIND_KERNELS:
         return None
-    return {"size": int(size or BLIND_TASKS["deblur_blind"]["size"]), "model": BLIND_KERNELS[kernel]}
+    size = int(size or BLIND_TASKS["deblur_blind"]["size"])
+    return photo_params("deblur_blind", {"size": size, "model": BLIND_KERNELS[kernel]})
 
 
 def _rgb_file(path: str | Path, upright: bool = False, grey: bool = False) -> Tensor:
@@ -228,8 +229,8 @@ class _Requests:
         from ..io import read_image
         from ..tasks import load_kernel
 
-        # a JPEG is restored on its blocks' grid, as stored; a greyscale photo to restore as its grey
-        image = page_image(image, upright=name != "jpeg", grey=not degrading)
+        # a JPEG is restored on its blocks' grid, as stored; a greyscale photo kept grey (its grey measured or restored)
+        image = page_image(image, upright=name != "jpeg", grey=True)
         mask = editor_mask(editor) if name == "inpaint" else None
         if mask is not None and tuple(mask.shape) != tuple(image.shape[-2:]):
             raise PageError("the drawn mask belongs to another image; draw it again on this one")
@@ -302,7 +303,7 @@ def _task_defaults(task, kernel_choice=None):
     if params is None:
         solver = default_solver(task_string(task, 4, "bicubic", "Gaussian (DDRM's)", True))
     else:  # a photo's blur
-        solver = default_solver("deblur_blind", {**params, "boundary": "valid"})
+        solver = default_solver("deblur_blind", params)
     return gr.update(value=solver), _sigma_default(task)
 
 
@@ -335,7 +336,7 @@ def _solver_info(solver, task=None, kernel_choice=None):
 
     spec = SAMPLERS[solver]
     params = blind_params(task, kernel_choice, None)
-    steps = spec.steps if params is None else run_steps(spec, None, "deblur_blind", {**params, "boundary": "valid"})
+    steps = spec.steps if params is None else run_steps(spec, None, "deblur_blind", params)
     return gr.update(value=steps, info=f"{spec.summary[:70]}; official default {spec.steps} steps")
 
 
@@ -352,7 +353,6 @@ def _kernel_defaults(task, kernel_choice, solver):
     params = blind_params(task, kernel_choice, None)
     if params is None:
         return gr.skip(), gr.skip(), _solver_info(solver, task, kernel_choice)
-    params = {**params, "boundary": "valid"}  # a photo's blur
     solver = default_solver("deblur_blind", params)
     samples = run_samples(SAMPLERS[solver], "deblur_blind", params)
     result = next(k for k, n in ESTIMATES.items() if n == samples)

@@ -57,7 +57,7 @@ def add_commands(sub) -> None:
         "demo", help="degrade the bundled example photo, restore it with the built-in prior, and score it (offline)"
     )
     p.add_argument("-o", "--output", default="ddrm-demo", help="folder for the files (default ./ddrm-demo)")
-    p.add_argument("--image", default=None, help="your own RGB photo instead of the bundled example")
+    p.add_argument("--image", default=None, help="your own photo (RGB or greyscale) instead of the bundled example")
     p.add_argument("--task", default="sr4", help="degradation (default sr4; see 'ddrm degrade --help')")
     p.add_argument(
         "--sigma-y", type=number(float, 0, 1), default=None, help="noise std in [0, 1] units (0.05; JPEG: 0)"

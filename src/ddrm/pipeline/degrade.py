@@ -39,7 +39,8 @@ def degrade_to_files(
         check_writable(path)
     op, suffix, sidecar = spec.operator(), out.suffix.lower(), outputs[1]
     jpeg = not isinstance(op, LinearOperator)
-    y = x01 if jpeg else op.measure(x01[None], sigma_y, generator)[0]  # JPEG: the real codec (Pillow) below
+    # JPEG: the real codec (Pillow) below, on the photo's grey for a greyscale JPEG
+    y = spec.frame(x01) if jpeg else op.measure(x01[None], sigma_y, generator)[0]
     measurement = array_writer(y.float()) if suffix == ".npy" else image_writer(y, out, op.quality if jpeg else None)
     write_together([*sidecar_writers(spec, meta, sidecar), (out, measurement)])
     return (read_image(out) if jpeg else y), sidecar

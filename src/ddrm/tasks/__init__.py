@@ -58,9 +58,11 @@ from .sidecar import (
 from .spec import (
     TaskSpec,
     blind_start_kernel,
+    grey_photo_params,
     image_shape_for_measurement,
     kernel_extent,
     make_task,
+    photo_params,
     spec_for_measurement,
 )
 
@@ -81,6 +83,8 @@ __all__ = [
     "merge_task_params",
     "holds_estimate",
     "make_task",
+    "grey_photo_params",
+    "photo_params",
     "spec_for_measurement",
     "image_shape_for_measurement",
     "kernel_extent",

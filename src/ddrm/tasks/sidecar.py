@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ..errors import TaskError
 from ..io import array_writer, image_writer, read_array, text_writer, write_together
-from ..operators import OPERATORS
+from ..operators import GREY_OWN, OPERATORS
 from .inputs import load_kernel, load_kernel_grid, load_mask
 from .spec import TaskSpec
 
@@ -145,7 +145,9 @@ def validate_sidecar(meta: Any) -> list[str]:
         problems.append("sigma_y missing")
     elif not (_is_number(meta["sigma_y"]) and meta["sigma_y"] >= 0):
         problems.append(f"sigma_y must be a finite number >= 0, got {meta['sigma_y']!r}")
-    accepted = OPERATORS[task].params if task in OPERATORS else {}
+    accepted = dict(OPERATORS[task].params) if task in OPERATORS else {}
+    if task in OPERATORS and task not in GREY_OWN:
+        accepted["grey"] = False  # the measurement of a greyscale photo (the grey of an image with colours)
     params = meta.get("params", {})
     if not isinstance(params, dict):
         problems.append("params must be an object")
@@ -155,6 +157,9 @@ def validate_sidecar(meta: Any) -> list[str]:
                 problems.append(f"task {task} takes no parameter {k!r}")
             elif k in SIDE_FILE_SUFFIXES:
                 problems.append(f"parameter {k!r} belongs in param_files")
+            elif isinstance(accepted.get(k), bool):
+                if not isinstance(v, bool):
+                    problems.append(f"parameter {k!r} must be true or false, got {v!r}")
             elif isinstance(accepted.get(k), str):  # a named choice (a blur's boundary), checked when built
                 if not isinstance(v, str):
                     problems.append(f"parameter {k!r} must be a name, got {v!r}")

@@ -287,6 +287,28 @@ def _kernel_grid(kernel: MaskOrKernel, shape: tuple[int, int, int]) -> Tensor:
     return k
 
 
+def photo_params(name: str, params: dict) -> dict:
+    """``params`` of task ``name`` with what a measurement given without a sidecar (a photo) is restored with where
+    they leave it open: a blur's boundary the valid one (the photo's border saw the scene beyond it), and a blind
+    kernel model's the last it is offered with (:data:`~ddrm.tasks.names.BLIND_BOUNDARIES`: valid where it can)."""
+    params = dict(params)
+    if name in BLUR_TASKS:
+        params["boundary"] = params.get("boundary") or "valid"
+    if name in BLIND_TASKS:
+        model = params.get("model") or BLIND_TASKS[name]["model"]
+        params["boundary"] = params.get("boundary") or BLIND_BOUNDARIES.get(model, ("circular",))[-1]
+    return params
+
+
+def grey_photo_params(name: str, params: dict) -> dict:
+    """``params`` of task ``name`` for a measurement made of a clean greyscale photo, the measurement a greyscale photo
+    is restored as (:func:`spec_for_measurement`): the grey of an image with colours (``grey``), for ``jpeg`` a
+    greyscale JPEG. Colourisation is refused: a grey photo has no colours for it to take away."""
+    if name == "color":
+        raise TaskError("a greyscale photo has no colours to take away; restore it with --task color as it is")
+    return {**params, **({"subsampling": "grey"} if name == "jpeg" else {"grey": True})}
+
+
 def spec_for_measurement(
     name: str,
     params: dict,
@@ -302,16 +324,12 @@ def spec_for_measurement(
     and cropped back to it (:meth:`TaskSpec.frame`). A one-channel measurement (a greyscale photo) of a task without a
     grey measurement of its own is the grey of the image measured (``grey=True``: :func:`ddrm.operators.on_grey`);
     the image is restored with colours and written as its grey (:meth:`TaskSpec.frame`)."""
-    params = dict(params)
-    if name in BLUR_TASKS:
-        params["boundary"] = params.get("boundary") or "valid"
+    params = photo_params(name, params)
     if len(y_shape) == 3 and y_shape[0] == 1 and name not in GREY_OWN:  # a greyscale photo (own grey: color, jpeg)
         params["grey"] = True
     if name in BLIND_TASKS:
         if mask is not None or kernel is not None:
             raise TaskError(f"{name} estimates its kernel; a {'mask' if mask is not None else 'kernel'} does not apply")
-        model = params.get("model") or BLIND_TASKS[name]["model"]
-        params["boundary"] = params.get("boundary") or BLIND_BOUNDARIES.get(model, ("circular",))[-1]  # valid if it can
         shape = image_shape_for_measurement(name, params, tuple(y_shape))
         if params["boundary"] == "valid":  # the size checked against the measurement's frame
             _blind_params(name, params, tuple(y_shape))
