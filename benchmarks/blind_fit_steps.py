@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from blind_real import blurred, kernels  # benchmarks/blind_real.py, beside this script
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
-from provenance import show, write_result  # benchmarks/provenance.py, beside this script
+from provenance import command_line, show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import blind_fit_steps_table
 
 from ddrm.bench.data import prepare
@@ -78,8 +78,7 @@ def main() -> None:
             row["steps"] = steps
             rows.append(row)
             show({k: v for k, v in row.items() if k != "steps"})
-    command = f"python benchmarks/blind_fit_steps.py --heldout {args.heldout}"
-    out = write_result(args.out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout,
+    out = write_result(args.out, command_line(), rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout,
                        levels=args.levels, alternations=ALTERNATIONS)  # fmt: skip
     print(blind_fit_steps_table(out))
 

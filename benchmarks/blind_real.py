@@ -122,7 +122,7 @@ from pathlib import Path
 import torch
 from grey_photos import grey_of, tensor  # benchmarks/grey_photos.py, beside this script
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
-from provenance import show, write_result  # benchmarks/provenance.py, beside this script
+from provenance import command_line, show, write_result  # benchmarks/provenance.py, beside this script
 from real_boundaries import blur_valid  # the same camera-like blur
 from summaries import (
     blind_motion_fit_table,
@@ -418,25 +418,18 @@ def main() -> None:
         ap.error("--motion --samples N goes with --true-only (the true kernel's mean of N)")
     if args.kernel_fit and (args.narrow is not None or args.draws != 1 or args.samples != 1):
         ap.error("--kernel-fit makes no blind run: --narrow, --draws and --samples do not apply")
-    seed_flag = "" if args.seed == 0 else f" --seed {args.seed}"  # recorded as given (the loops below bind ``seed``)
-    draws_flag = "" if args.draws == 1 else f" --draws {args.draws}"
-    levels = "" if args.levels == ap.get_default("levels") else f" --levels {args.levels}"
-    flags = ("" if args.narrow is None else f" --narrow {args.narrow:g}") + seed_flag + draws_flag + levels
     files = photo_files(args)
     if args.samples > 1 and not (args.shake or args.true_only):
         out = args.out or f"benchmarks/results/blind_samples{args.samples}.json"
         rows = samples_rows(args, files, load_prior(args.prior, args.checkpoint))
-        command = (f"python benchmarks/blind_real.py --samples {args.samples}{flags} --heldout {args.heldout} "
-                   f"--out {out}")  # fmt: skip
-        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
+        out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_samples_table(out))
         return
     if args.offered_only or args.large:
-        flag, families = ("--large", large_kernels()) if args.large else ("--offered-only", kernels())
+        families = large_kernels() if args.large else kernels()
         out = args.out or f"benchmarks/results/blind_real_{'large' if args.large else 'train'}.json"
         rows = offered_rows(args, files, load_prior(args.prior, args.checkpoint), families)
-        command = f"python benchmarks/blind_real.py {flag}{flags} --heldout {args.heldout} --out {out}"
-        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
+        out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
         print(blind_offered_table(out))
         return
     shake = {  # the camera-shake sets beside the offered model: flag -> chosen, rows, default file, table
@@ -446,32 +439,22 @@ def main() -> None:
     }
     if args.shake and args.samples > 1:  # one sample against the mean of N, the same held estimate
         shake["--shake"] = (True, shake_rows, f"blind_shake_samples{args.samples}", blind_shake_samples_table)
-        flags += f" --samples {args.samples}"
-    for flag, (chosen, make_rows, name, table) in shake.items():
+    for chosen, make_rows, name, table in shake.values():
         if chosen:
             out = args.out or f"benchmarks/results/{name}.json"
             rows = make_rows(args, files, load_prior(args.prior, args.checkpoint))
-            photos = "" if args.heldout == ap.get_default("heldout") else f" --heldout {args.heldout}"
-            steps = "" if args.steps == ap.get_default("steps") else f" --steps {args.steps}"
-            command = f"python benchmarks/blind_real.py {flag}{flags}{steps}{photos} --out {out}"
-            out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
-            if photos and name.startswith("blind_shake"):  # another photo set: no true kernel to join
+            out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps,
+                               photos=args.heldout)  # fmt: skip
+            other_photos = args.heldout != ap.get_default("heldout")
+            if other_photos and name.startswith("blind_shake"):  # another photo set: no true kernel to join
                 table = blind_shake_samples_photos_table if args.samples > 1 else blind_shake_photos_table
             print(table(out))
             return
     if args.motion:
         out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real_motion.json")
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
-        true_flags = (
-            (" --true-only" if args.true_only else "")
-            + ("" if args.true_steps is None else f" --true-steps {args.true_steps}")
-            + ("" if args.samples == 1 else f" --samples {args.samples}")
-        )
-        command = f"python benchmarks/blind_real.py --motion{flags}{true_flags}" + (
-            "" if args.out is None else f" --out {out}"
-        )
-        out = write_result(out, command, rows, args.prior, size=args.size, steps=args.steps,
-                           true_steps=args.true_steps or args.steps)  # fmt: skip
+        out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps,
+                           true_steps=args.true_steps or args.steps, photos=args.heldout)  # fmt: skip
         if args.true_only and args.samples > 1:  # joined to the held-out shake files: the same photos and size
             if (args.heldout, args.size) == (ap.get_default("heldout"), ap.get_default("size")):
                 print(blind_shake_samples_table(true_samples=out))
@@ -491,11 +474,12 @@ def main() -> None:
             show(row)
     out = write_result(
         args.out,
-        f"python benchmarks/blind_real.py{seed_flag}{draws_flag}{levels}",
+        command_line(),
         rows,
         args.prior,
         size=args.size,
         steps=args.steps,
+        photos=args.heldout,
     )
     print(blind_real_table(out))
 

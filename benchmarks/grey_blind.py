@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from blind_real import blurred, kernels, true_kernel_into  # benchmarks/blind_real.py, beside this script
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
-from provenance import show, write_result  # benchmarks/provenance.py, beside this script
+from provenance import command_line, show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import grey_blind_table  # benchmarks/summaries.py, beside this script
 
 import ddrm
@@ -45,10 +45,8 @@ def main() -> None:
             true_kernel_into(row, y, truth, a, b, prior, args, seed)
             rows.append(row)
             show(row)
-    photos = "" if args.heldout == ap.get_default("heldout") else f" --heldout {args.heldout}"
-    levels = "" if args.levels == ap.get_default("levels") else f" --levels {args.levels}"
-    out = write_result(args.out, f"python benchmarks/grey_blind.py{photos}{levels}", rows, args.prior,
-                       size=args.size, steps=args.steps, photos=args.heldout)  # fmt: skip
+    out = write_result(args.out, command_line(), rows, args.prior, size=args.size, steps=args.steps,
+                       photos=args.heldout)  # fmt: skip
     print(grey_blind_table(out))
 
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
 from PIL import Image
-from provenance import show, write_result  # benchmarks/provenance.py, beside this script
+from provenance import command_line, show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import grey_photos_table  # benchmarks/summaries.py, beside this script
 
 import ddrm
@@ -103,7 +103,7 @@ def main() -> None:
         restore_three_ways(row, tensor(low), "sr_bicubic4", truth, 0.0, prior, args)
         rows.append(row)
         show(row, 4)
-    out = write_result(args.out, "python benchmarks/grey_photos.py", rows, args.prior, size=args.size, steps=args.steps)
+    out = write_result(args.out, command_line(), rows, args.prior, size=args.size, steps=args.steps)
     print(grey_photos_table(out))
 
 

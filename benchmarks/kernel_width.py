@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from blind_real import blurred, true_kernel_into  # benchmarks/blind_real.py, beside this script
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
-from provenance import show, write_result  # benchmarks/provenance.py, beside this script
+from provenance import command_line, show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import kernel_width_table
 
 from ddrm.checkpoints import load_prior
@@ -44,8 +44,9 @@ def main() -> None:
                 true_kernel_into(row, y, truth, f, f, prior, args, seed, key=f"width x{factor:g}")
             rows.append(row)
             show(row)
-    command = f"python benchmarks/kernel_width.py --heldout {args.heldout}"
-    out = write_result(args.out, command, rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
+    out = write_result(
+        args.out, command_line(), rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout
+    )
     print(kernel_width_table(out))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
-from provenance import show, write_result  # benchmarks/provenance.py, beside this script
+from provenance import command_line, show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import noise_estimation_table  # benchmarks/summaries.py, beside this script
 
 from ddrm.bench.data import prepare
@@ -52,7 +52,7 @@ def main() -> None:
                     row[f"psnr {label}"] = psnr(out, x)
                 rows.append(row)
                 show(row, 4)
-    out = write_result(args.out, "python benchmarks/noise_estimation.py", rows, args.prior, size=args.size,
+    out = write_result(args.out, command_line(), rows, args.prior, size=args.size,
                        steps=args.steps)  # fmt: skip
     print(noise_estimation_table(out))
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import platform
+import shlex
+import sys
 from pathlib import Path
 
 import torch
@@ -22,6 +24,13 @@ def weights_digest(prior: str) -> str:
 def commit() -> str:
     """``git describe --always --dirty --abbrev=40`` of this checkout."""
     return source_commit() or ""
+
+
+def command_line() -> str:
+    """The command this run was started with: ``python benchmarks/SCRIPT`` and its arguments as given, quoted for a
+    shell. With the commit and the settings recorded beside it, what makes the file again (a command rebuilt from the
+    options a script chose to name left out others that were given: the photos, the crops' size, the steps)."""
+    return shlex.join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
 
 
 def provenance(prior: str = "builtin") -> dict[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
-from provenance import show, write_result  # benchmarks/provenance.py, beside this script
+from provenance import command_line, show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import real_boundaries_table  # benchmarks/summaries.py, beside this script
 
 import ddrm
@@ -95,10 +95,7 @@ def main() -> None:
                 with partial.open("a") as fh:
                     fh.write(json.dumps(row) + "\n")
                 show(row)
-    command = "python benchmarks/real_boundaries.py" + (
-        f" --motion-photos {args.motion_photos}" if args.motion_photos else ""
-    )
-    out = write_result(args.out, command, rows, args.prior, size=args.size, steps=args.steps)
+    out = write_result(args.out, command_line(), rows, args.prior, size=args.size, steps=args.steps)
     partial.unlink()
     print(real_boundaries_table(out))
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from heldout import photo_arguments, photo_files  # benchmarks/heldout.py, beside this script
 from PIL import Image
-from provenance import show, write_result  # benchmarks/provenance.py, beside this script
+from provenance import command_line, show, write_result  # benchmarks/provenance.py, beside this script
 from summaries import real_degradations_table  # benchmarks/summaries.py, beside this script
 
 import ddrm
@@ -86,7 +86,7 @@ def main() -> None:
     prior = load_prior(args.prior, args.checkpoint)
     rows = denoising(prior, photos, [float(v) for v in args.levels.split(",")], args.seed, args.steps)
     rows += super_resolution(prior, photos, args.seed, args.steps)
-    out = write_result(args.out, "python benchmarks/real_degradations.py", rows, args.prior, size=args.size)
+    out = write_result(args.out, command_line(), rows, args.prior, size=args.size)
     print(real_degradations_table(out))
 
 
