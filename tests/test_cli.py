@@ -295,6 +295,13 @@ def test_a_clean_greyscale_photo_is_degraded_to_a_greyscale_photos_measurement(t
             alone.write_bytes(y.read_bytes())
             run("restore", alone, "--task", task, "--sigma-y", level, "-o", alone.with_suffix(".out.png"), *common)
             assert alone.with_suffix(".out.png").read_bytes() == out.read_bytes(), task
+    # the grey measurement saved again as RGB (an image editor's habit) is still its sidecar's one channel
+    resaved = tmp_path / "resaved" / "denoise.png"
+    resaved.parent.mkdir()
+    Image.open(tmp_path / "denoise.png").convert("RGB").save(resaved)
+    resaved.with_suffix(".json").write_bytes((tmp_path / "denoise.json").read_bytes())
+    run("restore", resaved, "-o", resaved.with_suffix(".out.png"), *common)
+    assert resaved.with_suffix(".out.png").read_bytes() == (tmp_path / "denoise.restored.png").read_bytes()
     # ddrm demo (the page's degrade mode) on the grey photo: the same measurement as ddrm degrade's, a grey result
     run("demo", "--image", tmp_path / "grey.png", "-o", tmp_path / "demo", "--task", "sr_bicubic2", "--sigma-y", "0.02",
         "--seed", "3", *common)  # fmt: skip

@@ -55,7 +55,7 @@ def restore_clip_command(args: argparse.Namespace, device: torch.device) -> int:
         # clip is read again only when its first frame is such a picture
         grey = not args.from_sidecar and is_grey_photo(y0) and clip.is_grey()
         y0 = as_measurement(parse_task(args.task)[0], y0, f"{src} frame 0", grey_photo=grey)
-    spec, sigma_y, task_files, source = resolve_task(args, src, y0)
+    spec, sigma_y, task_files, source, y0 = resolve_task(args, src, y0)
     if source == "estimated" and not args.quiet:
         print(f"{src.name}: sigma_y estimated from its first frame: {sigma_y:.4f}", file=sys.stderr)
     if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):

@@ -14,6 +14,7 @@ from ..pipeline import PriorLoader
 from ..tasks import (
     KERNEL_TASKS,
     TaskSpec,
+    as_measurement,
     check_sigma_y,
     estimate_sigma_y,
     jpeg_params,
@@ -57,10 +58,15 @@ def task_flags(args: argparse.Namespace, name: str, params: dict) -> dict:
     return merge_task_params(name, params, given)
 
 
-def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[TaskSpec, float, list[Path], str]:
-    """The task and noise level of one measurement, the files read for them, and where the noise level came from:
-    ``--task`` or the measurement's sidecar; ``--sigma-y``, the sidecar's value, or (``auto``, the default without a
-    sidecar) estimated from the measurement itself (:func:`ddrm.tasks.estimate_sigma_y`)."""
+def resolve_task(
+    args: argparse.Namespace, path: Path, y: torch.Tensor
+) -> tuple[TaskSpec, float, list[Path], str, torch.Tensor]:
+    """The task and noise level of one measurement, the files read for them, where the noise level came from, and the
+    measurement as the task takes it: ``--task`` or the measurement's sidecar; ``--sigma-y``, the sidecar's value, or
+    (``auto``, the default without a sidecar) estimated from the measurement itself
+    (:func:`ddrm.tasks.estimate_sigma_y`). A sidecar's one-channel measurement (a colourisation's input, a greyscale
+    photo's grey) stored as a grey picture in three channels (an editor saved it as RGB) is taken as its one channel,
+    as ``--task`` takes it (:func:`ddrm.tasks.as_measurement`)."""
     sidecar = Path(args.from_sidecar) if args.from_sidecar else None
     if sidecar is None and args.task is None:
         auto = sidecar_path(path)
@@ -69,6 +75,7 @@ def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple
         sidecar = auto
     if sidecar is not None:
         spec, meta = read_sidecar(sidecar)
+        y = as_measurement(spec.name, y, str(path), grey_photo=spec.measures_grey)
         files = [sidecar, *(sidecar.parent / f for f in meta.get("param_files", {}).values())]
         sigma_y, source = (args.sigma_y, "given") if args.sigma_y is not None else (float(meta["sigma_y"]), "sidecar")
     else:
@@ -83,7 +90,7 @@ def resolve_task(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple
     check_sigma_y(spec.name, sigma_y)
     if sigma_y == "auto":
         sigma_y, source = estimate_sigma_y(y, spec.name, mask=spec.params.get("mask")), "estimated"
-    return spec, sigma_y, files, source
+    return spec, sigma_y, files, source, y
 
 
 def _task_without_sidecar(args: argparse.Namespace, path: Path, y: torch.Tensor) -> tuple[TaskSpec, list[Path]]:

@@ -108,7 +108,7 @@ def _read_jobs(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ref_roo
         turn = 1 if upright else image_orientation(f)  # a JPEG restored as stored is written upright
         if args.task:  # a grey image saved as RGB: one channel (colourisation; without a sidecar, any photo's grey)
             y = as_measurement(parse_task(args.task)[0], y, str(f), grey_photo=not args.from_sidecar)
-        spec, sigma_y, task_files, source = resolve_task(args, f, y)
+        spec, sigma_y, task_files, source, y = resolve_task(args, f, y)
         if source == "estimated" and not args.quiet:
             print(f"{f.name}: sigma_y estimated from the measurement: {sigma_y:.4f}", file=sys.stderr)
         if not (np.isfinite(sigma_y) and 0 <= sigma_y <= 1):
