@@ -305,7 +305,7 @@ def grey_photo_params(name: str, params: dict) -> dict:
     is restored as (:func:`spec_for_measurement`): the grey of an image with colours (``grey``), for ``jpeg`` a
     greyscale JPEG. Colourisation is refused: a grey photo has no colours for it to take away."""
     if name == "color":
-        raise TaskError("a greyscale photo has no colours to take away; restore it with --task color as it is")
+        raise TaskError("a greyscale photo has no colours to take away: colourise the photo itself (task color)")
     return {**params, **({"subsampling": "grey"} if name == "jpeg" else {"grey": True})}
 
 
