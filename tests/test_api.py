@@ -177,3 +177,23 @@ def test_the_mean_of_samples_and_the_consistency_residual():
     mse = lambda a: (a - x01).pow(2).mean().item()  # noqa: E731
     assert mse(mean) < mse(one)
     assert res.residual.shape == (2,) and ((0.5 < res.residual / 0.05) & (res.residual / 0.05 < 2)).all()
+
+
+def test_a_clean_photo_is_measured_as_its_channels_say():
+    """``clean_photo_task`` (``ddrm degrade`` and the demo): a colour photo as it is; a greyscale one as the grey of an
+    image with colours (a greyscale JPEG for jpeg), its grey in every channel; a grey photo's colourisation and any
+    other channel count refused in one line naming the photo."""
+    from ddrm.tasks import clean_photo_task
+
+    rgb, grey = torch.rand(3, 8, 12), torch.rand(1, 8, 12)
+    params, x = clean_photo_task("sr_bicubic2", {"factor": 2}, rgb)
+    assert params == {"factor": 2} and x is rgb
+    params, x = clean_photo_task("sr_bicubic2", {"factor": 2}, grey)
+    assert params == {"factor": 2, "grey": True} and x.shape == (3, 8, 12) and torch.equal(x[2], grey[0])
+    assert clean_photo_task("jpeg", {"quality": 10}, grey)[0] == {"quality": 10, "subsampling": "grey"}
+    with pytest.raises(TaskError, match="no colours"):
+        clean_photo_task("color", {}, grey)
+    with pytest.raises(InputError, match=r"^p\.png: expected an RGB or greyscale photo, got 4 channel"):
+        clean_photo_task("denoise", {}, torch.rand(4, 8, 12), "p.png")
+    with pytest.raises(InputError, match=r"got an array of shape \(8, 12\)"):
+        clean_photo_task("denoise", {}, torch.rand(8, 12))

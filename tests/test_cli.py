@@ -259,8 +259,8 @@ def test_a_clean_greyscale_photo_is_degraded_to_a_greyscale_photos_measurement(t
     """``ddrm degrade`` of a one-channel photo makes the measurement a greyscale photo is restored as: the grey of an
     image with colours (``grey`` in the sidecar, image_shape three channels; a greyscale JPEG for jpeg), the grey the
     same photo stored as RGB gives; restored from its sidecar it is written grey, byte for byte the restoration of the
-    same file without a sidecar. Colourisation of a grey photo is refused in one line; a sidecar's ``grey`` must be
-    true or false."""
+    same file without a sidecar, and so is a grey measurement saved again as RGB (a colourisation's too). Colourisation
+    of a grey photo is refused in one line; a sidecar's ``grey`` must be true or false."""
     grey = Image.open(make_photo(tmp_path / "c.png", 32, 48)).convert("L")
     grey.save(tmp_path / "grey.png")
     grey.convert("RGB").save(tmp_path / "rgb.png")
@@ -302,6 +302,14 @@ def test_a_clean_greyscale_photo_is_degraded_to_a_greyscale_photos_measurement(t
     resaved.with_suffix(".json").write_bytes((tmp_path / "denoise.json").read_bytes())
     run("restore", resaved, "-o", resaved.with_suffix(".out.png"), *common)
     assert resaved.with_suffix(".out.png").read_bytes() == (tmp_path / "denoise.restored.png").read_bytes()
+    # so is a colourisation's grey input (a measurement of its own grey, no ``grey`` flag), written in colour
+    run("degrade", tmp_path / "c.png", "-o", tmp_path / "color.png", "--task", "color", "--sigma-y", "0.02")
+    run("restore", tmp_path / "color.png", "-o", tmp_path / "color.out.png", *common)
+    Image.open(tmp_path / "color.png").convert("RGB").save(resaved.with_name("color.png"))
+    resaved.with_name("color.json").write_bytes((tmp_path / "color.json").read_bytes())
+    run("restore", resaved.with_name("color.png"), "-o", resaved.with_name("color.out.png"), *common)
+    assert Image.open(tmp_path / "color.out.png").mode == "RGB"
+    assert resaved.with_name("color.out.png").read_bytes() == (tmp_path / "color.out.png").read_bytes()
     # ddrm demo (the page's degrade mode) on the grey photo: the same measurement as ddrm degrade's, a grey result
     run("demo", "--image", tmp_path / "grey.png", "-o", tmp_path / "demo", "--task", "sr_bicubic2", "--sigma-y", "0.02",
         "--seed", "3", *common)  # fmt: skip

@@ -43,9 +43,9 @@ from ..tasks import (
     as_mask,
     as_measurement,
     check_sigma_y,
+    clean_photo_task,
     default_sigma_y,
     estimate_sigma_y,
-    grey_photo_params,
     jpeg_params,
     load_mask,
     make_task,
@@ -151,7 +151,7 @@ def run_demo(
     """Degrade a clean photo ``image`` (a file or a (3, H, W) tensor in [0, 1]; default: the bundled photo) by
     ``task`` with noise ``sigma_y`` ([0, 1] units; default 0.05, JPEG 0), restore it with ``solver`` and the prior, and
     score it. A greyscale photo ((1, H, W)) is measured as ``ddrm degrade`` measures one (its grey,
-    :func:`ddrm.tasks.grey_photo_params`) and its result written grey.
+    :func:`ddrm.tasks.clean_photo_task`) and its result written grey.
 
     The photo is scaled down to ``max_side`` if larger, then centre-cropped to a multiple of 8 times the task's
     factor; a ``mask`` (white = observed; the photo's size) and a ``kernel`` go through the same steps as
@@ -170,11 +170,7 @@ def run_demo(
     solver = solver or default_solver(name)
     _check_solver(solver)
     x, source = _photo(image)
-    if x.ndim == 3 and x.shape[0] == 1:  # a greyscale photo: its grey measured, as ddrm degrade measures it
-        params = grey_photo_params(name, params)
-        x = x.expand(3, -1, -1)
-    if x.ndim != 3 or x.shape[0] != 3:
-        raise InputError(f"{source or 'image'}: the demo takes an RGB or greyscale photo, got {x.shape[0]} channel(s)")
+    params, x = clean_photo_task(name, params, x, source or "image")  # a grey photo: its grey measured
     if mask is not None:
         if name != "inpaint":
             raise InputError(f"a mask does not apply to task {name}")

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import torch
 
-from ..errors import InputError
 from ..io import read_image
 from ..operators import BOUNDARIES
 from ..pipeline import degrade_to_files
-from ..tasks import default_sigma_y, grey_photo_params, make_task, parse_task
+from ..tasks import clean_photo_task, default_sigma_y, make_task, parse_task
 from .args import SEED, add_pixel_limit, number
 from .resolve import TASKS_HELP, task_flags
 
@@ -25,11 +24,7 @@ def cmd_degrade(args: argparse.Namespace) -> int:
     name, params = parse_task(args.task)
     params = task_flags(args, name, params)
     x = read_image(src, upright=True)  # a photo as viewers show it (a phone's portrait is stored sideways)
-    if x.shape[0] == 1:  # a greyscale photo: its grey measured, as ddrm restore takes a greyscale photo's measurement
-        params = grey_photo_params(name, params)
-        x = x.expand(3, -1, -1)
-    elif x.shape[0] != 3:
-        raise InputError(f"{src}: expected an RGB or greyscale image, got {x.shape[0]} channel(s)")
+    params, x = clean_photo_task(name, params, x, src)  # a greyscale photo: its grey measured, as restored
     g = torch.Generator().manual_seed(args.seed)
     # every random choice becomes an explicit tensor, so the sidecar rebuilds H exactly
     spec = make_task(name, tuple(x.shape), params, g, mask=args.mask, kernel=args.kernel)

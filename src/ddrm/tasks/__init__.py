@@ -58,7 +58,7 @@ from .sidecar import (
 from .spec import (
     TaskSpec,
     blind_start_kernel,
-    grey_photo_params,
+    clean_photo_task,
     image_shape_for_measurement,
     kernel_extent,
     make_task,
@@ -83,7 +83,7 @@ __all__ = [
     "merge_task_params",
     "holds_estimate",
     "make_task",
-    "grey_photo_params",
+    "clean_photo_task",
     "photo_params",
     "spec_for_measurement",
     "image_shape_for_measurement",

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..errors import TaskError
+from ..errors import InputError, TaskError
 from ..operators import (
     GREY_OWN,
     LUMA_WEIGHTS,
@@ -300,13 +300,20 @@ def photo_params(name: str, params: dict) -> dict:
     return params
 
 
-def grey_photo_params(name: str, params: dict) -> dict:
-    """``params`` of task ``name`` for a measurement made of a clean greyscale photo, the measurement a greyscale photo
-    is restored as (:func:`spec_for_measurement`): the grey of an image with colours (``grey``), for ``jpeg`` a
-    greyscale JPEG. Colourisation is refused: a grey photo has no colours for it to take away."""
+def clean_photo_task(name: str, params: dict, x: Tensor, source: object = None) -> tuple[dict, Tensor]:
+    """The ``params`` of task ``name`` and the (3, H, W) image a clean photo ``x`` is measured with (``ddrm degrade``,
+    the demo). A colour photo as it is; a greyscale one ((1, H, W)) as a greyscale photo is restored
+    (:func:`spec_for_measurement`): the grey of an image with colours (``grey``), for ``jpeg`` a greyscale JPEG, and
+    the image its grey in every channel. Colourisation of a grey photo is refused (it has no colours to take away), as
+    is any other channel count (``source`` names the photo in the message)."""
+    if x.ndim != 3 or x.shape[0] not in (1, 3):
+        got = f"{x.shape[0]} channel(s)" if x.ndim == 3 else f"an array of shape {tuple(x.shape)}"
+        raise InputError(f"{f'{source}: ' if source else ''}expected an RGB or greyscale photo, got {got}")
+    if x.shape[0] == 3:
+        return dict(params), x
     if name == "color":
         raise TaskError("a greyscale photo has no colours to take away: colourise the photo itself (task color)")
-    return {**params, **({"subsampling": "grey"} if name == "jpeg" else {"grey": True})}
+    return {**params, **({"subsampling": "grey"} if name == "jpeg" else {"grey": True})}, x.expand(3, -1, -1)
 
 
 def spec_for_measurement(
