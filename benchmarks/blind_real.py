@@ -128,6 +128,7 @@ from summaries import (
     blind_motion_fit_table,
     blind_motion_full_table,
     blind_motion_steps_table,
+    blind_motion_true_table,
     blind_offered_table,
     blind_real_motion_table,
     blind_real_table,
@@ -455,11 +456,13 @@ def main() -> None:
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
         out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps,
                            true_steps=args.true_steps or args.steps, photos=args.heldout)  # fmt: skip
-        if args.true_only and args.samples > 1:  # joined to the held-out shake files: the same photos and size
-            if (args.heldout, args.size) == (ap.get_default("heldout"), ap.get_default("size")):
-                print(blind_shake_samples_table(true_samples=out))
+        joins = (args.heldout, args.size) == (ap.get_default("heldout"), ap.get_default("size"))
+        if args.true_only and args.samples > 1 and joins:  # joined to the held-out shake files: the same photos, size
+            print(blind_shake_samples_table(true_samples=out))
+        elif args.true_only and joins and (Path(out).parent / "blind_draws2_motion.json").exists():
+            print(blind_motion_steps_table(Path(out)))  # beside the offered model's two draws, the same cases
         else:
-            print(blind_motion_steps_table(out) if args.true_only else blind_real_motion_table(out))
+            print(blind_motion_true_table(Path(out)) if args.true_only else blind_real_motion_table(out))
         return
     args.out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real.json")
     prior, rows = load_prior(args.prior, args.checkpoint), []

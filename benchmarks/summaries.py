@@ -305,6 +305,21 @@ def blind_motion_steps_table(path: Path = RESULTS / "blind_motion_true100.json")
     return "\n".join(out)
 
 
+def blind_motion_true_table(path: Path) -> str:
+    """The true kernel alone on camera shake (``--motion --true-only``) where there is no blind file to join (other
+    photos, another size, or a file written elsewhere): per kernel and sigma_y the blurry photo and the true kernel's
+    restorations (mean PSNR: its one sample, and its mean of N where run) and the photos below the blurry one."""
+    rows = rows_of(path)
+    keys = [k for k in rows[0] if k.startswith("true kernel")]
+    out = [f"| kernel | sigma_y | blurry | {' | '.join(keys)} | below blurry: {' / '.join(keys)} |",
+           "|---|---:|---:|" + "---:|" * (len(keys) + 1)]  # fmt: skip
+    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+        means = " | ".join(f"{np.mean([r[k] for r in rs]):.2f}" for k in keys)
+        below = " / ".join(str(sum(r[k] < r["blurry"] for r in rs)) for k in keys)
+        out.append(f"| {family} | {s:g} | {np.mean([r['blurry'] for r in rs]):.2f} | {means} | {below} of {len(rs)} |")
+    return "\n".join(out)
+
+
 def _matched(rows: list[dict], others: list[dict]) -> list[dict]:
     """For each of ``rows``, the row of ``others`` of the same case (kernel, sigma_y, photo), checked to be of the
     same blurry photo (its PSNR to 1e-9): how result files made by different commands are put side by side."""
