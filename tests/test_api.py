@@ -180,9 +180,9 @@ def test_the_mean_of_samples_and_the_consistency_residual():
 
 
 def test_a_clean_photo_is_measured_as_its_channels_say():
-    """``clean_photo_task`` (``ddrm degrade`` and the demo): a colour photo as it is; a greyscale one as the grey of an
-    image with colours (a greyscale JPEG for jpeg), its grey in every channel; a grey photo's colourisation and any
-    other channel count refused in one line naming the photo."""
+    """``clean_photo_task`` (``ddrm degrade`` and the demo): a colour photo as it is; a greyscale one, or a grey photo
+    stored as colour, as the grey of an image with colours (a greyscale JPEG for jpeg), its grey in every channel; a
+    grey photo's colourisation and any other channel count refused in one line naming the photo."""
     from ddrm.tasks import clean_photo_task
 
     rgb, grey = torch.rand(3, 8, 12), torch.rand(1, 8, 12)
@@ -191,6 +191,15 @@ def test_a_clean_photo_is_measured_as_its_channels_say():
     params, x = clean_photo_task("sr_bicubic2", {"factor": 2}, grey)
     assert params == {"factor": 2, "grey": True} and x.shape == (3, 8, 12) and torch.equal(x[2], grey[0])
     assert clean_photo_task("jpeg", {"quality": 10}, grey)[0] == {"quality": 10, "subsampling": "grey"}
+    # a grey photo stored as colour (channels within 2/255, as ddrm restore reads one) is a grey photo too
+    stored = (grey + torch.tensor([0.0, 1.5 / 255, -1.5 / 255])[:, None, None]).clamp(0, 1)
+    params, x = clean_photo_task("sr_bicubic2", {}, stored)
+    assert params == {"grey": True} and torch.allclose(x[0], stored.mean(0)) and torch.equal(x[0], x[1])
+    tinted = stored.clone()
+    tinted[0, 0, 0] += 6 / 255  # one pixel with a tint: a colour photo
+    assert clean_photo_task("sr_bicubic2", {}, tinted) == ({}, tinted)
+    with pytest.raises(TaskError, match="no colours"):
+        clean_photo_task("color", {}, stored)
     with pytest.raises(TaskError, match="no colours"):
         clean_photo_task("color", {}, grey)
     with pytest.raises(InputError, match=r"^p\.png: expected an RGB or greyscale photo, got 4 channel"):

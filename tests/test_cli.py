@@ -257,10 +257,10 @@ def test_a_grey_photo_stored_as_colour_is_restored_as_the_grey_photo(tmp_path):
 
 def test_a_clean_greyscale_photo_is_degraded_to_a_greyscale_photos_measurement(tmp_path):
     """``ddrm degrade`` of a one-channel photo makes the measurement a greyscale photo is restored as: the grey of an
-    image with colours (``grey`` in the sidecar, image_shape three channels; a greyscale JPEG for jpeg), the grey the
-    same photo stored as RGB gives; restored from its sidecar it is written grey, byte for byte the restoration of the
-    same file without a sidecar, and so is a grey measurement saved again as RGB (a colourisation's too). Colourisation
-    of a grey photo is refused in one line; a sidecar's ``grey`` must be true or false."""
+    image with colours (``grey`` in the sidecar, image_shape three channels; a greyscale JPEG for jpeg), the same
+    measurement as the photo stored as RGB gives; restored from its sidecar it is written grey, byte for byte the
+    restoration of the same file without a sidecar, and so is a grey measurement saved again as RGB (a colourisation's
+    too). Colourisation of a grey photo is refused in one line; a sidecar's ``grey`` must be true or false."""
     grey = Image.open(make_photo(tmp_path / "c.png", 32, 48)).convert("L")
     grey.save(tmp_path / "grey.png")
     grey.convert("RGB").save(tmp_path / "rgb.png")
@@ -273,18 +273,11 @@ def test_a_clean_greyscale_photo_is_degraded_to_a_greyscale_photos_measurement(t
         assert meta["params"].get("subsampling" if task == "jpeg10" else "grey") == (
             "grey" if task == "jpeg10" else True
         )
-        measured = np.asarray(Image.open(y), dtype=int)
-        assert Image.open(y).mode == "L", task
-        # the same photo stored as RGB, degraded with the same seed: three channels, each the grey photo's measurement
+        assert Image.open(y).mode == "L" and Image.open(y).size == ((24, 16) if task == "sr_bicubic2" else (48, 32))
+        # the same photo stored as RGB (channels equal, as ddrm restore reads a grey photo): the same measurement
         colour = tmp_path / f"rgb_{task}{suffix}"
         run("degrade", tmp_path / "rgb.png", "-o", colour, "--task", task, "--sigma-y", level, "--seed", "3")
-        colour_measured = np.asarray(Image.open(colour), dtype=int)
-        if task == "sr_bicubic2":  # noise-free comparison: the noise is drawn per channel
-            run("degrade", tmp_path / "grey.png", "-o", tmp_path / "g0.png", "--task", task, "--sigma-y", "0")
-            run("degrade", tmp_path / "rgb.png", "-o", tmp_path / "c0.png", "--task", task, "--sigma-y", "0")
-            g0, c0 = (np.asarray(Image.open(tmp_path / f), dtype=int) for f in ("g0.png", "c0.png"))
-            assert g0.shape == (16, 24) and np.abs(c0 - g0[..., None]).max() <= 1
-        assert colour_measured.shape == (*measured.shape, 3), task
+        assert colour.read_bytes() == y.read_bytes(), task
         out = tmp_path / f"{task}.restored.png"
         run("restore", y, "-o", out, "--reference", tmp_path / "grey.png", *common)
         rec = json.loads(out.with_suffix(".result.json").read_text())

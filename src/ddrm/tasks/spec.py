@@ -33,7 +33,16 @@ from ..operators import (
     separable_blur,
     valid_margins,
 )
-from .inputs import MaskOrKernel, as_kernel, as_kernel_grid, as_mask, load_kernel, load_kernel_grid, load_mask
+from .inputs import (
+    MaskOrKernel,
+    as_kernel,
+    as_kernel_grid,
+    as_mask,
+    is_grey_photo,
+    load_kernel,
+    load_kernel_grid,
+    load_mask,
+)
 from .names import BLIND_BOUNDARIES, BLIND_TASKS, BLUR_TASKS, KERNEL_MODELS, KERNEL_TASKS, holds_estimate, task_params
 
 __all__ = ["TaskSpec", "make_task", "spec_for_measurement", "image_shape_for_measurement", "blind_start_kernel"]
@@ -304,13 +313,15 @@ def clean_photo_task(name: str, params: dict, x: Tensor, source: object = None) 
     """The ``params`` of task ``name`` and the (3, H, W) image a clean photo ``x`` is measured with (``ddrm degrade``,
     the demo). A colour photo as it is; a greyscale one ((1, H, W)) as a greyscale photo is restored
     (:func:`spec_for_measurement`): the grey of an image with colours (``grey``), for ``jpeg`` a greyscale JPEG, and
-    the image its grey in every channel. Colourisation of a grey photo is refused (it has no colours to take away), as
-    is any other channel count (``source`` names the photo in the message)."""
+    the image its grey in every channel; so is a grey photo stored as colour (:func:`~ddrm.tasks.is_grey_photo`, the
+    rule ``ddrm restore`` reads a photo's measurement by). Colourisation of a grey photo is refused (it has no colours
+    to take away), as is any other channel count (``source`` names the photo in the message)."""
     if x.ndim != 3 or x.shape[0] not in (1, 3):
         got = f"{x.shape[0]} channel(s)" if x.ndim == 3 else f"an array of shape {tuple(x.shape)}"
         raise InputError(f"{f'{source}: ' if source else ''}expected an RGB or greyscale photo, got {got}")
-    if x.shape[0] == 3:
+    if x.shape[0] == 3 and not is_grey_photo(x):
         return dict(params), x
+    x = x.mean(0, keepdim=True)  # a grey photo stored as colour too, as ddrm restore takes its measurement
     if name == "color":
         raise TaskError("a greyscale photo has no colours to take away: colourise the photo itself (task color)")
     return {**params, **({"subsampling": "grey"} if name == "jpeg" else {"grey": True})}, x.expand(3, -1, -1)
