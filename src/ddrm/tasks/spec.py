@@ -34,6 +34,7 @@ from ..operators import (
     valid_margins,
 )
 from .inputs import (
+    GREY_TOLERANCE,
     MaskOrKernel,
     as_kernel,
     as_kernel_grid,
@@ -321,9 +322,11 @@ def clean_photo_task(name: str, params: dict, x: Tensor, source: object = None) 
         raise InputError(f"{f'{source}: ' if source else ''}expected an RGB or greyscale photo, got {got}")
     if x.shape[0] == 3 and not is_grey_photo(x):
         return dict(params), x
-    x = x.mean(0, keepdim=True)  # a grey photo stored as colour too, as ddrm restore takes its measurement
     if name == "color":
-        raise TaskError("a greyscale photo has no colours to take away: colourise the photo itself (task color)")
+        equal = f"its channels equal within {GREY_TOLERANCE * 255:g}/255"
+        kind = "a greyscale photo" if x.shape[0] == 1 else f"a grey photo ({equal})"
+        raise TaskError(f"{kind} has no colours to take away: colourise the photo itself (task color)")
+    x = x.mean(0, keepdim=True)  # a grey photo stored as colour too, as ddrm restore takes its measurement
     return {**params, **({"subsampling": "grey"} if name == "jpeg" else {"grey": True})}, x.expand(3, -1, -1)
 
 
