@@ -459,10 +459,10 @@ def main() -> None:
         joins = (args.heldout, args.size) == (ap.get_default("heldout"), ap.get_default("size"))
         if args.true_only and args.samples > 1 and joins:  # joined to the held-out shake files: the same photos, size
             print(blind_shake_samples_table(true_samples=out))
-        elif args.true_only and joins and (Path(out).parent / "blind_draws2_motion.json").exists():
-            print(blind_motion_steps_table(Path(out)))  # beside the offered model's two draws, the same cases
+        elif args.true_only and joins and (out.parent / "blind_draws2_motion.json").exists():
+            print(blind_motion_steps_table(out))  # beside the offered model's two draws, the same cases
         else:
-            print(blind_motion_true_table(Path(out)) if args.true_only else blind_real_motion_table(out))
+            print(blind_motion_true_table(out) if args.true_only else blind_real_motion_table(out))
         return
     args.out = args.out or str(ROOT / "benchmarks" / "results" / "blind_real.json")
     prior, rows = load_prior(args.prior, args.checkpoint), []
