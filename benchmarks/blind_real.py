@@ -67,6 +67,12 @@ started at the true kernel::
 
     python benchmarks/blind_real.py --full-kernel --draws 2 --levels 0.01 --out benchmarks/results/blind_motion_full.json
 
+``--sizes N[,N...]``: the offered model given other kernel sizes than the blur's (a user does not know it; the
+task's default is 21) beside the true size and the true kernel, on the separable 9-25 px kernels, one sample each
+with ``--draws`` draws::
+
+    python benchmarks/blind_real.py --sizes 21,31 --draws 2 --levels 0.01  # writes benchmarks/results/blind_sizes.json
+
 ``--shake``: camera shake with the full model as ``deblur_blind`` offers it for a photo (``model="full"``, valid
 boundary: the classical estimate held, its error taken as noise, DiffPIR), on the held-out photos; the table joins
 the offered separable model and the true kernel from ``blind_draws2_motion.json`` and ``blind_motion_true100.json``::
@@ -137,6 +143,7 @@ from summaries import (
     blind_shake_samples_photos_table,
     blind_shake_samples_table,
     blind_shake_table,
+    blind_sizes_table,
 )
 
 import ddrm
@@ -383,6 +390,22 @@ def offered_rows(args, files, prior, families: dict) -> list[dict]:  # noqa: ANN
     return rows
 
 
+def sizes_rows(args, files, prior, sizes: list[int]) -> list[dict]:  # noqa: ANN001
+    """The offered blind model (separable, valid) at the blur's own size (``blind, valid``) and given each kernel size
+    of ``sizes`` instead (``blind, size N``), on the separable 9-25 px kernels, against the blurry photo and the
+    true kernel: PSNR and kernel error."""
+    rows = []
+    for family, (a, b) in kernels().items():
+        k = torch.outer(a, b)
+        for seed, y, truth, row in blurred(args, files, family, k):
+            for key, n in (("blind, valid", a.numel()), *((f"blind, size {n}", n) for n in sizes)):
+                blind_into(row, key, y, truth, k, prior, args, seed, size=n, draws=args.draws)
+            true_kernel_into(row, y, truth, a, b, prior, args, seed)
+            rows.append(row)
+            show(row)
+    return rows
+
+
 def main() -> None:
     ap = photo_arguments(__doc__, size=128, steps=20)
     ap.add_argument("--levels", default="0.01,0.02")
@@ -407,6 +430,7 @@ def main() -> None:
     ap.add_argument("--full-kernel", action="store_true", help="camera shake, full-kernel valid model (DiffPIR)")
     ap.add_argument("--kernel-fit", action="store_true", help="camera shake: the full fit to the scene and the guess")
     ap.add_argument("--shake", action="store_true", help="camera shake, the full model as deblur_blind offers it")
+    ap.add_argument("--sizes", default=None, help="the offered model given these kernel sizes (blind_sizes.json)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -419,7 +443,20 @@ def main() -> None:
         ap.error("--motion --samples N goes with --true-only (the true kernel's mean of N)")
     if args.kernel_fit and (args.narrow is not None or args.draws != 1 or args.samples != 1):
         ap.error("--kernel-fit makes no blind run: --narrow, --draws and --samples do not apply")
+    if args.sizes is not None:
+        sizes = [int(v) for v in args.sizes.split(",") if v.strip().isdigit()]
+        if len(sizes) != len(args.sizes.split(",")) or any(n < 3 or n % 2 == 0 for n in sizes):
+            ap.error(f"--sizes: odd kernel sizes of 3 or more, comma-separated, got {args.sizes!r}")
+        if args.narrow is not None or args.samples != 1:
+            ap.error("--sizes runs the offered model's one sample with the estimate itself: --narrow and --samples do "
+                     "not apply")  # fmt: skip
     files = photo_files(args)
+    if args.sizes is not None:
+        out = args.out or "benchmarks/results/blind_sizes.json"
+        rows = sizes_rows(args, files, load_prior(args.prior, args.checkpoint), sizes)
+        out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
+        print(blind_sizes_table(out))
+        return
     if args.samples > 1 and not (args.shake or args.true_only):
         out = args.out or f"benchmarks/results/blind_samples{args.samples}.json"
         rows = samples_rows(args, files, load_prior(args.prior, args.checkpoint))

@@ -1161,6 +1161,63 @@ def blind_moved_table(path: Path = RESULTS / "blind_moved_seed0.json") -> str:
     return "\n".join(out)
 
 
+def _size_keys(rows: list[dict]) -> list[str]:
+    """The columns of ``blind_real.py --sizes`` rows made at a size given instead of the blur's (``blind, size N``)."""
+    return [k for k in rows[0] if k.startswith("blind, size ") and not k.endswith("kernel error")]
+
+
+def sizes_figures(path: Path = RESULTS / "blind_sizes.json") -> dict[str, Any]:
+    """The figures the prose quotes from ``blind_sizes.json``: the rows, and at the blur's own size those below the
+    blurry photo, the mean gain and the distance below the true kernel; per size given (``"21"``...) its
+    :func:`_row_figures`, its mean and least change against the blur's size (``change``, ``least``) and its mean change
+    per kernel family; and (``apart``) how far the blur's-size column lies from ``blind_moved_seed0.json``'s, the same
+    command at faf2c6a, and the true kernel's from that file's."""
+    rows = rows_of(path)
+    own = _row_figures(rows, "blind, valid")
+    out: dict[str, Any] = {"rows": len(rows), "below": own["below"], "gap": own["gap"], "mean": own["mean"]}
+    for k in _size_keys(rows):
+        d = [r[k] - r["blind, valid"] for r in rows]
+        family = {f: float(np.mean([r[k] - r["blind, valid"] for r in rs]))
+                  for (f,), rs in _groups(rows, "kernel").items()}  # fmt: skip
+        out[k.removeprefix("blind, size ")] = {**_row_figures(rows, k), "change": float(np.mean(d)), "least": min(d),
+                                               "family": family}  # fmt: skip
+    earlier = path.parent / "blind_moved_seed0.json"
+    if earlier.is_file():
+        then = _matched(rows, rows_of(earlier))
+        apart = [abs(r["blind, valid"] - t["blind, valid"]) for r, t in zip(rows, then)]
+        out["apart"] = {"mean": float(np.mean(apart)), "largest": max(apart),
+                        "true kernel": max(abs(r["true kernel"] - t["true kernel"]) for r, t in zip(rows, then))}  # fmt: skip
+    return out
+
+
+def blind_sizes_table(path: Path = RESULTS / "blind_sizes.json") -> str:
+    """The offered blind model given other kernel sizes than the blur's (``blind_real.py --sizes``), per kernel and
+    over all rows: mean PSNR at the true size and at each size given, the true kernel's, the kernel errors,
+    each size's mean and worst change against the true size, and the rows below the blurry photo."""
+    rows = rows_of(path)
+    keys = ["blind, valid", *_size_keys(rows)]
+    names = ["true size", *(k.removeprefix("blind, ") for k in keys[1:])]
+    out = [
+        f"| kernel | sigma_y | restorations | blurry | {' | '.join(names)} | true kernel | kernel error: "
+        f"{' / '.join(names)} | {' | '.join(f'{n} - true size: mean / worst' for n in names[1:])} | "
+        f"below blurry: {' / '.join(names)} |",
+        "|---|---:|---:|---:|" + "---:|" * (2 * len(names) + 2),
+    ]
+    for (family, s), rs in [*_groups(rows, "kernel", "sigma_y").items(), (("all", ""), rows)]:
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        changes = []
+        for k in keys[1:]:
+            d = [r[k] - r["blind, valid"] for r in rs]
+            changes.append(f"{np.mean(d):+.2f} / {min(d):+.2f}")
+        below = " / ".join(str(sum(r[k] < r["blurry"] for r in rs)) for k in keys)
+        psnrs = " | ".join(f"{avg(k):.2f}" for k in keys)
+        errors = " / ".join(f"{avg(f'{k} kernel error'):.2f}" for k in keys)
+        level = s if s == "" else f"{s:g}"
+        out.append(f"| {family} | {level} | {len(rs)} | {avg('blurry'):.2f} | {psnrs} | {avg('true kernel'):.2f} | "
+                   f"{errors} | {' | '.join(changes)} | {below} of {len(rs)} |")  # fmt: skip
+    return "\n".join(out)
+
+
 TABLES = {
     "noise_sweep": noise_sweep_table,
     "consistency": consistency_table,
@@ -1192,6 +1249,7 @@ TABLES = {
     "blind_default": blind_default_table,
     "blind_samples": blind_samples_table,
     "blind_moved": blind_moved_table,
+    "blind_sizes": blind_sizes_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,

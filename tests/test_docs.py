@@ -698,3 +698,43 @@ def test_the_colourisation_noise_figures_quoted_agree_with_their_result_file():
     assert far < 0.15, "the docs say within 0.15 dB of the true level's at every level"
     quoted = f"{bias:+.4f} at level 0, where all patches gave +0.022 and the MAD gives {mad:+.4f}"
     assert quoted in _prose("benchmarks.md"), quoted
+
+
+def test_the_kernel_size_figures_quoted_agree_with_their_result_file():
+    """docs/benchmarks.md's and the real-photos guide's figures for the offered blind model given other kernel sizes
+    than the blur's (table ``blind_sizes``), computed here from ``blind_sizes.json``, and the difference quoted
+    between its true-size column and ``blind_moved_seed0.json``'s."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    guide = _prose("guide/real-photos.md")
+    f = summaries.sizes_figures()
+    s21, s31, apart = f["21"], f["31"], f["apart"]
+    gaussians = [v for size in (s21, s31) for k, v in size["family"].items() if "Gaussian" in k]
+    box9, box15 = (
+        [size["family"][k] for size in (s21, s31)] for k in ("box 9 px", "box 15 px")
+    )  # fmt: skip
+    quoted = [
+        f"Given 21 px the result is {-s21['change']:.2f} dB below the one at the blur's size on average (worst "
+        f"{s21['least']:+.2f} dB), given 31 px {-s31['change']:.2f} dB (worst {s31['least']:+.2f} dB); below the blurry "
+        f"photo in {s21['below']} and {s31['below']} of {f['rows']}",
+        f"{s21['gap']:.2f} and {s31['gap']:.2f} dB below the true kernel instead of {f['gap']:.2f}",
+        f"within {max(map(abs, gaussians)):.2f} dB on average",
+        f"the 9 px box loses {-box9[0]:.2f} dB given 21 px and {-box9[1]:.2f} given 31, the 15 px box {-box15[0]:.2f} "
+        f"and {-box15[1]:.2f}",
+        f"differs by {apart['mean']:.2f} dB on average, by {apart['largest']:.2f} dB at most",
+    ]
+    for phrase in quoted:
+        assert phrase in text, phrase
+    assert f["below"] == 0, "the docs say the blur's own size leaves none below the blurry photo"
+    assert apart["true kernel"] < 1e-6, "the docs say the true kernel's restorations are equal to 1e-6 dB"
+    rows = summaries.rows_of(summaries.RESULTS / "blind_sizes.json")
+    below = [r for r in rows for k in ("blind, size 21", "blind, size 31") if r[k] < r["blurry"]]
+    assert below and all(r["kernel"].startswith("box") for r in below), "every row below is a box's"
+    assert (
+        f"below the blurry photo in {s21['below']} and {s31['below']} of {f['rows']} where the blur's size leaves none"
+        in guide
+    )
+    assert (
+        f"(the 9 px box loses {-sum(box9) / 2:.1f} dB; the Gaussians within {max(map(abs, gaussians)):.2f} dB)" in guide
+    )
+    assert f"{-(s21['change'] + s31['change']) / 2:.1f} dB below the result at the blur's size on average" in guide

@@ -280,7 +280,10 @@ def _task_options(p: argparse.ArgumentParser) -> None:
         "--ratio", type=number(int, 1), default=None, help="compressed-sensing ratio (or: --task cs4; needs --from)"
     )
     p.add_argument(
-        "--kernel-size", type=number(int, 3), default=None, help="deblur_blind: side of the estimated kernel (21)"
+        "--kernel-size",
+        type=number(int, 3),
+        default=None,
+        help="deblur_blind: side of the estimated kernel, the blur's extent or more (21)",
     )
     p.add_argument(
         "--kernel-model",
