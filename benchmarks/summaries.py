@@ -1171,7 +1171,7 @@ def sizes_figures(path: Path = RESULTS / "blind_sizes.json") -> dict[str, Any]:
     blurry photo, the mean gain and the distance below the true kernel; per size given (``"21"``...) its
     :func:`_row_figures`, its mean and least change against the blur's size (``change``, ``least``) and its mean change
     per kernel family; and (``apart``) how far the blur's-size column lies from ``blind_moved_seed0.json``'s, the same
-    command at faf2c6a, and the true kernel's from that file's."""
+    command at faf2c6a on another machine, and the true kernel's from that file's."""
     rows = rows_of(path)
     own = _row_figures(rows, "blind, valid")
     out: dict[str, Any] = {"rows": len(rows), "below": own["below"], "gap": own["gap"], "mean": own["mean"]}

@@ -721,13 +721,20 @@ def test_the_kernel_size_figures_quoted_agree_with_their_result_file():
         f"within {max(map(abs, gaussians)):.2f} dB on average",
         f"the 9 px box loses {-box9[0]:.2f} dB given 21 px and {-box9[1]:.2f} given 31, the 15 px box {-box15[0]:.2f} "
         f"and {-box15[1]:.2f}",
-        f"differs by {apart['mean']:.2f} dB on average, by {apart['largest']:.2f} dB at most",
+        f"by {apart['mean']:.2f} dB on average, by {apart['largest']:.2f} dB at most, with the true kernel's "
+        "restorations equal to 1e-6 dB",
     ]
     for phrase in quoted:
         assert phrase in text, phrase
     assert f["below"] == 0, "the docs say the blur's own size leaves none below the blurry photo"
     assert apart["true kernel"] < 1e-6, "the docs say the true kernel's restorations are equal to 1e-6 dB"
     rows = summaries.rows_of(summaries.RESULTS / "blind_sizes.json")
+    then = summaries.rows_of(summaries.RESULTS / "blind_moved_seed0.json")[0]  # its first case is this file's
+    assert (then["kernel"], then["image"]) == (rows[0]["kernel"], rows[0]["image"])
+    assert (
+        f"this file's first row ({rows[0]['blind, valid']:.2f} dB, the committed file {then['blind, valid']:.2f})"
+        in text
+    )
     below = [r for r in rows for k in ("blind, size 21", "blind, size 31") if r[k] < r["blurry"]]
     assert below and all(r["kernel"].startswith("box") for r in below), "every row below is a box's"
     assert (
