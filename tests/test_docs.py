@@ -745,3 +745,15 @@ def test_the_kernel_size_figures_quoted_agree_with_their_result_file():
         f"(the 9 px box loses {-sum(box9) / 2:.1f} dB; the Gaussians within {max(map(abs, gaussians)):.2f} dB)" in guide
     )
     assert f"{-(s21['change'] + s31['change']) / 2:.1f} dB below the result at the blur's size on average" in guide
+    boxes = [r for r in rows if r["kernel"] == "box 9 px"]
+    keys = ("blind, valid", "blind, size 21", "blind, size 31")
+    errors = [sum(r[f"{k} kernel error"] for r in boxes) / len(boxes) for k in keys]
+    assert (
+        f"(the 9 px box's kernel error {errors[0]:.2f} at its size, {errors[1]:.2f} and {errors[2]:.2f} given 21 and 31)"
+        in text
+    )
+    from ddrm.operators import gaussian_kernel_1d  # the 25 px Gaussian of blind_real.kernels()
+
+    g = gaussian_kernel_1d(4.0, 12).double()
+    beyond = 1 - float(g[2:-2].sum()) ** 2  # outside the central 21 x 21 taps
+    assert f"the 25 px Gaussian has {100 * beyond:.1f} % of its mass beyond 21 px" in text
