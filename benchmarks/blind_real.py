@@ -89,6 +89,12 @@ mean of ``HELD_SAMPLES`` (4), which ``--shake --samples 4`` measures.
 
     python benchmarks/blind_real.py --shake --samples 4  # writes benchmarks/results/blind_shake_samples4.json
 
+``--shake --samples N --shake-sizes N[,N...]``: the same on camera shakes of other sizes (``motion_kernel(n, 0.5)``
+seeded by ``n``; #27 asks for 9-31 px, the tables above stop at 21), with the true kernel's one sample and mean of N
+made beside them (no other file holds these shakes)::
+
+    python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 31  # writes blind_shake_samples4_31px.json
+
 ``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
 estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
 and separable), each kernel's error, and the photo restored with the scene's fit and with the full guess held fixed
@@ -142,6 +148,7 @@ from summaries import (
     blind_shake_photos_table,
     blind_shake_samples_photos_table,
     blind_shake_samples_table,
+    blind_shake_sizes_table,
     blind_shake_table,
     blind_sizes_table,
 )
@@ -188,9 +195,9 @@ def large_kernels() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     }
 
 
-def motion_kernels() -> dict[str, torch.Tensor]:
-    """family -> a camera-shake kernel (fixed seeds: the same kernel on every photo)."""
-    return {f"motion {n} px": motion_kernel(n, 0.5, torch.Generator().manual_seed(n)) for n in (9, 15, 21)}
+def motion_kernels(sizes: tuple[int, ...] = (9, 15, 21)) -> dict[str, torch.Tensor]:
+    """family -> a camera-shake kernel of each size (seeded by its size: the same kernel on every photo)."""
+    return {f"motion {n} px": motion_kernel(n, 0.5, torch.Generator().manual_seed(n)) for n in sizes}
 
 
 def scene_of(args, photo: Path, n: int) -> torch.Tensor:  # noqa: ANN001
@@ -280,13 +287,19 @@ def motion_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
             if not args.true_only:
                 blind_into(row, "blind, separable", y, truth, k, prior, args, seed, size=k.shape[0],
                            narrow=args.narrow, draws=args.draws)  # fmt: skip
-            for m in (1, args.samples) if args.samples > 1 else (1,):
-                out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"], samples=m,
-                                   steps=args.true_steps or args.steps, prior=prior, seed=seed)  # fmt: skip
-                row["true kernel" if m == 1 else f"true kernel, mean of {m}"] = psnr(out, truth)
+            true_motion_into(row, y, truth, k, prior, args, seed)
             rows.append(row)
             show(row)
     return rows
+
+
+def true_motion_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: int) -> None:  # noqa: ANN001
+    """``row["true kernel"]``: ``deblur_motion`` with the true shake ``k`` (DiffPIR, valid boundary, ``--true-steps``),
+    one sample; with ``--samples N`` > 1 also ``row["true kernel, mean of N"]``, ``ddrm.restore(samples=N)``."""
+    for m in (1, args.samples) if args.samples > 1 else (1,):
+        out = ddrm.restore(y, "deblur_motion", kernel=k.float(), sigma_y=row["sigma_y"], samples=m,
+                           steps=args.true_steps or args.steps, prior=prior, seed=seed)  # fmt: skip
+        row["true kernel" if m == 1 else f"true kernel, mean of {m}"] = psnr(out, truth)
 
 
 def full_kernel_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
@@ -343,14 +356,17 @@ def kernel_fit_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
 def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     """Camera shake with the full model as ``deblur_blind`` offers it for a photo (``model="full"``, valid boundary:
     the classical estimate held, its error taken as noise, DiffPIR at ``--steps``): PSNR and kernel error; the
-    blurry photo's PSNR to join the other shake files by."""
+    blurry photo's PSNR to join the other shake files by. With ``--shake-sizes`` the shakes of those sizes, and the
+    true kernel's one sample and mean of N made in the same row."""
     rows = []
-    for family, k in motion_kernels().items():
+    for family, k in motion_kernels(args.shake_sizes or (9, 15, 21)).items():
         for seed, y, truth, row in blurred(args, files, family, k):
             if args.samples == 1:
                 blind_into(row, "blind, full", y, truth, k, prior, args, seed, size=k.shape[0], model="full")
             else:
                 shake_samples_into(row, y, truth, k, prior, args, seed, check=not rows)
+            if args.shake_sizes:  # no other file holds these shakes' true kernel: made beside them
+                true_motion_into(row, y, truth, k, prior, args, seed)
             rows.append(row)
             show(row)
     return rows
@@ -390,7 +406,7 @@ def offered_rows(args, files, prior, families: dict) -> list[dict]:  # noqa: ANN
     return rows
 
 
-def sizes_rows(args, files, prior, sizes: list[int]) -> list[dict]:  # noqa: ANN001
+def sizes_rows(args, files, prior, sizes: tuple[int, ...]) -> list[dict]:  # noqa: ANN001
     """The offered blind model (separable, valid) at the blur's own size (``blind, valid``) and given each kernel size
     of ``sizes`` instead (``blind, size N``), on the separable 9-25 px kernels, against the blurry photo and the
     true kernel: PSNR and kernel error."""
@@ -404,6 +420,14 @@ def sizes_rows(args, files, prior, sizes: list[int]) -> list[dict]:  # noqa: ANN
             rows.append(row)
             show(row)
     return rows
+
+
+def odd_sizes(ap, flag: str, text: str) -> tuple[int, ...]:  # noqa: ANN001
+    """``text`` read as comma-separated odd kernel sizes of 3 or more, else ``ap.error`` naming ``flag`` (exit 2)."""
+    sizes = tuple(int(v) for v in text.split(",") if v.strip().isdigit())
+    if len(sizes) != len(text.split(",")) or any(n < 3 or n % 2 == 0 for n in sizes):
+        ap.error(f"{flag}: odd kernel sizes of 3 or more, comma-separated, got {text!r}")
+    return sizes
 
 
 def main() -> None:
@@ -431,6 +455,7 @@ def main() -> None:
     ap.add_argument("--kernel-fit", action="store_true", help="camera shake: the full fit to the scene and the guess")
     ap.add_argument("--shake", action="store_true", help="camera shake, the full model as deblur_blind offers it")
     ap.add_argument("--sizes", default=None, help="the offered model given these kernel sizes (blind_sizes.json)")
+    ap.add_argument("--shake-sizes", default=None, help="--shake --samples N: camera shakes of these sizes instead")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -444,12 +469,14 @@ def main() -> None:
     if args.kernel_fit and (args.narrow is not None or args.draws != 1 or args.samples != 1):
         ap.error("--kernel-fit makes no blind run: --narrow, --draws and --samples do not apply")
     if args.sizes is not None:
-        sizes = [int(v) for v in args.sizes.split(",") if v.strip().isdigit()]
-        if len(sizes) != len(args.sizes.split(",")) or any(n < 3 or n % 2 == 0 for n in sizes):
-            ap.error(f"--sizes: odd kernel sizes of 3 or more, comma-separated, got {args.sizes!r}")
+        sizes = odd_sizes(ap, "--sizes", args.sizes)
         if args.narrow is not None or args.samples != 1:
             ap.error("--sizes runs the offered model's one sample with the estimate itself: --narrow and --samples do "
                      "not apply")  # fmt: skip
+    if args.shake_sizes is not None:
+        if not (args.shake and args.samples > 1):
+            ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N)")
+        args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
     files = photo_files(args)
     if args.sizes is not None:
         out = args.out or "benchmarks/results/blind_sizes.json"
@@ -477,6 +504,9 @@ def main() -> None:
     }
     if args.shake and args.samples > 1:  # one sample against the mean of N, the same held estimate
         shake["--shake"] = (True, shake_rows, f"blind_shake_samples{args.samples}", blind_shake_samples_table)
+    if args.shake_sizes:  # other shakes, their true kernel made beside them
+        name = f"blind_shake_samples{args.samples}_{'_'.join(map(str, args.shake_sizes))}px"
+        shake["--shake"] = (True, shake_rows, name, blind_shake_sizes_table)
     for chosen, make_rows, name, table in shake.values():
         if chosen:
             out = args.out or f"benchmarks/results/{name}.json"
@@ -484,7 +514,7 @@ def main() -> None:
             out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps,
                                photos=args.heldout)  # fmt: skip
             other_photos = args.heldout != ap.get_default("heldout")
-            if other_photos and name.startswith("blind_shake"):  # another photo set: no true kernel to join
+            if other_photos and name.startswith("blind_shake") and not args.shake_sizes:  # no true kernel to join
                 table = blind_shake_samples_photos_table if args.samples > 1 else blind_shake_photos_table
             print(table(out))
             return

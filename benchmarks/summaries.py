@@ -498,6 +498,45 @@ def blind_shake_samples_photos_table(path: Path = RESULTS / "blind_shake_samples
     return "\n".join(out)
 
 
+def shake_sizes_figures(path: Path = RESULTS / "blind_shake_samples4_31px.json") -> dict[str, Any]:
+    """The figures the prose on other shake sizes quotes: :func:`_row_figures` of one sample and of the mean of N
+    (against the true kernel's one sample), the mean's against the true kernel's mean of N, the kernel errors'
+    median and range, and the same figures over these rows and ``blind_shake_samples4.json``'s (9-21 px) together
+    (``"all"``: the mean of N against the true kernel's mean of N)."""
+    rows = rows_of(path)
+    key, n = _samples_key(rows)
+    true_mean = f"true kernel, mean of {n}"
+    e = [r["blind, full kernel error"] for r in rows]
+    small, _ = shake_samples_rows()
+    both = [{**r, "mean": r[key], "true mean": r[true_mean]} for r in rows]
+    both += [{**r, "mean": r["blind, full, mean"], "true mean": r["true kernel, mean"]} for r in small]
+    return {"samples": n, "one": _row_figures(rows, "blind, full"), "mean": _row_figures(rows, key, true_mean),
+            "error": {"median": float(np.median(e)), "least": min(e), "largest": max(e)},
+            "all": _row_figures(both, "mean", "true mean")}  # fmt: skip
+
+
+def blind_shake_sizes_table(path: Path = RESULTS / "blind_shake_samples4_31px.json") -> str:
+    """Per camera shake and sigma_y of a ``--shake --samples N --shake-sizes ...`` file (the true kernel made beside
+    it): the blurry photo, the full model's one sample and mean of N, the true kernel's one sample and mean of N
+    (mean PSNR), the estimate's kernel error, the mean of N's change against the blurry photo (mean / worst, its
+    photo), its distance below the true kernel's mean of N, and the photos below the blurry one."""
+    rows = rows_of(path)
+    key, n = _samples_key(rows)
+    out = [f"| kernel | sigma_y | blurry | one sample | mean of {n} | true kernel: one / mean of {n} | kernel error | "
+           f"mean of {n} - blurry: mean / worst (photo) | true kernel's mean - mean of {n} | below blurry: one / mean |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
+        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+        worst = min(rs, key=lambda r: r[key] - r["blurry"])
+        below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", key)]
+        out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | {avg(key):.2f} | "
+                   f"{avg('true kernel'):.2f} / {avg(f'true kernel, mean of {n}'):.2f} | "
+                   f"{avg('blind, full kernel error'):.2f} | {avg(key) - avg('blurry'):+.2f} / "
+                   f"{worst[key] - worst['blurry']:+.2f} ({worst['image']}) | "
+                   f"{avg(f'true kernel, mean of {n}') - avg(key):.2f} | {below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
@@ -1250,6 +1289,7 @@ TABLES = {
     "blind_samples": blind_samples_table,
     "blind_moved": blind_moved_table,
     "blind_sizes": blind_sizes_table,
+    "blind_shake_sizes": blind_shake_sizes_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,

@@ -639,6 +639,42 @@ def test_the_shake_mean_of_samples_figures_quoted_agree_with_their_result_file()
     )
 
 
+def test_the_31_px_shake_figures_quoted_agree_with_their_result_file():
+    """docs/benchmarks.md's and the real-photos guide's figures for the route as offered under a 31 px camera shake
+    (table ``blind_shake_sizes``), computed here from ``blind_shake_samples4_31px.json`` (and, over 9-31 px, beside
+    ``blind_shake_samples4.json``)."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    guide = _prose("guide/real-photos.md")
+    f = summaries.shake_sizes_figures()
+    one, mean, err, both = f["one"], f["mean"], f["error"], f["all"]
+    rows = mean["rows"]
+    quoted = [
+        f"The mean of 4 is below the blurry photo in {mean['below']} of {rows} (worst {mean['worst']:+.2f} dB), "
+        f"{mean['mean']:+.2f} dB over it on average and {mean['gap']:.2f} dB below the true kernel's own mean of 4, "
+        f"which is above the blurry photo on all {rows} (least {mean['true least']:+.2f} dB); one sample is "
+        f"{one['gap']:.2f} dB below the true kernel's one sample",
+        f"The kernels are {err['median']:.2f} off (median; {err['least']:.2f} to {err['largest']:.2f})",
+        f"below the blurry photo in {both['below']} of the {both['rows']} shakes of 9-31 px and {both['gap']:.2f} dB "
+        "below the true kernel's mean of 4",
+        f"under a 31 px shake, the top of #27's range, in {mean['below']} of {rows} and {mean['gap']:.2f} dB below it",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert f["samples"] == 4 and mean["true below"] == 0
+    rs = summaries.rows_of(summaries.RESULTS / "blind_shake_samples4_31px.json")
+    key, e = "blind, full, mean of 4", "blind, full kernel error"
+    losses = [r for r in rs if r[key] < r["blurry"]]
+    assert {r["image"] for r in losses} == {"astronaut", "rocket"} and len(losses) == 4, "the losses named"
+    largest = sorted(rs, key=lambda r: r[e])[-len(losses) :]
+    assert sorted(map(id, losses)) == sorted(map(id, largest)), "the docs say the losses are the largest errors"
+    flower = [r for r in rs if r["image"] == "flower"]
+    assert f"(`flower`, {flower[0][e]:.2f} and {flower[1][e]:.2f} off)" in text
+    gains = sorted(r[key] - r["blurry"] for r in flower)
+    assert f"the route gains {gains[0]:.1f}-{gains[1]:.1f} dB" in text
+    assert f"in {mean['below']} of {rows} ({mean['gap']:.1f} dB below the true kernel's:" in guide
+
+
 def _held_nfe(samples: int) -> int:
     """The network evaluations of the held estimate's run with ``samples`` samples (DiffPIR, ``HELD_STEPS``)."""
     from ddrm.pipeline.blind import HELD_STEPS
