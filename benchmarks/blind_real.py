@@ -95,6 +95,12 @@ made beside them (no other file holds these shakes)::
 
     python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 31  # writes blind_shake_samples4_31px.json
 
+and the same shake on 256 px frames (the scene resized to twice the pixels), one noise level (about 14 min a row on 2
+threads)::
+
+    python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 31 --size 256 --levels 0.01 \
+        --out benchmarks/results/blind_shake_samples4_31px_256.json
+
 ``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
 estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
 and separable), each kernel's error, and the photo restored with the scene's fit and with the full guess held fixed
@@ -172,6 +178,7 @@ from ddrm.pipeline.blind import (
 from ddrm.samplers import SAMPLERS
 
 ROOT = Path(__file__).resolve().parent.parent
+SHAKE_SIZES = (9, 15, 21)  # the camera shakes of every motion table unless --shake-sizes names others
 
 
 def kernels() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -195,7 +202,7 @@ def large_kernels() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     }
 
 
-def motion_kernels(sizes: tuple[int, ...] = (9, 15, 21)) -> dict[str, torch.Tensor]:
+def motion_kernels(sizes: tuple[int, ...] = SHAKE_SIZES) -> dict[str, torch.Tensor]:
     """family -> a camera-shake kernel of each size (seeded by its size: the same kernel on every photo)."""
     return {f"motion {n} px": motion_kernel(n, 0.5, torch.Generator().manual_seed(n)) for n in sizes}
 
@@ -359,7 +366,7 @@ def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     blurry photo's PSNR to join the other shake files by. With ``--shake-sizes`` the shakes of those sizes, and the
     true kernel's one sample and mean of N made in the same row."""
     rows = []
-    for family, k in motion_kernels(args.shake_sizes or (9, 15, 21)).items():
+    for family, k in motion_kernels(args.shake_sizes or SHAKE_SIZES).items():
         for seed, y, truth, row in blurred(args, files, family, k):
             if args.samples == 1:
                 blind_into(row, "blind, full", y, truth, k, prior, args, seed, size=k.shape[0], model="full")
@@ -506,7 +513,7 @@ def main() -> None:
         shake["--shake"] = (True, shake_rows, f"blind_shake_samples{args.samples}", blind_shake_samples_table)
     if args.shake_sizes:  # other shakes, their true kernel made beside them
         name = f"blind_shake_samples{args.samples}_{'_'.join(map(str, args.shake_sizes))}px"
-        shake["--shake"] = (True, shake_rows, name, blind_shake_sizes_table)
+        shake["--shake"] = (True, shake_rows, name, lambda path: blind_shake_sizes_table((path,)))
     for chosen, make_rows, name, table in shake.values():
         if chosen:
             out = args.out or f"benchmarks/results/{name}.json"

@@ -438,13 +438,19 @@ def _samples_key(rows: list[dict]) -> tuple[str, int]:
     return key, int(key.rsplit(" ", 1)[1])
 
 
+def _worst_and_below(rs: list[dict], key: str) -> tuple[dict, list[int]]:
+    """A shake group's row furthest below the blurry photo in column ``key``, and how many rows lie below the blurry
+    photo with one sample and in ``key``."""
+    worst = min(rs, key=lambda r: r[key] - r["blurry"])
+    return worst, [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", key)]
+
+
 def _samples_cells(rs: list[dict], key: str, photo: bool = False) -> str:
     """A shake group's cells for the mean of samples (column ``key``): its change against one sample (mean / least),
     against the blurry photo (mean / worst, with the worst's photo when ``photo``) and the rows below the blurry
     photo with one sample and with the mean."""
     change = [r[key] - r["blind, full"] for r in rs]
-    worst = min(rs, key=lambda r: r[key] - r["blurry"])
-    below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", key)]
+    worst, below = _worst_and_below(rs, key)
     named = f" ({worst['image']})" if photo else ""
     return (f"{np.mean(change):+.2f} / {min(change):+.2f} | {np.mean([r[key] - r['blurry'] for r in rs]):+.2f} / "
             f"{worst[key] - worst['blurry']:+.2f}{named} | {below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
@@ -498,43 +504,65 @@ def blind_shake_samples_photos_table(path: Path = RESULTS / "blind_shake_samples
     return "\n".join(out)
 
 
-def shake_sizes_figures(path: Path = RESULTS / "blind_shake_samples4_31px.json") -> dict[str, Any]:
-    """The figures the prose on other shake sizes quotes: :func:`_row_figures` of one sample and of the mean of N
-    (against the true kernel's one sample), the mean's against the true kernel's mean of N, the kernel errors'
-    median and range, and the same figures over these rows and ``blind_shake_samples4.json``'s (9-21 px) together
-    (``"all"``: the mean of N against the true kernel's mean of N)."""
-    rows = rows_of(path)
+def _shake_size_figures(rows: list[dict]) -> dict[str, Any]:
+    """Of ``--shake --samples N --shake-sizes ...`` rows: :func:`_row_figures` of one sample and of the mean of N
+    (against the true kernel's one sample and mean of N), and the kernel errors' median and range."""
     key, n = _samples_key(rows)
-    true_mean = f"true kernel, mean of {n}"
     e = [r["blind, full kernel error"] for r in rows]
-    small, _ = shake_samples_rows()
-    both = [{**r, "mean": r[key], "true mean": r[true_mean]} for r in rows]
-    both += [{**r, "mean": r["blind, full, mean"], "true mean": r["true kernel, mean"]} for r in small]
-    return {"samples": n, "one": _row_figures(rows, "blind, full"), "mean": _row_figures(rows, key, true_mean),
-            "error": {"median": float(np.median(e)), "least": min(e), "largest": max(e)},
-            "all": _row_figures(both, "mean", "true mean")}  # fmt: skip
+    return {"samples": n, "one": _row_figures(rows, "blind, full"),
+            "mean": _row_figures(rows, key, f"true kernel, mean of {n}"),
+            "error": {"median": float(np.median(e)), "least": min(e), "largest": max(e)}}  # fmt: skip
 
 
-def blind_shake_sizes_table(path: Path = RESULTS / "blind_shake_samples4_31px.json") -> str:
-    """Per camera shake and sigma_y of a ``--shake --samples N --shake-sizes ...`` file (the true kernel made beside
-    it): the blurry photo, the full model's one sample and mean of N, the true kernel's one sample and mean of N
-    (mean PSNR), the estimate's kernel error, the mean of N's change against the blurry photo (mean / worst, its
-    photo), its distance below the true kernel's mean of N, and the photos below the blurry one."""
+def shake_sizes_figures(path: Path = RESULTS / "blind_shake_samples4_31px.json") -> dict[str, Any]:
+    """The figures the prose on other shake sizes quotes: :func:`_shake_size_figures` of ``path``, and the mean of N
+    against the true kernel's mean of N over these rows and ``blind_shake_samples4.json``'s (9-21 px) together
+    (``"all"``)."""
     rows = rows_of(path)
     key, n = _samples_key(rows)
-    out = [f"| kernel | sigma_y | blurry | one sample | mean of {n} | true kernel: one / mean of {n} | kernel error | "
-           f"mean of {n} - blurry: mean / worst (photo) | true kernel's mean - mean of {n} | below blurry: one / mean |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-    for (family, s), rs in _groups(rows, "kernel", "sigma_y").items():
-        avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
-        worst = min(rs, key=lambda r: r[key] - r["blurry"])
-        below = [sum(r[k] < r["blurry"] for r in rs) for k in ("blind, full", key)]
-        out.append(f"| {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | {avg(key):.2f} | "
-                   f"{avg('true kernel'):.2f} / {avg(f'true kernel, mean of {n}'):.2f} | "
-                   f"{avg('blind, full kernel error'):.2f} | {avg(key) - avg('blurry'):+.2f} / "
-                   f"{worst[key] - worst['blurry']:+.2f} ({worst['image']}) | "
-                   f"{avg(f'true kernel, mean of {n}') - avg(key):.2f} | {below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
+    small, _ = shake_samples_rows()
+    both = [{**r, "mean": r[key], "true mean": r[f"true kernel, mean of {n}"]} for r in rows]
+    both += [{**r, "mean": r["blind, full, mean"], "true mean": r["true kernel, mean"]} for r in small]
+    return {**_shake_size_figures(rows), "all": _row_figures(both, "mean", "true mean")}
+
+
+SHAKE_FRAMES = (RESULTS / "blind_shake_samples4_31px.json", RESULTS / "blind_shake_samples4_31px_256.json")
+
+
+def blind_shake_sizes_table(paths: tuple[Path, ...] = SHAKE_FRAMES) -> str:
+    """Per frame size, camera shake and sigma_y of ``--shake --samples N --shake-sizes ...`` files (the true kernel
+    made beside it; N the same in all): the blurry photo, the full model's one sample and mean of N, the true kernel's
+    one sample and mean of N (mean PSNR), the estimate's kernel error, the mean of N's change against the blurry photo
+    (mean / worst, its photo), its distance below the true kernel's mean of N, and the photos below the blurry one."""
+    records = [json.loads(p.read_text()) for p in paths]
+    key, n = _samples_key(records[0]["rows"])
+    out = [f"| frame | kernel | sigma_y | blurry | one sample | mean of {n} | true kernel: one / mean of {n} | kernel "
+           f"error | mean of {n} - blurry: mean / worst (photo) | true kernel's mean - mean of {n} | below blurry: one "
+           "/ mean |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for record in records:
+        assert _samples_key(record["rows"]) == (key, n), "another number of samples"
+        for (family, s), rs in _groups(record["rows"], "kernel", "sigma_y").items():
+            avg = lambda k: np.mean([r[k] for r in rs])  # noqa: E731
+            worst, below = _worst_and_below(rs, key)
+            out.append(f"| {record['size']} px | {family} | {s:g} | {avg('blurry'):.2f} | {avg('blind, full'):.2f} | "
+                       f"{avg(key):.2f} | {avg('true kernel'):.2f} / {avg(f'true kernel, mean of {n}'):.2f} | "
+                       f"{avg('blind, full kernel error'):.2f} | {avg(key) - avg('blurry'):+.2f} / "
+                       f"{worst[key] - worst['blurry']:+.2f} ({worst['image']}) | "
+                       f"{avg(f'true kernel, mean of {n}') - avg(key):.2f} | {below[0]} / {below[1]} of {len(rs)} |")  # fmt: skip
     return "\n".join(out)
+
+
+def shake_frames_figures(paths: tuple[Path, ...] = SHAKE_FRAMES, level: float = 0.01) -> dict[int, dict[str, Any]]:
+    """frame size -> :func:`_shake_size_figures` of a file's rows at sigma_y ``level``, with ``"photos"``: photo ->
+    (kernel error, the mean of N's change against the blurry photo): the same shake on frames of other sizes."""
+    out = {}
+    for p in paths:
+        record = json.loads(p.read_text())
+        rows = [r for r in record["rows"] if r["sigma_y"] == level]
+        key, _ = _samples_key(rows)
+        photos = {r["image"]: (r["blind, full kernel error"], r[key] - r["blurry"]) for r in rows}
+        out[record["size"]] = {**_shake_size_figures(rows), "photos": photos}
+    return out
 
 
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
