@@ -20,9 +20,14 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def record_of(path: Path) -> dict[str, Any]:
+    """A result file's record: its rows and what made them (command, prior, commit, torch, device, options)."""
+    return json.loads(path.read_text())
+
+
 def rows_of(path: Path) -> list[dict]:
     """The rows of a result file."""
-    return json.loads(path.read_text())["rows"]
+    return record_of(path)["rows"]
 
 
 SIGMAS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
@@ -276,7 +281,7 @@ def motion_steps_rows(path: Path = RESULTS / "blind_motion_true100.json") -> tup
     blind, true = rows_of(path.parent / "blind_draws2_motion.json"), rows_of(path)
     same_cases(blind, true)
     assert max(abs(a["blurry"] - b["blurry"]) for a, b in zip(blind, true)) < 1e-9, "other blurry photos"
-    key = f"true kernel, {json.loads(path.read_text())['true_steps']} steps"
+    key = f"true kernel, {record_of(path)['true_steps']} steps"
     return [{**a, key: b["true kernel"]} for a, b in zip(blind, true)], key
 
 
@@ -504,10 +509,10 @@ def blind_shake_samples_photos_table(path: Path = RESULTS / "blind_shake_samples
     return "\n".join(out)
 
 
-def _shake_size_figures(rows: list[dict]) -> dict[str, Any]:
-    """Of ``--shake --samples N --shake-sizes ...`` rows: :func:`_row_figures` of one sample and of the mean of N
-    (against the true kernel's one sample and mean of N), and the kernel errors' median and range."""
-    key, n = _samples_key(rows)
+def _shake_size_figures(rows: list[dict], key: str, n: int) -> dict[str, Any]:
+    """Of ``--shake --samples N --shake-sizes ...`` rows (``key, n`` their :func:`_samples_key`): :func:`_row_figures`
+    of one sample and of the mean of N (against the true kernel's one sample and mean of N), and the kernel errors'
+    median and range."""
     e = [r["blind, full kernel error"] for r in rows]
     return {"samples": n, "one": _row_figures(rows, "blind, full"),
             "mean": _row_figures(rows, key, f"true kernel, mean of {n}"),
@@ -523,7 +528,7 @@ def shake_sizes_figures(path: Path = RESULTS / "blind_shake_samples4_31px.json")
     small, _ = shake_samples_rows()
     both = [{**r, "mean": r[key], "true mean": r[f"true kernel, mean of {n}"]} for r in rows]
     both += [{**r, "mean": r["blind, full, mean"], "true mean": r["true kernel, mean"]} for r in small]
-    return {**_shake_size_figures(rows), "all": _row_figures(both, "mean", "true mean")}
+    return {**_shake_size_figures(rows, key, n), "all": _row_figures(both, "mean", "true mean")}
 
 
 SHAKE_FRAMES = (RESULTS / "blind_shake_samples4_31px.json", RESULTS / "blind_shake_samples4_31px_256.json")
@@ -534,7 +539,7 @@ def blind_shake_sizes_table(paths: tuple[Path, ...] = SHAKE_FRAMES) -> str:
     made beside it; N the same in all): the blurry photo, the full model's one sample and mean of N, the true kernel's
     one sample and mean of N (mean PSNR), the estimate's kernel error, the mean of N's change against the blurry photo
     (mean / worst, its photo), its distance below the true kernel's mean of N, and the photos below the blurry one."""
-    records = [json.loads(p.read_text()) for p in paths]
+    records = [record_of(p) for p in paths]
     key, n = _samples_key(records[0]["rows"])
     out = [f"| frame | kernel | sigma_y | blurry | one sample | mean of {n} | true kernel: one / mean of {n} | kernel "
            f"error | mean of {n} - blurry: mean / worst (photo) | true kernel's mean - mean of {n} | below blurry: one "
@@ -557,11 +562,11 @@ def shake_frames_figures(paths: tuple[Path, ...] = SHAKE_FRAMES, level: float = 
     (kernel error, the mean of N's change against the blurry photo): the same shake on frames of other sizes."""
     out = {}
     for p in paths:
-        record = json.loads(p.read_text())
+        record = record_of(p)
         rows = [r for r in record["rows"] if r["sigma_y"] == level]
-        key, _ = _samples_key(rows)
+        key, n = _samples_key(rows)
         photos = {r["image"]: (r["blind, full kernel error"], r[key] - r["blurry"]) for r in rows}
-        out[record["size"]] = {**_shake_size_figures(rows), "photos": photos}
+        out[record["size"]] = {**_shake_size_figures(rows, key, n), "photos": photos}
     return out
 
 

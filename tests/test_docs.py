@@ -705,6 +705,7 @@ def test_the_31_px_shake_on_larger_frames_figures_quoted_agree_with_their_result
     missing = [q for q in quoted if q not in text]
     assert not missing, f"docs/benchmarks.md does not quote: {missing}"
     assert f"on 256 px frames, in {m['below']} of {m['rows']} ({m['gap']:.1f} dB below" in guide
+    assert f"and on 256 px frames in {m['below']} of {m['rows']} and {m['gap']:.2f} dB below it." in text, "#27's"
     losses = sorted(p for p, (_, gain) in large["photos"].items() if gain < 0)
     errors = " and ".join(f"{large['photos'][p][0]:.2f}" for p in losses)
     assert losses == ["astronaut", "rocket"] and f"(`astronaut` and `rocket`, {errors} off)" in text
