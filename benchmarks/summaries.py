@@ -278,10 +278,11 @@ def motion_steps_rows(path: Path = RESULTS / "blind_motion_true100.json") -> tup
     """The camera-shake rows of ``blind_draws2_motion.json`` (the offered model, two draws; the true kernel at the
     blind rows' 20 steps) with the true kernel at the steps of ``path`` (``--motion --true-only --true-steps N``,
     the same cases, the same blurry photos) beside it, and that column's key, ``"true kernel, N steps"``."""
-    blind, true = rows_of(path.parent / "blind_draws2_motion.json"), rows_of(path)
+    record = record_of(path)
+    blind, true = rows_of(path.parent / "blind_draws2_motion.json"), record["rows"]
     same_cases(blind, true)
     assert max(abs(a["blurry"] - b["blurry"]) for a, b in zip(blind, true)) < 1e-9, "other blurry photos"
-    key = f"true kernel, {record_of(path)['true_steps']} steps"
+    key = f"true kernel, {record['true_steps']} steps"
     return [{**a, key: b["true kernel"]} for a, b in zip(blind, true)], key
 
 
