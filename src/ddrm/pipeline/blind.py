@@ -582,6 +582,12 @@ L0_ITERATIONS, L0_RATIO, L0_FIRST_STD = 5, math.sqrt(0.5), 0.5
 # for a 15 px box, 2.07 -> 1.56 for a 31 px box; the restorations: docs/benchmarks.md, "The classical guess held to
 # one peak")
 L0_UNIMODAL = True
+# the classical full kernel of a shake of at least L0_COARSE_RIDGE_FROM taps fitted with this ridge (estimate_full's
+# ``lam``, relative to the Gram matrix's mean diagonal; the full scale keeps the default 1e-3) at the coarser scales of
+# its pyramid, whose few pixels per tap let the kernel spread or collapse there: chosen on the training photos of
+# ../shared/DATA.md (docs/benchmarks.md, "A ridge at the coarse scales of a large shake": at 21 px above the blurry
+# photo by +2.97 dB on average instead of +1.70; at 9 and 15 px it cost, +0.42 and +1.53 instead of +1.46 and +1.67)
+L0_COARSE_RIDGE, L0_COARSE_RIDGE_FROM = 1.0, 21
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
 # chosen on the training photos between 0.3 (the default without it) and 0.7
@@ -696,7 +702,8 @@ def l0_kernel(
                 a, b = estimate_separable(x, ys, a, b, smooth=smooth, boundary=boundary, unimodal=L0_UNIMODAL)
                 a, b = recentre(a.cpu()), recentre(b.cpu())  # the kernel's bookkeeping on the CPU, as the estimator's
             else:
-                k = recentre(estimate_full(x, ys, k, smooth=smooth, boundary=boundary).cpu())
+                ridge = {"lam": L0_COARSE_RIDGE} if level and size >= L0_COARSE_RIDGE_FROM else {}
+                k = recentre(estimate_full(x, ys, k, smooth=smooth, boundary=boundary, **ridge).cpu())
             weight = max(weight / L0_DECAY, L0_WEIGHT_MIN)
     return (a, b) if model == "separable" else k
 
