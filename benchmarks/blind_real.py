@@ -101,6 +101,12 @@ threads)::
     python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 31 --size 256 --levels 0.01 \
         --out benchmarks/results/blind_shake_samples4_31px_256.json
 
+The 21 and 31 px shakes again with the ridge at the coarser scales of the classical full guess (``L0_COARSE_RIDGE``,
+the default for shakes of 21 px and up since commit bdff18d; the 9-21 px and 31 px files above were made without it)::
+
+    python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 21,31 \
+        --out benchmarks/results/blind_ridge_shake_samples4.json
+
 ``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
 estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
 and separable), each kernel's error, and the photo restored with the scene's fit and with the full guess held fixed

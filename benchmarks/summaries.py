@@ -571,6 +571,68 @@ def shake_frames_figures(paths: tuple[Path, ...] = SHAKE_FRAMES, level: float = 
     return out
 
 
+# the ridge at the coarser scales of a large shake's classical guess (``L0_COARSE_RIDGE``, the default since commit
+# bdff18d): ``blind_real.py --shake --samples 4 --shake-sizes 21,31 --out blind_ridge_shake_samples4.json`` against
+# the same shakes' rows made before it (the 21 px rows of the 9-21 px file, the 31 px file)
+RIDGE_BEFORE = (RESULTS / "blind_shake_samples4.json", RESULTS / "blind_shake_samples4_31px.json")
+RIDGE_AFTER = RESULTS / "blind_ridge_shake_samples4.json"
+
+
+def ridge_pairs(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFTER) -> dict[str, tuple[list, list]]:
+    """shake -> its rows without the coarse ridge and with it (the same cases in the same order, asserted), each
+    with the mean of N as ``"mean"`` and the true kernel's mean of N (made beside the second file: the first 9-21 px
+    file has none) as ``"true mean"``; ``"all"``: every row."""
+    new = rows_of(after)
+    key, n = _samples_key(new)
+    shakes = {r["kernel"] for r in new}
+    old = [r for p in before for r in rows_of(p) if r["kernel"] in shakes]
+    old.sort(key=lambda r: int(r["kernel"].split()[1]))  # the shakes in the second file's order (stable)
+    same_cases(old, new)
+    true = [r[f"true kernel, mean of {n}"] for r in new]
+    pair = [[{**r, "mean": r[key], "true mean": t} for r, t in zip(rows, true)] for rows in (old, new)]
+    out = {family: tuple([r for r in rows if r["kernel"] == family] for rows in pair) for family in
+           dict.fromkeys(r["kernel"] for r in new)}  # fmt: skip
+    return {**out, "all": tuple(pair)}
+
+
+def ridge_figures(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFTER) -> dict[str, dict[str, Any]]:
+    """shake (and ``"all"``) -> ``"without"`` and ``"with"``: :func:`_row_figures` of the mean of N against the true
+    kernel's mean of N, with the kernel errors' median as ``"error"``; and ``"better"``: rows the ridge raises."""
+    out = {}
+    for label, (old, new) in ridge_pairs(before, after).items():
+        out[label] = {name: {**_row_figures(rows, "mean", "true mean"),
+                             "error": float(np.median([r["blind, full kernel error"] for r in rows]))}
+                      for name, rows in (("without", old), ("with", new))}  # fmt: skip
+        out[label]["better"] = sum(b["mean"] > a["mean"] for a, b in zip(old, new))
+    return out
+
+
+def ridge_route_figures(after: Path = RIDGE_AFTER) -> dict[str, float]:
+    """The route as offered today over the shakes of 9-31 px: the 9 and 15 px rows of ``blind_shake_samples4.json``
+    (under 21 px the ridge changes nothing) with ``after``'s, :func:`_row_figures` of the mean of N against the true
+    kernel's mean of N."""
+    small, _ = shake_samples_rows()
+    new = ridge_pairs(after=after)["all"][1]
+    shakes = {r["kernel"] for r in new}
+    rows = [{**r, "mean": r["blind, full, mean"], "true mean": r["true kernel, mean"]} for r in small
+            if r["kernel"] not in shakes] + new  # fmt: skip
+    return _row_figures(rows, "mean", "true mean")
+
+
+def blind_ridge_table(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFTER) -> str:
+    """Per shake (and all): the rows, the route's mean of N without the coarse ridge and with it (below the blurry
+    photo / mean and worst change against it / distance below the true kernel's mean of N / median kernel error), and
+    the rows the ridge raises."""
+    out = ["| shake | rows | without the ridge: below blurry / mean / worst / below the true kernel / kernel error | "
+           "with it: the same | rows it raises |", "|---|---:|---|---|---:|"]  # fmt: skip
+    for label, f in ridge_figures(before, after).items():
+        cells = [f"{g['below']} / {g['mean']:+.2f} / {g['worst']:+.2f} / {g['gap']:.2f} / {g['error']:.2f}"
+                 for g in (f["without"], f["with"])]  # fmt: skip
+        name = "motion 21 and 31 px" if label == "all" else label
+        out.append(f"| {name} | {f['with']['rows']} | {cells[0]} | {cells[1]} | {f['better']} |")
+    return "\n".join(out)
+
+
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
@@ -1324,6 +1386,7 @@ TABLES = {
     "blind_moved": blind_moved_table,
     "blind_sizes": blind_sizes_table,
     "blind_shake_sizes": blind_shake_sizes_table,
+    "blind_ridge": blind_ridge_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,

@@ -642,6 +642,30 @@ def test_the_classical_first_guess_finds_a_known_blur_without_a_prior(seed):
     assert full.shape == (7, 7) and abs(float(full.sum()) - 1) < 1e-9
 
 
+@pytest.mark.parametrize("below", [True, False])
+def test_the_classical_full_guess_of_a_large_shake_takes_a_ridge_at_its_coarse_scales(below, monkeypatch):
+    """``l0_kernel``'s full model (valid boundary, as the shake route calls it): a kernel of
+    ``L0_COARSE_RIDGE_FROM`` taps is fitted with ``lam = L0_COARSE_RIDGE`` at every scale below the full one and
+    with ``estimate_full``'s own ridge at full scale; one of two taps fewer with its own ridge at every scale (each
+    fit the pyramid makes recorded: the kernel's side and the ridge it is given)."""
+    import ddrm.pipeline.blind as blind
+
+    fits = []
+
+    def recording(x, y, k, **kw):  # noqa: ANN001, ANN202
+        fits.append((k.shape[0], kw.get("lam")))
+        return blind.gaussian_kernel(k.shape[0], 1.0).outer(blind.gaussian_kernel(k.shape[1], 1.0))  # fit aside
+
+    monkeypatch.setattr(blind, "estimate_full", recording)
+    size = blind.L0_COARSE_RIDGE_FROM - 2 * below
+    k = blind.l0_kernel(_blocks(48, 0)[None], size, "full", boundary="valid")
+    assert k.shape == (size, size)
+    coarse = {lam for side, lam in fits if side < size}
+    assert len(coarse) == 1 and len({side for side, _ in fits if side < size}) >= 3, "a pyramid of several scales"
+    assert coarse == ({None} if below else {blind.L0_COARSE_RIDGE}) and blind.L0_COARSE_RIDGE > 1e-3
+    assert {lam for side, lam in fits if side == size} == {None}, "the full scale keeps estimate_full's own ridge"
+
+
 def test_the_blind_first_guess_is_classical_for_a_photos_separable_blur():
     """``restore_blind``'s ``pyramid="auto"``: the L0 estimate for a separable kernel with a valid boundary (the photo
     case it was measured on), the diffusion pyramid otherwise; an unknown kind is refused in one line."""

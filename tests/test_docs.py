@@ -712,6 +712,49 @@ def test_the_31_px_shake_on_larger_frames_figures_quoted_agree_with_their_result
     assert f"the mean of 4 moves by {m['mean'] - b['mean']:+.2f} dB on average" in text
 
 
+def test_the_coarse_ridge_figures_quoted_agree_with_their_result_files():
+    """docs/benchmarks.md's and the real-photos guide's figures for the ridge at the coarse scales of a large shake's
+    classical guess (table ``blind_ridge``), computed here from ``blind_ridge_shake_samples4.json`` against the same
+    shakes' rows made without it; its 21 px true kernel is ``blind_motion_true_samples4.json``'s (the same rows and
+    seeds, this machine's arithmetic: within 0.001 dB)."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    guide = _prose("guide/real-photos.md")
+    f = summaries.ridge_figures()
+    route = summaries.ridge_route_figures()
+    quoted = []
+    for shake in ("motion 21 px", "motion 31 px"):
+        a, b, n = f[shake]["without"], f[shake]["with"], f[shake]["with"]["rows"]
+        quoted.append(
+            f"Under the {shake.split()[1]} px shake the ridge raises {f[shake]['better']} of {n} rows: below the "
+            f"blurry photo in {b['below']} of {n} instead of {a['below']}, {b['mean']:+.2f} dB over it on average "
+            f"instead of {a['mean']:+.2f} (worst {b['worst']:+.2f} instead of {a['worst']:+.2f}), {b['gap']:.2f} dB "
+            f"below the true kernel's mean of 4 instead of {a['gap']:.2f}; median kernel error {b['error']:.2f} "
+            f"against {a['error']:.2f}"
+        )
+    quoted.append(
+        f"the route's default is below the blurry photo in {route['below']} of the {route['rows']} shakes of 9-31 px "
+        f"and {route['gap']:.2f} dB below the true kernel's mean of 4"
+    )
+    old = summaries.shake_sizes_figures()["all"]
+    quoted += [
+        f"(without it {old['below']} and {old['gap']:.2f}): nearer #27's target, not at it",
+        f"the route is below the blurry photo in {route['below']} of {route['rows']} shakes of 9-31 px and "
+        f"{route['gap']:.2f} dB below the true kernel's mean of 4.",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert f"in {route['below']} of {route['rows']} shakes of 9-31 px ({route['gap']:.1f} dB below" in guide
+    old_rows, new_rows = summaries.ridge_pairs()["all"]
+    change = {(r["kernel"], r["sigma_y"], r["image"]): b["mean"] - r["mean"] for r, b in zip(old_rows, new_rows)}
+    assert min(change, key=change.get) == ("motion 31 px", 0.01, "china") and f"-{-min(change.values()):.2f} dB" in text
+    assert {r["image"] for r in new_rows if r["mean"] < r["blurry"]} == {"rocket", "chelsea"}, "the losses named"
+    true = {(r["kernel"], r["sigma_y"], r["image"]): r["true kernel, mean"] for r in summaries.shake_samples_rows()[0]}
+    for r in summaries.rows_of(summaries.RIDGE_AFTER):
+        if r["kernel"] == "motion 21 px":
+            assert abs(r["true kernel, mean of 4"] - true[r["kernel"], r["sigma_y"], r["image"]]) < 1e-3
+
+
 def _held_nfe(samples: int) -> int:
     """The network evaluations of the held estimate's run with ``samples`` samples (DiffPIR, ``HELD_STEPS``)."""
     from ddrm.pipeline.blind import HELD_STEPS

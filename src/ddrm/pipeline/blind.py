@@ -584,9 +584,10 @@ L0_ITERATIONS, L0_RATIO, L0_FIRST_STD = 5, math.sqrt(0.5), 0.5
 L0_UNIMODAL = True
 # the classical full kernel of a shake of at least L0_COARSE_RIDGE_FROM taps fitted with this ridge (estimate_full's
 # ``lam``, relative to the Gram matrix's mean diagonal; the full scale keeps the default 1e-3) at the coarser scales of
-# its pyramid, whose few pixels per tap let the kernel spread or collapse there: chosen on the training photos of
-# ../shared/DATA.md (docs/benchmarks.md, "A ridge at the coarse scales of a large shake": at 21 px above the blurry
-# photo by +2.97 dB on average instead of +1.70; at 9 and 15 px it cost, +0.42 and +1.53 instead of +1.46 and +1.67)
+# its pyramid, whose few pixels per tap let the kernel spread or collapse there. Chosen on the training photos of
+# ../shared/DATA.md, where it cost under 9 and 15 px shakes; on the held-out photos under 21 and 31 px shakes the
+# route's mean of 4 is +3.05 dB over the blurry photo instead of +1.54, below it in 4 of 24 instead of 7
+# (docs/benchmarks.md, "A ridge at the coarse scales of a large shake")
 L0_COARSE_RIDGE, L0_COARSE_RIDGE_FROM = 1.0, 21
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
@@ -668,7 +669,8 @@ def l0_kernel(
     :data:`L0_RATIO` down to a :data:`PYRAMID_MIN_KERNEL`-tap kernel, :data:`L0_ITERATIONS` alternations of the L0
     latent image (:func:`l0_latent`, its weight decaying) and the kernel fitted to it as the in-chain updates fit
     it (:func:`estimate_separable` or :func:`estimate_full`: on gradients with a valid boundary, on the simplex), the
-    kernel then resampled to the next scale. The coarsest starts from a near delta. Returns the factors ``(a, b)``
+    kernel then resampled to the next scale (a full kernel of :data:`L0_COARSE_RIDGE_FROM` taps or more fitted with
+    the ridge :data:`L0_COARSE_RIDGE` below the full scale). The coarsest starts from a near delta. Returns the factors ``(a, b)``
     (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
     if model not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
