@@ -646,7 +646,7 @@ def test_the_classical_first_guess_finds_a_known_blur_without_a_prior(seed):
 def test_the_classical_full_guess_of_a_large_shake_takes_a_ridge_at_its_coarse_scales(below, monkeypatch):
     """``l0_kernel``'s full model (valid boundary, as the shake route calls it): a kernel of
     ``L0_COARSE_RIDGE_FROM`` taps is fitted with ``lam = L0_COARSE_RIDGE`` at every scale below the full one and
-    with ``estimate_full``'s own ridge at full scale; one of two taps fewer with its own ridge at every scale (each
+    with ``estimate_full``'s own ridge at full scale; a kernel two taps smaller with its own at every scale (each
     fit the pyramid makes recorded: the kernel's side and the ridge it is given)."""
     import ddrm.pipeline.blind as blind
 

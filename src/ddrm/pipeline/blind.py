@@ -670,8 +670,9 @@ def l0_kernel(
     latent image (:func:`l0_latent`, its weight decaying) and the kernel fitted to it as the in-chain updates fit
     it (:func:`estimate_separable` or :func:`estimate_full`: on gradients with a valid boundary, on the simplex), the
     kernel then resampled to the next scale (a full kernel of :data:`L0_COARSE_RIDGE_FROM` taps or more fitted with
-    the ridge :data:`L0_COARSE_RIDGE` below the full scale). The coarsest starts from a near delta. Returns the factors ``(a, b)``
-    (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
+    the ridge :data:`L0_COARSE_RIDGE` below the full scale). The coarsest starts from a near delta. Returns the
+    factors ``(a, b)`` (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess
+    (``pyramid="l0"``)."""
     if model not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
     y = y01[0].double()
