@@ -749,6 +749,25 @@ def test_the_coarse_ridge_figures_quoted_agree_with_their_result_files():
     change = {(r["kernel"], r["sigma_y"], r["image"]): b["mean"] - r["mean"] for r, b in zip(old_rows, new_rows)}
     assert min(change, key=change.get) == ("motion 31 px", 0.01, "china") and f"-{-min(change.values()):.2f} dB" in text
     assert {r["image"] for r in new_rows if r["mean"] < r["blurry"]} == {"rocket", "chelsea"}, "the losses named"
+
+    e = "blind, full kernel error"
+
+    def named(photo: str, shake: str) -> list[tuple[float, float, float]]:  # (change, error without, error with)
+        return sorted((change[r["kernel"], r["sigma_y"], photo], r[e], b[e]) for r, b in zip(old_rows, new_rows)
+                      if (r["image"], r["kernel"]) == (photo, shake))  # fmt: skip
+
+    a21, a31 = named("astronaut", "motion 21 px"), named("astronaut", "motion 31 px")
+    errors = [f"{min(x[i] for x in a21):.2f}-{max(x[i] for x in a21):.2f}" for i in (1, 2)]
+    assert (
+        f"`astronaut` {a21[0][0]:+.1f} to {a21[1][0]:+.1f} dB under the 21 px shake (kernel error {errors[0]} to "
+        f"{errors[1]}) and {a31[0][0]:+.1f} to {a31[1][0]:+.1f} under the 31 px one, `coffee` "
+        f"{change['motion 21 px', 0.01, 'coffee']:+.1f} under the 21 px shake at sigma_y 0.01"
+    ) in text
+    rocket = [b[e] for r, b in zip(old_rows, new_rows) if r["image"] == "rocket"]
+    assert f"(kernel errors {min(rocket):.2f}-{max(rocket):.2f} with the ridge)" in text
+    chelsea = next(b for b in new_rows if (b["kernel"], b["sigma_y"], b["image"]) == ("motion 21 px", 0.01, "chelsea"))
+    assert abs(change["motion 21 px", 0.01, "chelsea"]) < 0.005, "unchanged, as the docs say"
+    assert f"at sigma_y 0.01 ({chelsea['mean'] - chelsea['blurry']:+.2f} dB, unchanged)" in text
     true = {(r["kernel"], r["sigma_y"], r["image"]): r["true kernel, mean"] for r in summaries.shake_samples_rows()[0]}
     for r in summaries.rows_of(summaries.RIDGE_AFTER):
         if r["kernel"] == "motion 21 px":
