@@ -157,6 +157,7 @@ from summaries import (
     blind_real_motion_table,
     blind_real_table,
     blind_samples_table,
+    blind_shake_given_table,
     blind_shake_photos_table,
     blind_shake_samples_photos_table,
     blind_shake_samples_table,
@@ -385,11 +386,14 @@ def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     return rows
 
 
-def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: int, check: bool) -> None:  # noqa: ANN001
+def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: int, check: bool,  # noqa: ANN001
+                       size: int | None = None) -> None:  # fmt: skip
     """``--shake --samples N``: the held estimate's image as ``ddrm.restore(y, "deblur_blind", samples=N)`` draws it
     (``restore_blind(samples=N)``, all N kept): one sample (the first, ``ddrm.restore``'s one-sample image to float32
-    rounding: checked when ``check``) and the mean of N, with the same estimate."""
-    n, c, m = k.shape[0], (k.shape[0] - 1) // 2, args.samples
+    rounding: checked when ``check``) and the mean of N, with the same estimate. ``size``: the kernel size the route
+    is given instead of the shake's own (columns ``blind, full, size S...``)."""
+    n, m = size or k.shape[0], args.samples
+    c, name = (n - 1) // 2, "blind, full" if size is None else f"blind, full, size {size}"
     x, est = restore_blind(prior, SAMPLERS["diffpir"], y[None], row["sigma_y"], n, "full", boundary="valid",
                            narrow=1.0, samples=m, solver_args={"steps": args.steps},
                            generator=[image_generator(seed, "image 0")])  # fmt: skip
@@ -400,8 +404,22 @@ def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: 
         # to float32 rounding: the network's batched convolutions round as a single image's do not (6e-7 in one
         # denoiser call here), which DiffPIR's steps carry on
         assert float((one - x[0]).abs().max()) < 1e-3, "restore_blind's first sample is not ddrm.restore's image"
-    row["blind, full"], row[f"blind, full, mean of {m}"] = psnr(x[0], truth), psnr(x.mean(0), truth)
-    row["blind, full kernel error"] = kernel_error(est, k)
+    row[name], row[f"{name}, mean of {m}"] = psnr(x[0], truth), psnr(x.mean(0), truth)
+    row[f"{name} kernel error"] = kernel_error(est, k)
+
+
+def shake_given_rows(args, files, prior, sizes: tuple[int, ...]) -> list[dict]:  # noqa: ANN001
+    """``--shake --samples N --sizes S,..``: the camera-shake route given the kernel sizes ``sizes`` instead of the
+    shake's own (a user who does not know it: ``--kernel-size``, 21 px unless told), one sample and the mean of N,
+    and the kernel error; no true kernel nor own size made (the files that hold these shakes have them)."""
+    rows = []
+    for family, k in motion_kernels(args.shake_sizes or SHAKE_SIZES).items():
+        for seed, y, truth, row in blurred(args, files, family, k):
+            for n in sizes:
+                shake_samples_into(row, y, truth, k, prior, args, seed, check=not rows, size=n)
+            rows.append(row)
+            show(row)
+    return rows
 
 
 def offered_rows(args, files, prior, families: dict) -> list[dict]:  # noqa: ANN001
@@ -483,7 +501,9 @@ def main() -> None:
         ap.error("--kernel-fit makes no blind run: --narrow, --draws and --samples do not apply")
     if args.sizes is not None:
         sizes = odd_sizes(ap, "--sizes", args.sizes)
-        if args.narrow is not None or args.samples != 1:
+        if args.shake and args.samples == 1:
+            ap.error("--shake --sizes goes with --samples N (the route's default, the mean of N)")
+        if args.narrow is not None or (args.samples != 1 and not args.shake):
             ap.error("--sizes runs the offered model's one sample with the estimate itself: --narrow and --samples do "
                      "not apply")  # fmt: skip
     if args.shake_sizes is not None:
@@ -491,6 +511,12 @@ def main() -> None:
             ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N)")
         args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
     files = photo_files(args)
+    if args.sizes is not None and args.shake:
+        out = args.out or f"benchmarks/results/blind_shake_given_samples{args.samples}.json"
+        rows = shake_given_rows(args, files, load_prior(args.prior, args.checkpoint), sizes)
+        out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
+        print(blind_shake_given_table(out))
+        return
     if args.sizes is not None:
         out = args.out or "benchmarks/results/blind_sizes.json"
         rows = sizes_rows(args, files, load_prior(args.prior, args.checkpoint), sizes)

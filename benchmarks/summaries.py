@@ -607,16 +607,82 @@ def ridge_figures(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_A
     return out
 
 
-def ridge_route_figures(after: Path = RIDGE_AFTER) -> dict[str, float]:
-    """The route as offered today over the shakes of 9-31 px: the 9 and 15 px rows of ``blind_shake_samples4.json``
-    (under 21 px the ridge changes nothing) with ``after``'s, :func:`_row_figures` of the mean of N against the true
-    kernel's mean of N."""
+def route_rows(after: Path = RIDGE_AFTER) -> list[dict]:
+    """The route as offered today over the shakes of 9-31 px, given each shake's own size: the 9 and 15 px rows of
+    ``blind_shake_samples4.json`` (under 21 px the ridge changes nothing) and ``after``'s, each with its mean of N as
+    ``"mean"`` and the true kernel's mean of N as ``"true mean"``."""
     small, _ = shake_samples_rows()
     new = ridge_pairs(after=after)["all"][1]
     shakes = {r["kernel"] for r in new}
-    rows = [{**r, "mean": r["blind, full, mean"], "true mean": r["true kernel, mean"]} for r in small
+    return [{**r, "mean": r["blind, full, mean"], "true mean": r["true kernel, mean"]} for r in small
             if r["kernel"] not in shakes] + new  # fmt: skip
-    return _row_figures(rows, "mean", "true mean")
+
+
+def ridge_route_figures(after: Path = RIDGE_AFTER) -> dict[str, float]:
+    """:func:`_row_figures` of :func:`route_rows`' mean of N against the true kernel's mean of N."""
+    return _row_figures(route_rows(after), "mean", "true mean")
+
+
+# the camera-shake route given a kernel size other than the shake's (a user who does not know it: ``--kernel-size``,
+# 21 px unless told): ``blind_real.py --shake --samples 4 --sizes 21 --shake-sizes 9,15,31 --levels 0.01``
+SHAKE_GIVEN = RESULTS / "blind_shake_given_samples4.json"
+
+
+def given_size_rows(path: Path = SHAKE_GIVEN) -> tuple[dict[str, list[dict]], tuple[int, ...]]:
+    """shake (and ``"all"``) -> the rows of ``path`` (``--shake --samples N --sizes S,..``), each with the route at
+    the shake's own size (:func:`route_rows`, the same case checked by its blurry photo) as ``"mean"``, ``"true
+    mean"`` and ``"blind, full kernel error"``, and the mean of N given size S as ``"given S"``; and the sizes."""
+    rows = rows_of(path)
+    sizes = tuple(int(k.rsplit(" ", 1)[1]) for k in rows[0] if re.fullmatch(r"blind, full, size \d+", k))
+    n = int(next(k for k in rows[0] if re.fullmatch(r"blind, full, size \d+, mean of \d+", k)).rsplit(" ", 1)[1])
+    own = _matched(rows, route_rows())
+    joined = [{**r, **{k: o[k] for k in ("mean", "true mean", "blind, full kernel error")},
+               **{f"given {s}": r[f"blind, full, size {s}, mean of {n}"] for s in sizes}}
+              for r, o in zip(rows, own)]  # fmt: skip
+    groups = {
+        family: [r for r in joined if r["kernel"] == family] for family in dict.fromkeys(r["kernel"] for r in rows)
+    }
+    return {**groups, "all": joined}, sizes
+
+
+def given_size_figures(path: Path = SHAKE_GIVEN) -> dict[str, dict[str, Any]]:
+    """shake (and ``"all"``) -> ``"own"`` and ``"given S"``: :func:`_row_figures` of the mean of N against the true
+    kernel's mean of N with the kernel errors' median as ``"error"``; ``"change S"``: given S minus the own size
+    (``"mean"``, ``"worst"``, ``"raised"``: rows it raises, ``"photo"``: the worst's)."""
+    groups, sizes = given_size_rows(path)
+    out = {}
+    for label, rows in groups.items():
+        f = {"own": {**_row_figures(rows, "mean", "true mean"),
+                     "error": float(np.median([r["blind, full kernel error"] for r in rows]))}}  # fmt: skip
+        for s in sizes:
+            f[f"given {s}"] = {
+                **_row_figures(rows, f"given {s}", "true mean"),
+                "error": float(np.median([r[f"blind, full, size {s} kernel error"] for r in rows])),
+            }
+            d = [r[f"given {s}"] - r["mean"] for r in rows]
+            worst = int(np.argmin(d))
+            f[f"change {s}"] = {"mean": float(np.mean(d)), "worst": d[worst], "raised": sum(v > 0 for v in d),
+                                "photo": rows[worst]["image"]}  # fmt: skip
+        out[label] = f
+    return out
+
+
+def blind_shake_given_table(path: Path = SHAKE_GIVEN) -> str:
+    """Per shake (and all): the rows, the route's mean of N at the shake's own size and given each size of ``path``
+    (below the blurry photo / mean and worst change against it / distance below the true kernel's mean of N / median
+    kernel error), and each given size's change against the own size (mean / worst, the rows it raises)."""
+    _, sizes = given_size_rows(path)
+    head = "".join(
+        f" given {s} px: the same | given {s} - own size: mean / worst (photo) / rows raised |" for s in sizes
+    )
+    out = [f"| shake | rows | own size: below blurry / mean / worst / below the true kernel / kernel error |{head}",
+           "|---|---:|---|" + "---|---|" * len(sizes)]  # fmt: skip
+    cell = lambda g: f"{g['below']} / {g['mean']:+.2f} / {g['worst']:+.2f} / {g['gap']:.2f} / {g['error']:.2f}"  # noqa: E731
+    for label, f in given_size_figures(path).items():
+        given = "".join(f" {cell(f[f'given {s}'])} | {f[f'change {s}']['mean']:+.2f} / {f[f'change {s}']['worst']:+.2f} "
+                        f"({f[f'change {s}']['photo']}) / {f[f'change {s}']['raised']} |" for s in sizes)  # fmt: skip
+        out.append(f"| {'all' if label == 'all' else label} | {f['own']['rows']} | {cell(f['own'])} |{given}")
+    return "\n".join(out)
 
 
 def blind_ridge_table(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFTER) -> str:
@@ -1387,6 +1453,7 @@ TABLES = {
     "blind_sizes": blind_sizes_table,
     "blind_shake_sizes": blind_shake_sizes_table,
     "blind_ridge": blind_ridge_table,
+    "blind_shake_given": blind_shake_given_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,
