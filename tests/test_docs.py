@@ -782,6 +782,46 @@ def _held_nfe(samples: int) -> int:
     return samples * SAMPLERS["diffpir"].count_nfe(HELD_STEPS, task="deblur_blind")
 
 
+def test_the_shake_given_size_figures_quoted_agree_with_their_result_files():
+    """docs/benchmarks.md's and the real-photos guide's figures for the camera-shake route given 21 px instead of the
+    shake's own size (table ``blind_shake_given``), computed here from ``blind_shake_given_samples4.json`` joined to
+    the route at the shake's own size; the file's first row is ``ddrm.restore``'s one-sample image (checked as it was
+    made), its blurry photos the own-size files' (checked by the join)."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    guide = _prose("guide/real-photos.md")
+    f = summaries.given_size_figures()
+    s9, s15, s31, both = (f[k] for k in ("motion 9 px", "motion 15 px", "motion 31 px", "all"))
+    c9, c15, c31 = (g["change 21"] for g in (s9, s15, s31))
+    assert (c9["photo"], c31["photo"]) == ("coffee", "astronaut") and c9["raised"] == 0
+    quoted = [
+        f"Given 21 px under the 9 px shake, the route is {-c9['mean']:.2f} dB below its result at the shake's own size "
+        f"on average (worst {c9['worst']:+.2f} dB, `coffee`) and below the blurry photo in {s9['given 21']['below']} "
+        f"of {s9['own']['rows']} instead of {s9['own']['below']}",
+        f"comes out twice as far from it (median kernel error {s9['given 21']['error']:.2f} against "
+        f"{s9['own']['error']:.2f})",
+        f"the larger size raises {c15['raised']} of {s15['own']['rows']} rows, {c15['mean']:+.2f} dB on average (worst "
+        f"{c15['worst']:+.2f})",
+        f"it is {-c31['mean']:.2f} dB below (worst {c31['worst']:+.2f} dB, `astronaut`), below the blurry photo in "
+        f"{s31['given 21']['below']} of {s31['own']['rows']} instead of {s31['own']['below']}",
+        f"Over the {both['own']['rows']} rows the default size leaves the route below the blurry photo in "
+        f"{both['given 21']['below']} instead of {both['own']['below']}, and {both['given 21']['gap']:.2f} dB below the "
+        f"true kernel's mean of 4 instead of {both['own']['gap']:.2f}",
+        f"{-summaries.sizes_figures()['21']['change']:.2f} dB given 21 px);",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert 2 * s9["own"]["error"] < s9["given 21"]["error"] < 2.5 * s9["own"]["error"], "twice as far, as quoted"
+    assert (
+        f"under a 9 px shake {-c9['mean']:.1f} dB below the result at its own size, below the blurry photo in "
+        f"{s9['given 21']['below']} of {s9['own']['rows']} held-out photos; under a 15 px shake {c15['mean']:.1f} dB "
+        f"above it, under a 31 px one {-c31['mean']:.1f} dB below."
+    ) in guide
+    record = summaries.record_of(summaries.SHAKE_GIVEN)
+    assert record["command"].endswith("--shake --samples 4 --sizes 21 --shake-sizes 9,15,31 --levels 0.01")
+    assert f"`benchmarks/results/blind_shake_given_samples4.json`, made at {record['commit'][:7]}," in text
+
+
 def test_the_greyscale_photo_figures_quoted_agree_with_their_result_file():
     """docs/benchmarks.md's and the real-photos guide's figures for greyscale photos (table ``grey_photos``), from
     ``grey_photos.json``; a grey photo saved as RGB is the grey file's measurement (its results the same)."""
