@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -117,7 +119,7 @@ def test_a_blurred_grey_photos_kernel_is_estimated_from_its_grey_in_every_channe
     assert out.shape == (1, 14, 14) and res.kernels.shape == (1, 3, 3) and res.residual.shape == (1,)
 
 
-def test_masks_kernels_blind_and_the_details():
+def test_masks_kernels_blind_and_the_details(monkeypatch):
     prior = gaussian()
     x = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(4))
     mask = torch.rand(16, 16, generator=torch.Generator().manual_seed(5)) > 0.5
@@ -137,6 +139,23 @@ def test_masks_kernels_blind_and_the_details():
         img, res = ddrm.restore(shaken, "deblur_blind", sigma_y=0.01, task_params={"size": 5, "model": "full"},
                                 prior=prior, steps=4, details=True)  # fmt: skip
     assert img.shape == shaken.shape and res.kernels.shape == (1, 5, 5)  # DDRM would refuse the valid part
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        ddrm.restore(shaken, "deblur_blind", sigma_y=0.01, task_params={"size": 5, "model": "full"}, prior=prior,
+                     steps=20, samples=1)  # fmt: skip
+    assert not seen, [str(w.message) for w in seen]  # the size given, the steps it is made for: nothing to say
+    photo = torch.rand(3, 24, 24, generator=torch.Generator().manual_seed(6))  # room for the default 21 px
+    wide = ddrm.GaussianPrior.stationary((3, 44, 44), variance=0.25, length=2.0, mean=torch.zeros(3, 44, 44))
+
+    def stop(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("the restoration began")
+
+    monkeypatch.setattr("ddrm.pipeline.api.restore_batch", stop)  # the line comes before any work
+    with (
+        pytest.warns(UserWarning, match=r"estimates a 21 px kernel \(the default size\).*give the shake's extent"),
+        pytest.raises(RuntimeError, match="the restoration began"),
+    ):
+        ddrm.restore(photo, "deblur_blind", sigma_y=0.01, task_params={"model": "full"}, prior=wide, steps=20)
 
 
 def test_what_a_user_can_get_wrong_is_one_ddrm_error():

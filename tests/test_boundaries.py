@@ -167,6 +167,7 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
     res = run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-size", "5", "--sigma-y",
               "0.01", "--prior", "gaussian", "--steps", "4", "-o", tmp_path / "f.png")  # fmt: skip
     assert "under a quarter of the 20 it is made for" in res.stderr  # the held estimate's own step count
+    assert "the default size" not in res.stderr  # the shake's size given
     record = json.loads((tmp_path / "f.result.json").read_text())  # camera shake in a photo: valid, DiffPIR
     assert record["task_params"]["boundary"] == "valid" and record["solver"] == "diffpir"
     assert record["solver_args"] == {"steps": 4} and record["steps"] == 4
@@ -181,6 +182,10 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
         "0.01", "--prior", "gaussian", "--steps", "4", "--overwrite", "-o", tmp_path / "f1.png")  # fmt: skip
     assert json.loads((tmp_path / "f1.result.json").read_text())["samples"] == 4  # redone with the default: the
     assert (tmp_path / "f1.std.png").exists() and (tmp_path / "f1.std.npy").exists()  # spread is its own, kept
+    res = run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--sigma-y", "0.01", "--prior",
+              "gaussian", "--steps", "4", "--samples", "1", "-o", tmp_path / "u.png")  # fmt: skip
+    assert "note: deblur_blind --kernel-model full estimates a 21 px kernel (the default size)" in res.stderr
+    assert json.loads((tmp_path / "u.result.json").read_text())["task_params"]["size"] == 21
     res = run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-draws", "3",
               "-o", tmp_path / "d.png", ok=False)  # fmt: skip
     assert res.returncode == 2 and "kernel draws do not apply" in res.stderr and "Traceback" not in res.stderr
@@ -640,6 +645,20 @@ def test_the_classical_first_guess_finds_a_known_blur_without_a_prior(seed):
         assert kernel_error(torch.outer(a, b), k) < min(bound, guess - 0.15)
     full = l0_kernel(y, 7, "full")
     assert full.shape == (7, 7) and abs(float(full.sum()) - 1) < 1e-9
+
+
+def test_a_shakes_full_kernel_at_the_default_size_is_said_once_and_only_then():
+    """``unsized_shake_warning``: a line for the full model when the caller named no size (a shake far smaller than
+    the default loses most: docs/benchmarks.md, "The camera-shake route not told the shake's size"), nothing for a
+    size given or for the separable model, which takes a larger size well."""
+    from ddrm.pipeline import unsized_shake_warning
+
+    full, separable = {"model": "full", "size": 21}, {"model": "separable", "size": 21}
+    line = unsized_shake_warning(full, {})
+    assert line is not None and "21 px kernel (the default size)" in line and "--kernel-size" in line
+    assert unsized_shake_warning({**full, "size": 15}, {"model": "full"}).startswith("deblur_blind --kernel-model full")
+    assert unsized_shake_warning(full, {"size": 21}) is None  # given, even if it is the default
+    assert unsized_shake_warning(separable, {}) is None
 
 
 @pytest.mark.parametrize("below", [True, False])

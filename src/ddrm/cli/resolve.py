@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..pipeline import PriorLoader
+from ..pipeline import PriorLoader, unsized_shake_warning
 from ..tasks import (
     KERNEL_TASKS,
     TaskSpec,
@@ -84,6 +84,10 @@ def resolve_task(
                           f"{sidecar_path(path).name} is not used (its mask, kernel and noise level included); leave "
                           "--task out to restore from it"]  # fmt: skip
         spec, files = _task_without_sidecar(args, path, y)
+        given = {key: v for flag, key in TASK_FLAGS.items() if (v := getattr(args, flag, None)) is not None}
+        unsized = unsized_shake_warning(spec.params, given) if spec.name == "deblur_blind" else None
+        if unsized is not None:  # said once the run starts, with the other notes
+            args.notes = [*getattr(args, "notes", []), unsized]
         sigma_y, source = (args.sigma_y, "given") if args.sigma_y is not None else ("auto", "given")
         if spec.name == "jpeg" and args.sigma_y is None:
             sigma_y = 0.0  # JPEG: quantisation is the degradation

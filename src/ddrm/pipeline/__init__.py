@@ -21,7 +21,15 @@ from .batch import (
     sample_generators,
     step_warning,
 )
-from .blind import KernelEstimator, check_solver, estimate_full, estimate_separable, kernel_error, restore_blind
+from .blind import (
+    KernelEstimator,
+    check_solver,
+    estimate_full,
+    estimate_separable,
+    kernel_error,
+    restore_blind,
+    unsized_shake_warning,
+)
 from .degrade import degrade_outputs, degrade_to_files
 from .device import describe_device, resolve_device
 from .memory import Remedies, available_bytes, check_memory, estimate_peak_bytes
@@ -67,6 +75,7 @@ __all__ = [
     "estimate_full",
     "kernel_error",
     "restore_blind",
+    "unsized_shake_warning",
     "check_solver",
     "degrade_to_files",
     "degrade_outputs",

@@ -35,6 +35,7 @@ from .batch import (
     run_samples,
     step_warning,
 )
+from .blind import unsized_shake_warning
 from .memory import check_memory
 from .priors import PriorLoader
 
@@ -143,6 +144,7 @@ def restore(
     y01, kind = _as_batch(y)
     device = torch.device(device) if device is not None else y01.device if kind.get("tensor") else torch.device("cpu")
     name, params = parse_task(task)
+    named = {**params, **(task_params or {})}  # the parameters the caller named (the rest are the task's defaults)
     params = merge_task_params(name, params, task_params or {})
     if name == "jpeg" and "tables" not in params:  # the file's own tables (an opened JPEG), or QF checked against them
         params = jpeg_params(y if kind.get("pil") else None, params, "the image")
@@ -169,7 +171,8 @@ def restore(
     estimate = run_estimate(samples, estimate)
     batch = (1 if blind else y01.shape[0]) * samples  # a blind task: one image, its samples drawn in one batch
     unknown = check_memory(net, sampler, spec.image_shape, batch, device, args, blind, samples)
-    for line in (step_warning(sampler, args, name, spec.params), unknown):
+    unsized = unsized_shake_warning(spec.params, named) if blind else None
+    for line in (step_warning(sampler, args, name, spec.params), unknown, unsized):
         if line is not None:
             warnings.warn(line, stacklevel=2)
     gens = [image_generator(seed, f"image {i}") for i in range(y01.shape[0])]

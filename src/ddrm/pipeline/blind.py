@@ -73,6 +73,7 @@ __all__ = [
     "sample_generators",
     "pick_draw",
     "check_solver",
+    "unsized_shake_warning",
     "BLIND_BOUNDARIES",
 ]
 
@@ -525,6 +526,18 @@ class KernelEstimator:
             return None
         self.update(((info.x0 + 1) / 2).clamp(0, 1))
         return self.operator().to(info.x0.dtype)
+
+
+def unsized_shake_warning(params: dict[str, Any], given: dict[str, Any]) -> str | None:
+    """One line when ``deblur_blind``'s full kernel (camera shake, ``params["model"] == "full"``) is estimated at the
+    default size because the caller's own parameters ``given`` name none: a shake far smaller than the size comes out
+    worse than the blurry photo, far more often than under the separable model (docs/benchmarks.md, "The camera-shake
+    route not told the shake's size"); ``None`` otherwise."""
+    if params.get("model") != "full" or "size" in given:
+        return None
+    return (f"deblur_blind --kernel-model full estimates a {params['size']} px kernel (the default size): a camera "
+            "shake far smaller than that can come out worse than the blurry photo; give the shake's extent "
+            "(--kernel-size, or task_params size)")  # fmt: skip
 
 
 def check_solver(solver: Any) -> None:
