@@ -107,6 +107,12 @@ the default for shakes of 21 px and up since commit bdff18d; the 9-21 px and 31 
     python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 21,31 \
         --out benchmarks/results/blind_ridge_shake_samples4.json
 
+``--shake --samples N --sizes S[,S...]``: the route given kernel sizes other than the shake's (a user who does not
+know it: ``--kernel-size`` is 21 unless told), one sample and the mean of N, against the route at the shake's own size
+and the true kernel from the files above (``blind_shake_given_samples4.json``, table ``blind_shake_given``)::
+
+    python benchmarks/blind_real.py --shake --samples 4 --sizes 21 --shake-sizes 9,15,31 --levels 0.01
+
 ``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
 estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
 and separable), each kernel's error, and the photo restored with the scene's fit and with the full guess held fixed
