@@ -681,7 +681,7 @@ def blind_shake_given_table(path: Path = SHAKE_GIVEN) -> str:
     for label, f in given_size_figures(path).items():
         given = "".join(f" {cell(f[f'given {s}'])} | {f[f'change {s}']['mean']:+.2f} / {f[f'change {s}']['worst']:+.2f} "
                         f"({f[f'change {s}']['photo']}) / {f[f'change {s}']['raised']} |" for s in sizes)  # fmt: skip
-        out.append(f"| {'all' if label == 'all' else label} | {f['own']['rows']} | {cell(f['own'])} |{given}")
+        out.append(f"| {label} | {f['own']['rows']} | {cell(f['own'])} |{given}")
     return "\n".join(out)
 
 

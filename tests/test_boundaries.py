@@ -647,7 +647,7 @@ def test_the_classical_first_guess_finds_a_known_blur_without_a_prior(seed):
     assert full.shape == (7, 7) and abs(float(full.sum()) - 1) < 1e-9
 
 
-def test_a_shakes_full_kernel_at_the_default_size_is_said_once_and_only_then():
+def test_a_shakes_full_kernel_at_the_default_size_is_said_and_only_then():
     """``unsized_shake_warning``: a line for the full model when the caller named no size (a shake far smaller than
     the default loses most: docs/benchmarks.md, "The camera-shake route not told the shake's size"), nothing for a
     size given or for the separable model, which takes a larger size well."""
