@@ -671,14 +671,15 @@ def blind_shake_given_table(path: Path = SHAKE_GIVEN) -> str:
     """Per shake (and all): the rows, the route's mean of N at the shake's own size and given each size of ``path``
     (below the blurry photo / mean and worst change against it / distance below the true kernel's mean of N / median
     kernel error), and each given size's change against the own size (mean / worst, the rows it raises)."""
-    _, sizes = given_size_rows(path)
+    figures = given_size_figures(path)
+    sizes = [int(k.removeprefix("given ")) for k in figures["all"] if k.startswith("given ")]
     head = "".join(
         f" given {s} px: the same | given {s} - own size: mean / worst (photo) / rows raised |" for s in sizes
     )
     out = [f"| shake | rows | own size: below blurry / mean / worst / below the true kernel / kernel error |{head}",
            "|---|---:|---|" + "---|---|" * len(sizes)]  # fmt: skip
     cell = lambda g: f"{g['below']} / {g['mean']:+.2f} / {g['worst']:+.2f} / {g['gap']:.2f} / {g['error']:.2f}"  # noqa: E731
-    for label, f in given_size_figures(path).items():
+    for label, f in figures.items():
         given = "".join(f" {cell(f[f'given {s}'])} | {f[f'change {s}']['mean']:+.2f} / {f[f'change {s}']['worst']:+.2f} "
                         f"({f[f'change {s}']['photo']}) / {f[f'change {s}']['raised']} |" for s in sizes)  # fmt: skip
         out.append(f"| {label} | {f['own']['rows']} | {cell(f['own'])} |{given}")
