@@ -107,6 +107,12 @@ the default for shakes of 21 px and up since commit bdff18d; the 9-21 px and 31 
     python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 21,31 \
         --out benchmarks/results/blind_ridge_shake_samples4.json
 
+The 9-31 px shakes with each classical full fit cleaned as Pan et al. clean theirs (``clean_kernel``, the default
+since commit CLEANUP; the files above were made without it), their true kernel left to those files::
+
+    python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --no-true-kernel \
+        --out benchmarks/results/blind_cleanup_shake_samples4.json
+
 ``--shake --samples N --sizes S[,S...]``: the route given kernel sizes other than the shake's (a user who does not
 know it: ``--kernel-size`` is 21 unless told), one sample and the mean of N, against the route at the shake's own size
 and the true kernel from the files above (``blind_shake_given_samples4.json``, table ``blind_shake_given``)::
@@ -385,7 +391,7 @@ def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
                 blind_into(row, "blind, full", y, truth, k, prior, args, seed, size=k.shape[0], model="full")
             else:
                 shake_samples_into(row, y, truth, k, prior, args, seed, check=not rows)
-            if args.shake_sizes:  # no other file holds these shakes' true kernel: made beside them
+            if args.shake_sizes and not args.no_true_kernel:  # no other file holds these shakes' true kernel
                 true_motion_into(row, y, truth, k, prior, args, seed)
             rows.append(row)
             show(row)
@@ -493,6 +499,9 @@ def main() -> None:
     ap.add_argument("--shake", action="store_true", help="camera shake, the full model as deblur_blind offers it")
     ap.add_argument("--sizes", default=None, help="the offered model given these kernel sizes (blind_sizes.json)")
     ap.add_argument("--shake-sizes", default=None, help="--shake --samples N: camera shakes of these sizes instead")
+    ap.add_argument(
+        "--no-true-kernel", action="store_true", help="--shake-sizes: no true kernel made (another file holds it)"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -516,6 +525,8 @@ def main() -> None:
         if not (args.shake and args.samples > 1):
             ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N)")
         args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
+    if args.no_true_kernel and args.shake_sizes is None:
+        ap.error("--no-true-kernel goes with --shake-sizes (the other shake runs make no true kernel)")
     files = photo_files(args)
     if args.sizes is not None and args.shake:
         out = args.out or f"benchmarks/results/blind_shake_given_samples{args.samples}.json"
@@ -561,6 +572,8 @@ def main() -> None:
             other_photos = args.heldout != ap.get_default("heldout")
             if other_photos and name.startswith("blind_shake") and not args.shake_sizes:  # no true kernel to join
                 table = blind_shake_samples_photos_table if args.samples > 1 else blind_shake_photos_table
+            if args.no_true_kernel:  # no true kernel beside the shakes
+                table = blind_shake_samples_photos_table
             print(table(out))
             return
     if args.motion:

@@ -595,16 +595,22 @@ def ridge_pairs(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFT
     return {**out, "all": tuple(pair)}
 
 
-def ridge_figures(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFTER) -> dict[str, dict[str, Any]]:
-    """shake (and ``"all"``) -> ``"without"`` and ``"with"``: :func:`_row_figures` of the mean of N against the true
-    kernel's mean of N, with the kernel errors' median as ``"error"``; and ``"better"``: rows the ridge raises."""
+def _pair_figures(pairs: dict[str, tuple[list, list]]) -> dict[str, dict[str, Any]]:
+    """shake (and ``"all"``) -> ``"without"`` and ``"with"`` (a change to the route): :func:`_row_figures` of the
+    mean of N against the true kernel's mean of N, with the kernel errors' median as ``"error"``; and ``"better"``:
+    rows the change raises."""
     out = {}
-    for label, (old, new) in ridge_pairs(before, after).items():
+    for label, (old, new) in pairs.items():
         out[label] = {name: {**_row_figures(rows, "mean", "true mean"),
                              "error": float(np.median([r["blind, full kernel error"] for r in rows]))}
                       for name, rows in (("without", old), ("with", new))}  # fmt: skip
         out[label]["better"] = sum(b["mean"] > a["mean"] for a, b in zip(old, new))
     return out
+
+
+def ridge_figures(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFTER) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of the route without the coarse ridge and with it (:func:`ridge_pairs`)."""
+    return _pair_figures(ridge_pairs(before, after))
 
 
 def route_rows(after: Path = RIDGE_AFTER) -> list[dict]:
@@ -686,18 +692,57 @@ def blind_shake_given_table(path: Path = SHAKE_GIVEN) -> str:
     return "\n".join(out)
 
 
-def blind_ridge_table(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFTER) -> str:
-    """Per shake (and all): the rows, the route's mean of N without the coarse ridge and with it (below the blurry
-    photo / mean and worst change against it / distance below the true kernel's mean of N / median kernel error), and
-    the rows the ridge raises."""
-    out = ["| shake | rows | without the ridge: below blurry / mean / worst / below the true kernel / kernel error | "
+def _pair_table(figures: dict[str, dict[str, Any]], change: str, everything: str) -> str:
+    """Per shake (and all, named ``everything``): the rows, the route's mean of N without ``change`` and with it
+    (below the blurry photo / mean and worst change against it / distance below the true kernel's mean of N / median
+    kernel error), and the rows it raises (:func:`_pair_figures`)."""
+    out = [f"| shake | rows | without {change}: below blurry / mean / worst / below the true kernel / kernel error | "
            "with it: the same | rows it raises |", "|---|---:|---|---|---:|"]  # fmt: skip
-    for label, f in ridge_figures(before, after).items():
+    for label, f in figures.items():
         cells = [f"{g['below']} / {g['mean']:+.2f} / {g['worst']:+.2f} / {g['gap']:.2f} / {g['error']:.2f}"
                  for g in (f["without"], f["with"])]  # fmt: skip
-        name = "motion 21 and 31 px" if label == "all" else label
+        name = everything if label == "all" else label
         out.append(f"| {name} | {f['with']['rows']} | {cells[0]} | {cells[1]} | {f['better']} |")
     return "\n".join(out)
+
+
+def blind_ridge_table(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFTER) -> str:
+    """:func:`_pair_table` of the route without the coarse ridge and with it, on the 21 and 31 px shakes."""
+    return _pair_table(ridge_figures(before, after), "the ridge", "motion 21 and 31 px")
+
+
+# each classical full fit cleaned as Pan et al. clean theirs (``clean_kernel``, the default since commit CLEANUP):
+# ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --no-true-kernel --out
+# blind_cleanup_shake_samples4.json`` against the route before it (:func:`route_rows`, the same cases)
+CLEANUP_AFTER = RESULTS / "blind_cleanup_shake_samples4.json"
+
+
+def cleanup_pairs(after: Path = CLEANUP_AFTER) -> dict[str, tuple[list, list]]:
+    """shake (and ``"all"``) -> the route's rows before the cleanup (:func:`route_rows`) and ``after``'s for the
+    same cases (matched by case, checked by the blurry photo), each with the mean of N as ``"mean"`` and the true
+    kernel's mean of N (from the rows before: ``after`` makes none) as ``"true mean"``."""
+    new = rows_of(after)
+    key, _ = _samples_key(new)
+    old = _matched(new, route_rows())
+    pair = (old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)])
+    out = {family: tuple([r for r in rows if r["kernel"] == family] for rows in pair) for family in
+           dict.fromkeys(r["kernel"] for r in new)}  # fmt: skip
+    return {**out, "all": pair}
+
+
+def cleanup_figures(after: Path = CLEANUP_AFTER) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of the route without the kernel cleanup and with it (:func:`cleanup_pairs`), and per
+    sigma_y (``"all, sigma_y S"``)."""
+    pairs = cleanup_pairs(after)
+    old, new = pairs["all"]
+    for s in dict.fromkeys(r["sigma_y"] for r in new):
+        pairs[f"all, sigma_y {s:g}"] = tuple([r for r in rows if r["sigma_y"] == s] for rows in (old, new))
+    return _pair_figures(pairs)
+
+
+def blind_cleanup_table(after: Path = CLEANUP_AFTER) -> str:
+    """:func:`_pair_table` of the route without the kernel cleanup and with it, on the 9-31 px shakes."""
+    return _pair_table(cleanup_figures(after), "the cleanup", "motion 9-31 px")
 
 
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:

@@ -685,6 +685,73 @@ def test_the_classical_full_guess_of_a_large_shake_takes_a_ridge_at_its_coarse_s
     assert {lam for side, lam in fits if side == size} == {None}, "the full scale keeps estimate_full's own ridge"
 
 
+def _pan_cleanup(k: torch.Tensor, floor: float, piece: float) -> torch.Tensor:
+    """Pan et al.'s cleanup written directly (scipy's labelling): entries under ``floor`` of the largest zeroed, the
+    8-connected pieces under ``piece`` of the whole mass dropped, renormalised."""
+    import numpy as np
+    import scipy.ndimage
+
+    whole, k = k.sum(), torch.where(k >= floor * k.max(), k, 0.0)
+    labels, count = scipy.ndimage.label((k > 0).numpy(), structure=np.ones((3, 3)))
+    labels = torch.from_numpy(labels)
+    for i in range(1, count + 1):
+        if k[labels == i].sum() < piece * whole:
+            k = torch.where(labels == i, 0.0, k)
+    return k / k.sum()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_kernel_cleanup_is_pan_et_als(seed):
+    """``clean_kernel`` against the cleanup written with scipy's labelling, on sparse random kernels of 5-31 taps
+    (several pieces each, some under the floor, some under the piece's share): the same kernel to 1e-12, on the
+    simplex, the caller's kernel left as it was; its pieces are scipy's 8-connected ones."""
+    import numpy as np
+    import scipy.ndimage
+
+    from ddrm.pipeline.blind import L0_CLEANUP_FLOOR, L0_CLEANUP_PIECE, _pieces, clean_kernel
+
+    g = torch.Generator().manual_seed(seed)
+    for n in (5, 9, 15, 21, 31):
+        k = 0.3 * torch.rand(n, n, generator=g, dtype=torch.float64) ** 3 * (torch.rand(n, n, generator=g) < 0.15)
+        k[n // 2, n // 2 - 1 : n // 2 + 2] += 1.0  # a line through the centre: the kernel's main piece
+        before = k.clone()
+        out = clean_kernel(k)
+        assert torch.equal(k, before) and float(out.min()) >= 0 and abs(float(out.sum()) - 1) < 1e-12
+        assert (out - _pan_cleanup(k, L0_CLEANUP_FLOOR, L0_CLEANUP_PIECE)).abs().max() < 1e-12
+        labels, count = scipy.ndimage.label((k > 0).numpy(), structure=np.ones((3, 3)))
+        ours = _pieces(k > 0)
+        assert len(ours.unique()) - 1 == count and (count > 1 or n == 5)
+        pairs = set(zip(ours.flatten().tolist(), labels.flatten().tolist()))
+        assert len(pairs) == count + 1, "the same partition up to the labels' names"
+    specks = torch.zeros(9, 9, dtype=torch.float64)
+    specks[::2, ::2] = 1.0
+    specks[0, 0] = 2.0  # 25 lone entries, each under the piece's share: the heaviest kept alone, no 0 / 0
+    heaviest = torch.zeros_like(specks)
+    heaviest[0, 0] = 1.0
+    assert torch.equal(clean_kernel(specks), heaviest)
+
+
+def test_the_classical_full_guess_is_cleaned_after_every_fit(monkeypatch):
+    """``l0_kernel``'s full model cleans each fit (``clean_kernel``): a fit that returns a 5-tap line through the
+    centre and a far speck holding 8% of the mass (above the floor, under the piece's share) comes out as the line
+    alone, centred; the speck left in would have moved the recentred kernel."""
+    import ddrm.pipeline.blind as blind
+
+    def line_and_speck(x, y, k, **kw):  # noqa: ANN001, ANN202
+        fit = torch.zeros(k.shape, dtype=torch.float64)
+        fit[k.shape[0] // 2, k.shape[1] // 2 - 2 : k.shape[1] // 2 + 3] = 0.92 / 5
+        fit[0, 0] = 0.08
+        return fit
+
+    monkeypatch.setattr(blind, "estimate_full", line_and_speck)
+    k = blind.l0_kernel(_blocks(48, 0)[None], 11, "full", boundary="valid")
+    line = torch.zeros(11, 11, dtype=torch.float64)
+    line[5, 3:8] = 0.2
+    assert torch.allclose(k, line, atol=1e-12)
+    monkeypatch.setattr(blind, "clean_kernel", lambda k: k)
+    assert not torch.allclose(blind.l0_kernel(_blocks(48, 0)[None], 11, "full", boundary="valid"), line, atol=1e-3)
+
+
 def test_the_blind_first_guess_is_classical_for_a_photos_separable_blur():
     """``restore_blind``'s ``pyramid="auto"``: the L0 estimate for a separable kernel with a valid boundary (the photo
     case it was measured on), the diffusion pyramid otherwise; an unknown kind is refused in one line."""

@@ -602,6 +602,14 @@ L0_UNIMODAL = True
 # route's mean of 4 is +3.05 dB over the blurry photo instead of +1.54, below it in 4 of 24 instead of 7
 # (docs/benchmarks.md, "A ridge at the coarse scales of a large shake")
 L0_COARSE_RIDGE, L0_COARSE_RIDGE_FROM = 1.0, 21
+# each classical full kernel cleaned as Pan et al. (2014) clean theirs after every kernel fit (Cho & Lee 2009 before
+# them): entries under L0_CLEANUP_FLOOR of its largest set to zero, then the 8-connected pieces holding under
+# L0_CLEANUP_PIECE of its mass dropped. Their published values, not tuned here; on the training photos of
+# ../shared/DATA.md (the route's mean of 4, each shake at its own size, sigma_y 0.01) the two deep losses under a 9 px
+# shake became gains (-4.45 -> +1.59 dB and -5.68 -> +0.21 against the blurry photo), 36 rows of 9-21 px shakes went
+# from +2.03 to +2.44 dB over the blurry photo, below it in 5 instead of 8, and 12 rows of a 31 px shake from +1.48 to
+# +1.92, below it in 2 instead of 4 (docs/benchmarks.md, "Pan et al.'s kernel cleanup")
+L0_CLEANUP_FLOOR, L0_CLEANUP_PIECE = 0.05, 0.1
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
 # chosen on the training photos between 0.3 (the default without it) and 0.7
@@ -674,6 +682,32 @@ def _periodic_extension(y: Tensor, margin: int) -> Tensor:
     return torch.cat([ext, ext[:, :, -1:] * (1 - t) + ext[:, :, :1] * t], -1)
 
 
+def _pieces(mask: Tensor) -> Tensor:
+    """The 8-connected pieces of a 2-D boolean ``mask``: each entry of a piece labelled by the largest of the piece's
+    ``1 + flat index``, 0 off the mask (labels grown by 3x3 maxima until they settle)."""
+    labels = torch.arange(1, mask.numel() + 1, dtype=torch.float64, device=mask.device).reshape(mask.shape) * mask
+    while True:
+        grown = torch.nn.functional.max_pool2d(labels[None, None], 3, stride=1, padding=1)[0, 0] * mask
+        if torch.equal(grown, labels):
+            return labels.long()
+        labels = grown
+
+
+def clean_kernel(k: Tensor, floor: float = L0_CLEANUP_FLOOR, piece: float = L0_CLEANUP_PIECE) -> Tensor:
+    """A 2-D kernel with its small entries and its small pieces removed, as Pan et al. (2014) clean each kernel
+    estimate: entries under ``floor`` times the largest set to zero, then every 8-connected piece of what is left
+    that holds under ``piece`` of the whole kernel's mass (the heaviest piece always kept), renormalised to sum 1.
+    ``k`` is not modified."""
+    whole = k.sum()
+    k = torch.where(k >= floor * k.max(), k, torch.zeros_like(k))
+    labels = _pieces(k > 0)
+    mass = torch.zeros(k.numel() + 1, dtype=k.dtype, device=k.device).index_add_(0, labels.flatten(), k.flatten())
+    mass[0] = 0
+    keep = (mass[labels] >= piece * whole) | (labels == mass.argmax())
+    k = k * keep
+    return k / k.sum()
+
+
 def l0_kernel(
     y01: Tensor, size: int, model: str = "separable", *, boundary: str = "valid"
 ) -> Tensor | tuple[Tensor, Tensor]:
@@ -683,9 +717,9 @@ def l0_kernel(
     latent image (:func:`l0_latent`, its weight decaying) and the kernel fitted to it as the in-chain updates fit
     it (:func:`estimate_separable` or :func:`estimate_full`: on gradients with a valid boundary, on the simplex), the
     kernel then resampled to the next scale (a full kernel of :data:`L0_COARSE_RIDGE_FROM` taps or more fitted with
-    the ridge :data:`L0_COARSE_RIDGE` below the full scale). The coarsest starts from a near delta. Returns the
-    factors ``(a, b)`` (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess
-    (``pyramid="l0"``)."""
+    the ridge :data:`L0_COARSE_RIDGE` below the full scale, and each full fit cleaned by :func:`clean_kernel`). The
+    coarsest starts from a near delta. Returns the factors ``(a, b)`` (separable, float64) or the 2-D kernel:
+    :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
     if model not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
     y = y01[0].double()
@@ -719,7 +753,7 @@ def l0_kernel(
                 a, b = recentre(a.cpu()), recentre(b.cpu())  # the kernel's bookkeeping on the CPU, as the estimator's
             else:
                 ridge = {"lam": L0_COARSE_RIDGE} if level and size >= L0_COARSE_RIDGE_FROM else {}
-                k = recentre(estimate_full(x, ys, k, smooth=smooth, boundary=boundary, **ridge).cpu())
+                k = recentre(clean_kernel(estimate_full(x, ys, k, smooth=smooth, boundary=boundary, **ridge).cpu()))
             weight = max(weight / L0_DECAY, L0_WEIGHT_MIN)
     return (a, b) if model == "separable" else k
 
