@@ -108,7 +108,7 @@ the default for shakes of 21 px and up since commit bdff18d; the 9-21 px and 31 
         --out benchmarks/results/blind_ridge_shake_samples4.json
 
 The 9-31 px shakes with each classical full fit cleaned as Pan et al. clean theirs (``clean_kernel``, the default
-since commit CLEANUP; the files above were made without it), their true kernel left to those files::
+since commit d65d4b9; the files above were made without it), their true kernel left to those files::
 
     python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --no-true-kernel \
         --out benchmarks/results/blind_cleanup_shake_samples4.json

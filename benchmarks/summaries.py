@@ -711,7 +711,7 @@ def blind_ridge_table(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RID
     return _pair_table(ridge_figures(before, after), "the ridge", "motion 21 and 31 px")
 
 
-# each classical full fit cleaned as Pan et al. clean theirs (``clean_kernel``, the default since commit CLEANUP):
+# each classical full fit cleaned as Pan et al. clean theirs (``clean_kernel``, the default since commit d65d4b9):
 # ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --no-true-kernel --out
 # blind_cleanup_shake_samples4.json`` against the route before it (:func:`route_rows`, the same cases)
 CLEANUP_AFTER = RESULTS / "blind_cleanup_shake_samples4.json"
@@ -1499,6 +1499,7 @@ TABLES = {
     "blind_sizes": blind_sizes_table,
     "blind_shake_sizes": blind_shake_sizes_table,
     "blind_ridge": blind_ridge_table,
+    "blind_cleanup": blind_cleanup_table,
     "blind_shake_given": blind_shake_given_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,
