@@ -634,14 +634,17 @@ def ridge_route_figures(after: Path = RIDGE_AFTER) -> dict[str, float]:
 SHAKE_GIVEN = RESULTS / "blind_shake_given_samples4.json"
 
 
-def given_size_rows(path: Path = SHAKE_GIVEN) -> tuple[dict[str, list[dict]], tuple[int, ...]]:
+def given_size_rows(
+    path: Path = SHAKE_GIVEN, own: list[dict] | None = None
+) -> tuple[dict[str, list[dict]], tuple[int, ...]]:
     """shake (and ``"all"``) -> the rows of ``path`` (``--shake --samples N --sizes S,..``), each with the route at
-    the shake's own size (:func:`route_rows`, the same case checked by its blurry photo) as ``"mean"``, ``"true
-    mean"`` and ``"blind, full kernel error"``, and the mean of N given size S as ``"given S"``; and the sizes."""
+    the shake's own size (``own``, :func:`route_rows` unless told; the same case checked by its blurry photo) as
+    ``"mean"``, ``"true mean"`` and ``"blind, full kernel error"``, and the mean of N given size S as ``"given S"``;
+    and the sizes."""
     rows = rows_of(path)
     sizes = tuple(int(k.rsplit(" ", 1)[1]) for k in rows[0] if re.fullmatch(r"blind, full, size \d+", k))
     n = int(next(k for k in rows[0] if re.fullmatch(r"blind, full, size \d+, mean of \d+", k)).rsplit(" ", 1)[1])
-    own = _matched(rows, route_rows())
+    own = _matched(rows, route_rows() if own is None else own)
     joined = [{**r, **{k: o[k] for k in ("mean", "true mean", "blind, full kernel error")},
                **{f"given {s}": r[f"blind, full, size {s}, mean of {n}"] for s in sizes}}
               for r, o in zip(rows, own)]  # fmt: skip
@@ -651,11 +654,11 @@ def given_size_rows(path: Path = SHAKE_GIVEN) -> tuple[dict[str, list[dict]], tu
     return {**groups, "all": joined}, sizes
 
 
-def given_size_figures(path: Path = SHAKE_GIVEN) -> dict[str, dict[str, Any]]:
+def given_size_figures(path: Path = SHAKE_GIVEN, own: list[dict] | None = None) -> dict[str, dict[str, Any]]:
     """shake (and ``"all"``) -> ``"own"`` and ``"given S"``: :func:`_row_figures` of the mean of N against the true
     kernel's mean of N with the kernel errors' median as ``"error"``; ``"change S"``: given S minus the own size
     (``"mean"``, ``"worst"``, ``"raised"``: rows it raises, ``"photo"``: the worst's)."""
-    groups, sizes = given_size_rows(path)
+    groups, sizes = given_size_rows(path, own)
     out = {}
     for label, rows in groups.items():
         f = {"own": {**_row_figures(rows, "mean", "true mean"),
@@ -673,11 +676,12 @@ def given_size_figures(path: Path = SHAKE_GIVEN) -> dict[str, dict[str, Any]]:
     return out
 
 
-def blind_shake_given_table(path: Path = SHAKE_GIVEN) -> str:
+def blind_shake_given_table(path: Path = SHAKE_GIVEN, own: list[dict] | None = None) -> str:
     """Per shake (and all): the rows, the route's mean of N at the shake's own size and given each size of ``path``
     (below the blurry photo / mean and worst change against it / distance below the true kernel's mean of N / median
-    kernel error), and each given size's change against the own size (mean / worst, the rows it raises)."""
-    figures = given_size_figures(path)
+    kernel error), and each given size's change against the own size (mean / worst, the rows it raises); ``own``: the
+    route's rows at the shake's own size (:func:`given_size_rows`)."""
+    figures = given_size_figures(path, own)
     sizes = [int(k.removeprefix("given ")) for k in figures["all"] if k.startswith("given ")]
     head = "".join(
         f" given {s} px: the same | given {s} - own size: mean / worst (photo) / rows raised |" for s in sizes
@@ -743,6 +747,21 @@ def cleanup_figures(after: Path = CLEANUP_AFTER) -> dict[str, dict[str, Any]]:
 def blind_cleanup_table(after: Path = CLEANUP_AFTER) -> str:
     """:func:`_pair_table` of the route without the kernel cleanup and with it, on the 9-31 px shakes."""
     return _pair_table(cleanup_figures(after), "the cleanup", "motion 9-31 px")
+
+
+# the route given 21 px with the cleanup: ``blind_real.py --shake --samples 4 --sizes 21 --shake-sizes 9,15,31
+# --levels 0.01 --out blind_cleanup_shake_given_samples4.json``, against the route with it at the shake's own size
+CLEANUP_GIVEN = RESULTS / "blind_cleanup_shake_given_samples4.json"
+
+
+def cleanup_given_figures(path: Path = CLEANUP_GIVEN) -> dict[str, dict[str, Any]]:
+    """:func:`given_size_figures` of the route with the kernel cleanup (given 21 px and at the shake's own size)."""
+    return given_size_figures(path, cleanup_pairs()["all"][1])
+
+
+def blind_cleanup_given_table(path: Path = CLEANUP_GIVEN) -> str:
+    """:func:`blind_shake_given_table` of the route with the kernel cleanup."""
+    return blind_shake_given_table(path, cleanup_pairs()["all"][1])
 
 
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
@@ -1500,6 +1519,7 @@ TABLES = {
     "blind_shake_sizes": blind_shake_sizes_table,
     "blind_ridge": blind_ridge_table,
     "blind_cleanup": blind_cleanup_table,
+    "blind_cleanup_given": blind_cleanup_given_table,
     "blind_shake_given": blind_shake_given_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,

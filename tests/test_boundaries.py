@@ -648,14 +648,15 @@ def test_the_classical_first_guess_finds_a_known_blur_without_a_prior(seed):
 
 
 def test_a_shakes_full_kernel_at_the_default_size_is_said_and_only_then():
-    """``unsized_shake_warning``: a line for the full model when the caller named no size (a shake far smaller than
-    the default loses most: docs/benchmarks.md, "The camera-shake route not told the shake's size"), nothing for a
-    size given or for the separable model, which takes a larger size well."""
+    """``unsized_shake_warning``: a line for the full model when the caller named no size (a shake wider than the
+    default loses most: docs/benchmarks.md, "Pan et al.'s kernel cleanup"), nothing for a size given or for the
+    separable model, which takes a larger size well."""
     from ddrm.pipeline import unsized_shake_warning
 
     full, separable = {"model": "full", "size": 21}, {"model": "separable", "size": 21}
     line = unsized_shake_warning(full, {})
     assert line is not None and "21 px kernel (the default size)" in line and "--kernel-size" in line
+    assert "a camera shake wider than that comes out far below" in line
     assert unsized_shake_warning({**full, "size": 15}, {"model": "full"}).startswith("deblur_blind --kernel-model full")
     assert unsized_shake_warning(full, {"size": 21}) is None  # given, even if it is the default
     assert unsized_shake_warning(separable, {}) is None

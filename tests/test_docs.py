@@ -823,6 +823,54 @@ def test_the_kernel_cleanup_figures_quoted_agree_with_their_result_files():
     assert f"cleaned as Pan et al. clean theirs, in {b['below']} of {b['rows']} ({b['gap']:.1f} dB below it" in guide
 
 
+def test_the_cleanup_given_size_figures_quoted_agree_with_their_result_file():
+    """docs/benchmarks.md's and the real-photos guide's figures for the route with the kernel cleanup given 21 px
+    (table ``blind_cleanup_given``), computed here from ``blind_cleanup_shake_given_samples4.json`` joined to the
+    route with the cleanup at the shake's own size (``blind_cleanup_shake_samples4.json``), and the figures without
+    the cleanup they are set against."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    guide = _prose("guide/real-photos.md")
+    f, before = summaries.cleanup_given_figures(), summaries.given_size_figures()
+    s9, s15, s31, both = (f[k] for k in ("motion 9 px", "motion 15 px", "motion 31 px", "all"))
+    c9, c15, c31 = (g["change 21"] for g in (s9, s15, s31))
+    b9 = before["motion 9 px"]
+    quoted = [
+        f"Given 21 px under the 9 px shake the route is now {-c9['mean']:.2f} dB below its result at the shake's own "
+        f"size on average (worst {c9['worst']:+.2f} dB, `{c9['photo']}`) and below the blurry photo in "
+        f"{s9['given 21']['below']} of {s9['own']['rows']} (without the cleanup {-b9['change 21']['mean']:.2f} dB "
+        f"below, in {b9['given 21']['below']} of {b9['own']['rows']})",
+        f"under the 15 px shake the larger size raises {c15['raised']} of {s15['own']['rows']} rows, "
+        f"{c15['mean']:+.2f} dB on average (worst {c15['worst']:+.2f})",
+        f"it is {-c31['mean']:.2f} dB below (worst {c31['worst']:+.2f} dB, `{c31['photo']}`), below the blurry photo "
+        f"in {s31['given 21']['below']} of {s31['own']['rows']} instead of {s31['own']['below']}",
+        f"Over the {both['own']['rows']} rows the default size leaves the route below the blurry photo in "
+        f"{both['given 21']['below']} instead of {both['own']['below']}, and {both['given 21']['gap']:.2f} dB below "
+        f"the true kernel's mean of 4 instead of {both['own']['gap']:.2f}",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert max(-c9["mean"], -both["change 21"]["mean"]) < -c31["mean"], "costs most where the shake is wider"
+    assert (
+        f"under a 9 px shake {-c9['mean']:.1f} dB below, below the blurry photo in {s9['given 21']['below']} of "
+        f"{s9['own']['rows']}; under a 15 px shake {c15['mean']:.1f} dB above, under a 31 px one, wider than the "
+        f"kernel, {-c31['mean']:.1f} dB below (worst {-c31['worst']:.1f} dB)"
+    ) in guide
+    from ddrm.pipeline import unsized_shake_warning
+
+    docstring = " ".join(unsized_shake_warning.__doc__.split())
+    assert (
+        f"{-c31['mean']:.2f} dB below its own size's result on the held-out photos, worst {-c31['worst']:.2f}"
+        in (docstring)
+        and f"(a 9 px shake: {-c9['mean']:.2f} dB;" in docstring
+    )
+    record = summaries.record_of(summaries.CLEANUP_GIVEN)
+    assert record["commit"].startswith("d65d4b9") and record["command"].endswith(
+        "--shake --samples 4 --sizes 21 --shake-sizes 9,15,31 --levels 0.01 --out "
+        "benchmarks/results/blind_cleanup_shake_given_samples4.json"
+    )
+
+
 def _held_nfe(samples: int) -> int:
     """The network evaluations of the held estimate's run with ``samples`` samples (DiffPIR, ``HELD_STEPS``)."""
     from ddrm.pipeline.blind import HELD_STEPS
@@ -864,7 +912,7 @@ def test_the_shake_given_size_figures_quoted_agree_with_their_result_files():
     assert (
         f"under a 9 px shake {-c9['mean']:.1f} dB below the result at its own size, below the blurry photo in "
         f"{s9['given 21']['below']} of {s9['own']['rows']} held-out photos; under a 15 px shake {c15['mean']:.1f} dB "
-        f"above it, under a 31 px one {-c31['mean']:.1f} dB below."
+        f"above it, under a 31 px one {-c31['mean']:.1f} dB below ([Benchmarks]"
     ) in guide
     record = summaries.record_of(summaries.SHAKE_GIVEN)
     assert record["command"].endswith("--shake --samples 4 --sizes 21 --shake-sizes 9,15,31 --levels 0.01")

@@ -399,8 +399,8 @@ def _controls(settings: AppSettings, device: torch.device, space: str = "pixel")
             w["kernel_choice"] = gr.Dropdown(list(KERNELS), value="Gaussian (DDRM's)", label="Blur kernel",
                                              visible=False, elem_id="kernel")  # fmt: skip
             w["kernel_size"] = gr.Slider(3, 63, value=BLIND_TASKS["deblur_blind"]["size"], step=2, visible=False,
-                                         label="Size of the blur to estimate (px, odd: the blur's extent; a camera "
-                                               "shake given far more loses)",
+                                         label="Size of the blur to estimate (px, odd: the blur's extent or a "
+                                               "little more; a blur wider than it is not held)",
                                          elem_id="kernel-size")  # fmt: skip
             w["kernel_file"] = gr.File(label="Kernel (.npy summing to 1, or a grey image)", type="filepath",
                                        visible=False, elem_id="kernel-file")  # fmt: skip

@@ -283,8 +283,8 @@ def _task_options(p: argparse.ArgumentParser) -> None:
         "--kernel-size",
         type=number(int, 3),
         default=None,
-        help="deblur_blind: side of the estimated kernel, the blur's extent (21; the separable model takes more "
-        "well, a camera shake's full kernel does not)",
+        help="deblur_blind: side of the estimated kernel, the blur's extent or a little more (21; a blur wider than "
+        "the kernel is not held by it)",
     )
     p.add_argument(
         "--kernel-model",
