@@ -383,7 +383,7 @@ def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     """Camera shake with the full model as ``deblur_blind`` offers it for a photo (``model="full"``, valid boundary:
     the classical estimate held, its error taken as noise, DiffPIR at ``--steps``): PSNR and kernel error; the
     blurry photo's PSNR to join the other shake files by. With ``--shake-sizes`` the shakes of those sizes, and the
-    true kernel's one sample and mean of N made in the same row."""
+    true kernel's one sample and mean of N made in the same row (not with ``--no-true-kernel``)."""
     rows = []
     for family, k in motion_kernels(args.shake_sizes or SHAKE_SIZES).items():
         for seed, y, truth, row in blurred(args, files, family, k):
