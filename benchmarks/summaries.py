@@ -578,6 +578,13 @@ RIDGE_BEFORE = (RESULTS / "blind_shake_samples4.json", RESULTS / "blind_shake_sa
 RIDGE_AFTER = RESULTS / "blind_ridge_shake_samples4.json"
 
 
+def _by_shake(pair: tuple[list, list]) -> dict[str, tuple[list, list]]:
+    """Two lists of the same cases (without and with a change) split by shake, in the order the shakes first
+    appear, with ``"all"``: both lists whole."""
+    shakes = dict.fromkeys(r["kernel"] for r in pair[1])
+    return {**{s: tuple([r for r in rows if r["kernel"] == s] for rows in pair) for s in shakes}, "all": pair}
+
+
 def ridge_pairs(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFTER) -> dict[str, tuple[list, list]]:
     """shake -> its rows without the coarse ridge and with it (the same cases in the same order, asserted), each
     with the mean of N as ``"mean"`` and the true kernel's mean of N (made beside the second file: the first 9-21 px
@@ -589,10 +596,8 @@ def ridge_pairs(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RIDGE_AFT
     old.sort(key=lambda r: int(r["kernel"].split()[1]))  # the shakes in the second file's order (stable)
     same_cases(old, new)
     true = [r[f"true kernel, mean of {n}"] for r in new]
-    pair = [[{**r, "mean": r[key], "true mean": t} for r, t in zip(rows, true)] for rows in (old, new)]
-    out = {family: tuple([r for r in rows if r["kernel"] == family] for rows in pair) for family in
-           dict.fromkeys(r["kernel"] for r in new)}  # fmt: skip
-    return {**out, "all": tuple(pair)}
+    pair = tuple([{**r, "mean": r[key], "true mean": t} for r, t in zip(rows, true)] for rows in (old, new))
+    return _by_shake(pair)
 
 
 def _pair_figures(pairs: dict[str, tuple[list, list]]) -> dict[str, dict[str, Any]]:
@@ -728,10 +733,7 @@ def cleanup_pairs(after: Path = CLEANUP_AFTER) -> dict[str, tuple[list, list]]:
     new = rows_of(after)
     key, _ = _samples_key(new)
     old = _matched(new, route_rows())
-    pair = (old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)])
-    out = {family: tuple([r for r in rows if r["kernel"] == family] for rows in pair) for family in
-           dict.fromkeys(r["kernel"] for r in new)}  # fmt: skip
-    return {**out, "all": pair}
+    return _by_shake((old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)]))
 
 
 def cleanup_figures(after: Path = CLEANUP_AFTER) -> dict[str, dict[str, Any]]:
