@@ -148,6 +148,13 @@ The same with the classical guess's factors held to one peak (``L0_UNIMODAL``, t
 cannot represent: what a user with a shaken photo gets from ``deblur_blind`` against the blurry photo and against
 ``deblur_motion`` with the true kernel (DiffPIR, valid boundary: the default for an own image).
 
+``--extent W``: whether the classical estimate at a window of W px (``l0_kernel``, full model: the route's kernel
+when no size is given, W = 21) tells a shake's extent, so that the size could be guessed rather than asked for: the
+side of the smallest centred window holding each estimate's support (and the mass in its outer two rings) under the
+shakes of ``--shake-sizes`` (9-31 px unless told) against the true kernel's; no restoration, no prior::
+
+    python benchmarks/blind_real.py --extent 21 --out benchmarks/results/blind_shake_extent21.json
+
 PSNR in the measurement's frame; kernel error: relative L2 distance to the true kernel, both centred.
 """
 
@@ -169,6 +176,7 @@ from summaries import (
     blind_real_motion_table,
     blind_real_table,
     blind_samples_table,
+    blind_shake_extent_table,
     blind_shake_given_table,
     blind_shake_photos_table,
     blind_shake_samples_photos_table,
@@ -198,6 +206,7 @@ from ddrm.samplers import SAMPLERS
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAKE_SIZES = (9, 15, 21)  # the camera shakes of every motion table unless --shake-sizes names others
+EXTENT_SHAKES = (9, 15, 21, 31)  # --extent's shakes unless --shake-sizes names others
 
 
 def kernels() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -473,6 +482,35 @@ def odd_sizes(ap, flag: str, text: str) -> tuple[int, ...]:  # noqa: ANN001
     return sizes
 
 
+def extent_of(k: torch.Tensor) -> int:
+    """The side of the smallest window about ``k``'s middle tap (odd sides) that holds every nonzero entry."""
+    taps = (k > 0).nonzero() - torch.tensor([k.shape[0] // 2, k.shape[1] // 2])
+    return 2 * int(taps.abs().max()) + 1
+
+
+def outer_mass(k: torch.Tensor, rings: int = 2) -> float:
+    """The mass of ``k`` (odd sides) in its outer ``rings`` rings of taps (Chebyshev distance from the middle tap)."""
+    h, w = k.shape
+    rows, cols = torch.arange(h) - h // 2, torch.arange(w) - w // 2
+    ring = torch.maximum(rows[:, None].abs(), cols[None, :].abs())
+    return float(k[ring > min(h, w) // 2 - rings].sum())
+
+
+def extent_rows(args, files, window: int) -> list[dict]:  # noqa: ANN001
+    """Each shake, level and photo: the classical full estimate at ``window`` px from the photo alone (no prior),
+    its extent, whether it fills the window, its outer two rings' mass and its error, beside the true kernel's
+    extent."""
+    rows = []
+    for family, k in motion_kernels(args.shake_sizes or EXTENT_SHAKES).items():
+        for _, y, _, row in blurred(args, files, family, k):
+            est = l0_kernel(y[None], window, "full", boundary="valid")
+            row.update({"window": window, "true extent": extent_of(k), "extent": extent_of(est),
+                        "outer mass": outer_mass(est), "kernel error": kernel_error(est, k)})  # fmt: skip
+            rows.append(row)
+            show(row)
+    return rows
+
+
 def main() -> None:
     ap = photo_arguments(__doc__, size=128, steps=20)
     ap.add_argument("--levels", default="0.01,0.02")
@@ -502,6 +540,9 @@ def main() -> None:
     ap.add_argument(
         "--no-true-kernel", action="store_true", help="--shake-sizes: no true kernel made (another file holds it)"
     )
+    ap.add_argument(
+        "--extent", type=int, default=None, help="camera shake: the classical estimate's extent at this window (px)"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -521,13 +562,24 @@ def main() -> None:
         if args.narrow is not None or (args.samples != 1 and not args.shake):
             ap.error("--sizes runs the offered model's one sample with the estimate itself: --narrow and --samples do "
                      "not apply")  # fmt: skip
+    if args.extent is not None:
+        odd_sizes(ap, "--extent", str(args.extent))
+        if args.shake or args.motion or args.sizes or args.samples != 1 or args.narrow is not None or args.draws != 1:
+            ap.error("--extent makes no restoration: it goes with --shake-sizes, --levels and the photo options alone")
     if args.shake_sizes is not None:
-        if not (args.shake and args.samples > 1):
-            ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N)")
+        if not (args.shake and args.samples > 1) and args.extent is None:
+            ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N) or --extent")
         args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
     if args.no_true_kernel and args.shake_sizes is None:
         ap.error("--no-true-kernel goes with --shake-sizes (the other shake runs make no true kernel)")
     files = photo_files(args)
+    if args.extent is not None:
+        out = args.out or f"benchmarks/results/blind_shake_extent{args.extent}.json"
+        rows = extent_rows(args, files, args.extent)
+        out = write_result(out, command_line(), rows, size=args.size, photos=args.heldout,
+                           restores="no: the classical estimate alone, the prior unused")  # fmt: skip
+        print(blind_shake_extent_table(out))
+        return
     if args.sizes is not None and args.shake:
         out = args.out or f"benchmarks/results/blind_shake_given_samples{args.samples}.json"
         rows = shake_given_rows(args, files, load_prior(args.prior, args.checkpoint), sizes)

@@ -766,6 +766,51 @@ def blind_cleanup_given_table(path: Path = CLEANUP_GIVEN) -> str:
     return blind_shake_given_table(path, cleanup_pairs()["all"][1])
 
 
+# whether the classical estimate at the default window tells a shake's extent (a size guessed, not asked for):
+# ``blind_real.py --extent 21 --out blind_shake_extent21.json`` (no restoration)
+SHAKE_EXTENT = RESULTS / "blind_shake_extent21.json"
+
+
+def extent_figures(path: Path = SHAKE_EXTENT) -> dict[str, dict[str, Any]]:
+    """shake (and ``"all"``) -> the rows, the window, the true extent (``None`` over several shakes), the estimates'
+    extent (median, least, most), how many fill the window, lie within 2 px of the true extent or under half of it,
+    and the medians of their outer two rings' mass and of their kernel error."""
+    rows = rows_of(path)
+    groups = {s: [r for r in rows if r["kernel"] == s] for s in dict.fromkeys(r["kernel"] for r in rows)}
+    out = {}
+    for label, rs in {**groups, "all": rows}.items():
+        ext, true = [r["extent"] for r in rs], {r["true extent"] for r in rs}
+        out[label] = {
+            "rows": len(rs),
+            "window": rs[0]["window"],
+            "true": true.pop() if len(true) == 1 else None,
+            "median": float(np.median(ext)),
+            "least": min(ext),
+            "most": max(ext),
+            "fills": sum(r["extent"] == r["window"] for r in rs),
+            "near": sum(abs(r["extent"] - r["true extent"]) <= 2 for r in rs),
+            "collapsed": sum(r["extent"] < r["true extent"] / 2 for r in rs),
+            "outer": float(np.median([r["outer mass"] for r in rs])),
+            "error": float(np.median([r["kernel error"] for r in rs])),
+        }
+    return out
+
+
+def blind_shake_extent_table(path: Path = SHAKE_EXTENT) -> str:
+    """Per shake (and all): the true extent against the classical estimate's at the window (:func:`extent_figures`)."""
+    figures = extent_figures(path)
+    w = figures["all"]["window"]
+    out = [f"| shake | rows | true extent | estimate's extent: median (least-most) | fills the {w} px window | within 2 "
+           "px of the true extent | under half the true extent | outer two rings' mass: median | kernel error: "
+           "median |", "|---|---:|---:|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for label, f in figures.items():
+        true = "-" if f["true"] is None else f"{f['true']} px"
+        name = "all" if label == "all" else label
+        out.append(f"| {name} | {f['rows']} | {true} | {f['median']:g} px ({f['least']}-{f['most']}) | {f['fills']} | "
+                   f"{f['near']} | {f['collapsed']} | {f['outer']:.3f} | {f['error']:.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
@@ -1522,6 +1567,7 @@ TABLES = {
     "blind_ridge": blind_ridge_table,
     "blind_cleanup": blind_cleanup_table,
     "blind_cleanup_given": blind_cleanup_given_table,
+    "blind_shake_extent": blind_shake_extent_table,
     "blind_shake_given": blind_shake_given_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,
