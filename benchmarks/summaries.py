@@ -767,8 +767,10 @@ def blind_cleanup_given_table(path: Path = CLEANUP_GIVEN) -> str:
 
 
 # whether the classical estimate at the default window tells a shake's extent (a size guessed, not asked for):
-# ``blind_real.py --extent 21 --out blind_shake_extent21.json`` (no restoration)
+# ``blind_real.py --extent 21 --out blind_shake_extent21.json`` (no restoration), and on the training photos
+# (``--heldout data/photos/train --out blind_shake_extent21_train.json``)
 SHAKE_EXTENT = RESULTS / "blind_shake_extent21.json"
+SHAKE_EXTENT_TRAIN = RESULTS / "blind_shake_extent21_train.json"
 
 
 def extent_figures(path: Path = SHAKE_EXTENT) -> dict[str, dict[str, Any]]:
@@ -809,6 +811,11 @@ def blind_shake_extent_table(path: Path = SHAKE_EXTENT) -> str:
         out.append(f"| {name} | {f['rows']} | {true} | {f['median']:g} px ({f['least']}-{f['most']}) | {f['fills']} | "
                    f"{f['near']} | {f['collapsed']} | {f['outer']:.3f} | {f['error']:.2f} |")  # fmt: skip
     return "\n".join(out)
+
+
+def blind_shake_extent_train_table(path: Path = SHAKE_EXTENT_TRAIN) -> str:
+    """:func:`blind_shake_extent_table` of the training photos' file."""
+    return blind_shake_extent_table(path)
 
 
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
@@ -1568,6 +1575,7 @@ TABLES = {
     "blind_cleanup": blind_cleanup_table,
     "blind_cleanup_given": blind_cleanup_given_table,
     "blind_shake_extent": blind_shake_extent_table,
+    "blind_shake_extent_train": blind_shake_extent_train_table,
     "blind_shake_given": blind_shake_given_table,
     "blind_fit_steps": blind_fit_steps_table,
     "kernel_width": kernel_width_table,

@@ -1029,3 +1029,32 @@ def test_the_kernel_size_figures_quoted_agree_with_their_result_file():
     g = gaussian_kernel_1d(4.0, 12).double()
     beyond = 1 - float(g[2:-2].sum()) ** 2  # outside the central 21 x 21 taps
     assert f"the 25 px Gaussian has {100 * beyond:.1f} % of its mass beyond 21 px" in text
+
+
+def test_the_shake_extent_figures_quoted_agree_with_their_result_files():
+    """docs/benchmarks.md's and the real-photos guide's figures for the classical estimate's extent at the default
+    21 px window (tables ``blind_shake_extent`` and ``blind_shake_extent_train``), computed here from
+    ``blind_shake_extent21.json`` and ``blind_shake_extent21_train.json``."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    guide = _prose("guide/real-photos.md")
+    held, train = summaries.extent_figures(), summaries.extent_figures(summaries.SHAKE_EXTENT_TRAIN)
+    h9, h15, h31 = (held[f"motion {n} px"] for n in (9, 15, 31))
+    t9, t15, t31 = (train[f"motion {n} px"] for n in (9, 15, 31))
+    quoted = [
+        f"the estimate fills the window under the 9 px shake in {h9['fills']} of {h9['rows']} and under the 15 px "
+        f"shake in {h15['fills']} of {h15['rows']}, and under the 31 px shake, which the window cannot hold, in "
+        f"{h31['fills']} of {h31['rows']}.",
+        f"On the training photos it fills the window under the 9 px shake in {t9['fills']} of {t9['rows']} and under "
+        f"the 15 px shake in {t15['fills']} of {t15['rows']}, and under the 31 px shake in {t31['fills']} of "
+        f"{t31['rows']}, where {t31['collapsed']} of {t31['rows']} come out under half the true extent.",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert held["all"]["window"] == train["all"]["window"] == 21
+    assert t9["fills"] / t9["rows"] > 1 / 3, "over a third of the 9 px shakes"
+    assert t31["rows"] - t31["fills"] == t31["rows"] / 2, "half of the 31 px ones as they were"
+    assert (
+        f"at 21 px it fills its window under a 9 px shake in {t9['fills']} of {t9['rows']} cases on the training "
+        f"photos and under a 31 px one in {t31['fills']} of {t31['rows']}"
+    ) in guide

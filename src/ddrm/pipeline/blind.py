@@ -704,8 +704,8 @@ def clean_kernel(k: Tensor, floor: float = L0_CLEANUP_FLOOR, piece: float = L0_C
     whole = k.sum()
     k = torch.where(k >= floor * k.max(), k, torch.zeros_like(k))
     labels = _pieces(k > 0)
+    # each piece's mass by its label (label 0, the zeroed entries, gathers nothing)
     mass = torch.zeros(k.numel() + 1, dtype=k.dtype, device=k.device).index_add_(0, labels.flatten(), k.flatten())
-    mass[0] = 0
     keep = (mass[labels] >= piece * whole) | (labels == mass.argmax())
     k = k * keep
     return k / k.sum()
