@@ -807,8 +807,7 @@ def blind_shake_extent_table(path: Path = SHAKE_EXTENT) -> str:
            "median |", "|---|---:|---:|---|---:|---:|---:|---:|---:|"]  # fmt: skip
     for label, f in figures.items():
         true = "-" if f["true"] is None else f"{f['true']} px"
-        name = "all" if label == "all" else label
-        out.append(f"| {name} | {f['rows']} | {true} | {f['median']:g} px ({f['least']}-{f['most']}) | {f['fills']} | "
+        out.append(f"| {label} | {f['rows']} | {true} | {f['median']:g} px ({f['least']}-{f['most']}) | {f['fills']} | "
                    f"{f['near']} | {f['collapsed']} | {f['outer']:.3f} | {f['error']:.2f} |")  # fmt: skip
     return "\n".join(out)
 
