@@ -89,7 +89,7 @@ class _Methods:
         x_init01, nfe0, seconds0 = None, 0, 0.0
         if m.init is not None:  # the starting method draws from copies: its part equals its own rows
             first = replace(group, method=m.init, steps=resolved_steps(m.init, task)[0])
-            copies = [torch.Generator().set_state(g.get_state()) for g in gens]
+            copies = [torch.Generator(device=g.device).set_state(g.get_state()) for g in gens]
             x_init01, nfe0, seconds0 = self.run(first, op, y01, copies)
         self._sync()
         t0 = time.perf_counter()
@@ -184,7 +184,10 @@ class _Batch:
         shape = tuple(xs[0].shape)
         op, op_dev = run.operator(g, shape)
         ys = torch.stack([measure(op, x, g, n) for x, n in zip(xs, self.names)])  # on the CPU, for every device
-        gens = [image_generator(g.seed, f"x|{g.dataset.name}|{g.task.label}|{g.sigma_y:g}|{n}") for n in self.names]
+        gens = [
+            image_generator(g.seed, f"x|{g.dataset.name}|{g.task.label}|{g.sigma_y:g}|{n}", run.device)
+            for n in self.names
+        ]
         if run.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(run.device)
         x01, nfe, seconds = run.methods.run(g, op_dev, ys, gens)

@@ -186,10 +186,10 @@ class AttentionBlock(nn.Module):
         length = qkv.shape[-1]
         ch = c // self.num_heads
         q, k, v = qkv.reshape(b * self.num_heads, 3 * ch, length).split(ch, dim=1)
-        scale = ch**-0.25
-        logits = torch.einsum("bct,bcs->bts", q * scale, k * scale)
-        weights = torch.softmax(logits.to(_at_least_float32(logits.dtype)), dim=-1).to(logits.dtype)
-        a = torch.einsum("bts,bcs->bct", weights, v).reshape(b, c, length)
+        # softmax(q^T k / sqrt(ch)) v^T through the fused kernel (flash / memory-efficient on GPUs, which keep the
+        # softmax in float32 for half inputs, as the legacy code's float32 softmax does)
+        a = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        a = a.transpose(1, 2).reshape(b, c, length)
         return (flat + self.proj_out(a)).reshape(b, c, *spatial)
 
 

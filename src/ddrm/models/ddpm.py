@@ -113,8 +113,9 @@ class AttnBlock(nn.Module):
         q = self.q(h).reshape(b, c, -1)
         k = self.k(h).reshape(b, c, -1)
         v = self.v(h).reshape(b, c, -1)
-        w = torch.softmax(torch.einsum("bci,bcj->bij", q, k) * c**-0.5, dim=2)
-        out = torch.einsum("bcj,bij->bci", v, w).reshape(b, c, hh, ww)
+        # softmax over j of q_i . k_j / sqrt(c), applied to v: the fused attention kernel on (B, pixels, C)
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        out = out.transpose(1, 2).reshape(b, c, hh, ww)
         return x + self.proj_out(out)
 
 

@@ -175,7 +175,7 @@ def restore(
     for line in (step_warning(sampler, args, name, spec.params), unknown, unsized):
         if line is not None:
             warnings.warn(line, stacklevel=2)
-    gens = [image_generator(seed, f"image {i}") for i in range(y01.shape[0])]
+    gens = [image_generator(seed, f"image {i}", device) for i in range(y01.shape[0])]
     parts = []  # images with one noise level go in one batch (all of them unless estimated one by one)
     for level in dict.fromkeys(sigmas):
         idx = [i for i, s in enumerate(sigmas) if s == level]

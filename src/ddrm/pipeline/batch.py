@@ -62,9 +62,12 @@ def default_solver(task: str, params: dict[str, Any] | None = None, space: str =
     return next(s for s in DEFAULT_SOLVERS if SAMPLERS[s].takes(contract))
 
 
-def image_generator(seed: int, name: str) -> torch.Generator:
-    """The generator of one image: the run's seed plus the CRC-32 of its name."""
-    return torch.Generator().manual_seed(seed + zlib.crc32(name.encode()))
+def image_generator(seed: int, name: str, device: torch.device | str | None = None) -> torch.Generator:
+    """The generator of one image: the run's seed plus the CRC-32 of its name, on ``device`` (the CPU when not given).
+
+    The front ends make it on the run's device, so a GPU run draws its noise there (no host draw and copy per step);
+    a seed then gives the same result on every run on that kind of device, not the CPU's numbers."""
+    return torch.Generator(device=device or "cpu").manual_seed(seed + zlib.crc32(name.encode()))
 
 
 ESTIMATES = ("sample", "mean")

@@ -315,7 +315,7 @@ def run_restore(
         task = batch[0].task
         op = operators[task.key()].to(device)
         y01 = torch.stack([b.y01 for b in batch]).to(device)
-        gens = [image_generator(seed, b.seed_name or b.source.name) for b in batch]
+        gens = [image_generator(seed, b.seed_name or b.source.name, device) for b in batch]
         x_init01 = torch.stack([b.x_init01 for b in batch]).to(device) if batch[0].x_init01 is not None else None
         res = restore_batch(prior_for(task.image_shape), solver, task, op, y01, batch[0].sigma_y, gens, solver_args,
                             x_init01=x_init01, samples=samples, estimate=estimate, progress_bar=progress_bar)  # fmt: skip
