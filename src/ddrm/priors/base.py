@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from .schedule import NoiseSchedule, VPSchedule
 
-__all__ = ["Prior", "NetworkDenoiser", "NetworkPrior", "DiffusersModule", "sigma_tensor"]
+__all__ = ["Prior", "NetworkDenoiser", "NetworkPrior", "DiffusersModule", "sigma_tensor", "levels_on"]
 
 
 def sigma_tensor(sigma: Tensor | float, batch: int) -> Tensor:
@@ -31,6 +31,17 @@ def sigma_tensor(sigma: Tensor | float, batch: int) -> Tensor:
     if (sigma < 0).any() or not torch.isfinite(sigma).all():
         raise ValueError("sigma must be finite and >= 0")
     return sigma
+
+
+def levels_on(levels: Tensor, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """Host noise levels (:func:`sigma_tensor`'s) placed on ``device`` in ``dtype``, with no host synchronisation on
+    an accelerator: one level for the whole batch (every sampler's case) becomes a fill on the device, different levels
+    an asynchronous copy from pinned memory (a copy from ordinary host memory synchronises, once per network call)."""
+    if device.type == "cpu":
+        return levels.to(dtype)
+    if bool((levels == levels[0]).all()):
+        return torch.full(levels.shape, float(levels[0]), device=device, dtype=dtype)
+    return levels.to(dtype).pin_memory().to(device, non_blocking=True)
 
 
 class Prior(nn.Module):
@@ -171,8 +182,8 @@ class NetworkPrior(NetworkDenoiser):
     def denoise(self, x: Tensor, sigma: Tensor | float) -> Tensor:
         b = x.shape[0]
         sig64 = sigma_tensor(sigma, b)
-        t = self.schedule.sigma_to_t(sig64).to(device=x.device, dtype=torch.float32)
-        sig = sig64.to(device=x.device, dtype=x.dtype).view(b, 1, 1, 1)
+        t = levels_on(self.schedule.sigma_to_t(sig64), x.device, torch.float32)
+        sig = levels_on(sig64, x.device, x.dtype).view(b, 1, 1, 1)
         scale = (1.0 + sig * sig).rsqrt()  # sqrt(abar_t)
         x_t = x * scale
         out = self._network(x_t, t)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .base import NetworkDenoiser, sigma_tensor
+from .base import NetworkDenoiser, levels_on, sigma_tensor
 from .schedule import NoiseSchedule
 
 __all__ = ["ScoreSDEPrior", "EDMPrior", "FlowPrior", "EDM_PREDICTIONS"]
@@ -28,11 +28,11 @@ EDM_PREDICTIONS = ("epsilon", "v_prediction")  # diffusers' EDM output signs: c_
 
 
 def _levels(prior: NetworkDenoiser, sigma: Tensor | float, x: Tensor) -> tuple[Tensor, Tensor]:
-    """The levels as (B, 1, 1, 1) in ``x``'s dtype, and the levels the network is conditioned on (B,) in float64:
-    at least the schedule's lowest."""
+    """The levels as (B, 1, 1, 1) and the levels the network is conditioned on (B,), at least the schedule's lowest,
+    both on ``x``'s device in its dtype (no float64 on an accelerator, no host synchronisation)."""
     sig64 = sigma_tensor(sigma, x.shape[0])
     cond = sig64.clamp(min=prior.schedule.sigma_min)
-    return sig64.to(device=x.device, dtype=x.dtype).view(-1, 1, 1, 1), cond.to(x.device)
+    return levels_on(sig64, x.device, x.dtype).view(-1, 1, 1, 1), levels_on(cond, x.device, x.dtype)
 
 
 class ScoreSDEPrior(NetworkDenoiser):
