@@ -1537,6 +1537,111 @@ def blind_sizes_table(path: Path = RESULTS / "blind_sizes.json") -> str:
     return "\n".join(out)
 
 
+# ----------------------------------------------------------------------------- GPU throughput (benchmarks/gpu.py)
+GPU = RESULTS / "gpu_h200.json"  # every part, at the commit before the per-call synchronisation was removed
+GPU_DDPM_COMPILE = RESULTS / "gpu_h200_ddpm_compile.json"  # the synchronisation count after it; DDPM compiled
+GPU_ADM_GRAPHS = RESULTS / "gpu_h200_adm_cudagraphs.json"  # ADM compiled with CUDA graphs (reduce-overhead)
+GPU_FILES = (GPU, GPU_DDPM_COMPILE, GPU_ADM_GRAPHS)
+MATMUL_BF16_TFLOPS = 790  # the H200's bf16 matrix product rate measured on these machines (the device tool's notes)
+GPU_NAMES = {"adm-imagenet256-uncond": "ADM ImageNet 256", "ddpm-celebahq256": "DDPM CelebA-HQ 256"}
+
+
+def _gpu_rows(paths: tuple[Path, ...] = GPU_FILES) -> list[dict[str, Any]]:
+    """The measured rows of the GPU result files (rows skipped by the run's budget or failed left out)."""
+    keep = ("flops", "sync", "fixtures", "pipeline")
+    return [r for p in paths for r in record_of(p)["rows"] if "images_per_s" in r or r["part"] in keep]
+
+
+def _gpu_configs(rows: list[dict[str, Any]], preset: str) -> dict[str, dict[int, dict[str, Any]]]:
+    """DDRM's rows of one network by configuration (precision, weights, layout, compilation), then batch."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in rows:
+        if r.get("preset") != preset or r.get("solver") != "ddrm" or r["part"] not in ("ddrm", "compile"):
+            continue
+        if r["part"] == "compile":  # the first run's rows say True: torch.compile's default mode
+            mode = "default" if r["compile"] is True else r["compile"]
+            name = f"{r['dtype']}, compiled" + (", CUDA graphs (reduce-overhead)" if mode == "reduce-overhead" else "")
+        else:
+            name = r["dtype"] + (", weights cast" if r["cast_weights"] else "")
+            name += ", channels-last" if r["channels_last"] else ""
+        out.setdefault(name, {})[r["batch"]] = r
+    return out
+
+
+def gpu_ddrm_table(paths: tuple[Path, ...] = GPU_FILES) -> str:
+    """DDRM at 20 steps per network and configuration: images per second and peak memory at each batch, and the
+    counted TFLOP/s at the largest batch measured (its share of the measured bf16 matrix rate)."""
+    rows = _gpu_rows(paths)
+    batches = sorted({r["batch"] for r in rows if r["part"] == "ddrm"})
+    head = " | ".join(f"batch {b}: img/s / peak GiB" for b in batches)
+    out = [f"| network | precision | {head} | TFLOP/s at the largest batch |",
+           "|---|---|" + "---:|" * len(batches) + "---:|"]  # fmt: skip
+    for preset, name in GPU_NAMES.items():
+        for config, by_batch in _gpu_configs(rows, preset).items():
+            cells = [f"{by_batch[b]['images_per_s']:.2f} / {by_batch[b]['peak_mib'] / 1024:.1f}" if b in by_batch
+                     else "-" for b in batches]  # fmt: skip
+            top = by_batch[max(by_batch)]["tflops_per_s"]
+            out.append(f"| {name} | {config} | {' | '.join(cells)} | {top:.0f} ({top / MATMUL_BF16_TFLOPS:.0%}) |")
+    return "\n".join(out)
+
+
+def gpu_solvers_table(path: Path = GPU) -> str:
+    """Every solver on the ADM network in bfloat16 (autocast), 20 steps, batch 1 and 4: images per second, peak
+    memory, network evaluations and whether it back-propagates through the network."""
+    rows = _gpu_rows((path,))
+    by: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in rows:
+        adm = r.get("preset") == "adm-imagenet256-uncond" and r.get("dtype") == "bfloat16"
+        plain = r["part"] == "solvers" or (r["part"] == "ddrm" and not r["cast_weights"] and not r["channels_last"])
+        if adm and plain and r["batch"] in (1, 4):
+            by.setdefault(r["solver"], {})[r["batch"]] = r
+    out = ["| solver | network gradient | NFE | batch 1: img/s / peak GiB | batch 4: img/s / peak GiB |",
+           "|---|---|---:|---:|---:|"]  # fmt: skip
+    for solver, b in by.items():
+        grad = "yes" if b[1].get("needs_grad") else "no"
+        cells = [f"{b[n]['images_per_s']:.2f} / {b[n]['peak_mib'] / 1024:.1f}" for n in (1, 4)]
+        out.append(f"| {solver} | {grad} | {b[1]['nfe']} | {cells[0]} | {cells[1]} |")
+    return "\n".join(out)
+
+
+def gpu_figures(paths: tuple[Path, ...] = GPU_FILES) -> dict[str, Any]:
+    """The figures the GPU section quotes, from the result files."""
+    rows = _gpu_rows(paths)
+
+    def one(part: str, preset: str, **match: Any) -> dict[str, Any]:
+        found = [r for r in rows if r["part"] == part and r.get("preset") == preset
+                 and all(r.get(k) == v for k, v in match.items())]  # fmt: skip
+        assert found, (part, preset, match)
+        return found[0]  # the first file's (a network's FLOPs are counted again by each run)
+
+    adm, ddpm = "adm-imagenet256-uncond", "ddpm-celebahq256"
+    plain = {"cast_weights": False, "channels_last": False}
+    syncs = [r for r in rows if r["part"] == "sync"]
+    fixtures = [r for r in rows if r["part"] == "fixtures"]
+    return {
+        "adm_gflops": one("flops", adm)["gflops_per_eval"],
+        "ddpm_gflops": one("flops", ddpm)["gflops_per_eval"],
+        "adm_bf16_16": one("ddrm", adm, dtype="bfloat16", batch=16, **plain),
+        "adm_fp32_16": one("ddrm", adm, dtype="float32", batch=16, **plain),
+        "adm_bf16_1": one("ddrm", adm, dtype="bfloat16", batch=1, **plain),
+        "adm_fp32_1": one("ddrm", adm, dtype="float32", batch=1, **plain),
+        "adm_cast_1": one("ddrm", adm, dtype="bfloat16", batch=1, cast_weights=True, channels_last=False),
+        "adm_compiled_16": one("compile", adm, batch=16, compile=True),
+        "adm_compiled_1": one("compile", adm, batch=1, compile=True),
+        "ddpm_compiled_1": one("compile", ddpm, batch=1, compile=True),
+        "adm_graphs_1": one("compile", adm, batch=1, compile="reduce-overhead"),
+        "ddpm_compiled_16": one("compile", ddpm, batch=16, compile="default"),
+        "ddpm_bf16_16": one("ddrm", ddpm, dtype="bfloat16", batch=16, **plain),
+        "adm_channels_last_16": one("ddrm", adm, dtype="bfloat16", batch=16, cast_weights=False, channels_last=True),
+        "generators": {r["generators"]: r for r in rows if r["part"] == "generators"},
+        "fixtures_exact": max(max(r["max_diff_tf32_off"], r["max_diff_lowamp_tf32_off"]) for r in fixtures),
+        "fixtures_tf32": max(max(r["max_diff_tf32_on"], r["max_diff_lowamp_tf32_on"]) for r in fixtures),
+        "pipeline": {r["task"]: r for r in rows if r["part"] == "pipeline"},
+        "sync_before": syncs[0],
+        "sync_after": syncs[1],
+    }
+
+
 TABLES = {
     "noise_sweep": noise_sweep_table,
     "consistency": consistency_table,
@@ -1580,6 +1685,8 @@ TABLES = {
     "kernel_width": kernel_width_table,
     "memory_guard": memory_guard_table,
     "latent_solvers": latent_solvers_table,
+    "gpu_ddrm": gpu_ddrm_table,
+    "gpu_solvers": gpu_solvers_table,
 }
 
 MARKER = re.compile(r"<!-- table: (\w+) -->\n\n((?:\|.*\n)+)")

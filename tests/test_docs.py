@@ -1058,3 +1058,61 @@ def test_the_shake_extent_figures_quoted_agree_with_their_result_files():
         f"at 21 px it fills its window under a 9 px shake in {t9['fills']} of {t9['rows']} cases on the training "
         f"photos and under a 31 px one in {t31['fills']} of {t31['rows']}"
     ) in guide
+
+
+def test_the_gpu_figures_quoted_agree_with_their_result_files():
+    """docs/benchmarks.md's GPU figures (section "On a GPU", tables ``gpu_ddrm`` and ``gpu_solvers``), computed here
+    from ``gpu_h200.json``, ``gpu_h200_ddpm_compile.json`` and ``gpu_h200_adm_cudagraphs.json``."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    f = summaries.gpu_figures()
+    best, peak = f["adm_compiled_16"], summaries.MATMUL_BF16_TFLOPS
+    per_eval = f["adm_gflops"] / 1e3  # TFLOP
+    asked = 10 * 20 * per_eval
+    compiles = [r["warmup_s"] for r in summaries._gpu_rows() if r["part"] == "compile"]
+    one = f["adm_bf16_1"]
+    solvers = {r["solver"]: r for r in summaries._gpu_rows((summaries.GPU,)) if r["part"] == "solvers"}
+    grad = [r["peak_mib"] for r in solvers.values() if r["needs_grad"] and r["batch"] == 4]
+    ddrm4 = next(r for r in summaries._gpu_rows((summaries.GPU,)) if r["part"] == "ddrm" and r["batch"] == 4
+                 and r["preset"] == "adm-imagenet256-uncond" and r["dtype"] == "bfloat16" and not r["cast_weights"]
+                 and not r["channels_last"])  # fmt: skip
+    gens, pipe = f["generators"], f["pipeline"]
+    quoted = [
+        f"{f['adm_gflops']:.0f} GFLOP per evaluation as `torch.utils.flop_counter` counts them, i.e. "
+        f"{per_eval / 2:.2f} T multiply-adds",
+        f"DDPM CelebA-HQ 256 (113.7M, {f['ddpm_gflops']:.0f} GFLOP)",
+        f"The best ADM figure is {best['images_per_s']:.2f} images/s (batch 16, bfloat16, compiled): "
+        f"{best['tflops_per_s']:.0f} TFLOP/s, {best['tflops_per_s'] / peak:.0%} of the {peak} TFLOP/s".replace(
+            "%", " %"
+        ),
+        f"at {f['adm_gflops']:.0f} GFLOP it asks for {asked:.0f} TFLOP/s, {asked / peak:.0%} of that".replace(
+            "%", " %"
+        ),
+        f"({f['adm_bf16_16']['images_per_s']:.2f} in bfloat16, {f['adm_fp32_16']['images_per_s']:.2f} in float32 at "
+        "batch 16)",
+        f"{one['images_per_s']:.2f} images/s in bfloat16 ({one['seconds'] / 20 * 1e3:.0f} ms per evaluation, slower "
+        f"than float32's {f['adm_fp32_1']['images_per_s']:.2f}), {f['adm_compiled_1']['images_per_s']:.2f} compiled "
+        f"and {f['adm_graphs_1']['images_per_s']:.2f} compiled with CUDA graphs",
+        f"Compilation takes {min(compiles):.0f}-{max(compiles):.0f} s per shape",
+        f"{f['adm_fp32_1']['peak_mib'] / 1024:.1f} GiB in float32, {one['peak_mib'] / 1024:.1f} GiB in bfloat16 "
+        f"autocast (float32 weights plus their bfloat16 copies) and {f['adm_cast_1']['peak_mib'] / 1024:.1f} GiB with",
+        f"(ADM {f['adm_channels_last_16']['images_per_s']:.2f} against {f['adm_bf16_16']['images_per_s']:.2f} images/s "
+        f"at batch 16)",
+        f"reaches {f['ddpm_compiled_16']['images_per_s']:.2f} images/s compiled at batch 16",
+        f"cost {gens['cpu']['images_per_s']:.2f} against {gens['device']['images_per_s']:.2f} images/s",
+        f"made {f['sync_before']['synchronising_calls']} synchronising calls before",
+        f"{f['sync_after']['in_steps_2_to_20']} in steps 2-20 after",
+        f"float32 match their recorded outputs to {f['fixtures_exact']:.1e} (the CPU test's bound is 1e-05); with "
+        f"cuDNN's TF32 convolutions (PyTorch's default) to {f['fixtures_tf32']:.1e}",
+        f"{pipe['denoise']['cpu_psnr']:.2f} / {pipe['denoise']['cuda_psnr']:.2f} dB denoising, "
+        f"{pipe['deblur_blind']['cpu_psnr']:.2f} / {pipe['deblur_blind']['cuda_psnr']:.2f} dB blind deblurring, "
+        f"{pipe['color']['cpu_psnr']:.2f} / {pipe['color']['cuda_psnr']:.2f} dB colourisation",
+        f"their peak memory at batch 4 is {min(grad) / ddrm4['peak_mib']:.1f} times DDRM's",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert f["sync_before"]["synchronising_calls"] == 20 * 2 + 5 and f["sync_after"]["in_steps_2_to_20"] == 0
+    assert all(r["cuda_finite"] and r["cpu_finite"] for r in pipe.values()) and len(pipe) == 6
+    assert f["fixtures_exact"] <= 1e-5, "the tiny fixtures' CPU bound holds on the GPU in exact float32"
+    assert max(grad) / ddrm4["peak_mib"] < min(grad) / ddrm4["peak_mib"] + 0.05
+    assert best["images_per_s"] < 10, "the docs say the target is not reached"

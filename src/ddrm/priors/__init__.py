@@ -1,7 +1,7 @@
 """Priors: denoisers ``D(x, sigma) -> x0_hat`` on images in [-1, 1], and noise schedules."""
 
 from .analytic import GaussianMixturePrior, GaussianPrior, gaussian_posterior
-from .base import DiffusersModule, NetworkDenoiser, NetworkPrior, Prior, sigma_tensor
+from .base import DiffusersModule, NetworkDenoiser, NetworkPrior, Prior, levels_on, sigma_tensor
 from .experts import NoiseLevelExperts
 from .families import EDMPrior, FlowPrior, ScoreSDEPrior
 from .schedule import NoiseSchedule, VPSchedule
@@ -23,4 +23,5 @@ __all__ = [
     "TiledPrior",
     "NoiseLevelExperts",
     "sigma_tensor",
+    "levels_on",
 ]
