@@ -282,3 +282,16 @@ def test_posterior_on_each_familys_grid(family, solver, op_name):
     worst, low, high = MEASURED[family, solver, op_name]
     assert err < 1.5 * worst + 0.01, (err, worst)
     assert 0.8 * low - 0.01 < ratio < 1.25 * high + 0.01, (ratio, low, high)
+
+
+def test_levels_on_a_device_keep_their_values():
+    """``levels_on``: the host levels in the asked dtype; one level shared by the batch is made on the device itself
+    (a fill: no copy), different ones copied (checked on the CPU and on PyTorch's meta device, which has no data)."""
+    from ddrm.priors import levels_on
+
+    same, mixed = torch.full((3,), 0.25, dtype=torch.float64), torch.tensor([0.1, 2.0, 80.0], dtype=torch.float64)
+    for levels in (same, mixed):
+        got = levels_on(levels, torch.device("cpu"), torch.float32)
+        assert got.dtype == torch.float32 and torch.equal(got, levels.float())
+        meta = levels_on(levels, torch.device("meta"), torch.bfloat16)
+        assert meta.device.type == "meta" and meta.dtype == torch.bfloat16 and meta.shape == (3,)

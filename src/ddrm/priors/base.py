@@ -41,7 +41,9 @@ def levels_on(levels: Tensor, device: torch.device, dtype: torch.dtype) -> Tenso
         return levels.to(dtype)
     if bool((levels == levels[0]).all()):
         return torch.full(levels.shape, float(levels[0]), device=device, dtype=dtype)
-    return levels.to(dtype).pin_memory().to(device, non_blocking=True)
+    if device.type == "cuda":
+        return levels.to(dtype).pin_memory().to(device, non_blocking=True)
+    return levels.to(device=device, dtype=dtype)
 
 
 class Prior(nn.Module):
