@@ -158,7 +158,9 @@ class Bench:
                 torch.cuda.empty_cache()
 
     # ------------------------------------------------------------------ the measured run
-    def throughput(self, prior: NetworkPrior, solver: str, batch: int, steps: int, generators: str = "device") -> dict:
+    def throughput(
+        self, prior: NetworkPrior, preset: str, solver: str, batch: int, steps: int, generators: str = "device"
+    ) -> dict:
         spec = SAMPLERS[solver]
         op, _, y = problem(self.size, batch, self.device)
         gen_device = self.device if generators == "device" else torch.device("cpu")
@@ -170,13 +172,10 @@ class Bench:
         seconds, peak = timed(lambda: run(steps), self.device)
         nfe = spec.count_nfe(steps=steps, task="sr")
         row = {"nfe": nfe, "warmup_s": warm, "seconds": seconds, "images_per_s": batch / seconds, "peak_mib": peak}
-        flops = self.flops.get(self.preset_of(prior))
+        flops = self.flops.get(preset)
         if flops:
             row["tflops_per_s"] = flops * nfe * batch / seconds / 1e12
         return row
-
-    def preset_of(self, prior: NetworkPrior) -> str:
-        return getattr(prior, "_preset", "")
 
     def prior(self, preset: str, dtype: str, *, cast: bool = False, channels_last: bool = False) -> NetworkPrior:
         net = build_net(preset, self.args.tiny, self.device)
@@ -184,9 +183,7 @@ class Bench:
             net = net.to(DTYPES[dtype])
         if channels_last:
             net = net.to(memory_format=torch.channels_last)
-        prior = make_prior(net, dtype, self.size)
-        prior._preset = preset  # type: ignore[attr-defined]
-        return prior
+        return make_prior(net, dtype, self.size)
 
     # ------------------------------------------------------------------ parts
     def part_flops(self) -> None:
@@ -301,7 +298,7 @@ class Bench:
                             continue
                         prior = self.prior(preset, dtype, cast=cast, channels_last=channels_last)
                         for b in batches:
-                            run = functools.partial(self.throughput, prior, "ddrm", b, a.steps)
+                            run = functools.partial(self.throughput, prior, preset, "ddrm", b, a.steps)
                             self.attempt("ddrm", {**fields, "batch": b}, run)
                         prior = None  # the next configuration's network replaces this one on the device
 
@@ -315,7 +312,7 @@ class Bench:
             for b in (a.batches[0], min(4, a.batches[-1])):
                 fields = {"preset": preset, "solver": name, "dtype": "bfloat16", "batch": b,
                           "needs_grad": SAMPLERS[name].needs_grad}  # fmt: skip
-                self.attempt("solvers", fields, lambda name=name, b=b: self.throughput(prior, name, b, a.steps))
+                self.attempt("solvers", fields, lambda name=name, b=b: self.throughput(prior, preset, name, b, a.steps))
 
     def part_generators(self) -> None:
         a = self.args
@@ -325,7 +322,7 @@ class Bench:
             b = a.batches[-1]
             fields = {"preset": preset, "solver": "ddrm", "dtype": "bfloat16", "batch": b, "generators": where}
             self.attempt(
-                "generators", fields, lambda where=where, b=b: self.throughput(prior, "ddrm", b, a.steps, where)
+                "generators", fields, lambda where=where, b=b: self.throughput(prior, preset, "ddrm", b, a.steps, where)
             )
 
     def part_compile(self) -> None:
@@ -345,7 +342,7 @@ class Bench:
                     "batch": b,
                     "compile": a.compile_mode,
                 }
-                self.attempt("compile", fields, lambda b=b: self.throughput(prior, "ddrm", b, a.steps))
+                self.attempt("compile", fields, lambda b=b: self.throughput(prior, preset, "ddrm", b, a.steps))
 
 
 def device_name(device: torch.device) -> str:
