@@ -1574,7 +1574,7 @@ def gpu_ddrm_table(paths: tuple[Path, ...] = GPU_FILES) -> str:
     rows = _gpu_rows(paths)
     batches = sorted({r["batch"] for r in rows if r["part"] == "ddrm"})
     head = " | ".join(f"batch {b}: img/s / peak GiB" for b in batches)
-    out = [f"| network | precision | {head} | TFLOP/s at the largest batch |",
+    out = [f"| network | precision | {head} | TFLOP/s at the largest batch (share of {MATMUL_BF16_TFLOPS}) |",
            "|---|---|" + "---:|" * len(batches) + "---:|"]  # fmt: skip
     for preset, name in GPU_NAMES.items():
         for config, by_batch in _gpu_configs(rows, preset).items():

@@ -1116,3 +1116,5 @@ def test_the_gpu_figures_quoted_agree_with_their_result_files():
     assert f["fixtures_exact"] <= 1e-5, "the tiny fixtures' CPU bound holds on the GPU in exact float32"
     assert max(grad) / ddrm4["peak_mib"] < min(grad) / ddrm4["peak_mib"] + 0.05
     assert best["images_per_s"] < 10, "the docs say the target is not reached"
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert f"compilation's cost ({min(compiles):.0f}-{max(compiles):.0f} s per shape: not the default)" in readme
