@@ -410,21 +410,23 @@ def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
 def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: int, check: bool,  # noqa: ANN001
                        size: int | None = None) -> None:  # fmt: skip
     """``--shake --samples N``: the held estimate's image as ``ddrm.restore(y, "deblur_blind", samples=N)`` draws it
-    (``restore_blind(samples=N)``, all N kept): one sample (the first, ``ddrm.restore``'s one-sample image to float32
-    rounding: checked when ``check``) and the mean of N, with the same estimate. ``size``: the kernel size the route
-    is given instead of the shake's own (columns ``blind, full, size S...``)."""
+    (``restore_blind(samples=N)``, all N kept): the first sample and the mean of N (``ddrm.restore``'s result to
+    float32 rounding: checked when ``check``). Files made before the kernel's refits (``HELD_REFITS``) checked the
+    first sample against ``ddrm.restore``'s one-sample image instead, which it then was; with refits the kernel is
+    fitted to the samples drawn, so one sample's run has its own. ``size``: the kernel size the route is given instead
+    of the shake's own (columns ``blind, full, size S...``)."""
     n, m = size or k.shape[0], args.samples
     c, name = (n - 1) // 2, "blind, full" if size is None else f"blind, full, size {size}"
     x, est = restore_blind(prior, SAMPLERS["diffpir"], y[None], row["sigma_y"], n, "full", boundary="valid",
                            narrow=1.0, samples=m, solver_args={"steps": args.steps},
                            generator=[image_generator(seed, "image 0")])  # fmt: skip
     x = x[:, :, c : c + args.size, c : c + args.size]
-    if check:  # the first sample is the library's one-sample result
-        one = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior, seed=seed,
-                           task_params={"size": n, "model": "full"}, samples=1)  # fmt: skip
+    if check:  # the mean is the library's result
+        mean = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior, seed=seed,
+                            task_params={"size": n, "model": "full"}, samples=m)  # fmt: skip
         # to float32 rounding: the network's batched convolutions round as a single image's do not (6e-7 in one
         # denoiser call here), which DiffPIR's steps carry on
-        assert float((one - x[0]).abs().max()) < 1e-3, "restore_blind's first sample is not ddrm.restore's image"
+        assert float((mean - x.mean(0)).abs().max()) < 1e-3, "restore_blind's mean is not ddrm.restore's image"
     row[name], row[f"{name}, mean of {m}"] = psnr(x[0], truth), psnr(x.mean(0), truth)
     row[f"{name} kernel error"] = kernel_error(est, k)
 

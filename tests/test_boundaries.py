@@ -172,6 +172,7 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
     assert record["task_params"]["boundary"] == "valid" and record["solver"] == "diffpir"
     assert record["solver_args"] == {"steps": 4} and record["steps"] == 4
     assert record["task_params"]["draws"] == 1  # what ran: the classical estimate is held, not drawn
+    assert record["task_params"]["refits"] == 2  # and fitted again to its samples twice (HELD_REFITS)
     assert (record["samples"], record["estimate"]) == (4, "mean")  # the held estimate's default: the mean of 4
     assert (tmp_path / "f.std.png").exists() and (tmp_path / "f.std.npy").exists()
     run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-size", "5", "--sigma-y",
@@ -190,6 +191,17 @@ def test_own_blurred_photo_from_the_command_line(tmp_path):
               "-o", tmp_path / "d.png", ok=False)  # fmt: skip
     assert res.returncode == 2 and "kernel draws do not apply" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "d.png").exists()
+    run("restore", own, "--task", "deblur_blind", "--kernel-model", "full", "--kernel-size", "5", "--sigma-y",
+        "0.01", "--prior", "gaussian", "--steps", "4", "--kernel-refits", "0", "-o", tmp_path / "r0.png")  # fmt: skip
+    assert json.loads((tmp_path / "r0.result.json").read_text())["task_params"]["refits"] == 0
+    assert read_image(tmp_path / "r0.png").shape == (3, 36, 44)
+    for flags, why in ((["--kernel-refits", "1"], "refits apply to a photo's full kernel"),
+                       (["--kernel-model", "full", "--kernel-refits", "-1"], "must lie in")):  # fmt: skip
+        res = run("restore", own, "--task", "deblur_blind", *flags, "-o", tmp_path / "r.png", ok=False)
+        assert res.returncode == 2 and why in res.stderr and "Traceback" not in res.stderr
+    res = run("restore", own, "--task", "deblur_gauss", "--kernel-refits", "1", "-o", tmp_path / "r.png", ok=False)
+    assert res.returncode == 2 and "--kernel-refits applies to --task deblur_blind" in res.stderr
+    assert not (tmp_path / "r.png").exists()
     assert read_image(tmp_path / "f.png").shape == (3, 36, 44)
     run("restore", own, "--task", "deblur_blind", "--kernel-size", "5", "--sigma-y", "0.01", "--prior", "gaussian",
         "--steps", "4", "--save-grid", "-o", tmp_path / "b.png")  # fmt: skip
@@ -479,7 +491,7 @@ def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_
     y01 = y01 + 0.01 * torch.randn(y01.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     diffpir, args = SAMPLERS["diffpir"], {"steps": 4}
     out, est = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
-                             generator=torch.Generator().manual_seed(1))  # fmt: skip
+                             generator=torch.Generator().manual_seed(1), refits=0)  # fmt: skip
     guess = l0_kernel(y01, 5, "full", boundary="valid")
     assert torch.equal(est, guess) and kernel_offset(est) != (0.0, 0.0)
     op = KernelEstimator(y01, 5, "full", boundary="valid", start_kernel=guess, dtype=torch.float64).operator()
@@ -489,18 +501,77 @@ def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_
     expected = move_image(((x + 1) / 2).clamp(0, 1), *kernel_offset(guess)).clamp(0, 1)
     torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
     plain, _ = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
-                             generator=torch.Generator().manual_seed(1), kernel_noise=0.0)  # fmt: skip
+                             generator=torch.Generator().manual_seed(1), kernel_noise=0.0, refits=0)  # fmt: skip
     assert float((plain - out).abs().max()) > 1e-3  # the allowance changes the image
     _, refined = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
                                generator=torch.Generator().manual_seed(1), refine=True)  # fmt: skip
     assert not torch.equal(refined, guess)  # the chain moves the guess
     many, _ = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
-                            generator=torch.Generator().manual_seed(1), samples=3)  # fmt: skip
+                            generator=torch.Generator().manual_seed(1), samples=3, refits=0)  # fmt: skip
     assert many.shape == (3, 3, 28, 28) and torch.equal(many[:1], out) and not torch.equal(many[1], many[2])
     with pytest.raises(TaskError, match="noise allowance"):
         restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", kernel_noise=-0.1)
     with pytest.raises(TaskError, match="kernel draws do not apply to a held estimate"):  # not ignored
         restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", draws=2)
+
+
+def _shake_photo() -> tuple[torch.Tensor, torch.Tensor]:
+    """The blocks scene (3, 28, 28) and the valid part of its blur by a small shake (5 x 5, not separable), noisy."""
+    scene = _blocks(28, 3)
+    k = torch.zeros(5, 5, dtype=torch.float64)
+    k[2, 1:4], k[1, 3] = 0.25, 0.25
+    y01 = F.conv2d(scene[:, None], k.flip(0, 1)[None, None])[:, 0][None]
+    return y01 + 0.01 * torch.randn(y01.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64), k
+
+
+def test_a_held_kernel_is_fitted_again_to_its_restored_samples():
+    """``refits`` (a photo's full kernel, held): each round fits the kernel to the mean of the previous round's
+    samples, cleans and re-centres it as the classical guess's fits, and restores again with it under the same noise
+    draws; the kernel returned is the last fit. ``HELD_REFITS`` unless
+    told; a negative or non-integer count, or one for a kernel the chain refines, is refused by the library and the
+    task alike."""
+    from ddrm.pipeline.blind import HELD_REFITS, SMOOTH_GRADIENT, clean_kernel, estimate_full, recentre, restore_blind
+    from ddrm.priors import GaussianPrior
+    from ddrm.samplers import SAMPLERS
+
+    prior = GaussianPrior.stationary((3, 28, 28), length=1.0, dtype=torch.float64)
+    y01, _ = _shake_photo()
+    diffpir = SAMPLERS["diffpir"]
+
+    def held(**kw: object) -> tuple[torch.Tensor, torch.Tensor]:
+        return restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, samples=2,
+                             solver_args={"steps": 4}, generator=[torch.Generator().manual_seed(1)], **kw)  # fmt: skip
+
+    x0, k0 = held(refits=0)
+    k1 = recentre(clean_kernel(estimate_full(x0.mean(0, keepdim=True), y01, k0, smooth=SMOOTH_GRADIENT,
+                                             boundary="valid")))  # fmt: skip
+    first = recentre(clean_kernel(estimate_full(x0[:1], y01, k0, smooth=SMOOTH_GRADIENT, boundary="valid")))
+    assert float((k1 - k0).abs().max()) > 1e-3 and float((k1 - first).abs().max()) > 1e-6  # the mean's fit
+    x1, e1 = held(refits=1)
+    torch.testing.assert_close(e1, k1, atol=1e-12, rtol=0)
+    again, _ = held(refits=0, start_kernel=k1)  # the same noise draws, the refitted kernel
+    torch.testing.assert_close(x1, again, atol=1e-12, rtol=0)
+    assert HELD_REFITS >= 1
+    default, told = held(), held(refits=HELD_REFITS)
+    assert torch.equal(default[0], told[0]) and torch.equal(default[1], told[1])
+    for bad in (-1, 1.5, True):
+        with pytest.raises(TaskError, match="refits must be an integer"):
+            held(refits=bad)
+    with pytest.raises(TaskError, match="refits apply to a held full kernel"):
+        held(refits=1, refine=True)
+    separable = restore_blind(prior, SAMPLERS["ddrm"], y01, 0.01, 5, boundary="valid", narrow=1.0, pyramid=False,
+                              solver_args={"steps": 3}, generator=torch.Generator().manual_seed(1), refits=0)  # fmt: skip
+    assert separable[0].shape == (1, 3, 28, 28)
+    with pytest.raises(TaskError, match="refits apply to a held full kernel"):
+        restore_blind(prior, SAMPLERS["ddrm"], y01, 0.01, 5, boundary="valid", refits=1)
+    shake = {"size": 5, "model": "full", "boundary": "valid"}
+    assert spec_for_measurement("deblur_blind", {**shake, "refits": 0}, (3, 20, 20)).params["refits"] == 0
+    assert spec_for_measurement("deblur_blind", shake, (3, 20, 20)).params["refits"] == HELD_REFITS  # what runs
+    assert spec_for_measurement("deblur_blind", {"size": 5}, (3, 20, 20)).params["refits"] == 0
+    with pytest.raises(TaskError, match="refits apply to a photo's full kernel"):
+        spec_for_measurement("deblur_blind", {"size": 5, "refits": 1}, (3, 20, 20))
+    with pytest.raises(TaskError, match="refits must be an integer"):
+        spec_for_measurement("deblur_blind", {**shake, "refits": -2}, (3, 20, 20))
 
 
 def test_a_blind_tasks_default_solver_follows_its_kernel_model():
@@ -587,10 +658,13 @@ def test_a_held_estimates_result_is_the_mean_of_its_samples():
     assert (res.samples, res.estimate) == (HELD_SAMPLES, "mean") and res.std is not None
     torch.testing.assert_close(out[0], draws.mean(0), atol=1e-12, rtol=0)
     assert float((out[0] - draws[0]).abs().max()) > 1e-3  # not the first sample
+    # one sample: its own run (the kernel's refits fit the samples drawn, so it is not the first of the four)
+    single, _ = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, samples=1,
+                              solver_args={"steps": 3}, generator=[image_generator(7, "image 0")])  # fmt: skip
     one, res = restore(samples=1)
-    assert (res.samples, res.estimate, res.std) == (1, "sample", None) and torch.equal(one[0], draws[0])
+    assert (res.samples, res.estimate, res.std) == (1, "sample", None) and torch.equal(one[0], single[0, :, 2:-2, 2:-2])
     first, res = restore(estimate="sample")
-    assert (res.samples, res.std) == (1, None) and torch.equal(first[0], draws[0])
+    assert (res.samples, res.std) == (1, None) and torch.equal(first[0], one[0])
 
 
 def _blocks(size: int, seed: int) -> torch.Tensor:

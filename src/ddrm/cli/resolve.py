@@ -38,6 +38,7 @@ TASK_FLAGS = {
     "kernel_model": "model",
     "kernel_narrow": "narrow",
     "kernel_draws": "draws",
+    "kernel_refits": "refits",
     "grid": "grid",
     "boundary": "boundary",
 }

@@ -72,7 +72,7 @@ def _refuse_options(args: argparse.Namespace, device: torch.device, blind: bool,
     """Options that do not apply to this kind of restoration, refused in one line each."""
     if args.dtype != "float32" and device.type == "cpu":
         raise InputError(f"--dtype {args.dtype} needs a GPU (--device cuda); the CPU runs float32")
-    for flag in ("kernel_model", "kernel_size", "kernel_narrow", "kernel_draws"):
+    for flag in ("kernel_model", "kernel_size", "kernel_narrow", "kernel_draws", "kernel_refits"):
         if getattr(args, flag) is not None and not blind:
             raise InputError(f"--{flag.replace('_', '-')} applies to --task deblur_blind")
     if blind:
@@ -305,6 +305,13 @@ def _task_options(p: argparse.ArgumentParser) -> None:
         default=None,
         help="deblur_blind: estimate the kernel this many times, each under another draw of the solver's noise, and "
         "keep the one whose image departs least from the photo (default 2; 1: one estimate, half the time)",
+    )
+    p.add_argument(
+        "--kernel-refits",
+        type=number(int, 0),
+        default=None,
+        help="deblur_blind, a photo's full kernel (camera shake): fit the kernel again to the mean of the restored "
+        "samples and restore again, this many times (default 2; 0: the classical estimate alone, a third of the time)",
     )
 
 

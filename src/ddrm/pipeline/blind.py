@@ -53,7 +53,7 @@ from ..operators import (
     valid_margins,
 )
 from ..samplers import SAMPLERS
-from ..tasks import BLIND_BOUNDARIES, KERNEL_MODELS, blind_start_kernel, holds_estimate
+from ..tasks import BLIND_BOUNDARIES, HELD_REFITS, KERNEL_MODELS, blind_start_kernel, holds_estimate
 
 __all__ = [
     "KERNEL_MODELS",
@@ -75,6 +75,7 @@ __all__ = [
     "check_solver",
     "unsized_shake_warning",
     "BLIND_BOUNDARIES",
+    "HELD_REFITS",
 ]
 
 # default smoothing of the kernel estimates (weight of ||D k||^2 relative to the Gram matrix's mean diagonal), set on
@@ -807,6 +808,7 @@ def restore_blind(
     samples: int = 1,
     refine: bool | None = None,
     kernel_noise: float | None = None,
+    refits: int | None = None,
     **estimator_args: Any,
 ) -> tuple[Tensor, Tensor]:
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
@@ -852,7 +854,12 @@ def restore_blind(
     ``kernel_noise`` ([0, 1] units): the estimate's error taken as measurement noise in the image's run, whose noise
     level is ``hypot(sigma_y, kernel_noise)``; ``None``: :data:`KERNEL_NOISE` for a held estimate, 0 for a refined
     one, whose image's run is the second (the estimating chain runs at ``sigma_y``; without ``narrow`` an allowance
-    is refused)."""
+    is refused).
+    ``refits`` (a held full kernel): after its image's run the kernel is fitted again to the mean of the run's
+    samples (:func:`estimate_full` with the estimator's regularisation), cleaned by :func:`clean_kernel`, and the
+    image restored again with it under the same noise draws, that many times; the kernel returned is the last fit,
+    the image its run. ``None``: :data:`HELD_REFITS` for a held full kernel, 0
+    otherwise (a refined estimate is refitted by its chain; a nonzero count is refused there)."""
     check_solver(solver)
     if narrow is not None and not 0 < narrow <= 1:
         raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {narrow}")
@@ -872,13 +879,20 @@ def restore_blind(
     if refine and kernel_noise > 0 and narrow is None:  # the estimating run's noise is the photo's own
         raise TaskError("a refined estimate's noise allowance applies to the image's second run: give narrow (1: the "
                         "estimate itself)")  # fmt: skip
+    if refits is None:
+        refits = HELD_REFITS if not refine and model == "full" else 0
+    if isinstance(refits, bool) or not isinstance(refits, int) or refits < 0:
+        raise TaskError(f"the number of kernel refits must be an integer >= 0, got {refits!r}")
+    if refits and (refine or model != "full"):
+        raise TaskError("kernel refits apply to a held full kernel (a photo's camera shake); a refined estimate is "
+                        "refitted by the chain itself")  # fmt: skip
     if not refine and draws > 1:  # (the task refuses them too: tasks/spec.py)
         raise TaskError("kernel draws do not apply to a held estimate (the classical kernel has no noise to draw); "
                         "give refine=True to refine it by the chain")  # fmt: skip
     sigma_image = math.hypot(sigma_y, kernel_noise)  # the image's run: the photo's noise and the allowance
     if not refine:
         return _restore_held(prior, solver, y01, sigma_image, size, model, solver_args, generator, progress_bar,
-                             narrow, samples, estimator_args)  # fmt: skip
+                             narrow, samples, refits, estimator_args)  # fmt: skip
     pyramid = _pyramid_kind(pyramid, model, boundary)
     if pyramid == "l0" and "start_kernel" not in estimator_args:  # the classical estimate: one for every draw
         start = l0_kernel(y01, size, model, boundary=boundary)
@@ -918,10 +932,11 @@ def restore_blind(
 
 
 def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, generator, progress_bar, narrow, samples,  # noqa: ANN001
-                  estimator_args) -> tuple[Tensor, Tensor]:  # fmt: skip
+                  refits, estimator_args) -> tuple[Tensor, Tensor]:  # fmt: skip
     """:func:`restore_blind` without refinement: the kernel the classical estimate (or ``start_kernel``), the image
     ``samples`` non-blind runs of ``solver`` with it (narrowed by ``narrow``) at noise ``sigma_run``, put back in
-    place as the refined route's; :data:`HELD_STEPS` steps unless ``solver_args`` give them."""
+    place as the refined route's; :data:`HELD_STEPS` steps unless ``solver_args`` give them; then ``refits`` rounds
+    of the kernel fitted to those samples and the runs made again with it."""
     solver_args = {**(solver_args or {})}
     if solver_args.get("steps") is None:
         solver_args["steps"] = HELD_STEPS
@@ -929,15 +944,25 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
     if args.get("start_kernel") is None:
         args["start_kernel"] = l0_kernel(y01, size, model, boundary=args.get("boundary", "circular"))
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **args)
-    k, factor = estimator.kernel, 1.0 if narrow is None else narrow
+    factor = 1.0 if narrow is None else narrow
     gens = None
     if generator is not None:
         gens = sample_generators(list(generator) if isinstance(generator, (list, tuple)) else [generator], samples)
-    with torch.no_grad():
-        x = solver.run(prior, estimator.operator(factor), (2 * y01 - 1).repeat_interleave(samples, 0), 2 * sigma_run,
-                       generator=gens, progress_bar=progress_bar, **_repeated(solver_args, samples))  # fmt: skip
-    x = ((x + 1) / 2).clamp(0, 1)
-    return move_image(x, *(factor * d for d in kernel_offset(k))).clamp(0, 1), k
+
+    def restored() -> Tensor:  # the samples under the current kernel; every round draws the same noise
+        with torch.no_grad():
+            x = solver.run(prior, estimator.operator(factor), (2 * y01 - 1).repeat_interleave(samples, 0),
+                           2 * sigma_run, generator=_copy_generators(gens), progress_bar=progress_bar,
+                           **_repeated(solver_args, samples))  # fmt: skip
+        return move_image(((x + 1) / 2).clamp(0, 1), *(factor * d for d in kernel_offset(estimator.kernel))).clamp(0, 1)
+
+    x = restored()
+    for _ in range(refits):  # (a full kernel) fitted to the samples' mean, cleaned as the classical guess's fits
+        fit = estimate_full(x.mean(0, keepdim=True), y01, estimator.k, lam=estimator.lam, smooth=estimator.smooth,
+                            boundary=estimator.boundary)  # fmt: skip
+        estimator.k = recentre(clean_kernel(fit.cpu()))
+        x = restored()
+    return x, estimator.kernel
 
 
 def _repeated(solver_args: dict[str, Any] | None, n: int) -> dict[str, Any]:

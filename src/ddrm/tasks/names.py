@@ -35,10 +35,25 @@ KERNEL_MODELS = ("separable", "full")
 # training and the held-out photos alike: ddrm.pipeline.blind.restore_blind, docs/benchmarks.md; draws: the kernel
 # estimated under that many draws of the solver's noise, the image departing least from the photo kept; 2, the
 # default: fewer rows below the blurry photo than one draw on the training photos and on the held-out ones under each
-# seed tried, docs/benchmarks.md "Several draws of the kernel")
+# seed tried, docs/benchmarks.md "Several draws of the kernel"; refits: a held full kernel (a photo's camera shake)
+# fitted again to its restored samples and restored again, that many times; None, the default: HELD_REFITS there, 0
+# for every other model, whose chain refines its estimate itself)
 BLIND_TASKS: dict[str, dict[str, Any]] = {
-    "deblur_blind": {"size": 21, "model": "separable", "boundary": "circular", "narrow": 1.0, "draws": 2}
+    "deblur_blind": {
+        "size": 21,
+        "model": "separable",
+        "boundary": "circular",
+        "narrow": 1.0,
+        "draws": 2,
+        "refits": None,
+    }
 }
+# a photo's full kernel (the classical estimate held) is fitted again this many times, each time to the mean of the
+# samples its run restored, and the photo restored again with the fit (an EM alternation, as Laroche et al. 2024
+# alternate a diffusion restoration and a kernel fit): a restored image is far nearer the scene than the L0 image the
+# classical guess was fitted to (ddrm.pipeline.blind.restore_blind's refits). Chosen on the training photos of
+# ../shared/DATA.md (docs/benchmarks.md, "Camera shake: the kernel fitted again to its restoration")
+HELD_REFITS = 2
 # the boundaries each kernel model is offered with (the last: a photo's blur, the default without a sidecar); a full
 # kernel of a photo's blur is the classical estimate held, its error taken as noise (ddrm.pipeline.blind.restore_blind)
 BLIND_BOUNDARIES = {"separable": ("circular", "valid"), "full": ("circular", "valid")}

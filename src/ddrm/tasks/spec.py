@@ -44,7 +44,16 @@ from .inputs import (
     load_kernel_grid,
     load_mask,
 )
-from .names import BLIND_BOUNDARIES, BLIND_TASKS, BLUR_TASKS, KERNEL_MODELS, KERNEL_TASKS, holds_estimate, task_params
+from .names import (
+    BLIND_BOUNDARIES,
+    BLIND_TASKS,
+    BLUR_TASKS,
+    HELD_REFITS,
+    KERNEL_MODELS,
+    KERNEL_TASKS,
+    holds_estimate,
+    task_params,
+)
 
 __all__ = ["TaskSpec", "make_task", "spec_for_measurement", "image_shape_for_measurement", "blind_start_kernel"]
 
@@ -257,7 +266,8 @@ def _check_motion(shape: tuple[int, int, int], size: int | None, intensity: floa
 
 def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[str, Any]:
     """A blind task's estimator settings, checked for the image: an odd kernel size that fits, a known model, no
-    narrowing factor or one in (0, 1], a whole number of draws (one for a photo's full kernel, which is not drawn)."""
+    narrowing factor or one in (0, 1], a whole number of draws (one for a photo's full kernel, which is not drawn),
+    refits only for a photo's full kernel."""
     out = {**task_params(name), **{k: v for k, v in params.items() if v is not None}}
     size, limit = out["size"], min(shape[1], shape[2])
     if not (isinstance(size, int) and 3 <= size <= limit and size % 2 == 1):
@@ -273,11 +283,20 @@ def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[
     if out["boundary"] not in BLIND_BOUNDARIES[out["model"]]:
         raise TaskError(f"the {out['model']} kernel model is estimated with a "
                         f"{' or '.join(BLIND_BOUNDARIES[out['model']])} boundary, got {out['boundary']!r}")  # fmt: skip
+    refits = out["refits"]
+    if refits is not None and (isinstance(refits, bool) or not isinstance(refits, int) or refits < 0):
+        raise TaskError(f"the number of kernel refits must be an integer >= 0, got {refits!r}")
+    if refits and not holds_estimate(out["model"], out["boundary"]):
+        raise TaskError("kernel refits apply to a photo's full kernel (--kernel-model full, valid boundary); the "
+                        "diffusion chain refines every other estimate itself")  # fmt: skip
     if holds_estimate(out["model"], out["boundary"]):  # the classical estimate held: nothing to draw
         if params.get("draws") not in (None, 1):
             raise TaskError("kernel draws do not apply to a photo's full kernel (its classical estimate is held, "
                             "not drawn); leave them out")  # fmt: skip
         out["draws"] = 1
+        out["refits"] = HELD_REFITS if refits is None else refits
+    else:
+        out["refits"] = 0
     return out
 
 
