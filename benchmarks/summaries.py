@@ -766,6 +766,32 @@ def blind_cleanup_given_table(path: Path = CLEANUP_GIVEN) -> str:
     return blind_shake_given_table(path, cleanup_pairs()["all"][1])
 
 
+# the held kernel fitted again to its restored samples' mean (``HELD_REFITS``, the default since commit 6f18e49):
+# ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01 --no-true-kernel --out
+# blind_refits_shake_samples4.json`` against the route with the cleanup alone (:func:`cleanup_pairs`, the same cases)
+REFITS_AFTER = RESULTS / "blind_refits_shake_samples4.json"
+
+
+def refits_pairs(after: Path = REFITS_AFTER) -> dict[str, tuple[list, list]]:
+    """shake (and ``"all"``) -> the route's rows without the refits (the cleanup's, :func:`cleanup_pairs`) and
+    ``after``'s for the same cases (matched by case, checked by the blurry photo), each with the mean of N as
+    ``"mean"`` and the true kernel's mean of N (from the rows before) as ``"true mean"``."""
+    new = rows_of(after)
+    key, _ = _samples_key(new)
+    old = _matched(new, cleanup_pairs()["all"][1])
+    return _by_shake((old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)]))
+
+
+def refits_figures(after: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of the route without the kernel's refits and with them (:func:`refits_pairs`)."""
+    return _pair_figures(refits_pairs(after))
+
+
+def blind_refits_table(after: Path = REFITS_AFTER) -> str:
+    """:func:`_pair_table` of the route without the kernel's refits and with them, on the 9-31 px shakes."""
+    return _pair_table(refits_figures(after), "the refits", "motion 9-31 px")
+
+
 # whether the classical estimate at the default window tells a shake's extent (a size guessed, not asked for):
 # ``blind_real.py --extent 21 --out blind_shake_extent21.json`` (no restoration), and on the training photos
 # (``--heldout data/photos/train --out blind_shake_extent21_train.json``)
@@ -1678,6 +1704,7 @@ TABLES = {
     "blind_ridge": blind_ridge_table,
     "blind_cleanup": blind_cleanup_table,
     "blind_cleanup_given": blind_cleanup_given_table,
+    "blind_refits": blind_refits_table,
     "blind_shake_extent": blind_shake_extent_table,
     "blind_shake_extent_train": blind_shake_extent_train_table,
     "blind_shake_given": blind_shake_given_table,

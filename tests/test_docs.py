@@ -823,6 +823,48 @@ def test_the_kernel_cleanup_figures_quoted_agree_with_their_result_files():
     assert f"cleaned as Pan et al. clean theirs, in {b['below']} of {b['rows']} ({b['gap']:.1f} dB below it" in guide
 
 
+def test_the_kernel_refits_figures_quoted_agree_with_their_result_files():
+    """docs/benchmarks.md's, the real-photos guide's and the refits' comment's figures for the held kernel fitted again
+    to its restoration (table ``blind_refits``), computed here from ``blind_refits_shake_samples4.json`` against the
+    route's rows with the cleanup alone (``summaries.cleanup_pairs``: the same cases, checked by the blurry photo); the
+    file's first row is ``ddrm.restore``'s result (checked as it was made)."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    guide = _prose("guide/real-photos.md")
+    names = (ROOT / "src" / "ddrm" / "tasks" / "names.py").read_text(encoding="utf-8")
+    comment = " ".join(w for w in names.split() if w != "#")  # the comment's lines joined
+    f = summaries.refits_figures()
+    a, b = f["all"]["without"], f["all"]["with"]
+    assert summaries.record_of(summaries.REFITS_AFTER)["commit"].startswith("6f18e49"), "made at the commit named"
+    old_rows, new_rows = summaries.refits_pairs()["all"]
+    assert {r["sigma_y"] for r in new_rows} == {0.01} and len(new_rows) == 24
+    below = sorted((r["kernel"], r["image"]) for r in new_rows if r["mean"] < r["blurry"])
+    quoted = [_change_sentence(f, shake, "refitting") for shake in ("motion 9 px", "motion 15 px", "motion 21 px",
+                                                                     "motion 31 px")]  # fmt: skip
+    quoted += [
+        f"Over the {b['rows']} rows at sigma_y 0.01 the refits raise {f['all']['better']}: the route is below the "
+        f"blurry photo in {b['below']} of {b['rows']} instead of {a['below']} ({b['worst']:+.2f} dB at worst instead "
+        f"of {a['worst']:+.2f}), {b['mean']:+.2f} dB over it on average instead of {a['mean']:+.2f}, and {b['gap']:.2f} "
+        f"dB below the true kernel's mean of 4 instead of {a['gap']:.2f}",
+        f"with the kernel fitted again to its restoration ([the kernel fitted again to its "
+        f"restoration](#camera-shake-the-kernel-fitted-again-to-its-restoration)), at sigma_y 0.01, in {b['below']} of "
+        f"{b['rows']} and {b['gap']:.2f} dB below it (the cleanup alone: {a['below']} and {a['gap']:.2f}).",
+    ]
+    quoted += [f"`{image}` under the {kernel.split()[1]} px shake" for kernel, image in below]
+    high = summaries.cleanup_figures()["all, sigma_y 0.02"]["with"]
+    assert high["below"] == 0, "the cleanup's rows at 0.02 are all above the blurry photo"
+    quoted.append(f"at 0.02 are above the blurry photo already, {high['gap']:.2f} dB below the true kernel's mean of 4")
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert (
+        f"fitted again to its restoration, in {b['below']} of {b['rows']} at sigma_y 0.01 ({b['gap']:.1f} dB" in guide
+    )
+    assert (
+        f"below the blurry photo in {b['below']} instead of {a['below']}, {a['gap']:.2f} -> {b['gap']:.2f} dB below"
+        in comment
+    )
+
+
 def test_the_cleanup_given_size_figures_quoted_agree_with_their_result_file():
     """docs/benchmarks.md's and the real-photos guide's figures for the route with the kernel cleanup given 21 px
     (table ``blind_cleanup_given``), computed here from ``blind_cleanup_shake_given_samples4.json`` joined to the
