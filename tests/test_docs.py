@@ -851,6 +851,14 @@ def test_the_kernel_refits_figures_quoted_agree_with_their_result_files():
         f"{b['rows']} and {b['gap']:.2f} dB below it (the cleanup alone: {a['below']} and {a['gap']:.2f}).",
     ]
     quoted += [f"`{image}` under the {kernel.split()[1]} px shake" for kernel, image in below]
+    errors = [
+        (f[k]["without"]["error"], f[k]["with"]["error"]) for k in ("motion 9 px", "motion 15 px", "motion 21 px")
+    ]
+    assert (
+        all(after < before for before, after in errors)
+        and f["motion 31 px"]["with"]["error"] > f["motion 31 px"]["without"]["error"]
+    ), "not what the docs say of the kernel error"
+    quoted.append("The median kernel error falls under the 9-21 px shakes and rises under the 31 px one")
     high = summaries.cleanup_figures()["all, sigma_y 0.02"]["with"]
     assert high["below"] == 0, "the cleanup's rows at 0.02 are all above the blurry photo"
     quoted.append(f"at 0.02 are above the blurry photo already, {high['gap']:.2f} dB below the true kernel's mean of 4")
