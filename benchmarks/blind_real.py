@@ -113,6 +113,12 @@ since commit d65d4b9; the files above were made without it), their true kernel l
     python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --no-true-kernel \
         --out benchmarks/results/blind_cleanup_shake_samples4.json
 
+``--shake --samples N --shake-sizes N[,N...] --true-held``: the true shake through the route itself (held, the
+allowance, no refits), one sample and the mean of N, no blind run: the like-for-like reference of the route's
+estimate, beside the non-blind true kernel of the files above (table ``blind_true_held``)::
+
+    python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01 --true-held
+
 ``--shake --samples N --sizes S[,S...]``: the route given kernel sizes other than the shake's (a user who does not
 know it: ``--kernel-size`` is 21 unless told), one sample and the mean of N, against the route at the shake's own size
 and the true kernel from the files above (``blind_shake_given_samples4.json``, table ``blind_shake_given``)::
@@ -184,6 +190,7 @@ from summaries import (
     blind_shake_sizes_table,
     blind_shake_table,
     blind_sizes_table,
+    blind_true_held_table,
 )
 
 import ddrm
@@ -431,6 +438,29 @@ def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: 
     row[f"{name} kernel error"] = kernel_error(est, k)
 
 
+def true_held_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
+    """``--shake --samples N --true-held``: the true shake through the route itself (``restore_blind`` with the true
+    kernel as ``start_kernel``, no refits: the allowance :data:`~ddrm.pipeline.blind.KERNEL_NOISE`, DiffPIR at
+    ``--steps``, N samples under the route's noise draws), its one sample and mean of N: the like-for-like reference
+    of the route's estimate, beside the non-blind true kernel (``deblur_motion`` at the photo's noise, the other files'
+    "true kernel"). No blind run."""
+    rows = []
+    for family, k in motion_kernels(args.shake_sizes or SHAKE_SIZES).items():
+        n, m = k.shape[0], args.samples
+        c = (n - 1) // 2
+        for seed, y, truth, row in blurred(args, files, family, k):
+            x, est = restore_blind(prior, SAMPLERS["diffpir"], y[None], row["sigma_y"], n, "full", boundary="valid",
+                                   narrow=1.0, samples=m, refits=0, start_kernel=k.double(),
+                                   solver_args={"steps": args.steps},
+                                   generator=[image_generator(seed, "image 0")])  # fmt: skip
+            assert torch.equal(est, k.double()), "the held kernel is not the true one"
+            x = x[:, :, c : c + args.size, c : c + args.size]
+            row["true kernel, held"], row[f"true kernel, held, mean of {m}"] = psnr(x[0], truth), psnr(x.mean(0), truth)
+            rows.append(row)
+            show(row)
+    return rows
+
+
 def shake_given_rows(args, files, prior, sizes: tuple[int, ...]) -> list[dict]:  # noqa: ANN001
     """``--shake --samples N --sizes S,..``: the camera-shake route given the kernel sizes ``sizes`` instead of the
     shake's own (a user who does not know it: ``--kernel-size``, 21 px unless told), one sample and the mean of N,
@@ -543,6 +573,9 @@ def main() -> None:
         "--no-true-kernel", action="store_true", help="--shake-sizes: no true kernel made (another file holds it)"
     )
     ap.add_argument(
+        "--true-held", action="store_true", help="--shake-sizes: the true shake through the route itself, no blind run"
+    )
+    ap.add_argument(
         "--extent", type=int, default=None, help="camera shake: the classical estimate's extent at this window (px)"
     )
     ap.add_argument("--out", default=None)
@@ -572,6 +605,8 @@ def main() -> None:
         if not (args.shake and args.samples > 1) and args.extent is None:
             ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N) or --extent")
         args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
+    if args.true_held and (args.shake_sizes is None or args.no_true_kernel or args.sizes is not None):
+        ap.error("--true-held goes with --shake --samples N --shake-sizes (and no --sizes, --no-true-kernel)")
     if args.no_true_kernel and args.shake_sizes is None:
         ap.error("--no-true-kernel goes with --shake-sizes (the other shake runs make no true kernel)")
     files = photo_files(args)
@@ -581,6 +616,12 @@ def main() -> None:
         out = write_result(out, command_line(), rows, size=args.size, photos=args.heldout,
                            restores="no: the classical estimate alone, the prior unused")  # fmt: skip
         print(blind_shake_extent_table(out))
+        return
+    if args.true_held:
+        out = args.out or f"benchmarks/results/blind_shake_true_held_samples{args.samples}.json"
+        rows = true_held_rows(args, files, load_prior(args.prior, args.checkpoint))
+        out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps, photos=args.heldout)
+        print(blind_true_held_table(out))
         return
     if args.sizes is not None and args.shake:
         out = args.out or f"benchmarks/results/blind_shake_given_samples{args.samples}.json"

@@ -438,9 +438,9 @@ def shake_samples_rows(
     return out, n
 
 
-def _samples_key(rows: list[dict]) -> tuple[str, int]:
-    """The mean-of-N column of a ``--shake --samples N`` file's rows, and N."""
-    key = next(k for k in rows[0] if k.startswith("blind, full, mean of "))
+def _samples_key(rows: list[dict], column: str = "blind, full") -> tuple[str, int]:
+    """The mean-of-N column of a ``--shake --samples N`` file's rows (of ``column``), and N."""
+    key = next(k for k in rows[0] if k.startswith(f"{column}, mean of "))
     return key, int(key.rsplit(" ", 1)[1])
 
 
@@ -790,6 +790,48 @@ def refits_figures(after: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
 def blind_refits_table(after: Path = REFITS_AFTER) -> str:
     """:func:`_pair_table` of the route without the kernel's refits and with them, on the 9-31 px shakes."""
     return _pair_table(refits_figures(after), "the refits", "motion 9-31 px")
+
+
+# the true shake through the route itself (the allowance, DiffPIR 20 steps, mean of 4, no refits): the like-for-like
+# reference of the route's estimate, ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01
+# --true-held``, beside the route with its refits (``REFITS_AFTER``) and the non-blind true kernel's mean of 4
+TRUE_HELD = RESULTS / "blind_shake_true_held_samples4.json"
+
+
+def true_held_figures(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
+    """shake (and ``"all"``) -> over the blurry photo on average: the route's mean of N (``"route"``, with its refits),
+    the non-blind true kernel's mean of N (``"true"``) and the true kernel held by the route (``"held"``); the rows
+    each falls below the blurry photo in (``"... below"``); the route's distance below each reference (``"gap
+    true"``, ``"gap held"``); and the rows where the held true kernel beats the non-blind one (``"held wins"``)."""
+    held = rows_of(path)
+    key, _ = _samples_key(held, "true kernel, held")
+    route = _matched(held, refits_pairs(after)["all"][1])
+    joined = [{**r, "route": o["mean"], "true": o["true mean"], "held": r[key]} for r, o in zip(held, route)]
+    out = {}
+    for label, rows in {**{s: [r for r in joined if r["kernel"] == s] for s in dict.fromkeys(r["kernel"] for r in
+                                                                                          joined)},
+                        "all": joined}.items():  # fmt: skip
+        f: dict[str, Any] = {"rows": len(rows)}
+        for name in ("route", "true", "held"):
+            f[name] = float(np.mean([r[name] - r["blurry"] for r in rows]))
+            f[f"{name} below"] = sum(r[name] < r["blurry"] for r in rows)
+        f["gap true"], f["gap held"] = f["true"] - f["route"], f["held"] - f["route"]
+        f["held wins"] = sum(r["held"] > r["true"] for r in rows)
+        out[label] = f
+    return out
+
+
+def blind_true_held_table(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> str:
+    """Per shake (and all): over the blurry photo on average (rows below it) the route with its refits, the
+    non-blind true kernel and the true kernel held by the route, each a mean of N; the route's distance below each
+    (:func:`true_held_figures`)."""
+    out = ["| shake | rows | the route | true kernel, non-blind | true kernel, held by the route | route below the "
+           "non-blind / the held true kernel | held beats non-blind |", "|---|---:|---:|---:|---:|---|---:|"]  # fmt: skip
+    for label, f in true_held_figures(path, after).items():
+        cells = " | ".join(f"{f[n]:+.2f} ({f[n + ' below']})" for n in ("route", "true", "held"))
+        name = "motion 9-31 px" if label == "all" else label
+        out.append(f"| {name} | {f['rows']} | {cells} | {f['gap true']:.2f} / {f['gap held']:.2f} | {f['held wins']} |")
+    return "\n".join(out)
 
 
 # whether the classical estimate at the default window tells a shake's extent (a size guessed, not asked for):
@@ -1705,6 +1747,7 @@ TABLES = {
     "blind_cleanup": blind_cleanup_table,
     "blind_cleanup_given": blind_cleanup_given_table,
     "blind_refits": blind_refits_table,
+    "blind_true_held": blind_true_held_table,
     "blind_shake_extent": blind_shake_extent_table,
     "blind_shake_extent_train": blind_shake_extent_train_table,
     "blind_shake_given": blind_shake_given_table,
