@@ -467,6 +467,16 @@ def test_the_full_valid_model_runs_where_conjugate_gradients_do():
     assert abs(float(kernel.sum()) - 1) < 1e-9 and float(kernel.min()) >= 0
 
 
+def _shake_photo() -> torch.Tensor:
+    """The valid part (1, 3, 24, 24) of the blocks scene's (3, 28, 28) blur by a small shake (5 x 5, not separable),
+    noisy (sigma 0.01)."""
+    scene = _blocks(28, 3)
+    k = torch.zeros(5, 5, dtype=torch.float64)
+    k[2, 1:4], k[1, 3] = 0.25, 0.25
+    y01 = F.conv2d(scene[:, None], k.flip(0, 1)[None, None])[:, 0][None]
+    return y01 + 0.01 * torch.randn(y01.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+
+
 def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_noise():
     """``restore_blind`` with a full kernel and a valid boundary (camera shake in a photo): no refining chain, the
     kernel the classical estimate (:func:`l0_kernel`) itself, the image one non-blind run with it at the noise
@@ -484,11 +494,7 @@ def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_
     from ddrm.samplers import SAMPLERS
 
     prior = GaussianPrior.stationary((3, 28, 28), length=1.0, dtype=torch.float64)
-    scene = _blocks(28, 3)
-    k = torch.zeros(5, 5, dtype=torch.float64)
-    k[2, 1:4], k[1, 3] = 0.25, 0.25  # a small shake, not separable
-    y01 = F.conv2d(scene[:, None], k.flip(0, 1)[None, None])[:, 0][None]  # the valid part: (1, 3, 24, 24)
-    y01 = y01 + 0.01 * torch.randn(y01.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    y01 = _shake_photo()  # the valid part: (1, 3, 24, 24)
     diffpir, args = SAMPLERS["diffpir"], {"steps": 4}
     out, est = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
                              generator=torch.Generator().manual_seed(1), refits=0)  # fmt: skip
@@ -515,15 +521,6 @@ def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_
         restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", draws=2)
 
 
-def _shake_photo() -> tuple[torch.Tensor, torch.Tensor]:
-    """The blocks scene (3, 28, 28) and the valid part of its blur by a small shake (5 x 5, not separable), noisy."""
-    scene = _blocks(28, 3)
-    k = torch.zeros(5, 5, dtype=torch.float64)
-    k[2, 1:4], k[1, 3] = 0.25, 0.25
-    y01 = F.conv2d(scene[:, None], k.flip(0, 1)[None, None])[:, 0][None]
-    return y01 + 0.01 * torch.randn(y01.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64), k
-
-
 def test_a_held_kernel_is_fitted_again_to_its_restored_samples():
     """``refits`` (a photo's full kernel, held): each round fits the kernel to the mean of the previous round's
     samples, cleans and re-centres it as the classical guess's fits, and restores again with it under the same noise
@@ -535,7 +532,7 @@ def test_a_held_kernel_is_fitted_again_to_its_restored_samples():
     from ddrm.samplers import SAMPLERS
 
     prior = GaussianPrior.stationary((3, 28, 28), length=1.0, dtype=torch.float64)
-    y01, _ = _shake_photo()
+    y01 = _shake_photo()
     diffpir = SAMPLERS["diffpir"]
 
     def held(**kw: object) -> tuple[torch.Tensor, torch.Tensor]:
