@@ -33,14 +33,15 @@ def command_line() -> str:
     return shlex.join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
 
 
-def provenance(prior: str = "builtin") -> dict[str, str]:
-    """The fields a result file records about how it was made."""
+def provenance(prior: str = "builtin", device: str | None = None) -> dict[str, str]:
+    """The fields a result file records about how it was made; ``device``: the device the run used when not this
+    machine's CPU (e.g. ``"cuda (NVIDIA H200)"``)."""
     return {
         "prior": prior,
         "weights_sha256": weights_digest(prior),
         "commit": commit(),
         "torch": torch.__version__,
-        "device": f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
+        "device": device or f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)",
     }
 
 
@@ -49,10 +50,18 @@ def show(row: dict, digits: int = 3) -> None:
     print(json.dumps({k: round(v, digits) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
 
 
-def write_result(path: str | Path, command: str, rows: list[dict], prior: str = "builtin", **fields: object) -> Path:
-    """The result file ``path`` (JSON): the command, the run's settings, :func:`provenance` and the rows."""
+def write_result(
+    path: str | Path,
+    command: str,
+    rows: list[dict],
+    prior: str = "builtin",
+    device: str | None = None,
+    **fields: object,
+) -> Path:
+    """The result file ``path`` (JSON): the command, the run's settings, :func:`provenance` (of ``device``) and the
+    rows."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"command": command, **fields, **provenance(prior), "rows": rows}
+    record = {"command": command, **fields, **provenance(prior, device), "rows": rows}
     path.write_text(json.dumps(record, indent=1) + "\n")
     return path

@@ -834,6 +834,102 @@ def blind_true_held_table(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) ->
     return "\n".join(out)
 
 
+# the refits run further and made otherwise, on the training photos, on a lent GPU (``blind_refit_sweep.py``): the
+# allowance in the refit rounds (and the true kernel through the route at several allowances), and other refits
+REFIT_SCHEDULES = RESULTS / "blind_refit_schedules_train.json"
+REFIT_FITS = RESULTS / "blind_refit_fits_train.json"
+SCHEDULE_NAMES = {"const": "0.05 held (the route)", "g0.7": "0.05 x 0.7^r", "g0.5": "0.05 x 0.5^r",
+                  "resid": "the residual's excess over sigma_y"}  # fmt: skip
+FIT_NAMES = {"const": "the route's fit", "damp": "averaged with the kernel before", "lam10": "ten times the ridge",
+             "smooth4": "four times the smoothing"}  # fmt: skip
+
+
+def refit_column(rows: list[dict], key: str) -> dict[str, Any]:
+    """Column ``key`` of a refit sweep's rows against the blurry photo: the mean change, the rows below it, the worst
+    change, and the median kernel error of the round (``None`` for a column without one)."""
+    d = [r[key] - r["blurry"] for r in rows]
+    errors = [r[f"{key} kerr"] for r in rows if f"{key} kerr" in r]
+    return {"mean": float(np.mean(d)), "below": sum(v < 0 for v in d), "worst": min(d),
+            "error": float(np.median(errors)) if errors else None}  # fmt: skip
+
+
+def refit_schedule_figures(path: Path = REFIT_SCHEDULES) -> dict[str, Any]:
+    """schedule -> round -> :func:`refit_column` (round 0 is every schedule's start); ``"true"``: sigma_y (and
+    ``"all"``) -> allowance -> the true kernel through the route; ``"rows"``, ``"shakes"``."""
+    rows = rows_of(path)
+    rounds = max(int(k.split(" r")[1]) for k in rows[0] if re.fullmatch(r"const r\d+", k))
+    out: dict[str, Any] = {"rows": len(rows), "shakes": dict.fromkeys(r["kernel"] for r in rows)}
+    for name in SCHEDULE_NAMES:
+        out[name] = {0: refit_column(rows, "r0"), **{r: refit_column(rows, f"{name} r{r}") for r in
+                                                      range(1, rounds + 1)}}  # fmt: skip
+    levels = {s: [r for r in rows if r["sigma_y"] == s] for s in sorted({r["sigma_y"] for r in rows})}
+    allowances = [k.removeprefix("true ") for k in rows[0] if k.startswith("true ")]
+    out["true"] = {label: {"rows": len(rs), "route r0": refit_column(rs, "r0"), "route r2": refit_column(rs, "const r2"),
+                           **{a: refit_column(rs, f"true {a}") for a in allowances}}
+                   for label, rs in {**levels, "all": rows}.items()}  # fmt: skip
+    return out
+
+
+def blind_refit_schedules_table(path: Path = REFIT_SCHEDULES) -> str:
+    """Per allowance schedule in the refit rounds: each round's mean over the blurry photo (rows below it), and the
+    route's (0.05 held) median kernel error per round (:func:`refit_schedule_figures`)."""
+    f = refit_schedule_figures(path)
+    rounds = list(f["const"])
+    out = [f"| allowance in the refit rounds | {' | '.join(f'round {r}' for r in rounds)} |",
+           "|---|" + "---:|" * len(rounds)]  # fmt: skip
+    for name, label in SCHEDULE_NAMES.items():
+        out.append(f"| {label} | " + " | ".join(f"{c['mean']:+.2f} ({c['below']})" for c in f[name].values()) + " |")
+    out.append("| kernel error (median), 0.05 held | " + " | ".join(f"{c['error']:.2f}" for c in f["const"].values())
+               + " |")  # fmt: skip
+    return "\n".join(out)
+
+
+def blind_refit_true_table(path: Path = REFIT_SCHEDULES) -> str:
+    """Per sigma_y (and all): the true kernel through the route at each allowance (0: the non-blind run at the
+    photo's noise) beside the route's estimate before and after its two refits: mean over the blurry photo (rows
+    below it)."""
+    f = refit_schedule_figures(path)["true"]
+    allowances = [a for a in f["all"] if a not in ("rows", "route r0", "route r2")]
+    head = " | ".join(f"true kernel, allowance {a}" for a in allowances)
+    out = [f"| sigma_y | rows | estimate, round 0 | estimate, 2 refits | {head} |", "|---|---:|" + "---:|" * (
+        2 + len(allowances))]  # fmt: skip
+    for label, g in f.items():
+        cells = " | ".join(f"{g[k]['mean']:+.2f} ({g[k]['below']})" for k in ("route r0", "route r2", *allowances))
+        out.append(f"| {label if label == 'all' else f'{label:g}'} | {g['rows']} | {cells} |")
+    return "\n".join(out)
+
+
+def refit_fit_figures(path: Path = REFIT_FITS) -> dict[str, Any]:
+    """refit -> shake (and ``"all"``) -> round -> :func:`refit_column`; round 0 under ``"start"``."""
+    rows = rows_of(path)
+    groups = {**{s: [r for r in rows if r["kernel"] == s] for s in dict.fromkeys(r["kernel"] for r in rows)},
+              "all": rows}  # fmt: skip
+    rounds = max(int(k.split(" r")[1]) for k in rows[0] if re.fullmatch(r"const r\d+", k))
+    out: dict[str, Any] = {"start": {g: refit_column(rs, "r0") for g, rs in groups.items()}, "rows": len(rows)}
+    for name in FIT_NAMES:
+        out[name] = {g: {r: refit_column(rs, f"{name} r{r}") for r in range(1, rounds + 1)} for g, rs in groups.items()}
+    return out
+
+
+def blind_refit_fits_table(path: Path = REFIT_FITS) -> str:
+    """Per refit: over all shakes each round's mean over the blurry photo (rows below it / worst) and median kernel
+    error, and the last round's mean per shake; round 0 (the classical estimate) first."""
+    f = refit_fit_figures(path)
+    shakes = [g for g in f["start"] if g != "all"]
+    last = max(f["const"]["all"])
+    cell = lambda c: f"{c['mean']:+.2f} ({c['below']} / {c['worst']:+.2f}) / {c['error']:.2f}"  # noqa: E731
+    out = ["| refit | " + " | ".join(f"round {r}: over blurry (below / worst) / kernel error" for r in range(last + 1))
+           + " | " + " | ".join(f"round {last}, {s}" for s in shakes) + " |",
+           "|---|" + "---|" * (last + 1) + "---:|" * len(shakes)]  # fmt: skip
+    out.append("| none (the classical estimate) | " + cell(f["start"]["all"]) + " |" + " |" * last + " "
+               + " | ".join(f"{f['start'][s]['mean']:+.2f}" for s in shakes) + " |")  # fmt: skip
+    for name, label in FIT_NAMES.items():
+        out.append(f"| {label} | {cell(f['start']['all'])} | "
+                   + " | ".join(cell(f[name]["all"][r]) for r in range(1, last + 1)) + " | "
+                   + " | ".join(f"{f[name][s][last]['mean']:+.2f}" for s in shakes) + " |")  # fmt: skip
+    return "\n".join(out)
+
+
 # whether the classical estimate at the default window tells a shake's extent (a size guessed, not asked for):
 # ``blind_real.py --extent 21 --out blind_shake_extent21.json`` (no restoration), and on the training photos
 # (``--heldout data/photos/train --out blind_shake_extent21_train.json``)
@@ -1748,6 +1844,9 @@ TABLES = {
     "blind_cleanup_given": blind_cleanup_given_table,
     "blind_refits": blind_refits_table,
     "blind_true_held": blind_true_held_table,
+    "blind_refit_schedules": blind_refit_schedules_table,
+    "blind_refit_true": blind_refit_true_table,
+    "blind_refit_fits": blind_refit_fits_table,
     "blind_shake_extent": blind_shake_extent_table,
     "blind_shake_extent_train": blind_shake_extent_train_table,
     "blind_shake_given": blind_shake_given_table,

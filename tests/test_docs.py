@@ -873,6 +873,66 @@ def test_the_kernel_refits_figures_quoted_agree_with_their_result_files():
     )
 
 
+def test_the_refit_sweep_figures_and_claims_agree_with_their_result_files():
+    """docs/benchmarks.md's section on the refits run further and made otherwise (tables ``blind_refit_schedules``,
+    ``blind_refit_fits``, ``blind_refit_true``): its figures computed here from ``blind_refit_schedules_train.json`` and
+    ``blind_refit_fits_train.json``, and each claim it makes of them asserted from the files."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    f, g = summaries.refit_schedule_figures(), summaries.refit_fit_figures()
+    for path in (summaries.REFIT_SCHEDULES, summaries.REFIT_FITS):
+        record = summaries.record_of(path)
+        assert record["commit"].startswith("80f2c18") and record["photos"] == "data/photos/train", path.name
+        assert record["device"].startswith("cuda") and record["command"] in text, path.name
+    assert (f["rows"], g["rows"]) == (14, 24), "the cases the section names"
+    held, rounds = f["const"], sorted(f["const"])
+    others = [name for name in summaries.SCHEDULE_NAMES if name != "const"]
+    assert all(held[r]["mean"] > f[o][r]["mean"] for r in rounds[1:] for o in others), "0.05 held best every round"
+    assert max(rounds, key=lambda r: held[r]["mean"]) == 2, "two rounds its best"
+    assert all(held[a]["error"] < held[b]["error"] for a, b in zip(rounds, rounds[1:])), "the error rises each round"
+    assert all(f["g0.5"][r]["mean"] < f["g0.7"][r]["mean"] for r in rounds[1:]), "the faster it falls, the more"
+    assert f["resid"][1]["mean"] < held[0]["mean"], "the residual's costs at once"
+    fits = {name: g[name]["all"] for name in summaries.FIT_NAMES}
+    assert all(abs(fits["lam10"][r]["mean"] - fits["const"][r]["mean"]) <= 0.02 for r in (1, 2)), "ridge within 0.02"
+    for name in ("damp", "smooth4"):  # nearer the truth, restored worse, after two rounds
+        assert fits[name][2]["error"] < fits["const"][2]["error"] and fits[name][2]["mean"] < fits["const"][2]["mean"]
+    true = f["true"]["all"]
+    below = {r["image"] for r in summaries.rows_of(summaries.REFIT_SCHEDULES) if r["true 0.0"] < r["blurry"]}
+    assert below == {"DarkestHour", "ColdRipple"} and true["0.05"]["mean"] > true["0.0"]["mean"] + 2
+    r0, r2, last = held[0], held[2], held[rounds[-1]]
+    quoted = [
+        f"held at 0.05 the mean over the blurry photo is {r0['mean']:+.2f} dB at round 0, {r2['mean']:+.2f} at round 2 "
+        f"and {last['mean']:+.2f} at round {rounds[-1]}, while the median kernel error rises with every round, from "
+        f"{r0['error']:.2f} to {last['error']:.2f}",
+        f"through the route the true kernel is {true['0.05']['mean']:+.2f} dB over the blurry photo on average and below "
+        f"it in {true['0.05']['below']} of {true['rows']}, run non-blind {true['0.0']['mean']:+.2f} dB and below it in "
+        f"{true['0.0']['below']}",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+
+
+def test_the_true_kernel_held_by_the_route_figures_agree_with_their_result_file():
+    """docs/benchmarks.md's figures for the true shake through the route itself on the held-out photos (table
+    ``blind_true_held``), computed here from ``blind_shake_true_held_samples4.json`` joined to the route with its
+    refits and the non-blind true kernel's mean of 4 (the same cases, checked by the blurry photo)."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    record = summaries.record_of(summaries.TRUE_HELD)
+    assert record["commit"].startswith("9e84c89") and record["command"] in text
+    f = summaries.true_held_figures()
+    a = f["all"]
+    assert a["rows"] == 24 and a["true"] > a["held"], "the non-blind runs the stronger reference on these photos"
+    assert a["gap held"] > 2, "still above the 2 dB the issue asks for"
+    quoted = (
+        f"the route's estimate is {a['gap held']:.2f} dB below the true kernel held by the route on average "
+        f"({f['motion 9 px']['gap held']:.2f} under the 9 px shake to {f['motion 31 px']['gap held']:.2f} under the "
+        f"31 px one), against {a['gap true']:.2f} below the non-blind runs; the held true kernel is "
+        f"{a['true'] - a['held']:.2f} dB below its non-blind run, above it in {a['held wins']} of {a['rows']} rows"
+    )
+    assert quoted in text, f"docs/benchmarks.md does not quote: {quoted}"
+
+
 def test_the_cleanup_given_size_figures_quoted_agree_with_their_result_file():
     """docs/benchmarks.md's and the real-photos guide's figures for the route with the kernel cleanup given 21 px
     (table ``blind_cleanup_given``), computed here from ``blind_cleanup_shake_given_samples4.json`` joined to the
