@@ -67,7 +67,7 @@ def allowance(schedule: str, r: int, base: float, resid: float) -> float:
 def one_row(row: dict, variants: str, rounds: int, steps: int, samples: int, dev: torch.device) -> dict:  # noqa: C901
     """Round 0 and every variant's rounds (and, for ``schedules``, the true kernel's runs) of one case."""
     from ddrm.metrics import psnr
-    from ddrm.pipeline.api import _loader
+    from ddrm.pipeline import PriorLoader
     from ddrm.pipeline.batch import image_generator, sample_generators
     from ddrm.pipeline.blind import (
         KERNEL_NOISE,
@@ -88,7 +88,7 @@ def one_row(row: dict, variants: str, rounds: int, steps: int, samples: int, dev
     truth, k_true, sy = row["truth"], row["k"], row["sigma_y"]
     n = k_true.shape[0]
     c = (n - 1) // 2
-    prior = _loader("builtin", None, dev)((3, 128 + n - 1, 128 + n - 1))
+    prior = PriorLoader("builtin", None, dev)((3, 128 + n - 1, 128 + n - 1))
     gens = sample_generators([image_generator(row["seed"], "image 0", dev)], samples)
     est = KernelEstimator(y01, n, "full", dtype=y01.dtype, boundary="valid", start_kernel=k_true.double())
 

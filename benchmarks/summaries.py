@@ -792,6 +792,16 @@ def blind_refits_table(after: Path = REFITS_AFTER) -> str:
     return _pair_table(refits_figures(after), "the refits", "motion 9-31 px")
 
 
+# the same at sigma_y 0.02: ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.02
+# --no-true-kernel --out blind_refits_shake_samples4_sigma02.json``
+REFITS_AFTER_02 = RESULTS / "blind_refits_shake_samples4_sigma02.json"
+
+
+def blind_refits_02_table(after: Path = REFITS_AFTER_02) -> str:
+    """:func:`blind_refits_table` of the rows at sigma_y 0.02."""
+    return blind_refits_table(after)
+
+
 # the true shake through the route itself (the allowance, DiffPIR 20 steps, mean of 4, no refits): the like-for-like
 # reference of the route's estimate, ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01
 # --true-held``, beside the route with its refits (``REFITS_AFTER``) and the non-blind true kernel's mean of 4
@@ -1843,6 +1853,7 @@ TABLES = {
     "blind_cleanup": blind_cleanup_table,
     "blind_cleanup_given": blind_cleanup_given_table,
     "blind_refits": blind_refits_table,
+    "blind_refits_02": blind_refits_02_table,
     "blind_true_held": blind_true_held_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,

@@ -54,7 +54,10 @@ BLIND_TASKS: dict[str, dict[str, Any]] = {
 # classical guess was fitted to (ddrm.pipeline.blind.restore_blind's refits). Chosen on the training photos of
 # ../shared/DATA.md. On the held-out photos (24 shakes of 9-31 px at sigma_y 0.01, each at its own size): below the
 # blurry photo in 0 instead of 3, 3.94 -> 3.88 dB below the true kernel's mean of 4 (docs/benchmarks.md, "Camera
-# shake: the kernel fitted again to its restoration")
+# shake: the kernel fitted again to its restoration"). Run further on a lent GPU, on the training photos, six rounds
+# (the kernel error rising with each), an allowance falling over the rounds and three other refits (damped, with more
+# ridge, smoother) did not beat two rounds of this fit (docs/benchmarks.md, "Camera shake: the refits run further and
+# made otherwise")
 HELD_REFITS = 2
 # the boundaries each kernel model is offered with (the last: a photo's blur, the default without a sidecar); a full
 # kernel of a photo's blur is the classical estimate held, its error taken as noise (ddrm.pipeline.blind.restore_blind)
