@@ -30,6 +30,7 @@ Rows run in worker processes, the largest shakes first; ``--minutes``: no row is
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import time
 from pathlib import Path
@@ -39,6 +40,23 @@ import torch
 import torch.multiprocessing as mp
 from blind_real import blurred, motion_kernels  # benchmarks/blind_real.py, beside this script
 from provenance import command_line, write_result  # benchmarks/provenance.py, beside this script
+
+from ddrm.metrics import psnr
+from ddrm.pipeline import PriorLoader
+from ddrm.pipeline.batch import image_generator, sample_generators
+from ddrm.pipeline.blind import (
+    KERNEL_NOISE,
+    KernelEstimator,
+    _copy_generators,  # the route's replay of one round's noise draws (the refit rounds are replayed here)
+    clean_kernel,
+    estimate_full,
+    kernel_error,
+    kernel_offset,
+    l0_kernel,
+    move_image,
+    recentre,
+)
+from ddrm.samplers import SAMPLERS
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf")
@@ -64,31 +82,20 @@ def allowance(schedule: str, r: int, base: float, resid: float) -> float:
     return {"const": base, "g0.7": base * 0.7**r, "g0.5": base * 0.5**r, "resid": resid}[schedule]
 
 
+@functools.cache
+def loader(device: str) -> PriorLoader:
+    """The built-in prior's loader on ``device``, one per process (its weights read once)."""
+    return PriorLoader("builtin", None, torch.device(device))
+
+
 def one_row(row: dict, variants: str, rounds: int, steps: int, samples: int, dev: torch.device) -> dict:  # noqa: C901
     """Round 0 and every variant's rounds (and, for ``schedules``, the true kernel's runs) of one case."""
-    from ddrm.metrics import psnr
-    from ddrm.pipeline import PriorLoader
-    from ddrm.pipeline.batch import image_generator, sample_generators
-    from ddrm.pipeline.blind import (
-        KERNEL_NOISE,
-        KernelEstimator,
-        _copy_generators,
-        clean_kernel,
-        estimate_full,
-        kernel_error,
-        kernel_offset,
-        l0_kernel,
-        move_image,
-        recentre,
-    )
-    from ddrm.samplers import SAMPLERS
-
     t0 = time.time()
     y01 = (row["y"].float() / 255)[None].to(dev)
     truth, k_true, sy = row["truth"], row["k"], row["sigma_y"]
     n = k_true.shape[0]
     c = (n - 1) // 2
-    prior = PriorLoader("builtin", None, dev)((3, 128 + n - 1, 128 + n - 1))
+    prior = loader(str(dev))((3, 128 + n - 1, 128 + n - 1))
     gens = sample_generators([image_generator(row["seed"], "image 0", dev)], samples)
     est = KernelEstimator(y01, n, "full", dtype=y01.dtype, boundary="valid", start_kernel=k_true.double())
 

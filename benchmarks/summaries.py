@@ -808,6 +808,16 @@ def blind_refits_02_table(after: Path = REFITS_AFTER_02) -> str:
 TRUE_HELD = RESULTS / "blind_shake_true_held_samples4.json"
 
 
+def _shake_groups(rows: list[dict]) -> dict[str, list[dict]]:
+    """The rows by shake (:func:`_groups` on ``kernel``, in the order they first appear), and ``"all"``: every row."""
+    return {**{shake: rs for (shake,), rs in _groups(rows, "kernel").items()}, "all": rows}
+
+
+def _refit_rounds(rows: list[dict]) -> int:
+    """The refit rounds a sweep's rows hold (its columns ``const rR``)."""
+    return max(int(k.split(" r")[1]) for k in rows[0] if re.fullmatch(r"const r\d+", k))
+
+
 def true_held_figures(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
     """shake (and ``"all"``) -> over the blurry photo on average: the route's mean of N (``"route"``, with its refits),
     the non-blind true kernel's mean of N (``"true"``) and the true kernel held by the route (``"held"``); the rows
@@ -818,9 +828,7 @@ def true_held_figures(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> dic
     route = _matched(held, refits_pairs(after)["all"][1])
     joined = [{**r, "route": o["mean"], "true": o["true mean"], "held": r[key]} for r, o in zip(held, route)]
     out = {}
-    for label, rows in {**{s: [r for r in joined if r["kernel"] == s] for s in dict.fromkeys(r["kernel"] for r in
-                                                                                          joined)},
-                        "all": joined}.items():  # fmt: skip
+    for label, rows in _shake_groups(joined).items():
         f: dict[str, Any] = {"rows": len(rows)}
         for name in ("route", "true", "held"):
             f[name] = float(np.mean([r[name] - r["blurry"] for r in rows]))
@@ -865,10 +873,10 @@ def refit_column(rows: list[dict], key: str) -> dict[str, Any]:
 
 def refit_schedule_figures(path: Path = REFIT_SCHEDULES) -> dict[str, Any]:
     """schedule -> round -> :func:`refit_column` (round 0 is every schedule's start); ``"true"``: sigma_y (and
-    ``"all"``) -> allowance -> the true kernel through the route; ``"rows"``, ``"shakes"``."""
+    ``"all"``) -> allowance -> the true kernel through the route; ``"rows"``."""
     rows = rows_of(path)
-    rounds = max(int(k.split(" r")[1]) for k in rows[0] if re.fullmatch(r"const r\d+", k))
-    out: dict[str, Any] = {"rows": len(rows), "shakes": dict.fromkeys(r["kernel"] for r in rows)}
+    rounds = _refit_rounds(rows)
+    out: dict[str, Any] = {"rows": len(rows)}
     for name in SCHEDULE_NAMES:
         out[name] = {0: refit_column(rows, "r0"), **{r: refit_column(rows, f"{name} r{r}") for r in
                                                       range(1, rounds + 1)}}  # fmt: skip
@@ -912,9 +920,7 @@ def blind_refit_true_table(path: Path = REFIT_SCHEDULES) -> str:
 def refit_fit_figures(path: Path = REFIT_FITS) -> dict[str, Any]:
     """refit -> shake (and ``"all"``) -> round -> :func:`refit_column`; round 0 under ``"start"``."""
     rows = rows_of(path)
-    groups = {**{s: [r for r in rows if r["kernel"] == s] for s in dict.fromkeys(r["kernel"] for r in rows)},
-              "all": rows}  # fmt: skip
-    rounds = max(int(k.split(" r")[1]) for k in rows[0] if re.fullmatch(r"const r\d+", k))
+    groups, rounds = _shake_groups(rows), _refit_rounds(rows)
     out: dict[str, Any] = {"start": {g: refit_column(rs, "r0") for g, rs in groups.items()}, "rows": len(rows)}
     for name in FIT_NAMES:
         out[name] = {g: {r: refit_column(rs, f"{name} r{r}") for r in range(1, rounds + 1)} for g, rs in groups.items()}
