@@ -802,6 +802,22 @@ def blind_refits_02_table(after: Path = REFITS_AFTER_02) -> str:
     return blind_refits_table(after)
 
 
+# the route with its refits given 21 px (the default size): ``blind_real.py --shake --samples 4 --sizes 21
+# --shake-sizes 9,15,31 --levels 0.01 --out blind_refits_shake_given_samples4.json``, against the route with them at
+# the shake's own size (``REFITS_AFTER``, the same cases)
+REFITS_GIVEN = RESULTS / "blind_refits_shake_given_samples4.json"
+
+
+def refits_given_figures(path: Path = REFITS_GIVEN) -> dict[str, dict[str, Any]]:
+    """:func:`given_size_figures` of the route with the kernel's refits (given 21 px and at the shake's own size)."""
+    return given_size_figures(path, refits_pairs()["all"][1])
+
+
+def blind_refits_given_table(path: Path = REFITS_GIVEN) -> str:
+    """:func:`blind_shake_given_table` of the route with the kernel's refits."""
+    return blind_shake_given_table(path, refits_pairs()["all"][1])
+
+
 # the true shake through the route itself (the allowance, DiffPIR 20 steps, mean of 4, no refits): the like-for-like
 # reference of the route's estimate, ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01
 # --true-held``, beside the route with its refits (``REFITS_AFTER``) and the non-blind true kernel's mean of 4
@@ -1860,6 +1876,7 @@ TABLES = {
     "blind_cleanup_given": blind_cleanup_given_table,
     "blind_refits": blind_refits_table,
     "blind_refits_02": blind_refits_02_table,
+    "blind_refits_given": blind_refits_given_table,
     "blind_true_held": blind_true_held_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,

@@ -532,9 +532,9 @@ class KernelEstimator:
 def unsized_shake_warning(params: dict[str, Any], given: dict[str, Any]) -> str | None:
     """One line when ``deblur_blind``'s full kernel (camera shake, ``params["model"] == "full"``) is estimated at the
     default size because the caller's own parameters ``given`` name none: a shake wider than the size is not held by
-    it (a 31 px shake given 21 px: 1.75 dB below its own size's result on the held-out photos, worst 5.48), one
-    smaller costs less (a 9 px shake: 0.40 dB; docs/benchmarks.md, "Pan et al.'s kernel cleanup"); ``None``
-    otherwise."""
+    it (a 31 px shake given 21 px: 2.16 dB below its own size's result on the held-out photos, worst 6.10), one
+    smaller costs less (a 9 px shake: 0.05 dB; docs/benchmarks.md, "Camera shake: the kernel fitted again to its
+    restoration"); ``None`` otherwise."""
     if params.get("model") != "full" or "size" in given:
         return None
     return (f"deblur_blind --kernel-model full estimates a {params['size']} px kernel (the default size): a camera "
