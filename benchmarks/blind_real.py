@@ -125,6 +125,12 @@ and the true kernel from the files above (``blind_shake_given_samples4.json``, t
 
     python benchmarks/blind_real.py --shake --samples 4 --sizes 21 --shake-sizes 9,15,31 --levels 0.01
 
+and again with the kernel's refits (``HELD_REFITS``, the default since commit 6f18e49; table ``blind_refits_given``,
+against the route with them at the shake's own size)::
+
+    python benchmarks/blind_real.py --shake --samples 4 --sizes 21 --shake-sizes 9,15,31 --levels 0.01 \
+        --out benchmarks/results/blind_refits_shake_given_samples4.json
+
 ``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
 estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
 and separable), each kernel's error, and the photo restored with the scene's fit and with the full guess held fixed
