@@ -533,12 +533,12 @@ def unsized_shake_warning(params: dict[str, Any], given: dict[str, Any]) -> str 
     """One line when ``deblur_blind``'s full kernel (camera shake, ``params["model"] == "full"``) is estimated at the
     default size because the caller's own parameters ``given`` name none: a shake wider than the size is not held by
     it (a 31 px shake given 21 px: 2.16 dB below its own size's result on the held-out photos, worst 6.10), one
-    smaller costs less (a 9 px shake: 0.05 dB; docs/benchmarks.md, "Camera shake: the kernel fitted again to its
-    restoration"); ``None`` otherwise."""
+    smaller costs little or gains (a 9 px shake: 0.05 dB; a 15 px one gains 0.65; docs/benchmarks.md, "Camera shake:
+    the kernel fitted again to its restoration"); ``None`` otherwise."""
     if params.get("model") != "full" or "size" in given:
         return None
     return (f"deblur_blind --kernel-model full estimates a {params['size']} px kernel (the default size): a camera "
-            "shake wider than that comes out far below what its own size gives, a smaller one a little below; give "
+            "shake wider than that comes out far below what its own size gives, a smaller one costs little; give "
             "the shake's extent (--kernel-size, or task_params size)")  # fmt: skip
 
 
