@@ -614,14 +614,6 @@ L0_COARSE_RIDGE, L0_COARSE_RIDGE_FROM = 1.0, 21
 # +2.83 to +3.06, below it in 3 instead of 5, 2.82 dB below the true kernel's mean of 4 instead of 3.04, and given the
 # default 21 px under a 9 px shake below it in 0 of 6 instead of 5 (docs/benchmarks.md, "Pan et al.'s kernel cleanup")
 L0_CLEANUP_FLOOR, L0_CLEANUP_PIECE = 0.05, 0.1
-# a photo's full kernel (the held route) is estimated from the photo with its contrast stretched: its L0_STRETCH
-# percentiles mapped to 0 and 1 (the range floored at L0_STRETCH_FLOOR), so that the L0 weights above, set in image
-# units, weigh a dim or flat photo's gradients as a full-range one's. A valid blur by a kernel on the simplex commutes
-# with the affine map, so the kernel sought is the same. Unstretched, the estimate collapsed to a near delta (the
-# no-blur solution) on low-contrast photos: on the training photos of ../shared/DATA.md under a 21 px shake (sigma_y
-# 0.01) the route's mean of 4 over the blurry photo went from +0.50 to +3.62 dB (MilkyWay), +0.54 to +3.94 (Kite),
-# +0.31 to +2.29 (FallenLeaf), +0.09 to +1.43 (OneStandsOut), +4.48 to +5.71 (DarkestHour), +0.15 to +0.07 (Path)
-L0_STRETCH, L0_STRETCH_FLOOR = (0.01, 0.99), 0.05
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
 # chosen on the training photos between 0.3 (the default without it) and 0.7
@@ -720,15 +712,8 @@ def clean_kernel(k: Tensor, floor: float = L0_CLEANUP_FLOOR, piece: float = L0_C
     return k / k.sum()
 
 
-def stretch_contrast(y01: Tensor) -> Tensor:
-    """``y01`` with its :data:`L0_STRETCH` percentiles (over all its values) mapped to 0 and 1, the range floored at
-    :data:`L0_STRETCH_FLOOR`: an affine map, under which a valid blur's kernel is unchanged. ``y01`` is not modified."""
-    lo, hi = torch.quantile(y01.flatten(), torch.tensor(L0_STRETCH, dtype=y01.dtype, device=y01.device))
-    return (y01 - lo) / (hi - lo).clamp_min(L0_STRETCH_FLOOR)
-
-
 def l0_kernel(
-    y01: Tensor, size: int, model: str = "separable", *, boundary: str = "valid", stretch: bool = False
+    y01: Tensor, size: int, model: str = "separable", *, boundary: str = "valid"
 ) -> Tensor | tuple[Tensor, Tensor]:
     """A blur kernel of ``size`` taps estimated from ``y01`` (1, C, H, W) alone, coarse to fine without a diffusion
     prior (Pan et al. 2014's scheme with Xu et al. 2013's gradient L0 image): at each scale of a pyramid of ratio
@@ -737,12 +722,11 @@ def l0_kernel(
     it (:func:`estimate_separable` or :func:`estimate_full`: on gradients with a valid boundary, on the simplex), the
     kernel then resampled to the next scale (a full kernel of :data:`L0_COARSE_RIDGE_FROM` taps or more fitted with
     the ridge :data:`L0_COARSE_RIDGE` below the full scale, and each full fit cleaned by :func:`clean_kernel`). The
-    coarsest starts from a near delta. ``stretch``: estimated from ``y01``'s contrast stretched
-    (:func:`stretch_contrast`; the held route's full kernel). Returns the factors ``(a, b)`` (separable, float64) or
-    the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
+    coarsest starts from a near delta. Returns the factors ``(a, b)`` (separable, float64) or the 2-D kernel:
+    :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
     if model not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
-    y = (stretch_contrast(y01) if stretch else y01)[0].double()
+    y = y01[0].double()
     levels = max(0, math.floor(math.log(PYRAMID_MIN_KERNEL / size) / math.log(L0_RATIO)))
     smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH[model]  # as KernelEstimator fits
     a = b = k = None
@@ -958,8 +942,7 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
         solver_args["steps"] = HELD_STEPS
     args = dict(estimator_args)
     if args.get("start_kernel") is None:
-        args["start_kernel"] = l0_kernel(y01, size, model, boundary=args.get("boundary", "circular"),
-                                         stretch=model == "full")  # fmt: skip
+        args["start_kernel"] = l0_kernel(y01, size, model, boundary=args.get("boundary", "circular"))
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **args)
     factor = 1.0 if narrow is None else narrow
     gens = None
