@@ -131,6 +131,12 @@ against the route with them at the shake's own size)::
     python benchmarks/blind_real.py --shake --samples 4 --sizes 21 --shake-sizes 9,15,31 --levels 0.01 \
         --out benchmarks/results/blind_refits_shake_given_samples4.json
 
+The 9-31 px shakes with the classical estimate made from the photo's contrast stretched (the held route's default at
+commit a181013, reverted at fba5a8f: not kept; table ``blind_stretch``), run at that commit::
+
+    python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01 --no-true-kernel \
+        --out benchmarks/results/blind_stretch_shake_samples4.json
+
 ``--kernel-fit``: what limits a full kernel's estimate on camera shake, the data or the image it is fitted to: the
 estimator's fit to the true scene (no smoothing, and its own) against the classical guess from the photo alone (full
 and separable), each kernel's error, and the photo restored with the scene's fit and with the full guess held fixed

@@ -818,6 +818,31 @@ def blind_refits_given_table(path: Path = REFITS_GIVEN) -> str:
     return blind_shake_given_table(path, refits_pairs()["all"][1])
 
 
+# the classical estimate made from the photo with its contrast stretched (the held route's default at commit a181013,
+# reverted at fba5a8f): ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01 --no-true-kernel --out
+# blind_stretch_shake_samples4.json`` against the route with its refits (:func:`refits_pairs`, the same cases)
+STRETCH_AFTER = RESULTS / "blind_stretch_shake_samples4.json"
+
+
+def stretch_pairs(after: Path = STRETCH_AFTER) -> dict[str, tuple[list, list]]:
+    """shake (and ``"all"``) -> the route's rows without the stretch (the refits', :func:`refits_pairs`) and
+    ``after``'s for the same cases, as :func:`refits_pairs` pairs its own."""
+    new = rows_of(after)
+    key, _ = _samples_key(new)
+    old = _matched(new, refits_pairs()["all"][1])
+    return _by_shake((old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)]))
+
+
+def stretch_figures(after: Path = STRETCH_AFTER) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of the route without the contrast stretch and with it (:func:`stretch_pairs`)."""
+    return _pair_figures(stretch_pairs(after))
+
+
+def blind_stretch_table(after: Path = STRETCH_AFTER) -> str:
+    """:func:`_pair_table` of the route without the contrast stretch and with it, on the 9-31 px shakes."""
+    return _pair_table(stretch_figures(after), "the stretch", "motion 9-31 px")
+
+
 # the true shake through the route itself (the allowance, DiffPIR 20 steps, mean of 4, no refits): the like-for-like
 # reference of the route's estimate, ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01
 # --true-held``, beside the route with its refits (``REFITS_AFTER``) and the non-blind true kernel's mean of 4
@@ -1877,6 +1902,7 @@ TABLES = {
     "blind_refits": blind_refits_table,
     "blind_refits_02": blind_refits_02_table,
     "blind_refits_given": blind_refits_given_table,
+    "blind_stretch": blind_stretch_table,
     "blind_true_held": blind_true_held_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,

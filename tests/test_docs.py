@@ -945,6 +945,37 @@ def test_the_true_kernel_held_by_the_route_figures_agree_with_their_result_file(
     assert quoted in text, f"docs/benchmarks.md does not quote: {quoted}"
 
 
+def test_the_contrast_stretch_figures_quoted_agree_with_their_result_file():
+    """docs/benchmarks.md's figures for the photo's contrast stretched before the classical estimate (table
+    ``blind_stretch``, not kept), computed here from ``blind_stretch_shake_samples4.json`` joined to the route with its
+    refits on the same cases, and the claims that made it reverted asserted from the files."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    record = summaries.record_of(summaries.STRETCH_AFTER)
+    assert record["commit"].startswith("a181013") and record["command"] in text
+    f, pairs = summaries.stretch_figures(), summaries.stretch_pairs()
+    a, b, big = f["all"]["without"], f["all"]["with"], f["motion 31 px"]
+    old, new = pairs["motion 15 px"]
+    (o, n), *_ = [(o, n) for o, n in zip(old, new) if o["image"] == "astronaut"]
+    quoted = [
+        f"With the stretch the route raises {f['all']['better']} of {b['rows']} rows",
+        f"under the 31 px shake {big['with']['mean']:+.2f} dB over the blurry photo on average instead of "
+        f"{big['without']['mean']:+.2f}",
+        f"`astronaut` under the 15 px shake goes from {o['mean'] - o['blurry']:+.2f} dB over the blurry photo to "
+        f"{n['mean'] - n['blurry']:+.2f}, its kernel error from {o['blind, full kernel error']:.2f} to "
+        f"{n['blind, full kernel error']:.2f}",
+        f"route is below the blurry photo in {b['below']} instead of {a['below']}, {b['mean']:+.2f} dB over it on "
+        f"average instead of {a['mean']:+.2f}, and {b['gap']:.2f} dB below the true kernel's mean of 4 instead of "
+        f"{a['gap']:.2f}",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert b["below"] > a["below"] and n["mean"] < n["blurry"] < o["mean"] - 5, "a 5 dB gain taken to a loss"
+    worst = f["motion 21 px"]
+    w = (worst["with"]["worst"], worst["without"]["worst"])
+    assert max(w) < 0.1 and abs(w[0] - w[1]) < 0.005, "the rows nearest the blurry photo stay there"
+
+
 def test_the_cleanup_given_size_figures_quoted_agree_with_their_result_file():
     """docs/benchmarks.md's figures for the route with the kernel cleanup given 21 px
     (table ``blind_cleanup_given``), computed here from ``blind_cleanup_shake_given_samples4.json`` joined to the
