@@ -726,14 +726,21 @@ def blind_ridge_table(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RID
 CLEANUP_AFTER = RESULTS / "blind_cleanup_shake_samples4.json"
 
 
+def _paired(after: Path, before: list[dict]) -> dict[str, tuple[list, list]]:
+    """shake (and ``"all"``) -> ``before``'s rows for ``after``'s cases (matched by case, checked by the blurry photo)
+    and ``after``'s, each of ``after``'s with its mean of N as ``"mean"`` and the matched row's ``"true mean"`` (the
+    route's later files make no true-kernel runs of their own)."""
+    new = rows_of(after)
+    key, _ = _samples_key(new)
+    old = _matched(new, before)
+    return _by_shake((old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)]))
+
+
 def cleanup_pairs(after: Path = CLEANUP_AFTER) -> dict[str, tuple[list, list]]:
     """shake (and ``"all"``) -> the route's rows before the cleanup (:func:`route_rows`) and ``after``'s for the
     same cases (matched by case, checked by the blurry photo), each with the mean of N as ``"mean"`` and the true
     kernel's mean of N (from the rows before: ``after`` makes none) as ``"true mean"``."""
-    new = rows_of(after)
-    key, _ = _samples_key(new)
-    old = _matched(new, route_rows())
-    return _by_shake((old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)]))
+    return _paired(after, route_rows())
 
 
 def cleanup_figures(after: Path = CLEANUP_AFTER) -> dict[str, dict[str, Any]]:
@@ -776,10 +783,7 @@ def refits_pairs(after: Path = REFITS_AFTER) -> dict[str, tuple[list, list]]:
     """shake (and ``"all"``) -> the route's rows without the refits (the cleanup's, :func:`cleanup_pairs`) and
     ``after``'s for the same cases (matched by case, checked by the blurry photo), each with the mean of N as
     ``"mean"`` and the true kernel's mean of N (from the rows before) as ``"true mean"``."""
-    new = rows_of(after)
-    key, _ = _samples_key(new)
-    old = _matched(new, cleanup_pairs()["all"][1])
-    return _by_shake((old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)]))
+    return _paired(after, cleanup_pairs()["all"][1])
 
 
 def refits_figures(after: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
@@ -827,10 +831,7 @@ STRETCH_AFTER = RESULTS / "blind_stretch_shake_samples4.json"
 def stretch_pairs(after: Path = STRETCH_AFTER) -> dict[str, tuple[list, list]]:
     """shake (and ``"all"``) -> the route's rows without the stretch (the refits', :func:`refits_pairs`) and
     ``after``'s for the same cases, as :func:`refits_pairs` pairs its own."""
-    new = rows_of(after)
-    key, _ = _samples_key(new)
-    old = _matched(new, refits_pairs()["all"][1])
-    return _by_shake((old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)]))
+    return _paired(after, refits_pairs()["all"][1])
 
 
 def stretch_figures(after: Path = STRETCH_AFTER) -> dict[str, dict[str, Any]]:
