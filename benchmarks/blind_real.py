@@ -262,13 +262,16 @@ def scene_of(args, photo: Path, n: int) -> torch.Tensor:  # noqa: ANN001
 def blurred(args, files, family: str, k: torch.Tensor, grey: bool = False):  # noqa: ANN001, ANN201
     """Each level and photo under kernel ``k``: ``(seed, y, truth, row)`` with the row's identity and the blurry
     photo's PSNR filled in (the scene cropped larger by the kernel, its valid blur, the frame it saw); ``grey``: the
-    scene turned grey first, by Pillow's luma (``grey_photos.grey_of``), one channel."""
+    scene turned grey first, by Pillow's luma (``grey_photos.grey_of``), one channel; ``--exposure E``: the scene
+    times E before its blur (an under-exposed shot; the noise stays sigma_y), the frame scored against it."""
     n = k.shape[0]
     c = (n - 1) // 2
+    exposure = getattr(args, "exposure", 1.0)  # kernel_width.py, grey_blind.py have no --exposure
     for level in (float(v) for v in args.levels.split(",")):
         for i, f in enumerate(files):
             seed = args.seed + i
             scene = tensor(grey_of(scene_of(args, f, n))) if grey else scene_of(args, f, n)
+            scene = scene * exposure if exposure != 1 else scene
             y = blur_valid(scene, k, level, seed)
             truth = scene[:, c : c + args.size, c : c + args.size]
             yield seed, y, truth, {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
@@ -590,6 +593,7 @@ def main() -> None:
     ap.add_argument(
         "--extent", type=int, default=None, help="camera shake: the classical estimate's extent at this window (px)"
     )
+    ap.add_argument("--exposure", type=float, default=1.0, help="the scenes times this before the blur (under 1: dim)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -621,6 +625,8 @@ def main() -> None:
         ap.error("--true-held goes with --shake --samples N --shake-sizes (and no --sizes, --no-true-kernel)")
     if args.no_true_kernel and args.shake_sizes is None:
         ap.error("--no-true-kernel goes with --shake-sizes (the other shake runs make no true kernel)")
+    if not 0 < args.exposure <= 1:
+        ap.error("--exposure is in (0, 1]: the share of the scene's light the shot holds")
     files = photo_files(args)
     if args.extent is not None:
         out = args.out or f"benchmarks/results/blind_shake_extent{args.extent}.json"
