@@ -69,6 +69,8 @@ __all__ = [
     "restore_blind",
     "l0_kernel",
     "l0_latent",
+    "contrast",
+    "raise_contrast",
     "derived_generators",
     "sample_generators",
     "pick_draw",
@@ -614,6 +616,18 @@ L0_COARSE_RIDGE, L0_COARSE_RIDGE_FROM = 1.0, 21
 # +2.83 to +3.06, below it in 3 instead of 5, 2.82 dB below the true kernel's mean of 4 instead of 3.04, and given the
 # default 21 px under a 9 px shake below it in 0 of 6 instead of 5 (docs/benchmarks.md, "Pan et al.'s kernel cleanup")
 L0_CLEANUP_FLOOR, L0_CLEANUP_PIECE = 0.05, 0.1
+# a photo's full kernel (the held route) is estimated from the photo scaled up, where its contrast (the range between
+# its L0_CONTRAST_PERCENTILES) is under L0_CONTRAST, to that contrast: the L0 image's threshold is on squared
+# gradients in image units (l0_latent), so an under-exposed photo's weight is in effect larger by the square of its
+# dimming, and its estimate collapsed to a near delta (the no-blur solution); a valid blur by a kernel on the simplex
+# commutes with the scale, so the kernel sought is the same. A photo of that contrast or more is left as it is (the
+# full stretch to [0, 1], tried at commit a181013, moved estimates on full-range held-out photos and was reverted).
+# Chosen on the training photos of ../shared/DATA.md darkened to 0.3 of their exposure (sigma_y 0.01, shakes of 9-21
+# px, the classical estimate alone): its mean kernel error from 0.97 to 0.69 (9 px), 2.49 to 1.56 (15 px), 3.44 to
+# 2.51 (21 px); as they are, 0.52 / 1.01 / 1.47 before, 0.52 / 0.99 / 1.48 after (5 of 36 rows raised). 0.4 and 0.6 did about as well (1.33 and 1.34 over
+# those 72 rows against 0.3's 1.29, 1.65 without) and fire on more photos (docs/benchmarks.md, "Camera shake in an
+# under-exposed photo")
+L0_CONTRAST, L0_CONTRAST_PERCENTILES = 0.3, (0.01, 0.99)
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
 # chosen on the training photos between 0.3 (the default without it) and 0.7
@@ -712,8 +726,23 @@ def clean_kernel(k: Tensor, floor: float = L0_CLEANUP_FLOOR, piece: float = L0_C
     return k / k.sum()
 
 
+def contrast(y01: Tensor) -> float:
+    """The contrast of ``y01``: the range between its :data:`L0_CONTRAST_PERCENTILES` over all its values (order
+    statistics, for an image of any size)."""
+    values = y01.detach().flatten()
+    lo, hi = (values.kthvalue(max(1, math.ceil(q * values.numel()))).values for q in L0_CONTRAST_PERCENTILES)
+    return float(hi - lo)
+
+
+def raise_contrast(y01: Tensor, floor: float = L0_CONTRAST) -> Tensor:
+    """``y01`` scaled up to the contrast ``floor`` where its :func:`contrast` is under it (and not nil), else
+    ``y01`` itself: a scale, under which a valid blur's kernel on the simplex is unchanged. Not modified in place."""
+    spread = contrast(y01)
+    return y01 * (floor / spread) if 0 < spread < floor else y01
+
+
 def l0_kernel(
-    y01: Tensor, size: int, model: str = "separable", *, boundary: str = "valid"
+    y01: Tensor, size: int, model: str = "separable", *, boundary: str = "valid", min_contrast: float | None = None
 ) -> Tensor | tuple[Tensor, Tensor]:
     """A blur kernel of ``size`` taps estimated from ``y01`` (1, C, H, W) alone, coarse to fine without a diffusion
     prior (Pan et al. 2014's scheme with Xu et al. 2013's gradient L0 image): at each scale of a pyramid of ratio
@@ -722,11 +751,12 @@ def l0_kernel(
     it (:func:`estimate_separable` or :func:`estimate_full`: on gradients with a valid boundary, on the simplex), the
     kernel then resampled to the next scale (a full kernel of :data:`L0_COARSE_RIDGE_FROM` taps or more fitted with
     the ridge :data:`L0_COARSE_RIDGE` below the full scale, and each full fit cleaned by :func:`clean_kernel`). The
-    coarsest starts from a near delta. Returns the factors ``(a, b)`` (separable, float64) or the 2-D kernel:
-    :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
+    coarsest starts from a near delta. ``min_contrast``: estimated from ``y01`` scaled up to that contrast where its own is
+    lower (:func:`raise_contrast`; the held route's full kernel, :data:`L0_CONTRAST`). Returns the factors ``(a, b)``
+    (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
     if model not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
-    y = y01[0].double()
+    y = (y01 if min_contrast is None else raise_contrast(y01, min_contrast))[0].double()
     levels = max(0, math.floor(math.log(PYRAMID_MIN_KERNEL / size) / math.log(L0_RATIO)))
     smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH[model]  # as KernelEstimator fits
     a = b = k = None
@@ -942,7 +972,8 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
         solver_args["steps"] = HELD_STEPS
     args = dict(estimator_args)
     if args.get("start_kernel") is None:
-        args["start_kernel"] = l0_kernel(y01, size, model, boundary=args.get("boundary", "circular"))
+        args["start_kernel"] = l0_kernel(y01, size, model, boundary=args.get("boundary", "circular"),
+                                         min_contrast=L0_CONTRAST if model == "full" else None)  # fmt: skip
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **args)
     factor = 1.0 if narrow is None else narrow
     gens = None
