@@ -173,6 +173,22 @@ shakes of ``--shake-sizes`` (9-31 px unless told) against the true kernel's; no 
 
     python benchmarks/blind_real.py --extent 21 --out benchmarks/results/blind_shake_extent21.json
 
+``--exposure E``: the scenes times E before their blur (an under-exposed shot, the noise unchanged). The held route on
+the held-out photos at 0.3 of their exposure, before the contrast floor (``L0_CONTRAST``, commit be009e5, the true
+kernel made beside it) and with it::
+
+    python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 9,15,21 --levels 0.01 --exposure 0.3 \
+        --out benchmarks/results/blind_dark_shake_samples4.json
+    python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 9,15,21 --levels 0.01 --exposure 0.3 \
+        --no-true-kernel --out benchmarks/results/blind_dark_raised_shake_samples4.json
+
+``--contrast E,..``: each photo's measured contrast (``ddrm.pipeline.blind.contrast``) under every shake of
+``--shake-sizes`` (9-31 px unless told) and level at each exposure E, and whether the held route raises it to
+``L0_CONTRAST``; no restoration, no prior::
+
+    python benchmarks/blind_real.py --contrast 1,0.3 --shake-sizes 9,15,21,31 \
+        --out benchmarks/results/blind_shake_contrast.json
+
 PSNR in the measurement's frame; kernel error: relative L2 distance to the true kernel, both centred.
 """
 
@@ -194,6 +210,7 @@ from summaries import (
     blind_real_motion_table,
     blind_real_table,
     blind_samples_table,
+    blind_shake_contrast_table,
     blind_shake_extent_table,
     blind_shake_given_table,
     blind_shake_photos_table,
@@ -214,7 +231,9 @@ from ddrm.operators import gaussian_kernel_1d, motion_kernel, on_grey, separable
 from ddrm.pipeline import image_generator
 from ddrm.pipeline.batch import sample_generators
 from ddrm.pipeline.blind import (
+    L0_CONTRAST,
     SMOOTH_GRADIENT,
+    contrast,
     estimate_full,
     kernel_error,
     l0_kernel,
@@ -558,6 +577,20 @@ def extent_rows(args, files, window: int) -> list[dict]:  # noqa: ANN001
     return rows
 
 
+def contrast_rows(args, files, exposures: list[float]) -> list[dict]:  # noqa: ANN001
+    """Each exposure, shake, level and photo: the measurement's contrast and whether the held route raises it to
+    :data:`~ddrm.pipeline.blind.L0_CONTRAST` before its classical estimate."""
+    rows = []
+    for exposure in exposures:
+        args.exposure = exposure
+        for family, k in motion_kernels(args.shake_sizes or EXTENT_SHAKES).items():
+            for _, y, _, row in blurred(args, files, family, k):
+                row.update({"exposure": exposure, "contrast": contrast(y), "raised": contrast(y) < L0_CONTRAST})
+                rows.append(row)
+                show(row)
+    return rows
+
+
 def main() -> None:
     ap = photo_arguments(__doc__, size=128, steps=20)
     ap.add_argument("--levels", default="0.01,0.02")
@@ -594,6 +627,7 @@ def main() -> None:
         "--extent", type=int, default=None, help="camera shake: the classical estimate's extent at this window (px)"
     )
     ap.add_argument("--exposure", type=float, default=1.0, help="the scenes times this before the blur (under 1: dim)")
+    ap.add_argument("--contrast", default=None, help="exposures: each photo's contrast under each shake, no restoration")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -618,16 +652,25 @@ def main() -> None:
         if args.shake or args.motion or args.sizes or args.samples != 1 or args.narrow is not None or args.draws != 1:
             ap.error("--extent makes no restoration: it goes with --shake-sizes, --levels and the photo options alone")
     if args.shake_sizes is not None:
-        if not (args.shake and args.samples > 1) and args.extent is None:
-            ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N) or --extent")
+        if not (args.shake and args.samples > 1) and args.extent is None and args.contrast is None:
+            ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N), --extent or "
+                     "--contrast")  # fmt: skip
         args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
     if args.true_held and (args.shake_sizes is None or args.no_true_kernel or args.sizes is not None):
         ap.error("--true-held goes with --shake --samples N --shake-sizes (and no --sizes, --no-true-kernel)")
     if args.no_true_kernel and args.shake_sizes is None:
         ap.error("--no-true-kernel goes with --shake-sizes (the other shake runs make no true kernel)")
-    if not 0 < args.exposure <= 1:
-        ap.error("--exposure is in (0, 1]: the share of the scene's light the shot holds")
+    exposures = [args.exposure] if args.contrast is None else [float(v) for v in args.contrast.split(",")]
+    if not all(0 < e <= 1 for e in exposures):
+        ap.error("--exposure and --contrast are in (0, 1]: the share of the scene's light the shot holds")
     files = photo_files(args)
+    if args.contrast is not None:
+        out = args.out or "benchmarks/results/blind_shake_contrast.json"
+        rows = contrast_rows(args, files, exposures)
+        out = write_result(out, command_line(), rows, size=args.size, photos=args.heldout,
+                           restores="no: the measurement's contrast alone, the prior unused")  # fmt: skip
+        print(blind_shake_contrast_table(out))
+        return
     if args.extent is not None:
         out = args.out or f"benchmarks/results/blind_shake_extent{args.extent}.json"
         rows = extent_rows(args, files, args.extent)

@@ -844,6 +844,61 @@ def blind_stretch_table(after: Path = STRETCH_AFTER) -> str:
     return _pair_table(stretch_figures(after), "the stretch", "motion 9-31 px")
 
 
+# camera shake in an under-exposed photo: the held-out scenes at 0.3 of their exposure (``--exposure 0.3``), 9-21 px
+# shakes, sigma_y 0.01: the route before the contrast floor (``L0_CONTRAST``, commit be009e5, its true kernel made
+# beside it) and with it (commit 9b9aa6a, ``--no-true-kernel``), both ``blind_real.py --shake --samples 4
+# --shake-sizes 9,15,21 --levels 0.01 --exposure 0.3``
+DARK_BEFORE = RESULTS / "blind_dark_shake_samples4.json"
+DARK_AFTER = RESULTS / "blind_dark_raised_shake_samples4.json"
+
+
+def dark_pairs(before: Path = DARK_BEFORE, after: Path = DARK_AFTER) -> dict[str, tuple[list, list]]:
+    """shake (and ``"all"``) -> the dim photos' rows without the contrast floor and with it (matched by case,
+    checked by the blurry photo), each with the mean of N as ``"mean"`` and the true kernel's mean of N (made beside
+    ``before``) as ``"true mean"``."""
+    rows = rows_of(before)
+    key, n = _samples_key(rows)
+    return _paired(after, [{**r, "mean": r[key], "true mean": r[f"true kernel, mean of {n}"]} for r in rows])
+
+
+def dark_figures(before: Path = DARK_BEFORE, after: Path = DARK_AFTER) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of the dim photos' route without the contrast floor and with it (:func:`dark_pairs`)."""
+    return _pair_figures(dark_pairs(before, after))
+
+
+def blind_dark_table(before: Path = DARK_BEFORE, after: Path = DARK_AFTER) -> str:
+    """:func:`_pair_table` of the dim photos' route without the contrast floor and with it, on the 9-21 px shakes."""
+    return _pair_table(dark_figures(before, after), "the floor", "motion 9-21 px")
+
+
+# each held-out photo's contrast under the shakes of 9-31 px at its own exposure and at 0.3 of it:
+# ``blind_real.py --contrast 1,0.3 --shake-sizes 9,15,21,31``
+SHAKE_CONTRAST = RESULTS / "blind_shake_contrast.json"
+
+
+def contrast_figures(path: Path = SHAKE_CONTRAST) -> dict[float, dict[str, Any]]:
+    """exposure -> the rows, those the held route raises (``"raised"``), and the lowest and highest contrast with the
+    lowest's photo, shake and sigma_y."""
+    out = {}
+    for (exposure,), rs in _groups(rows_of(path), "exposure").items():
+        low, high = min(rs, key=lambda r: r["contrast"]), max(rs, key=lambda r: r["contrast"])
+        out[exposure] = {"rows": len(rs), "raised": sum(r["raised"] for r in rs), "least": low["contrast"],
+                         "most": high["contrast"], "photo": low["image"], "kernel": low["kernel"],
+                         "sigma_y": low["sigma_y"]}  # fmt: skip
+    return out
+
+
+def blind_shake_contrast_table(path: Path = SHAKE_CONTRAST) -> str:
+    """Per exposure: the rows (photos x shakes x levels), the contrast's range (its lowest row) and the rows the held
+    route raises to ``L0_CONTRAST``."""
+    out = ["| exposure | rows | contrast: least (photo, shake, sigma_y) / most | raised to the floor |",
+           "|---:|---:|---|---:|"]  # fmt: skip
+    for exposure, f in contrast_figures(path).items():
+        out.append(f"| {exposure:g} | {f['rows']} | {f['least']:.3f} ({f['photo']}, {f['kernel']}, {f['sigma_y']:g}) / "
+                   f"{f['most']:.3f} | {f['raised']} |")  # fmt: skip
+    return "\n".join(out)
+
+
 # the true shake through the route itself (the allowance, DiffPIR 20 steps, mean of 4, no refits): the like-for-like
 # reference of the route's estimate, ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01
 # --true-held``, beside the route with its refits (``REFITS_AFTER``) and the non-blind true kernel's mean of 4
@@ -1904,6 +1959,8 @@ TABLES = {
     "blind_refits_02": blind_refits_02_table,
     "blind_refits_given": blind_refits_given_table,
     "blind_stretch": blind_stretch_table,
+    "blind_dark": blind_dark_table,
+    "blind_shake_contrast": blind_shake_contrast_table,
     "blind_true_held": blind_true_held_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,
