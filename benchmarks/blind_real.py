@@ -627,7 +627,9 @@ def main() -> None:
         "--extent", type=int, default=None, help="camera shake: the classical estimate's extent at this window (px)"
     )
     ap.add_argument("--exposure", type=float, default=1.0, help="the scenes times this before the blur (under 1: dim)")
-    ap.add_argument("--contrast", default=None, help="exposures: each photo's contrast under each shake, no restoration")
+    ap.add_argument(
+        "--contrast", default=None, help="exposures: each photo's contrast under each shake, no restoration"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
