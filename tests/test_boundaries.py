@@ -477,6 +477,25 @@ def _shake_photo() -> torch.Tensor:
     return y01 + 0.01 * torch.randn(y01.shape, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
 
 
+def test_the_held_route_estimates_a_dim_photos_kernel_at_the_contrast_floor():
+    """``restore_blind``'s held route (full kernel, valid boundary) starts from ``l0_kernel`` with ``min_contrast =
+    L0_CONTRAST``: on the shake photo at 0.1 of its exposure its kernel is that estimate, not the plain one (which
+    differs there), and the caller's photo is left as it was."""
+    from ddrm.pipeline.blind import L0_CONTRAST, contrast, l0_kernel, restore_blind
+    from ddrm.priors import GaussianPrior
+    from ddrm.samplers import SAMPLERS
+
+    prior = GaussianPrior.stationary((3, 28, 28), length=1.0, dtype=torch.float64)
+    dim = 0.1 * _shake_photo()
+    before = dim.clone()
+    assert contrast(dim) < L0_CONTRAST
+    _, est = restore_blind(prior, SAMPLERS["diffpir"], dim, 0.01, 5, "full", boundary="valid", narrow=1.0,
+                           solver_args={"steps": 2}, generator=torch.Generator().manual_seed(1), refits=0)  # fmt: skip
+    assert torch.equal(dim, before)
+    assert torch.equal(est, l0_kernel(dim, 5, "full", boundary="valid", min_contrast=L0_CONTRAST))
+    assert not torch.allclose(est, l0_kernel(dim, 5, "full", boundary="valid"), atol=1e-3)
+
+
 def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_noise():
     """``restore_blind`` with a full kernel and a valid boundary (camera shake in a photo): no refining chain, the
     kernel the classical estimate (:func:`l0_kernel`) itself, the image one non-blind run with it at the noise

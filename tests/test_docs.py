@@ -976,6 +976,54 @@ def test_the_contrast_stretch_figures_quoted_agree_with_their_result_file():
     assert max(w) < 0.1 and abs(w[0] - w[1]) < 0.005, "the rows nearest the blurry photo stay there"
 
 
+def test_the_contrast_floor_figures_quoted_agree_with_their_result_files():
+    """docs/benchmarks.md's figures for the held route's contrast floor (``L0_CONTRAST``; tables
+    ``blind_shake_contrast`` and ``blind_dark``), computed here from ``blind_shake_contrast.json`` and the dim photos'
+    pair of files, and the claims asserted from them: no held-out photo at its own exposure is raised, every dim row
+    measured is, and the route stays above the blurry photo where the true kernel falls below it."""
+    from ddrm.pipeline.blind import L0_CONTRAST
+
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    before, after = (summaries.record_of(p) for p in (summaries.DARK_BEFORE, summaries.DARK_AFTER))
+    assert before["commit"].startswith("be009e5") and after["commit"].startswith("9b9aa6a")
+    assert before["command"] in text and after["command"] in text
+    c = summaries.contrast_figures()
+    assert c[1.0]["raised"] == 0 and c[1.0]["least"] >= L0_CONTRAST
+    dim = {(r["kernel"], r["image"]) for r in summaries.rows_of(summaries.SHAKE_CONTRAST)
+           if r["exposure"] == 0.3 and r["sigma_y"] == 0.01 and r["raised"]}  # fmt: skip
+    f, pairs = summaries.dark_figures(), summaries.dark_pairs()
+    old, new = pairs["all"]
+    assert {(r["kernel"], r["image"]) for r in new} <= dim, "every dim row measured is raised"
+    a, b = f["all"]["without"], f["all"]["with"]
+    change = [n["mean"] - o["mean"] for o, n in zip(old, new)]
+    gain, loss = (pick(range(len(change)), key=change.__getitem__) for pick in (max, min))
+    (co, cn), *_ = [(o, n) for o, n in zip(old, new) if o["kernel"] == "motion 21 px" and o["image"] == "chelsea"]
+    true = [o["true mean"] - o["blurry"] for o in old]
+    worst_true = min(range(len(true)), key=true.__getitem__)
+    g = lambda r: r["mean"] - r["blurry"]  # noqa: E731
+    err = lambda r: r["blind, full kernel error"]  # noqa: E731
+    quoted = [
+        f"at 0.3 of the exposure {c[0.3]['raised']} of {c[0.3]['rows']} rows are, all {b['rows']} rows measured below",
+        f"With the floor the route raises {f['all']['better']} of {b['rows']} rows: {b['mean']:+.2f} dB over the "
+        f"blurry photo on average instead of {a['mean']:+.2f}, the kernel error's median {b['error']:.2f} instead of "
+        f"{a['error']:.2f}, and no row below the blurry photo",
+        f"`{old[gain]['image']}` under the {old[gain]['kernel'].split()[1]} px shake, {g(old[gain]):+.2f} -> "
+        f"{g(new[gain]):+.2f} dB, its kernel error {err(old[gain]):.2f} -> {err(new[gain]):.2f}",
+        f"(kernel error {err(co):.2f} -> {err(cn):.2f})",
+        f"loss is `{old[loss]['image']}` under the {old[loss]['kernel'].split()[1]} px shake, {g(old[loss]):+.2f} -> "
+        f"{g(new[loss]):+.2f}",
+        f"a median kernel error of {f['motion 21 px']['with']['error']:.2f} under the 21 px shake",
+        f"below the blurry photo in {a['true below']} of {a['rows']} rows (`{old[worst_true]['image']}` under the "
+        f"{old[worst_true]['kernel'].split()[1]} px shake by {-true[worst_true]:.2f} dB)",
+        f"the route is {-b['gap']:.2f} dB above the true kernel's mean on average",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert a["below"] == b["below"] == 0 and b["mean"] > a["mean"] and b["gap"] < 0
+    assert err(co) > 6 and abs(g(cn) - g(co)) < 0.1, "the collapse mended, the image barely changed"
+
+
 def test_the_cleanup_given_size_figures_quoted_agree_with_their_result_file():
     """docs/benchmarks.md's figures for the route with the kernel cleanup given 21 px
     (table ``blind_cleanup_given``), computed here from ``blind_cleanup_shake_given_samples4.json`` joined to the

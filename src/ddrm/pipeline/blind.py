@@ -624,9 +624,11 @@ L0_CLEANUP_FLOOR, L0_CLEANUP_PIECE = 0.05, 0.1
 # full stretch to [0, 1], tried at commit a181013, moved estimates on full-range held-out photos and was reverted).
 # Chosen on the training photos of ../shared/DATA.md darkened to 0.3 of their exposure (sigma_y 0.01, shakes of 9-21
 # px, the classical estimate alone): its mean kernel error from 0.97 to 0.69 (9 px), 2.49 to 1.56 (15 px), 3.44 to
-# 2.51 (21 px); as they are, 0.52 / 1.01 / 1.47 before, 0.52 / 0.99 / 1.48 after (5 of 36 rows raised). 0.4 and 0.6 did about as well (1.33 and 1.34 over
-# those 72 rows against 0.3's 1.29, 1.65 without) and fire on more photos (docs/benchmarks.md, "Camera shake in an
-# under-exposed photo")
+# 2.51 (21 px); the photos as they are, 0.52 / 1.01 / 1.47 before, 0.52 / 0.99 / 1.48 after (it fired on 5 of those
+# 36 rows). 0.4 and 0.6 did about as well (1.33 and 1.34 over the 72 rows against 0.3's 1.29, 1.65 without) and fire
+# on more photos. On the held-out photos at 0.3 of their exposure (9-21 px, the route's mean of 4) it raised 13 of 18
+# rows, +1.08 -> +1.17 dB over the blurry photo, none below it either way; no held-out photo at its own exposure is
+# under it (docs/benchmarks.md, "Camera shake in an under-exposed photo")
 L0_CONTRAST, L0_CONTRAST_PERCENTILES = 0.3, (0.01, 0.99)
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
@@ -751,9 +753,9 @@ def l0_kernel(
     it (:func:`estimate_separable` or :func:`estimate_full`: on gradients with a valid boundary, on the simplex), the
     kernel then resampled to the next scale (a full kernel of :data:`L0_COARSE_RIDGE_FROM` taps or more fitted with
     the ridge :data:`L0_COARSE_RIDGE` below the full scale, and each full fit cleaned by :func:`clean_kernel`). The
-    coarsest starts from a near delta. ``min_contrast``: estimated from ``y01`` scaled up to that contrast where its own is
-    lower (:func:`raise_contrast`; the held route's full kernel, :data:`L0_CONTRAST`). Returns the factors ``(a, b)``
-    (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
+    coarsest starts from a near delta. ``min_contrast``: estimated from ``y01`` scaled up to that contrast where its
+    own is lower (:func:`raise_contrast`; the held route's full kernel, :data:`L0_CONTRAST`). Returns the factors
+    ``(a, b)`` (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
     if model not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
     y = (y01 if min_contrast is None else raise_contrast(y01, min_contrast))[0].double()
