@@ -182,6 +182,11 @@ kernel made beside it) and with it::
     python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 9,15,21 --levels 0.01 --exposure 0.3 \
         --no-true-kernel --out benchmarks/results/blind_dark_raised_shake_samples4.json
 
+The true kernel on the same dim photos at DiffPIR's own 100 steps (the files above make it at the route's 20)::
+
+    python benchmarks/blind_real.py --motion --true-only --true-steps 100 --levels 0.01 --exposure 0.3 \
+        --out benchmarks/results/blind_dark_true100.json
+
 ``--contrast E,..``: each photo's measured contrast (``ddrm.pipeline.blind.contrast``) under every shake of
 ``--shake-sizes`` (9-31 px unless told) and level at each exposure E, and whether the held route raises it to
 ``L0_CONTRAST``; no restoration, no prior::
@@ -585,7 +590,8 @@ def contrast_rows(args, files, exposures: list[float]) -> list[dict]:  # noqa: A
         args.exposure = exposure
         for family, k in motion_kernels(args.shake_sizes or EXTENT_SHAKES).items():
             for _, y, _, row in blurred(args, files, family, k):
-                row.update({"exposure": exposure, "contrast": contrast(y), "raised": contrast(y) < L0_CONTRAST})
+                c = contrast(y)
+                row.update({"exposure": exposure, "contrast": c, "raised": c < L0_CONTRAST})
                 rows.append(row)
                 show(row)
     return rows
