@@ -745,7 +745,7 @@ def main() -> None:
         rows = motion_rows(args, files, load_prior(args.prior, args.checkpoint))
         out = write_result(out, command_line(), rows, args.prior, size=args.size, steps=args.steps,
                            true_steps=args.true_steps or args.steps, photos=args.heldout)  # fmt: skip
-        joins = (args.heldout, args.size) == (ap.get_default("heldout"), ap.get_default("size"))
+        joins = (args.heldout, args.size, args.exposure) == (ap.get_default("heldout"), ap.get_default("size"), 1.0)
         if args.true_only and args.samples > 1 and joins:  # joined to the held-out shake files: the same photos, size
             print(blind_shake_samples_table(true_samples=out))
         elif args.true_only and joins and (out.parent / "blind_draws2_motion.json").exists():

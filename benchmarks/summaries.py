@@ -871,6 +871,33 @@ def blind_dark_table(before: Path = DARK_BEFORE, after: Path = DARK_AFTER) -> st
     return _pair_table(dark_figures(before, after), "the floor", "motion 9-21 px")
 
 
+# the true kernel on the same dim photos at DiffPIR's own 100 steps (one sample): ``blind_real.py --motion --true-only
+# --true-steps 100 --levels 0.01 --exposure 0.3 --out blind_dark_true100.json``
+DARK_TRUE100 = RESULTS / "blind_dark_true100.json"
+
+
+def dark_true100_figures(path: Path = DARK_TRUE100) -> dict[str, Any]:
+    """The dim photos' true kernel at 100 steps (``path``, matched by case to :func:`dark_pairs`' rows, checked by the
+    blurry photo) against the blurry photo: rows, below it, mean and worst change (and the worst's photo and shake);
+    the same for the 20-step mean of 4 and the route with the floor."""
+    old, new = dark_pairs()["all"]
+    rows = _matched(old, rows_of(path))
+    gains = {"100 steps": [r["true kernel"] - r["blurry"] for r in rows],
+             "20 steps": [o["true mean"] - o["blurry"] for o in old],
+             "route": [n["mean"] - n["blurry"] for n in new]}  # fmt: skip
+    out: dict[str, Any] = {"rows": len(rows)}
+    for name, g in gains.items():
+        worst = min(range(len(g)), key=g.__getitem__)
+        out[name] = {"below": sum(v < 0 for v in g), "mean": float(np.mean(g)), "worst": g[worst],
+                     "photo": rows[worst]["image"], "kernel": rows[worst]["kernel"]}  # fmt: skip
+    return out
+
+
+def blind_dark_true100_table(path: Path = DARK_TRUE100) -> str:
+    """:func:`blind_motion_true_table` of the dim photos' true kernel at 100 steps."""
+    return blind_motion_true_table(path)
+
+
 # each held-out photo's contrast under the shakes of 9-31 px at its own exposure and at 0.3 of it:
 # ``blind_real.py --contrast 1,0.3 --shake-sizes 9,15,21,31``
 SHAKE_CONTRAST = RESULTS / "blind_shake_contrast.json"
@@ -1960,6 +1987,7 @@ TABLES = {
     "blind_refits_given": blind_refits_given_table,
     "blind_stretch": blind_stretch_table,
     "blind_dark": blind_dark_table,
+    "blind_dark_true100": blind_dark_true100_table,
     "blind_shake_contrast": blind_shake_contrast_table,
     "blind_true_held": blind_true_held_table,
     "blind_refit_schedules": blind_refit_schedules_table,

@@ -978,9 +978,10 @@ def test_the_contrast_stretch_figures_quoted_agree_with_their_result_file():
 
 def test_the_contrast_floor_figures_quoted_agree_with_their_result_files():
     """docs/benchmarks.md's figures for the held route's contrast floor (``L0_CONTRAST``; tables
-    ``blind_shake_contrast`` and ``blind_dark``), computed here from ``blind_shake_contrast.json`` and the dim photos'
-    pair of files, and the claims asserted from them: no held-out photo at its own exposure is raised, every dim row
-    measured is, and the route stays above the blurry photo where the true kernel falls below it."""
+    ``blind_shake_contrast``, ``blind_dark`` and ``blind_dark_true100``), computed here from
+    ``blind_shake_contrast.json``, the dim photos' pair of files and their true kernel at 100 steps, and the claims
+    asserted from them: no held-out photo at its own exposure is raised, every dim row measured is, the route stays
+    above the blurry photo, and the 20-step true kernel's losses are its step count's."""
     from ddrm.pipeline.blind import L0_CONTRAST
 
     summaries = _summaries()
@@ -1016,12 +1017,22 @@ def test_the_contrast_floor_figures_quoted_agree_with_their_result_files():
         f"a median kernel error of {f['motion 21 px']['with']['error']:.2f} under the 21 px shake",
         f"below the blurry photo in {a['true below']} of {a['rows']} rows (`{old[worst_true]['image']}` under the "
         f"{old[worst_true]['kernel'].split()[1]} px shake by {-true[worst_true]:.2f} dB)",
-        f"the route is {-b['gap']:.2f} dB above the true kernel's mean on average",
     ]
+    t = summaries.dark_true100_figures()
+    hundred, route = t["100 steps"], t["route"]
+    record = summaries.record_of(summaries.DARK_TRUE100)
+    assert record["commit"].startswith("c9e53e5") and record["command"] in text and record["true_steps"] == 100
+    quoted.append(
+        f"the true kernel is below the blurry photo in {hundred['below']} of {t['rows']} rows (`{hundred['photo']}` "
+        f"under the {hundred['kernel'].split()[1]} px shake, {hundred['worst']:+.2f} dB) and {hundred['mean']:+.2f} "
+        f"dB over it on average, against the route's {route['mean']:+.2f} with the floor: on dim photos the route "
+        f"stays {hundred['mean'] - route['mean']:.2f} dB below the true kernel at its own step count"
+    )
     missing = [q for q in quoted if q not in text]
     assert not missing, f"docs/benchmarks.md does not quote: {missing}"
     assert a["below"] == b["below"] == 0 and b["mean"] > a["mean"] and b["gap"] < 0
     assert err(co) > 6 and abs(g(cn) - g(co)) < 0.1, "the collapse mended, the image barely changed"
+    assert t["20 steps"]["below"] > hundred["below"] and abs(route["mean"] - b["mean"]) < 1e-12, "the 20 steps' losses"
 
 
 def test_the_cleanup_given_size_figures_quoted_agree_with_their_result_file():
