@@ -878,19 +878,13 @@ DARK_TRUE100 = RESULTS / "blind_dark_true100.json"
 
 def dark_true100_figures(path: Path = DARK_TRUE100) -> dict[str, Any]:
     """The dim photos' true kernel at 100 steps (``path``, matched by case to :func:`dark_pairs`' rows, checked by the
-    blurry photo) against the blurry photo: rows, below it, mean and worst change (and the worst's photo and shake);
-    the same for the 20-step mean of 4 and the route with the floor."""
-    old, new = dark_pairs()["all"]
-    rows = _matched(old, rows_of(path))
-    gains = {"100 steps": [r["true kernel"] - r["blurry"] for r in rows],
-             "20 steps": [o["true mean"] - o["blurry"] for o in old],
-             "route": [n["mean"] - n["blurry"] for n in new]}  # fmt: skip
-    out: dict[str, Any] = {"rows": len(rows)}
-    for name, g in gains.items():
-        worst = min(range(len(g)), key=g.__getitem__)
-        out[name] = {"below": sum(v < 0 for v in g), "mean": float(np.mean(g)), "worst": g[worst],
-                     "photo": rows[worst]["image"], "kernel": rows[worst]["kernel"]}  # fmt: skip
-    return out
+    blurry photo) against the blurry photo: rows, below it, mean and worst change, and the worst's photo and shake
+    (the 20-step true kernel and the route are :func:`dark_figures`')."""
+    rows = _matched(dark_pairs()["all"][0], rows_of(path))
+    gains = [r["true kernel"] - r["blurry"] for r in rows]
+    worst = min(range(len(gains)), key=gains.__getitem__)
+    return {"rows": len(rows), "below": sum(g < 0 for g in gains), "mean": float(np.mean(gains)),
+            "worst": gains[worst], "photo": rows[worst]["image"], "kernel": rows[worst]["kernel"]}  # fmt: skip
 
 
 def blind_dark_true100_table(path: Path = DARK_TRUE100) -> str:
