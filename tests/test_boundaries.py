@@ -492,8 +492,8 @@ def test_the_held_route_estimates_a_dim_photos_kernel_at_the_contrast_floor():
     _, est = restore_blind(prior, SAMPLERS["diffpir"], dim, 0.01, 5, "full", boundary="valid", narrow=1.0,
                            solver_args={"steps": 2}, generator=torch.Generator().manual_seed(1), refits=0)  # fmt: skip
     assert torch.equal(dim, before)
-    assert torch.equal(est, l0_kernel(dim, 5, "full", boundary="valid", min_contrast=L0_CONTRAST, dihedral=True))
-    assert not torch.allclose(est, l0_kernel(dim, 5, "full", boundary="valid", dihedral=True), atol=1e-3)
+    assert torch.equal(est, l0_kernel(dim, 5, "full", boundary="valid", min_contrast=L0_CONTRAST))
+    assert not torch.allclose(est, l0_kernel(dim, 5, "full", boundary="valid"), atol=1e-3)
 
 
 def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_noise():
@@ -517,7 +517,7 @@ def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_
     diffpir, args = SAMPLERS["diffpir"], {"steps": 4}
     out, est = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
                              generator=torch.Generator().manual_seed(1), refits=0)  # fmt: skip
-    guess = l0_kernel(y01, 5, "full", boundary="valid", dihedral=True)  # the mean over its flips (L0_DIHEDRAL)
+    guess = l0_kernel(y01, 5, "full", boundary="valid")
     assert torch.equal(est, guess) and kernel_offset(est) != (0.0, 0.0)
     op = KernelEstimator(y01, 5, "full", boundary="valid", start_kernel=guess, dtype=torch.float64).operator()
     with torch.no_grad():
@@ -772,59 +772,6 @@ def test_the_classical_full_guess_of_a_dim_photo_is_its_raised_contrasts(seed):
     raised = [l0_kernel(y * dim, n, "full", boundary="valid", min_contrast=0.3) for dim in (0.1, 0.05)]
     assert torch.allclose(raised[0], raised[1], rtol=0, atol=1e-9) and kernel_error(raised[0], k) < 1.6
     assert kernel_error(l0_kernel(y * 0.1, n, "full", boundary="valid"), k) > 2.5
-
-
-def _stroke(n: int) -> torch.Tensor:
-    """A 2-D shake of ``n`` taps with no symmetry: a slanted stroke with a cross bar."""
-    k = torch.zeros(n, n, dtype=torch.float64)
-    k[torch.arange(n), (torch.arange(n) // 2 + 2).clamp_max(n - 1)] = 1.0
-    k[n // 2, 2 : n - 2] += 0.5
-    return k / k.sum()
-
-
-def test_a_valid_blur_commutes_with_the_flips_and_transposes_the_mean_estimate_is_taken_over():
-    """The eight symmetries of :data:`DIHEDRAL` are distinct, each undone by ``_dihedral_back``, and a valid blur of
-    a non-square image by a kernel with no symmetry commutes with each (the transformed photo is the transformed
-    scene blurred by the transformed kernel): each estimate of ``l0_kernel(dihedral=True)`` seeks the same kernel."""
-    from ddrm.pipeline.blind import DIHEDRAL, _dihedral, _dihedral_back
-
-    x = torch.rand(1, 3, 20, 27, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    k = _stroke(7)
-    images = [_dihedral(x, t) for t in DIHEDRAL]
-    assert len(set(DIHEDRAL)) == 8 and all(not torch.equal(a, b) for i, a in enumerate(images) for b in images[:i])
-    for t, xt in zip(DIHEDRAL, images):
-        assert torch.equal(_dihedral_back(xt, t), x) and torch.equal(_dihedral_back(_dihedral(k, t), t), k)
-        assert torch.allclose(valid_conv(xt, _dihedral(k, t)), _dihedral(valid_conv(x, k), t), rtol=0, atol=1e-12)
-
-
-@pytest.mark.parametrize("seed", range(2))
-def test_the_mean_classical_estimate_follows_the_photos_flips_where_the_plain_one_does_not(seed):
-    """``l0_kernel(dihedral=True)`` (the held route's full kernel): the mean of the eight estimates, each from the
-    photo flipped or transposed and mapped back, centred, the mean cleaned: a valid 9 px shake of a scene of flat
-    rectangles (noise 0.01, seeds 0-5 measured). Its estimate of the photo transposed and flipped is its estimate of
-    the photo so transformed to rounding (under 3e-17 apart), where the plain estimate moves by 7e-3-0.1 (the test asks
-    for 1e-12 and 1e-3); on the simplex, and within the spread of its own members (0.57-0.68 off the shake, the plain
-    0.52-0.60). The caller's photo is left as it was; the separable model is refused."""
-    from ddrm.pipeline.blind import DIHEDRAL, _dihedral, _dihedral_back, clean_kernel, kernel_error, l0_kernel, recentre
-
-    n, k = 9, _stroke(9)
-    y = valid_conv(_blocks(64 + n - 1, seed)[None], k)
-    y = y + 0.01 * torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    before = y.clone()
-    mean = l0_kernel(y, n, "full", boundary="valid", dihedral=True)
-    assert torch.equal(y, before) and mean.shape == (n, n) and float(mean.min()) >= 0
-    assert abs(float(mean.sum()) - 1) < 1e-12
-    members = [recentre(_dihedral_back(l0_kernel(_dihedral(y, t), n, "full", boundary="valid"), t)) for t in DIHEDRAL]
-    assert torch.allclose(mean, recentre(clean_kernel(torch.stack(members).mean(0))), rtol=0, atol=1e-15)
-    errors = [kernel_error(m, k) for m in members]
-    assert min(errors) - 0.05 < kernel_error(mean, k) < max(errors) + 0.05
-    t = (False, True, True)  # transposed, then its columns flipped
-    moved = l0_kernel(_dihedral(y, t), n, "full", boundary="valid", dihedral=True)
-    assert torch.allclose(_dihedral_back(moved, t), mean, rtol=0, atol=1e-12)
-    plain = l0_kernel(_dihedral(y, t), n, "full", boundary="valid")
-    assert not torch.allclose(_dihedral_back(plain, t), l0_kernel(y, n, "full", boundary="valid"), rtol=0, atol=1e-3)
-    with pytest.raises(TaskError, match="full kernel only"):
-        l0_kernel(y, n, "separable", dihedral=True)
 
 
 def test_a_shakes_full_kernel_at_the_default_size_is_said_and_only_then():

@@ -630,16 +630,6 @@ L0_CLEANUP_FLOOR, L0_CLEANUP_PIECE = 0.05, 0.1
 # rows, +1.08 -> +1.17 dB over the blurry photo, none below it either way; no held-out photo at its own exposure is
 # under it (docs/benchmarks.md, "Camera shake in an under-exposed photo")
 L0_CONTRAST, L0_CONTRAST_PERCENTILES = 0.3, (0.01, 0.99)
-# a photo's full kernel (the held route) is the mean of the classical estimates of the photo's eight flips and
-# transposes, each mapped back (l0_kernel's ``dihedral``): a valid blur commutes with them, so each seeks the same
-# kernel, but the estimate is not equivariant (the smooth extension is blended at two of the four borders, the pyramid
-# rounds its sizes, the L0 image keeps gradients by a threshold), and it moves far under such changes; their mean keeps
-# what the eight agree on, and the route's kernel follows a photo turned or mirrored exactly. Chosen on the training
-# photos of ../shared/DATA.md (sigma_y 0.01): the classical estimate's mean kernel error from 0.99 to 0.90 under a 15
-# px shake and from 1.48 to 1.31 under a 21 px one (lower on 10 of 12 photos each); the route's mean of 4 under the 15
-# px shake +1.95 -> +2.05 dB over the blurry photo, raised on 9 of 12 (docs/benchmarks.md, "Camera shake: the mean
-# over the photo's flips")
-L0_DIHEDRAL = True
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
 # chosen on the training photos between 0.3 (the default without it) and 0.7
@@ -753,35 +743,8 @@ def raise_contrast(y01: Tensor, floor: float = L0_CONTRAST) -> Tensor:
     return y01 * (floor / spread) if 0 < spread < floor else y01
 
 
-# the eight symmetries of the square (the dihedral group D4), each as (flip rows, flip columns, transpose first)
-DIHEDRAL = tuple((rows, cols, swap) for swap in (False, True) for rows in (False, True) for cols in (False, True))
-
-
-def _dihedral(x: Tensor, t: tuple[bool, bool, bool]) -> Tensor:
-    """``x`` (..., H, W) under the symmetry ``t`` of :data:`DIHEDRAL`: transposed if ``t[2]``, then flipped along its
-    rows if ``t[0]`` and its columns if ``t[1]``."""
-    rows, cols, swap = t
-    x = x.transpose(-1, -2) if swap else x
-    x = x.flip(-2) if rows else x
-    return x.flip(-1) if cols else x
-
-
-def _dihedral_back(x: Tensor, t: tuple[bool, bool, bool]) -> Tensor:
-    """The inverse of :func:`_dihedral`: a kernel estimated from a photo under ``t`` as the photo's own."""
-    rows, cols, swap = t
-    x = x.flip(-1) if cols else x
-    x = x.flip(-2) if rows else x
-    return x.transpose(-1, -2) if swap else x
-
-
 def l0_kernel(
-    y01: Tensor,
-    size: int,
-    model: str = "separable",
-    *,
-    boundary: str = "valid",
-    min_contrast: float | None = None,
-    dihedral: bool = False,
+    y01: Tensor, size: int, model: str = "separable", *, boundary: str = "valid", min_contrast: float | None = None
 ) -> Tensor | tuple[Tensor, Tensor]:
     """A blur kernel of ``size`` taps estimated from ``y01`` (1, C, H, W) alone, coarse to fine without a diffusion
     prior (Pan et al. 2014's scheme with Xu et al. 2013's gradient L0 image): at each scale of a pyramid of ratio
@@ -791,22 +754,10 @@ def l0_kernel(
     kernel then resampled to the next scale (a full kernel of :data:`L0_COARSE_RIDGE_FROM` taps or more fitted with
     the ridge :data:`L0_COARSE_RIDGE` below the full scale, and each full fit cleaned by :func:`clean_kernel`). The
     coarsest starts from a near delta. ``min_contrast``: estimated from ``y01`` scaled up to that contrast where its
-    own is lower (:func:`raise_contrast`; the held route's full kernel, :data:`L0_CONTRAST`). ``dihedral`` (full model
-    only): the mean of the estimates from the photo's eight flips and transposes (:data:`DIHEDRAL`), each mapped back
-    and centred, the mean cleaned by :func:`clean_kernel` (the held route's, :data:`L0_DIHEDRAL`; eight times the
-    cost). Returns the factors ``(a, b)`` (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess
-    (``pyramid="l0"``)."""
+    own is lower (:func:`raise_contrast`; the held route's full kernel, :data:`L0_CONTRAST`). Returns the factors
+    ``(a, b)`` (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
     if model not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
-    if dihedral:
-        if model != "full":
-            raise TaskError("the mean over the photo's flips and transposes is offered for a full kernel only")
-        estimates = [
-            recentre(_dihedral_back(l0_kernel(_dihedral(y01, t), size, model, boundary=boundary,
-                                              min_contrast=min_contrast), t))
-            for t in DIHEDRAL
-        ]  # fmt: skip
-        return recentre(clean_kernel(torch.stack(estimates).mean(0)))
     y = (y01 if min_contrast is None else raise_contrast(y01, min_contrast))[0].double()
     levels = max(0, math.floor(math.log(PYRAMID_MIN_KERNEL / size) / math.log(L0_RATIO)))
     smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH[model]  # as KernelEstimator fits
@@ -1024,8 +975,7 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
     args = dict(estimator_args)
     if args.get("start_kernel") is None:
         args["start_kernel"] = l0_kernel(y01, size, model, boundary=args.get("boundary", "circular"),
-                                         min_contrast=L0_CONTRAST if model == "full" else None,
-                                         dihedral=L0_DIHEDRAL and model == "full")  # fmt: skip
+                                         min_contrast=L0_CONTRAST if model == "full" else None)  # fmt: skip
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **args)
     factor = 1.0 if narrow is None else narrow
     gens = None
