@@ -844,6 +844,30 @@ def blind_stretch_table(after: Path = STRETCH_AFTER) -> str:
     return _pair_table(stretch_figures(after), "the stretch", "motion 9-31 px")
 
 
+# the classical estimate the mean of its estimates from the photo's eight flips and transposes (the held route's
+# default at commit 8e195a8, reverted at 48375a0): ``blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31
+# --levels 0.01 --no-true-kernel --out blind_dihedral_shake_samples4.json`` against the route with its refits
+# (:func:`refits_pairs`, the same cases)
+DIHEDRAL_AFTER = RESULTS / "blind_dihedral_shake_samples4.json"
+
+
+def dihedral_figures(after: Path = DIHEDRAL_AFTER) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of the route with the plain classical estimate and with the mean over the photo's
+    flips (the rows before: the refits', :func:`refits_pairs`), and the route's distance below the true kernel held
+    by the route, before and after (``"gap held"``, :func:`true_held_figures`)."""
+    out = _pair_figures(_paired(after, refits_pairs()["all"][1]))
+    before, now = true_held_figures(), true_held_figures(after=after)
+    for label, f in out.items():
+        f["without"]["gap held"], f["with"]["gap held"] = before[label]["gap held"], now[label]["gap held"]
+    return out
+
+
+def blind_dihedral_table(after: Path = DIHEDRAL_AFTER) -> str:
+    """:func:`_pair_table` of the route with the plain classical estimate and with the mean over the photo's flips,
+    on the 9-31 px shakes."""
+    return _pair_table(dihedral_figures(after), "the flips", "motion 9-31 px")
+
+
 # camera shake in an under-exposed photo: the held-out scenes at 0.3 of their exposure (``--exposure 0.3``), 9-21 px
 # shakes, sigma_y 0.01: the route before the contrast floor (``L0_CONTRAST``, commit be009e5, its true kernel made
 # beside it) and with it (commit 9b9aa6a, ``--no-true-kernel``), both ``blind_real.py --shake --samples 4
@@ -1980,6 +2004,7 @@ TABLES = {
     "blind_refits_02": blind_refits_02_table,
     "blind_refits_given": blind_refits_given_table,
     "blind_stretch": blind_stretch_table,
+    "blind_dihedral": blind_dihedral_table,
     "blind_dark": blind_dark_table,
     "blind_dark_true100": blind_dark_true100_table,
     "blind_shake_contrast": blind_shake_contrast_table,

@@ -1034,6 +1034,45 @@ def test_the_contrast_floor_figures_quoted_agree_with_their_result_files():
     assert a["true below"] > hundred["below"] and hundred["mean"] > b["mean"], "the 20 steps' losses"
 
 
+def test_the_flips_mean_figures_quoted_agree_with_their_result_file():
+    """docs/benchmarks.md's figures for the classical estimate averaged over the photo's flips (table
+    ``blind_dihedral``; not kept), computed here from ``blind_dihedral_shake_samples4.json`` joined to the route with
+    its refits, and the claims asserted from them: most rows move by little, two fall far, and the route ends further
+    from the true kernel than without it (why it was reverted)."""
+    import ddrm.pipeline.blind as blind
+
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    record = summaries.record_of(summaries.DIHEDRAL_AFTER)
+    assert record["commit"].startswith("8e195a8") and record["command"] in text
+    assert not hasattr(blind, "L0_DIHEDRAL"), "reverted at 48375a0"
+    f = summaries.dihedral_figures()
+    old, new = summaries._paired(summaries.DIHEDRAL_AFTER, summaries.refits_pairs()["all"][1])["all"]
+    a, b = f["all"]["without"], f["all"]["with"]
+    change = [n["mean"] - o["mean"] for o, n in zip(old, new)]
+    order = sorted(range(len(change)), key=change.__getitem__)
+    small = sum(abs(c) < 0.2 for c in change)
+    g = lambda r: r["mean"] - r["blurry"]  # noqa: E731
+    err = lambda r: r["blind, full kernel error"]  # noqa: E731
+    quoted = [
+        f"With the mean the route raises {f['all']['better']} of {b['rows']} rows and moves {small} of them by under "
+        f"0.2 dB either way",
+    ]
+    for i in order[:2]:
+        quoted.append(f"`{old[i]['image']}` under the {old[i]['kernel'].split()[1]} px shake from {g(old[i]):+.2f} dB "
+                      f"over the blurry photo to {g(new[i]):+.2f} (kernel error {err(old[i]):.2f} -> {err(new[i]):.2f})")  # fmt: skip
+    quoted.append(
+        f"Over the {b['rows']} rows the route is {b['mean']:+.2f} dB over the blurry photo on average instead of "
+        f"{a['mean']:+.2f}, below it in {b['below']} instead of {a['below']}, {b['gap']:.2f} dB below the true kernel's "
+        f"mean of 4 instead of {a['gap']:.2f}, and {b['gap held']:.2f} below the true kernel held by the route instead "
+        f"of {a['gap held']:.2f}"
+    )
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert change[order[1]] < -1 and small >= len(change) - 6, "most rows barely move, two fall far"
+    assert b["mean"] < a["mean"] and b["gap held"] > a["gap held"], "further from the true kernel with it"
+
+
 def test_the_cleanup_given_size_figures_quoted_agree_with_their_result_file():
     """docs/benchmarks.md's figures for the route with the kernel cleanup given 21 px
     (table ``blind_cleanup_given``), computed here from ``blind_cleanup_shake_given_samples4.json`` joined to the
