@@ -851,11 +851,16 @@ def blind_stretch_table(after: Path = STRETCH_AFTER) -> str:
 DIHEDRAL_AFTER = RESULTS / "blind_dihedral_shake_samples4.json"
 
 
+def dihedral_pairs(after: Path = DIHEDRAL_AFTER) -> dict[str, tuple[list, list]]:
+    """shake (and ``"all"``) -> the route's rows with the plain classical estimate (the refits', :func:`refits_pairs`)
+    and ``after``'s with the mean over the photo's flips for the same cases, as :func:`refits_pairs` pairs its own."""
+    return _paired(after, refits_pairs()["all"][1])
+
+
 def dihedral_figures(after: Path = DIHEDRAL_AFTER) -> dict[str, dict[str, Any]]:
-    """:func:`_pair_figures` of the route with the plain classical estimate and with the mean over the photo's
-    flips (the rows before: the refits', :func:`refits_pairs`), and the route's distance below the true kernel held
-    by the route, before and after (``"gap held"``, :func:`true_held_figures`)."""
-    out = _pair_figures(_paired(after, refits_pairs()["all"][1]))
+    """:func:`_pair_figures` of :func:`dihedral_pairs`, and the route's distance below the true kernel held by the
+    route, before and after (``"gap held"``, :func:`true_held_figures`)."""
+    out = _pair_figures(dihedral_pairs(after))
     before, now = true_held_figures(), true_held_figures(after=after)
     for label, f in out.items():
         f["without"]["gap held"], f["with"]["gap held"] = before[label]["gap held"], now[label]["gap held"]
