@@ -194,6 +194,14 @@ The true kernel on the same dim photos at DiffPIR's own 100 steps (the files abo
     python benchmarks/blind_real.py --contrast 1,0.3 --shake-sizes 9,15,21,31 \
         --out benchmarks/results/blind_shake_contrast.json
 
+``--fixed-point``: where the classical estimate's error comes from, on the shakes of ``--shake-sizes`` (9-31 px
+unless told): the kernel error of the estimate as the held route makes it (``l0_kernel``, full, the contrast floor),
+of the same from the photo blurred without noise (still rounded to 8 bits), and of ``l0_kernel``'s alternation at the
+full scale started at the true kernel itself (``start``): one alternation at each weight of ``FIXED_POINT_WEIGHTS``,
+and the full scale's own schedule (``L0_WEIGHT`` decaying over ``L0_ITERATIONS``); no restoration, no prior::
+
+    python benchmarks/blind_real.py --fixed-point --levels 0.01 --out benchmarks/results/blind_shake_fixed_point.json
+
 PSNR in the measurement's frame; kernel error: relative L2 distance to the true kernel, both centred.
 """
 
@@ -217,6 +225,7 @@ from summaries import (
     blind_samples_table,
     blind_shake_contrast_table,
     blind_shake_extent_table,
+    blind_shake_fixed_point_table,
     blind_shake_given_table,
     blind_shake_photos_table,
     blind_shake_samples_photos_table,
@@ -582,6 +591,33 @@ def extent_rows(args, files, window: int) -> list[dict]:  # noqa: ANN001
     return rows
 
 
+# ``--fixed-point``: the L0 weights of the one alternation from the true kernel (the full scale's own schedule starts
+# at ``L0_WEIGHT``, 1e-2, and ends at 6.8e-3; ``L0_WEIGHT_MIN`` is 1e-4)
+FIXED_POINT_WEIGHTS = (1e-2, 1e-3, 1e-4)
+
+
+def fixed_point_rows(args, files) -> list[dict]:  # noqa: ANN001
+    """Each shake, level and photo: the kernel error of the classical estimate as the held route makes it, of the
+    same from the noise-free blur, and of ``l0_kernel``'s full-scale alternation from the true kernel (one alternation
+    per weight of :data:`FIXED_POINT_WEIGHTS`, and the full scale's schedule)."""
+    rows, photos = [], {f.stem: f for f in files}
+    for family, k in motion_kernels(args.shake_sizes or EXTENT_SHAKES).items():
+        n, truth = k.shape[0], k.double()
+        for seed, y, _, row in blurred(args, files, family, k):
+            clean = blur_valid(scene_of(args, photos[row["image"]], n), k, 0.0, seed)
+            route = {"boundary": "valid", "min_contrast": L0_CONTRAST}
+            row["estimate"] = kernel_error(l0_kernel(y[None], n, "full", **route), k)
+            row["estimate, no noise"] = kernel_error(l0_kernel(clean[None], n, "full", **route), k)
+            for w in FIXED_POINT_WEIGHTS:
+                est = l0_kernel(y[None], n, "full", **route, start=truth, weight=w, iterations=1)
+                row[f"from the true kernel, weight {w:g}"] = kernel_error(est, k)
+            est = l0_kernel(y[None], n, "full", **route, start=truth)
+            row["from the true kernel, the full scale's schedule"] = kernel_error(est, k)
+            rows.append(row)
+            show(row)
+    return rows
+
+
 def contrast_rows(args, files, exposures: list[float]) -> list[dict]:  # noqa: ANN001
     """Each exposure, shake, level and photo: the measurement's contrast and whether the held route raises it to
     :data:`~ddrm.pipeline.blind.L0_CONTRAST` before its classical estimate."""
@@ -636,6 +672,9 @@ def main() -> None:
     ap.add_argument(
         "--contrast", default=None, help="exposures: each photo's contrast under each shake, no restoration"
     )
+    ap.add_argument(
+        "--fixed-point", action="store_true", help="camera shake: the classical estimate's error and its sources"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -659,10 +698,14 @@ def main() -> None:
         odd_sizes(ap, "--extent", str(args.extent))
         if args.shake or args.motion or args.sizes or args.samples != 1 or args.narrow is not None or args.draws != 1:
             ap.error("--extent makes no restoration: it goes with --shake-sizes, --levels and the photo options alone")
+    if args.fixed_point and (args.shake or args.motion or args.sizes or args.samples != 1 or args.narrow is not None
+                             or args.draws != 1 or args.extent is not None or args.contrast is not None):  # fmt: skip
+        ap.error("--fixed-point makes no restoration: it goes with --shake-sizes, --levels and the photo options alone")
     if args.shake_sizes is not None:
-        if not (args.shake and args.samples > 1) and args.extent is None and args.contrast is None:
-            ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N), --extent or "
-                     "--contrast")  # fmt: skip
+        analyses = args.extent is not None or args.contrast is not None or args.fixed_point  # no restoration
+        if not (args.shake and args.samples > 1) and not analyses:
+            ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N), --extent, "
+                     "--contrast or --fixed-point")  # fmt: skip
         args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
     if args.true_held and (args.shake_sizes is None or args.no_true_kernel or args.sizes is not None):
         ap.error("--true-held goes with --shake --samples N --shake-sizes (and no --sizes, --no-true-kernel)")
@@ -678,6 +721,13 @@ def main() -> None:
         out = write_result(out, command_line(), rows, size=args.size, photos=args.heldout,
                            restores="no: the measurement's contrast alone, the prior unused")  # fmt: skip
         print(blind_shake_contrast_table(out))
+        return
+    if args.fixed_point:
+        out = args.out or "benchmarks/results/blind_shake_fixed_point.json"
+        rows = fixed_point_rows(args, files)
+        out = write_result(out, command_line(), rows, size=args.size, photos=args.heldout,
+                           restores="no: the classical estimate alone, the prior unused")  # fmt: skip
+        print(blind_shake_fixed_point_table(out))
         return
     if args.extent is not None:
         out = args.out or f"benchmarks/results/blind_shake_extent{args.extent}.json"

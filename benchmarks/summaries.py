@@ -1139,6 +1139,42 @@ def blind_shake_extent_table(path: Path = SHAKE_EXTENT) -> str:
     return "\n".join(out)
 
 
+# where the classical estimate's error comes from: ``blind_real.py --fixed-point --levels 0.01`` (no restoration)
+SHAKE_FIXED_POINT = RESULTS / "blind_shake_fixed_point.json"
+FIXED_POINT_COLUMNS = {  # the row's key -> the table's column
+    "estimate": "estimate",
+    "estimate, no noise": "estimate, no noise",
+    "from the true kernel, weight 0.01": "from the true kernel: one alternation, weight 1e-2",
+    "from the true kernel, weight 0.001": "1e-3",
+    "from the true kernel, weight 0.0001": "1e-4",
+    "from the true kernel, the full scale's schedule": "the full scale's schedule",
+}
+
+
+def fixed_point_figures(path: Path = SHAKE_FIXED_POINT) -> dict[str, dict[str, Any]]:
+    """shake (and ``"all"``) -> the rows and, per column of :data:`FIXED_POINT_COLUMNS`, the kernel errors' mean and
+    median, and on how many rows the estimate without noise is nearer the true kernel than with it."""
+    out = {}
+    for label, rs in _shake_groups(rows_of(path)).items():
+        f: dict[str, Any] = {"rows": len(rs)}
+        for key in FIXED_POINT_COLUMNS:
+            f[key] = {"mean": float(np.mean([r[key] for r in rs])), "median": float(np.median([r[key] for r in rs]))}
+        f["nearer without noise"] = sum(r["estimate, no noise"] < r["estimate"] for r in rs)
+        out[label] = f
+    return out
+
+
+def blind_shake_fixed_point_table(path: Path = SHAKE_FIXED_POINT) -> str:
+    """Per shake (and all): the kernel errors (mean / median) of :func:`fixed_point_figures`' columns."""
+    out = ["| shake | rows | " + " | ".join(f"{c}: mean / median" if i == 0 else c
+                                              for i, c in enumerate(FIXED_POINT_COLUMNS.values())) + " |",
+           "|---|---:|" + "---:|" * len(FIXED_POINT_COLUMNS)]  # fmt: skip
+    for label, f in fixed_point_figures(path).items():
+        cells = [f"{f[key]['mean']:.2f} / {f[key]['median']:.2f}" for key in FIXED_POINT_COLUMNS]
+        out.append(f"| {label} | {f['rows']} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def blind_shake_extent_train_table(path: Path = SHAKE_EXTENT_TRAIN) -> str:
     """:func:`blind_shake_extent_table` of the training photos' file."""
     return blind_shake_extent_table(path)
@@ -2018,6 +2054,7 @@ TABLES = {
     "blind_refit_true": blind_refit_true_table,
     "blind_refit_fits": blind_refit_fits_table,
     "blind_shake_extent": blind_shake_extent_table,
+    "blind_shake_fixed_point": blind_shake_fixed_point_table,
     "blind_shake_extent_train": blind_shake_extent_train_table,
     "blind_shake_given": blind_shake_given_table,
     "blind_fit_steps": blind_fit_steps_table,

@@ -744,7 +744,15 @@ def raise_contrast(y01: Tensor, floor: float = L0_CONTRAST) -> Tensor:
 
 
 def l0_kernel(
-    y01: Tensor, size: int, model: str = "separable", *, boundary: str = "valid", min_contrast: float | None = None
+    y01: Tensor,
+    size: int,
+    model: str = "separable",
+    *,
+    boundary: str = "valid",
+    min_contrast: float | None = None,
+    start: Tensor | tuple[Tensor, Tensor] | None = None,
+    weight: float = L0_WEIGHT,
+    iterations: int = L0_ITERATIONS,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """A blur kernel of ``size`` taps estimated from ``y01`` (1, C, H, W) alone, coarse to fine without a diffusion
     prior (Pan et al. 2014's scheme with Xu et al. 2013's gradient L0 image): at each scale of a pyramid of ratio
@@ -755,11 +763,22 @@ def l0_kernel(
     the ridge :data:`L0_COARSE_RIDGE` below the full scale, and each full fit cleaned by :func:`clean_kernel`). The
     coarsest starts from a near delta. ``min_contrast``: estimated from ``y01`` scaled up to that contrast where its
     own is lower (:func:`raise_contrast`; the held route's full kernel, :data:`L0_CONTRAST`). Returns the factors
-    ``(a, b)`` (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``)."""
+    ``(a, b)`` (separable, float64) or the 2-D kernel: :func:`restore_blind`'s first guess (``pyramid="l0"``).
+
+    ``weight`` (the L0 weight at the start of each scale) and ``iterations`` (the alternations per scale) default to
+    :data:`L0_WEIGHT` and :data:`L0_ITERATIONS`. ``start``: the alternation at the full scale alone, from that kernel
+    (the factors ``(a, b)`` of a separable one) instead of the pyramid's: with the true kernel, whether the estimate
+    would stay there (``docs/benchmarks.md``, "Where the classical estimate's error comes from")."""
     if model not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"the alternations per scale must be an integer >= 1, got {iterations!r}")
+    if start is not None:
+        shapes = [tuple(f.shape) for f in start] if model == "separable" else [tuple(start.shape)]
+        if any(shape != ((size,) if model == "separable" else (size, size)) for shape in shapes):
+            raise ValueError(f"the start kernel must have {size} taps per side, got the shapes {shapes}")
     y = (y01 if min_contrast is None else raise_contrast(y01, min_contrast))[0].double()
-    levels = max(0, math.floor(math.log(PYRAMID_MIN_KERNEL / size) / math.log(L0_RATIO)))
+    levels = max(0, math.floor(math.log(PYRAMID_MIN_KERNEL / size) / math.log(L0_RATIO))) if start is None else 0
     smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH[model]  # as KernelEstimator fits
     a = b = k = None
     for level in range(levels, -1, -1):
@@ -769,7 +788,10 @@ def l0_kernel(
         if level:
             shape = (max(8, round(y.shape[-2] * scale)), max(8, round(y.shape[-1] * scale)))
             ys = torch.nn.functional.interpolate(y[None], size=shape, mode="bilinear", antialias=True)[0]
-        if a is None and k is None:
+        if start is not None:
+            a, b = (f.double().cpu() for f in start) if model == "separable" else (None, None)
+            k = start.double().cpu() if model == "full" else None
+        elif a is None and k is None:
             a = b = gaussian_kernel(n, L0_FIRST_STD).double()
             k = torch.outer(a, b)
         elif model == "separable":
@@ -780,17 +802,17 @@ def l0_kernel(
             extended, grow = _periodic_extension(ys, n // 2), n - 1
         else:
             extended, grow = ys, 0
-        weight = L0_WEIGHT
-        for _ in range(L0_ITERATIONS):
+        w = weight
+        for _ in range(iterations):
             kernel = torch.outer(a, b) if model == "separable" else k
-            x = l0_latent(extended, kernel, weight)[:, : ys.shape[-2] + grow, : ys.shape[-1] + grow]
+            x = l0_latent(extended, kernel, w)[:, : ys.shape[-2] + grow, : ys.shape[-1] + grow]
             if model == "separable":
                 a, b = estimate_separable(x, ys, a, b, smooth=smooth, boundary=boundary, unimodal=L0_UNIMODAL)
                 a, b = recentre(a.cpu()), recentre(b.cpu())  # the kernel's bookkeeping on the CPU, as the estimator's
             else:
                 ridge = {"lam": L0_COARSE_RIDGE} if level and size >= L0_COARSE_RIDGE_FROM else {}
                 k = recentre(clean_kernel(estimate_full(x, ys, k, smooth=smooth, boundary=boundary, **ridge).cpu()))
-            weight = max(weight / L0_DECAY, L0_WEIGHT_MIN)
+            w = max(w / L0_DECAY, L0_WEIGHT_MIN)
     return (a, b) if model == "separable" else k
 
 
