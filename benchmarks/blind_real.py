@@ -604,7 +604,7 @@ def fixed_point_rows(args, files) -> list[dict]:  # noqa: ANN001
     for family, k in motion_kernels(args.shake_sizes or EXTENT_SHAKES).items():
         n, truth = k.shape[0], k.double()
         for seed, y, _, row in blurred(args, files, family, k):
-            clean = blur_valid(scene_of(args, photos[row["image"]], n), k, 0.0, seed)
+            clean = blur_valid(scene_of(args, photos[row["image"]], n) * args.exposure, k, 0.0, seed)  # as blurred's
             route = {"boundary": "valid", "min_contrast": L0_CONTRAST}
             row["estimate"] = kernel_error(l0_kernel(y[None], n, "full", **route), k)
             row["estimate, no noise"] = kernel_error(l0_kernel(clean[None], n, "full", **route), k)

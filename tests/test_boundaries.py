@@ -846,6 +846,11 @@ def test_the_classical_estimate_started_at_a_kernel_runs_the_full_scale_alone(mo
         blind.l0_kernel(y, n, "full", boundary="valid", start=start[1:-1, 1:-1])
     with pytest.raises(ValueError, match="integer >= 1"):
         blind.l0_kernel(y, n, "full", boundary="valid", start=start, iterations=0)
+    factors = (blind.gaussian_kernel(n, 1.0), blind.gaussian_kernel(n, 2.0))  # the separable model: its factors
+    a, b = blind.l0_kernel(y, n, start=factors, iterations=1)
+    assert a.shape == b.shape == (n,) and float(a.sum()) == pytest.approx(1.0) and float(b.sum()) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="9 taps per side"):
+        blind.l0_kernel(y, n, start=(factors[0], factors[1][1:-1]))
 
 
 @pytest.mark.parametrize("seed", range(4))
