@@ -816,7 +816,8 @@ def test_the_classical_full_guess_of_a_large_shake_takes_a_ridge_at_its_coarse_s
 def test_the_classical_estimate_started_at_a_kernel_runs_the_full_scale_alone(monkeypatch):
     """``l0_kernel(start=...)``: no pyramid, ``iterations`` fits at the full scale, the first from the start kernel and
     each with the weight decayed from ``weight`` by ``L0_DECAY``; a start of another side is refused in one line, as
-    are zero iterations; without ``start`` the defaults are the pyramid's ``L0_WEIGHT`` and ``L0_ITERATIONS``."""
+    are zero iterations and a weight that is not positive; without ``start`` the defaults are the pyramid's
+    ``L0_WEIGHT`` and ``L0_ITERATIONS``."""
     import ddrm.pipeline.blind as blind
 
     fits, weights = [], []
@@ -846,6 +847,8 @@ def test_the_classical_estimate_started_at_a_kernel_runs_the_full_scale_alone(mo
         blind.l0_kernel(y, n, "full", boundary="valid", start=start[1:-1, 1:-1])
     with pytest.raises(ValueError, match="integer >= 1"):
         blind.l0_kernel(y, n, "full", boundary="valid", start=start, iterations=0)
+    with pytest.raises(ValueError, match="must be positive"):
+        blind.l0_kernel(y, n, "full", boundary="valid", start=start, weight=0.0)
     factors = (blind.gaussian_kernel(n, 1.0), blind.gaussian_kernel(n, 2.0))  # the separable model: its factors
     a, b = blind.l0_kernel(y, n, start=factors, iterations=1)
     assert a.shape == b.shape == (n,) and float(a.sum()) == pytest.approx(1.0) and float(b.sum()) == pytest.approx(1.0)

@@ -773,6 +773,8 @@ def l0_kernel(
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"the alternations per scale must be an integer >= 1, got {iterations!r}")
+    if not weight > 0:  # (l0_latent's continuation starts at twice the weight: at zero it would never end)
+        raise ValueError(f"the L0 weight must be positive, got {weight}")
     if start is not None:
         shapes = [tuple(f.shape) for f in start] if model == "separable" else [tuple(start.shape)]
         if any(shape != ((size,) if model == "separable" else (size, size)) for shape in shapes):
