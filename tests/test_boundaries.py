@@ -752,6 +752,14 @@ def test_a_dim_photo_is_raised_to_the_classical_estimates_contrast():
     assert raise_contrast(ramp) is ramp and raise_contrast(torch.full((1, 8, 8), 0.5)).unique().tolist() == [0.5]
 
 
+def _stroke_kernel(n: int) -> torch.Tensor:
+    """A 9 px camera-shake-like kernel (n = 9): a slanted stroke with a cross bar, on the simplex (float64)."""
+    k = torch.zeros(n, n, dtype=torch.float64)
+    k[torch.arange(n), (torch.arange(n) // 2 + 2).clamp_max(n - 1)] = 1.0
+    k[4, 2:7] += 0.5
+    return k / k.sum()
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_the_classical_full_guess_of_a_dim_photo_is_its_raised_contrasts(seed):
     """``l0_kernel(min_contrast=...)`` (the held route's full kernel): a valid 9 px shake of a scene of flat
@@ -761,10 +769,7 @@ def test_the_classical_full_guess_of_a_dim_photo_is_its_raised_contrasts(seed):
     from ddrm.pipeline.blind import kernel_error, l0_kernel
 
     n = 9
-    k = torch.zeros(n, n, dtype=torch.float64)
-    k[torch.arange(n), (torch.arange(n) // 2 + 2).clamp_max(n - 1)] = 1.0  # a slanted stroke with a cross bar
-    k[4, 2:7] += 0.5
-    k = k / k.sum()
+    k = _stroke_kernel(n)
     y = valid_conv(_blocks(64 + n - 1, seed)[None], k)
     y = y + 0.01 * torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     full = l0_kernel(y, n, "full", boundary="valid")
@@ -866,10 +871,7 @@ def test_the_classical_alternation_from_the_true_kernel_stays_nearer_it_than_the
     from ddrm.pipeline.blind import kernel_error, l0_kernel
 
     n = 9
-    k = torch.zeros(n, n, dtype=torch.float64)
-    k[torch.arange(n), (torch.arange(n) // 2 + 2).clamp_max(n - 1)] = 1.0
-    k[4, 2:7] += 0.5
-    k = k / k.sum()
+    k = _stroke_kernel(n)
     y = valid_conv(_blocks(64 + n - 1, seed)[None], k)
     y = y + 0.01 * torch.randn(y.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     held = kernel_error(l0_kernel(y, n, "full", boundary="valid", start=k, weight=1e-3, iterations=1), k)

@@ -1090,7 +1090,8 @@ def test_the_classical_estimates_error_sources_quoted_agree_with_their_result_fi
     f = summaries.fixed_point_figures()
     a, s9 = f["all"], f["motion 9 px"]
     est, clean = a["estimate"], a["estimate, no noise"]
-    held, sched = a["from the true kernel, weight 0.001"], a["from the true kernel, the full scale's schedule"]
+    schedule = "from the true kernel, the full scale's schedule"
+    held, sched = a["from the true kernel, weight 0.001"], a[schedule]
     nearer = sum(r["from the true kernel, weight 0.001"] < r["estimate"] for r in rows)
     quoted = [
         f"from the noise-free photo it is {clean['mean']:.2f} off on average against {est['mean']:.2f}, nearer the "
@@ -1098,7 +1099,7 @@ def test_the_classical_estimates_error_sources_quoted_agree_with_their_result_fi
         f"one alternation at weight 1e-3 leaves it {held['mean']:.2f} off on average (median {held['median']:.2f}, "
         f"nearer than the estimate on all {nearer} rows), where the full scale's own schedule takes it to "
         f"{sched['mean']:.2f} (median {sched['median']:.2f}), and under the 9 px shake to "
-        f"{s9['from the true kernel, the full scale' + chr(39) + 's schedule']['mean']:.2f}, about the estimate's own "
+        f"{s9[schedule]['mean']:.2f}, about the estimate's own "
         f"{s9['estimate']['mean']:.2f}",
     ]
     missing = [q for q in quoted if q not in text]
