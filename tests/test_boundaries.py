@@ -964,3 +964,132 @@ def test_the_blind_first_guess_is_classical_for_a_photos_separable_blur():
     y01 = torch.rand(1, 3, 20, 20, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     with pytest.raises(TaskError, match="unknown pyramid"):
         restore_blind(prior, SAMPLERS["ddrm"], y01, 0.02, 5, boundary="valid", pyramid="fergus")
+
+
+def test_a_kernels_participation_is_its_effective_number_of_taps():
+    """``participation``: 1 for a delta, ``n`` for a box of ``n`` taps (1-D or 2-D), between the two for the stroke."""
+    from ddrm.pipeline.blind import participation
+
+    delta = torch.zeros(9, 9, dtype=torch.float64)
+    delta[4, 4] = 1.0
+    assert participation(delta) == pytest.approx(1.0, rel=1e-12)
+    assert participation(torch.full((5, 5), 1 / 25, dtype=torch.float64)) == pytest.approx(25.0, rel=1e-12)
+    assert participation(torch.full((7,), 1 / 7, dtype=torch.float32)) == pytest.approx(7.0, rel=1e-6)
+    assert 9 < participation(_stroke_kernel(9)) < 13  # 13 taps of unequal weight
+
+
+def test_the_weight_carried_across_scales_decays_from_scale_to_scale(monkeypatch):
+    """``l0_kernel(carry=True)`` (Pan et al.'s schedule): one weight for the whole pyramid, divided by ``L0_DECAY``
+    after every alternation at every scale down to ``L0_WEIGHT_MIN``; without it each scale restarts at ``weight``."""
+    import ddrm.pipeline.blind as blind
+
+    weights = []
+    real_latent = blind.l0_latent
+
+    def latent(y, k, weight, **kw):  # noqa: ANN001, ANN202
+        weights.append(weight)
+        return real_latent(y, k, weight, **kw)
+
+    monkeypatch.setattr(blind, "l0_latent", latent)
+    y, n = _blocks(48, 0)[None], 15
+    blind.l0_kernel(y, n, "full", boundary="valid", weight=4e-3, carry=True)
+    steps = len(weights)
+    assert steps > 2 * blind.L0_ITERATIONS and steps % blind.L0_ITERATIONS == 0  # several scales
+    assert weights == pytest.approx([max(4e-3 / blind.L0_DECAY**i, blind.L0_WEIGHT_MIN) for i in range(steps)])
+    weights.clear()
+    blind.l0_kernel(y, n, "full", boundary="valid", weight=4e-3)
+    assert len(weights) == steps and weights[:: blind.L0_ITERATIONS] == [4e-3] * (steps // blind.L0_ITERATIONS)
+
+
+def test_a_collapsed_held_estimate_is_made_again_with_the_weight_carried(monkeypatch):
+    """``held_kernel``: the classical estimate from the contrast floor; with ``fallback``, where its participation
+    is under the size (collapsed: a delta), the estimate made again from ``L0_FALLBACK_WEIGHT`` carried across
+    scales, and said; a spread estimate, ``fallback=False`` and the separable model are left as they are. The route
+    holds what ``held_kernel`` gives, and refuses the fallback for a kernel the chain refines."""
+    import ddrm.pipeline.blind as blind
+    from ddrm.priors import GaussianPrior
+    from ddrm.samplers import SAMPLERS
+
+    y01, n = _shake_photo(), 5
+    plain = blind.l0_kernel(y01, n, "full", boundary="valid", min_contrast=blind.L0_CONTRAST)
+    carried = blind.l0_kernel(y01, n, "full", boundary="valid", min_contrast=blind.L0_CONTRAST,
+                              weight=blind.L0_FALLBACK_WEIGHT, carry=True)  # fmt: skip
+    assert not torch.allclose(plain, carried, atol=1e-3)
+    k, fired = blind.held_kernel(y01, n, "full", boundary="valid")
+    assert torch.equal(k, plain) and not fired
+    k, fired = blind.held_kernel(y01, n, "full", boundary="valid", fallback=True)
+    assert fired == (blind.participation(plain) < n) and torch.equal(k, carried if fired else plain)
+
+    calls = []
+    delta = torch.zeros(n, n, dtype=torch.float64)
+    delta[2, 2] = 1.0
+    box = torch.full((n, n), 1 / n**2, dtype=torch.float64)
+    first = [delta]
+
+    def fake(y, size, model="separable", **kw):  # noqa: ANN001, ANN202
+        calls.append(kw)
+        if model == "separable":
+            return blind.gaussian_kernel(size, 1.0), blind.gaussian_kernel(size, 1.0)
+        return first[0] if not kw.get("carry") else box
+
+    monkeypatch.setattr(blind, "l0_kernel", fake)
+    k, fired = blind.held_kernel(y01, n, "full", boundary="valid", fallback=True)
+    assert fired and torch.equal(k, box) and len(calls) == 2
+    assert calls[1] == {"boundary": "valid", "min_contrast": blind.L0_CONTRAST, "weight": 4e-3, "carry": True}
+    assert blind.L0_FALLBACK_WEIGHT == 4e-3  # Pan et al.'s start
+    for case, fallback in ((delta, False), (box, True)):
+        calls.clear()
+        first[0] = case
+        k, fired = blind.held_kernel(y01, n, "full", boundary="valid", fallback=fallback)
+        assert not fired and torch.equal(k, case) and len(calls) == 1
+    calls.clear()
+    _, fired = blind.held_kernel(y01, n, "separable", boundary="valid", fallback=True)
+    assert not fired and len(calls) == 1
+
+    first[0] = delta
+    prior = GaussianPrior.stationary((3, 28, 28), length=1.0, dtype=torch.float64)
+    diffpir = SAMPLERS["diffpir"]
+    for fallback, want in ((True, box), (False, delta)):
+        _, est = blind.restore_blind(prior, diffpir, y01, 0.01, n, "full", boundary="valid", narrow=1.0, refits=0,
+                                     fallback=fallback, solver_args={"steps": 2},
+                                     generator=torch.Generator().manual_seed(1))  # fmt: skip
+        assert torch.equal(est, want)
+    with pytest.raises(TaskError, match="fallback applies to a held full kernel"):
+        blind.restore_blind(prior, diffpir, y01, 0.01, n, "full", boundary="valid", refine=True, fallback=True)
+    with pytest.raises(TaskError, match="fallback applies to a held full kernel"):
+        blind.restore_blind(prior, SAMPLERS["ddrm"], y01, 0.01, n, boundary="valid", fallback=True)
+
+
+def test_a_shakes_fallback_follows_a_named_size_through_the_task(monkeypatch):
+    """The task's ``fallback``: unless told, on for a photo's full kernel whose size the caller named (read as the
+    shake's extent) and off at the default size, which is only a window; off for every other model, where it is
+    refused if asked; a value that is not true or false is refused. ``ddrm.restore`` hands it to the route."""
+    import ddrm
+    import ddrm.pipeline.batch as batch
+    from ddrm.priors import GaussianPrior
+
+    shake = {"model": "full", "boundary": "valid"}
+    assert spec_for_measurement("deblur_blind", {**shake, "size": 5}, (3, 20, 20)).params["fallback"] is True
+    assert spec_for_measurement("deblur_blind", {**shake, "size": 5, "fallback": False}, (3, 20, 20)).params[
+        "fallback"] is False  # fmt: skip
+    assert spec_for_measurement("deblur_blind", shake, (3, 40, 40)).params["fallback"] is False  # the default 21
+    assert spec_for_measurement("deblur_blind", {**shake, "fallback": True}, (3, 40, 40)).params["fallback"] is True
+    assert spec_for_measurement("deblur_blind", {"size": 5}, (3, 20, 20)).params["fallback"] is False
+    with pytest.raises(TaskError, match="fallback applies to a photo's full kernel"):
+        spec_for_measurement("deblur_blind", {"size": 5, "fallback": True}, (3, 20, 20))
+    with pytest.raises(TaskError, match="fallback is true or false"):
+        spec_for_measurement("deblur_blind", {**shake, "size": 5, "fallback": 1}, (3, 20, 20))
+
+    seen = []
+
+    def route(prior, solver, y, level, size, model, **kw):  # noqa: ANN001, ANN202
+        seen.append(kw["fallback"])
+        return torch.zeros(kw["samples"], 3, y.shape[-2] + size - 1, y.shape[-1] + size - 1), torch.full(
+            (size, size), 1 / size**2)  # fmt: skip
+
+    monkeypatch.setattr(batch, "restore_blind", route)
+    prior = GaussianPrior.stationary((3, 24, 24), length=1.0)
+    y = _shake_photo()[:, :, :20, :20].float()
+    for params, want in (({"size": 5}, True), ({"size": 5, "fallback": False}, False)):
+        ddrm.restore(y, "deblur_blind", sigma_y=0.01, prior=prior, task_params={**shake, **params}, samples=1)
+        assert seen.pop() is want
