@@ -202,18 +202,6 @@ and the full scale's own schedule (``L0_WEIGHT`` decaying over ``L0_ITERATIONS``
 
     python benchmarks/blind_real.py --fixed-point --levels 0.01 --out benchmarks/results/blind_shake_fixed_point.json
 
-Every ``--shake --samples N`` row at the shake's own size runs the route as a user who names the size gets it: a
-collapsed classical estimate made again with the weight carried across scales (``held_kernel``'s ``fallback``; the
-column ``blind, full fallback`` says where it did, ``blind, full participation`` the first estimate's effective taps);
-given other sizes (``--sizes``, a user who does not know the shake's) without it. ``--join FILE``: the rows where the
-fallback leaves the estimate as it was are the route as before it, so they are taken from FILE (a ``--shake --samples
-N`` file of the same shakes, levels and photos made before the fallback), the first of them run again and checked
-against it; the rows where it fires are run. The 9-31 px shakes at sigma_y 0.01 with the fallback, joined to the file
-of the refits::
-
-    python benchmarks/blind_real.py --shake --samples 4 --shake-sizes 9,15,21,31 --levels 0.01 --no-true-kernel \
-        --join benchmarks/results/blind_refits_shake_samples4.json --out benchmarks/results/blind_fallback_shake_samples4.json
-
 PSNR in the measurement's frame; kernel error: relative L2 distance to the true kernel, both centred.
 """
 
@@ -261,10 +249,8 @@ from ddrm.pipeline.blind import (
     SMOOTH_GRADIENT,
     contrast,
     estimate_full,
-    held_kernel,
     kernel_error,
     l0_kernel,
-    participation,
     recentre,
     restore_blind,
 )
@@ -461,15 +447,14 @@ def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     """Camera shake with the full model as ``deblur_blind`` offers it for a photo (``model="full"``, valid boundary:
     the classical estimate held, its error taken as noise, DiffPIR at ``--steps``): PSNR and kernel error; the
     blurry photo's PSNR to join the other shake files by. With ``--shake-sizes`` the shakes of those sizes, and the
-    true kernel's one sample and mean of N made in the same row (not with ``--no-true-kernel``). ``--join FILE``:
-    the rows the fallback leaves alone taken from FILE (:func:`joined_rows`)."""
-    rows, joined = [], joined_rows(args.join) if args.join else None
+    true kernel's one sample and mean of N made in the same row (not with ``--no-true-kernel``)."""
+    rows = []
     for family, k in motion_kernels(args.shake_sizes or SHAKE_SIZES).items():
         for seed, y, truth, row in blurred(args, files, family, k):
             if args.samples == 1:
                 blind_into(row, "blind, full", y, truth, k, prior, args, seed, size=k.shape[0], model="full")
             else:
-                shake_samples_into(row, y, truth, k, prior, args, seed, check=not rows, joined=joined)
+                shake_samples_into(row, y, truth, k, prior, args, seed, check=not rows)
             if args.shake_sizes and not args.no_true_kernel:  # no other file holds these shakes' true kernel
                 true_motion_into(row, y, truth, k, prior, args, seed)
             rows.append(row)
@@ -477,51 +462,28 @@ def shake_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     return rows
 
 
-def joined_rows(path: str) -> dict[tuple, dict]:
-    """``--join FILE``'s rows by (kernel, sigma_y, image)."""
-    import json
-
-    return {(r["kernel"], r["sigma_y"], r["image"]): r for r in json.loads(Path(path).read_text())["rows"]}
-
-
 def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: int, check: bool,  # noqa: ANN001
-                       size: int | None = None, joined: dict | None = None) -> None:  # fmt: skip
+                       size: int | None = None) -> None:  # fmt: skip
     """``--shake --samples N``: the held estimate's image as ``ddrm.restore(y, "deblur_blind", samples=N)`` draws it
     (``restore_blind(samples=N)``, all N kept): the first sample and the mean of N (``ddrm.restore``'s result to
     float32 rounding: checked when ``check``). Files made before the kernel's refits (``HELD_REFITS``) checked the
     first sample against ``ddrm.restore``'s one-sample image instead, which it then was; with refits the kernel is
     fitted to the samples drawn, so one sample's run has its own. ``size``: the kernel size the route is given instead
-    of the shake's own (columns ``blind, full, size S...``), as a user who does not know the shake's: without the
-    fallback, which the shake's own size takes (``held_kernel``). ``joined`` (rows by kernel, level and photo): a row
-    whose estimate the fallback leaves alone is taken from there (``joined`` emptied of its first such row, which is
-    run and checked against it)."""
+    of the shake's own (columns ``blind, full, size S...``)."""
     n, m = size or k.shape[0], args.samples
     c, name = (n - 1) // 2, "blind, full" if size is None else f"blind, full, size {size}"
-    start, fired = held_kernel(y[None], n, "full", boundary="valid", fallback=size is None)
-    first = start if not fired else l0_kernel(y[None], n, "full", boundary="valid", min_contrast=L0_CONTRAST)
-    row[f"{name} fallback"], row[f"{name} participation"] = fired, participation(first)
-    keys = (name, f"{name}, mean of {m}", f"{name} kernel error")
-    old = None if joined is None or fired else joined[(row["kernel"], row["sigma_y"], row["image"])]
-    if old is not None and not joined.get("checked"):
-        joined["checked"] = True  # the first row left alone: run, and checked against the file's
-    elif old is not None:
-        row.update({key: old[key] for key in keys}, joined=True)
-        return
     x, est = restore_blind(prior, SAMPLERS["diffpir"], y[None], row["sigma_y"], n, "full", boundary="valid",
-                           narrow=1.0, samples=m, solver_args={"steps": args.steps}, start_kernel=start,
+                           narrow=1.0, samples=m, solver_args={"steps": args.steps},
                            generator=[image_generator(seed, "image 0")])  # fmt: skip
     x = x[:, :, c : c + args.size, c : c + args.size]
-    if check:  # the mean is the library's result (the size named: with the fallback unless given another size)
+    if check:  # the mean is the library's result
         mean = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior, seed=seed,
-                            task_params={"size": n, "model": "full", "fallback": size is None}, samples=m)  # fmt: skip
+                            task_params={"size": n, "model": "full"}, samples=m)  # fmt: skip
         # to float32 rounding: the network's batched convolutions round as a single image's do not (6e-7 in one
         # denoiser call here), which DiffPIR's steps carry on
         assert float((mean - x.mean(0)).abs().max()) < 1e-3, "restore_blind's mean is not ddrm.restore's image"
     row[name], row[f"{name}, mean of {m}"] = psnr(x[0], truth), psnr(x.mean(0), truth)
     row[f"{name} kernel error"] = kernel_error(est, k)
-    if old is not None:  # the route as the file made it: the same estimate and runs, to the machine's rounding
-        off = max(abs(row[key] - old[key]) for key in keys)
-        assert off < 1e-3, f"{row['image']}: the route left alone differs from --join's file by {off:.2g}"
 
 
 def true_held_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
@@ -713,13 +675,8 @@ def main() -> None:
     ap.add_argument(
         "--fixed-point", action="store_true", help="camera shake: the classical estimate's error and its sources"
     )
-    ap.add_argument(
-        "--join", default=None, help="--shake --samples N: rows the fallback leaves alone taken from this file"
-    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    if args.join and not (args.shake and args.samples > 1 and args.sizes is None and not args.true_held):
-        ap.error("--join goes with --shake --samples N at the shakes' own sizes (no --sizes, --true-held)")
     if (args.true_only or args.true_steps is not None) and not args.motion:
         ap.error("--true-only and --true-steps go with --motion")
     if args.full_kernel and args.narrow is not None:

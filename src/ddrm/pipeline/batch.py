@@ -243,8 +243,7 @@ def restore_batch(
                                  solver_args={**(solver_args or {}), **one}, generator=[g], progress_bar=progress_bar,
                                  boundary=task.params.get("boundary", "circular"),
                                  narrow=task.params.get("narrow"), draws=task.params.get("draws", 1),
-                                 samples=samples, refits=task.params.get("refits"),
-                                 fallback=bool(task.params.get("fallback")))  # fmt: skip
+                                 samples=samples, refits=task.params.get("refits"))  # fmt: skip
             images.append(x)
             kernels.append(k)
         draws = torch.stack(images)

@@ -68,8 +68,6 @@ __all__ = [
     "move_image",
     "restore_blind",
     "l0_kernel",
-    "held_kernel",
-    "participation",
     "l0_latent",
     "contrast",
     "raise_contrast",
@@ -653,17 +651,6 @@ HELD_STEPS = 20
 # the held-out photos above one sample on all 36 rows, +0.77 dB, below the blurry photo in 4 of 36 instead of 6; on
 # the training photos above it on all 36, below the blurry photo in 7 instead of 14)
 HELD_SAMPLES = 4
-# where the size was given (restore_blind's ``fallback``), a held full kernel whose classical estimate has collapsed,
-# its effective taps (:func:`participation`) fewer than the size's side, is estimated again with the L0 weight
-# carried from scale to scale from this start (l0_kernel's ``carry``; Pan et al.'s code, 4e-3) rather than restarted
-# at L0_WEIGHT at each scale: a true shake of a given size spreads over more taps than its side (10.3 / 24.6 / 40.6 /
-# 72.7 for the 9 / 15 / 21 / 31 px shakes), where the estimates far off it had collapsed to a few. The rule was fixed
-# on the training photos of ../shared/DATA.md (sigma_y 0.01, each shake at its own size: it fired on 13 of 48 rows and
-# raised 11, the route +0.97 dB on the 21 px shake's 12 photos and +0.45 on the 31 px one's); the carried estimate
-# everywhere lost (+2.87 -> +2.13 dB under the 21 px shake), being diffuse where the shipped one is sound. Without a
-# given size it does not apply: the default 21 px window is wider than a small shake, whose sound estimate has fewer
-# taps than 21 (docs/benchmarks.md, "A collapsed estimate made again with the weight carried")
-L0_FALLBACK_WEIGHT = 4e-3
 
 
 def _difference_spectra(h: int, w: int, dtype: torch.dtype, device) -> tuple[Tensor, Tensor]:  # noqa: ANN001
@@ -766,7 +753,6 @@ def l0_kernel(
     start: Tensor | tuple[Tensor, Tensor] | None = None,
     weight: float = L0_WEIGHT,
     iterations: int = L0_ITERATIONS,
-    carry: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """A blur kernel of ``size`` taps estimated from ``y01`` (1, C, H, W) alone, coarse to fine without a diffusion
     prior (Pan et al. 2014's scheme with Xu et al. 2013's gradient L0 image): at each scale of a pyramid of ratio
@@ -782,9 +768,7 @@ def l0_kernel(
     ``weight`` (the L0 weight at the start of each scale) and ``iterations`` (the alternations per scale) default to
     :data:`L0_WEIGHT` and :data:`L0_ITERATIONS`. ``start``: the alternation at the full scale alone, from that kernel
     (the factors ``(a, b)`` of a separable one) instead of the pyramid's: with the true kernel, whether the estimate
-    would stay there (``docs/benchmarks.md``, "Where the classical estimate's error comes from"). ``carry``: the
-    weight carried from scale to scale, decaying throughout, as Pan et al.'s code carries it, instead of restarting at
-    ``weight`` at each scale (:func:`held_kernel`'s fallback)."""
+    would stay there (``docs/benchmarks.md``, "Where the classical estimate's error comes from")."""
     if model not in KERNEL_MODELS:
         raise TaskError(f"unknown kernel model {model!r}; choose from {', '.join(KERNEL_MODELS)}")
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
@@ -799,7 +783,6 @@ def l0_kernel(
     levels = max(0, math.floor(math.log(PYRAMID_MIN_KERNEL / size) / math.log(L0_RATIO))) if start is None else 0
     smooth = SMOOTH_GRADIENT if boundary == "valid" else SMOOTH[model]  # as KernelEstimator fits
     a = b = k = None
-    w = weight
     for level in range(levels, -1, -1):
         scale = L0_RATIO**level
         n = size if level == 0 else max(3, round(size * scale) | 1)
@@ -821,8 +804,7 @@ def l0_kernel(
             extended, grow = _periodic_extension(ys, n // 2), n - 1
         else:
             extended, grow = ys, 0
-        if not carry:
-            w = weight
+        w = weight
         for _ in range(iterations):
             kernel = torch.outer(a, b) if model == "separable" else k
             x = l0_latent(extended, kernel, w)[:, : ys.shape[-2] + grow, : ys.shape[-1] + grow]
@@ -834,28 +816,6 @@ def l0_kernel(
                 k = recentre(clean_kernel(estimate_full(x, ys, k, smooth=smooth, boundary=boundary, **ridge).cpu()))
             w = max(w / L0_DECAY, L0_WEIGHT_MIN)
     return (a, b) if model == "separable" else k
-
-
-def participation(k: Tensor) -> float:
-    """The effective number of taps of a kernel on the simplex, its participation ratio ``1 / sum(k^2)``: the number
-    of equal taps with the same energy (1 for a delta, ``n`` for a box of ``n`` taps)."""
-    return float(1 / k.double().pow(2).sum())
-
-
-def held_kernel(
-    y01: Tensor, size: int, model: str = "full", *, boundary: str = "valid", fallback: bool = False
-) -> tuple[Tensor | tuple[Tensor, Tensor], bool]:
-    """The kernel :func:`restore_blind` holds when it does not refine (``refine=False``): the classical estimate of
-    :func:`l0_kernel` (a full kernel from the photo's contrast raised to :data:`L0_CONTRAST`), and whether the
-    fallback replaced it. ``fallback`` (a full kernel whose ``size`` was given): where the estimate's
-    :func:`participation` is under ``size``, collapsed, it is estimated again with the weight carried across scales
-    from :data:`L0_FALLBACK_WEIGHT`."""
-    floor = L0_CONTRAST if model == "full" else None
-    k = l0_kernel(y01, size, model, boundary=boundary, min_contrast=floor)
-    if not fallback or model != "full" or participation(k) >= size:
-        return k, False
-    carried = l0_kernel(y01, size, model, boundary=boundary, min_contrast=floor, weight=L0_FALLBACK_WEIGHT, carry=True)
-    return carried, True
 
 
 def _coarse_start(prior, solver, y01, sigma_y, size, model, solver_args, generator, estimator_args):  # noqa: ANN001
@@ -905,7 +865,6 @@ def restore_blind(
     refine: bool | None = None,
     kernel_noise: float | None = None,
     refits: int | None = None,
-    fallback: bool = False,
     **estimator_args: Any,
 ) -> tuple[Tensor, Tensor]:
     """Blind deblurring of one measurement ``y01`` (1, C, H, W) in [0, 1] with noise ``sigma_y`` ([0, 1] units):
@@ -956,9 +915,7 @@ def restore_blind(
     samples (:func:`estimate_full` with the estimator's regularisation), cleaned by :func:`clean_kernel`, and the
     image restored again with it under the same noise draws, that many times; the kernel returned is the last fit,
     the image its run. ``None``: :data:`HELD_REFITS` for a held full kernel, 0
-    otherwise (a refined estimate is refitted by its chain; a nonzero count is refused there).
-    ``fallback`` (a held full kernel, ``size`` given by the user as the shake's extent): a classical estimate that
-    collapsed is made again with the weight carried across scales (:func:`held_kernel`); refused elsewhere."""
+    otherwise (a refined estimate is refitted by its chain; a nonzero count is refused there)."""
     check_solver(solver)
     if narrow is not None and not 0 < narrow <= 1:
         raise TaskError(f"the kernel's narrowing factor must lie in (0, 1], got {narrow}")
@@ -985,15 +942,13 @@ def restore_blind(
     if refits and (refine or model != "full"):
         raise TaskError("kernel refits apply to a held full kernel (a photo's camera shake); a refined estimate is "
                         "refitted by the chain itself")  # fmt: skip
-    if fallback and (refine or model != "full"):
-        raise TaskError("the collapsed estimate's fallback applies to a held full kernel (a photo's camera shake)")
     if not refine and draws > 1:  # (the task refuses them too: tasks/spec.py)
         raise TaskError("kernel draws do not apply to a held estimate (the classical kernel has no noise to draw); "
                         "give refine=True to refine it by the chain")  # fmt: skip
     sigma_image = math.hypot(sigma_y, kernel_noise)  # the image's run: the photo's noise and the allowance
     if not refine:
         return _restore_held(prior, solver, y01, sigma_image, size, model, solver_args, generator, progress_bar,
-                             narrow, samples, refits, fallback, estimator_args)  # fmt: skip
+                             narrow, samples, refits, estimator_args)  # fmt: skip
     pyramid = _pyramid_kind(pyramid, model, boundary)
     if pyramid == "l0" and "start_kernel" not in estimator_args:  # the classical estimate: one for every draw
         start = l0_kernel(y01, size, model, boundary=boundary)
@@ -1033,8 +988,8 @@ def restore_blind(
 
 
 def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, generator, progress_bar, narrow, samples,  # noqa: ANN001
-                  refits, fallback, estimator_args) -> tuple[Tensor, Tensor]:  # fmt: skip
-    """:func:`restore_blind` without refinement: the kernel :func:`held_kernel` (or ``start_kernel``), the image
+                  refits, estimator_args) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """:func:`restore_blind` without refinement: the kernel the classical estimate (or ``start_kernel``), the image
     ``samples`` non-blind runs of ``solver`` with it (narrowed by ``narrow``) at noise ``sigma_run``, put back in
     place as the refined route's; :data:`HELD_STEPS` steps unless ``solver_args`` give them; then ``refits`` rounds
     of the kernel fitted to those samples and the runs made again with it."""
@@ -1043,8 +998,8 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
         solver_args["steps"] = HELD_STEPS
     args = dict(estimator_args)
     if args.get("start_kernel") is None:
-        args["start_kernel"], _ = held_kernel(y01, size, model, boundary=args.get("boundary", "circular"),
-                                              fallback=fallback)  # fmt: skip
+        args["start_kernel"] = l0_kernel(y01, size, model, boundary=args.get("boundary", "circular"),
+                                         min_contrast=L0_CONTRAST if model == "full" else None)  # fmt: skip
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **args)
     factor = 1.0 if narrow is None else narrow
     gens = None

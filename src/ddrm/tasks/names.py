@@ -37,9 +37,7 @@ KERNEL_MODELS = ("separable", "full")
 # default: fewer rows below the blurry photo than one draw on the training photos and on the held-out ones under each
 # seed tried, docs/benchmarks.md "Several draws of the kernel"; refits: a held full kernel (a photo's camera shake)
 # fitted again to its restored samples and restored again, that many times; None, the default: HELD_REFITS there, 0
-# for every other model, whose chain refines its estimate itself; fallback: a held full kernel's collapsed classical
-# estimate made again with the L0 weight carried across scales, ddrm.pipeline.blind.held_kernel; None, the default:
-# where the caller named the size, which the rule reads as the shake's extent; refused for every other model)
+# for every other model, whose chain refines its estimate itself)
 BLIND_TASKS: dict[str, dict[str, Any]] = {
     "deblur_blind": {
         "size": 21,
@@ -48,7 +46,6 @@ BLIND_TASKS: dict[str, dict[str, Any]] = {
         "narrow": 1.0,
         "draws": 2,
         "refits": None,
-        "fallback": None,
     }
 }
 # a photo's full kernel (the classical estimate held) is fitted again this many times, each time to the mean of the

@@ -267,8 +267,7 @@ def _check_motion(shape: tuple[int, int, int], size: int | None, intensity: floa
 def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[str, Any]:
     """A blind task's estimator settings, checked for the image: an odd kernel size that fits, a known model, no
     narrowing factor or one in (0, 1], a whole number of draws (one for a photo's full kernel, which is not drawn),
-    refits and the fallback only for a photo's full kernel (the fallback, unless told, where ``params`` name the
-    size)."""
+    refits only for a photo's full kernel."""
     out = {**task_params(name), **{k: v for k, v in params.items() if v is not None}}
     size, limit = out["size"], min(shape[1], shape[2])
     if not (isinstance(size, int) and 3 <= size <= limit and size % 2 == 1):
@@ -290,22 +289,14 @@ def _blind_params(name: str, params: dict, shape: tuple[int, int, int]) -> dict[
     if refits and not holds_estimate(out["model"], out["boundary"]):
         raise TaskError("kernel refits apply to a photo's full kernel (--kernel-model full, valid boundary); the "
                         "diffusion chain refines every other estimate itself")  # fmt: skip
-    fallback = out["fallback"]
-    if fallback is not None and not isinstance(fallback, bool):
-        raise TaskError(f"the collapsed estimate's fallback is true or false, got {fallback!r}")
-    if fallback and not holds_estimate(out["model"], out["boundary"]):
-        raise TaskError("the collapsed estimate's fallback applies to a photo's full kernel (--kernel-model full, "
-                        "valid boundary)")  # fmt: skip
     if holds_estimate(out["model"], out["boundary"]):  # the classical estimate held: nothing to draw
         if params.get("draws") not in (None, 1):
             raise TaskError("kernel draws do not apply to a photo's full kernel (its classical estimate is held, "
                             "not drawn); leave them out")  # fmt: skip
         out["draws"] = 1
         out["refits"] = HELD_REFITS if refits is None else refits
-        # the fallback reads a named size as the shake's extent; the default one is only a window
-        out["fallback"] = params.get("size") is not None if fallback is None else fallback
     else:
-        out["refits"], out["fallback"] = 0, False
+        out["refits"] = 0
     return out
 
 
