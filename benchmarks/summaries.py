@@ -873,6 +873,74 @@ def blind_dihedral_table(after: Path = DIHEDRAL_AFTER) -> str:
     return _pair_table(dihedral_figures(after), "the flips", "motion 9-31 px")
 
 
+# a collapsed classical estimate made again with the L0 weight carried across scales (``held_kernel``'s fallback,
+# where the size is named: the route at the shake's own size at commit 97cab1a, reverted at e5e367b): ``blind_real.py
+# --shake --samples 4 --shake-sizes 9,15,21,31 --levels L --no-true-kernel --join FILE`` against the route with its
+# refits (FILE: the rows the fallback leaves alone are FILE's), at sigma_y 0.01 and 0.02
+FALLBACK_AFTER = RESULTS / "blind_fallback_shake_samples4.json"
+FALLBACK_AFTER_02 = RESULTS / "blind_fallback_shake_samples4_sigma02.json"
+
+
+def fallback_figures(after: Path = FALLBACK_AFTER, before: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of the route with its refits (``before``) and with the fallback (``after``), with the
+    rows it fired on (``"fired"``), those it lowers (``"worse"``) and, at sigma_y 0.01 (where the true kernel was held
+    by the route), the distance below the true kernel held by the route before and after (``"gap held"``); ``"rows"``:
+    the fired rows (photo, the first estimate's participation, kernel error and mean of N over the blurry photo before
+    and after)."""
+    pairs = _paired(after, refits_pairs(before)["all"][1])
+    out = _pair_figures(pairs)
+    held = {r["sigma_y"] for r in rows_of(after)} == {0.01}
+    before_held, now_held = (true_held_figures(after=before), true_held_figures(after=after)) if held else ({}, {})
+    for label, (old, new) in pairs.items():
+        f = out[label]
+        f["fired"] = sum(r["blind, full fallback"] for r in new)
+        f["worse"] = sum(b["mean"] < a["mean"] for a, b in zip(old, new))
+        f["rows"] = [{"kernel": b["kernel"], "image": b["image"], "participation": b["blind, full participation"],
+                      "error before": a["blind, full kernel error"], "error after": b["blind, full kernel error"],
+                      "before": a["mean"] - a["blurry"], "after": b["mean"] - b["blurry"]}
+                     for a, b in zip(old, new) if b["blind, full fallback"]]  # fmt: skip
+        if held:
+            f["without"]["gap held"] = before_held[label]["gap held"]
+            f["with"]["gap held"] = now_held[label]["gap held"]
+    return out
+
+
+def blind_fallback_table(after: Path = FALLBACK_AFTER, before: Path = REFITS_AFTER) -> str:
+    """Per shake (and all): the rows, those the fallback fired on, the route's mean of N without it and with it (below
+    the blurry photo / mean and worst change against it / distance below the true kernel's mean of N / median kernel
+    error), and the rows it raises / lowers (:func:`fallback_figures`)."""
+    out = ["| shake | rows | fallback fired | without it: below blurry / mean / worst / below the true kernel / kernel "
+           "error | with it: the same | rows it raises / lowers |", "|---|---:|---:|---|---|---:|"]  # fmt: skip
+    for label, f in fallback_figures(after, before).items():
+        cells = [f"{g['below']} / {g['mean']:+.2f} / {g['worst']:+.2f} / {g['gap']:.2f} / {g['error']:.2f}"
+                 for g in (f["without"], f["with"])]  # fmt: skip
+        name = "motion 9-31 px" if label == "all" else label
+        out.append(f"| {name} | {f['with']['rows']} | {f['fired']} | {cells[0]} | {cells[1]} | {f['better']} / "
+                   f"{f['worse']} |")  # fmt: skip
+    return "\n".join(out)
+
+
+def blind_fallback_rows_table(after: Path = FALLBACK_AFTER, before: Path = REFITS_AFTER) -> str:
+    """The rows the fallback fired on: the shake, the photo, the first estimate's participation (under the size),
+    the kernel error before and after, and the mean of N over the blurry photo before and after."""
+    out = ["| shake | photo | first estimate's taps (participation) | kernel error: before / after | over the blurry "
+           "photo: before / after |", "|---|---|---:|---|---|"]  # fmt: skip
+    for r in fallback_figures(after, before)["all"]["rows"]:
+        out.append(f"| {r['kernel']} | {r['image']} | {r['participation']:.1f} | {r['error before']:.2f} / "
+                   f"{r['error after']:.2f} | {r['before']:+.2f} / {r['after']:+.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
+def blind_fallback_02_table(after: Path = FALLBACK_AFTER_02, before: Path = REFITS_AFTER_02) -> str:
+    """:func:`blind_fallback_table` of the rows at sigma_y 0.02."""
+    return blind_fallback_table(after, before)
+
+
+def blind_fallback_rows_02_table(after: Path = FALLBACK_AFTER_02, before: Path = REFITS_AFTER_02) -> str:
+    """:func:`blind_fallback_rows_table` of the rows at sigma_y 0.02."""
+    return blind_fallback_rows_table(after, before)
+
+
 # camera shake in an under-exposed photo: the held-out scenes at 0.3 of their exposure (``--exposure 0.3``), 9-21 px
 # shakes, sigma_y 0.01: the route before the contrast floor (``L0_CONTRAST``, commit be009e5, its true kernel made
 # beside it) and with it (commit 9b9aa6a, ``--no-true-kernel``), both ``blind_real.py --shake --samples 4
@@ -2046,6 +2114,10 @@ TABLES = {
     "blind_refits_given": blind_refits_given_table,
     "blind_stretch": blind_stretch_table,
     "blind_dihedral": blind_dihedral_table,
+    "blind_fallback": blind_fallback_table,
+    "blind_fallback_rows": blind_fallback_rows_table,
+    "blind_fallback_02": blind_fallback_02_table,
+    "blind_fallback_rows_02": blind_fallback_rows_02_table,
     "blind_dark": blind_dark_table,
     "blind_dark_true100": blind_dark_true100_table,
     "blind_shake_contrast": blind_shake_contrast_table,
