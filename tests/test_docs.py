@@ -1453,9 +1453,9 @@ def test_the_gpu_figures_quoted_agree_with_their_result_files():
 def test_the_collapsed_estimates_fallback_figures_quoted_agree_with_their_result_files():
     """docs/benchmarks.md's figures for the collapsed estimate made again with the weight carried (tables
     ``blind_fallback`` and ``blind_fallback_02``; not kept), computed here from ``blind_fallback_shake_samples4.json``
-    and its sigma_y 0.02 twin joined to the route with its refits, and the claims asserted from them: it fires only
-    under the 21 and 31 px shakes, and takes a photo below the blurry one where the route had none (why it was
-    reverted)."""
+    and its sigma_y 0.02 twin joined to the route with its refits, and the claims asserted from them: at sigma_y 0.01
+    it fires only under the 21 and 31 px shakes, on rows the route held just above the blurry photo, and at both
+    levels it takes a photo below the blurry one where the route had none (why it was reverted)."""
     import ddrm.pipeline.blind as blind
 
     summaries = _summaries()
@@ -1488,6 +1488,9 @@ def test_the_collapsed_estimates_fallback_figures_quoted_agree_with_their_result
             f"instead of {a['mean']:+.2f}, below it in {b['below']} instead of {a['below']}, {b['gap']:.2f} dB below "
             f"the true kernel's mean of 4 instead of {a['gap']:.2f}",
         ]
+        if level == "0.01":  # collapsed estimates, restored just above the blurry photo
+            assert {r["kernel"] for r in fired} <= {"motion 21 px", "motion 31 px"}
+            assert all(0 < r["before"] < 0.2 for r in fired)
         assert a["below"] == 0 < b["below"] and worst["after"] < 0 < worst["before"], "a photo taken below the blurry"
         assert worst["error after"] < worst["error before"] / 2, "nearer the true kernel by the error, and below"
     f = summaries.fallback_figures()
