@@ -16,6 +16,12 @@ fitted to the last round's samples' mean (``estimate_full`` with the estimator's
 (``clean_kernel``), re-centred, and the photo restored again under the same noise draws. Columns ``r0`` and ``VARIANT
 rR`` (PSNR of the mean in the frame; ``r0 one``: its first sample), ``... kerr`` (kernel error), ``... noise`` (the allowance of that round).
 
+``--variants allowances`` (on 2 CPU cores, about 20 min): round 0 alone, the classical estimate restored at the
+allowances of :data:`ROUND0_ALLOWANCES` beside the route's (``r0 A``): how much an allowance chosen for each photo
+could be worth where the estimate is near the shake or far from it::
+
+    python benchmarks/blind_refit_sweep.py --variants allowances --rounds 0 --levels 0.01 --threads 2
+
 ``--variants schedules``: the allowance in the refit rounds held at 0.05 (``const``: the route's), 0.05 x 0.7^r,
 0.05 x 0.5^r, or the residual's excess over the photo's noise (``resid``: the rms of ``y - k (*) x`` over the
 samples' mean, less sigma_y in quadrature); and the true kernel through the route at allowances 0.05, 0.025, 0.0125
@@ -63,6 +69,8 @@ PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlo
 SCHEDULES = ("const", "g0.7", "g0.5", "resid")
 FITS = {"const": (1.0, 1.0, 0.0), "damp": (1.0, 1.0, 0.5), "lam10": (10.0, 1.0, 0.0), "smooth4": (1.0, 4.0, 0.0)}
 TRUE_ALLOWANCES = (0.05, 0.025, 0.0125, 0.0)
+ROUND0_ALLOWANCES = (0.025,)  # --variants allowances: round 0 at these beside the route's KERNEL_NOISE
+VARIANTS = {"schedules": SCHEDULES, "fits": tuple(FITS), "allowances": ()}
 
 
 def make_rows(levels: str, sizes: tuple[int, ...], heldout: str) -> list[dict]:
@@ -129,7 +137,9 @@ def one_row(row: dict, variants: str, rounds: int, steps: int, samples: int, dev
     out["r0"], out["r0 one"], out["r0 kerr"] = score(x0), score(x0, one=True), kernel_error(k0, k_true)
     res0 = residual(x0, k0)
     out["r0 resid"] = res0
-    for variant in SCHEDULES if variants == "schedules" else FITS:
+    for noise in ROUND0_ALLOWANCES if variants == "allowances" else ():
+        out[f"r0 {noise}"] = score(run(k0, noise))
+    for variant in VARIANTS[variants]:
         x, k = x0, k0
         resid = math.sqrt(max(res0**2 - sy**2, 0.0))
         for r in range(1, rounds + 1):
@@ -157,7 +167,7 @@ def worker(args: argparse.Namespace, rows: list[dict], order: list[int], queue) 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--variants", choices=("schedules", "fits"), required=True)
+    ap.add_argument("--variants", choices=tuple(VARIANTS), required=True)
     ap.add_argument("--levels", default="0.01,0.02")
     ap.add_argument("--shake-sizes", default="9,15,21,31")
     ap.add_argument("--heldout", default="data/photos/train", help="the photos' folder (the training photos)")
