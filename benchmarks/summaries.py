@@ -9,6 +9,7 @@ page against them, so a table and its file never disagree).
 from __future__ import annotations
 
 import json
+import math
 import re
 import sys
 from collections import defaultdict
@@ -1067,6 +1068,50 @@ def blind_true_held_table(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) ->
     return "\n".join(out)
 
 
+# the bins of the route's kernel error the distance to the true kernel is split by (lower bound, label)
+GAP_BINS = ((0.0, "under 0.5"), (0.5, "0.5 to 1"), (1.0, "1 or more"))
+
+
+def gap_parts_figures(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
+    """The route's distance below the non-blind true kernel (mean of N each) on the rows of :func:`true_held_figures`,
+    per bin of the route's kernel error (:data:`GAP_BINS`, and ``"all"``), split into the allowance's part (the
+    non-blind true kernel over the true kernel held by the route) and the estimate's (the held true kernel over the
+    route): ``"rows"``, ``"photos"``, the median kernel error, the three over the blurry photo on average, the
+    distance and its parts on average, and ``"share"``: the bin's rows' distances summed over all rows (the bins'
+    shares add up to the mean distance)."""
+    held = rows_of(path)
+    key, _ = _samples_key(held, "true kernel, held")
+    route = _matched(held, refits_pairs(after)["all"][1])
+    joined = [{"image": r["image"], "error": o["blind, full kernel error"], "route": o["mean"] - r["blurry"],
+               "held": r[key] - r["blurry"], "true": o["true mean"] - r["blurry"]} for r, o in zip(held, route)]  # fmt: skip
+    bounds = [b for b, _ in GAP_BINS] + [math.inf]
+    groups = {label: [r for r in joined if lo <= r["error"] < hi] for (lo, label), hi in zip(GAP_BINS, bounds[1:])}
+    out = {}
+    for label, rows in {**groups, "all": joined}.items():
+        f: dict[str, Any] = {"rows": len(rows), "photos": sorted({r["image"] for r in rows})}
+        f["error"] = float(np.median([r["error"] for r in rows]))
+        for name in ("route", "held", "true"):
+            f[name] = float(np.mean([r[name] for r in rows]))
+        f["gap"], f["allowance"], f["estimate"] = f["true"] - f["route"], f["true"] - f["held"], f["held"] - f["route"]
+        f["share"] = float(sum(r["true"] - r["route"] for r in rows) / len(joined))
+        out[label] = f
+    return out
+
+
+def blind_gap_parts_table(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> str:
+    """Per bin of the route's kernel error (and all): its rows and photos, the median error, the route, the true
+    kernel held by the route and the non-blind true kernel over the blurry photo, and the route's distance below the
+    non-blind true kernel split into the allowance's and the estimate's parts (:func:`gap_parts_figures`)."""
+    out = ["| kernel error | rows | photos | median error | the route | true kernel, held | true kernel, non-blind | "
+           "below the non-blind: all = the allowance + the estimate | share of the mean distance |",
+           "|---|---:|---|---:|---:|---:|---:|---|---:|"]  # fmt: skip
+    for label, f in gap_parts_figures(path, after).items():
+        out.append(f"| {'all' if label == 'all' else label} | {f['rows']} | {', '.join(f['photos'])} | "
+                   f"{f['error']:.2f} | {f['route']:+.2f} | {f['held']:+.2f} | {f['true']:+.2f} | {f['gap']:.2f} = "
+                   f"{f['allowance']:.2f} + {f['estimate']:.2f} | {f['share']:.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 # the refits run further and made otherwise, on the training photos, on a lent GPU (``blind_refit_sweep.py``): the
 # allowance in the refit rounds (and the true kernel through the route at several allowances), and other refits
 REFIT_SCHEDULES = RESULTS / "blind_refit_schedules_train.json"
@@ -1158,6 +1203,47 @@ def blind_refit_fits_table(path: Path = REFIT_FITS) -> str:
         out.append(f"| {label} | {cell(f['start']['all'])} | "
                    + " | ".join(cell(f[name]["all"][r]) for r in range(1, last + 1)) + " | "
                    + " | ".join(f"{f[name][s][last]['mean']:+.2f}" for s in shakes) + " |")  # fmt: skip
+    return "\n".join(out)
+
+
+# round 0 of the route at a smaller allowance, on the training photos (``blind_refit_sweep.py --variants allowances``)
+REFIT_ALLOWANCES = RESULTS / "blind_refit_allowances_train.json"
+
+
+def round0_allowance_figures(path: Path = REFIT_ALLOWANCES) -> dict[str, dict[str, Any]]:
+    """Per bin of the classical estimate's kernel error (:data:`GAP_BINS`, and ``"all"``): the rows, the classical
+    estimate restored at the route's allowance (``"route"``) and at the smaller one (``"small"``) over the blurry
+    photo on average, the rows below it at each, the change (mean, least, most) and the rows it raises, and
+    ``"best"``: the mean change were each row given the better of the two (an allowance chosen with the truth)."""
+    rows = rows_of(path)
+    (small,) = [k for k in rows[0] if k.startswith("r0 0")]
+    bounds = [b for b, _ in GAP_BINS] + [math.inf]
+    groups = {label: [r for r in rows if lo <= r["r0 kerr"] < hi] for (lo, label), hi in zip(GAP_BINS, bounds[1:])}
+    out = {}
+    for label, group in {**groups, "all": rows}.items():
+        change = [r[small] - r["r0"] for r in group]
+        out[label] = {"rows": len(group), "allowance": float(small.split()[1]),
+                      "route": float(np.mean([r["r0"] - r["blurry"] for r in group])),
+                      "small": float(np.mean([r[small] - r["blurry"] for r in group])),
+                      "route below": sum(r["r0"] < r["blurry"] for r in group),
+                      "small below": sum(r[small] < r["blurry"] for r in group),
+                      "change": float(np.mean(change)), "least": min(change), "most": max(change),
+                      "raised": sum(c > 0 for c in change), "best": float(np.mean([max(c, 0.0) for c in change]))}  # fmt: skip
+    return out
+
+
+def blind_round0_allowance_table(path: Path = REFIT_ALLOWANCES) -> str:
+    """Per bin of the classical estimate's kernel error (and all): its rows, the estimate restored at the route's
+    allowance and at the smaller one over the blurry photo (rows below it), the change (mean, range, rows raised) and
+    the mean change with the better of the two per row (:func:`round0_allowance_figures`)."""
+    f = round0_allowance_figures(path)
+    small = f["all"]["allowance"]
+    out = [f"| kernel error | rows | allowance 0.05 (the route) | allowance {small:g} | change: mean (least / most) | "
+           "rows raised | the better of the two per row |", "|---|---:|---:|---:|---|---:|---:|"]  # fmt: skip
+    for label, g in f.items():
+        out.append(f"| {label} | {g['rows']} | {g['route']:+.2f} ({g['route below']}) | {g['small']:+.2f} "
+                   f"({g['small below']}) | {g['change']:+.2f} ({g['least']:+.2f} / {g['most']:+.2f}) | "
+                   f"{g['raised']} | {g['best']:+.2f} |")  # fmt: skip
     return "\n".join(out)
 
 
@@ -2122,9 +2208,11 @@ TABLES = {
     "blind_dark_true100": blind_dark_true100_table,
     "blind_shake_contrast": blind_shake_contrast_table,
     "blind_true_held": blind_true_held_table,
+    "blind_gap_parts": blind_gap_parts_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,
     "blind_refit_fits": blind_refit_fits_table,
+    "blind_round0_allowance": blind_round0_allowance_table,
     "blind_shake_extent": blind_shake_extent_table,
     "blind_shake_fixed_point": blind_shake_fixed_point_table,
     "blind_shake_extent_train": blind_shake_extent_train_table,
