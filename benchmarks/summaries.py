@@ -1072,6 +1072,13 @@ def blind_true_held_table(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) ->
 GAP_BINS = ((0.0, "under 0.5"), (0.5, "0.5 to 1"), (1.0, "1 or more"))
 
 
+def _error_bins(rows: list[dict], key: str) -> dict[str, list[dict]]:
+    """Each label of :data:`GAP_BINS` -> the rows whose ``key`` (a kernel error) lies in its bin, then ``"all"``."""
+    bounds = [b for b, _ in GAP_BINS] + [math.inf]
+    bins = {label: [r for r in rows if lo <= r[key] < hi] for (lo, label), hi in zip(GAP_BINS, bounds[1:])}
+    return {**bins, "all": rows}
+
+
 def gap_parts_figures(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
     """The route's distance below the non-blind true kernel (mean of N each) on the rows of :func:`true_held_figures`,
     per bin of the route's kernel error (:data:`GAP_BINS`, and ``"all"``), split into the allowance's part (the
@@ -1084,10 +1091,8 @@ def gap_parts_figures(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> dic
     route = _matched(held, refits_pairs(after)["all"][1])
     joined = [{"image": r["image"], "error": o["blind, full kernel error"], "route": o["mean"] - r["blurry"],
                "held": r[key] - r["blurry"], "true": o["true mean"] - r["blurry"]} for r, o in zip(held, route)]  # fmt: skip
-    bounds = [b for b, _ in GAP_BINS] + [math.inf]
-    groups = {label: [r for r in joined if lo <= r["error"] < hi] for (lo, label), hi in zip(GAP_BINS, bounds[1:])}
     out = {}
-    for label, rows in {**groups, "all": joined}.items():
+    for label, rows in _error_bins(joined, "error").items():
         f: dict[str, Any] = {"rows": len(rows), "photos": sorted({r["image"] for r in rows})}
         f["error"] = float(np.median([r["error"] for r in rows]))
         for name in ("route", "held", "true"):
@@ -1106,7 +1111,7 @@ def blind_gap_parts_table(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) ->
            "below the non-blind: all = the allowance + the estimate | share of the mean distance |",
            "|---|---:|---|---:|---:|---:|---:|---|---:|"]  # fmt: skip
     for label, f in gap_parts_figures(path, after).items():
-        out.append(f"| {'all' if label == 'all' else label} | {f['rows']} | {', '.join(f['photos'])} | "
+        out.append(f"| {label} | {f['rows']} | {', '.join(f['photos'])} | "
                    f"{f['error']:.2f} | {f['route']:+.2f} | {f['held']:+.2f} | {f['true']:+.2f} | {f['gap']:.2f} = "
                    f"{f['allowance']:.2f} + {f['estimate']:.2f} | {f['share']:.2f} |")  # fmt: skip
     return "\n".join(out)
@@ -1217,10 +1222,8 @@ def round0_allowance_figures(path: Path = REFIT_ALLOWANCES) -> dict[str, dict[st
     ``"best"``: the mean change were each row given the better of the two (an allowance chosen with the truth)."""
     rows = rows_of(path)
     (small,) = [k for k in rows[0] if k.startswith("r0 0")]
-    bounds = [b for b, _ in GAP_BINS] + [math.inf]
-    groups = {label: [r for r in rows if lo <= r["r0 kerr"] < hi] for (lo, label), hi in zip(GAP_BINS, bounds[1:])}
     out = {}
-    for label, group in {**groups, "all": rows}.items():
+    for label, group in _error_bins(rows, "r0 kerr").items():
         change = [r[small] - r["r0"] for r in group]
         out[label] = {"rows": len(group), "allowance": float(small.split()[1]),
                       "route": float(np.mean([r["r0"] - r["blurry"] for r in group])),
