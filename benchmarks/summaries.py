@@ -1034,15 +1034,23 @@ def _refit_rounds(rows: list[dict]) -> int:
     return max(int(k.split(" r")[1]) for k in rows[0] if re.fullmatch(r"const r\d+", k))
 
 
+def true_held_rows(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> list[dict]:
+    """``path``'s rows (the true kernel held by the route) joined to the route with its refits on the same cases
+    (matched, checked by the blurry photo): each with the route's mean of N (``"route"``), the non-blind true kernel's
+    (``"true"``), the held true kernel's (``"held"``) and the route's kernel error (``"error"``)."""
+    held = rows_of(path)
+    key, _ = _samples_key(held, "true kernel, held")
+    route = _matched(held, refits_pairs(after)["all"][1])
+    return [{**r, "route": o["mean"], "true": o["true mean"], "held": r[key], "error": o["blind, full kernel error"]}
+            for r, o in zip(held, route)]  # fmt: skip
+
+
 def true_held_figures(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
     """shake (and ``"all"``) -> over the blurry photo on average: the route's mean of N (``"route"``, with its refits),
     the non-blind true kernel's mean of N (``"true"``) and the true kernel held by the route (``"held"``); the rows
     each falls below the blurry photo in (``"... below"``); the route's distance below each reference (``"gap
     true"``, ``"gap held"``); and the rows where the held true kernel beats the non-blind one (``"held wins"``)."""
-    held = rows_of(path)
-    key, _ = _samples_key(held, "true kernel, held")
-    route = _matched(held, refits_pairs(after)["all"][1])
-    joined = [{**r, "route": o["mean"], "true": o["true mean"], "held": r[key]} for r, o in zip(held, route)]
+    joined = true_held_rows(path, after)
     out = {}
     for label, rows in _shake_groups(joined).items():
         f: dict[str, Any] = {"rows": len(rows)}
@@ -1086,11 +1094,8 @@ def gap_parts_figures(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> dic
     route): ``"rows"``, ``"photos"``, the median kernel error, the three over the blurry photo on average, the
     distance and its parts on average, and ``"share"``: the bin's rows' distances summed over all rows (the bins'
     shares add up to the mean distance)."""
-    held = rows_of(path)
-    key, _ = _samples_key(held, "true kernel, held")
-    route = _matched(held, refits_pairs(after)["all"][1])
-    joined = [{"image": r["image"], "error": o["blind, full kernel error"], "route": o["mean"] - r["blurry"],
-               "held": r[key] - r["blurry"], "true": o["true mean"] - r["blurry"]} for r, o in zip(held, route)]  # fmt: skip
+    joined = [{"image": r["image"], "error": r["error"], **{n: r[n] - r["blurry"] for n in ("route", "held", "true")}}
+              for r in true_held_rows(path, after)]  # fmt: skip
     out = {}
     for label, rows in _error_bins(joined, "error").items():
         f: dict[str, Any] = {"rows": len(rows), "photos": sorted({r["image"] for r in rows})}
