@@ -202,11 +202,20 @@ and the full scale's own schedule (``L0_WEIGHT`` decaying over ``L0_ITERATIONS``
 
     python benchmarks/blind_real.py --fixed-point --levels 0.01 --out benchmarks/results/blind_shake_fixed_point.json
 
+``--estimators W``: the two classical estimates of a photo's shake, without restoration: ``l0_kernel`` (full, the
+contrast floor: the held route's before ``TV_FROM``) and ``tv_kernel`` (Perrone & Favaro 2014, from the photo with the
+same floor), at the window W (``own``: each shake's own size), their kernel errors and seconds, on the shakes of
+``--shake-sizes`` (9-31 px unless told); no prior::
+
+    python benchmarks/blind_real.py --estimators own --levels 0.01 --heldout data/photos/train \
+        --out benchmarks/results/blind_shake_estimators_train.json
+
 PSNR in the measurement's frame; kernel error: relative L2 distance to the true kernel, both centred.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import torch
@@ -224,6 +233,7 @@ from summaries import (
     blind_real_table,
     blind_samples_table,
     blind_shake_contrast_table,
+    blind_shake_estimators_table,
     blind_shake_extent_table,
     blind_shake_fixed_point_table,
     blind_shake_given_table,
@@ -251,9 +261,11 @@ from ddrm.pipeline.blind import (
     estimate_full,
     kernel_error,
     l0_kernel,
+    raise_contrast,
     recentre,
     restore_blind,
 )
+from ddrm.pipeline.tv_kernel import tv_kernel
 from ddrm.samplers import SAMPLERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -591,6 +603,26 @@ def extent_rows(args, files, window: int) -> list[dict]:  # noqa: ANN001
     return rows
 
 
+def estimators_rows(args, files, window: int | None) -> list[dict]:  # noqa: ANN001
+    """Each shake, level and photo: the L0 and the TV estimate of its full kernel at ``window`` px (``None``: the
+    shake's own size) from the photo alone, both from the photo with the held route's contrast floor; their kernel
+    errors and the seconds each took."""
+    rows = []
+    for family, k in motion_kernels(args.shake_sizes or EXTENT_SHAKES).items():
+        n = window or k.shape[0]
+        for _, y, _, row in blurred(args, files, family, k):
+            row["window"] = n
+            t0 = time.perf_counter()
+            est = l0_kernel(y[None], n, "full", boundary="valid", min_contrast=L0_CONTRAST)
+            t1 = time.perf_counter()
+            row["l0"], row["l0 seconds"] = kernel_error(est, k), t1 - t0
+            est = recentre(tv_kernel(raise_contrast(y[None], L0_CONTRAST), n))
+            row["tv"], row["tv seconds"] = kernel_error(est, k), time.perf_counter() - t1
+            rows.append(row)
+            show(row)
+    return rows
+
+
 # ``--fixed-point``: the L0 weights of the one alternation from the true kernel (the full scale's own schedule starts
 # at ``L0_WEIGHT``, 1e-2, and ends at 6.8e-3; ``L0_WEIGHT_MIN`` is 1e-4)
 FIXED_POINT_WEIGHTS = (1e-2, 1e-3, 1e-4)
@@ -675,6 +707,9 @@ def main() -> None:
     ap.add_argument(
         "--fixed-point", action="store_true", help="camera shake: the classical estimate's error and its sources"
     )
+    ap.add_argument(
+        "--estimators", default=None, help="camera shake: the L0 and TV estimates at this window (own: the shake's)"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -701,8 +736,14 @@ def main() -> None:
     if args.fixed_point and (args.shake or args.motion or args.sizes or args.samples != 1 or args.narrow is not None
                              or args.draws != 1 or args.extent is not None or args.contrast is not None):  # fmt: skip
         ap.error("--fixed-point makes no restoration: it goes with --shake-sizes, --levels and the photo options alone")
+    if args.estimators is not None:
+        if args.estimators != "own":
+            odd_sizes(ap, "--estimators", args.estimators)
+        if args.shake or args.motion or args.sizes or args.samples != 1 or args.narrow is not None or args.draws != 1:
+            ap.error("--estimators makes no restoration: it goes with --shake-sizes, --levels and the photo options")
     if args.shake_sizes is not None:
-        analyses = args.extent is not None or args.contrast is not None or args.fixed_point  # no restoration
+        analyses = args.extent is not None or args.contrast is not None or args.fixed_point or args.estimators
+        # (no restoration)
         if not (args.shake and args.samples > 1) and not analyses:
             ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N), --extent, "
                      "--contrast or --fixed-point")  # fmt: skip
@@ -721,6 +762,14 @@ def main() -> None:
         out = write_result(out, command_line(), rows, size=args.size, photos=args.heldout,
                            restores="no: the measurement's contrast alone, the prior unused")  # fmt: skip
         print(blind_shake_contrast_table(out))
+        return
+    if args.estimators is not None:
+        window = None if args.estimators == "own" else int(args.estimators)
+        out = args.out or f"benchmarks/results/blind_shake_estimators_{args.estimators}.json"
+        rows = estimators_rows(args, files, window)
+        out = write_result(out, command_line(), rows, size=args.size, photos=args.heldout,
+                           restores="no: the classical estimates alone, the prior unused")  # fmt: skip
+        print(blind_shake_estimators_table(out))
         return
     if args.fixed_point:
         out = args.out or "benchmarks/results/blind_shake_fixed_point.json"

@@ -27,7 +27,10 @@ could be worth where the estimate is near the shake or far from it::
 samples' mean, less sigma_y in quadrature); and the true kernel through the route at allowances 0.05, 0.025, 0.0125
 and 0 (``true A``; 0 is the non-blind run at the photo's noise). ``--variants fits``: the refit as the route makes it
 (``const``), averaged with the kernel before it (``damp``), with ten times the ridge (``lam10``) or four times the
-smoothing (``smooth4``).
+smoothing (``smooth4``). ``--variants tv``: round 0 from the total-variation estimate (``tv_kernel``, Perrone &
+Favaro 2014) in place of the L0 one, and the route's refits (``const``)::
+
+    python benchmarks/blind_refit_sweep.py --variants tv --rounds 2 --levels 0.01 --workers 2
 
 Rows run in worker processes, the largest shakes first; ``--minutes``: no row is begun after that many minutes
 (a run on a lent GPU stops within its lease: the file says how many rows it holds).
@@ -52,6 +55,7 @@ from ddrm.pipeline import PriorLoader
 from ddrm.pipeline.batch import image_generator, sample_generators
 from ddrm.pipeline.blind import (
     KERNEL_NOISE,
+    L0_CONTRAST,
     KernelEstimator,
     _copy_generators,  # the route's replay of one round's noise draws (the refit rounds are replayed here)
     clean_kernel,
@@ -60,8 +64,10 @@ from ddrm.pipeline.blind import (
     kernel_offset,
     l0_kernel,
     move_image,
+    raise_contrast,
     recentre,
 )
+from ddrm.pipeline.tv_kernel import tv_kernel
 from ddrm.samplers import SAMPLERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +76,7 @@ SCHEDULES = ("const", "g0.7", "g0.5", "resid")
 FITS = {"const": (1.0, 1.0, 0.0), "damp": (1.0, 1.0, 0.5), "lam10": (10.0, 1.0, 0.0), "smooth4": (1.0, 4.0, 0.0)}
 TRUE_ALLOWANCES = (0.05, 0.025, 0.0125, 0.0)
 ROUND0_ALLOWANCES = (0.025,)  # --variants allowances: round 0 at these beside the route's KERNEL_NOISE
-VARIANTS = {"schedules": SCHEDULES, "fits": tuple(FITS), "allowances": ()}
+VARIANTS = {"schedules": SCHEDULES, "fits": tuple(FITS), "allowances": (), "tv": ("const",)}
 
 
 def make_rows(levels: str, sizes: tuple[int, ...], heldout: str) -> list[dict]:
@@ -132,7 +138,10 @@ def one_row(row: dict, variants: str, rounds: int, steps: int, samples: int, dev
         return ((est.operator(1.0).H(xm).reshape(y01.shape) - (2 * y01 - 1)) / 2).pow(2).mean().sqrt().item()
 
     out = {k: row[k] for k in ("kernel", "sigma_y", "image", "blurry", "seed")}
-    k0 = l0_kernel(y01, n, "full", boundary="valid")
+    if variants == "tv":  # the TV estimate as the route makes it (its photo's contrast raised as the L0 one's)
+        k0 = recentre(tv_kernel(raise_contrast(y01, L0_CONTRAST), n))
+    else:  # the L0 estimate as the GPU files made it (before the route's contrast floor, L0_CONTRAST)
+        k0 = l0_kernel(y01, n, "full", boundary="valid")
     x0 = run(k0, KERNEL_NOISE)
     out["r0"], out["r0 one"], out["r0 kerr"] = score(x0), score(x0, one=True), kernel_error(k0, k_true)
     res0 = residual(x0, k0)

@@ -1337,6 +1337,37 @@ def blind_shake_fixed_point_table(path: Path = SHAKE_FIXED_POINT) -> str:
     return "\n".join(out)
 
 
+SHAKE_ESTIMATORS_TRAIN = RESULTS / "blind_shake_estimators_train.json"
+
+
+def estimators_figures(path: Path = SHAKE_ESTIMATORS_TRAIN) -> dict[str, dict[str, Any]]:
+    """shake (and ``"all"``) -> the rows, the window, each estimate's kernel errors (mean, median) and mean seconds,
+    and on how many rows the TV estimate is nearer the true kernel than the L0 one."""
+    out = {}
+    for label, group in _shake_groups(rows_of(path)).items():
+        windows = {r["window"] for r in group}
+        out[label] = {"rows": len(group), "window": windows.pop() if len(windows) == 1 else None,
+                      "tv nearer": sum(r["tv"] < r["l0"] for r in group)}  # fmt: skip
+        for name in ("l0", "tv"):
+            errors = [r[name] for r in group]
+            out[label][name] = {"mean": float(np.mean(errors)), "median": float(np.median(errors)),
+                                "seconds": float(np.mean([r[f"{name} seconds"] for r in group]))}  # fmt: skip
+    return out
+
+
+def blind_shake_estimators_table(path: Path = SHAKE_ESTIMATORS_TRAIN) -> str:
+    """Per shake (and all): the window, the L0 and TV estimates' kernel errors (mean / median), the rows where the TV
+    one is nearer the true kernel, and each estimate's mean seconds."""
+    out = ["| shake | rows | window | kernel error, L0: mean / median | TV: mean / median | TV nearer | seconds: L0 / "
+           "TV |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for label, f in estimators_figures(path).items():
+        window = "own" if f["window"] is None else f"{f['window']} px"
+        out.append(f"| {label} | {f['rows']} | {window} | {f['l0']['mean']:.2f} / {f['l0']['median']:.2f} | "
+                   f"{f['tv']['mean']:.2f} / {f['tv']['median']:.2f} | {f['tv nearer']} | "
+                   f"{f['l0']['seconds']:.0f} / {f['tv']['seconds']:.0f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def blind_shake_extent_train_table(path: Path = SHAKE_EXTENT_TRAIN) -> str:
     """:func:`blind_shake_extent_table` of the training photos' file."""
     return blind_shake_extent_table(path)
