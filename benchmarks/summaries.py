@@ -727,11 +727,11 @@ def blind_ridge_table(before: tuple[Path, ...] = RIDGE_BEFORE, after: Path = RID
 CLEANUP_AFTER = RESULTS / "blind_cleanup_shake_samples4.json"
 
 
-def _paired(after: Path, before: list[dict]) -> dict[str, tuple[list, list]]:
+def _paired(after: Path | tuple[Path, ...], before: list[dict]) -> dict[str, tuple[list, list]]:
     """shake (and ``"all"``) -> ``before``'s rows for ``after``'s cases (matched by case, checked by the blurry photo)
     and ``after``'s, each of ``after``'s with its mean of N as ``"mean"`` and the matched row's ``"true mean"`` (the
-    route's later files make no true-kernel runs of their own)."""
-    new = rows_of(after)
+    route's later files make no true-kernel runs of their own); several files: their rows in turn."""
+    new = [r for path in (after if isinstance(after, tuple) else (after,)) for r in rows_of(path)]
     key, _ = _samples_key(new)
     old = _matched(new, before)
     return _by_shake((old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)]))
@@ -843,6 +843,57 @@ def stretch_figures(after: Path = STRETCH_AFTER) -> dict[str, dict[str, Any]]:
 def blind_stretch_table(after: Path = STRETCH_AFTER) -> str:
     """:func:`_pair_table` of the route without the contrast stretch and with it, on the 9-31 px shakes."""
     return _pair_table(stretch_figures(after), "the stretch", "motion 9-31 px")
+
+
+# the camera-shake route with the TV estimate from ``TV_FROM`` px (commit 3f9eebd), one file per shake (three
+# processes): ``blind_real.py --shake --samples 4 --shake-sizes S --levels 0.01 --no-true-kernel --out
+# blind_tv_shake_samples4_Spx.json`` for S = 15, 21, 31, against the route with the L0 estimate and its refits
+# (:func:`refits_pairs`, the same cases); under ``TV_FROM`` the route is unchanged
+TV_AFTER = tuple(RESULTS / f"blind_tv_shake_samples4_{s}px.json" for s in (15, 21, 31))
+
+
+def tv_pairs(after: tuple[Path, ...] = TV_AFTER) -> dict[str, tuple[list, list]]:
+    """shake (and ``"all"``) -> the route's rows with the L0 estimate (the refits', :func:`refits_pairs`) and
+    ``after``'s with the TV estimate for the same cases, as :func:`refits_pairs` pairs its own."""
+    return _paired(after, refits_pairs()["all"][1])
+
+
+def tv_route_rows(after: tuple[Path, ...] = TV_AFTER) -> list[dict]:
+    """The route as it now is over the 9-31 px shakes: the refits' rows for the shakes ``after`` does not hold (under
+    ``TV_FROM``, where the route still starts from the L0 estimate) and ``after``'s for the others."""
+    new = tv_pairs(after)["all"][1]
+    shakes = {r["kernel"] for r in new}
+    return [r for r in refits_pairs()["all"][1] if r["kernel"] not in shakes] + new
+
+
+def tv_figures(after: tuple[Path, ...] = TV_AFTER) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of :func:`tv_pairs`, with the route's distance below the true kernel held by the route
+    before and after (``"gap held"``, from :func:`true_held_rows`); and ``"motion 9-31 px"``: the route over every
+    shake before (the refits') and now (:func:`tv_route_rows`), the same figures."""
+    pairs, old, now = tv_pairs(after), refits_pairs()["all"][1], tv_route_rows(after)
+    out = {**_pair_figures(pairs), "motion 9-31 px": _pair_figures({"all": (old, _matched(old, now))})["all"]}
+    held = {"without": true_held_rows(route=old), "with": true_held_rows(route=now)}
+    for label, f in out.items():
+        shakes = {r["kernel"] for r in pairs["all"][1]} if label == "all" else {label}
+        for name, rows in held.items():  # (every shake for the route over 9-31 px)
+            gaps = [r["held"] - r["route"] for r in rows if label == "motion 9-31 px" or r["kernel"] in shakes]
+            f[name]["gap held"] = float(np.mean(gaps))
+    return out
+
+
+def blind_tv_table(after: tuple[Path, ...] = TV_AFTER) -> str:
+    """:func:`_pair_table` of the route with the L0 estimate and with the TV one from ``TV_FROM`` px: each shake it
+    changes, those together, and the route over every shake of 9-31 px."""
+    figures = tv_figures(after)
+    whole = figures.pop("motion 9-31 px")
+    table = (
+        _pair_table(figures, "TV", "motion 15-31 px")
+        .replace("without TV", "L0 estimate")
+        .replace("with it", "TV estimate")
+    )
+    w = [f"{g['below']} / {g['mean']:+.2f} / {g['worst']:+.2f} / {g['gap']:.2f} / {g['error']:.2f}"
+         for g in (whole["without"], whole["with"])]  # fmt: skip
+    return table + f"\n| motion 9-31 px | {whole['with']['rows']} | {w[0]} | {w[1]} | {whole['better']} |"
 
 
 # the classical estimate the mean of its estimates from the photo's eight flips and transposes (the held route's
@@ -1034,23 +1085,27 @@ def _refit_rounds(rows: list[dict]) -> int:
     return max(int(k.split(" r")[1]) for k in rows[0] if re.fullmatch(r"const r\d+", k))
 
 
-def true_held_rows(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> list[dict]:
+def true_held_rows(path: Path = TRUE_HELD, after: Path = REFITS_AFTER, route: list[dict] | None = None) -> list[dict]:
     """``path``'s rows (the true kernel held by the route) joined to the route with its refits on the same cases
     (matched, checked by the blurry photo): each with the route's mean of N (``"route"``), the non-blind true kernel's
-    (``"true"``), the held true kernel's (``"held"``) and the route's kernel error (``"error"``)."""
+    (``"true"``), the held true kernel's (``"held"``) and the route's kernel error (``"error"``). ``route``: the
+    route's rows (with ``"mean"`` and ``"true mean"``) instead of ``after``'s."""
     held = rows_of(path)
     key, _ = _samples_key(held, "true kernel, held")
-    route = _matched(held, refits_pairs(after)["all"][1])
+    route = _matched(held, refits_pairs(after)["all"][1] if route is None else route)
     return [{**r, "route": o["mean"], "true": o["true mean"], "held": r[key], "error": o["blind, full kernel error"]}
             for r, o in zip(held, route)]  # fmt: skip
 
 
-def true_held_figures(path: Path = TRUE_HELD, after: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
+def true_held_figures(
+    path: Path = TRUE_HELD, after: Path = REFITS_AFTER, route: list[dict] | None = None
+) -> dict[str, dict[str, Any]]:
     """shake (and ``"all"``) -> over the blurry photo on average: the route's mean of N (``"route"``, with its refits),
     the non-blind true kernel's mean of N (``"true"``) and the true kernel held by the route (``"held"``); the rows
     each falls below the blurry photo in (``"... below"``); the route's distance below each reference (``"gap
-    true"``, ``"gap held"``); and the rows where the held true kernel beats the non-blind one (``"held wins"``)."""
-    joined = true_held_rows(path, after)
+    true"``, ``"gap held"``); and the rows where the held true kernel beats the non-blind one (``"held wins"``).
+    ``route``: :func:`true_held_rows`'."""
+    joined = true_held_rows(path, after, route)
     out = {}
     for label, rows in _shake_groups(joined).items():
         f: dict[str, Any] = {"rows": len(rows)}
@@ -1366,6 +1421,11 @@ def blind_shake_estimators_table(path: Path = SHAKE_ESTIMATORS_TRAIN) -> str:
                    f"{f['tv']['mean']:.2f} / {f['tv']['median']:.2f} | {f['tv nearer']} | "
                    f"{f['l0']['seconds']:.0f} / {f['tv']['seconds']:.0f} |")  # fmt: skip
     return "\n".join(out)
+
+
+def blind_shake_estimators21_train_table(path: Path = RESULTS / "blind_shake_estimators21_train.json") -> str:
+    """:func:`blind_shake_estimators_table` of the estimates at the default 21 px window under a 9 px shake."""
+    return blind_shake_estimators_table(path)
 
 
 def blind_shake_extent_train_table(path: Path = SHAKE_EXTENT_TRAIN) -> str:
@@ -2247,6 +2307,9 @@ TABLES = {
     "blind_dark_true100": blind_dark_true100_table,
     "blind_shake_contrast": blind_shake_contrast_table,
     "blind_true_held": blind_true_held_table,
+    "blind_shake_estimators_train": blind_shake_estimators_table,
+    "blind_shake_estimators21_train": blind_shake_estimators21_train_table,
+    "blind_tv": blind_tv_table,
     "blind_gap_parts": blind_gap_parts_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,

@@ -70,7 +70,7 @@ __all__ = [
     "restore_blind",
     "l0_kernel",
     "l0_latent",
-    "held_kernel",
+    "classical_estimate",
     "tv_kernel",
     "contrast",
     "raise_contrast",
@@ -636,10 +636,12 @@ L0_CONTRAST, L0_CONTRAST_PERCENTILES = 0.3, (0.01, 0.99)
 # a photo's camera shake (the held full kernel) of at least this many taps is first estimated by total-variation blind
 # deconvolution (Perrone & Favaro 2014: :func:`~ddrm.pipeline.tv_kernel.tv_kernel`, its published settings), smaller
 # ones by the L0 estimate. On the training photos of ../shared/DATA.md (sigma_y 0.01, the estimate alone, 12 photos
-# per shake) the TV estimate's mean kernel error was 0.80 against the L0 estimate's 1.01 under a 15 px shake, 0.78
-# against 1.47 under 21 px and 1.04 against 1.83 under 31 px (the L0 estimate collapsed on the photos low in
-# texture; the TV one did not), but 0.70 against 0.52 under a 9 px shake (docs/benchmarks.md, "Camera shake:
-# total-variation blind deconvolution")
+# per shake; benchmarks/results/blind_shake_estimators_train.json) the TV estimate's mean kernel error was 0.80 against
+# the L0 estimate's 0.99 under a 15 px shake, 0.80 against 1.48 under 21 px and 1.03 against 1.97 under 31 px (the L0
+# estimate collapsed on the photos low in texture; the TV one did not), but 0.67 against 0.52 under a 9 px shake. On
+# the held-out photos at sigma_y 0.01 the route over 9-31 px shakes went from 3.88 to 3.11 dB below the true kernel's
+# mean of 4, none below the blurry photo either way (docs/benchmarks.md, "Camera shake: total-variation blind
+# deconvolution")
 TV_FROM = 15
 # the chain's own updates after the classical first guess begin this far into the steps (KernelEstimator's start),
 # where its x0 has become reliable (blind_fit_steps.json: a fit to x0 is 0.43 off at step 12 of 20, 0.24 at step 17);
@@ -915,7 +917,7 @@ def restore_blind(
 
     ``refine``: whether the diffusion chain refines the first guess (the estimating run above). ``None``: it does,
     except for a full kernel with a valid boundary (camera shake in a photo), where the chain's updates move even the
-    true kernel away: there the kernel is the classical estimate of :func:`l0_kernel` held (or ``start_kernel``), and
+    true kernel away: there the kernel is the classical estimate of :func:`classical_estimate` held (or ``start_kernel``), and
     the image one non-blind run with it (``narrow`` applies; ``draws`` > 1 is refused: the estimate has no noise to draw),
     of :data:`HELD_STEPS` steps unless ``solver_args`` give ``steps``.
     ``kernel_noise`` ([0, 1] units): the estimate's error taken as measurement noise in the image's run, whose noise
@@ -1009,7 +1011,7 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
         solver_args["steps"] = HELD_STEPS
     args = dict(estimator_args)
     if args.get("start_kernel") is None:
-        args["start_kernel"] = held_kernel(y01, size, model, args.get("boundary", "circular"))
+        args["start_kernel"] = classical_estimate(y01, size, model, args.get("boundary", "circular"), progress_bar)
     estimator = KernelEstimator(y01, size, model, dtype=y01.dtype, **args)
     factor = 1.0 if narrow is None else narrow
     gens = None
@@ -1032,13 +1034,16 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
     return x, estimator.kernel
 
 
-def held_kernel(y01: Tensor, size: int, model: str, boundary: str) -> Tensor | tuple[Tensor, Tensor]:
+def classical_estimate(
+    y01: Tensor, size: int, model: str, boundary: str, progress_bar: bool = False
+) -> Tensor | tuple[Tensor, Tensor]:
     """The classical estimate the held route starts from (``restore_blind`` without refinement): a full kernel with a
     valid boundary (a photo's camera shake) of :data:`TV_FROM` taps or more by total-variation blind deconvolution
     (:func:`~ddrm.pipeline.tv_kernel.tv_kernel`), else :func:`l0_kernel`; a full kernel's from the photo with its
-    contrast raised to :data:`L0_CONTRAST` (:func:`raise_contrast`: both estimators' weights are in image units)."""
+    contrast raised to :data:`L0_CONTRAST` (:func:`raise_contrast`: both estimators' weights are in image units).
+    ``progress_bar``: the TV estimate's scales."""
     if model == "full" and boundary == "valid" and size >= TV_FROM:
-        return recentre(tv_kernel(raise_contrast(y01, L0_CONTRAST), size))
+        return recentre(tv_kernel(raise_contrast(y01, L0_CONTRAST), size, progress_bar=progress_bar))
     return l0_kernel(y01, size, model, boundary=boundary, min_contrast=L0_CONTRAST if model == "full" else None)
 
 
