@@ -26,7 +26,8 @@ and first-difference smoothing ``smooth``.
 
 :func:`l0_kernel` estimates a kernel from the measurement alone, without the diffusion prior (Pan et al. 2014's
 pyramid, Xu et al. 2013's L0 image, :func:`l0_latent`, fitted with the two functions above): :func:`restore_blind`'s
-first guess for a photo's blur (for a full kernel, held as the kernel itself).
+first guess for a photo's blur (for a full kernel, held as the kernel itself; a camera shake of :data:`TV_FROM` px or
+more is first estimated by :func:`~ddrm.pipeline.tv_kernel.tv_kernel` instead, :func:`classical_estimate`).
 
 :class:`KernelEstimator` wraps either into a solver's ``operator_update`` hook (DDRM and DiffPIR take one): from
 ``start`` of the steps on, each step's denoised estimate ``x0`` updates the kernel and the solver continues with the
@@ -917,7 +918,7 @@ def restore_blind(
 
     ``refine``: whether the diffusion chain refines the first guess (the estimating run above). ``None``: it does,
     except for a full kernel with a valid boundary (camera shake in a photo), where the chain's updates move even the
-    true kernel away: there the kernel is the classical estimate of :func:`classical_estimate` held (or ``start_kernel``), and
+    true kernel away: there the kernel is the classical estimate held (:func:`classical_estimate`, or ``start_kernel``), and
     the image one non-blind run with it (``narrow`` applies; ``draws`` > 1 is refused: the estimate has no noise to draw),
     of :data:`HELD_STEPS` steps unless ``solver_args`` give ``steps``.
     ``kernel_noise`` ([0, 1] units): the estimate's error taken as measurement noise in the image's run, whose noise
