@@ -63,11 +63,12 @@ def _spectrum(k: Tensor, shape: tuple[int, int]) -> Tensor:
     return torch.fft.rfft2(F.pad(k, (0, shape[1] - k.shape[1], 0, shape[0] - k.shape[0])))
 
 
-def _residual(u: Tensor, kf: Tensor, y: Tensor, n: int) -> Tensor:
-    """``valid(k (*) u) - y`` zero-padded to ``u``'s grid where the valid part lies (rows and columns ``n - 1`` on):
-    the circular convolution of ``u`` by ``k`` agrees with the true one there."""
-    blurred = torch.fft.irfft2(torch.fft.rfft2(u) * kf, s=u.shape[-2:])
-    return F.pad(blurred[..., n - 1 :, n - 1 :] - y, (n - 1, 0, n - 1, 0))
+def _residual(uf: Tensor, kf: Tensor, y: Tensor, n: int, shape: tuple[int, int]) -> Tensor:
+    """The real FFT of ``valid(k (*) u) - y`` zero-padded to ``u``'s grid (``shape``) where the valid part lies (rows
+    and columns ``n - 1`` on), from the spectra ``uf`` of ``u`` and ``kf`` of ``k``: the circular convolution of ``u``
+    by ``k`` agrees with the true one there."""
+    blurred = torch.fft.irfft2(uf * kf, s=shape)
+    return torch.fft.rfft2(F.pad(blurred[..., n - 1 :, n - 1 :] - y, (n - 1, 0, n - 1, 0)))
 
 
 def _tv_gradient(u: Tensor) -> Tensor:
@@ -83,15 +84,15 @@ def _tv_gradient(u: Tensor) -> Tensor:
 def _steps(u: Tensor, k: Tensor, y: Tensor, weight: float, iterations: int, blind: bool) -> tuple[Tensor, Tensor]:
     """``iterations`` gradient steps on the image (and, ``blind``, each followed by one on the kernel and its
     projection on the simplex) at one scale."""
-    n = k.shape[-1]
-    kf = _spectrum(k, u.shape[-2:])
+    n, shape = k.shape[-1], u.shape[-2:]
+    kf = _spectrum(k, shape)
     for _ in range(iterations):
-        r = torch.fft.rfft2(_residual(u, kf, y, n))
-        grad = torch.fft.irfft2(r * kf.conj(), s=u.shape[-2:]) + weight * _tv_gradient(u)
+        r = _residual(torch.fft.rfft2(u), kf, y, n, shape)
+        grad = torch.fft.irfft2(r * kf.conj(), s=shape) + weight * _tv_gradient(u)
         u = u - TV_IMAGE_STEP * u.max() / grad.abs().max().clamp_min(1e-31) * grad
         if blind:  # the kernel's gradient under the new image: the residual's correlation with it, over channels
-            r = torch.fft.rfft2(_residual(u, kf, y, n))
-            gk = torch.fft.irfft2(r * torch.fft.rfft2(u).conj(), s=u.shape[-2:]).sum(0)[:n, :n]
+            uf = torch.fft.rfft2(u)
+            gk = torch.fft.irfft2(_residual(uf, kf, y, n, shape) * uf.conj(), s=shape).sum(0)[:n, :n]
             k = (k - TV_KERNEL_STEP * k.max() / gk.abs().max().clamp_min(1e-31) * gk).clamp_min(0)
             k = k / k.sum()
             kf = _spectrum(k, u.shape[-2:])
