@@ -702,12 +702,16 @@ def blind_shake_given_table(path: Path = SHAKE_GIVEN, own: list[dict] | None = N
     return "\n".join(out)
 
 
-def _pair_table(figures: dict[str, dict[str, Any]], change: str, everything: str) -> str:
-    """Per shake (and all, named ``everything``): the rows, the route's mean of N without ``change`` and with it
-    (below the blurry photo / mean and worst change against it / distance below the true kernel's mean of N / median
-    kernel error), and the rows it raises (:func:`_pair_figures`)."""
-    out = [f"| shake | rows | without {change}: below blurry / mean / worst / below the true kernel / kernel error | "
-           "with it: the same | rows it raises |", "|---|---:|---|---|---:|"]  # fmt: skip
+def _pair_table(
+    figures: dict[str, dict[str, Any]], change: str, everything: str, labels: tuple[str, str] | None = None
+) -> str:
+    """Per shake (and all, named ``everything``; and any other group ``figures`` holds, by its own name): the rows,
+    the route's mean of N without ``change`` and with it (below the blurry photo / mean and worst change against it /
+    distance below the true kernel's mean of N / median kernel error), and the rows it raises (:func:`_pair_figures`);
+    ``labels``: the two columns' names instead of "without ``change``" and "with it"."""
+    without, with_it = labels or (f"without {change}", "with it")
+    out = [f"| shake | rows | {without}: below blurry / mean / worst / below the true kernel / kernel error | "
+           f"{with_it}: the same | rows it raises |", "|---|---:|---|---|---:|"]  # fmt: skip
     for label, f in figures.items():
         cells = [f"{g['below']} / {g['mean']:+.2f} / {g['worst']:+.2f} / {g['gap']:.2f} / {g['error']:.2f}"
                  for g in (f["without"], f["with"])]  # fmt: skip
@@ -884,16 +888,7 @@ def tv_figures(after: tuple[Path, ...] = TV_AFTER) -> dict[str, dict[str, Any]]:
 def blind_tv_table(after: tuple[Path, ...] = TV_AFTER) -> str:
     """:func:`_pair_table` of the route with the L0 estimate and with the TV one from ``TV_FROM`` px: each shake it
     changes, those together, and the route over every shake of 9-31 px."""
-    figures = tv_figures(after)
-    whole = figures.pop("motion 9-31 px")
-    table = (
-        _pair_table(figures, "TV", "motion 15-31 px")
-        .replace("without TV", "L0 estimate")
-        .replace("with it", "TV estimate")
-    )
-    w = [f"{g['below']} / {g['mean']:+.2f} / {g['worst']:+.2f} / {g['gap']:.2f} / {g['error']:.2f}"
-         for g in (whole["without"], whole["with"])]  # fmt: skip
-    return table + f"\n| motion 9-31 px | {whole['with']['rows']} | {w[0]} | {w[1]} | {whole['better']} |"
+    return _pair_table(tv_figures(after), "TV", "motion 15-31 px", labels=("L0 estimate", "TV estimate"))
 
 
 # the classical estimate the mean of its estimates from the photo's eight flips and transposes (the held route's
