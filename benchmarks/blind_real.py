@@ -742,11 +742,10 @@ def main() -> None:
         if args.shake or args.motion or args.sizes or args.samples != 1 or args.narrow is not None or args.draws != 1:
             ap.error("--estimators makes no restoration: it goes with --shake-sizes, --levels and the photo options")
     if args.shake_sizes is not None:
-        analyses = args.extent is not None or args.contrast is not None or args.fixed_point or args.estimators
-        # (no restoration)
+        analyses = args.extent is not None or args.contrast is not None or args.fixed_point or args.estimators  # no run
         if not (args.shake and args.samples > 1) and not analyses:
             ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N), --extent, "
-                     "--contrast or --fixed-point")  # fmt: skip
+                     "--contrast, --fixed-point or --estimators")  # fmt: skip
         args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
     if args.true_held and (args.shake_sizes is None or args.no_true_kernel or args.sizes is not None):
         ap.error("--true-held goes with --shake --samples N --shake-sizes (and no --sizes, --no-true-kernel)")
