@@ -641,13 +641,14 @@ SHAKE_GIVEN = RESULTS / "blind_shake_given_samples4.json"
 
 
 def given_size_rows(
-    path: Path = SHAKE_GIVEN, own: list[dict] | None = None
+    path: Path | tuple[Path, ...] = SHAKE_GIVEN, own: list[dict] | None = None
 ) -> tuple[dict[str, list[dict]], tuple[int, ...]]:
-    """shake (and ``"all"``) -> the rows of ``path`` (``--shake --samples N --sizes S,..``), each with the route at
+    """shake (and ``"all"``) -> the rows of ``path`` (``--shake --samples N --sizes S,..``; several files: their rows
+    in turn), each with the route at
     the shake's own size (``own``, :func:`route_rows` unless told; the same case checked by its blurry photo) as
     ``"mean"``, ``"true mean"`` and ``"blind, full kernel error"``, and the mean of N given size S as ``"given S"``;
     and the sizes."""
-    rows = rows_of(path)
+    rows = [r for p in (path if isinstance(path, tuple) else (path,)) for r in rows_of(p)]
     sizes = tuple(int(k.rsplit(" ", 1)[1]) for k in rows[0] if re.fullmatch(r"blind, full, size \d+", k))
     n = int(next(k for k in rows[0] if re.fullmatch(r"blind, full, size \d+, mean of \d+", k)).rsplit(" ", 1)[1])
     own = _matched(rows, route_rows() if own is None else own)
@@ -660,7 +661,9 @@ def given_size_rows(
     return {**groups, "all": joined}, sizes
 
 
-def given_size_figures(path: Path = SHAKE_GIVEN, own: list[dict] | None = None) -> dict[str, dict[str, Any]]:
+def given_size_figures(
+    path: Path | tuple[Path, ...] = SHAKE_GIVEN, own: list[dict] | None = None
+) -> dict[str, dict[str, Any]]:
     """shake (and ``"all"``) -> ``"own"`` and ``"given S"``: :func:`_row_figures` of the mean of N against the true
     kernel's mean of N with the kernel errors' median as ``"error"``; ``"change S"``: given S minus the own size
     (``"mean"``, ``"worst"``, ``"raised"``: rows it raises, ``"photo"``: the worst's)."""
@@ -856,26 +859,29 @@ def blind_stretch_table(after: Path = STRETCH_AFTER) -> str:
 TV_AFTER = tuple(RESULTS / f"blind_tv_shake_samples4_{s}px.json" for s in (15, 21, 31))
 
 
-def tv_pairs(after: tuple[Path, ...] = TV_AFTER) -> dict[str, tuple[list, list]]:
-    """shake (and ``"all"``) -> the route's rows with the L0 estimate (the refits', :func:`refits_pairs`) and
+def tv_pairs(after: tuple[Path, ...] = TV_AFTER, before: Path = REFITS_AFTER) -> dict[str, tuple[list, list]]:
+    """shake (and ``"all"``) -> the route's rows with the L0 estimate (``before``'s, :func:`refits_pairs`) and
     ``after``'s with the TV estimate for the same cases, as :func:`refits_pairs` pairs its own."""
-    return _paired(after, refits_pairs()["all"][1])
+    return _paired(after, refits_pairs(before)["all"][1])
 
 
-def tv_route_rows(after: tuple[Path, ...] = TV_AFTER) -> list[dict]:
-    """The route as it now is over the 9-31 px shakes: the refits' rows for the shakes ``after`` does not hold (under
-    ``TV_FROM``, where the route still starts from the L0 estimate) and ``after``'s for the others."""
-    new = tv_pairs(after)["all"][1]
+def tv_route_rows(after: tuple[Path, ...] = TV_AFTER, before: Path = REFITS_AFTER) -> list[dict]:
+    """The route as it now is over the 9-31 px shakes: ``before``'s rows (the refits') for the shakes ``after`` does
+    not hold (under ``TV_FROM``, where the route still starts from the L0 estimate) and ``after``'s for the others."""
+    new = tv_pairs(after, before)["all"][1]
     shakes = {r["kernel"] for r in new}
-    return [r for r in refits_pairs()["all"][1] if r["kernel"] not in shakes] + new
+    return [r for r in refits_pairs(before)["all"][1] if r["kernel"] not in shakes] + new
 
 
-def tv_figures(after: tuple[Path, ...] = TV_AFTER) -> dict[str, dict[str, Any]]:
-    """:func:`_pair_figures` of :func:`tv_pairs`, with the route's distance below the true kernel held by the route
-    before and after (``"gap held"``, from :func:`true_held_rows`); and ``"motion 9-31 px"``: the route over every
-    shake before (the refits') and now (:func:`tv_route_rows`), the same figures."""
-    pairs, old, now = tv_pairs(after), refits_pairs()["all"][1], tv_route_rows(after)
+def tv_figures(after: tuple[Path, ...] = TV_AFTER, before: Path = REFITS_AFTER) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of :func:`tv_pairs`; ``"motion 9-31 px"``: the route over every shake before (the
+    refits') and now (:func:`tv_route_rows`), the same figures; at sigma_y 0.01 (where the true kernel was held by the
+    route), with the route's distance below the true kernel held by the route before and after (``"gap held"``, from
+    :func:`true_held_rows`)."""
+    pairs, old, now = tv_pairs(after, before), refits_pairs(before)["all"][1], tv_route_rows(after, before)
     out = {**_pair_figures(pairs), "motion 9-31 px": _pair_figures({"all": (old, _matched(old, now))})["all"]}
+    if {r["sigma_y"] for r in old} != {0.01}:
+        return out
     held = {"without": true_held_rows(route=old), "with": true_held_rows(route=now)}
     for label, f in out.items():
         shakes = {r["kernel"] for r in pairs["all"][1]} if label == "all" else {label}
@@ -885,10 +891,58 @@ def tv_figures(after: tuple[Path, ...] = TV_AFTER) -> dict[str, dict[str, Any]]:
     return out
 
 
-def blind_tv_table(after: tuple[Path, ...] = TV_AFTER) -> str:
+def blind_tv_table(after: tuple[Path, ...] = TV_AFTER, before: Path = REFITS_AFTER) -> str:
     """:func:`_pair_table` of the route with the L0 estimate and with the TV one from ``TV_FROM`` px: each shake it
     changes, those together, and the route over every shake of 9-31 px."""
-    return _pair_table(tv_figures(after), "TV", "motion 15-31 px", labels=("L0 estimate", "TV estimate"))
+    return _pair_table(tv_figures(after, before), "TV", "motion 15-31 px", labels=("L0 estimate", "TV estimate"))
+
+
+# the same at sigma_y 0.02 (commit 240bfb5): ``blind_real.py --shake --samples 4 --shake-sizes S --levels 0.02
+# --no-true-kernel --out blind_tv_shake_samples4_sigma02_Spx.json`` for S = 15, 21, 31, against the route with the L0
+# estimate and its refits at 0.02 (``REFITS_AFTER_02``, the same cases)
+TV_AFTER_02 = tuple(RESULTS / f"blind_tv_shake_samples4_sigma02_{s}px.json" for s in (15, 21, 31))
+
+
+def blind_tv_02_table(after: tuple[Path, ...] = TV_AFTER_02, before: Path = REFITS_AFTER_02) -> str:
+    """:func:`blind_tv_table` of the rows at sigma_y 0.02."""
+    return blind_tv_table(after, before)
+
+
+# the route with the TV estimate given 21 px (the default size, a window of ``TV_FROM`` px or more: the TV estimate
+# under every shake), commit 240bfb5, one file per shake: ``blind_real.py --shake --samples 4 --sizes 21
+# --shake-sizes S --levels 0.01 --out blind_tv_shake_given_samples4_Spx.json`` for S = 9, 15, 31, against the route
+# with the L0 estimate given 21 px (``REFITS_GIVEN``, the same cases)
+TV_GIVEN = tuple(RESULTS / f"blind_tv_shake_given_samples4_{s}px.json" for s in (9, 15, 31))
+
+
+def _given_as_route(path: Path | tuple[Path, ...], own: list[dict]) -> list[dict]:
+    """:func:`given_size_rows`' rows of ``path`` (one given size) as the route's rows: the mean of N given the size as
+    ``"mean"`` and its kernel error as ``"blind, full kernel error"``, the true kernel's mean of N from ``own``."""
+    groups, sizes = given_size_rows(path, own)
+    (size,) = sizes
+    return [{**r, "mean": r[f"given {size}"], "blind, full kernel error": r[f"blind, full, size {size} kernel error"]}
+            for r in groups["all"]]  # fmt: skip
+
+
+def tv_given_pairs(after: tuple[Path, ...] = TV_GIVEN, before: Path = REFITS_GIVEN) -> dict[str, tuple[list, list]]:
+    """shake (and ``"all"``) -> the route given the size with the L0 estimate (``before``, with its refits) and with
+    the TV one (``after``), the same cases, each as :func:`_given_as_route` makes it."""
+    new = _given_as_route(after, tv_route_rows())
+    return _by_shake((_matched(new, _given_as_route(before, refits_pairs()["all"][1])), new))
+
+
+def tv_given_figures(after: tuple[Path, ...] = TV_GIVEN, before: Path = REFITS_GIVEN) -> dict[str, dict[str, Any]]:
+    """:func:`_pair_figures` of :func:`tv_given_pairs`; ``"own"``: :func:`given_size_figures` of the route with the
+    TV estimate (given the size and at the shake's own size)."""
+    return {**_pair_figures(tv_given_pairs(after, before)), "own": given_size_figures(after, tv_route_rows())}
+
+
+def blind_tv_given_table(after: tuple[Path, ...] = TV_GIVEN, before: Path = REFITS_GIVEN) -> str:
+    """:func:`_pair_table` of the route given 21 px with the L0 estimate and with the TV one, per shake and all."""
+    figures = tv_given_figures(after, before)
+    figures.pop("own")
+    labels = ("given 21 px, L0 estimate", "given 21 px, TV estimate")
+    return _pair_table(figures, "TV", "motion 9-31 px", labels=labels)
 
 
 # the classical estimate the mean of its estimates from the photo's eight flips and transposes (the held route's
@@ -2305,6 +2359,8 @@ TABLES = {
     "blind_shake_estimators_train": blind_shake_estimators_table,
     "blind_shake_estimators21_train": blind_shake_estimators21_train_table,
     "blind_tv": blind_tv_table,
+    "blind_tv_02": blind_tv_02_table,
+    "blind_tv_given": blind_tv_given_table,
     "blind_gap_parts": blind_gap_parts_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,

@@ -1628,3 +1628,45 @@ def test_the_tv_estimate_figures_quoted_agree_with_their_result_files():
     assert whole["with"]["gap"] > 2 > whole["with"]["gap held"], "the target unmet, the estimate's part under 2 dB"
     missing = [q for q in quoted if q not in text]
     assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+
+
+def test_the_tv_estimate_figures_at_sigma_y_002_agree_with_their_result_files():
+    """docs/benchmarks.md's figures for the route with the TV estimate at sigma_y 0.02 (table ``blind_tv_02``),
+    computed here from its three files joined to the route with the L0 estimate at 0.02 (the same cases)."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    for path in summaries.TV_AFTER_02:
+        record = summaries.record_of(path)
+        assert record["commit"].startswith("240bfb5") and record["device"].startswith("cpu"), path.name
+    assert "`python benchmarks/blind_real.py --shake --samples 4 --shake-sizes S --levels 0.02 --no-true-kernel" in text
+    f = summaries.tv_figures(summaries.TV_AFTER_02, summaries.REFITS_AFTER_02)
+    a, whole = f["all"], f["motion 9-31 px"]
+    assert "gap held" not in whole["with"], "no true kernel held by the route at 0.02"
+    old, new = summaries.tv_pairs(summaries.TV_AFTER_02, summaries.REFITS_AFTER_02)["all"]
+    change = [n["mean"] - o["mean"] for o, n in zip(old, new)]
+    order = sorted(range(len(change)), key=change.__getitem__)
+    g = lambda r: r["mean"] - r["blurry"]  # noqa: E731
+    err = lambda r: r["blind, full kernel error"]  # noqa: E731
+    row = lambda i: (old[i]["image"], old[i]["kernel"].split()[1], g(old[i]), g(new[i]), err(old[i]), err(new[i]))  # noqa: E731
+    assert [row(i)[:2] for i in (order[-1], order[-2], order[0])] == [("coffee", "31"), ("chelsea", "21"),
+                                                                        ("china", "15")]  # fmt: skip
+    at_01 = summaries.tv_pairs()["all"]
+    china = [next(r for r in rows if r["image"] == "china" and r["kernel"] == "motion 15 px") for rows in at_01]
+    for before, after in (china, (old[order[0]], new[order[0]])):
+        assert err(after) > 1.9 * err(before), "twice as far off at both noise levels"
+    quoted = [
+        f"At the higher noise the TV estimate raises {a['better']} of the {a['with']['rows']} rows",
+        f"Over the {whole['with']['rows']} rows of 9-31 px the route is now {whole['with']['mean']:+.2f} dB over the "
+        f"blurry photo on average instead of {whole['without']['mean']:+.2f}, below it in {whole['with']['below']} "
+        f"instead of {whole['without']['below']}, and {whole['with']['gap']:.2f} dB below the true kernel's mean of 4 "
+        f"instead of {whole['without']['gap']:.2f}",
+        "`coffee` under the 31 px shake from {2:+.2f} dB over the blurry photo to {3:+.2f}, kernel error {4:.2f} -> "
+        "{5:.2f}".format(*row(order[-1])),
+        "`chelsea` under the 21 px shake from {2:+.2f} to {3:+.2f}, {4:.2f} -> {5:.2f}".format(*row(order[-2])),
+        "`china` under the 15 px shake (from {2:+.2f} to {3:+.2f}, {4:.2f} -> {5:.2f})".format(*row(order[0])),
+        f"0.02 in {whole['with']['below']} of {whole['with']['rows']} and {whole['with']['gap']:.2f} dB below the true "
+        "kernel's mean of 4.",
+    ]
+    assert whole["without"]["gap"] < 2 and whole["with"]["gap"] < whole["without"]["gap"], "within 2 dB, nearer"
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
