@@ -257,6 +257,7 @@ from ddrm.pipeline.batch import sample_generators
 from ddrm.pipeline.blind import (
     L0_CONTRAST,
     SMOOTH_GRADIENT,
+    clean_kernel,
     contrast,
     estimate_full,
     kernel_error,
@@ -606,18 +607,23 @@ def extent_rows(args, files, window: int) -> list[dict]:  # noqa: ANN001
 def estimators_rows(args, files, window: int | None) -> list[dict]:  # noqa: ANN001
     """Each shake, level and photo: the L0 and the TV estimate of its full kernel at ``window`` px (``None``: the
     shake's own size) from the photo alone, both from the photo with the held route's contrast floor; their kernel
-    errors and the seconds each took."""
+    errors, extents (the TV estimate's cleaned first) and outer two rings' mass (as ``--extent`` reads them), the
+    seconds each took, and the true kernel's extent."""
     rows = []
     for family, k in motion_kernels(args.shake_sizes or EXTENT_SHAKES).items():
         n = window or k.shape[0]
         for _, y, _, row in blurred(args, files, family, k):
-            row["window"] = n
+            row.update({"window": n, "true extent": extent_of(k)})
             t0 = time.perf_counter()
             est = l0_kernel(y[None], n, "full", boundary="valid", min_contrast=L0_CONTRAST)
             t1 = time.perf_counter()
             row["l0"], row["l0 seconds"] = kernel_error(est, k), t1 - t0
+            row["l0 extent"], row["l0 outer mass"] = extent_of(est), outer_mass(est)
             est = recentre(tv_kernel(raise_contrast(y[None], L0_CONTRAST), n))
             row["tv"], row["tv seconds"] = kernel_error(est, k), time.perf_counter() - t1
+            # the extent read after Pan's cleanup (the L0 estimate is cleaned already): the raw TV estimate keeps
+            # faint taps over the whole window
+            row["tv extent"], row["tv outer mass"] = extent_of(clean_kernel(est)), outer_mass(est)
             rows.append(row)
             show(row)
     return rows
