@@ -648,7 +648,7 @@ def given_size_rows(
     the shake's own size (``own``, :func:`route_rows` unless told; the same case checked by its blurry photo) as
     ``"mean"``, ``"true mean"`` and ``"blind, full kernel error"``, and the mean of N given size S as ``"given S"``;
     and the sizes."""
-    rows = [r for p in (path if isinstance(path, tuple) else (path,)) for r in rows_of(p)]
+    rows = _rows_of_files(path)
     sizes = tuple(int(k.rsplit(" ", 1)[1]) for k in rows[0] if re.fullmatch(r"blind, full, size \d+", k))
     n = int(next(k for k in rows[0] if re.fullmatch(r"blind, full, size \d+, mean of \d+", k)).rsplit(" ", 1)[1])
     own = _matched(rows, route_rows() if own is None else own)
@@ -738,7 +738,7 @@ def _paired(after: Path | tuple[Path, ...], before: list[dict]) -> dict[str, tup
     """shake (and ``"all"``) -> ``before``'s rows for ``after``'s cases (matched by case, checked by the blurry photo)
     and ``after``'s, each of ``after``'s with its mean of N as ``"mean"`` and the matched row's ``"true mean"`` (the
     route's later files make no true-kernel runs of their own); several files: their rows in turn."""
-    new = [r for path in (after if isinstance(after, tuple) else (after,)) for r in rows_of(path)]
+    new = _rows_of_files(after)
     key, _ = _samples_key(new)
     old = _matched(new, before)
     return _by_shake((old, [{**r, "mean": r[key], "true mean": o["true mean"]} for r, o in zip(new, old)]))
@@ -1366,11 +1366,12 @@ SHAKE_EXTENT = RESULTS / "blind_shake_extent21.json"
 SHAKE_EXTENT_TRAIN = RESULTS / "blind_shake_extent21_train.json"
 
 
-def extent_figures(path: Path = SHAKE_EXTENT) -> dict[str, dict[str, Any]]:
+def extent_figures(path: Path = SHAKE_EXTENT, rows: list[dict] | None = None) -> dict[str, dict[str, Any]]:
     """shake (and ``"all"``) -> the rows, the window, the true extent (``None`` over several shakes), the estimates'
     extent (median, least, most), how many fill the window, lie within 2 px of the true extent or under half of it,
-    and the medians of their outer two rings' mass and of their kernel error."""
-    rows = rows_of(path)
+    and the medians of their outer two rings' mass and of their kernel error; of ``rows`` (with ``path``'s columns)
+    in place of ``path``'s where given."""
+    rows = rows_of(path) if rows is None else rows
     groups = {s: [r for r in rows if r["kernel"] == s] for s in dict.fromkeys(r["kernel"] for r in rows)}
     out = {}
     for label, rs in {**groups, "all": rows}.items():
@@ -1444,11 +1445,17 @@ def blind_shake_fixed_point_table(path: Path = SHAKE_FIXED_POINT) -> str:
 SHAKE_ESTIMATORS_TRAIN = RESULTS / "blind_shake_estimators_train.json"
 
 
-def estimators_figures(path: Path = SHAKE_ESTIMATORS_TRAIN) -> dict[str, dict[str, Any]]:
+def _rows_of_files(paths: Path | tuple[Path, ...]) -> list[dict]:
+    """The rows of a result file, or of several in turn."""
+    return [r for p in (paths if isinstance(paths, tuple) else (paths,)) for r in rows_of(p)]
+
+
+def estimators_figures(path: Path | tuple[Path, ...] = SHAKE_ESTIMATORS_TRAIN) -> dict[str, dict[str, Any]]:
     """shake (and ``"all"``) -> the rows, the window, each estimate's kernel errors (mean, median) and mean seconds,
-    and on how many rows the TV estimate is nearer the true kernel than the L0 one."""
+    and on how many rows the TV estimate is nearer the true kernel than the L0 one (several files: their rows in
+    turn)."""
     out = {}
-    for label, group in _shake_groups(rows_of(path)).items():
+    for label, group in _shake_groups(_rows_of_files(path)).items():
         windows = {r["window"] for r in group}
         out[label] = {"rows": len(group), "window": windows.pop() if len(windows) == 1 else None,
                       "tv nearer": sum(r["tv"] < r["l0"] for r in group)}  # fmt: skip
@@ -1459,7 +1466,7 @@ def estimators_figures(path: Path = SHAKE_ESTIMATORS_TRAIN) -> dict[str, dict[st
     return out
 
 
-def blind_shake_estimators_table(path: Path = SHAKE_ESTIMATORS_TRAIN) -> str:
+def blind_shake_estimators_table(path: Path | tuple[Path, ...] = SHAKE_ESTIMATORS_TRAIN) -> str:
     """Per shake (and all): the window, the L0 and TV estimates' kernel errors (mean / median), the rows where the TV
     one is nearer the true kernel, and each estimate's mean seconds."""
     out = ["| shake | rows | window | kernel error, L0: mean / median | TV: mean / median | TV nearer | seconds: L0 / "
@@ -1480,6 +1487,39 @@ def blind_shake_estimators21_train_table(path: Path = RESULTS / "blind_shake_est
 def blind_shake_extent_train_table(path: Path = SHAKE_EXTENT_TRAIN) -> str:
     """:func:`blind_shake_extent_table` of the training photos' file."""
     return blind_shake_extent_table(path)
+
+
+# both estimates in the default 21 px window under every shake, on the training photos, with their extents (commit
+# 26c839a, two processes): ``blind_real.py --estimators 21 --shake-sizes 9,15 --levels 0.01 --heldout
+# data/photos/train --out blind_tv_extent21_train_9_15px.json`` and the same for 21,31
+TV_EXTENT21_TRAIN = tuple(RESULTS / f"blind_tv_extent21_train_{s}px.json" for s in ("9_15", "21_31"))
+
+
+def blind_tv_window21_train_table(paths: tuple[Path, ...] = TV_EXTENT21_TRAIN) -> str:
+    """:func:`blind_shake_estimators_table` of both estimates in the 21 px window under every shake."""
+    return blind_shake_estimators_table(paths)
+
+
+def tv_extent_figures(paths: tuple[Path, ...] = TV_EXTENT21_TRAIN) -> dict[str, dict[str, dict[str, Any]]]:
+    """``"l0"`` and ``"tv"`` -> :func:`extent_figures` of that estimate's extent, outer two rings' mass and kernel
+    error in ``paths``' rows."""
+    rows = _rows_of_files(paths)
+    return {name: extent_figures(rows=[{**r, "extent": r[f"{name} extent"], "outer mass": r[f"{name} outer mass"],
+                                        "kernel error": r[name]} for r in rows])
+            for name in ("l0", "tv")}  # fmt: skip
+
+
+def blind_tv_extent21_train_table(paths: tuple[Path, ...] = TV_EXTENT21_TRAIN) -> str:
+    """Per shake (and all): the true extent, and each estimate's in the 21 px window (median and range), the rows it
+    fills the window in and the median of its outer two rings' mass (:func:`tv_extent_figures`)."""
+    figures = tv_extent_figures(paths)
+    out = ["| shake | rows | true extent | L0 estimate: extent, median (least-most) / fills the window / outer two rings' "
+           "mass | TV estimate (its extent after the cleanup): the same |", "|---|---:|---:|---|---|"]  # fmt: skip
+    cell = lambda f: f"{f['median']:g} px ({f['least']}-{f['most']}) / {f['fills']} / {f['outer']:.3f}"  # noqa: E731
+    for label, f in figures["l0"].items():
+        true = "-" if f["true"] is None else f"{f['true']} px"
+        out.append(f"| {label} | {f['rows']} | {true} | {cell(f)} | {cell(figures['tv'][label])} |")
+    return "\n".join(out)
 
 
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
@@ -2361,6 +2401,8 @@ TABLES = {
     "blind_tv": blind_tv_table,
     "blind_tv_02": blind_tv_02_table,
     "blind_tv_given": blind_tv_given_table,
+    "blind_tv_window21_train": blind_tv_window21_train_table,
+    "blind_tv_extent21_train": blind_tv_extent21_train_table,
     "blind_gap_parts": blind_gap_parts_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,

@@ -1670,3 +1670,79 @@ def test_the_tv_estimate_figures_at_sigma_y_002_agree_with_their_result_files():
     assert whole["without"]["gap"] < 2 and whole["with"]["gap"] < whole["without"]["gap"], "within 2 dB, nearer"
     missing = [q for q in quoted if q not in text]
     assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+
+
+def test_the_tv_estimate_given_21_px_figures_agree_with_their_result_files():
+    """docs/benchmarks.md's figures for the route with the TV estimate given 21 px (table ``blind_tv_given``),
+    computed here from its three files joined to the route with the L0 estimate given 21 px (the same cases) and to
+    the route at each shake's own size."""
+    import ddrm.pipeline.blind as blind
+
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    for path in summaries.TV_GIVEN:
+        record = summaries.record_of(path)
+        assert record["commit"].startswith("240bfb5") and record["device"].startswith("cpu"), path.name
+    assert blind.TV_FROM <= 21, "the 21 px window takes the TV estimate"
+    assert "`python benchmarks/blind_real.py --shake --samples 4 --sizes 21 --shake-sizes S --levels 0.01 --out" in text
+    f, t = summaries.tv_given_figures(), summaries.tv_figures()
+    a, own = f["all"], f["own"]
+    cost = lambda s: f[s]["without"]["mean"] - f[s]["with"]["mean"]  # noqa: E731
+    w21, o21 = t["motion 21 px"]["with"]["mean"], t["motion 21 px"]["without"]["mean"]
+    s15, s31 = f["motion 15 px"], f["motion 31 px"]
+    quoted = [
+        f"In the 21 px window the TV estimate raises {a['better']} of the {a['with']['rows']} rows",
+        f"Under the 9 and 15 px shakes it costs {cost('motion 9 px'):.2f} and {cost('motion 15 px'):.2f} dB on average "
+        f"(median kernel error {s15['with']['error']:.2f} against {s15['without']['error']:.2f} under the 15 px shake",
+        f"in its own, {t['motion 15 px']['without']['error']:.2f} there",
+        f"({s31['with']['mean']:+.2f} on average against {s31['without']['mean']:+.2f}, below it in "
+        f"{s31['with']['below']} of {s31['with']['rows']} instead of {s31['without']['below']})",
+        f"Over the {a['with']['rows']} rows the route given 21 px is {a['with']['mean']:+.2f} dB over the blurry photo "
+        f"instead of {a['without']['mean']:+.2f}, below it in {a['with']['below']} instead of {a['without']['below']}",
+        f"({w21:+.2f} against {o21:+.2f},",
+        f"gets {(3 * a['with']['mean'] + w21) / 4:+.2f} dB over the blurry photo on average over the four shakes "
+        f"instead of {(3 * a['without']['mean'] + o21) / 4:+.2f}",
+        f"given 21 px costs {-own['all']['change 21']['mean']:.2f} dB over the {a['with']['rows']} rows "
+        f"({-own['motion 31 px']['change 21']['mean']:.2f} under the 31 px shake)",
+    ]
+    assert all(cost(s) > 0 for s in ("motion 9 px", "motion 15 px")), "it costs under the smaller shakes"
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+
+
+def test_the_tv_estimate_in_the_21_px_window_figures_agree_with_their_result_files():
+    """docs/benchmarks.md's figures for both estimates in the default 21 px window on the training photos (tables
+    ``blind_tv_window21_train`` and ``blind_tv_extent21_train``): kernel errors, extents and outer rings' mass, and the
+    9 px rows the same as ``blind_shake_estimators21_train.json``'s (the estimates deterministic)."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    for path in summaries.TV_EXTENT21_TRAIN:
+        record = summaries.record_of(path)
+        assert record["commit"].startswith("26c839a") and record["device"].startswith("cpu"), path.name
+    assert "`python benchmarks/blind_real.py --estimators 21 --shake-sizes 9,15 --levels 0.01 --heldout" in text
+    rows = summaries._rows_of_files(summaries.TV_EXTENT21_TRAIN)
+    earlier = summaries.rows_of(summaries.RESULTS / "blind_shake_estimators21_train.json")
+    nine = [r for r in rows if r["kernel"] == "motion 9 px"]
+    assert [(r["image"], r["l0"], r["tv"]) for r in nine] == [(r["image"], r["l0"], r["tv"]) for r in earlier]
+    f, own = summaries.estimators_figures(summaries.TV_EXTENT21_TRAIN), summaries.estimators_figures()
+    x = summaries.tv_extent_figures()["tv"]
+    over = {s: sum(r["tv outer mass"] > 0.1 for r in rows if r["kernel"] == f"motion {s} px") for s in (9, 15, 21, 31)}
+    m = lambda s, e: f"{f[f'motion {s} px'][e]['mean']:.2f}"  # noqa: E731
+    quoted = [
+        f"nearer the true shake on {f['all']['tv nearer']} of {f['all']['rows']} rows (mean kernel error "
+        f"{f['all']['tv']['mean']:.2f} against {f['all']['l0']['mean']:.2f}): further off under the 9 px shake "
+        f"({m(9, 'tv')} against {m(9, 'l0')},",
+        f"about level under the 15 px one ({m(15, 'tv')} against {m(15, 'l0')})",
+        f"fills the window under the 9 px shake in {x['motion 9 px']['fills']} of 12 and under the 31 px one in "
+        f"{x['motion 31 px']['fills']} of 12",
+        f"(median {x['motion 9 px']['outer']:.3f} of its mass under the 9 px shake, {x['motion 31 px']['outer']:.3f} "
+        "under the 31 px one)",
+        f"over 0.1 of its mass lies there in {over[9]} of 12 rows under the 9 px shake and {over[31]} of 12 under the "
+        f"31 px one, and in {over[15]} and {over[21]} of 12 under the 15 and 21 px shakes",
+        f"the TV estimate is {m(31, 'tv')} off in the 21 px window and {own['motion 31 px']['tv']['mean']:.2f} in its "
+        f"own on these photos, yet on the held-out photos the route given 21 px is "
+        f"{-summaries.tv_given_figures()['own']['motion 31 px']['change 21']['mean']:.2f} dB below",
+    ]
+    assert f["all"]["tv"]["mean"] < f["all"]["l0"]["mean"], "the 21 px window keeps the TV estimate"
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
