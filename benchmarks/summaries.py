@@ -644,10 +644,9 @@ def given_size_rows(
     path: Path | tuple[Path, ...] = SHAKE_GIVEN, own: list[dict] | None = None
 ) -> tuple[dict[str, list[dict]], tuple[int, ...]]:
     """shake (and ``"all"``) -> the rows of ``path`` (``--shake --samples N --sizes S,..``; several files: their rows
-    in turn), each with the route at
-    the shake's own size (``own``, :func:`route_rows` unless told; the same case checked by its blurry photo) as
-    ``"mean"``, ``"true mean"`` and ``"blind, full kernel error"``, and the mean of N given size S as ``"given S"``;
-    and the sizes."""
+    in turn), each with the route at the shake's own size (``own``, :func:`route_rows` unless told; the same case
+    checked by its blurry photo) as ``"mean"``, ``"true mean"`` and ``"blind, full kernel error"``, and the mean of N
+    given size S as ``"given S"``; and the sizes."""
     rows = _rows_of_files(path)
     sizes = tuple(int(k.rsplit(" ", 1)[1]) for k in rows[0] if re.fullmatch(r"blind, full, size \d+", k))
     n = int(next(k for k in rows[0] if re.fullmatch(r"blind, full, size \d+, mean of \d+", k)).rsplit(" ", 1)[1])
@@ -939,10 +938,8 @@ def tv_given_figures(after: tuple[Path, ...] = TV_GIVEN, before: Path = REFITS_G
 
 def blind_tv_given_table(after: tuple[Path, ...] = TV_GIVEN, before: Path = REFITS_GIVEN) -> str:
     """:func:`_pair_table` of the route given 21 px with the L0 estimate and with the TV one, per shake and all."""
-    figures = tv_given_figures(after, before)
-    figures.pop("own")
     labels = ("given 21 px, L0 estimate", "given 21 px, TV estimate")
-    return _pair_table(figures, "TV", "motion 9-31 px", labels=labels)
+    return _pair_table(_pair_figures(tv_given_pairs(after, before)), "TV", "motion 9-31 px", labels=labels)
 
 
 # the classical estimate the mean of its estimates from the photo's eight flips and transposes (the held route's
