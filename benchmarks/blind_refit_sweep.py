@@ -32,6 +32,13 @@ Favaro 2014) in place of the L0 one, and the route's refits (``const``)::
 
     python benchmarks/blind_refit_sweep.py --variants tv --rounds 2 --levels 0.01 --workers 2
 
+``--variants route`` (the allowance chosen again for the route's own estimate, on 2 CPU cores): round 0 from the
+route's first guess itself (``classical_estimate``: the TV estimate from ``TV_FROM`` taps, the L0 one below, the
+contrast floor), restored at the route's allowance and at the first of :data:`ROUND0_ALLOWANCES` (``r0 A``), then the
+route's refits at each, the allowance held (``const rR``: the route itself; ``half rR``)::
+
+    python benchmarks/blind_refit_sweep.py --variants route --rounds 2 --levels 0.01 --workers 2
+
 Rows run in worker processes, the largest shakes first; ``--minutes``: no row is begun after that many minutes
 (a run on a lent GPU stops within its lease: the file says how many rows it holds).
 """
@@ -58,6 +65,7 @@ from ddrm.pipeline.blind import (
     L0_CONTRAST,
     KernelEstimator,
     _copy_generators,  # the route's replay of one round's noise draws (the refit rounds are replayed here)
+    classical_estimate,
     clean_kernel,
     estimate_full,
     kernel_error,
@@ -76,7 +84,7 @@ SCHEDULES = ("const", "g0.7", "g0.5", "resid")
 FITS = {"const": (1.0, 1.0, 0.0), "damp": (1.0, 1.0, 0.5), "lam10": (10.0, 1.0, 0.0), "smooth4": (1.0, 4.0, 0.0)}
 TRUE_ALLOWANCES = (0.05, 0.025, 0.0125, 0.0)
 ROUND0_ALLOWANCES = (0.025,)  # --variants allowances: round 0 at these beside the route's KERNEL_NOISE
-VARIANTS = {"schedules": SCHEDULES, "fits": tuple(FITS), "allowances": (), "tv": ("const",)}
+VARIANTS = {"schedules": SCHEDULES, "fits": tuple(FITS), "allowances": (), "tv": ("const",), "route": ("const", "half")}
 
 
 def make_rows(levels: str, sizes: tuple[int, ...], heldout: str) -> list[dict]:
@@ -140,20 +148,27 @@ def one_row(row: dict, variants: str, rounds: int, steps: int, samples: int, dev
     out = {k: row[k] for k in ("kernel", "sigma_y", "image", "blurry", "seed")}
     if variants == "tv":  # the TV estimate as the route makes it (its photo's contrast raised as the L0 one's)
         k0 = recentre(tv_kernel(raise_contrast(y01, L0_CONTRAST), n))
+    elif variants == "route":  # the route's own first guess (TV from TV_FROM taps, else L0; the contrast floor)
+        k0 = classical_estimate(y01, n, "full", "valid")
     else:  # the L0 estimate as the GPU files made it (before the route's contrast floor, L0_CONTRAST)
         k0 = l0_kernel(y01, n, "full", boundary="valid")
     x0 = run(k0, KERNEL_NOISE)
     out["r0"], out["r0 one"], out["r0 kerr"] = score(x0), score(x0, one=True), kernel_error(k0, k_true)
     res0 = residual(x0, k0)
     out["r0 resid"] = res0
-    for noise in ROUND0_ALLOWANCES if variants == "allowances" else ():
-        out[f"r0 {noise}"] = score(run(k0, noise))
+    starts = {"const": x0}  # each variant's round 0 (``route``: ``half``'s at its own allowance)
+    for noise in ROUND0_ALLOWANCES if variants in ("allowances", "route") else ():
+        starts[noise] = run(k0, noise)
+        out[f"r0 {noise}"] = score(starts[noise])
     for variant in VARIANTS[variants]:
-        x, k = x0, k0
+        x, k = starts[ROUND0_ALLOWANCES[0]] if variant == "half" else x0, k0
         resid = math.sqrt(max(res0**2 - sy**2, 0.0))
         for r in range(1, rounds + 1):
             k = refit(x, variant, k)
-            noise = allowance(variant, r, KERNEL_NOISE, resid) if variants == "schedules" else KERNEL_NOISE
+            if variants == "schedules":
+                noise = allowance(variant, r, KERNEL_NOISE, resid)
+            else:  # ``half``: the smaller allowance of round 0 held in its refits as the route holds its own
+                noise = ROUND0_ALLOWANCES[0] if variant == "half" else KERNEL_NOISE
             x = run(k, noise)
             out[f"{variant} r{r}"], out[f"{variant} r{r} kerr"] = score(x), kernel_error(k, k_true)
             out[f"{variant} r{r} noise"] = noise
