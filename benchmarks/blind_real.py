@@ -482,14 +482,15 @@ def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: 
     float32 rounding: checked when ``check``). Files made before the kernel's refits (``HELD_REFITS``) checked the
     first sample against ``ddrm.restore``'s one-sample image instead, which it then was; with refits the kernel is
     fitted to the samples drawn, so one sample's run has its own. ``size``: the kernel size the route is given instead
-    of the shake's own (columns ``blind, full, size S...``)."""
+    of the shake's own (columns ``blind, full, size S...``). ``--allowance``: the image runs at that allowance
+    instead of :data:`~ddrm.pipeline.blind.KERNEL_NOISE` (no check: the library takes no other)."""
     n, m = size or k.shape[0], args.samples
     c, name = (n - 1) // 2, "blind, full" if size is None else f"blind, full, size {size}"
     x, est = restore_blind(prior, SAMPLERS["diffpir"], y[None], row["sigma_y"], n, "full", boundary="valid",
-                           narrow=1.0, samples=m, solver_args={"steps": args.steps},
+                           narrow=1.0, samples=m, solver_args={"steps": args.steps}, kernel_noise=args.allowance,
                            generator=[image_generator(seed, "image 0")])  # fmt: skip
     x = x[:, :, c : c + args.size, c : c + args.size]
-    if check:  # the mean is the library's result
+    if check and args.allowance is None:  # the mean is the library's result (which takes no other allowance)
         mean = ddrm.restore(y, "deblur_blind", sigma_y=row["sigma_y"], steps=args.steps, prior=prior, seed=seed,
                             task_params={"size": n, "model": "full"}, samples=m)  # fmt: skip
         # to float32 rounding: the network's batched convolutions round as a single image's do not (6e-7 in one
@@ -501,10 +502,10 @@ def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: 
 
 def true_held_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     """``--shake --samples N --true-held``: the true shake through the route itself (``restore_blind`` with the true
-    kernel as ``start_kernel``, no refits: the allowance :data:`~ddrm.pipeline.blind.KERNEL_NOISE`, DiffPIR at
-    ``--steps``, N samples under the route's noise draws), its one sample and mean of N: the like-for-like reference
-    of the route's estimate, beside the non-blind true kernel (``deblur_motion`` at the photo's noise, the other files'
-    "true kernel"). No blind run."""
+    kernel as ``start_kernel``, no refits: the allowance :data:`~ddrm.pipeline.blind.KERNEL_NOISE` or
+    ``--allowance``, DiffPIR at ``--steps``, N samples under the route's noise draws), its one sample and mean of N:
+    the like-for-like reference of the route's estimate, beside the non-blind true kernel (``deblur_motion`` at the
+    photo's noise, the other files' "true kernel"). No blind run."""
     rows = []
     for family, k in motion_kernels(args.shake_sizes or SHAKE_SIZES).items():
         n, m = k.shape[0], args.samples
@@ -512,7 +513,7 @@ def true_held_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
         for seed, y, truth, row in blurred(args, files, family, k):
             x, est = restore_blind(prior, SAMPLERS["diffpir"], y[None], row["sigma_y"], n, "full", boundary="valid",
                                    narrow=1.0, samples=m, refits=0, start_kernel=k.double(),
-                                   solver_args={"steps": args.steps},
+                                   solver_args={"steps": args.steps}, kernel_noise=args.allowance,
                                    generator=[image_generator(seed, "image 0")])  # fmt: skip
             assert torch.equal(est, k.double()), "the held kernel is not the true one"
             x = x[:, :, c : c + args.size, c : c + args.size]
@@ -716,6 +717,10 @@ def main() -> None:
     ap.add_argument(
         "--estimators", default=None, help="camera shake: the L0 and TV estimates at this window (own: the shake's)"
     )
+    ap.add_argument(
+        "--allowance", type=float, default=None,
+        help="--shake --samples N: the kernel's noise allowance instead of the route's (KERNEL_NOISE)",
+    )  # fmt: skip
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if (args.true_only or args.true_steps is not None) and not args.motion:
@@ -755,6 +760,10 @@ def main() -> None:
         args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
     if args.true_held and (args.shake_sizes is None or args.no_true_kernel or args.sizes is not None):
         ap.error("--true-held goes with --shake --samples N --shake-sizes (and no --sizes, --no-true-kernel)")
+    if args.allowance is not None and not (args.shake and args.samples > 1):
+        ap.error("--allowance goes with --shake --samples N (the route's image runs)")
+    if args.allowance is not None and not args.allowance >= 0:
+        ap.error(f"--allowance must be >= 0, got {args.allowance}")
     if args.no_true_kernel and args.shake_sizes is None:
         ap.error("--no-true-kernel goes with --shake-sizes (the other shake runs make no true kernel)")
     exposures = [args.exposure] if args.contrast is None else [float(v) for v in args.contrast.split(",")]
