@@ -34,8 +34,8 @@ Favaro 2014) in place of the L0 one, and the route's refits (``const``)::
 
 ``--variants route`` (the allowance chosen again for the route's own estimate, on 2 CPU cores): round 0 from the
 route's first guess itself (``classical_estimate``: the TV estimate from ``TV_FROM`` taps, the L0 one below, the
-contrast floor), restored at the route's allowance and at the first of :data:`ROUND0_ALLOWANCES` (``r0 A``), then the
-route's refits at each, the allowance held (``const rR``: the route itself; ``half rR``)::
+contrast floor), restored at 0.05 and at the first of :data:`ROUND0_ALLOWANCES` (``r0 A``), then the route's refits
+at each, the allowance held (``const rR``: the route itself when made, at 0.05 throughout; ``half rR``)::
 
     python benchmarks/blind_refit_sweep.py --variants route --rounds 2 --levels 0.01 --workers 2
 

@@ -1321,24 +1321,27 @@ def blind_refit_fits_table(path: Path = REFIT_FITS) -> str:
 REFIT_ALLOWANCES = RESULTS / "blind_refit_allowances_train.json"
 
 
-def round0_allowance_figures(path: Path = REFIT_ALLOWANCES) -> dict[str, dict[str, Any]]:
-    """Per bin of the classical estimate's kernel error (:data:`GAP_BINS`, and ``"all"``): the rows, the classical
-    estimate restored at the route's allowance (``"route"``) and at the smaller one (``"small"``) over the blurry
-    photo on average, the rows below it at each, the change (mean, least, most) and the rows it raises, and
+def _allowance_pair(group: list[dict], base: str, small: str) -> dict[str, Any]:
+    """Columns ``base`` (the route's allowance) and ``small`` (a smaller one) over ``group``'s rows: each over the
+    blurry photo on average, the rows below it at each, the change (mean, least, most), the rows it raises, and
     ``"best"``: the mean change were each row given the better of the two (an allowance chosen with the truth)."""
+    change = [r[small] - r[base] for r in group]
+    return {"rows": len(group), "route": float(np.mean([r[base] - r["blurry"] for r in group])),
+            "small": float(np.mean([r[small] - r["blurry"] for r in group])),
+            "route below": sum(r[base] < r["blurry"] for r in group),
+            "small below": sum(r[small] < r["blurry"] for r in group),
+            "change": float(np.mean(change)), "least": min(change), "most": max(change),
+            "raised": sum(c > 0 for c in change), "best": float(np.mean([max(c, 0.0) for c in change]))}  # fmt: skip
+
+
+def round0_allowance_figures(path: Path = REFIT_ALLOWANCES) -> dict[str, dict[str, Any]]:
+    """Per bin of the classical estimate's kernel error (:data:`GAP_BINS`, and ``"all"``): :func:`_allowance_pair`
+    of the classical estimate restored at the route's allowance (``"route"``) and at the smaller one (``"small"``),
+    with ``"allowance"``, the smaller one."""
     rows = rows_of(path)
     (small,) = [k for k in rows[0] if k.startswith("r0 0")]
-    out = {}
-    for label, group in _error_bins(rows, "r0 kerr").items():
-        change = [r[small] - r["r0"] for r in group]
-        out[label] = {"rows": len(group), "allowance": float(small.split()[1]),
-                      "route": float(np.mean([r["r0"] - r["blurry"] for r in group])),
-                      "small": float(np.mean([r[small] - r["blurry"] for r in group])),
-                      "route below": sum(r["r0"] < r["blurry"] for r in group),
-                      "small below": sum(r[small] < r["blurry"] for r in group),
-                      "change": float(np.mean(change)), "least": min(change), "most": max(change),
-                      "raised": sum(c > 0 for c in change), "best": float(np.mean([max(c, 0.0) for c in change]))}  # fmt: skip
-    return out
+    return {label: {**_allowance_pair(group, "r0", small), "allowance": float(small.split()[1])}
+            for label, group in _error_bins(rows, "r0 kerr").items()}  # fmt: skip
 
 
 def blind_round0_allowance_table(path: Path = REFIT_ALLOWANCES) -> str:
@@ -1354,6 +1357,92 @@ def blind_round0_allowance_table(path: Path = REFIT_ALLOWANCES) -> str:
                    f"({g['small below']}) | {g['change']:+.2f} ({g['least']:+.2f} / {g['most']:+.2f}) | "
                    f"{g['raised']} | {g['best']:+.2f} |")  # fmt: skip
     return "\n".join(out)
+
+
+# the allowance chosen again for the route's own first guess (the TV estimate from TV_FROM taps), round 0 and the
+# route's two refits at each allowance, on the training photos (``blind_refit_sweep.py --variants route``)
+REFIT_ROUTE = RESULTS / "blind_refit_route_train.json"
+
+
+def route_allowance_figures(path: Path = REFIT_ROUTE) -> dict[str, dict[str, Any]]:
+    """Per shake, per bin of the first guess's kernel error (:data:`GAP_BINS`) and ``"all"``: ``"r0"`` and
+    ``"r2"``, :func:`_allowance_pair` of round 0 and of the route's last refit (``const rR`` against ``half rR``) at
+    the route's allowance and the smaller one; ``"allowance"``, the smaller one; ``"error"``, the median kernel error
+    of the first guess and of the last refit at each."""
+    rows = rows_of(path)
+    (small,) = [k for k in rows[0] if k.startswith("r0 0")]
+    last = _refit_rounds(rows)
+    groups = {**{s: g for s, g in _shake_groups(rows).items() if s != "all"}, **_error_bins(rows, "r0 kerr")}
+    return {label: {"r0": _allowance_pair(g, "r0", small), "r2": _allowance_pair(g, f"const r{last}", f"half r{last}"),
+                    "allowance": float(small.split()[1]), "rounds": last,
+                    "error": {k: float(np.median([r[f"{k} kerr"] for r in g]))
+                              for k in ("r0", f"const r{last}", f"half r{last}")}}
+            for label, g in groups.items() if g}  # fmt: skip
+
+
+def blind_route_allowance_table(path: Path = REFIT_ROUTE) -> str:
+    """Per shake, per bin of the first guess's kernel error and all: round 0 and the route's refits at the route's
+    allowance and at the smaller one over the blurry photo (rows below it), the change (rows raised), and the change
+    were each row given the better of the two (:func:`route_allowance_figures`)."""
+    f = route_allowance_figures(path)
+    a, n = f["all"]["allowance"], f["all"]["rounds"]
+    out = [f"| rows | count | round 0: allowance 0.05 / {a:g} | change (raised) | {n} refits: allowance 0.05 (the "
+           f"route) / {a:g} | change (raised) | the better of the two per row | kernel error after {n} refits, "
+           f"median: 0.05 / {a:g} |", "|---|---:|---|---|---|---|---:|---|"]  # fmt: skip
+    for label, g in f.items():
+        cells = [f"{g[r]['route']:+.2f} ({g[r]['route below']}) / {g[r]['small']:+.2f} ({g[r]['small below']}) | "
+                 f"{g[r]['change']:+.2f} ({g[r]['raised']})" for r in ("r0", "r2")]  # fmt: skip
+        e = g["error"]
+        out.append(f"| {label if label.startswith(('motion', 'all')) else f'first guess {label} off'} | "
+                   f"{g['r0']['rows']} | {cells[0]} | {cells[1]} | {g['r2']['best']:+.2f} | "
+                   f"{e[f'const r{n}']:.2f} / {e[f'half r{n}']:.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
+# the same under the 9 px shake at sigma_y 0.02 (``--levels 0.02 --shake-sizes 9 --workers 1 --out
+# blind_refit_route_train_9px_sigma02.json``)
+REFIT_ROUTE_02 = RESULTS / "blind_refit_route_train_9px_sigma02.json"
+
+
+def blind_route_allowance_02_table(path: Path = REFIT_ROUTE_02) -> str:
+    """:func:`blind_route_allowance_table` of the 9 px rows at sigma_y 0.02."""
+    return blind_route_allowance_table(path)
+
+
+# the 9 px shake's route (the L0 estimate) on the held-out photos at half the allowance, the size the training photos
+# favoured (``REFIT_ROUTE``): ``blind_real.py --shake --samples 4 --shake-sizes 9 --levels 0.01,0.02 --no-true-kernel
+# --allowance 0.025 --out blind_allowance025_shake_samples4_9px.json``, against the route (``REFITS_AFTER`` and
+# ``REFITS_AFTER_02``, the same cases)
+ALLOWANCE_9 = RESULTS / "blind_allowance025_shake_samples4_9px.json"
+
+
+def allowance_pairs(after: Path = ALLOWANCE_9) -> dict[str, tuple[list, list]]:
+    """sigma_y (``"sigma_y S"``) and ``"all"`` -> the route's rows at its allowance and ``after``'s for the same
+    cases, as :func:`refits_pairs` pairs its own (the true kernel's mean of N from the route's rows)."""
+    before = [r for p in (REFITS_AFTER, REFITS_AFTER_02) for r in refits_pairs(p)["all"][1]]
+    old, new = _paired(after, before)["all"]
+    levels = dict.fromkeys(r["sigma_y"] for r in new)
+    return {**{f"motion 9 px, sigma_y {s:g}": ([o for o in old if o["sigma_y"] == s],
+                                                [n for n in new if n["sigma_y"] == s]) for s in levels},
+            "all": (old, new)}  # fmt: skip
+
+
+def allowance_route_figures(after: Path = ALLOWANCE_9) -> dict[str, Any]:
+    """:func:`_pair_figures` (its ``"all"``) of the route over the 9-31 px shakes at sigma_y 0.01 (:func:`tv_route_rows`:
+    the TV estimate from ``TV_FROM`` px) at the allowance 0.05 throughout, and with ``after``'s rows (half the
+    allowance, where :func:`~ddrm.pipeline.blind.held_allowance` now gives it) in place of its own at 0.01."""
+    small = allowance_pairs(after)["motion 9 px, sigma_y 0.01"][1]
+    old = tv_route_rows(TV_AFTER, REFITS_AFTER)
+    swapped = {(r["kernel"], r["image"]): r for r in small}
+    now = [swapped.get((r["kernel"], r["image"]), r) for r in old]
+    assert sum(n is not o for n, o in zip(now, old)) == len(swapped) == 6
+    return _pair_figures({"all": (old, now)})["all"]
+
+
+def blind_allowance_9_table(after: Path = ALLOWANCE_9) -> str:
+    """:func:`_pair_table` of the 9 px shake's route at the route's allowance and at the smaller one, per sigma_y."""
+    return _pair_table(_pair_figures(allowance_pairs(after)), "", "motion 9 px, both levels",
+                       labels=("allowance 0.05 (the route)", "allowance 0.025"))  # fmt: skip
 
 
 # whether the classical estimate at the default window tells a shake's extent (a size guessed, not asked for):
@@ -2405,6 +2494,9 @@ TABLES = {
     "blind_refit_true": blind_refit_true_table,
     "blind_refit_fits": blind_refit_fits_table,
     "blind_round0_allowance": blind_round0_allowance_table,
+    "blind_route_allowance": blind_route_allowance_table,
+    "blind_route_allowance_02": blind_route_allowance_02_table,
+    "blind_allowance_9": blind_allowance_9_table,
     "blind_shake_extent": blind_shake_extent_table,
     "blind_shake_fixed_point": blind_shake_fixed_point_table,
     "blind_shake_extent_train": blind_shake_extent_train_table,

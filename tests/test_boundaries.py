@@ -499,11 +499,16 @@ def test_the_held_route_estimates_a_dim_photos_kernel_at_the_contrast_floor():
 def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_noise():
     """``restore_blind`` with a full kernel and a valid boundary (camera shake in a photo): no refining chain, the
     kernel the classical estimate (:func:`l0_kernel`) itself, the image one non-blind run with it at the noise
-    ``hypot(sigma_y, KERNEL_NOISE)``, moved by the kernel's offset; ``kernel_noise`` and ``refine`` override, a
-    negative allowance is refused; several samples: the first is the one-sample image."""
+    ``hypot(sigma_y, held_allowance(size, sigma_y))`` (:data:`SMALL_KERNEL_NOISE` under :data:`TV_FROM` taps at
+    ``sigma_y`` up to :data:`SMALL_KERNEL_NOISE_UP_TO`, else :data:`KERNEL_NOISE`), moved by the kernel's offset; ``kernel_noise`` and ``refine`` override, a negative
+    allowance is refused; several samples: the first is the one-sample image."""
     from ddrm.pipeline.blind import (
         KERNEL_NOISE,
+        SMALL_KERNEL_NOISE,
+        SMALL_KERNEL_NOISE_UP_TO,
+        TV_FROM,
         KernelEstimator,
+        held_allowance,
         kernel_offset,
         l0_kernel,
         move_image,
@@ -521,10 +526,17 @@ def test_a_photos_full_kernel_is_the_classical_estimate_held_its_error_taken_as_
     assert torch.equal(est, guess) and kernel_offset(est) != (0.0, 0.0)
     op = KernelEstimator(y01, 5, "full", boundary="valid", start_kernel=guess, dtype=torch.float64).operator()
     with torch.no_grad():
-        x = diffpir.run(prior, op, 2 * y01 - 1, 2 * math.hypot(0.01, KERNEL_NOISE), generator=[torch.Generator()
+        x = diffpir.run(prior, op, 2 * y01 - 1, 2 * math.hypot(0.01, SMALL_KERNEL_NOISE), generator=[torch.Generator()
                         .manual_seed(1)], **args)  # fmt: skip
     expected = move_image(((x + 1) / 2).clamp(0, 1), *kernel_offset(guess)).clamp(0, 1)
     torch.testing.assert_close(out, expected, atol=1e-12, rtol=0)
+    up_to = SMALL_KERNEL_NOISE_UP_TO
+    allowances = [held_allowance(n, s) for n in (5, TV_FROM - 2, TV_FROM, 31) for s in (0.0, up_to, 2 * up_to)]
+    assert allowances == [SMALL_KERNEL_NOISE] * 2 + [KERNEL_NOISE] + [SMALL_KERNEL_NOISE] * 2 + [KERNEL_NOISE] * 7
+    assert SMALL_KERNEL_NOISE < KERNEL_NOISE and 0.01 <= up_to  # the test photo's noise takes the smaller one
+    given, _ = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
+                             generator=torch.Generator().manual_seed(1), refits=0, kernel_noise=SMALL_KERNEL_NOISE)  # fmt: skip
+    assert torch.equal(given, out)  # the default is the allowance held_allowance gives
     plain, _ = restore_blind(prior, diffpir, y01, 0.01, 5, "full", boundary="valid", narrow=1.0, solver_args=args,
                              generator=torch.Generator().manual_seed(1), kernel_noise=0.0, refits=0)  # fmt: skip
     assert float((plain - out).abs().max()) > 1e-3  # the allowance changes the image

@@ -1744,3 +1744,65 @@ def test_the_tv_estimate_in_the_21_px_window_figures_agree_with_their_result_fil
     assert f["all"]["tv"]["mean"] < f["all"]["l0"]["mean"], "the 21 px window keeps the TV estimate"
     missing = [q for q in quoted if q not in text]
     assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+
+
+def test_the_allowance_chosen_again_agrees_with_its_result_files_and_the_library():
+    """docs/benchmarks.md's figures for the allowance chosen again for the route's own estimates (tables
+    ``blind_route_allowance``, ``blind_route_allowance_02`` on the training photos, ``blind_allowance_9`` on the
+    held-out ones), computed here from their files; the library's rule (:func:`held_allowance`) is the one the
+    training rows chose: half the allowance under ``TV_FROM`` taps at sigma_y 0.01 and not at 0.02 nor from
+    ``TV_FROM`` taps, and the guide states it."""
+    from ddrm.pipeline.blind import KERNEL_NOISE, SMALL_KERNEL_NOISE, TV_FROM, held_allowance
+
+    summaries = _summaries()
+    text, tasks = _prose("benchmarks.md"), _prose("guide/tasks.md")
+    for path, part in ((summaries.REFIT_ROUTE, "--variants route --rounds 2 --levels 0.01 --workers 2"),
+                       (summaries.REFIT_ROUTE_02, "--levels 0.02 --shake-sizes 9 --workers 1"),
+                       (summaries.ALLOWANCE_9, "--shake --samples 4 --shake-sizes 9 --levels 0.01,0.02 --no-true-kernel "
+                                               "--allowance 0.025")):  # fmt: skip
+        record = summaries.record_of(path)
+        assert part in record["command"] and part in text and record["device"].startswith("cpu")
+    train, train02 = summaries.route_allowance_figures(), summaries.route_allowance_figures(summaries.REFIT_ROUTE_02)
+    small, big, a = train["motion 9 px"]["r2"], [train[f"motion {n} px"]["r2"] for n in (15, 21, 31)], train["all"]
+    assert a["allowance"] == SMALL_KERNEL_NOISE and a["rounds"] == 2
+    big_change = sum(g["change"] * g["rows"] for g in big) / sum(g["rows"] for g in big)
+    more_below = sum(g["small below"] - g["route below"] for g in big)
+    g02 = train02["motion 9 px"]["r2"]
+    # the rule the training rows chose, and the library's
+    assert small["raised"] == small["rows"] and small["small below"] == 0 and big_change < 0 < more_below
+    assert g02["change"] < 0 and g02["small below"] > g02["route below"]
+    assert held_allowance(9, 0.01) == SMALL_KERNEL_NOISE and held_allowance(9, 0.02) == KERNEL_NOISE
+    assert held_allowance(TV_FROM, 0.01) == KERNEL_NOISE
+    rows = {(r["kernel"], r["image"]): r for r in summaries.rows_of(summaries.REFIT_ROUTE)}
+    dark = rows[("motion 21 px", "DarkestHour")]
+    held = summaries._pair_figures(summaries.allowance_pairs())
+    h1, h2 = held["motion 9 px, sigma_y 0.01"], held["motion 9 px, sigma_y 0.02"]
+    route = summaries.allowance_route_figures()
+    quoted = [
+        f"Over the 24 rows half the allowance is {a['r2']['change']:+.2f} dB higher but puts {a['r2']['small below']} "
+        f"rows below the blurry photo instead of {a['r2']['route below']}",
+        f"(median {train['motion 9 px']['error']['const r2']:.2f} after the refits): half the allowance raises all "
+        f"{small['rows']} rows there, by {small['change']:.2f} dB on average, none below the blurry photo",
+        f"it lowers the mean by {-big_change:.2f} dB and puts {more_below} more of the 18 rows below the blurry photo",
+        f"the median kernel error after them rises from {a['error']['const r2']:.2f} to {a['error']['half r2']:.2f} "
+        f"over all rows",
+        f"(`DarkestHour` under the 21 px shake from {dark['const r2 kerr']:.2f} to {dark['half r2 kerr']:.2f}, "
+        f"{dark['const r2'] - dark['blurry']:+.2f} dB over the blurry photo to {dark['half r2'] - dark['blurry']:+.2f})",
+        f"half the allowance raises all {h1['better']} held-out rows, {h1['without']['mean']:+.2f} -> "
+        f"{h1['with']['mean']:+.2f} dB over the blurry photo, {h1['with']['gap']:.2f} dB below the true kernel's mean of "
+        f"4 instead of {h1['without']['gap']:.2f}",
+        f"({h2['without']['mean']:+.2f} -> {h2['with']['mean']:+.2f}, {h2['better']} of {h2['with']['rows']} raised)",
+        f"route is now {route['with']['mean']:+.2f} dB over the blurry photo (was {route['without']['mean']:+.2f}), "
+        f"{route['with']['below']} of {route['with']['rows']} below it, and {route['with']['gap']:.2f} dB below the "
+        f"true kernel's mean of 4 (was {route['without']['gap']:.2f})",
+        f"With half the allowance under the 9 px shake at 0.01 ([the allowance chosen "
+        f"again](#camera-shake-the-allowance-chosen-again)), at 0.01 in {route['with']['below']} of "
+        f"{route['with']['rows']} and {route['with']['gap']:.2f} dB below it.",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert h1["better"] == h1["with"]["rows"] and h1["with"]["below"] == 0 and route["with"]["below"] == 0
+    assert (
+        f"`hypot(sigma_y, {SMALL_KERNEL_NOISE:g})` for a kernel under {TV_FROM} taps in a photo of noise up to 0.01"
+        in tasks
+    )

@@ -72,6 +72,7 @@ __all__ = [
     "l0_kernel",
     "l0_latent",
     "classical_estimate",
+    "held_allowance",
     "tv_kernel",
     "contrast",
     "raise_contrast",
@@ -654,6 +655,15 @@ L0_START = 0.7
 # restored as exact rings below the blurry photo. Chosen on the training photos of ../shared/DATA.md (camera shakes
 # of 9-21 px, sigma_y 0.01 and 0.02; none for the separable model, whose chain refines its estimate)
 KERNEL_NOISE = 0.05
+# a shake of fewer than TV_FROM taps (its first guess the L0 estimate, the nearest the route makes) in a photo of
+# noise up to SMALL_KERNEL_NOISE_UP_TO ([0, 1] units) takes half the allowance. Chosen again for the route's own
+# estimates on the training photos (round 0 and the two refits at 0.05 and at 0.025): at sigma_y 0.01 half of it
+# raised all 6 rows under the 9 px shake (+1.01 dB), none below the blurry photo either way, while under the 15-31 px
+# shakes (the TV estimate) it lowered the mean by 0.10 dB and put 2 more of 18 rows below the blurry photo
+# (benchmarks/results/blind_refit_route_train.json); at sigma_y 0.02 it lowered the 9 px rows by 0.68 dB and put one
+# below the blurry photo (blind_refit_route_train_9px_sigma02.json), so a noisier photo keeps 0.05 (docs/benchmarks.md,
+# "Camera shake: the allowance chosen again")
+SMALL_KERNEL_NOISE, SMALL_KERNEL_NOISE_UP_TO = 0.025, 0.01
 # the held estimate's image run takes this many steps unless told: the count KERNEL_NOISE was chosen at on the training
 # photos and every blind table measures. DiffPIR's own 100 fit the measurement more closely under a kernel that is not
 # the photo's, so the estimate's error costs more there (docs/benchmarks.md, "Camera shake: the full model as
@@ -922,7 +932,7 @@ def restore_blind(
     the image one non-blind run with it (``narrow`` applies; ``draws`` > 1 is refused: the estimate has no noise to draw),
     of :data:`HELD_STEPS` steps unless ``solver_args`` give ``steps``.
     ``kernel_noise`` ([0, 1] units): the estimate's error taken as measurement noise in the image's run, whose noise
-    level is ``hypot(sigma_y, kernel_noise)``; ``None``: :data:`KERNEL_NOISE` for a held estimate, 0 for a refined
+    level is ``hypot(sigma_y, kernel_noise)``; ``None``: :func:`held_allowance` for a held estimate, 0 for a refined
     one, whose image's run is the second (the estimating chain runs at ``sigma_y``; without ``narrow`` an allowance
     is refused).
     ``refits`` (a held full kernel): after its image's run the kernel is fitted again to the mean of the run's
@@ -943,7 +953,7 @@ def restore_blind(
     if refine is None:
         refine = not holds_estimate(model, boundary)
     if kernel_noise is None:
-        kernel_noise = 0.0 if refine else KERNEL_NOISE
+        kernel_noise = 0.0 if refine else held_allowance(size, sigma_y)
     if not kernel_noise >= 0:
         raise TaskError(f"the kernel's noise allowance must be >= 0, got {kernel_noise}")
     if refine and kernel_noise > 0 and narrow is None:  # the estimating run's noise is the photo's own
@@ -1033,6 +1043,13 @@ def _restore_held(prior, solver, y01, sigma_run, size, model, solver_args, gener
         estimator.k = recentre(clean_kernel(fit.cpu()))
         x = restored()
     return x, estimator.kernel
+
+
+def held_allowance(size: int, sigma_y: float) -> float:
+    """The allowance (``restore_blind``'s ``kernel_noise``, [0, 1] units) of a held estimate of ``size`` taps in a
+    photo of noise ``sigma_y``: :data:`SMALL_KERNEL_NOISE` under :data:`TV_FROM` taps at ``sigma_y`` up to
+    :data:`SMALL_KERNEL_NOISE_UP_TO`, else :data:`KERNEL_NOISE`."""
+    return SMALL_KERNEL_NOISE if size < TV_FROM and sigma_y <= SMALL_KERNEL_NOISE_UP_TO else KERNEL_NOISE
 
 
 def classical_estimate(
