@@ -1439,6 +1439,22 @@ def allowance_route_figures(after: Path = ALLOWANCE_9) -> dict[str, Any]:
     return _pair_figures({"all": (old, now)})["all"]
 
 
+# the 9 px shake at sigma_y 0.01 through the route as the library runs it since held_allowance (commit 8da3370):
+# ``blind_real.py --shake --samples 4 --shake-sizes 9 --levels 0.01 --no-true-kernel --out
+# blind_halved_shake_samples4_9px.json`` (no --allowance: its default), and the true kernel held by it (``--true-held``,
+# ``blind_halved_true_held_samples4_9px.json``)
+HALVED_ROUTE = RESULTS / "blind_halved_shake_samples4_9px.json"
+HALVED_TRUE = RESULTS / "blind_halved_true_held_samples4_9px.json"
+
+
+def halved_true_held_figures(path: Path = HALVED_TRUE) -> dict[str, dict[str, Any]]:
+    """The 9 px shake at sigma_y 0.01: :func:`true_held_figures` before (``"before"``: the allowance 0.05, the route
+    and the true kernel held by it) and now (``"now"``: ``path``'s true kernel held at the library's default, with
+    the route at half the allowance, :func:`allowance_pairs`)."""
+    now = true_held_figures(path, route=allowance_pairs()["motion 9 px, sigma_y 0.01"][1])
+    return {"before": true_held_figures()["motion 9 px"], "now": now["motion 9 px"]}
+
+
 def blind_allowance_9_table(after: Path = ALLOWANCE_9) -> str:
     """:func:`_pair_table` of the 9 px shake's route at the route's allowance and at the smaller one, per sigma_y."""
     return _pair_table(_pair_figures(allowance_pairs(after)), "", "motion 9 px, both levels",

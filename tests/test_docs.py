@@ -1806,3 +1806,33 @@ def test_the_allowance_chosen_again_agrees_with_its_result_files_and_the_library
         f"`hypot(sigma_y, {SMALL_KERNEL_NOISE:g})` for a kernel under {TV_FROM} taps in a photo of noise up to 0.01"
         in tasks
     )
+
+
+def test_the_route_as_the_library_runs_it_reproduces_the_half_allowance_rows():
+    """The 9 px shake at sigma_y 0.01 through the route with the library's default allowance (no ``--allowance``,
+    made after :func:`held_allowance`) equals the rows made with ``--allowance 0.025`` to float rounding; the true
+    kernel held by it (table-free figures in docs/benchmarks.md's "the allowance chosen again") agree with their file."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    route, true = summaries.record_of(summaries.HALVED_ROUTE), summaries.record_of(summaries.HALVED_TRUE)
+    for record in (route, true):
+        assert record["commit"].startswith("8da3370") and "--allowance" not in record["command"]
+    assert route["command"].split(" --out")[0] in text and "--true-held" in true["command"]
+    half = summaries.allowance_pairs()["motion 9 px, sigma_y 0.01"][1]
+    rows = summaries.rows_of(summaries.HALVED_ROUTE)
+    assert len(rows) == len(half) == 6
+    for r, h in zip(rows, half):
+        assert (r["image"], r["blurry"]) == (h["image"], h["blurry"])
+        for key in ("blind, full, mean of 4", "blind, full kernel error"):
+            assert abs(r[key] - h[key]) < 1e-9, (r["image"], key)
+    f = summaries.halved_true_held_figures()
+    before, now = f["before"], f["now"]
+    quoted = [
+        f"The true kernel held by it (`--true-held`, `blind_halved_true_held_samples4_9px.json`) is {now['held']:+.2f} "
+        f"dB over the blurry photo instead of {before['held']:+.2f} at 0.05, above the non-blind true kernel "
+        f"({now['true']:+.2f}) in {now['held wins']} of {now['rows']} rows instead of {before['held wins']}",
+        f"the allowance's part of the distance is now {now['true'] - now['held']:.2f} dB (was "
+        f"{before['true'] - before['held']:.2f}), and the estimate's {now['gap held']:.2f} (was {before['gap held']:.2f})",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
