@@ -483,7 +483,7 @@ def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: 
     first sample against ``ddrm.restore``'s one-sample image instead, which it then was; with refits the kernel is
     fitted to the samples drawn, so one sample's run has its own. ``size``: the kernel size the route is given instead
     of the shake's own (columns ``blind, full, size S...``). ``--allowance``: the image runs at that allowance
-    instead of :data:`~ddrm.pipeline.blind.KERNEL_NOISE` (no check: the library takes no other)."""
+    instead of the route's (:func:`~ddrm.pipeline.blind.held_allowance`; no check: the library takes no other)."""
     n, m = size or k.shape[0], args.samples
     c, name = (n - 1) // 2, "blind, full" if size is None else f"blind, full, size {size}"
     x, est = restore_blind(prior, SAMPLERS["diffpir"], y[None], row["sigma_y"], n, "full", boundary="valid",
@@ -502,10 +502,11 @@ def shake_samples_into(row: dict, y, truth, k: torch.Tensor, prior, args, seed: 
 
 def true_held_rows(args, files, prior) -> list[dict]:  # noqa: ANN001
     """``--shake --samples N --true-held``: the true shake through the route itself (``restore_blind`` with the true
-    kernel as ``start_kernel``, no refits: the allowance :data:`~ddrm.pipeline.blind.KERNEL_NOISE` or
-    ``--allowance``, DiffPIR at ``--steps``, N samples under the route's noise draws), its one sample and mean of N:
-    the like-for-like reference of the route's estimate, beside the non-blind true kernel (``deblur_motion`` at the
-    photo's noise, the other files' "true kernel"). No blind run."""
+    kernel as ``start_kernel``, no refits: the route's allowance, :func:`~ddrm.pipeline.blind.held_allowance`
+    (:data:`~ddrm.pipeline.blind.KERNEL_NOISE` before it), or ``--allowance``; DiffPIR at ``--steps``, N samples
+    under the route's noise draws), its one sample and mean of N: the like-for-like reference of the route's estimate,
+    beside the non-blind true kernel (``deblur_motion`` at the photo's noise, the other files' "true kernel"). No
+    blind run."""
     rows = []
     for family, k in motion_kernels(args.shake_sizes or SHAKE_SIZES).items():
         n, m = k.shape[0], args.samples
@@ -719,7 +720,7 @@ def main() -> None:
     )
     ap.add_argument(
         "--allowance", type=float, default=None,
-        help="--shake --samples N: the kernel's noise allowance instead of the route's (KERNEL_NOISE)",
+        help="--shake --samples N: the kernel's noise allowance instead of the route's (held_allowance)",
     )  # fmt: skip
     ap.add_argument("--out", default=None)
     args = ap.parse_args()

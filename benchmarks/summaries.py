@@ -1417,8 +1417,9 @@ ALLOWANCE_9 = RESULTS / "blind_allowance025_shake_samples4_9px.json"
 
 
 def allowance_pairs(after: Path = ALLOWANCE_9) -> dict[str, tuple[list, list]]:
-    """sigma_y (``"sigma_y S"``) and ``"all"`` -> the route's rows at its allowance and ``after``'s for the same
-    cases, as :func:`refits_pairs` pairs its own (the true kernel's mean of N from the route's rows)."""
+    """``"motion 9 px, sigma_y S"`` per sigma_y, and ``"all"`` -> the route's rows at the allowance 0.05 and
+    ``after``'s for the same cases, as :func:`refits_pairs` pairs its own (the true kernel's mean of N from the
+    route's rows)."""
     before = [r for p in (REFITS_AFTER, REFITS_AFTER_02) for r in refits_pairs(p)["all"][1]]
     old, new = _paired(after, before)["all"]
     levels = dict.fromkeys(r["sigma_y"] for r in new)
