@@ -39,6 +39,14 @@ at each, the allowance held (``const rR``: the route itself when made, at 0.05 t
 
     python benchmarks/blind_refit_sweep.py --variants route --rounds 2 --levels 0.01 --workers 2
 
+``--variants joint`` (on 2 CPU cores): round 0 from the route's first guess at the route's allowance
+(:func:`~ddrm.pipeline.blind.held_allowance`), then two refits fitted to all the samples at once (``joint rR``: the sum
+of each sample's normal equations, a Monte Carlo estimate of EM's second moment of the image, Levin et al. 2011)
+instead of to their mean; its round 0 and the route's refits are ``blind_refit_route_train.json``'s (``r0`` and
+``const rR`` at 0.05, ``r0 0.025`` and ``half rR`` under 15 taps)::
+
+    python benchmarks/blind_refit_sweep.py --variants joint --rounds 2 --levels 0.01 --workers 2
+
 Rows run in worker processes, the largest shakes first; ``--minutes``: no row is begun after that many minutes
 (a run on a lent GPU stops within its lease: the file says how many rows it holds).
 """
@@ -68,6 +76,7 @@ from ddrm.pipeline.blind import (
     classical_estimate,
     clean_kernel,
     estimate_full,
+    held_allowance,
     kernel_error,
     kernel_offset,
     l0_kernel,
@@ -84,7 +93,14 @@ SCHEDULES = ("const", "g0.7", "g0.5", "resid")
 FITS = {"const": (1.0, 1.0, 0.0), "damp": (1.0, 1.0, 0.5), "lam10": (10.0, 1.0, 0.0), "smooth4": (1.0, 4.0, 0.0)}
 TRUE_ALLOWANCES = (0.05, 0.025, 0.0125, 0.0)
 ROUND0_ALLOWANCES = (0.025,)  # --variants allowances: round 0 at these beside the route's KERNEL_NOISE
-VARIANTS = {"schedules": SCHEDULES, "fits": tuple(FITS), "allowances": (), "tv": ("const",), "route": ("const", "half")}
+VARIANTS = {
+    "schedules": SCHEDULES,
+    "fits": tuple(FITS),
+    "allowances": (),
+    "tv": ("const",),
+    "route": ("const", "half"),
+    "joint": ("joint",),
+}
 
 
 def make_rows(levels: str, sizes: tuple[int, ...], heldout: str) -> list[dict]:
@@ -134,8 +150,10 @@ def one_row(row: dict, variants: str, rounds: int, steps: int, samples: int, dev
 
     def refit(x: torch.Tensor, variant: str, k_prev: torch.Tensor) -> torch.Tensor:
         lam, smooth, damp = FITS[variant] if variants == "fits" else (1.0, 1.0, 0.0)
-        fit = estimate_full(x.mean(0, keepdim=True), y01, n, lam=est.lam * lam, smooth=est.smooth * smooth,
-                            boundary="valid").cpu()  # fmt: skip
+        xs, ys = x.mean(0, keepdim=True), y01
+        if variant == "joint":  # every sample's channels as channels of one image, the photo repeated to match
+            xs, ys = x.reshape(1, -1, *x.shape[-2:]), y01.repeat(1, x.shape[0], 1, 1)
+        fit = estimate_full(xs, ys, n, lam=est.lam * lam, smooth=est.smooth * smooth, boundary="valid").cpu()
         if damp:
             fit = damp * k_prev.to(fit) + (1 - damp) * fit
         return recentre(clean_kernel(fit))
@@ -148,11 +166,12 @@ def one_row(row: dict, variants: str, rounds: int, steps: int, samples: int, dev
     out = {k: row[k] for k in ("kernel", "sigma_y", "image", "blurry", "seed")}
     if variants == "tv":  # the TV estimate as the route makes it (its photo's contrast raised as the L0 one's)
         k0 = recentre(tv_kernel(raise_contrast(y01, L0_CONTRAST), n))
-    elif variants == "route":  # the route's own first guess (TV from TV_FROM taps, else L0; the contrast floor)
+    elif variants in ("route", "joint"):  # the route's own first guess (TV from TV_FROM taps, else L0; the floor)
         k0 = classical_estimate(y01, n, "full", "valid")
     else:  # the L0 estimate as the GPU files made it (before the route's contrast floor, L0_CONTRAST)
         k0 = l0_kernel(y01, n, "full", boundary="valid")
-    x0 = run(k0, KERNEL_NOISE)
+    base = held_allowance(n, sy) if variants == "joint" else KERNEL_NOISE  # the library's allowance now
+    x0 = run(k0, base)
     out["r0"], out["r0 one"], out["r0 kerr"] = score(x0), score(x0, one=True), kernel_error(k0, k_true)
     res0 = residual(x0, k0)
     out["r0 resid"] = res0
@@ -168,7 +187,7 @@ def one_row(row: dict, variants: str, rounds: int, steps: int, samples: int, dev
             if variants == "schedules":
                 noise = allowance(variant, r, KERNEL_NOISE, resid)
             else:  # ``half``: the smaller allowance of round 0 held in its refits as the route holds its own
-                noise = ROUND0_ALLOWANCES[0] if variant == "half" else KERNEL_NOISE
+                noise = ROUND0_ALLOWANCES[0] if variant == "half" else base
             x = run(k, noise)
             out[f"{variant} r{r}"], out[f"{variant} r{r} kerr"] = score(x), kernel_error(k, k_true)
             out[f"{variant} r{r} noise"] = noise
