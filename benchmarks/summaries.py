@@ -1409,6 +1409,58 @@ def blind_route_allowance_02_table(path: Path = REFIT_ROUTE_02) -> str:
     return blind_route_allowance_table(path)
 
 
+# the route's refits fitted to all its samples at once (EM's second moment) instead of their mean, on the training
+# photos (``blind_refit_sweep.py --variants joint``), against the route's own rows in ``REFIT_ROUTE``
+REFIT_JOINT = RESULTS / "blind_refit_joint_train.json"
+
+
+def joint_refit_rows(path: Path = REFIT_JOINT, route: Path = REFIT_ROUTE) -> list[dict]:
+    """``path``'s rows joined to ``route``'s on the same cases (matched by shake and photo, checked by the blurry
+    photo and by round 0, which both make alike): each with ``"route"`` (the route's last refit at the allowance the
+    joint rows ran at, the library's: ``half rR`` under 15 taps at sigma_y 0.01, else ``const rR``), ``"joint"`` (the
+    refits fitted to all samples) and the kernel errors after them (``"route kerr"``, ``"joint kerr"``)."""
+    theirs = {(r["kernel"], r["image"]): r for r in rows_of(route)}
+    rows = rows_of(path)
+    last = max(int(k.split(" r")[1]) for k in rows[0] if re.fullmatch(r"joint r\d+", k))
+    out = []
+    for r in rows:
+        q = theirs[(r["kernel"], r["image"])]
+        col = next(f"{v} r{last}" for v in ("const", "half") if q[f"{v} r1 noise"] == r["joint r1 noise"])
+        start = "r0" if col.startswith("const") else "r0 0.025"
+        assert abs(q["blurry"] - r["blurry"]) < 1e-9 and abs(q[start] - r["r0"]) < 1e-9, (r["kernel"], r["image"])
+        out.append({"kernel": r["kernel"], "image": r["image"], "blurry": r["blurry"], "route": q[col],
+                    "joint": r[f"joint r{last}"], "route kerr": q[f"{col} kerr"],
+                    "joint kerr": r[f"joint r{last} kerr"]})  # fmt: skip
+    return sorted(out, key=lambda r: (int(r["kernel"].split()[1]), r["image"]))
+
+
+def joint_refit_figures(path: Path = REFIT_JOINT, route: Path = REFIT_ROUTE) -> dict[str, dict[str, Any]]:
+    """Per shake, the 15-31 px shakes together and ``"all"``: :func:`_allowance_pair` of the route (``"route"``)
+    and the refits fitted to all samples (``"small"``) over :func:`joint_refit_rows`, with ``"error"``, the median
+    kernel error after the refits of each."""
+    rows = joint_refit_rows(path, route)
+    groups = {**{s: g for s, g in _shake_groups(rows).items() if s != "all"},
+              "motion 15-31 px": [r for r in rows if r["kernel"] != "motion 9 px"], "all": rows}  # fmt: skip
+    return {label: {**_allowance_pair(g, "route", "joint"),
+                    "error": {k: float(np.median([r[f"{k} kerr"] for r in g])) for k in ("route", "joint")}}
+            for label, g in groups.items() if g}  # fmt: skip
+
+
+def blind_refit_joint_table(path: Path = REFIT_JOINT, route: Path = REFIT_ROUTE) -> str:
+    """Per shake and all: the route's two refits fitted to the samples' mean (the route) and to all samples, over the
+    blurry photo (rows below it), the change (rows raised) and the median kernel error after them
+    (:func:`joint_refit_figures`)."""
+    f = joint_refit_figures(path, route)
+    out = ["| shake | rows | refits fitted to the mean (the route) | fitted to all 4 samples | change: mean (least / most) "
+           "| rows raised | kernel error after the refits, median: the mean's / all samples' |",
+           "|---|---:|---:|---:|---|---:|---|"]  # fmt: skip
+    for label, g in f.items():
+        out.append(f"| {label} | {g['rows']} | {g['route']:+.2f} ({g['route below']}) | {g['small']:+.2f} "
+                   f"({g['small below']}) | {g['change']:+.2f} ({g['least']:+.2f} / {g['most']:+.2f}) | {g['raised']} | "
+                   f"{g['error']['route']:.2f} / {g['error']['joint']:.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 # the 9 px shake's route (the L0 estimate) on the held-out photos at half the allowance, the size the training photos
 # favoured (``REFIT_ROUTE``): ``blind_real.py --shake --samples 4 --shake-sizes 9 --levels 0.01,0.02 --no-true-kernel
 # --allowance 0.025 --out blind_allowance025_shake_samples4_9px.json``, against the route (``REFITS_AFTER`` and
@@ -2512,6 +2564,7 @@ TABLES = {
     "blind_refit_fits": blind_refit_fits_table,
     "blind_round0_allowance": blind_round0_allowance_table,
     "blind_route_allowance": blind_route_allowance_table,
+    "blind_refit_joint": blind_refit_joint_table,
     "blind_route_allowance_02": blind_route_allowance_02_table,
     "blind_allowance_9": blind_allowance_9_table,
     "blind_shake_extent": blind_shake_extent_table,
