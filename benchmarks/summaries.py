@@ -1334,6 +1334,13 @@ def _allowance_pair(group: list[dict], base: str, small: str) -> dict[str, Any]:
             "raised": sum(c > 0 for c in change), "best": float(np.mean([max(c, 0.0) for c in change]))}  # fmt: skip
 
 
+def _pair_cells(g: dict[str, Any]) -> str:
+    """A table row's cells for :func:`_allowance_pair`'s figures ``g``: its rows, each column over the blurry photo
+    (rows below it), and the change (least / most)."""
+    return (f"{g['rows']} | {g['route']:+.2f} ({g['route below']}) | {g['small']:+.2f} ({g['small below']}) | "
+            f"{g['change']:+.2f} ({g['least']:+.2f} / {g['most']:+.2f})")  # fmt: skip
+
+
 def round0_allowance_figures(path: Path = REFIT_ALLOWANCES) -> dict[str, dict[str, Any]]:
     """Per bin of the classical estimate's kernel error (:data:`GAP_BINS`, and ``"all"``): :func:`_allowance_pair`
     of the classical estimate restored at the route's allowance (``"route"``) and at the smaller one (``"small"``),
@@ -1353,9 +1360,7 @@ def blind_round0_allowance_table(path: Path = REFIT_ALLOWANCES) -> str:
     out = [f"| kernel error | rows | allowance 0.05 (the route) | allowance {small:g} | change: mean (least / most) | "
            "rows raised | the better of the two per row |", "|---|---:|---:|---:|---|---:|---:|"]  # fmt: skip
     for label, g in f.items():
-        out.append(f"| {label} | {g['rows']} | {g['route']:+.2f} ({g['route below']}) | {g['small']:+.2f} "
-                   f"({g['small below']}) | {g['change']:+.2f} ({g['least']:+.2f} / {g['most']:+.2f}) | "
-                   f"{g['raised']} | {g['best']:+.2f} |")  # fmt: skip
+        out.append(f"| {label} | {_pair_cells(g)} | {g['raised']} | {g['best']:+.2f} |")
     return "\n".join(out)
 
 
@@ -1455,9 +1460,8 @@ def blind_refit_joint_table(path: Path = REFIT_JOINT, route: Path = REFIT_ROUTE)
            "| rows raised | kernel error after the refits, median: the mean's / all samples' |",
            "|---|---:|---:|---:|---|---:|---|"]  # fmt: skip
     for label, g in f.items():
-        out.append(f"| {label} | {g['rows']} | {g['route']:+.2f} ({g['route below']}) | {g['small']:+.2f} "
-                   f"({g['small below']}) | {g['change']:+.2f} ({g['least']:+.2f} / {g['most']:+.2f}) | {g['raised']} | "
-                   f"{g['error']['route']:.2f} / {g['error']['joint']:.2f} |")  # fmt: skip
+        out.append(f"| {label} | {_pair_cells(g)} | {g['raised']} | {g['error']['route']:.2f} / "
+                   f"{g['error']['joint']:.2f} |")  # fmt: skip
     return "\n".join(out)
 
 
