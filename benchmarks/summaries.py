@@ -1431,7 +1431,8 @@ def joint_refit_rows(path: Path = REFIT_JOINT, route: Path = REFIT_ROUTE) -> lis
     for r in rows:
         q = theirs[(r["kernel"], r["image"])]
         col = next(f"{v} r{last}" for v in ("const", "half") if q[f"{v} r1 noise"] == r["joint r1 noise"])
-        start = "r0" if col.startswith("const") else "r0 0.025"
+        # the route's round 0 at that allowance (``r0 0.025`` beside ``half rR``)
+        start = "r0" if col.startswith("const") else f"r0 {r['joint r1 noise']}"
         assert abs(q["blurry"] - r["blurry"]) < 1e-9 and abs(q[start] - r["r0"]) < 1e-9, (r["kernel"], r["image"])
         out.append({"kernel": r["kernel"], "image": r["image"], "blurry": r["blurry"], "route": q[col],
                     "joint": r[f"joint r{last}"], "route kerr": q[f"{col} kerr"],
