@@ -1682,6 +1682,55 @@ def blind_tv_extent21_train_table(paths: tuple[Path, ...] = TV_EXTENT21_TRAIN) -
     return "\n".join(out)
 
 
+# the window widened where the TV first guess fills the default one, through the route on the training photos (two
+# processes): ``blind_widen.py --part 0/2 --out blind_widen_train_part0.json`` and ``--part 1/2`` into ``..._part1``
+WIDEN = tuple(RESULTS / f"blind_widen_train_part{i}.json" for i in (0, 1))
+
+
+def widen_rows(paths: tuple[Path, ...] = WIDEN) -> list[dict]:
+    """The rows of ``paths`` (each shake and photo once) by shake, smallest first, then photo; ``"route"`` and
+    ``"wide"`` (the route given the window and the wider size, where the rule fired) and their kernel errors."""
+    record = record_of(paths[0])
+    assert all(record_of(p)[k] == record[k] for p in paths for k in ("window", "widen_to", "mass", "commit"))
+    rows = sorted(_rows_of_files(paths), key=lambda r: (int(r["kernel"].split()[1]), r["image"]))
+    assert len({(r["kernel"], r["image"]) for r in rows}) == len(rows), "a case twice"
+    names = {"route": f"route {record['window']}", "wide": f"route {record['widen_to']}"}
+    return [{**r, **{k: r[v] for k, v in names.items() if v in r},
+             **{f"{k} kerr": r[f"{v} kernel error"] for k, v in names.items() if v in r}} for r in rows]  # fmt: skip
+
+
+def widen_figures(paths: tuple[Path, ...] = WIDEN) -> dict[str, dict[str, Any]]:
+    """Per shake and ``"all"``: the rows, those the rule widens (``"widened"``) and, over them, :func:`_allowance_pair`
+    of the route given the window (``"route"``) and given the wider size (``"small"``: here the wider one), with
+    ``"error"``, the median kernel error after each."""
+    out = {}
+    for label, group in _shake_groups(widen_rows(paths)).items():
+        fired = [r for r in group if r["widened"]]
+        out[label] = {"all rows": len(group), "widened": len(fired)}
+        if fired:
+            out[label].update(_allowance_pair(fired, "route", "wide"))
+            out[label]["error"] = {k: float(np.median([r[f"{k} kerr"] for r in fired])) for k in ("route", "wide")}
+    return out
+
+
+def blind_widen_table(paths: tuple[Path, ...] = WIDEN) -> str:
+    """Per shake and all: the rows, those the rule widens, and over those the route given the window and given the
+    wider size over the blurry photo (rows below it), the change (least / most), the rows raised and the median
+    kernel errors (:func:`widen_figures`)."""
+    record = record_of(paths[0])
+    w, wide = record["window"], record["widen_to"]
+    out = [f"| shake | rows | widened | given {w} px | given {wide} px | change: mean (least / most) | rows raised | "
+           f"kernel error, median: {w} / {wide} px |", "|---|---:|---:|---:|---:|---|---:|---|"]  # fmt: skip
+    for label, g in widen_figures(paths).items():
+        if not g["widened"]:
+            out.append(f"| {label} | {g['all rows']} | 0 | - | - | - | - | - |")
+            continue
+        cells = _pair_cells(g).split(" | ", 1)[1]  # (its own count of rows is the widened ones)
+        out.append(f"| {label} | {g['all rows']} | {g['widened']} | {cells} | {g['raised']} | "
+                   f"{g['error']['route']:.2f} / {g['error']['wide']:.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
@@ -2563,6 +2612,7 @@ TABLES = {
     "blind_tv_given": blind_tv_given_table,
     "blind_tv_window21_train": blind_tv_window21_train_table,
     "blind_tv_extent21_train": blind_tv_extent21_train_table,
+    "blind_widen": blind_widen_table,
     "blind_gap_parts": blind_gap_parts_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,

@@ -1875,3 +1875,46 @@ def test_the_route_as_the_library_runs_it_reproduces_the_half_allowance_rows():
     ]
     missing = [q for q in quoted if q not in text]
     assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+
+
+def test_the_window_widened_where_the_estimate_fills_it_agrees_with_its_result_files():
+    """docs/benchmarks.md's figures for the widen rule through the route on the training photos (table
+    ``blind_widen``); where both files hold the route at the shake's own size (given 21 px under the 21 px shake, 31 px
+    under the 31 px one) it is the refit sweep's route on the same case (``blind_refit_route_train.json``, ``const
+    r2``: the same photo, noise and draws); the size is still not guessed (the rule lowers the rows it widens)."""
+    summaries = _summaries()
+    text = _prose("benchmarks.md")
+    for i, path in enumerate(summaries.WIDEN):
+        record = summaries.record_of(path)
+        assert (
+            f"blind_widen.py --part {i}/2 --out benchmarks/results/blind_widen_train_part{i}.json" in record["command"]
+        )
+        assert record["device"].startswith("cpu") and f"at commit {record['commit'][:7]}" in text
+    assert "`python benchmarks/blind_widen.py --part 0/2 --out benchmarks/results/blind_widen_train_part0.json`" in text
+    rows = summaries.widen_rows()
+    route = {(r["kernel"], r["image"]): r for r in summaries.rows_of(summaries.REFIT_ROUTE)}
+    own = [(r, route[(r["kernel"], r["image"])]) for r in rows if r["widened"] and r["kernel"] != "motion 15 px"]
+    same = [(r["route" if r["kernel"] == "motion 21 px" else "wide"], q["const r2"]) for r, q in own]
+    assert len(same) >= 4 and all(abs(a - b) < 1e-3 for a, b in same), same
+    f = summaries.widen_figures()
+    a, s15, s21, s31 = (f[k] for k in ("all", "motion 15 px", "motion 21 px", "motion 31 px"))
+    held = [r for r in rows if r["widened"] and r["kernel"] != "motion 31 px"]
+    held_change = sum(r["wide"] - r["route"] for r in held) / len(held)
+    over_all = sum(r["wide"] - r["route"] for r in rows if r["widened"]) / len(rows)
+    worst = min((r for r in held if r["kernel"] == "motion 15 px"), key=lambda r: r["wide"] - r["route"])
+    assert worst["wide"] - worst["route"] == s15["least"]
+    minutes = [sum(r["seconds"] for r in summaries.rows_of(p)) / 60 for p in summaries.WIDEN]
+    quoted = [
+        f"fires on {a['widened']} of the {a['all rows']} rows: {s15['widened']}, {s21['widened']} and "
+        f"{s31['widened']} of 6 under the 15, 21 and 31 px shakes",
+        f"Under the 31 px shake, which the 21 px window cannot hold, the wider window gains {s31['change']:+.2f} dB on "
+        f"average ({s31['raised']} of {s31['widened']} raised, {s31['least']:+.2f} to {s31['most']:+.2f} dB a row)",
+        f"the 15 and 21 px shakes, which the window holds, it changes the {len(held)} rows it fires on by "
+        f"{held_change:+.2f} dB (the 15 px ones by {s15['change']:+.2f}, `{worst['image']}` there by "
+        f"{worst['wide'] - worst['route']:+.2f}",
+        f"all {a['all rows']} rows, those it leaves as they were among them, {over_all:+.2f} dB",
+        f"one CPU core each, {minutes[0]:.0f} and {minutes[1]:.0f} min)",
+    ]
+    missing = [q for q in quoted if q not in text]
+    assert not missing, f"docs/benchmarks.md does not quote: {missing}"
+    assert over_all < 0 and held_change < 0, "not kept: the rule lowers the rows on average"
