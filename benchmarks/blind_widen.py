@@ -14,7 +14,7 @@ mass (``blind_real.outer_mass``, as ``--estimators`` reads it) and kernel error;
 the route given the window and given ``--widen-to`` px (``restore_blind`` as ``deblur_blind`` runs it: DiffPIR 20
 steps, the mean of 4 samples, the allowance, two refits): PSNR of the mean in the frame and the final kernel's error.
 ``--part i/n``: the rows whose index is ``i`` modulo ``n`` (the two commands above, side by side on two CPU cores,
-about an hour each).
+took 42 and 56 min: a row the rule widens runs the route twice, about 8-15 min).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from ddrm.pipeline.blind import classical_estimate, kernel_error
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW = 21  # deblur_blind's default kernel size (ddrm.tasks.names)
 WIDEN_TO = 31
-MASS = 0.1  # the outer two rings' share the rule widens at (docs/benchmarks.md, "How large is the shake?")
+# the outer two rings' share the rule widens at (docs/benchmarks.md, "A shake's size read from its estimate")
+MASS = 0.1
 
 
 def widen_rows(args: argparse.Namespace, files: list[Path], prior) -> list[dict]:  # noqa: ANN001
