@@ -1725,8 +1725,7 @@ def blind_widen_table(paths: tuple[Path, ...] = WIDEN) -> str:
         if not g["widened"]:
             out.append(f"| {label} | {g['all rows']} | 0 | - | - | - | - | - |")
             continue
-        cells = _pair_cells(g).split(" | ", 1)[1]  # (its own count of rows is the widened ones)
-        out.append(f"| {label} | {g['all rows']} | {g['widened']} | {cells} | {g['raised']} | "
+        out.append(f"| {label} | {g['all rows']} | {_pair_cells(g)} | {g['raised']} | "  # (its rows: the widened)
                    f"{g['error']['route']:.2f} / {g['error']['wide']:.2f} |")  # fmt: skip
     return "\n".join(out)
 
