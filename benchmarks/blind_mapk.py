@@ -18,7 +18,8 @@ latent derivative image ``x`` (larger by the kernel's side less one) plus noise 
   12 training photos resized to 128 px on the short side (the released code ships its own, fitted on other photos).
 - M-step: the kernel minimising the expected data term, ``k^T (X X^T + diag C) k - 2 k^T X g``, ``C`` the window sums
   of ``c`` (the covariance's part, which keeps the kernel from the no-blur solution), nonnegative; then twice with
-  the sparsity ``0.01 sum |k|^0.5`` by reweighting.
+  the sparsity ``0.01 sum |k|^0.5`` by reweighting; divided by its sum (the released code leaves the sum free within
+  a scale, and on a dark photo the kernel's scale then drifts to nothing and the image's to infinity).
 - Per scale 11 iterations, ``eta`` falling by 1.15 per iteration to ``sigma_y`` (in the contrast-raised units); coarse
   to fine by sqrt(1/2) down to a 5 px kernel, starting from two taps.
 
@@ -128,7 +129,7 @@ def _nonnegative(system: Tensor, rhs: Tensor) -> Tensor:
 
 
 def m_step(gs: list[Tensor], mus: list[Tensor], variances: list[Tensor], n: int) -> Tensor:
-    """The kernel of the expected data term plus the sparsity (see the module)."""
+    """The kernel of the expected data term plus the sparsity, summing to one (see the module)."""
     system, rhs = 0, 0
     ta, tb = torch.arange(n * n) // n, torch.arange(n * n) % n
     for g, mu, var in zip(gs, mus, variances):
@@ -141,7 +142,7 @@ def m_step(gs: list[Tensor], mus: list[Tensor], variances: list[Tensor], n: int)
     for _ in range(2):
         penalty = k.clamp_min(SPARSITY_FLOOR) ** (SPARSITY_POWER - 2)
         k = _nonnegative(system + SPARSITY * torch.diag(penalty), rhs)
-    return k.reshape(n, n)
+    return (k / k.sum()).reshape(n, n)
 
 
 def _scale(gs: list[Tensor], k: Tensor, sigma: float, mixture: tuple[Tensor, Tensor]) -> Tensor:
@@ -149,7 +150,7 @@ def _scale(gs: list[Tensor], k: Tensor, sigma: float, mixture: tuple[Tensor, Ten
     for e in range(ITERATIONS - 1, -1, -1):
         mus, variances = zip(*(e_step(g, k, sigma * NOISE_FALL**e, mixture) for g in gs))
         k = m_step(gs, list(mus), list(variances), k.shape[0])
-    return k / k.sum()
+    return k
 
 
 def _differences(y: Tensor) -> list[Tensor]:
