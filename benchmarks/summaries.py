@@ -1730,6 +1730,59 @@ def blind_widen_table(paths: tuple[Path, ...] = WIDEN) -> str:
     return "\n".join(out)
 
 
+# a marginal-likelihood (MAP_k) first guess on the rows of ``--estimators own`` (two processes):
+# ``blind_mapk.py --part 0/2 --out blind_mapk_train_part0.json`` and ``--part 1/2`` into ``..._part1``
+MAPK = tuple(RESULTS / f"blind_mapk_train_part{i}.json" for i in (0, 1))
+
+
+def mapk_rows(paths: tuple[Path, ...] = MAPK, estimators: Path = SHAKE_ESTIMATORS_TRAIN) -> list[dict]:
+    """The rows of ``paths`` (each shake and photo once, by shake, smallest first, then photo) with the TV and L0
+    estimates' kernel errors (``"tv"``, ``"l0"``) and the TV estimate's seconds of the same case in ``estimators``
+    (the same photo, seed and noise: checked by the blurry photo's PSNR)."""
+    record = record_of(paths[0])
+    assert all(record_of(p)[k] == record[k] for p in paths for k in ("commit", "mixture", "photos"))
+    theirs = {(r["kernel"], r["image"], r["sigma_y"]): r for r in rows_of(estimators)}
+    rows = sorted(_rows_of_files(paths), key=lambda r: (int(r["kernel"].split()[1]), r["image"]))
+    assert len({(r["kernel"], r["image"]) for r in rows}) == len(rows), "a case twice"
+    out = []
+    for r in rows:
+        t = theirs[(r["kernel"], r["image"], r["sigma_y"])]
+        assert abs(t["blurry"] - r["blurry"]) < 1e-9, "another case than the estimators' one"
+        assert t["window"] == int(r["kernel"].split()[1]), "the estimators' file at another window"
+        out.append({**r, "tv": t["tv"], "l0": t["l0"], "tv seconds": t["tv seconds"]})
+    return out
+
+
+def mapk_figures(paths: tuple[Path, ...] = MAPK) -> dict[str, dict[str, Any]]:
+    """Per shake and ``"all"``: the rows; the kernel errors (mean, median) of the TV, L0 and MAP_k estimates and of
+    MAP_k started at the true kernel (``"truth"``); the rows where MAP_k is nearer than TV and than L0, and where its
+    kernel's sum was rescued (``blind_mapk.RESCUE``); the mean seconds of the TV and MAP_k estimates."""
+    out = {}
+    for label, group in _shake_groups(mapk_rows(paths)).items():
+        f = {"rows": len(group), "nearer tv": sum(r["mapk"] < r["tv"] for r in group),
+             "nearer l0": sum(r["mapk"] < r["l0"] for r in group), "rescued": sum(r["rescues"] > 0 for r in group),
+             "seconds": {k: float(np.mean([r[f"{k} seconds"] for r in group])) for k in ("tv", "mapk")}}  # fmt: skip
+        for name, key in (("tv", "tv"), ("l0", "l0"), ("mapk", "mapk"), ("truth", "mapk from truth")):
+            errors = [r[key] for r in group]
+            f[name] = {"mean": float(np.mean(errors)), "median": float(np.median(errors))}
+        out[label] = f
+    return out
+
+
+def blind_mapk_table(paths: tuple[Path, ...] = MAPK) -> str:
+    """Per shake and all: the kernel errors (mean / median) of the TV, L0 and MAP_k estimates, the rows where MAP_k
+    is nearer than TV, MAP_k's error started at the true kernel, the rows rescued and the seconds
+    (:func:`mapk_figures`)."""
+    out = ["| shake | rows | kernel error, TV: mean / median | L0 | MAP_k | MAP_k nearer than TV | MAP_k started at the "
+           "true kernel | rows rescued | seconds: TV / MAP_k |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    cell = lambda e: f"{e['mean']:.2f} / {e['median']:.2f}"  # noqa: E731
+    for label, f in mapk_figures(paths).items():
+        out.append(f"| {label} | {f['rows']} | {cell(f['tv'])} | {cell(f['l0'])} | {cell(f['mapk'])} | "
+                   f"{f['nearer tv']} | {cell(f['truth'])} | {f['rescued']} | {f['seconds']['tv']:.0f} / "
+                   f"{f['seconds']['mapk']:.0f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
@@ -2612,6 +2665,7 @@ TABLES = {
     "blind_tv_window21_train": blind_tv_window21_train_table,
     "blind_tv_extent21_train": blind_tv_extent21_train_table,
     "blind_widen": blind_widen_table,
+    "blind_mapk": blind_mapk_table,
     "blind_gap_parts": blind_gap_parts_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,
