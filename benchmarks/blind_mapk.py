@@ -19,8 +19,8 @@ latent derivative image ``x`` (larger by the kernel's side less one) plus noise 
 - M-step: the kernel minimising the expected data term, ``k^T (X X^T + diag C) k - 2 k^T X g``, ``C`` the window sums
   of ``c`` (the covariance's part, which keeps the kernel from the no-blur solution), nonnegative; then twice with
   the sparsity ``0.01 sum |k|^0.5`` by reweighting. Its sum is left free within a scale, as in the released code
-  (divided by it after every step instead, the estimate started at the true kernel moves from it: 1.05 off on
-  ``ColorfulCups`` under the 9 px shake against 0.20), except where it falls under :data:`RESCUE` (the kernel's
+  (divided by it after every step instead, at commit 94716b9, whose runs were stopped, the estimate started at the
+  true kernel moved from it: 1.05 off on ``ColorfulCups`` under the 9 px shake against 0.20), except where it falls under :data:`RESCUE` (the kernel's
   scale drifting to nothing and the image's to infinity: NaN on ``DarkestHour`` under the 9 px shake): there it is
   divided by its sum, and the row counts the ``rescues``. Divided by its sum between scales and at the end.
 - Per scale 11 iterations, ``eta`` falling by 1.15 per iteration to ``sigma_y`` (in the contrast-raised units); coarse
