@@ -41,6 +41,7 @@ from types import SimpleNamespace
 import torch
 import torch.nn.functional as F
 from blind_real import blurred, motion_kernels  # beside this script
+from heldout import part  # beside this script
 from provenance import command_line, show, write_result  # beside this script
 from torch import Tensor
 
@@ -216,13 +217,9 @@ def main() -> None:
     ap.add_argument("--levels", default="0.01")
     ap.add_argument("--photos", default="data/photos/train")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--part", default="0/1", help="i/n: the rows whose index is i modulo n")
+    ap.add_argument("--part", type=part, default="0/1", help="i/n: the rows whose index is i modulo n")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    i, _, n = args.part.partition("/")
-    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
-        ap.error(f"--part: i/n with 0 <= i < n, got {args.part!r}")
-    args.part = (int(i), int(n))
     args.shake_sizes = tuple(int(v) for v in args.shake_sizes.split(","))
     torch.set_num_threads(args.threads)
     files = sorted((ROOT / args.photos).glob("*.png"))

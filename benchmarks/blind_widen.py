@@ -27,6 +27,7 @@ from types import SimpleNamespace
 import torch
 from blind_real import blurred, motion_kernels, outer_mass, shake_samples_into  # beside this script
 from blind_refit_sweep import PHOTOS  # beside this script
+from heldout import part  # beside this script
 from provenance import command_line, show, write_result  # beside this script
 
 from ddrm.checkpoints import load_prior
@@ -73,13 +74,9 @@ def main() -> None:
     ap.add_argument("--widen-to", type=int, default=WIDEN_TO)
     ap.add_argument("--mass", type=float, default=MASS)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--part", default="0/1", help="i/n: the rows whose index is i modulo n")
+    ap.add_argument("--part", type=part, default="0/1", help="i/n: the rows whose index is i modulo n")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    i, _, n = args.part.partition("/")
-    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
-        ap.error(f"--part: i/n with 0 <= i < n, got {args.part!r}")
-    args.part = (int(i), int(n))
     args.shake_sizes = tuple(int(v) for v in args.shake_sizes.split(","))
     torch.set_num_threads(args.threads)
     files = [ROOT / args.photos / f"{p}.png" for p in PHOTOS]

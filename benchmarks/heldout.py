@@ -24,3 +24,11 @@ def photo_files(args: argparse.Namespace) -> list[Path]:
     if not files:
         raise SystemExit(f"no held-out photos in {args.heldout}; run 'ddrm prepare-data' (see ../shared/DATA.md)")
     return files
+
+
+def part(text: str) -> tuple[int, int]:
+    """``--part i/n`` (an argparse type): the rows whose index is ``i`` modulo ``n``, as ``(i, n)``."""
+    i, _, n = text.partition("/")
+    if not (i.isdigit() and n.isdigit() and int(i) < int(n)):
+        raise argparse.ArgumentTypeError(f"i/n with 0 <= i < n, got {text!r}")
+    return int(i), int(n)
