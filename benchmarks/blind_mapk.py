@@ -40,7 +40,7 @@ from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
-from blind_real import blurred, motion_kernels  # beside this script
+from blind_real import shake_cases  # beside this script
 from heldout import part  # beside this script
 from provenance import command_line, show, write_result  # beside this script
 from torch import Tensor
@@ -191,23 +191,19 @@ def mapk_rows(args: argparse.Namespace, files: list[Path], mixture: tuple[Tensor
     """Each shake and photo (the ``--estimators own`` rows): the MAP_k estimate's kernel error and seconds, and the
     error of the finest scale started at the true kernel."""
     run = SimpleNamespace(size=128, seed=0, levels=args.levels)
-    rows, index = [], -1
-    for family, k in motion_kernels(args.shake_sizes).items():
-        for _, y, _, row in blurred(run, files, family, k):
-            index += 1
-            if index % args.part[1] != args.part[0]:
-                continue
-            spread = contrast(y[None])
-            sigma = row["sigma_y"] * (L0_CONTRAST / spread if 0 < spread < L0_CONTRAST else 1.0)
-            y01 = raise_contrast(y[None], L0_CONTRAST)
-            t0 = time.perf_counter()
-            est, row["rescues"] = mapk_kernel(y01, k.shape[0], sigma, mixture)
-            row["mapk"], row["mapk seconds"] = kernel_error(est, k), time.perf_counter() - t0
-            grey = y01[0].double().mean(0, keepdim=True)
-            est, row["rescues from truth"] = _scale(_differences(grey), k.double(), sigma, mixture)
-            row["mapk from truth"] = kernel_error(recentre(est), k)
-            rows.append(row)
-            show(row)
+    rows = []
+    for k, _, y, _, row in shake_cases(run, files, args.shake_sizes, args.part):
+        spread = contrast(y[None])
+        sigma = row["sigma_y"] * (L0_CONTRAST / spread if 0 < spread < L0_CONTRAST else 1.0)
+        y01 = raise_contrast(y[None], L0_CONTRAST)
+        t0 = time.perf_counter()
+        est, row["rescues"] = mapk_kernel(y01, k.shape[0], sigma, mixture)
+        row["mapk"], row["mapk seconds"] = kernel_error(est, k), time.perf_counter() - t0
+        grey = y01[0].double().mean(0, keepdim=True)
+        est, row["rescues from truth"] = _scale(_differences(grey), k.double(), sigma, mixture)
+        row["mapk from truth"] = kernel_error(recentre(est), k)
+        rows.append(row)
+        show(row)
     return rows
 
 

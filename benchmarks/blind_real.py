@@ -323,6 +323,17 @@ def blurred(args, files, family: str, k: torch.Tensor, grey: bool = False):  # n
             yield seed, y, truth, {"kernel": family, "sigma_y": level, "image": f.stem, "blurry": psnr(y, truth)}
 
 
+def shake_cases(args, files, sizes: tuple[int, ...], part: tuple[int, int] = (0, 1)):  # noqa: ANN001, ANN201
+    """:func:`blurred`'s cases under each camera shake of ``sizes`` (:func:`motion_kernels`) in turn, those whose
+    index is ``part[0]`` modulo ``part[1]`` (``--part i/n``): ``(k, seed, y, truth, row)``."""
+    index = -1
+    for family, k in motion_kernels(sizes).items():
+        for seed, y, truth, row in blurred(args, files, family, k):
+            index += 1
+            if index % part[1] == part[0]:
+                yield k, seed, y, truth, row
+
+
 def true_kernel_into(row: dict, y, truth, a: torch.Tensor, b: torch.Tensor, prior, args, seed: int,  # noqa: ANN001
                      key: str = "true kernel") -> None:  # fmt: skip
     """``row[key]``: non-blind DDRM with the separable kernel ``a b^T`` (the true one; valid boundary), cropped to

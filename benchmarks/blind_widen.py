@@ -25,7 +25,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-from blind_real import blurred, motion_kernels, outer_mass, shake_samples_into  # beside this script
+from blind_real import outer_mass, shake_cases, shake_samples_into  # beside this script
 from blind_refit_sweep import PHOTOS  # beside this script
 from heldout import part  # beside this script
 from provenance import command_line, show, write_result  # beside this script
@@ -44,24 +44,20 @@ def widen_rows(args: argparse.Namespace, files: list[Path], prior) -> list[dict]
     """Each shake and photo: the first guess in ``args.window``, its outer mass and error, and where the rule fires
     the route given the window and given ``args.widen_to`` (columns ``route W`` and ``route W kernel error``)."""
     run = SimpleNamespace(size=128, steps=20, samples=4, allowance=None, seed=0, levels=args.levels)
-    rows, index = [], -1
-    for family, k in motion_kernels(args.shake_sizes).items():
-        for seed, y, truth, row in blurred(run, files, family, k):
-            index += 1
-            if index % args.part[1] != args.part[0]:
-                continue
-            t0 = time.perf_counter()
-            first = classical_estimate(y[None], args.window, "full", "valid")
-            row["first outer mass"], row["first kernel error"] = outer_mass(first), kernel_error(first, k)
-            row["widened"] = row["first outer mass"] > args.mass
-            for n in (args.window, args.widen_to) if row["widened"] else ():
-                shake_samples_into(row, y, truth, k, prior, run, seed, check=False, size=n)
-                row[f"route {n}"] = row.pop(f"blind, full, size {n}, mean of 4")
-                row[f"route {n} kernel error"] = row.pop(f"blind, full, size {n} kernel error")
-                row.pop(f"blind, full, size {n}")  # the first sample alone
-            row["seconds"] = time.perf_counter() - t0
-            rows.append(row)
-            show(row)
+    rows = []
+    for k, seed, y, truth, row in shake_cases(run, files, args.shake_sizes, args.part):
+        t0 = time.perf_counter()
+        first = classical_estimate(y[None], args.window, "full", "valid")
+        row["first outer mass"], row["first kernel error"] = outer_mass(first), kernel_error(first, k)
+        row["widened"] = row["first outer mass"] > args.mass
+        for n in (args.window, args.widen_to) if row["widened"] else ():
+            shake_samples_into(row, y, truth, k, prior, run, seed, check=False, size=n)
+            row[f"route {n}"] = row.pop(f"blind, full, size {n}, mean of 4")
+            row[f"route {n} kernel error"] = row.pop(f"blind, full, size {n} kernel error")
+            row.pop(f"blind, full, size {n}")  # the first sample alone
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+        show(row)
     return rows
 
 
