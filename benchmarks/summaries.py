@@ -1783,6 +1783,56 @@ def blind_mapk_table(paths: tuple[Path, ...] = MAPK) -> str:
     return "\n".join(out)
 
 
+# the classical estimates of the same shakes in frames of 256 px (the same photos' centre squares at twice the pixels;
+# one process per shake): ``blind_real.py --estimators own --shake-sizes 15 --levels 0.01 --heldout data/photos/train
+# --size 256 --out blind_shake_estimators256_train_15px.json`` and the same for 21
+FRAMES256 = tuple(RESULTS / f"blind_shake_estimators256_train_{s}px.json" for s in (15, 21))
+
+
+def frames_rows(paths: tuple[Path, ...] = FRAMES256, small: Path = SHAKE_ESTIMATORS_TRAIN) -> list[dict]:
+    """The rows of ``paths`` (frames of 256 px), each with the L0 and TV kernel errors of the same shake, photo and
+    noise level in ``small``'s 128 px frames (``"l0 128"``, ``"tv 128"``)."""
+    assert all(record_of(p)["size"] == 256 for p in paths) and record_of(small)["size"] == 128
+    theirs = {(r["kernel"], r["image"], r["sigma_y"]): r for r in rows_of(small)}
+    rows = _rows_of_files(paths)
+    assert len({(r["kernel"], r["image"]) for r in rows}) == len(rows), "a case twice"
+    out = []
+    for r in rows:
+        t = theirs[(r["kernel"], r["image"], r["sigma_y"])]
+        assert t["window"] == r["window"] == int(r["kernel"].split()[1]), "another window than the shake's"
+        out.append({**r, "l0 128": t["l0"], "tv 128": t["tv"]})
+    return out
+
+
+def frames_figures(paths: tuple[Path, ...] = FRAMES256) -> dict[str, dict[str, Any]]:
+    """Per shake and ``"all"``: the rows; the mean kernel errors of the L0 and TV estimates in 128 and 256 px frames;
+    the rows where each estimate is nearer in the larger frame, and where the L0 one is nearer than the TV one there;
+    the mean seconds of each estimate in the larger frame."""
+    out = {}
+    for label, group in _shake_groups(frames_rows(paths)).items():
+        f = {"rows": len(group), "l0 nearer than tv": sum(r["l0"] < r["tv"] for r in group)}
+        for name in ("l0", "tv"):
+            f[name] = {"128": float(np.mean([r[f"{name} 128"] for r in group])),
+                       "256": float(np.mean([r[name] for r in group])),
+                       "nearer": sum(r[name] < r[f"{name} 128"] for r in group),
+                       "seconds": float(np.mean([r[f"{name} seconds"] for r in group]))}  # fmt: skip
+        out[label] = f
+    return out
+
+
+def blind_frames256_table(paths: tuple[Path, ...] = FRAMES256) -> str:
+    """Per shake and all: the L0 and TV estimates' mean kernel errors in 128 and 256 px frames, the rows where each
+    is nearer in the larger frame, the rows where L0 is nearer than TV there, and the seconds (:func:`frames_figures`)."""
+    out = ["| shake | rows | kernel error, L0: 128 px / 256 px | TV: 128 px / 256 px | nearer at 256 px: L0 / TV | "
+           "L0 nearer than TV at 256 px | seconds at 256 px: L0 / TV |", "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for label, f in frames_figures(paths).items():
+        l0, tv = f["l0"], f["tv"]
+        out.append(f"| {label} | {f['rows']} | {l0['128']:.2f} / {l0['256']:.2f} | {tv['128']:.2f} / {tv['256']:.2f} | "
+                   f"{l0['nearer']} / {tv['nearer']} | {f['l0 nearer than tv']} | {l0['seconds']:.0f} / "
+                   f"{tv['seconds']:.0f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
@@ -2666,6 +2716,7 @@ TABLES = {
     "blind_tv_extent21_train": blind_tv_extent21_train_table,
     "blind_widen": blind_widen_table,
     "blind_mapk": blind_mapk_table,
+    "blind_frames256": blind_frames256_table,
     "blind_gap_parts": blind_gap_parts_table,
     "blind_refit_schedules": blind_refit_schedules_table,
     "blind_refit_true": blind_refit_true_table,
