@@ -210,6 +210,14 @@ same floor), at the window W (``own``: each shake's own size), their kernel erro
     python benchmarks/blind_real.py --estimators own --levels 0.01 --heldout data/photos/train \
         --out benchmarks/results/blind_shake_estimators_train.json
 
+``--tv-fixed-point``: whether the TV energy keeps the true shake: ``tv_kernel``'s finest scale started at the true
+kernel itself (``start``: its steps on the image under it, then as many alternating ones), its kernel error and
+seconds, on the shakes of ``--shake-sizes`` (9-31 px unless told), from the photo with the route's contrast floor;
+the estimate from the pyramid is ``--estimators own``'s file, joined by the summary; no prior::
+
+    python benchmarks/blind_real.py --tv-fixed-point --levels 0.01 --heldout data/photos/train \
+        --out benchmarks/results/blind_tv_fixed_point_train.json
+
 PSNR in the measurement's frame; kernel error: relative L2 distance to the true kernel, both centred.
 """
 
@@ -244,6 +252,7 @@ from summaries import (
     blind_shake_table,
     blind_sizes_table,
     blind_true_held_table,
+    blind_tv_fixed_point_table,
 )
 
 import ddrm
@@ -642,6 +651,22 @@ def estimators_rows(args, files, window: int | None) -> list[dict]:  # noqa: ANN
     return rows
 
 
+def tv_fixed_point_rows(args, files) -> list[dict]:  # noqa: ANN001
+    """Each shake, level and photo: the kernel error of ``tv_kernel``'s finest scale started at the true kernel (from
+    the photo with the route's contrast floor, as the route's TV estimate is made) and the seconds it took."""
+    rows = []
+    for family, k in motion_kernels(args.shake_sizes or EXTENT_SHAKES).items():
+        n = k.shape[0]
+        for _, y, _, row in blurred(args, files, family, k):
+            t0 = time.perf_counter()
+            est = recentre(tv_kernel(raise_contrast(y[None], L0_CONTRAST), n, start=k.double()))
+            row.update({"window": n, "tv from the true kernel": kernel_error(est, k)})
+            row["seconds"] = time.perf_counter() - t0
+            rows.append(row)
+            show(row)
+    return rows
+
+
 # ``--fixed-point``: the L0 weights of the one alternation from the true kernel (the full scale's own schedule starts
 # at ``L0_WEIGHT``, 1e-2, and ends at 6.8e-3; ``L0_WEIGHT_MIN`` is 1e-4)
 FIXED_POINT_WEIGHTS = (1e-2, 1e-3, 1e-4)
@@ -730,6 +755,9 @@ def main() -> None:
         "--estimators", default=None, help="camera shake: the L0 and TV estimates at this window (own: the shake's)"
     )
     ap.add_argument(
+        "--tv-fixed-point", action="store_true", help="camera shake: the TV estimate started at the true kernel"
+    )
+    ap.add_argument(
         "--allowance", type=float, default=None,
         help="--shake --samples N: the kernel's noise allowance instead of the route's (held_allowance)",
     )  # fmt: skip
@@ -764,11 +792,18 @@ def main() -> None:
             odd_sizes(ap, "--estimators", args.estimators)
         if args.shake or args.motion or args.sizes or args.samples != 1 or args.narrow is not None or args.draws != 1:
             ap.error("--estimators makes no restoration: it goes with --shake-sizes, --levels and the photo options")
+    if args.tv_fixed_point and (args.shake or args.motion or args.sizes or args.samples != 1 or args.narrow is not None
+                                or args.draws != 1 or args.extent is not None or args.contrast is not None
+                                or args.fixed_point or args.estimators is not None):  # fmt: skip
+        ap.error(
+            "--tv-fixed-point makes no restoration: it goes with --shake-sizes, --levels and the photo options alone"
+        )
     if args.shake_sizes is not None:
-        analyses = args.extent is not None or args.contrast is not None or args.fixed_point or args.estimators  # no run
+        analyses = (args.extent is not None or args.contrast is not None or args.fixed_point or args.estimators
+                    or args.tv_fixed_point)  # no run  # fmt: skip
         if not (args.shake and args.samples > 1) and not analyses:
             ap.error("--shake-sizes goes with --shake --samples N (the route's default, the mean of N), --extent, "
-                     "--contrast, --fixed-point or --estimators")  # fmt: skip
+                     "--contrast, --fixed-point, --tv-fixed-point or --estimators")  # fmt: skip
         args.shake_sizes = odd_sizes(ap, "--shake-sizes", args.shake_sizes)
     if args.true_held and (args.shake_sizes is None or args.no_true_kernel or args.sizes is not None):
         ap.error("--true-held goes with --shake --samples N --shake-sizes (and no --sizes, --no-true-kernel)")
@@ -796,6 +831,13 @@ def main() -> None:
         out = write_result(out, command_line(), rows, size=args.size, photos=args.heldout,
                            restores="no: the classical estimates alone, the prior unused")  # fmt: skip
         print(blind_shake_estimators_table(out))
+        return
+    if args.tv_fixed_point:
+        out = args.out or "benchmarks/results/blind_tv_fixed_point.json"
+        rows = tv_fixed_point_rows(args, files)
+        out = write_result(out, command_line(), rows, size=args.size, photos=args.heldout,
+                           restores="no: the TV estimate from the true kernel alone, the prior unused")  # fmt: skip
+        print(blind_tv_fixed_point_table(out))
         return
     if args.fixed_point:
         out = args.out or "benchmarks/results/blind_shake_fixed_point.json"

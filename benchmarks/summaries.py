@@ -1833,6 +1833,59 @@ def blind_frames256_table(paths: tuple[Path, ...] = FRAMES256) -> str:
     return "\n".join(out)
 
 
+# whether the TV energy keeps the true shake: ``blind_real.py --tv-fixed-point --levels 0.01 --heldout
+# data/photos/train`` (no restoration), joined to the pyramid's estimates of the same cases (SHAKE_ESTIMATORS_TRAIN)
+TV_FIXED_POINT = RESULTS / "blind_tv_fixed_point_train.json"
+
+
+def tv_fixed_point_rows(path: Path = TV_FIXED_POINT, pyramid: Path = SHAKE_ESTIMATORS_TRAIN) -> list[dict]:
+    """The rows of ``path`` (the TV estimate's finest scale started at the true kernel), each with the L0 and TV
+    kernel errors of the same shake, photo and noise level from ``pyramid`` (``"l0"``, ``"tv"``)."""
+    assert (
+        record_of(path)["size"] == record_of(pyramid)["size"]
+        and record_of(path)["photos"] == record_of(pyramid)["photos"]
+    )
+    theirs = {(r["kernel"], r["image"], r["sigma_y"]): r for r in rows_of(pyramid)}
+    rows = rows_of(path)
+    assert len({(r["kernel"], r["image"], r["sigma_y"]) for r in rows}) == len(rows), "a case twice"
+    out = []
+    for r in rows:
+        t = theirs[(r["kernel"], r["image"], r["sigma_y"])]
+        assert t["window"] == r["window"] and abs(t["blurry"] - r["blurry"]) < 1e-9, "another case than the pyramid's"
+        out.append({**r, "l0": t["l0"], "tv": t["tv"]})
+    return out
+
+
+def tv_fixed_point_figures(path: Path = TV_FIXED_POINT) -> dict[str, dict[str, Any]]:
+    """Per shake and ``"all"``: the rows; the kernel errors (mean, median) of the TV estimate from the pyramid and
+    from the true kernel; the rows where the start at the true kernel ends nearer, where it ends under 0.5 and under
+    0.25 (the pyramid's own counts beside), and its mean seconds."""
+    out = {}
+    for label, group in _shake_groups(tv_fixed_point_rows(path)).items():
+        f: dict[str, Any] = {"rows": len(group), "seconds": float(np.mean([r["seconds"] for r in group]))}
+        for key, name in (("tv", "pyramid"), ("tv from the true kernel", "truth")):
+            errors = [r[key] for r in group]
+            f[name] = {"mean": float(np.mean(errors)), "median": float(np.median(errors)),
+                       "under 0.5": sum(e < 0.5 for e in errors), "under 0.25": sum(e < 0.25 for e in errors)}  # fmt: skip
+        f["nearer"] = sum(r["tv from the true kernel"] < r["tv"] for r in group)
+        out[label] = f
+    return out
+
+
+def blind_tv_fixed_point_table(path: Path = TV_FIXED_POINT) -> str:
+    """Per shake and all: the TV estimate's kernel errors from the pyramid and from the true kernel, the rows where
+    the latter is nearer, the rows under 0.5 and 0.25 each way, and the seconds (:func:`tv_fixed_point_figures`)."""
+    out = ["| shake | rows | kernel error, TV from the pyramid: mean / median | from the true kernel: mean / median | "
+           "nearer from the true kernel | under 0.5: pyramid / true kernel | under 0.25: the same | seconds from the "
+           "true kernel |", "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for label, f in tv_fixed_point_figures(path).items():
+        a, b = f["pyramid"], f["truth"]
+        out.append(f"| {label} | {f['rows']} | {a['mean']:.2f} / {a['median']:.2f} | {b['mean']:.2f} / "
+                   f"{b['median']:.2f} | {f['nearer']} | {a['under 0.5']} / {b['under 0.5']} | {a['under 0.25']} / "
+                   f"{b['under 0.25']} | {f['seconds']:.0f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def shake_steps_rows(path: Path = RESULTS / "blind_shake_steps100.json") -> list[dict]:
     """:func:`shake_rows` (the full model at 20 steps, ``blind_shake.json``) with the full model at the steps of
     ``path`` (``--shake --steps 100``: DiffPIR's own count, a user's default) as ``"blind, full, more steps"``."""
@@ -2728,6 +2781,7 @@ TABLES = {
     "blind_allowance_9": blind_allowance_9_table,
     "blind_shake_extent": blind_shake_extent_table,
     "blind_shake_fixed_point": blind_shake_fixed_point_table,
+    "blind_tv_fixed_point": blind_tv_fixed_point_table,
     "blind_shake_extent_train": blind_shake_extent_train_table,
     "blind_shake_given": blind_shake_given_table,
     "blind_fit_steps": blind_fit_steps_table,

@@ -100,14 +100,24 @@ def _steps(u: Tensor, k: Tensor, y: Tensor, weight: float, iterations: int, blin
 
 
 def tv_kernel(
-    y01: Tensor, size: int, *, weight: float = TV_WEIGHT, iterations: int = TV_ITERATIONS, progress_bar: bool = False
+    y01: Tensor,
+    size: int,
+    *,
+    weight: float = TV_WEIGHT,
+    iterations: int = TV_ITERATIONS,
+    start: Tensor | None = None,
+    progress_bar: bool = False,
 ) -> Tensor:
     """The full kernel (``size`` x ``size``, float64, on the CPU, summing to one) of the valid blur that made ``y01``
     (1, C, H, W) in [0, 1], by TV blind deconvolution coarse to fine (see the module): at each scale of
     :func:`tv_pyramid`, ``iterations`` alternating steps, then at the coarser scales as many on the image alone; the
     image starts as the photo with its edges repeated, the kernel as uniform over the window. Deterministic; the
     photo is not modified. ``weight``: the TV weight at the finest scale; ``progress_bar``: one tick per scale (about a
-    minute in all for a 21 px kernel on a 128 px photo on one CPU core, the time growing with the photo's pixels)."""
+    minute in all for a 21 px kernel on a 128 px photo on one CPU core, the time growing with the photo's pixels).
+    ``start``: the finest scale alone, from that kernel (``size`` x ``size``, non-negative, scaled to sum to one)
+    instead of the pyramid's: ``iterations`` steps on the image under it, then ``iterations`` alternating ones; with
+    the true kernel, whether the energy keeps it (``docs/benchmarks.md``, "The TV estimate started at the true
+    shake")."""
     if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
         raise ValueError(f"the steps per scale must be an integer >= 1, got {iterations!r}")
     if not weight > 0:
@@ -115,8 +125,16 @@ def tv_kernel(
     if size < 1 or size % 2 == 0:
         raise ValueError(f"the kernel's side must be odd, got {size}")
     y = y01[0].double()
-    scales = tv_pyramid(y.shape[-2], y.shape[-1], size, weight)
     u = F.pad(y[None], (size // 2,) * 4, mode="replicate")[0]
+    if start is not None:
+        if tuple(start.shape) != (size, size):
+            raise ValueError(f"the start kernel must be {size} x {size}, got {tuple(start.shape)}")
+        k = start.to(y).clone()
+        if not (bool(torch.isfinite(k).all()) and float(k.min()) >= 0 and float(k.sum()) > 0):
+            raise ValueError("the start kernel must be finite and non-negative, with a positive sum")
+        u, _ = _steps(u, k / k.sum(), y, weight, iterations, blind=False)  # the image under the start first
+        return _steps(u, k / k.sum(), y, weight, iterations, blind=True)[1].cpu()
+    scales = tv_pyramid(y.shape[-2], y.shape[-1], size, weight)
     k = torch.full((size, size), 1 / size**2, dtype=y.dtype, device=y.device)
     for level in progress(range(len(scales) - 1, -1, -1), enabled=progress_bar, desc="kernel (TV)"):
         h, w, n, lam = scales[level]
