@@ -1789,19 +1789,24 @@ def blind_mapk_table(paths: tuple[Path, ...] = MAPK) -> str:
 FRAMES256 = tuple(RESULTS / f"blind_shake_estimators256_train_{s}px.json" for s in (15, 21))
 
 
+def _with_estimates(rows: list[dict], estimators: Path, suffix: str = "") -> list[dict]:
+    """``rows`` (one per shake, photo and noise level), each with the L0 and TV kernel errors of the same case in the
+    ``estimators`` file (``blind_real.py --estimators``) as ``"l0" + suffix`` and ``"tv" + suffix``; the windows must
+    agree."""
+    key = lambda r: (r["kernel"], r["image"], r["sigma_y"])  # noqa: E731
+    theirs = {key(r): r for r in rows_of(estimators)}
+    assert len({key(r) for r in rows}) == len(rows), "a case twice"
+    assert all(theirs[key(r)]["window"] == r["window"] for r in rows), "another window than the estimators'"
+    return [{**r, f"l0{suffix}": theirs[key(r)]["l0"], f"tv{suffix}": theirs[key(r)]["tv"]} for r in rows]
+
+
 def frames_rows(paths: tuple[Path, ...] = FRAMES256, small: Path = SHAKE_ESTIMATORS_TRAIN) -> list[dict]:
     """The rows of ``paths`` (frames of 256 px), each with the L0 and TV kernel errors of the same shake, photo and
     noise level in ``small``'s 128 px frames (``"l0 128"``, ``"tv 128"``)."""
     assert all(record_of(p)["size"] == 256 for p in paths) and record_of(small)["size"] == 128
-    theirs = {(r["kernel"], r["image"], r["sigma_y"]): r for r in rows_of(small)}
-    rows = _rows_of_files(paths)
-    assert len({(r["kernel"], r["image"]) for r in rows}) == len(rows), "a case twice"
-    out = []
-    for r in rows:
-        t = theirs[(r["kernel"], r["image"], r["sigma_y"])]
-        assert t["window"] == r["window"] == int(r["kernel"].split()[1]), "another window than the shake's"
-        out.append({**r, "l0 128": t["l0"], "tv 128": t["tv"]})
-    return out
+    rows = _with_estimates(_rows_of_files(paths), small, " 128")
+    assert all(r["window"] == int(r["kernel"].split()[1]) for r in rows), "another window than the shake's"
+    return rows
 
 
 def frames_figures(paths: tuple[Path, ...] = FRAMES256) -> dict[str, dict[str, Any]]:
@@ -1845,15 +1850,10 @@ def tv_fixed_point_rows(path: Path = TV_FIXED_POINT, pyramid: Path = SHAKE_ESTIM
         record_of(path)["size"] == record_of(pyramid)["size"]
         and record_of(path)["photos"] == record_of(pyramid)["photos"]
     )
-    theirs = {(r["kernel"], r["image"], r["sigma_y"]): r for r in rows_of(pyramid)}
-    rows = rows_of(path)
-    assert len({(r["kernel"], r["image"], r["sigma_y"]) for r in rows}) == len(rows), "a case twice"
-    out = []
-    for r in rows:
-        t = theirs[(r["kernel"], r["image"], r["sigma_y"])]
-        assert t["window"] == r["window"] and abs(t["blurry"] - r["blurry"]) < 1e-9, "another case than the pyramid's"
-        out.append({**r, "l0": t["l0"], "tv": t["tv"]})
-    return out
+    blurry = {(r["kernel"], r["image"], r["sigma_y"]): r["blurry"] for r in rows_of(pyramid)}
+    rows = _with_estimates(rows_of(path), pyramid)
+    assert all(abs(blurry[(r["kernel"], r["image"], r["sigma_y"])] - r["blurry"]) < 1e-9 for r in rows), "other cases"
+    return rows
 
 
 def tv_fixed_point_figures(path: Path = TV_FIXED_POINT) -> dict[str, dict[str, Any]]:
