@@ -129,11 +129,12 @@ def tv_kernel(
     if start is not None:
         if tuple(start.shape) != (size, size):
             raise ValueError(f"the start kernel must be {size} x {size}, got {tuple(start.shape)}")
-        k = start.to(y).clone()
+        k = start.to(y)
         if not (bool(torch.isfinite(k).all()) and float(k.min()) >= 0 and float(k.sum()) > 0):
             raise ValueError("the start kernel must be finite and non-negative, with a positive sum")
-        u, _ = _steps(u, k / k.sum(), y, weight, iterations, blind=False)  # the image under the start first
-        return _steps(u, k / k.sum(), y, weight, iterations, blind=True)[1].cpu()
+        k = k / k.sum()  # a new tensor: the caller's is not touched
+        u, _ = _steps(u, k, y, weight, iterations, blind=False)  # the image under the start first
+        return _steps(u, k, y, weight, iterations, blind=True)[1].cpu()
     scales = tv_pyramid(y.shape[-2], y.shape[-1], size, weight)
     k = torch.full((size, size), 1 / size**2, dtype=y.dtype, device=y.device)
     for level in progress(range(len(scales) - 1, -1, -1), enabled=progress_bar, desc="kernel (TV)"):
