@@ -1789,14 +1789,15 @@ def blind_mapk_table(paths: tuple[Path, ...] = MAPK) -> str:
 FRAMES256 = tuple(RESULTS / f"blind_shake_estimators256_train_{s}px.json" for s in (15, 21))
 
 
-def _with_estimates(rows: list[dict], estimators: Path, suffix: str = "") -> list[dict]:
+def _with_estimates(rows: list[dict], estimators: Path, suffix: str = "", same_frame: bool = False) -> list[dict]:
     """``rows`` (one per shake, photo and noise level), each with the L0 and TV kernel errors of the same case in the
     ``estimators`` file (``blind_real.py --estimators``) as ``"l0" + suffix`` and ``"tv" + suffix``; the windows must
-    agree."""
+    agree, and with ``same_frame`` the blurry photos' PSNR too (the same measurement)."""
     key = lambda r: (r["kernel"], r["image"], r["sigma_y"])  # noqa: E731
     theirs = {key(r): r for r in rows_of(estimators)}
     assert len({key(r) for r in rows}) == len(rows), "a case twice"
     assert all(theirs[key(r)]["window"] == r["window"] for r in rows), "another window than the estimators'"
+    assert not same_frame or all(abs(theirs[key(r)]["blurry"] - r["blurry"]) < 1e-9 for r in rows), "other cases"
     return [{**r, f"l0{suffix}": theirs[key(r)]["l0"], f"tv{suffix}": theirs[key(r)]["tv"]} for r in rows]
 
 
@@ -1850,10 +1851,7 @@ def tv_fixed_point_rows(path: Path = TV_FIXED_POINT, pyramid: Path = SHAKE_ESTIM
         record_of(path)["size"] == record_of(pyramid)["size"]
         and record_of(path)["photos"] == record_of(pyramid)["photos"]
     )
-    blurry = {(r["kernel"], r["image"], r["sigma_y"]): r["blurry"] for r in rows_of(pyramid)}
-    rows = _with_estimates(rows_of(path), pyramid)
-    assert all(abs(blurry[(r["kernel"], r["image"], r["sigma_y"])] - r["blurry"]) < 1e-9 for r in rows), "other cases"
-    return rows
+    return _with_estimates(rows_of(path), pyramid, same_frame=True)
 
 
 def tv_fixed_point_figures(path: Path = TV_FIXED_POINT) -> dict[str, dict[str, Any]]:
